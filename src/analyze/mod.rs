@@ -1,0 +1,241 @@
+//! SQL analysis: parses a statement text with PostgreSQL's parser (through
+//! [`parse`], the only module that touches pg_query), resolves every column
+//! reference ([`resolve`]) and reports the references to target columns as
+//! our own types. Also builds the catalog from a schema dump ([`schema`]).
+
+pub mod parse;
+pub mod resolve;
+pub mod schema;
+
+pub use schema::load_schema;
+
+use crate::catalog::Catalog;
+use crate::inventory::{Access, Confidence};
+use crate::normalize::{identifiers, normalize, stable_hash};
+use crate::target::ColumnTarget;
+use resolve::{ColSel, ColumnUse, Resolver};
+
+/// A reference to a target column found in one statement.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TargetRef {
+    /// Index of the target.
+    pub target: usize,
+    /// Read or write.
+    pub access: Access,
+    /// `direct`, `star`, `whole_row`, `positional`, `natural_join`,
+    /// `view schema.name`, `unparseable`, `do_block`.
+    pub via: String,
+    /// How sure.
+    pub confidence: Confidence,
+    /// Why not certain.
+    pub reason: Option<String>,
+}
+
+/// The analysis of one statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementAnalysis {
+    /// pg_query fingerprint (hex), or `text:` + a hash of the normalised text.
+    pub fingerprint: String,
+    /// The statement with every literal replaced by `$n`.
+    pub query: String,
+    /// References to targets.
+    pub refs: Vec<TargetRef>,
+    /// False when pg_query could not parse it (the refs are then only
+    /// `possible` mentions).
+    pub parsed: bool,
+    /// Why it could not be parsed or fully resolved.
+    pub problem: Option<String>,
+}
+
+/// The analysis of a logged statement text (one entry per statement in it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Analysis {
+    /// One per statement (a multi-statement string gives several).
+    pub statements: Vec<StatementAnalysis>,
+}
+
+/// Analyses statements against a catalog for a set of targets.
+pub struct Analyzer<'a> {
+    catalog: &'a Catalog,
+    targets: &'a [ColumnTarget],
+    search_path: Vec<String>,
+}
+
+impl<'a> Analyzer<'a> {
+    /// An analyzer with the given default `search_path` (schema names, in order).
+    pub fn new(catalog: &'a Catalog, targets: &'a [ColumnTarget], search_path: Vec<String>) -> Self {
+        Self {
+            catalog,
+            targets,
+            search_path,
+        }
+    }
+
+    fn mentions(&self, sql: &str) -> Vec<usize> {
+        let ids: Vec<String> = identifiers(sql).collect();
+        self.targets
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| ids.iter().any(|i| *i == t.column))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    fn possible_mentions(&self, sql: &str, via: &str, reason: &str) -> Vec<TargetRef> {
+        self.mentions(sql)
+            .into_iter()
+            .map(|target| TargetRef {
+                target,
+                access: Access::Read,
+                via: via.to_string(),
+                confidence: Confidence::Possible,
+                reason: Some(reason.to_string()),
+            })
+            .collect()
+    }
+
+    /// Analyses one logged statement text.
+    pub fn analyze(&self, sql: &str) -> Analysis {
+        let parsed = match parse::parse(sql) {
+            Ok(p) => p,
+            Err(reason) => {
+                let query = normalize(sql);
+                let refs = self.possible_mentions(
+                    sql,
+                    "unparseable",
+                    &format!("the statement could not be parsed ({reason}) and names the column"),
+                );
+                return Analysis {
+                    statements: vec![StatementAnalysis {
+                        fingerprint: format!("text:{:016x}", stable_hash(&query)),
+                        query,
+                        refs,
+                        parsed: false,
+                        problem: Some(reason),
+                    }],
+                };
+            }
+        };
+        let statements = parsed
+            .into_iter()
+            .map(|stmt| {
+                let query = normalize(&stmt.text);
+                let fingerprint =
+                    parse::fingerprint(&stmt.text).unwrap_or_else(|| format!("text:{:016x}", stable_hash(&query)));
+                let mut resolver = Resolver::new(self.catalog, &self.search_path);
+                resolver.statement_node(&stmt.tree);
+                let mut refs = self.match_uses(&resolver.uses);
+                let mut problem = None;
+                if resolver.too_deep {
+                    problem = Some("statement nested too deeply to resolve completely".to_string());
+                    refs.extend(self.possible_mentions(&stmt.text, "too_deep", "the statement is nested too deeply to resolve; it names the column"));
+                }
+                if let Some((kind, _)) = resolve::node(&stmt.tree) {
+                    if kind == "DoStmt" || kind == "CreateFunctionStmt" {
+                        refs.extend(self.possible_mentions(
+                            &stmt.text,
+                            "function_body",
+                            "the procedural body is not resolved; it names the column",
+                        ));
+                    }
+                }
+                dedup_refs(&mut refs);
+                StatementAnalysis {
+                    fingerprint,
+                    query,
+                    refs,
+                    parsed: true,
+                    problem,
+                }
+            })
+            .collect();
+        Analysis { statements }
+    }
+
+    /// All uses of columns found in one statement, unfiltered (for `explain`).
+    pub fn uses(&self, sql: &str) -> Result<Vec<Vec<ColumnUse>>, String> {
+        let parsed = parse::parse(sql)?;
+        Ok(parsed
+            .into_iter()
+            .map(|stmt| {
+                let mut r = Resolver::new(self.catalog, &self.search_path);
+                r.statement_node(&stmt.tree);
+                r.uses
+            })
+            .collect())
+    }
+
+    /// Maps column uses to target references.
+    pub fn match_uses(&self, uses: &[ColumnUse]) -> Vec<TargetRef> {
+        let mut out = Vec::new();
+        for u in uses {
+            for (ti, t) in self.targets.iter().enumerate() {
+                if u.table != t.table {
+                    continue;
+                }
+                let mut conf = u.confidence;
+                let mut reason = u.reason.clone();
+                if u.schema != t.schema {
+                    if u.schema_certain {
+                        continue;
+                    }
+                    conf = Confidence::Possible;
+                    reason = Some(format!(
+                        "unqualified table `{}` is not in the schema; it is {} only if `{}` comes first on the search_path",
+                        t.table, t, t.schema
+                    ));
+                }
+                let rel = self.catalog.get(&t.schema, &t.table);
+                match &u.column {
+                    ColSel::Named(c) => {
+                        if *c != t.column {
+                            continue;
+                        }
+                    }
+                    ColSel::All => {
+                        if rel.is_some_and(|r| !r.columns.contains(&t.column)) {
+                            continue;
+                        }
+                    }
+                    ColSel::FirstN(k) => match rel.and_then(|r| r.columns.iter().position(|c| *c == t.column)) {
+                        Some(p) if p >= *k => continue,
+                        Some(_) => {}
+                        None if rel.is_some() => continue,
+                        None => {
+                            if conf > Confidence::Probable {
+                                conf = Confidence::Probable;
+                                reason = Some(format!(
+                                    "positional write of {k} values; without a schema the column's position is unknown"
+                                ));
+                            }
+                        }
+                    },
+                }
+                if conf == Confidence::Certain {
+                    reason = None;
+                }
+                out.push(TargetRef {
+                    target: ti,
+                    access: u.access,
+                    via: u.via.clone(),
+                    confidence: conf,
+                    reason,
+                });
+            }
+        }
+        dedup_refs(&mut out);
+        out
+    }
+}
+
+/// Keeps one reference per (target, access, via), with the highest
+/// confidence (and the smallest reason among equals).
+fn dedup_refs(refs: &mut Vec<TargetRef>) {
+    refs.sort_by(|a, b| {
+        (a.target, a.access, &a.via)
+            .cmp(&(b.target, b.access, &b.via))
+            .then(b.confidence.cmp(&a.confidence))
+            .then(a.reason.cmp(&b.reason))
+    });
+    refs.dedup_by(|later, first| first.target == later.target && first.access == later.access && first.via == later.via);
+}

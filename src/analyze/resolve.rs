@@ -1,0 +1,1423 @@
+//! The column resolver: walks a pg_query parse tree (as its serde JSON form,
+//! so that every node kind is visited even when it has no dedicated handler)
+//! with a scope stack per query level, and resolves every column reference
+//! the way PostgreSQL's analyzer does: innermost level first, a column of any
+//! relation before a relation name (whole-row), CTEs before tables, aliases
+//! hiding table names, `USING`/`NATURAL` merged columns, `*` expansion through
+//! the catalog, positional `INSERT`/`COPY`.
+
+use serde_json::Value;
+
+use crate::catalog::{Catalog, RelKind};
+use crate::inventory::{Access, Confidence};
+
+/// Which columns of a relation a use covers.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ColSel {
+    /// One named column.
+    Named(String),
+    /// Every column (`*`, whole-row, `COPY` without a list).
+    All,
+    /// The first N columns (positional `INSERT` of N values).
+    FirstN(usize),
+}
+
+/// One use of a relation's column(s) found in a statement.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ColumnUse {
+    /// Schema of the relation (assumed from `search_path` when not certain).
+    pub schema: String,
+    /// The relation.
+    pub table: String,
+    /// False when the relation was named without a schema and is not in the
+    /// catalog: another schema on the search path might hold it.
+    pub schema_certain: bool,
+    /// Which columns.
+    pub column: ColSel,
+    /// Read or write.
+    pub access: Access,
+    /// `direct`, `star`, `whole_row`, `positional`, `natural_join`,
+    /// `view schema.name`.
+    pub via: String,
+    /// How sure.
+    pub confidence: Confidence,
+    /// Why not certain.
+    pub reason: Option<String>,
+    /// Byte offset in the statement (for `explain`).
+    pub location: i32,
+    /// For uses through views: the chain of views, outermost first.
+    pub view_path: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RelInfo {
+    schema: String,
+    name: String,
+    schema_certain: bool,
+    kind: Option<RelKind>,
+}
+
+#[derive(Debug, Clone)]
+struct Col {
+    name: String,
+    origin: Option<(RelInfo, String)>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Output {
+    cols: Option<Vec<Col>>,
+    passthrough: Vec<RelInfo>,
+}
+
+#[derive(Debug, Clone)]
+struct Item {
+    refname: Option<String>,
+    hidden: bool,
+    rel: Option<RelInfo>,
+    cols: Option<Vec<Col>>,
+    passthrough: Vec<RelInfo>,
+    /// For a join alias: the (hidden) items of the same level it covers.
+    members: Vec<usize>,
+}
+
+impl Item {
+    fn has_known(&self, name: &str) -> bool {
+        self.cols.as_ref().is_some_and(|c| c.iter().any(|c| c.name == name))
+    }
+    fn unknown(&self) -> bool {
+        self.cols.is_none()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Cte {
+    name: String,
+    out: Output,
+}
+
+#[derive(Debug, Clone)]
+struct Merged {
+    name: String,
+    sides: Vec<usize>,
+}
+
+#[derive(Debug, Default)]
+struct Level {
+    items: Vec<Item>,
+    ctes: Vec<Cte>,
+    merged: Vec<Merged>,
+    outputs: Vec<String>,
+}
+
+/// Deepest nesting walked before the statement is reported as too deep.
+pub const MAX_DEPTH: usize = 1500;
+
+/// The resolver state for one statement.
+pub struct Resolver<'a> {
+    catalog: &'a Catalog,
+    search_path: &'a [String],
+    levels: Vec<Level>,
+    /// Every use found.
+    pub uses: Vec<ColumnUse>,
+    depth: usize,
+    /// Set when the tree was deeper than [`MAX_DEPTH`].
+    pub too_deep: bool,
+}
+
+// ---------------------------------------------------------------- JSON helpers
+
+static NULL: Value = Value::Null;
+
+fn field<'v>(v: &'v Value, name: &str) -> &'v Value {
+    v.get(name).unwrap_or(&NULL)
+}
+
+fn list<'v>(v: &'v Value, name: &str) -> &'v [Value] {
+    match v.get(name) {
+        Some(Value::Array(a)) => a,
+        _ => &[],
+    }
+}
+
+fn text<'v>(v: &'v Value, name: &str) -> &'v str {
+    v.get(name).and_then(Value::as_str).unwrap_or("")
+}
+
+fn int(v: &Value, name: &str) -> i64 {
+    v.get(name).and_then(Value::as_i64).unwrap_or(0)
+}
+
+fn flag(v: &Value, name: &str) -> bool {
+    v.get(name).and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// Unwraps `{"node": {"Kind": {...}}}` into `("Kind", {...})`.
+pub(crate) fn node(v: &Value) -> Option<(&str, &Value)> {
+    let inner = v.get("node")?.as_object()?;
+    let (k, val) = inner.iter().next()?;
+    Some((k.as_str(), val))
+}
+
+fn string_node(v: &Value) -> Option<&str> {
+    match node(v)? {
+        ("String", s) => s.get("sval").and_then(Value::as_str),
+        _ => None,
+    }
+}
+
+fn is_star(v: &Value) -> bool {
+    matches!(node(v), Some(("AStar", _)))
+}
+
+fn alias_parts(alias: &Value) -> (Option<String>, Vec<String>) {
+    if alias.is_null() {
+        return (None, Vec::new());
+    }
+    let name = text(alias, "aliasname");
+    let cols = list(alias, "colnames").iter().filter_map(string_node).map(str::to_string).collect();
+    ((!name.is_empty()).then(|| name.to_string()), cols)
+}
+
+fn rename(cols: &mut [Col], names: &[String]) {
+    for (c, n) in cols.iter_mut().zip(names) {
+        c.name.clone_from(n);
+    }
+}
+
+fn view_via(kind: RelKind, path: &[String]) -> String {
+    let word = match kind {
+        RelKind::MaterializedView => "materialized_view",
+        _ => "view",
+    };
+    let mut s = String::new();
+    for (i, p) in path.iter().enumerate() {
+        if i > 0 {
+            s.push_str(" > ");
+        }
+        if i == 0 {
+            s.push_str(word);
+            s.push(' ');
+        } else {
+            s.push_str("view ");
+        }
+        s.push_str(p);
+    }
+    s
+}
+
+/// Names of table functions whose result is one column named after the
+/// function (or its alias).
+const SCALAR_SRFS: &[&str] = &[
+    "generate_series",
+    "generate_subscripts",
+    "unnest",
+    "regexp_split_to_table",
+    "string_to_table",
+    "json_array_elements_text",
+    "jsonb_array_elements_text",
+    "json_object_keys",
+    "jsonb_object_keys",
+    "now",
+    "current_date",
+];
+
+impl<'a> Resolver<'a> {
+    /// A resolver over `catalog` with the given search path.
+    pub fn new(catalog: &'a Catalog, search_path: &'a [String]) -> Self {
+        Self {
+            catalog,
+            search_path,
+            levels: Vec::new(),
+            uses: Vec::new(),
+            depth: 0,
+            too_deep: false,
+        }
+    }
+
+    fn enter(&mut self) -> bool {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            self.too_deep = true;
+        }
+        !self.too_deep
+    }
+
+    fn leave(&mut self) {
+        self.depth -= 1;
+    }
+
+    fn push(&mut self, u: ColumnUse) {
+        self.uses.push(u);
+    }
+
+    fn use_rel(&mut self, rel: &RelInfo, column: ColSel, access: Access, via: &str, conf: Confidence, reason: Option<String>, loc: i32) {
+        let (confidence, reason) = if conf == Confidence::Certain {
+            (conf, None)
+        } else {
+            (conf, reason)
+        };
+        self.push(ColumnUse {
+            schema: rel.schema.clone(),
+            table: rel.name.clone(),
+            schema_certain: rel.schema_certain,
+            column,
+            access,
+            via: via.to_string(),
+            confidence,
+            reason,
+            location: loc,
+            view_path: Vec::new(),
+        });
+    }
+
+    // ------------------------------------------------------------- relations
+
+    fn find_cte(&self, name: &str) -> Option<Output> {
+        self.levels
+            .iter()
+            .rev()
+            .find_map(|l| l.ctes.iter().rev().find(|c| c.name == name))
+            .map(|c| c.out.clone())
+    }
+
+    /// Resolves a RangeVar to a CTE (`Err`) or a relation (`Ok`).
+    fn relation(&self, rv: &Value) -> Result<RelInfo, Output> {
+        let schema = text(rv, "schemaname");
+        let name = text(rv, "relname");
+        if schema.is_empty() {
+            if let Some(out) = self.find_cte(name) {
+                return Err(out);
+            }
+            if let Some(rel) = self.catalog.lookup(self.search_path, name) {
+                return Ok(RelInfo {
+                    schema: rel.schema.clone(),
+                    name: rel.name.clone(),
+                    schema_certain: true,
+                    kind: Some(rel.kind),
+                });
+            }
+            let assumed = self
+                .search_path
+                .iter()
+                .find(|s| !s.starts_with('$') && s.as_str() != "pg_catalog")
+                .cloned()
+                .unwrap_or_else(|| "public".to_string());
+            return Ok(RelInfo {
+                schema: assumed,
+                name: name.to_string(),
+                schema_certain: false,
+                kind: None,
+            });
+        }
+        let kind = self.catalog.get(schema, name).map(|r| r.kind);
+        Ok(RelInfo {
+            schema: schema.to_string(),
+            name: name.to_string(),
+            schema_certain: true,
+            kind,
+        })
+    }
+
+    /// Builds the scope item for a relation, emitting the uses of a view.
+    fn rel_item(&mut self, rel: RelInfo, alias: &Value, loc: i32) -> Item {
+        let (aliasname, colnames) = alias_parts(alias);
+        let catalog = self.catalog;
+        let known = catalog.get(&rel.schema, &rel.name).filter(|_| rel.schema_certain);
+        if let Some(r) = known {
+            if matches!(r.kind, RelKind::View | RelKind::MaterializedView) {
+                let me = format!("{}.{}", r.schema, r.name);
+                for u in &r.uses {
+                    let mut path = vec![me.clone()];
+                    path.extend(u.path.iter().cloned());
+                    let via = view_via(r.kind, &path);
+                    let base = RelInfo {
+                        schema: u.schema.clone(),
+                        name: u.table.clone(),
+                        schema_certain: true,
+                        kind: Some(RelKind::Table),
+                    };
+                    let col = u.column.clone().map_or(ColSel::All, ColSel::Named);
+                    self.use_rel(&base, col, u.access, &via, Confidence::Certain, None, loc);
+                    if let Some(last) = self.uses.last_mut() {
+                        last.view_path = path;
+                    }
+                }
+            }
+        }
+        let mut cols = known.map(|r| {
+            r.columns
+                .iter()
+                .map(|c| Col {
+                    name: c.clone(),
+                    origin: Some((rel.clone(), c.clone())),
+                })
+                .collect::<Vec<_>>()
+        });
+        if let Some(cols) = cols.as_mut() {
+            rename(cols, &colnames);
+        } else if !colnames.is_empty() {
+            // Column aliases over a table whose columns are unknown: the first
+            // N columns are renamed, but which ones is unknown.
+            self.use_rel(
+                &rel,
+                ColSel::FirstN(colnames.len()),
+                Access::Read,
+                "positional",
+                Confidence::Possible,
+                Some("column aliases over a table not in the schema".into()),
+                loc,
+            );
+        }
+        let passthrough = if cols.is_none() && colnames.is_empty() { vec![rel.clone()] } else { Vec::new() };
+        Item {
+            refname: Some(aliasname.unwrap_or_else(|| rel.name.clone())),
+            hidden: false,
+            cols: cols.or_else(|| (!colnames.is_empty()).then(|| colnames.iter().map(|n| Col { name: n.clone(), origin: None }).collect())),
+            rel: Some(rel),
+            passthrough,
+            members: Vec::new(),
+        }
+    }
+
+    fn cte_item(out: Output, name: &str, alias: &Value) -> Item {
+        let (aliasname, colnames) = alias_parts(alias);
+        let mut cols = out.cols;
+        if let Some(c) = cols.as_mut() {
+            rename(c, &colnames);
+        }
+        Item {
+            refname: Some(aliasname.unwrap_or_else(|| name.to_string())),
+            hidden: false,
+            rel: None,
+            cols,
+            passthrough: out.passthrough,
+            members: Vec::new(),
+        }
+    }
+
+    fn top(&mut self) -> &mut Level {
+        if self.levels.is_empty() {
+            self.levels.push(Level::default());
+        }
+        let n = self.levels.len() - 1;
+        &mut self.levels[n]
+    }
+
+    fn add_item(&mut self, item: Item) -> usize {
+        let level = self.top();
+        level.items.push(item);
+        level.items.len() - 1
+    }
+
+    // ------------------------------------------------------------ statements
+
+    /// Analyses a query node and returns its output column names (for views).
+    pub fn output_names(&mut self, v: &Value) -> Vec<String> {
+        let out = self.sub_statement(v);
+        out.cols.map(|c| c.into_iter().map(|c| c.name).collect()).unwrap_or_default()
+    }
+
+    /// Analyses a top-level statement node (`{"node": {...}}`).
+    pub fn statement_node(&mut self, v: &Value) {
+        let _ = self.sub_statement(v);
+    }
+
+    fn sub_statement(&mut self, v: &Value) -> Output {
+        match node(v) {
+            Some((kind, n)) => self.statement(kind, n),
+            None => Output::default(),
+        }
+    }
+
+    fn statement(&mut self, kind: &str, n: &Value) -> Output {
+        if !self.enter() {
+            self.leave();
+            return Output::default();
+        }
+        let out = match kind {
+            "SelectStmt" => self.select(n),
+            "InsertStmt" => self.insert(n),
+            "UpdateStmt" => self.update(n),
+            "DeleteStmt" => self.delete(n),
+            "MergeStmt" => self.merge(n),
+            "CopyStmt" => {
+                self.copy(n);
+                Output::default()
+            }
+            "CreateTableAsStmt" | "ViewStmt" | "ExplainStmt" | "PrepareStmt" | "DeclareCursorStmt" => {
+                self.sub_statement(field(n, "query"))
+            }
+            "RawStmt" => self.sub_statement(field(n, "stmt")),
+            "IndexStmt" => {
+                self.index(n);
+                Output::default()
+            }
+            _ => {
+                self.levels.push(Level::default());
+                let rel = field(n, "relation");
+                if rel.get("relname").is_some() {
+                    if let Ok(info) = self.relation(rel) {
+                        let item = self.rel_item(info, field(rel, "alias"), int(rel, "location") as i32);
+                        self.add_item(item);
+                    }
+                }
+                self.walk_fields(n);
+                self.levels.pop();
+                Output::default()
+            }
+        };
+        self.leave();
+        out
+    }
+
+    fn with_clause(&mut self, w: &Value) {
+        if w.is_null() {
+            return;
+        }
+        let recursive = flag(w, "recursive");
+        for cte in list(w, "ctes") {
+            let Some(("CommonTableExpr", c)) = node(cte) else { continue };
+            let name = text(c, "ctename").to_string();
+            let colnames: Vec<String> =
+                list(c, "aliascolnames").iter().filter_map(string_node).map(str::to_string).collect();
+            if recursive {
+                let placeholder = Output {
+                    cols: (!colnames.is_empty())
+                        .then(|| colnames.iter().map(|n| Col { name: n.clone(), origin: None }).collect()),
+                    passthrough: Vec::new(),
+                };
+                self.top().ctes.push(Cte { name: name.clone(), out: placeholder });
+            }
+            let mut out = self.sub_statement(field(c, "ctequery"));
+            if let Some(cols) = out.cols.as_mut() {
+                rename(cols, &colnames);
+            } else if !colnames.is_empty() {
+                out.cols = Some(colnames.iter().map(|n| Col { name: n.clone(), origin: None }).collect());
+            }
+            let level = self.top();
+            level.ctes.retain(|x| x.name != name);
+            level.ctes.push(Cte { name, out });
+        }
+    }
+
+    fn select(&mut self, s: &Value) -> Output {
+        self.levels.push(Level::default());
+        self.with_clause(field(s, "with_clause"));
+        let op = int(s, "op");
+        let out = if op > 1 {
+            let l = self.select(field(s, "larg"));
+            let r = self.select(field(s, "rarg"));
+            let names: Vec<String> = l.cols.iter().flatten().map(|c| c.name.clone()).collect();
+            self.top().outputs = names;
+            self.sort_like(list(s, "sort_clause"));
+            self.expr(field(s, "limit_offset"));
+            self.expr(field(s, "limit_count"));
+            let mut passthrough = l.passthrough;
+            passthrough.extend(r.passthrough);
+            Output {
+                cols: l.cols.map(|cols| cols.into_iter().map(|c| Col { name: c.name, origin: None }).collect()),
+                passthrough,
+            }
+        } else if !list(s, "values_lists").is_empty() {
+            let rows = list(s, "values_lists");
+            for row in rows {
+                self.expr(row);
+            }
+            let width = rows
+                .first()
+                .and_then(|r| match node(r) {
+                    Some(("List", l)) => Some(list(l, "items").len()),
+                    _ => None,
+                })
+                .unwrap_or(0);
+            Output {
+                cols: Some((1..=width).map(|i| Col { name: format!("column{i}"), origin: None }).collect()),
+                passthrough: Vec::new(),
+            }
+        } else {
+            for item in list(s, "from_clause") {
+                self.from_item(item);
+            }
+            let out = self.target_list(list(s, "target_list"), "star");
+            self.top().outputs = out.cols.iter().flatten().map(|c| c.name.clone()).collect();
+            self.expr(field(s, "where_clause"));
+            for g in list(s, "group_clause") {
+                self.expr(g);
+            }
+            self.expr(field(s, "having_clause"));
+            for w in list(s, "window_clause") {
+                self.expr(w);
+            }
+            self.sort_like(list(s, "distinct_clause"));
+            self.sort_like(list(s, "sort_clause"));
+            self.expr(field(s, "limit_offset"));
+            self.expr(field(s, "limit_count"));
+            for l in list(s, "locking_clause") {
+                self.expr(l);
+            }
+            out
+        };
+        self.levels.pop();
+        out
+    }
+
+    /// ORDER BY / DISTINCT ON: a bare name that is an output column refers to
+    /// the output; an integer is an ordinal.
+    fn sort_like(&mut self, items: &[Value]) {
+        for it in items {
+            let inner = match node(it) {
+                Some(("SortBy", sb)) => field(sb, "node"),
+                _ => it,
+            };
+            if let Some(("ColumnRef", cr)) = node(inner) {
+                let fields = list(cr, "fields");
+                if fields.len() == 1 {
+                    if let Some(name) = string_node(&fields[0]) {
+                        if self.levels.last().is_some_and(|l| l.outputs.iter().any(|o| o == name)) {
+                            continue;
+                        }
+                    }
+                }
+            }
+            if let Some(("AConst", _)) = node(inner) {
+                continue;
+            }
+            self.expr(inner);
+        }
+    }
+
+    fn target_list(&mut self, targets: &[Value], star_via: &str) -> Output {
+        let mut out = Output {
+            cols: Some(Vec::new()),
+            passthrough: Vec::new(),
+        };
+        for t in targets {
+            let Some(("ResTarget", rt)) = node(t) else {
+                self.expr(t);
+                continue;
+            };
+            let val = field(rt, "val");
+            let alias = text(rt, "name");
+            if let Some(("ColumnRef", cr)) = node(val) {
+                let fields = list(cr, "fields");
+                if fields.last().is_some_and(is_star) {
+                    let loc = int(cr, "location") as i32;
+                    let expanded = self.star(&fields[..fields.len() - 1], star_via, loc);
+                    match (out.cols.as_mut(), expanded.cols) {
+                        (Some(mine), Some(theirs)) => mine.extend(theirs),
+                        _ => out.cols = None,
+                    }
+                    out.passthrough.extend(expanded.passthrough);
+                    continue;
+                }
+            }
+            let before = self.uses.len();
+            self.expr(val);
+            let name = if alias.is_empty() { Self::derived_name(val) } else { alias.to_string() };
+            let origin = match (node(val), &self.uses[before..]) {
+                (Some(("ColumnRef", _)), [one]) => match &one.column {
+                    ColSel::Named(c) => Some((
+                        RelInfo {
+                            schema: one.schema.clone(),
+                            name: one.table.clone(),
+                            schema_certain: one.schema_certain,
+                            kind: None,
+                        },
+                        c.clone(),
+                    )),
+                    _ => None,
+                },
+                _ => None,
+            };
+            if let Some(cols) = out.cols.as_mut() {
+                cols.push(Col { name, origin });
+            }
+        }
+        out
+    }
+
+    fn derived_name(val: &Value) -> String {
+        match node(val) {
+            Some(("ColumnRef", cr)) => list(cr, "fields")
+                .last()
+                .and_then(string_node)
+                .unwrap_or("?column?")
+                .to_string(),
+            Some(("FuncCall", f)) => list(f, "funcname")
+                .last()
+                .and_then(string_node)
+                .unwrap_or("?column?")
+                .to_string(),
+            Some(("TypeCast", tc)) => Self::derived_name(field(tc, "arg")),
+            _ => "?column?".to_string(),
+        }
+    }
+
+    /// Expands `*` (empty qualifier) or `q.*`, emitting uses.
+    fn star(&mut self, qualifier: &[Value], via: &str, loc: i32) -> Output {
+        let mut out = Output {
+            cols: Some(Vec::new()),
+            passthrough: Vec::new(),
+        };
+        let targets: Vec<(usize, usize)> = if qualifier.is_empty() {
+            let li = self.levels.len().saturating_sub(1);
+            let n = self.levels.get(li).map_or(0, |l| l.items.len());
+            (0..n).filter(|&i| !self.levels[li].items[i].hidden).map(|i| (li, i)).collect()
+        } else {
+            let names: Vec<&str> = qualifier.iter().filter_map(string_node).collect();
+            self.find_qualified_item(&names).into_iter().collect()
+        };
+        for (li, ii) in targets {
+            let item = self.levels[li].items[ii].clone();
+            self.whole_item(li, ii, via, loc, Confidence::Certain, None);
+            match (out.cols.as_mut(), item.cols) {
+                (Some(mine), Some(theirs)) => mine.extend(theirs),
+                _ => out.cols = None,
+            }
+            out.passthrough.extend(item.passthrough);
+        }
+        out
+    }
+
+    /// A use of every column of an item (star or whole-row). Derived tables
+    /// add nothing: their own query already named the base columns.
+    fn whole_item(&mut self, li: usize, ii: usize, via: &str, loc: i32, conf: Confidence, reason: Option<String>) {
+        let Some(item) = self.levels.get(li).and_then(|l| l.items.get(ii)).cloned() else { return };
+        if let Some(rel) = &item.rel {
+            self.use_rel(rel, ColSel::All, Access::Read, via, conf, reason, loc);
+        } else {
+            for m in item.members {
+                self.whole_item(li, m, via, loc, conf, reason.clone());
+            }
+        }
+    }
+
+    fn insert(&mut self, n: &Value) -> Output {
+        self.levels.push(Level::default());
+        self.with_clause(field(n, "with_clause"));
+        let rv = field(n, "relation");
+        let loc = int(rv, "location") as i32;
+        let rel = match self.relation(rv) {
+            Ok(r) => r,
+            Err(_) => {
+                self.levels.pop();
+                return Output::default();
+            }
+        };
+        let cols = list(n, "cols");
+        for c in cols {
+            if let Some(("ResTarget", rt)) = node(c) {
+                let name = text(rt, "name").to_string();
+                self.use_rel(&rel, ColSel::Named(name), Access::Write, "direct", Confidence::Certain, None, int(rt, "location") as i32);
+                for ind in list(rt, "indirection") {
+                    self.expr(ind);
+                }
+            }
+        }
+        let src = field(n, "select_stmt");
+        if !src.is_null() {
+            let out = self.sub_statement(src);
+            if cols.is_empty() {
+                let sel = out.cols.map_or(ColSel::All, |c| ColSel::FirstN(c.len()));
+                self.use_rel(&rel, sel, Access::Write, "positional", Confidence::Certain, None, loc);
+            }
+        }
+        let item = self.rel_item(rel.clone(), field(rv, "alias"), loc);
+        let mut excluded = item.clone();
+        excluded.refname = Some("excluded".into());
+        let target = self.add_item(item);
+        let oc = field(n, "on_conflict_clause");
+        if !oc.is_null() {
+            self.add_item(excluded);
+            let infer = field(oc, "infer");
+            for e in list(infer, "index_elems") {
+                self.index_elem(e, target);
+            }
+            self.expr(field(infer, "where_clause"));
+            self.set_list(list(oc, "target_list"), &rel);
+            self.expr(field(oc, "where_clause"));
+        }
+        let out = self.returning(field(n, "returning_clause"));
+        self.levels.pop();
+        out
+    }
+
+    fn index_elem(&mut self, e: &Value, target: usize) {
+        let Some(("IndexElem", ie)) = node(e) else {
+            self.expr(e);
+            return;
+        };
+        let name = text(ie, "name");
+        if !name.is_empty() {
+            let li = self.levels.len() - 1;
+            self.item_column(li, target, name, Access::Read, Confidence::Certain, None, 0);
+        }
+        self.expr(field(ie, "expr"));
+    }
+
+    fn index(&mut self, n: &Value) {
+        self.levels.push(Level::default());
+        let rv = field(n, "relation");
+        if let Ok(rel) = self.relation(rv) {
+            let item = self.rel_item(rel, &NULL, int(rv, "location") as i32);
+            let target = self.add_item(item);
+            for e in list(n, "index_params").iter().chain(list(n, "index_including_params")) {
+                self.index_elem(e, target);
+            }
+            self.expr(field(n, "where_clause"));
+        }
+        self.levels.pop();
+    }
+
+    /// `SET col = expr` lists (UPDATE, ON CONFLICT, MERGE).
+    fn set_list(&mut self, targets: &[Value], rel: &RelInfo) {
+        for t in targets {
+            let Some(("ResTarget", rt)) = node(t) else { continue };
+            let name = text(rt, "name").to_string();
+            self.use_rel(rel, ColSel::Named(name), Access::Write, "direct", Confidence::Certain, None, int(rt, "location") as i32);
+            for ind in list(rt, "indirection") {
+                self.expr(ind);
+            }
+            let val = field(rt, "val");
+            match node(val) {
+                Some(("MultiAssignRef", m)) => self.expr(field(m, "source")),
+                _ => self.expr(val),
+            }
+        }
+    }
+
+    fn returning(&mut self, r: &Value) -> Output {
+        if r.is_null() {
+            return Output::default();
+        }
+        self.target_list(list(r, "exprs"), "star")
+    }
+
+    fn dml_target(&mut self, n: &Value) -> Option<RelInfo> {
+        let rv = field(n, "relation");
+        let rel = self.relation(rv).ok()?;
+        let item = self.rel_item(rel.clone(), field(rv, "alias"), int(rv, "location") as i32);
+        self.add_item(item);
+        Some(rel)
+    }
+
+    fn update(&mut self, n: &Value) -> Output {
+        self.levels.push(Level::default());
+        self.with_clause(field(n, "with_clause"));
+        let Some(rel) = self.dml_target(n) else {
+            self.levels.pop();
+            return Output::default();
+        };
+        for f in list(n, "from_clause") {
+            self.from_item(f);
+        }
+        self.set_list(list(n, "target_list"), &rel);
+        self.expr(field(n, "where_clause"));
+        let out = self.returning(field(n, "returning_clause"));
+        self.levels.pop();
+        out
+    }
+
+    fn delete(&mut self, n: &Value) -> Output {
+        self.levels.push(Level::default());
+        self.with_clause(field(n, "with_clause"));
+        if self.dml_target(n).is_none() {
+            self.levels.pop();
+            return Output::default();
+        }
+        for f in list(n, "using_clause") {
+            self.from_item(f);
+        }
+        self.expr(field(n, "where_clause"));
+        let out = self.returning(field(n, "returning_clause"));
+        self.levels.pop();
+        out
+    }
+
+    fn merge(&mut self, n: &Value) -> Output {
+        self.levels.push(Level::default());
+        self.with_clause(field(n, "with_clause"));
+        let Some(rel) = self.dml_target(n) else {
+            self.levels.pop();
+            return Output::default();
+        };
+        self.from_item(field(n, "source_relation"));
+        self.expr(field(n, "join_condition"));
+        for w in list(n, "merge_when_clauses") {
+            let Some(("MergeWhenClause", mw)) = node(w) else { continue };
+            self.expr(field(mw, "condition"));
+            let targets = list(mw, "target_list");
+            let values = list(mw, "values");
+            match int(mw, "command_type") {
+                4 => {
+                    // INSERT: names are written; without names it is positional.
+                    for t in targets {
+                        if let Some(("ResTarget", rt)) = node(t) {
+                            let name = text(rt, "name").to_string();
+                            self.use_rel(&rel, ColSel::Named(name), Access::Write, "direct", Confidence::Certain, None, int(rt, "location") as i32);
+                        }
+                    }
+                    if targets.is_empty() && !values.is_empty() {
+                        self.use_rel(&rel, ColSel::FirstN(values.len()), Access::Write, "positional", Confidence::Certain, None, 0);
+                    }
+                    for v in values {
+                        self.expr(v);
+                    }
+                }
+                3 => self.set_list(targets, &rel),
+                _ => {}
+            }
+        }
+        let out = self.returning(field(n, "returning_clause"));
+        self.levels.pop();
+        out
+    }
+
+    fn copy(&mut self, n: &Value) {
+        let rv = field(n, "relation");
+        if rv.get("relname").is_some() {
+            if let Ok(rel) = self.relation(rv) {
+                let access = if flag(n, "is_from") { Access::Write } else { Access::Read };
+                let loc = int(rv, "location") as i32;
+                let attlist = list(n, "attlist");
+                if attlist.is_empty() {
+                    self.use_rel(&rel, ColSel::All, access, "positional", Confidence::Certain, None, loc);
+                } else {
+                    for a in attlist.iter().filter_map(string_node) {
+                        self.use_rel(&rel, ColSel::Named(a.to_string()), access, "direct", Confidence::Certain, None, loc);
+                    }
+                }
+                self.levels.push(Level::default());
+                let item = self.rel_item(rel, &NULL, loc);
+                self.add_item(item);
+                self.expr(field(n, "where_clause"));
+                self.levels.pop();
+            }
+        }
+        let q = field(n, "query");
+        if !q.is_null() {
+            self.sub_statement(q);
+        }
+    }
+
+    // ------------------------------------------------------------ FROM items
+
+    fn from_item(&mut self, v: &Value) {
+        if !self.enter() {
+            self.leave();
+            return;
+        }
+        match node(v) {
+            Some(("RangeVar", rv)) => {
+                let loc = int(rv, "location") as i32;
+                let item = match self.relation(rv) {
+                    Ok(rel) => self.rel_item(rel, field(rv, "alias"), loc),
+                    Err(out) => Self::cte_item(out, text(rv, "relname"), field(rv, "alias")),
+                };
+                self.add_item(item);
+            }
+            Some(("RangeSubselect", rs)) => {
+                let lateral = flag(rs, "lateral");
+                // A non-LATERAL subquery cannot see its FROM siblings.
+                let hidden = if lateral { None } else { Some(std::mem::take(&mut self.top().items)) };
+                let hidden_merged = if lateral { None } else { Some(std::mem::take(&mut self.top().merged)) };
+                let out = self.sub_statement(field(rs, "subquery"));
+                if let Some(items) = hidden {
+                    self.top().items = items;
+                }
+                if let Some(m) = hidden_merged {
+                    self.top().merged = m;
+                }
+                let (aliasname, _) = alias_parts(field(rs, "alias"));
+                let item = Self::cte_item(out, aliasname.as_deref().unwrap_or(""), field(rs, "alias"));
+                let item = Item {
+                    refname: aliasname,
+                    ..item
+                };
+                self.add_item(item);
+            }
+            Some(("JoinExpr", j)) => self.join(j),
+            Some(("RangeFunction", rf)) => self.range_function(rf),
+            Some(("RangeTableFunc", tf)) => {
+                self.expr(field(tf, "docexpr"));
+                self.expr(field(tf, "rowexpr"));
+                let mut names = Vec::new();
+                for c in list(tf, "columns") {
+                    if let Some(("RangeTableFuncCol", col)) = node(c) {
+                        names.push(text(col, "colname").to_string());
+                        self.expr(field(col, "colexpr"));
+                        self.expr(field(col, "coldefexpr"));
+                    }
+                }
+                self.derived_item(field(tf, "alias"), names);
+            }
+            Some(("JsonTable", jt)) => {
+                self.expr(field(jt, "context_item"));
+                self.expr(field(jt, "passing"));
+                let mut names = Vec::new();
+                collect_json_table_columns(list(jt, "columns"), &mut names);
+                self.derived_item(field(jt, "alias"), names);
+            }
+            Some(("RangeTableSample", ts)) => {
+                self.from_item(field(ts, "relation"));
+                self.expr(field(ts, "args"));
+                self.expr(field(ts, "repeatable"));
+            }
+            _ => self.expr(v),
+        }
+        self.leave();
+    }
+
+    fn derived_item(&mut self, alias: &Value, names: Vec<String>) {
+        let (aliasname, colnames) = alias_parts(alias);
+        let mut cols: Vec<Col> = names.into_iter().map(|name| Col { name, origin: None }).collect();
+        rename(&mut cols, &colnames);
+        self.add_item(Item {
+            refname: aliasname,
+            hidden: false,
+            rel: None,
+            cols: Some(cols),
+            passthrough: Vec::new(),
+            members: Vec::new(),
+        });
+    }
+
+    fn range_function(&mut self, rf: &Value) {
+        let mut names: Option<Vec<String>> = Some(Vec::new());
+        let functions = list(rf, "functions");
+        for f in functions {
+            // Each entry is a List [FuncCall, coldeflist].
+            let parts = match node(f) {
+                Some(("List", l)) => list(l, "items"),
+                _ => std::slice::from_ref(f),
+            };
+            let Some(call) = parts.first() else { continue };
+            self.expr(call);
+            let coldefs = parts.get(1).map(|c| match node(c) {
+                Some(("List", l)) => list(l, "items"),
+                _ => &[],
+            });
+            let fname = match node(call) {
+                Some(("FuncCall", fc)) => list(fc, "funcname").last().and_then(string_node).unwrap_or("").to_string(),
+                _ => String::new(),
+            };
+            if let Some(defs) = coldefs.filter(|d| !d.is_empty()) {
+                names.get_or_insert_with(Vec::new).extend(defs.iter().filter_map(|d| match node(d) {
+                    Some(("ColumnDef", cd)) => Some(text(cd, "colname").to_string()),
+                    _ => None,
+                }));
+            } else if SCALAR_SRFS.contains(&fname.as_str()) || functions.len() > 1 {
+                if let Some(n) = names.as_mut() {
+                    n.push(fname);
+                }
+            } else {
+                names = None;
+            }
+        }
+        for d in list(rf, "coldeflist") {
+            if let Some(("ColumnDef", cd)) = node(d) {
+                names.get_or_insert_with(Vec::new).push(text(cd, "colname").to_string());
+            }
+        }
+        let (aliasname, colnames) = alias_parts(field(rf, "alias"));
+        if let Some(n) = names.as_mut() {
+            // A single scalar function's column is named after the alias.
+            if n.len() == 1 && colnames.is_empty() {
+                if let Some(a) = &aliasname {
+                    n[0].clone_from(a);
+                }
+            }
+            if flag(rf, "ordinality") {
+                n.push("ordinality".into());
+            }
+        }
+        let cols = match names {
+            Some(n) => {
+                let mut cols: Vec<Col> = n.into_iter().map(|name| Col { name, origin: None }).collect();
+                rename(&mut cols, &colnames);
+                Some(cols)
+            }
+            None if !colnames.is_empty() => Some(colnames.iter().map(|name| Col { name: name.clone(), origin: None }).collect()),
+            None => None,
+        };
+        self.add_item(Item {
+            refname: aliasname,
+            hidden: false,
+            rel: None,
+            cols,
+            passthrough: Vec::new(),
+            members: Vec::new(),
+        });
+    }
+
+    fn join(&mut self, j: &Value) {
+        let start = self.top().items.len();
+        self.from_item(field(j, "larg"));
+        let mid = self.top().items.len();
+        self.from_item(field(j, "rarg"));
+        let end = self.top().items.len();
+        let li = self.levels.len() - 1;
+        let mut using: Vec<String> = list(j, "using_clause").iter().filter_map(string_node).map(str::to_string).collect();
+        let mut via = "direct";
+        if flag(j, "is_natural") {
+            via = "natural_join";
+            let items = &self.levels[li].items;
+            let side_names = |r: std::ops::Range<usize>| -> Option<Vec<String>> {
+                let mut v = Vec::new();
+                for i in r {
+                    v.extend(items[i].cols.as_ref()?.iter().map(|c| c.name.clone()));
+                }
+                Some(v)
+            };
+            match (side_names(start..mid), side_names(mid..end)) {
+                (Some(l), Some(r)) => using = l.into_iter().filter(|n| r.contains(n)).collect(),
+                _ => {
+                    // Common columns unknown without a schema.
+                    for i in start..end {
+                        if self.levels[li].items[i].unknown() {
+                            self.whole_item(
+                                li,
+                                i,
+                                "natural_join",
+                                0,
+                                Confidence::Possible,
+                                Some("NATURAL JOIN over a table not in the schema: its common columns are unknown".into()),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        for name in &using {
+            let mut sides = Vec::new();
+            for range in [start..mid, mid..end] {
+                let known: Vec<usize> = range.clone().filter(|&i| self.levels[li].items[i].has_known(name)).collect();
+                let chosen: Vec<usize> = if known.is_empty() {
+                    range.filter(|&i| self.levels[li].items[i].unknown()).collect()
+                } else {
+                    known
+                };
+                let conf = if chosen.len() == 1 { Confidence::Certain } else { Confidence::Possible };
+                for &i in &chosen {
+                    self.item_column_via(li, i, name, Access::Read, via, conf, Some("USING column on a side with several tables not in the schema".into()), 0);
+                }
+                sides.extend(chosen);
+            }
+            self.levels[li].merged.push(Merged { name: name.clone(), sides });
+        }
+        self.expr(field(j, "quals"));
+        let (aliasname, colnames) = alias_parts(field(j, "alias"));
+        if aliasname.is_some() {
+            let mut cols: Option<Vec<Col>> = Some(Vec::new());
+            let mut passthrough = Vec::new();
+            for i in start..end {
+                let it = &mut self.levels[li].items[i];
+                it.hidden = true;
+                match (cols.as_mut(), it.cols.clone()) {
+                    (Some(c), Some(theirs)) => c.extend(theirs),
+                    _ => cols = None,
+                }
+                passthrough.extend(it.passthrough.clone());
+                if let Some(r) = &it.rel {
+                    if it.cols.is_none() {
+                        passthrough.push(r.clone());
+                    }
+                }
+            }
+            if let Some(c) = cols.as_mut() {
+                rename(c, &colnames);
+            }
+            self.add_item(Item {
+                refname: aliasname,
+                hidden: false,
+                rel: None,
+                cols,
+                passthrough,
+                members: (start..end).collect(),
+            });
+        }
+    }
+
+    // ----------------------------------------------------------- expressions
+
+    fn walk_fields(&mut self, v: &Value) {
+        match v {
+            Value::Object(map) => {
+                for val in map.values() {
+                    self.expr(val);
+                }
+            }
+            Value::Array(a) => {
+                for x in a {
+                    self.expr(x);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Walks any value: nodes are dispatched, plain structs and lists are
+    /// walked field by field, so no node kind is skipped.
+    fn expr(&mut self, v: &Value) {
+        if !self.enter() {
+            self.leave();
+            return;
+        }
+        match v {
+            Value::Object(map) => {
+                if let Some((kind, n)) = node(v) {
+                    self.expr_node(kind, n);
+                } else {
+                    for val in map.values() {
+                        self.expr(val);
+                    }
+                }
+            }
+            Value::Array(a) => {
+                for x in a {
+                    self.expr(x);
+                }
+            }
+            _ => {}
+        }
+        self.leave();
+    }
+
+    fn expr_node(&mut self, kind: &str, n: &Value) {
+        match kind {
+            "ColumnRef" => {
+                let fields = list(n, "fields");
+                let loc = int(n, "location") as i32;
+                self.column_ref(fields, loc, None);
+            }
+            "AIndirection" => {
+                let arg = field(n, "arg");
+                let ind = list(n, "indirection");
+                if let (Some(("ColumnRef", cr)), Some(first)) = (node(arg), ind.first()) {
+                    let fields = list(cr, "fields");
+                    let loc = int(cr, "location") as i32;
+                    if let Some(f) = string_node(first) {
+                        self.column_ref(fields, loc, Some(FieldSel::Named(f)));
+                    } else if is_star(first) {
+                        self.column_ref(fields, loc, Some(FieldSel::Star));
+                    } else {
+                        self.column_ref(fields, loc, None);
+                    }
+                    for i in ind {
+                        self.expr(i);
+                    }
+                } else {
+                    self.walk_fields(n);
+                }
+            }
+            "SubLink" => {
+                self.expr(field(n, "testexpr"));
+                self.sub_statement(field(n, "subselect"));
+            }
+            "SelectStmt" => {
+                self.select(n);
+            }
+            "InsertStmt" | "UpdateStmt" | "DeleteStmt" | "MergeStmt" => {
+                self.statement(kind, n);
+            }
+            "RangeVar" | "String" | "AConst" | "ParamRef" | "TypeName" => {}
+            _ => self.walk_fields(n),
+        }
+    }
+
+    /// Finds the item a qualifier names: `t` (refname) or `s.t` (a relation
+    /// without alias in schema s).
+    fn find_qualified_item(&self, names: &[&str]) -> Option<(usize, usize)> {
+        for li in (0..self.levels.len()).rev() {
+            for (ii, it) in self.levels[li].items.iter().enumerate() {
+                if it.hidden {
+                    continue;
+                }
+                let hit = match names {
+                    [t] => it.refname.as_deref() == Some(*t),
+                    [s, t] | [_, s, t] => {
+                        it.refname.as_deref() == Some(*t)
+                            && it.rel.as_ref().is_some_and(|r| r.schema == *s && r.name == *t)
+                    }
+                    _ => false,
+                };
+                if hit {
+                    return Some((li, ii));
+                }
+            }
+        }
+        None
+    }
+
+    fn item_column(&mut self, li: usize, ii: usize, name: &str, access: Access, conf: Confidence, reason: Option<String>, loc: i32) {
+        self.item_column_via(li, ii, name, access, "direct", conf, reason, loc);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn item_column_via(&mut self, li: usize, ii: usize, name: &str, access: Access, via: &str, conf: Confidence, reason: Option<String>, loc: i32) {
+        let Some(item) = self.levels.get(li).and_then(|l| l.items.get(ii)).cloned() else { return };
+        if let Some(cols) = &item.cols {
+            if let Some(col) = cols.iter().find(|c| c.name == name) {
+                if let Some((rel, c)) = &col.origin {
+                    self.use_rel(rel, ColSel::Named(c.clone()), access, via, conf, reason, loc);
+                }
+                return;
+            }
+            if let Some(rel) = &item.rel {
+                self.use_rel(rel, ColSel::Named(name.to_string()), access, via, conf, reason, loc);
+            }
+            return;
+        }
+        let n = item.passthrough.len();
+        for rel in &item.passthrough {
+            let (c, r) = if n == 1 {
+                (conf, reason.clone())
+            } else {
+                (Confidence::Possible, Some(format!("`{name}` could come from any of {n} relations not in the schema")))
+            };
+            self.use_rel(rel, ColSel::Named(name.to_string()), access, via, c, r, loc);
+        }
+    }
+
+    /// Resolves a ColumnRef. `field_sel` is set for `(ref).field` and `(ref).*`.
+    fn column_ref(&mut self, fields: &[Value], loc: i32, field_sel: Option<FieldSel<'_>>) {
+        if fields.last().is_some_and(is_star) {
+            // `t.*` outside a target list: a whole-row use.
+            let q = &fields[..fields.len() - 1];
+            if q.is_empty() {
+                self.star(q, "star", loc);
+            } else {
+                self.star(q, "whole_row", loc);
+            }
+            return;
+        }
+        let names: Vec<&str> = fields.iter().filter_map(string_node).collect();
+        if names.len() != fields.len() {
+            return;
+        }
+        match names.as_slice() {
+            [name] => self.unqualified(name, loc, field_sel),
+            [q, c] => {
+                if let Some((li, ii)) = self.find_qualified_item(&[q]) {
+                    self.item_column(li, ii, c, Access::Read, Confidence::Certain, None, loc);
+                } else {
+                    // `a.b` where a is not a relation: field b of composite column a.
+                    self.unqualified(q, loc, Some(FieldSel::Named(c)));
+                }
+            }
+            [s, t, c] => {
+                if let Some((li, ii)) = self.find_qualified_item(&[s, t]) {
+                    self.item_column(li, ii, c, Access::Read, Confidence::Certain, None, loc);
+                } else if let Some((li, ii)) = self.find_qualified_item(&[s]) {
+                    self.item_column(li, ii, t, Access::Read, Confidence::Certain, None, loc);
+                } else {
+                    self.unqualified(s, loc, Some(FieldSel::Named(t)));
+                }
+            }
+            [_, s, t, c, ..] => {
+                if let Some((li, ii)) = self.find_qualified_item(&[s, t]) {
+                    self.item_column(li, ii, c, Access::Read, Confidence::Certain, None, loc);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn find_refname(&self, name: &str) -> Option<(usize, usize)> {
+        self.find_qualified_item(&[name])
+    }
+
+    fn unqualified(&mut self, name: &str, loc: i32, field_sel: Option<FieldSel<'_>>) {
+        let mut maybes: Vec<(usize, usize)> = Vec::new();
+        for li in (0..self.levels.len()).rev() {
+            let level = &self.levels[li];
+            if let Some(m) = level.merged.iter().find(|m| m.name == name) {
+                let sides = m.sides.clone();
+                let conf = if maybes.is_empty() { Confidence::Certain } else { Confidence::Possible };
+                let reason = Some(format!("`{name}` may instead be a column of an inner relation not in the schema"));
+                for s in sides {
+                    self.item_column(li, s, name, Access::Read, conf, reason.clone(), loc);
+                }
+                for (l, i) in maybes {
+                    self.item_column(l, i, name, Access::Read, Confidence::Possible, reason.clone(), loc);
+                }
+                return;
+            }
+            let known: Vec<usize> = (0..level.items.len()).filter(|&i| level.items[i].has_known(name)).collect();
+            let unknown: Vec<usize> = (0..level.items.len()).filter(|&i| level.items[i].unknown()).collect();
+            if !known.is_empty() {
+                let conf = if known.len() == 1 && maybes.is_empty() { Confidence::Certain } else { Confidence::Possible };
+                let reason = if known.len() > 1 {
+                    Some(format!("`{name}` is ambiguous between {} relations", known.len()))
+                } else {
+                    Some(format!("`{name}` may instead be a column of an inner relation not in the schema"))
+                };
+                for k in known {
+                    self.item_column(li, k, name, Access::Read, conf, reason.clone(), loc);
+                }
+                for (l, i) in maybes {
+                    self.item_column(l, i, name, Access::Read, Confidence::Possible, reason.clone(), loc);
+                }
+                return;
+            }
+            maybes.extend(unknown.into_iter().map(|i| (li, i)));
+        }
+        // No known column: a relation name means a whole-row reference.
+        if let Some((li, ii)) = self.find_refname(name) {
+            let item = self.levels[li].items[ii].clone();
+            let unsure = maybes.iter().any(|m| *m != (li, ii)) || item.unknown();
+            let (conf, reason) = if unsure {
+                (
+                    Confidence::Probable,
+                    Some(format!("without a schema, `{name}` could also be a column rather than the row of `{name}`")),
+                )
+            } else {
+                (Confidence::Certain, None)
+            };
+            match field_sel {
+                Some(FieldSel::Named(f)) => self.item_column(li, ii, f, Access::Read, conf, reason, loc),
+                Some(FieldSel::Star) => self.whole_item(li, ii, "star", loc, conf, reason),
+                None => self.whole_item(li, ii, "whole_row", loc, conf, reason),
+            }
+            return;
+        }
+        match maybes.len() {
+            0 => {}
+            1 => {
+                let (li, ii) = maybes[0];
+                self.item_column(li, ii, name, Access::Read, Confidence::Certain, None, loc);
+            }
+            n => {
+                let names: Vec<String> = maybes
+                    .iter()
+                    .filter_map(|(l, i)| self.levels[*l].items[*i].refname.clone())
+                    .collect();
+                let reason = Some(format!(
+                    "`{name}` could belong to any of {n} relations not in the schema ({})",
+                    names.join(", ")
+                ));
+                for (li, ii) in maybes {
+                    self.item_column(li, ii, name, Access::Read, Confidence::Possible, reason.clone(), loc);
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum FieldSel<'v> {
+    Named(&'v str),
+    Star,
+}
+
+fn collect_json_table_columns(cols: &[Value], out: &mut Vec<String>) {
+    for c in cols {
+        if let Some(("JsonTableColumn", jc)) = node(c) {
+            let name = text(jc, "name");
+            if !name.is_empty() {
+                out.push(name.to_string());
+            }
+            collect_json_table_columns(list(jc, "columns"), out);
+        }
+    }
+}

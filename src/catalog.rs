@@ -1,0 +1,131 @@
+//! The catalog: relations (tables, views, materialized views) with their
+//! ordered columns, the base columns each view uses, and the objects that use
+//! columns (for `schema_dependencies`). Built from a `pg_dump --schema-only`
+//! file by [`crate::analyze::load_schema`]; empty when no schema is given.
+
+use std::collections::BTreeMap;
+
+use crate::inventory::Access;
+
+/// What kind of relation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RelKind {
+    /// A table (also partitioned and foreign tables).
+    Table,
+    /// A view.
+    View,
+    /// A materialized view.
+    MaterializedView,
+}
+
+impl RelKind {
+    /// The name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            RelKind::Table => "table",
+            RelKind::View => "view",
+            RelKind::MaterializedView => "materialized_view",
+        }
+    }
+}
+
+/// A base column used by a view, possibly through other views.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ViewUse {
+    /// Schema of the base table.
+    pub schema: String,
+    /// Base table.
+    pub table: String,
+    /// The column, or `None` for all columns (a whole-row reference).
+    pub column: Option<String>,
+    /// How the view's definition uses it (`direct`, `whole_row`, …).
+    pub via: String,
+    /// Read or write.
+    pub access: Access,
+    /// The chain of views from the outermost to the one that names the column
+    /// (`public.a`, `public.b`).
+    pub path: Vec<String>,
+}
+
+/// A relation in the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relation {
+    /// Schema.
+    pub schema: String,
+    /// Name.
+    pub name: String,
+    /// Table, view, …
+    pub kind: RelKind,
+    /// Columns in order (dropped columns are not in a dump).
+    pub columns: Vec<String>,
+    /// For views: every base column the definition uses.
+    pub uses: Vec<ViewUse>,
+}
+
+/// An object (index, constraint, …) that uses columns of a relation.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ObjectUse {
+    /// `schema.name` of the object.
+    pub object: String,
+    /// `index`, `constraint`, …
+    pub object_type: String,
+    /// Schema of the table whose column it uses.
+    pub schema: String,
+    /// The table.
+    pub table: String,
+    /// The column.
+    pub column: String,
+    /// What it does with the column and what a drop does to it.
+    pub detail: String,
+}
+
+/// The schema model.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Catalog {
+    relations: BTreeMap<(String, String), Relation>,
+    /// Objects other than views that use columns.
+    pub objects: Vec<ObjectUse>,
+    /// Statements of the dump that could not be used, with the reason.
+    pub problems: Vec<String>,
+    /// Whether a schema was loaded at all.
+    pub loaded: bool,
+}
+
+impl Catalog {
+    /// Adds or replaces a relation.
+    pub fn insert(&mut self, rel: Relation) {
+        self.relations.insert((rel.schema.clone(), rel.name.clone()), rel);
+    }
+
+    /// Looks up `schema.name`.
+    pub fn get(&self, schema: &str, name: &str) -> Option<&Relation> {
+        self.relations.get(&(schema.to_string(), name.to_string()))
+    }
+
+    /// Mutable lookup.
+    pub fn get_mut(&mut self, schema: &str, name: &str) -> Option<&mut Relation> {
+        self.relations.get_mut(&(schema.to_string(), name.to_string()))
+    }
+
+    /// Resolves an unqualified name along `search_path` (`pg_catalog` is
+    /// searched first, as PostgreSQL does; it is never in a dump, so it
+    /// never matches here).
+    pub fn lookup(&self, search_path: &[String], name: &str) -> Option<&Relation> {
+        search_path.iter().find_map(|s| self.get(s, name))
+    }
+
+    /// All relations, ordered by schema and name.
+    pub fn relations(&self) -> impl Iterator<Item = &Relation> {
+        self.relations.values()
+    }
+
+    /// Number of relations.
+    pub fn len(&self) -> usize {
+        self.relations.len()
+    }
+
+    /// True when no relation is known.
+    pub fn is_empty(&self) -> bool {
+        self.relations.is_empty()
+    }
+}

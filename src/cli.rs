@@ -1,0 +1,102 @@
+//! Command-line flags (clap derive). Only raw flags live here; they are
+//! validated into a [`crate::config::Config`] before anything runs.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Find every reader and writer of the columns you are about to drop, from
+/// PostgreSQL statement logs and pg_stat_statements exports.
+#[derive(Debug, Parser)]
+#[command(name = "pgcontract", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan logs and exports and print the hidden-dependency inventory.
+    ///
+    /// Exit status: 0 when every column is clear, 1 when any column is
+    /// blocked or inconclusive, 2 on a usage error or when no input could be
+    /// read at all.
+    #[command(after_help = "Examples:\n  pgcontract scan --column public.users.legacy_email --schema schema.sql postgresql.log\n  pgcontract scan --column users.legacy_email --format markdown --output inventory.md logs/*.log.gz pgss.csv\n  zcat postgresql.log.gz | pgcontract scan --column users.legacy_email -")]
+    Scan(ScanArgs),
+    /// Show, for one SQL statement, every column reference found and how it
+    /// was resolved.
+    Explain(ExplainArgs),
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// The JSON inventory (docs/inventory-format.md).
+    Json,
+    /// Markdown for a pull-request comment.
+    Markdown,
+    /// Plain text for a terminal.
+    Text,
+}
+
+/// Flags of `scan`.
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// A column marked for contract: SCHEMA.TABLE.COLUMN, or TABLE.COLUMN for `public`. Repeatable.
+    #[arg(long = "column", short = 'c', value_name = "SCHEMA.TABLE.COLUMN", required = true)]
+    pub columns: Vec<String>,
+    /// `pg_dump --schema-only` output, to resolve `*`, positional writes, views and ambiguous names.
+    #[arg(long, value_name = "DUMP.sql")]
+    pub schema: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    pub format: FormatArg,
+    /// Write the report to FILE (atomically) instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The server's log_line_prefix (detected when not given).
+    #[arg(long, value_name = "PREFIX")]
+    pub log_line_prefix: Option<String>,
+    /// Default search_path for unqualified table names.
+    #[arg(long, value_name = "SCHEMAS", default_value = "\"$user\", public")]
+    pub search_path: String,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+    /// No progress bar.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Log files, directories, pg_stat_statements CSV exports, or `-` for stdin (gzip recognised by content).
+    #[arg(value_name = "INPUT", required = true)]
+    pub inputs: Vec<PathBuf>,
+}
+
+/// Flags of `explain`.
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// Target columns to flag in the output (optional).
+    #[arg(long = "column", short = 'c', value_name = "SCHEMA.TABLE.COLUMN")]
+    pub columns: Vec<String>,
+    /// `pg_dump --schema-only` output.
+    #[arg(long, value_name = "DUMP.sql")]
+    pub schema: Option<PathBuf>,
+    /// Default search_path for unqualified table names.
+    #[arg(long, value_name = "SCHEMAS", default_value = "\"$user\", public")]
+    pub search_path: String,
+    /// The SQL statement(s).
+    #[arg(value_name = "SQL")]
+    pub sql: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,120 @@
+//! Validated configuration: turns raw flags into targets, a loaded catalog,
+//! a compiled prefix and a list of inputs. Nothing past this module sees
+//! clap types.
+
+use std::path::Path;
+
+use crate::analyze::load_schema;
+use crate::catalog::Catalog;
+use crate::cli::{FormatArg, ScanArgs};
+use crate::input::prefix::Prefix;
+use crate::input::InputSource;
+use crate::normalize::{fold_identifier, unquote_identifier};
+use crate::report::OutputFormat;
+use crate::scan::ScanConfig;
+use crate::target::ColumnTarget;
+
+/// Errors in flags or in files named by flags.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A bad `--column`.
+    #[error(transparent)]
+    Target(#[from] crate::target::TargetError),
+    /// A bad `--log-line-prefix`.
+    #[error(transparent)]
+    Prefix(#[from] crate::input::prefix::PrefixError),
+    /// The schema file could not be read.
+    #[error("{path}: cannot read the schema: {source}")]
+    Schema {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// `-` given more than once.
+    #[error("stdin (`-`) can be given only once")]
+    StdinTwice,
+}
+
+/// Parses a `search_path` value: `"$user", public` → [`$user`, `public`].
+pub fn parse_search_path(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| if p.starts_with('"') { unquote_identifier(p) } else { fold_identifier(p) })
+        .collect()
+}
+
+/// Loads a schema dump file, or an empty catalog.
+pub fn load_catalog(path: Option<&Path>) -> Result<Catalog, ConfigError> {
+    match path {
+        None => Ok(Catalog::default()),
+        Some(p) => {
+            let bytes = std::fs::read(p).map_err(|e| ConfigError::Schema {
+                path: p.display().to_string(),
+                source: e,
+            })?;
+            Ok(load_schema(&String::from_utf8_lossy(&bytes)))
+        }
+    }
+}
+
+/// The validated `scan` configuration and where its report goes.
+pub struct ScanSetup {
+    /// What to scan.
+    pub scan: ScanConfig,
+    /// Report format.
+    pub format: OutputFormat,
+    /// Report file (stdout when `None`).
+    pub output: Option<std::path::PathBuf>,
+}
+
+/// Validates `scan` flags.
+pub fn scan_setup(args: &ScanArgs) -> Result<ScanSetup, ConfigError> {
+    let mut targets = Vec::new();
+    for c in &args.columns {
+        let t = ColumnTarget::parse(c)?;
+        if !targets.contains(&t) {
+            targets.push(t);
+        }
+    }
+    let prefix = args.log_line_prefix.as_deref().map(Prefix::compile).transpose()?;
+    let mut inputs = Vec::new();
+    for p in &args.inputs {
+        if p.as_os_str() == "-" {
+            if inputs.contains(&InputSource::Stdin) {
+                return Err(ConfigError::StdinTwice);
+            }
+            inputs.push(InputSource::Stdin);
+        } else {
+            inputs.push(InputSource::File(p.clone()));
+        }
+    }
+    Ok(ScanSetup {
+        scan: ScanConfig {
+            targets,
+            catalog: load_catalog(args.schema.as_deref())?,
+            inputs,
+            prefix,
+            search_path: parse_search_path(&args.search_path),
+            threads: args.threads,
+            progress: !args.quiet,
+        },
+        format: match args.format {
+            FormatArg::Json => OutputFormat::Json,
+            FormatArg::Markdown => OutputFormat::Markdown,
+            FormatArg::Text => OutputFormat::Text,
+        },
+        output: args.output.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_path_parsing() {
+        assert_eq!(parse_search_path("\"$user\", public, App"), vec!["$user", "public", "app"]);
+    }
+}

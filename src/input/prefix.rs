@@ -1,0 +1,282 @@
+//! The `log_line_prefix` compiler: turns a PostgreSQL prefix such as
+//! `%m [%p] %q%u@%d ` into a regular expression that splits a stderr log line
+//! into its prefix fields, severity and message.
+
+use regex::Regex;
+
+/// A prefix field that pgcontract uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// `%a`
+    Application,
+    /// `%u`
+    User,
+    /// `%d`
+    Database,
+    /// `%h`
+    Host,
+    /// `%r` (host and optional `(port)`)
+    RemoteHostPort,
+    /// `%p`
+    Pid,
+    /// `%t`, `%m` (log time with zone)
+    Time,
+    /// `%n` (epoch)
+    EpochTime,
+    /// `%c`
+    Session,
+}
+
+/// A compiled prefix.
+#[derive(Debug, Clone)]
+pub struct Prefix {
+    /// The prefix as given.
+    pub source: String,
+    regex: Regex,
+    fields: Vec<(usize, Field)>,
+    severity_group: usize,
+    message_group: usize,
+}
+
+/// Error compiling a prefix.
+#[derive(Debug, thiserror::Error)]
+#[error("log_line_prefix `{prefix}` cannot be compiled: {message}")]
+pub struct PrefixError {
+    prefix: String,
+    message: String,
+}
+
+/// Fields of one line split by a [`Prefix`].
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct LineParts<'a> {
+    /// `%a`
+    pub application: Option<&'a str>,
+    /// `%u`
+    pub user: Option<&'a str>,
+    /// `%d`
+    pub database: Option<&'a str>,
+    /// `%h` or the host of `%r`
+    pub client: Option<&'a str>,
+    /// `%p`
+    pub pid: Option<&'a str>,
+    /// `%t`/`%m`/`%n` text
+    pub time: Option<&'a str>,
+    /// `%c`
+    pub session: Option<&'a str>,
+    /// `LOG`, `ERROR`, `STATEMENT`, …
+    pub severity: &'a str,
+    /// The message after `SEVERITY:  ` (verbose SQLSTATE removed).
+    pub message: &'a str,
+}
+
+const SEVERITIES: &str =
+    "DEBUG[1-5]?|INFO|NOTICE|WARNING|ERROR|LOG|FATAL|PANIC|DETAIL|HINT|QUERY|CONTEXT|LOCATION|STATEMENT|BACKTRACE";
+
+/// A timestamp as `%t` prints it, with an optional zone.
+const TS: &str = r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[ ]?(?:[A-Za-z][A-Za-z0-9/_+\-]{0,30}|[+\-]\d{2}(?::?\d{2})?))?";
+const TS_MS: &str = r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}\.\d{1,6}(?:[ ]?(?:[A-Za-z][A-Za-z0-9/_+\-]{0,30}|[+\-]\d{2}(?::?\d{2})?))?";
+
+impl Prefix {
+    /// Compiles a `log_line_prefix` value.
+    pub fn compile(prefix: &str) -> Result<Self, PrefixError> {
+        let mut pattern = String::from("^");
+        let mut fields = Vec::new();
+        let mut group = 0usize;
+        let mut optional_tail = false;
+        let chars: Vec<char> = prefix.chars().collect();
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            if c != '%' {
+                pattern.push_str(&regex::escape(&c.to_string()));
+                i += 1;
+                continue;
+            }
+            i += 1;
+            // Padding: %-10u or %10u.
+            let mut padded = false;
+            if i < chars.len() && (chars[i] == '-' || chars[i].is_ascii_digit()) {
+                padded = true;
+                if chars[i] == '-' {
+                    i += 1;
+                }
+                while i < chars.len() && chars[i].is_ascii_digit() {
+                    i += 1;
+                }
+            }
+            let Some(&esc) = chars.get(i) else { break };
+            i += 1;
+            let (piece, field): (String, Option<Field>) = match esc {
+                'a' => ("(.*?)".into(), Some(Field::Application)),
+                'u' => ("(.*?)".into(), Some(Field::User)),
+                'd' => ("(.*?)".into(), Some(Field::Database)),
+                'h' => (r"(\[local\]|[^\s()]*?)".into(), Some(Field::Host)),
+                'r' => (r"(\[local\]|[^\s()]*?(?:\(\d+\))?)".into(), Some(Field::RemoteHostPort)),
+                'L' => (r"(?:\[local\]|[^\s]*?)".into(), None),
+                'b' => (r"(?:[a-z][a-z ]*?|)".into(), None),
+                'p' => (r"(\d+)".into(), Some(Field::Pid)),
+                'P' => (r"(?:\d*)".into(), None),
+                't' => (format!("({TS})"), Some(Field::Time)),
+                'm' => (format!("({TS_MS})"), Some(Field::Time)),
+                's' => (format!("(?:{TS})"), None),
+                'n' => (r"(\d+\.\d+)".into(), Some(Field::EpochTime)),
+                'i' => (r"(?:.*?)".into(), None),
+                'e' => (r"(?:[0-9A-Z]{5})".into(), None),
+                'c' => (r"([0-9a-f]+\.[0-9a-f]+)".into(), Some(Field::Session)),
+                'l' => (r"(?:\d+)".into(), None),
+                'v' => (r"(?:\d+/\d+|)".into(), None),
+                'x' => (r"(?:\d+)".into(), None),
+                'Q' => (r"(?:-?\d+)".into(), None),
+                '%' => ("%".into(), None),
+                'q' => {
+                    pattern.push_str("(?:");
+                    optional_tail = true;
+                    continue;
+                }
+                // PostgreSQL prints nothing for unknown escapes.
+                _ => (String::new(), None),
+            };
+            if padded {
+                pattern.push_str(" *");
+            }
+            if let Some(f) = field {
+                group += 1;
+                fields.push((group, f));
+            }
+            pattern.push_str(&piece);
+            if padded {
+                pattern.push_str(" *");
+            }
+        }
+        if optional_tail {
+            pattern.push_str(")?");
+        }
+        // Some platforms (RDS) put no space between the prefix and the
+        // severity; the severity is followed by a colon and two spaces.
+        pattern.push_str(&format!(r"({SEVERITIES}):  ?(?:[0-9A-Z]{{5}}:  ?)?"));
+        let severity_group = group + 1;
+        pattern.push_str("(.*)$");
+        let message_group = group + 2;
+        let regex = Regex::new(&format!("(?s){pattern}")).map_err(|e| PrefixError {
+            prefix: prefix.to_string(),
+            message: e.to_string(),
+        })?;
+        Ok(Self {
+            source: prefix.to_string(),
+            regex,
+            fields,
+            severity_group,
+            message_group,
+        })
+    }
+
+    /// Does this prefix name the actor fields?
+    pub fn has_field(&self, f: Field) -> bool {
+        self.fields.iter().any(|(_, x)| *x == f)
+    }
+
+    /// Splits a line, or `None` when it does not start with this prefix.
+    pub fn split<'a>(&self, line: &'a str) -> Option<LineParts<'a>> {
+        let caps = self.regex.captures(line)?;
+        let mut parts = LineParts {
+            severity: caps.get(self.severity_group)?.as_str(),
+            message: caps.get(self.message_group)?.as_str(),
+            ..LineParts::default()
+        };
+        for (g, f) in &self.fields {
+            let Some(m) = caps.get(*g) else { continue };
+            let v = m.as_str().trim();
+            let v = if v.is_empty() || v == "[unknown]" { None } else { Some(v) };
+            match f {
+                Field::Application => parts.application = parts.application.or(v),
+                Field::User => parts.user = parts.user.or(v),
+                Field::Database => parts.database = parts.database.or(v),
+                Field::Host => parts.client = parts.client.or(v),
+                Field::RemoteHostPort => {
+                    let host = v.map(|s| match s.find('(') {
+                        Some(p) if s.ends_with(')') => &s[..p],
+                        _ => s,
+                    });
+                    parts.client = parts.client.or(host.filter(|h| !h.is_empty()));
+                }
+                Field::Pid => parts.pid = parts.pid.or(v),
+                Field::Time | Field::EpochTime => parts.time = parts.time.or(v),
+                Field::Session => parts.session = parts.session.or(v),
+            }
+        }
+        Some(parts)
+    }
+}
+
+/// Prefixes tried, in order, when none is given: the default, AWS RDS, the
+/// Debian/Ubuntu package default, the pganalyze/Azure recommendation and
+/// pgBadger's recommended ones.
+pub const KNOWN_PREFIXES: &[&str] = &[
+    "%m [%p] ",
+    "%t:%r:%u@%d:[%p]:",
+    "%m [%p] %q%u@%d ",
+    "%m [%p] %q[user=%u,db=%d,app=%a] ",
+    "%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ",
+    "%t [%p]: user=%u,db=%d,app=%a,client=%h ",
+    "%t [%p]: [%l-1] user=%u,db=%d ",
+    "%m [%p] user=%u,db=%d,app=%a,client=%h ",
+    "%m [%p] %q%u@%d/%a ",
+    "%m [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ",
+    "%t [%p-%l] %q%u@%d ",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_prefix() {
+        let p = Prefix::compile("%m [%p] ").unwrap();
+        let l = p.split("2024-06-27 00:00:07.369 UTC [58151] LOG:  statement: SELECT 1").unwrap();
+        assert_eq!(l.pid, Some("58151"));
+        assert_eq!(l.time, Some("2024-06-27 00:00:07.369 UTC"));
+        assert_eq!(l.severity, "LOG");
+        assert_eq!(l.message, "statement: SELECT 1");
+    }
+
+    #[test]
+    fn rds_prefix_without_space_before_severity() {
+        let p = Prefix::compile("%t:%r:%u@%d:[%p]:").unwrap();
+        let l = p
+            .split("2018-08-22 16:00:04 UTC:ec2-1-1-1-1.compute-1.amazonaws.com(48808):myuser@mydb:[18762]:LOG:  duration: 3668.685 ms  execute <unnamed>: SELECT 1")
+            .unwrap();
+        assert_eq!(l.client, Some("ec2-1-1-1-1.compute-1.amazonaws.com"));
+        assert_eq!(l.user, Some("myuser"));
+        assert_eq!(l.database, Some("mydb"));
+        assert_eq!(l.pid, Some("18762"));
+        let bg = p.split("2018-09-18 21:13:15 UTC::@:[8097]:FATAL:  terminating").unwrap();
+        assert_eq!(bg.user, None);
+        assert_eq!(bg.client, None);
+    }
+
+    #[test]
+    fn q_makes_the_tail_optional_and_unknown_is_none() {
+        let p = Prefix::compile("%m [%p] %q%u@%d ").unwrap();
+        let bg = p.split("2024-01-01 00:00:00.000 UTC [7] LOG:  checkpoint starting: time").unwrap();
+        assert_eq!(bg.user, None);
+        let s = p.split("2024-01-01 00:00:00.000 UTC [7] [unknown]@app LOG:  x").unwrap();
+        assert_eq!(s.user, None);
+        assert_eq!(s.database, Some("app"));
+    }
+
+    #[test]
+    fn padding_and_verbose_sqlstate() {
+        let p = Prefix::compile("%m [%-6p] %-10u ").unwrap();
+        let l = p.split("2024-01-01 00:00:00.000 UTC [42    ] alice      LOG:  00000: statement: SELECT 1").unwrap();
+        assert_eq!(l.pid, Some("42"));
+        assert_eq!(l.user, Some("alice"));
+        assert_eq!(l.message, "statement: SELECT 1");
+    }
+
+    #[test]
+    fn non_matching_line_is_none() {
+        let p = Prefix::compile("%m [%p] ").unwrap();
+        assert!(p.split("\tcontinuation").is_none());
+        assert!(p.split("2024-01-01 00:00:00 UTC:x(1):u@d:[1]:LOG:  x").is_none());
+    }
+}

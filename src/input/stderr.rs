@@ -1,0 +1,144 @@
+//! Reader for PostgreSQL stderr logs: splits lines with a compiled
+//! `log_line_prefix`, joins continuation lines (which PostgreSQL starts with a
+//! tab) back onto their entry, and detects the prefix when none is given.
+
+use std::io::BufRead;
+
+use super::prefix::{Prefix, KNOWN_PREFIXES};
+use super::LogEntry;
+use crate::inventory::FileCoverage;
+use crate::time::parse_timestamp;
+
+/// Picks the known prefix that matches the most non-continuation lines of
+/// `sample` (the earliest listed wins ties). `None` if none matches any.
+pub fn detect_prefix(sample: &[&str]) -> Option<Prefix> {
+    let mut best: Option<(usize, Prefix)> = None;
+    for p in KNOWN_PREFIXES {
+        let Ok(prefix) = Prefix::compile(p) else { continue };
+        let hits = sample
+            .iter()
+            .filter(|l| !l.starts_with('\t') && !l.is_empty())
+            .filter(|l| prefix.split(l).is_some())
+            .count();
+        if hits > 0 && best.as_ref().is_none_or(|(b, _)| hits > *b) {
+            best = Some((hits, prefix));
+        }
+    }
+    best.map(|(_, p)| p)
+}
+
+/// Longest entry kept in memory; longer continuations are cut and flagged.
+pub const MAX_ENTRY_BYTES: usize = 64 * 1024 * 1024;
+
+/// Reads entries from `reader`, calling `sink` for each, and counting lines
+/// and unmatched lines in `cov`. Returns the I/O error that stopped reading,
+/// if any (everything before it has been delivered).
+pub fn read_entries(
+    mut reader: impl BufRead,
+    prefix: &Prefix,
+    cov: &mut FileCoverage,
+    mut sink: impl FnMut(LogEntry, &mut FileCoverage),
+) -> Result<(), (u64, std::io::Error)> {
+    let mut buf = Vec::with_capacity(4096);
+    let mut current: Option<LogEntry> = None;
+    let mut line_no = 0u64;
+    let mut unknown_zone_noted = false;
+    loop {
+        buf.clear();
+        let n = match reader.read_until(b'\n', &mut buf) {
+            Ok(n) => n,
+            Err(e) => {
+                if let Some(e) = current.take() {
+                    sink(e, cov);
+                }
+                return Err((line_no, e));
+            }
+        };
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        cov.lines += 1;
+        cov.bytes += n as u64;
+        while matches!(buf.last(), Some(b'\n' | b'\r')) {
+            buf.pop();
+        }
+        let line = match std::str::from_utf8(&buf) {
+            Ok(s) => std::borrow::Cow::Borrowed(s),
+            Err(_) => {
+                cov.invalid_utf8_lines += 1;
+                String::from_utf8_lossy(&buf)
+            }
+        };
+        if let Some(rest) = line.strip_prefix('\t') {
+            if let Some(entry) = current.as_mut() {
+                if entry.message.len() + rest.len() < MAX_ENTRY_BYTES {
+                    entry.message.push('\n');
+                    entry.message.push_str(rest);
+                }
+                continue;
+            }
+        }
+        match prefix.split(&line) {
+            Some(parts) => {
+                if let Some(e) = current.take() {
+                    sink(e, cov);
+                }
+                let time = parts.time.and_then(parse_timestamp);
+                if let Some(t) = time {
+                    if !t.zone_known && !unknown_zone_noted {
+                        unknown_zone_noted = true;
+                        cov.notes.push("a time zone abbreviation is unknown; those times were read as UTC".into());
+                    }
+                }
+                current = Some(LogEntry {
+                    line: line_no,
+                    time: time.map(|t| t.millis),
+                    backend: parts.session.or(parts.pid).map(str::to_string),
+                    user: parts.user.map(str::to_string),
+                    database: parts.database.map(str::to_string),
+                    application: parts.application.map(str::to_string),
+                    client: parts.client.map(str::to_string),
+                    severity: parts.severity.to_string(),
+                    message: parts.message.to_string(),
+                });
+            }
+            None => {
+                if line.trim().is_empty() {
+                    cov.skip("blank line");
+                } else {
+                    cov.skip("line does not match log_line_prefix");
+                }
+            }
+        }
+    }
+    if let Some(e) = current.take() {
+        sink(e, cov);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joins_continuation_lines_exactly() {
+        let log = "2024-01-01 00:00:00.000 UTC [1] LOG:  statement: SELECT a,\n\t\tb\n\tFROM t\n2024-01-01 00:00:01.000 UTC [1] LOG:  duration: 1 ms\n";
+        let p = Prefix::compile("%m [%p] ").unwrap();
+        let mut cov = FileCoverage::default();
+        let mut out = Vec::new();
+        read_entries(log.as_bytes(), &p, &mut cov, |e, _| out.push(e)).unwrap();
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].message, "statement: SELECT a,\n\tb\nFROM t");
+        assert_eq!(out[0].line, 1);
+        assert_eq!(out[1].line, 4);
+        assert_eq!(cov.lines, 4);
+    }
+
+    #[test]
+    fn detects_rds_over_default() {
+        let lines = ["2018-08-22 16:00:04 UTC:10.0.0.1(48808):u@d:[18762]:LOG:  statement: SELECT 1"];
+        assert_eq!(detect_prefix(&lines).unwrap().source, "%t:%r:%u@%d:[%p]:");
+    }
+}

@@ -1,0 +1,461 @@
+//! The hidden-dependency inventory: dependencies per (column, access, via,
+//! actor, statement fingerprint), schema-side dependencies, coverage and
+//! verdicts. Everything is kept in ordered maps so that merging partial
+//! inventories (one per file or per thread) in any order gives the same result.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::target::ColumnTarget;
+use crate::time::Millis;
+
+/// Who ran a statement, as far as the log tells. `None` where unknown.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Actor {
+    /// Role name (`%u`), or `oid:N` for pg_stat_statements exports without names.
+    pub user: Option<String>,
+    /// Database name (`%d`), or `oid:N`.
+    pub database: Option<String>,
+    /// `application_name` (`%a`).
+    pub application: Option<String>,
+    /// Client host (`%h`, or the host part of `%r`), `[local]` for Unix sockets.
+    pub client: Option<String>,
+}
+
+/// Whether a statement reads or writes a column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    /// The column's value is read.
+    Read,
+    /// The column's value is written.
+    Write,
+}
+
+/// How sure the resolver is that a reference is to the target column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    /// The evidence allows it but does not show it (ambiguity, missing catalog,
+    /// unparseable text that names the column).
+    Possible,
+    /// Very likely, with one stated assumption.
+    Probable,
+    /// PostgreSQL would resolve it this way.
+    Certain,
+}
+
+/// The decision for one target column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Nothing in the evidence uses the column.
+    Clear,
+    /// At least one certain or probable dependency.
+    Blocked,
+    /// The evidence can neither show nor exclude a dependency.
+    Inconclusive,
+}
+
+/// The identity of one dependency row.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DepKey {
+    /// Index of the target in [`Inventory::targets`].
+    pub target: usize,
+    /// Read or write.
+    pub access: Access,
+    /// `direct`, `star`, `whole_row`, `positional`, `natural_join`, or
+    /// `view schema.name` for references through a view.
+    pub via: String,
+    /// Who ran it.
+    pub actor: Actor,
+    /// Statement fingerprint (pg_query fingerprint, or `text:`-hash when
+    /// the statement could not be parsed).
+    pub fingerprint: String,
+}
+
+/// A `file:line` sample of where a dependency was seen.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SourceRef {
+    /// The input as named on the command line.
+    pub file: String,
+    /// 1-based line (or CSV record) number.
+    pub line: u64,
+}
+
+/// How many `sources` samples each dependency keeps.
+pub const MAX_SOURCES: usize = 3;
+
+/// Aggregated evidence for one dependency row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepStats {
+    /// Highest confidence seen for this row.
+    pub confidence: Confidence,
+    /// Why the confidence is below certain (none for certain rows).
+    pub reason: Option<String>,
+    /// Executions (log lines count one each; pg_stat_statements rows add `calls`).
+    pub calls: u64,
+    /// Executions that failed (ERROR + STATEMENT).
+    pub failed_calls: u64,
+    /// Earliest time seen.
+    pub first_seen: Option<Millis>,
+    /// Latest time seen.
+    pub last_seen: Option<Millis>,
+    /// The normalised statement text (smallest seen, for determinism).
+    pub query: String,
+    /// The smallest `MAX_SOURCES` source positions.
+    pub sources: Vec<SourceRef>,
+}
+
+fn min_opt(a: Option<Millis>, b: Option<Millis>) -> Option<Millis> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+fn max_opt(a: Option<Millis>, b: Option<Millis>) -> Option<Millis> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+impl DepStats {
+    /// Folds `other` into `self`; commutative and associative.
+    pub fn merge(&mut self, other: &DepStats) {
+        if other.confidence > self.confidence
+            || (other.confidence == self.confidence && other.reason < self.reason)
+        {
+            self.reason.clone_from(&other.reason);
+        }
+        self.confidence = self.confidence.max(other.confidence);
+        if self.confidence == Confidence::Certain {
+            self.reason = None;
+        }
+        self.calls += other.calls;
+        self.failed_calls += other.failed_calls;
+        self.first_seen = min_opt(self.first_seen, other.first_seen);
+        self.last_seen = max_opt(self.last_seen, other.last_seen);
+        if other.query < self.query {
+            self.query.clone_from(&other.query);
+        }
+        merge_sources(&mut self.sources, &other.sources);
+    }
+}
+
+/// Keeps the `MAX_SOURCES` smallest distinct sources of both lists.
+pub fn merge_sources(into: &mut Vec<SourceRef>, from: &[SourceRef]) {
+    into.extend(from.iter().cloned());
+    into.sort();
+    into.dedup();
+    into.truncate(MAX_SOURCES);
+}
+
+/// An object in the schema that uses a target column.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SchemaDependency {
+    /// The target, `schema.table.column`.
+    pub column: String,
+    /// The object, `schema.name`.
+    pub object: String,
+    /// `view`, `materialized_view`, `index`, …
+    pub object_type: String,
+    /// How it uses the column and what a drop does to it.
+    pub detail: String,
+}
+
+/// Statement counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementCounts {
+    /// Statements extracted from records (a multi-statement string counts each).
+    pub seen: u64,
+    /// Statements parsed and resolved.
+    pub analysed: u64,
+    /// Statements pg_query could not parse.
+    pub unparseable: u64,
+    /// Why they could not be parsed (values never included), with counts.
+    pub unparseable_reasons: BTreeMap<String, u64>,
+    /// Executions represented (pg_stat_statements `calls` included).
+    pub calls: u64,
+}
+
+impl StatementCounts {
+    fn merge(&mut self, o: &StatementCounts) {
+        self.seen += o.seen;
+        self.analysed += o.analysed;
+        self.unparseable += o.unparseable;
+        self.calls += o.calls;
+        for (k, v) in &o.unparseable_reasons {
+            *self.unparseable_reasons.entry(k.clone()).or_default() += v;
+        }
+    }
+}
+
+/// What one input contributed and what it could not show.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileCoverage {
+    /// Detected (or forced) input format.
+    pub format: String,
+    /// The `log_line_prefix` used to read it, when it is a stderr log.
+    pub log_line_prefix: Option<String>,
+    /// Bytes read (decompressed).
+    pub bytes: u64,
+    /// Physical lines read.
+    pub lines: u64,
+    /// Lines that were not valid UTF-8 (decoded lossily).
+    pub invalid_utf8_lines: u64,
+    /// Log records (an entry with its continuation lines, or one CSV row).
+    pub records: u64,
+    /// Records by kind (statement, duration, connection, …).
+    pub records_by_kind: BTreeMap<String, u64>,
+    /// Records skipped, by reason.
+    pub skipped: BTreeMap<String, u64>,
+    /// Statement counters.
+    pub statements: StatementCounts,
+    /// Earliest timestamp.
+    pub first_time: Option<Millis>,
+    /// Latest timestamp.
+    pub last_time: Option<Millis>,
+    /// Problems reading this input (the run went on).
+    pub errors: Vec<String>,
+    /// What the logging set-up of this input cannot show.
+    pub notes: Vec<String>,
+}
+
+impl FileCoverage {
+    /// Counts one record of `kind`.
+    pub fn record(&mut self, kind: &str) {
+        self.records += 1;
+        *self.records_by_kind.entry(kind.to_string()).or_default() += 1;
+    }
+
+    /// Counts one skipped record with its reason.
+    pub fn skip(&mut self, reason: &str) {
+        self.records += 1;
+        *self.skipped.entry(reason.to_string()).or_default() += 1;
+    }
+
+    /// Widens the time range.
+    pub fn saw_time(&mut self, t: Option<Millis>) {
+        self.first_time = min_opt(self.first_time, t);
+        self.last_time = max_opt(self.last_time, t);
+    }
+
+    /// Folds another coverage of the same input (e.g. another chunk).
+    pub fn merge(&mut self, o: &FileCoverage) {
+        if self.format.is_empty() {
+            self.format.clone_from(&o.format);
+        }
+        if self.log_line_prefix.is_none() {
+            self.log_line_prefix.clone_from(&o.log_line_prefix);
+        }
+        self.bytes += o.bytes;
+        self.lines += o.lines;
+        self.invalid_utf8_lines += o.invalid_utf8_lines;
+        self.records += o.records;
+        for (k, v) in &o.records_by_kind {
+            *self.records_by_kind.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &o.skipped {
+            *self.skipped.entry(k.clone()).or_default() += v;
+        }
+        self.statements.merge(&o.statements);
+        self.first_time = min_opt(self.first_time, o.first_time);
+        self.last_time = max_opt(self.last_time, o.last_time);
+        self.errors.extend(o.errors.iter().cloned());
+        self.errors.sort();
+        self.errors.dedup();
+        self.notes.extend(o.notes.iter().cloned());
+        self.notes.sort();
+        self.notes.dedup();
+    }
+}
+
+/// Per-target evidence that cannot be tied to a dependency row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TargetEvidence {
+    /// Unparseable statements whose words include the column name.
+    pub unparseable_mentions: u64,
+}
+
+/// The whole inventory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inventory {
+    /// Target columns, in the order given.
+    pub targets: Vec<ColumnTarget>,
+    /// Dependency rows.
+    pub deps: BTreeMap<DepKey, DepStats>,
+    /// Schema-side dependencies (sorted, deduplicated).
+    pub schema_deps: Vec<SchemaDependency>,
+    /// Coverage per input.
+    pub files: BTreeMap<String, FileCoverage>,
+    /// Per-target evidence, indexed like `targets`.
+    pub evidence: Vec<TargetEvidence>,
+    /// Warnings about the run as a whole (catalog problems, targets not in
+    /// the catalog, …).
+    pub warnings: Vec<String>,
+}
+
+/// A target's verdict with the reason stated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetVerdict {
+    /// The decision.
+    pub verdict: Verdict,
+    /// Why, in one sentence.
+    pub reason: String,
+}
+
+impl Inventory {
+    /// An empty inventory for these targets.
+    pub fn new(targets: Vec<ColumnTarget>) -> Self {
+        let n = targets.len();
+        Self {
+            targets,
+            evidence: vec![TargetEvidence::default(); n],
+            ..Self::default()
+        }
+    }
+
+    /// Adds one observation to a dependency row.
+    pub fn add_dep(&mut self, key: DepKey, stats: DepStats) {
+        match self.deps.get_mut(&key) {
+            Some(existing) => existing.merge(&stats),
+            None => {
+                self.deps.insert(key, stats);
+            }
+        }
+    }
+
+    /// Folds `other` (same targets) into `self`. Commutative and associative.
+    pub fn merge(&mut self, other: Inventory) {
+        for (k, v) in other.deps {
+            self.add_dep(k, v);
+        }
+        for (path, cov) in other.files {
+            self.files.entry(path).or_default().merge(&cov);
+        }
+        for (mine, theirs) in self.evidence.iter_mut().zip(other.evidence.iter()) {
+            mine.unparseable_mentions += theirs.unparseable_mentions;
+        }
+        self.schema_deps.extend(other.schema_deps);
+        self.schema_deps.sort();
+        self.schema_deps.dedup();
+        self.warnings.extend(other.warnings);
+        self.warnings.sort();
+        self.warnings.dedup();
+    }
+
+    /// Coverage summed over all inputs.
+    pub fn total_coverage(&self) -> FileCoverage {
+        let mut total = FileCoverage::default();
+        for cov in self.files.values() {
+            total.merge(cov);
+        }
+        total.format = String::new();
+        total.log_line_prefix = None;
+        total
+    }
+
+    /// The verdict for target `idx`, with its reason.
+    pub fn verdict(&self, idx: usize) -> TargetVerdict {
+        let rows: Vec<&DepStats> = self
+            .deps
+            .iter()
+            .filter(|(k, _)| k.target == idx)
+            .map(|(_, v)| v)
+            .collect();
+        let column = self.targets.get(idx).map(ToString::to_string).unwrap_or_default();
+        let schema_blockers = self.schema_deps.iter().filter(|d| d.column == column).count();
+        let firm: u64 = rows
+            .iter()
+            .filter(|s| s.confidence >= Confidence::Probable)
+            .map(|s| s.calls.max(1))
+            .sum();
+        let firm_rows = rows.iter().filter(|s| s.confidence >= Confidence::Probable).count();
+        if firm_rows > 0 {
+            return TargetVerdict {
+                verdict: Verdict::Blocked,
+                reason: format!(
+                    "{firm_rows} dependenc{} ({firm} call{}) in the logs",
+                    if firm_rows == 1 { "y" } else { "ies" },
+                    if firm == 1 { "" } else { "s" }
+                ),
+            };
+        }
+        if schema_blockers > 0 {
+            return TargetVerdict {
+                verdict: Verdict::Blocked,
+                reason: format!(
+                    "{schema_blockers} object{} in the schema use{} it",
+                    if schema_blockers == 1 { "" } else { "s" },
+                    if schema_blockers == 1 { "s" } else { "" }
+                ),
+            };
+        }
+        if !rows.is_empty() {
+            return TargetVerdict {
+                verdict: Verdict::Inconclusive,
+                reason: format!("{} possible dependenc{} need a human look", rows.len(), if rows.len() == 1 { "y" } else { "ies" }),
+            };
+        }
+        let mentions = self.evidence.get(idx).map_or(0, |e| e.unparseable_mentions);
+        if mentions > 0 {
+            return TargetVerdict {
+                verdict: Verdict::Inconclusive,
+                reason: format!("{mentions} unparseable statement{} mention the column name", if mentions == 1 { "" } else { "s" }),
+            };
+        }
+        let total = self.total_coverage();
+        if total.statements.analysed == 0 {
+            return TargetVerdict {
+                verdict: Verdict::Inconclusive,
+                reason: "no statement in the inputs could be analysed".into(),
+            };
+        }
+        TargetVerdict {
+            verdict: Verdict::Clear,
+            reason: format!("no reference in {} analysed statements", total.statements.analysed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(calls: u64, first: i64, file_line: u64, conf: Confidence) -> DepStats {
+        DepStats {
+            confidence: conf,
+            reason: (conf != Confidence::Certain).then(|| "r".to_string()),
+            calls,
+            failed_calls: 0,
+            first_seen: Some(first),
+            last_seen: Some(first),
+            query: format!("q{file_line}"),
+            sources: vec![SourceRef { file: "f".into(), line: file_line }],
+        }
+    }
+
+    #[test]
+    fn merge_is_order_independent() {
+        let mut a = stats(1, 10, 5, Confidence::Possible);
+        let b = stats(2, 5, 9, Confidence::Certain);
+        let c = stats(3, 20, 1, Confidence::Probable);
+        let mut x = b.clone();
+        x.merge(&c);
+        x.merge(&a);
+        a.merge(&c);
+        a.merge(&b);
+        assert_eq!(a, x);
+        assert_eq!(a.calls, 6);
+        assert_eq!(a.first_seen, Some(5));
+        assert_eq!(a.last_seen, Some(20));
+        assert_eq!(a.confidence, Confidence::Certain);
+        assert_eq!(a.reason, None);
+        assert_eq!(a.query, "q1");
+    }
+}

@@ -1,0 +1,149 @@
+//! pgcontract: the hidden-dependency inventory for PostgreSQL expand-contract
+//! column drops. Reads statement logs and pg_stat_statements exports, resolves
+//! every column reference with PostgreSQL's own parser, and reports every
+//! actor that reads or writes the columns marked for contract.
+//!
+//! The pipeline: [`input`] (formats) → [`extract`] (statements) →
+//! [`analyze`] (pg_query + resolver, against the [`catalog`]) →
+//! [`inventory`] (mergeable evidence) → [`report`].
+
+pub mod analyze;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod extract;
+pub mod input;
+pub mod inventory;
+pub mod normalize;
+pub mod progress;
+pub mod report;
+pub mod scan;
+pub mod target;
+pub mod time;
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::cli::{Cli, Command, ExplainArgs};
+use crate::inventory::{Inventory, Verdict};
+
+/// How a run ended; maps to the process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// 0: every target is clear.
+    Clear,
+    /// 1: a target is blocked or inconclusive.
+    Findings,
+    /// 2: usage error, or nothing could be scanned.
+    Error,
+}
+
+impl ExitStatus {
+    /// The process exit code.
+    pub fn code(self) -> i32 {
+        match self {
+            ExitStatus::Clear => 0,
+            ExitStatus::Findings => 1,
+            ExitStatus::Error => 2,
+        }
+    }
+}
+
+/// The exit status an inventory calls for.
+pub fn exit_status(inv: &Inventory) -> ExitStatus {
+    let readable = inv.files.values().any(|c| c.errors.is_empty() || c.records > 0);
+    if !readable {
+        return ExitStatus::Error;
+    }
+    let all_clear = (0..inv.targets.len()).all(|i| inv.verdict(i).verdict == Verdict::Clear);
+    if all_clear {
+        ExitStatus::Clear
+    } else {
+        ExitStatus::Findings
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same
+/// directory, then a rename.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.pgcontract-{}.tmp", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// Runs a parsed command line, writing reports to `stdout` and diagnostics
+/// to `stderr`.
+pub fn run(cli: Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow::Result<ExitStatus> {
+    match cli.command {
+        Command::Scan(args) => {
+            let setup = config::scan_setup(&args)?;
+            let inv = scan::scan(&setup.scan);
+            for cov in inv.files.values() {
+                for e in &cov.errors {
+                    writeln!(stderr, "pgcontract: {e}")?;
+                }
+            }
+            let mut buf = Vec::new();
+            report::write(&inv, setup.format, &mut buf)?;
+            match &setup.output {
+                Some(p) => write_atomically(p, &buf).with_context(|| format!("{}: cannot write the report", p.display()))?,
+                None => stdout.write_all(&buf)?,
+            }
+            Ok(exit_status(&inv))
+        }
+        Command::Explain(args) => explain(&args, stdout),
+    }
+}
+
+fn explain(args: &ExplainArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
+    let mut targets = Vec::new();
+    for c in &args.columns {
+        targets.push(target::ColumnTarget::parse(c)?);
+    }
+    let catalog = config::load_catalog(args.schema.as_deref())?;
+    let analyzer = analyze::Analyzer::new(&catalog, &targets, config::parse_search_path(&args.search_path));
+    let statements = match analyzer.uses(&args.sql) {
+        Ok(s) => s,
+        Err(e) => {
+            writeln!(out, "cannot parse: {e}")?;
+            return Ok(ExitStatus::Error);
+        }
+    };
+    let mut any_target = false;
+    for (i, uses) in statements.iter().enumerate() {
+        writeln!(out, "statement {}:", i + 1)?;
+        if uses.is_empty() {
+            writeln!(out, "  no column references")?;
+        }
+        for u in uses {
+            let col = match &u.column {
+                analyze::resolve::ColSel::Named(c) => c.clone(),
+                analyze::resolve::ColSel::All => "*".into(),
+                analyze::resolve::ColSel::FirstN(n) => format!("first {n} columns"),
+            };
+            let hit = !analyzer.match_uses(std::slice::from_ref(u)).is_empty();
+            any_target |= hit;
+            writeln!(
+                out,
+                "  {}{}.{}.{}  access={} via={} confidence={} at={}{}{}",
+                if hit { "* " } else { "  " },
+                u.schema,
+                u.table,
+                col,
+                report::markdown::serde_plain(&u.access),
+                u.via,
+                report::markdown::serde_plain(&u.confidence),
+                u.location,
+                if u.schema_certain { "" } else { " (schema assumed from search_path)" },
+                u.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default(),
+            )?;
+        }
+    }
+    Ok(if any_target { ExitStatus::Findings } else { ExitStatus::Clear })
+}

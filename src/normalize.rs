@@ -1,0 +1,489 @@
+//! SQL text normalisation: a quoting-aware lexer that strips every literal and
+//! comment from a statement, giving the cache key for analysis results and the
+//! `query` text shown in reports (so no value from a log ever reaches output).
+//!
+//! The lexer follows PostgreSQL's scanner rules closely enough for this job:
+//! `'…'` with `''` escapes, `E'…'` with backslash escapes, `U&'…'`, `B'…'`,
+//! `X'…'`, `N'…'`, dollar quotes (`$tag$…$tag$`), nested `/* */` comments,
+//! `--` comments, `"quoted ""identifiers"""`, numbers (including `1_000`,
+//! `0x1F`, `.5e-3`) and `$n` parameters.
+
+/// A token of the lexer, borrowed from the statement text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Token<'a> {
+    /// An unquoted identifier or keyword, as written (not yet folded).
+    Word(&'a str),
+    /// A quoted identifier, including its quotes.
+    QuotedIdent(&'a str),
+    /// A string, bit-string or numeric literal.
+    Literal,
+    /// A positional parameter `$n`.
+    Param(u32),
+    /// Any operator or punctuation character sequence.
+    Punct(&'a str),
+    /// Whitespace or a comment (both separate tokens).
+    Space,
+}
+
+/// Iterates over the tokens of `sql`. Never fails: unterminated quotes or
+/// comments run to the end of the text.
+pub fn tokens(sql: &str) -> Lexer<'_> {
+    Lexer {
+        src: sql,
+        bytes: sql.as_bytes(),
+        pos: 0,
+    }
+}
+
+/// The lexer state; see [`tokens`].
+pub struct Lexer<'a> {
+    src: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+fn is_ident_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
+}
+
+fn is_ident_cont(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
+}
+
+impl<'a> Lexer<'a> {
+    fn peek(&self, off: usize) -> u8 {
+        self.bytes.get(self.pos + off).copied().unwrap_or(0)
+    }
+
+    /// Skips a single-quoted body starting at `self.pos` (on the opening quote).
+    fn skip_quoted(&mut self, backslash_escapes: bool) {
+        self.pos += 1;
+        while self.pos < self.bytes.len() {
+            let b = self.bytes[self.pos];
+            if backslash_escapes && b == b'\\' {
+                self.pos += 2;
+                continue;
+            }
+            if b == b'\'' {
+                if self.peek(1) == b'\'' {
+                    self.pos += 2;
+                    continue;
+                }
+                self.pos += 1;
+                return;
+            }
+            self.pos += 1;
+        }
+        self.pos = self.bytes.len();
+    }
+
+    /// Tries to read a dollar-quote opening tag at `self.pos`; returns its length.
+    fn dollar_tag_len(&self) -> Option<usize> {
+        let rest = &self.bytes[self.pos..];
+        if rest.first() != Some(&b'$') {
+            return None;
+        }
+        let mut i = 1;
+        if rest.get(1).is_some_and(|b| is_ident_start(*b)) {
+            i = 2;
+            while rest.get(i).is_some_and(|b| is_ident_cont(*b) && *b != b'$') {
+                i += 1;
+            }
+        }
+        if rest.get(i) == Some(&b'$') {
+            Some(i + 1)
+        } else {
+            None
+        }
+    }
+
+    fn number(&mut self) {
+        let b = self.bytes;
+        if b[self.pos] == b'0' && matches!(self.peek(1), b'x' | b'X' | b'o' | b'O' | b'b' | b'B') {
+            self.pos += 2;
+            while self.pos < b.len() && (b[self.pos].is_ascii_hexdigit() || b[self.pos] == b'_') {
+                self.pos += 1;
+            }
+            return;
+        }
+        while self.pos < b.len() && (b[self.pos].is_ascii_digit() || b[self.pos] == b'_') {
+            self.pos += 1;
+        }
+        if self.pos < b.len() && b[self.pos] == b'.' && self.peek(1) != b'.' {
+            self.pos += 1;
+            while self.pos < b.len() && (b[self.pos].is_ascii_digit() || b[self.pos] == b'_') {
+                self.pos += 1;
+            }
+        }
+        if self.pos < b.len() && matches!(b[self.pos], b'e' | b'E') {
+            let mut j = self.pos + 1;
+            if j < b.len() && matches!(b[j], b'+' | b'-') {
+                j += 1;
+            }
+            if j < b.len() && b[j].is_ascii_digit() {
+                self.pos = j;
+                while self.pos < b.len() && b[self.pos].is_ascii_digit() {
+                    self.pos += 1;
+                }
+            }
+        }
+    }
+}
+
+impl<'a> Iterator for Lexer<'a> {
+    type Item = Token<'a>;
+
+    fn next(&mut self) -> Option<Token<'a>> {
+        let b = self.bytes;
+        if self.pos >= b.len() {
+            return None;
+        }
+        let start = self.pos;
+        let c = b[start];
+        // Whitespace.
+        if c.is_ascii_whitespace() {
+            while self.pos < b.len() && b[self.pos].is_ascii_whitespace() {
+                self.pos += 1;
+            }
+            return Some(Token::Space);
+        }
+        // Comments.
+        if c == b'-' && self.peek(1) == b'-' {
+            while self.pos < b.len() && b[self.pos] != b'\n' {
+                self.pos += 1;
+            }
+            return Some(Token::Space);
+        }
+        if c == b'/' && self.peek(1) == b'*' {
+            self.pos += 2;
+            let mut depth = 1usize;
+            while self.pos < b.len() && depth > 0 {
+                if b[self.pos] == b'/' && self.peek(1) == b'*' {
+                    depth += 1;
+                    self.pos += 2;
+                } else if b[self.pos] == b'*' && self.peek(1) == b'/' {
+                    depth -= 1;
+                    self.pos += 2;
+                } else {
+                    self.pos += 1;
+                }
+            }
+            self.pos = self.pos.min(b.len());
+            return Some(Token::Space);
+        }
+        // Strings.
+        if c == b'\'' {
+            self.skip_quoted(false);
+            return Some(Token::Literal);
+        }
+        if matches!(c, b'e' | b'E') && self.peek(1) == b'\'' {
+            self.pos += 1;
+            self.skip_quoted(true);
+            return Some(Token::Literal);
+        }
+        if matches!(c, b'b' | b'B' | b'x' | b'X' | b'n' | b'N') && self.peek(1) == b'\'' {
+            self.pos += 1;
+            self.skip_quoted(false);
+            return Some(Token::Literal);
+        }
+        if matches!(c, b'u' | b'U') && self.peek(1) == b'&' && self.peek(2) == b'\'' {
+            self.pos += 2;
+            self.skip_quoted(false);
+            return Some(Token::Literal);
+        }
+        if matches!(c, b'u' | b'U') && self.peek(1) == b'&' && self.peek(2) == b'"' {
+            self.pos += 2;
+            return Some(self.quoted_ident(start));
+        }
+        // Quoted identifiers.
+        if c == b'"' {
+            return Some(self.quoted_ident(start));
+        }
+        // Dollar: parameter or dollar quote.
+        if c == b'$' {
+            if self.peek(1).is_ascii_digit() {
+                self.pos += 1;
+                let mut n: u32 = 0;
+                while self.pos < b.len() && b[self.pos].is_ascii_digit() {
+                    n = n.saturating_mul(10).saturating_add(u32::from(b[self.pos] - b'0'));
+                    self.pos += 1;
+                }
+                return Some(Token::Param(n));
+            }
+            if let Some(len) = self.dollar_tag_len() {
+                let tag = &b[start..start + len];
+                self.pos += len;
+                let body_start = self.pos;
+                let found = memfind(&b[body_start..], tag);
+                self.pos = match found {
+                    Some(off) => body_start + off + len,
+                    None => b.len(),
+                };
+                return Some(Token::Literal);
+            }
+        }
+        // Numbers.
+        if c.is_ascii_digit() || (c == b'.' && self.peek(1).is_ascii_digit()) {
+            self.number();
+            return Some(Token::Literal);
+        }
+        // Words.
+        if is_ident_start(c) {
+            while self.pos < b.len() && is_ident_cont(b[self.pos]) {
+                self.pos += 1;
+            }
+            return Some(Token::Word(&self.src[start..self.pos]));
+        }
+        // Punctuation: one char at a time, except multi-char operators that
+        // never split ambiguously for our purposes.
+        self.pos += 1;
+        while self.pos < b.len() && !self.src.is_char_boundary(self.pos) {
+            self.pos += 1;
+        }
+        Some(Token::Punct(&self.src[start..self.pos]))
+    }
+}
+
+impl<'a> Lexer<'a> {
+    fn quoted_ident(&mut self, start: usize) -> Token<'a> {
+        // self.pos is on the opening double quote.
+        let b = self.bytes;
+        self.pos += 1;
+        while self.pos < b.len() {
+            if b[self.pos] == b'"' {
+                if self.peek(1) == b'"' {
+                    self.pos += 2;
+                    continue;
+                }
+                self.pos += 1;
+                return Token::QuotedIdent(&self.src[start..self.pos]);
+            }
+            self.pos += 1;
+        }
+        self.pos = b.len();
+        Token::QuotedIdent(&self.src[start..self.pos])
+    }
+}
+
+fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || hay.len() < needle.len() {
+        return None;
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Normalises a statement: literals become `$n` (numbered after the highest
+/// parameter already in the text, as pg_stat_statements does), comments are
+/// removed, whitespace is squeezed, unquoted words are lower-cased (PostgreSQL
+/// folds them anyway) and lists of constants after `IN` collapse to
+/// `($n /*, ... */)` so that statements differing only in list length share
+/// one key. Quoted identifiers are kept exactly.
+pub fn normalize(sql: &str) -> String {
+    let toks: Vec<Token<'_>> = tokens(sql).collect();
+    let max_param = toks
+        .iter()
+        .filter_map(|t| match t {
+            Token::Param(n) => Some(*n),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    let mut next = max_param;
+    let mut out = String::with_capacity(sql.len());
+    let mut pending_space = false;
+    let mut i = 0;
+    let mut prev_word_in = false;
+    while i < toks.len() {
+        let tok = toks[i];
+        if tok == Token::Space {
+            pending_space = !out.is_empty();
+            i += 1;
+            continue;
+        }
+        // IN ( const, const, ... ) collapsing.
+        if prev_word_in && tok == Token::Punct("(") {
+            if let Some(end) = constant_list_end(&toks, i + 1) {
+                if pending_space {
+                    out.push(' ');
+                }
+                next += 1;
+                out.push_str(&format!("(${next} /*, ... */)"));
+                pending_space = false;
+                prev_word_in = false;
+                i = end + 1;
+                continue;
+            }
+        }
+        if pending_space {
+            out.push(' ');
+            pending_space = false;
+        }
+        prev_word_in = false;
+        match tok {
+            Token::Word(w) => {
+                prev_word_in = w.eq_ignore_ascii_case("in");
+                for ch in w.chars() {
+                    out.push(ch.to_ascii_lowercase());
+                }
+            }
+            Token::QuotedIdent(q) => out.push_str(q),
+            Token::Literal => {
+                next += 1;
+                out.push('$');
+                out.push_str(&next.to_string());
+            }
+            Token::Param(n) => {
+                out.push('$');
+                out.push_str(&n.to_string());
+            }
+            Token::Punct(p) => out.push_str(p),
+            Token::Space => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+/// If `toks[start..]` is `const (, const)* )` (spaces allowed), returns the
+/// index of the closing parenthesis.
+fn constant_list_end(toks: &[Token<'_>], start: usize) -> Option<usize> {
+    let mut expect_value = true;
+    let mut seen = 0usize;
+    let mut i = start;
+    while i < toks.len() {
+        match toks[i] {
+            Token::Space => {}
+            Token::Literal | Token::Param(_) if expect_value => {
+                expect_value = false;
+                seen += 1;
+            }
+            Token::Punct(",") if !expect_value => expect_value = true,
+            Token::Punct(")") if !expect_value && seen > 0 => return Some(i),
+            _ => return None,
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The identifiers of `sql` as PostgreSQL would see them: unquoted words
+/// folded to lower case, quoted identifiers unquoted exactly. Used to find
+/// whether an unparseable statement mentions a column name as a word (never
+/// inside a comment or a string).
+pub fn identifiers(sql: &str) -> impl Iterator<Item = String> + '_ {
+    tokens(sql).filter_map(|t| match t {
+        Token::Word(w) => Some(fold_identifier(w)),
+        Token::QuotedIdent(q) => Some(unquote_identifier(q)),
+        _ => None,
+    })
+}
+
+/// Folds an unquoted identifier the way PostgreSQL does: ASCII lower case,
+/// truncated to 63 bytes.
+pub fn fold_identifier(w: &str) -> String {
+    truncate_identifier(&w.to_ascii_lowercase())
+}
+
+/// Removes the quotes of a quoted identifier (`"a""b"` → `a"b`), truncated
+/// to 63 bytes.
+pub fn unquote_identifier(q: &str) -> String {
+    let q = q.strip_prefix("U&").or_else(|| q.strip_prefix("u&")).unwrap_or(q);
+    let inner = q.strip_prefix('"').unwrap_or(q);
+    let inner = inner.strip_suffix('"').unwrap_or(inner);
+    truncate_identifier(&inner.replace("\"\"", "\""))
+}
+
+/// PostgreSQL truncates identifiers to NAMEDATALEN-1 = 63 bytes, on a
+/// character boundary.
+pub fn truncate_identifier(s: &str) -> String {
+    if s.len() <= 63 {
+        return s.to_string();
+    }
+    let mut end = 63;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+/// A stable 64-bit FNV-1a hash, used to fingerprint text that pg_query could
+/// not parse.
+pub fn stable_hash(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_every_kind_of_literal() {
+        let sql = "SELECT a FROM t WHERE b = 'x''y' AND c = E'\\'q' AND d = $tag$ secret $tag$ AND e = 1.5e3 AND f = B'101' AND g = X'1F'";
+        assert_eq!(
+            normalize(sql),
+            "select a from t where b = $1 and c = $2 and d = $3 and e = $4 and f = $5 and g = $6"
+        );
+    }
+
+    #[test]
+    fn numbers_literals_after_existing_params() {
+        assert_eq!(
+            normalize("SELECT $1, 'x' FROM t WHERE id = $2"),
+            "select $1, $3 from t where id = $2"
+        );
+    }
+
+    #[test]
+    fn removes_comments_and_keeps_quoted_identifiers() {
+        assert_eq!(
+            normalize("SELECT /* user 42 */ \"Legacy\"  -- note\n FROM t"),
+            "select \"Legacy\" from t"
+        );
+        assert_eq!(normalize("SELECT a/**/FROM t"), "select a from t");
+    }
+
+    #[test]
+    fn collapses_in_lists_of_any_length() {
+        let a = normalize("SELECT * FROM t WHERE id IN (1, 2, 3)");
+        let b = normalize("select * from t where id in (7)");
+        assert_eq!(a, b);
+        assert_eq!(a, "select * from t where id in ($1 /*, ... */)");
+        // VALUES lists are positional and keep their length.
+        assert_ne!(
+            normalize("INSERT INTO t VALUES (1, 2)"),
+            normalize("INSERT INTO t VALUES (1, 2, 3)")
+        );
+    }
+
+    #[test]
+    fn identifiers_ignore_comments_and_strings() {
+        let ids: Vec<String> =
+            identifiers("SELECT id /* legacy_email */ FROM \"Users\" WHERE n = 'legacy_email' -- legacy_email")
+                .collect();
+        assert_eq!(ids, vec!["select", "id", "from", "Users", "where", "n"]);
+    }
+
+    #[test]
+    fn digits_inside_identifiers_are_not_literals() {
+        assert_eq!(normalize("SELECT t1.a2 FROM t1"), "select t1.a2 from t1");
+    }
+
+    #[test]
+    fn unterminated_quotes_do_not_panic() {
+        assert_eq!(normalize("SELECT 'abc"), "select $1");
+        assert_eq!(normalize("SELECT \"abc"), "select \"abc");
+        assert_eq!(normalize("SELECT $a$ abc"), "select $1");
+        assert_eq!(normalize("/* open"), "");
+    }
+
+    #[test]
+    fn identifiers_truncate_at_63_bytes() {
+        let long = "a".repeat(70);
+        assert_eq!(fold_identifier(&long).len(), 63);
+    }
+}

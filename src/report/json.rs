@@ -1,0 +1,206 @@
+//! The JSON inventory document (contract version 1, documented in
+//! `docs/inventory-format.md`): serde types and the conversion from an
+//! [`Inventory`]. Every list is sorted, so the output is byte-identical for
+//! the same inputs whatever the input order or thread count.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use serde::{Deserialize, Serialize};
+
+use crate::inventory::{Access, Actor, Confidence, FileCoverage, Inventory, SchemaDependency, StatementCounts, Verdict};
+use crate::time::format_rfc3339;
+
+/// The contract version.
+pub const VERSION: u32 = 1;
+
+/// The whole document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InventoryDoc {
+    /// Always 1 for this contract.
+    pub version: u32,
+    /// One per target column.
+    pub targets: Vec<TargetDoc>,
+    /// Who uses the targets, one row per (column, access, via, actor, fingerprint).
+    pub dependencies: Vec<DependencyDoc>,
+    /// Schema objects that use the targets.
+    pub schema_dependencies: Vec<SchemaDependency>,
+    /// What the inputs could and could not show.
+    pub coverage: CoverageDoc,
+    /// Warnings about the run.
+    pub warnings: Vec<String>,
+}
+
+/// A target and its verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetDoc {
+    /// `schema.table.column`.
+    pub column: String,
+    /// `clear`, `blocked` or `inconclusive`.
+    pub verdict: Verdict,
+    /// Why.
+    pub reason: String,
+    /// Number of dependency rows.
+    pub dependencies: usize,
+    /// Calls over those rows.
+    pub calls: u64,
+}
+
+/// One dependency row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DependencyDoc {
+    /// `schema.table.column`.
+    pub column: String,
+    /// `read` or `write`.
+    pub access: Access,
+    /// How: `direct`, `star`, `whole_row`, `positional`, `natural_join`,
+    /// `view schema.name`, …
+    pub via: String,
+    /// `certain`, `probable` or `possible`.
+    pub confidence: Confidence,
+    /// Why not certain (null when certain).
+    pub reason: Option<String>,
+    /// Who.
+    pub actor: Actor,
+    /// Executions seen.
+    pub calls: u64,
+    /// Of which failed with an error.
+    pub failed_calls: u64,
+    /// RFC 3339, null when the input has no times.
+    pub first_seen: Option<String>,
+    /// RFC 3339, null when the input has no times.
+    pub last_seen: Option<String>,
+    /// Statement fingerprint.
+    pub fingerprint: String,
+    /// The statement, every literal replaced by `$n`.
+    pub query: String,
+    /// Up to three `file:line` samples.
+    pub sources: Vec<String>,
+}
+
+/// Statement counters in the document.
+pub type StatementsDoc = StatementCounts;
+
+/// Coverage of one input, or the totals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputDoc {
+    /// The input (null for totals).
+    pub file: Option<String>,
+    /// Detected format (null for totals).
+    pub format: Option<String>,
+    /// The log_line_prefix used.
+    pub log_line_prefix: Option<String>,
+    /// Bytes read (decompressed).
+    pub bytes: u64,
+    /// Lines read.
+    pub lines: u64,
+    /// Lines with invalid UTF-8.
+    pub invalid_utf8_lines: u64,
+    /// Records read.
+    pub records: u64,
+    /// Records by kind.
+    pub records_by_kind: BTreeMap<String, u64>,
+    /// Records skipped, by reason.
+    pub skipped: BTreeMap<String, u64>,
+    /// Statement counters.
+    pub statements: StatementsDoc,
+    /// Earliest time.
+    pub first_time: Option<String>,
+    /// Latest time.
+    pub last_time: Option<String>,
+    /// Errors (the run went on).
+    pub errors: Vec<String>,
+    /// Blind spots of the logging set-up.
+    pub notes: Vec<String>,
+}
+
+/// The coverage section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoverageDoc {
+    /// One entry per input, sorted by name.
+    pub inputs: Vec<InputDoc>,
+    /// Sums over all inputs.
+    pub totals: InputDoc,
+}
+
+fn input_doc(file: Option<&str>, c: &FileCoverage) -> InputDoc {
+    InputDoc {
+        file: file.map(str::to_string),
+        format: file.map(|_| c.format.clone()),
+        log_line_prefix: c.log_line_prefix.clone(),
+        bytes: c.bytes,
+        lines: c.lines,
+        invalid_utf8_lines: c.invalid_utf8_lines,
+        records: c.records,
+        records_by_kind: c.records_by_kind.clone(),
+        skipped: c.skipped.clone(),
+        statements: c.statements.clone(),
+        first_time: c.first_time.map(format_rfc3339),
+        last_time: c.last_time.map(format_rfc3339),
+        errors: c.errors.clone(),
+        notes: c.notes.clone(),
+    }
+}
+
+/// Converts an inventory into the document.
+pub fn to_doc(inv: &Inventory) -> InventoryDoc {
+    let targets = inv
+        .targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let v = inv.verdict(i);
+            let rows: Vec<_> = inv.deps.iter().filter(|(k, _)| k.target == i).collect();
+            TargetDoc {
+                column: t.to_string(),
+                verdict: v.verdict,
+                reason: v.reason,
+                dependencies: rows.len(),
+                calls: rows.iter().map(|(_, s)| s.calls).sum(),
+            }
+        })
+        .collect();
+    let dependencies = inv
+        .deps
+        .iter()
+        .map(|(k, s)| DependencyDoc {
+            column: inv.targets.get(k.target).map(ToString::to_string).unwrap_or_default(),
+            access: k.access,
+            via: k.via.clone(),
+            confidence: s.confidence,
+            reason: s.reason.clone(),
+            actor: k.actor.clone(),
+            calls: s.calls,
+            failed_calls: s.failed_calls,
+            first_seen: s.first_seen.map(format_rfc3339),
+            last_seen: s.last_seen.map(format_rfc3339),
+            fingerprint: k.fingerprint.clone(),
+            query: s.query.clone(),
+            sources: s.sources.iter().map(|r| format!("{}:{}", r.file, r.line)).collect(),
+        })
+        .collect();
+    let inputs = inv.files.iter().map(|(f, c)| input_doc(Some(f), c)).collect();
+    InventoryDoc {
+        version: VERSION,
+        targets,
+        dependencies,
+        schema_dependencies: inv.schema_deps.clone(),
+        coverage: CoverageDoc {
+            inputs,
+            totals: input_doc(None, &inv.total_coverage()),
+        },
+        warnings: inv.warnings.clone(),
+    }
+}
+
+/// Writes the document as pretty JSON with a trailing newline.
+pub fn write(inv: &Inventory, out: &mut dyn Write) -> std::io::Result<()> {
+    let doc = to_doc(inv);
+    serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::other)?;
+    writeln!(out)
+}

@@ -1,0 +1,173 @@
+//! The Markdown report, for a pull-request comment: the verdict per column
+//! first, then per column a table of actors and how they touch it, the
+//! sample statements in a collapsible block, schema objects, and coverage.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use super::json::{to_doc, DependencyDoc, InventoryDoc};
+use crate::inventory::Verdict;
+
+/// The first line, so that a bot can find and update its own comment.
+pub const MARKER: &str = "<!-- pgcontract:inventory v1 -->";
+
+fn cell(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '|' => out.push_str("&#124;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\n' | '\r' | '\t' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn opt(s: Option<&String>) -> String {
+    s.map_or_else(|| "–".to_string(), |v| cell(v))
+}
+
+fn verdict_badge(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Clear => "✅ **clear**",
+        Verdict::Blocked => "⛔ **blocked**",
+        Verdict::Inconclusive => "⚠️ **inconclusive**",
+    }
+}
+
+/// Writes the Markdown report.
+pub fn write(inv: &crate::inventory::Inventory, out: &mut dyn Write) -> io::Result<()> {
+    write_doc(&to_doc(inv), out)
+}
+
+/// Writes the Markdown report from a document.
+pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "{MARKER}")?;
+    writeln!(out, "## pgcontract: contract audit")?;
+    writeln!(out)?;
+    writeln!(out, "| Column | Verdict | Why |")?;
+    writeln!(out, "|---|---|---|")?;
+    for t in &doc.targets {
+        writeln!(out, "| `{}` | {} | {} |", t.column, verdict_badge(t.verdict), cell(&t.reason))?;
+    }
+    for t in &doc.targets {
+        writeln!(out)?;
+        writeln!(out, "### `{}`", t.column)?;
+        writeln!(out)?;
+        let deps: Vec<&DependencyDoc> = doc.dependencies.iter().filter(|d| d.column == t.column).collect();
+        if deps.is_empty() {
+            writeln!(out, "No statement in the inputs uses this column.")?;
+        } else {
+            // One row per actor, access, via and confidence.
+            let mut rows: BTreeMap<_, (u64, Option<String>)> = BTreeMap::new();
+            for d in &deps {
+                let key = (
+                    d.actor.application.clone(),
+                    d.actor.user.clone(),
+                    d.actor.database.clone(),
+                    d.actor.client.clone(),
+                    d.access,
+                    d.via.clone(),
+                    d.confidence,
+                );
+                let e = rows.entry(key).or_insert((0, None));
+                e.0 += d.calls;
+                if d.last_seen > e.1 {
+                    e.1.clone_from(&d.last_seen);
+                }
+            }
+            writeln!(out, "| Application | User | Database | Client | Access | Via | Confidence | Calls | Last seen |")?;
+            writeln!(out, "|---|---|---|---|---|---|---|---:|---|")?;
+            for ((app, user, db, client, access, via, conf), (calls, last)) in &rows {
+                writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    opt(app.as_ref()),
+                    opt(user.as_ref()),
+                    opt(db.as_ref()),
+                    opt(client.as_ref()),
+                    serde_plain(access),
+                    cell(via),
+                    serde_plain(conf),
+                    calls,
+                    opt(last.as_ref()),
+                )?;
+            }
+            writeln!(out)?;
+            writeln!(out, "<details><summary>Statements ({})</summary>", deps.len())?;
+            writeln!(out)?;
+            writeln!(out, "| Fingerprint | Access | Via | Calls | Statement | Sources |")?;
+            writeln!(out, "|---|---|---|---:|---|---|")?;
+            for d in &deps {
+                let reason = d.reason.as_ref().map(|r| format!(" <br>_{}_", cell(r))).unwrap_or_default();
+                writeln!(
+                    out,
+                    "| `{}` | {} | {} | {} | <code>{}</code>{} | {} |",
+                    d.fingerprint,
+                    serde_plain(&d.access),
+                    cell(&d.via),
+                    d.calls,
+                    cell(&d.query),
+                    reason,
+                    cell(&d.sources.join(", ")),
+                )?;
+            }
+            writeln!(out)?;
+            writeln!(out, "</details>")?;
+        }
+        let objs: Vec<_> = doc.schema_dependencies.iter().filter(|s| s.column == t.column).collect();
+        if !objs.is_empty() {
+            writeln!(out)?;
+            writeln!(out, "| Schema object | Type | Detail |")?;
+            writeln!(out, "|---|---|---|")?;
+            for o in objs {
+                writeln!(out, "| `{}` | {} | {} |", o.object, o.object_type, cell(&o.detail))?;
+            }
+        }
+    }
+    writeln!(out)?;
+    writeln!(out, "### Coverage")?;
+    writeln!(out)?;
+    writeln!(out, "| Input | Format | Records | Statements analysed | Unparseable | From | To |")?;
+    writeln!(out, "|---|---|---:|---:|---:|---|---|")?;
+    for i in &doc.coverage.inputs {
+        writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {} | {} | {} |",
+            i.file.as_deref().unwrap_or(""),
+            cell(i.format.as_deref().unwrap_or("")),
+            i.records,
+            i.statements.analysed,
+            i.statements.unparseable,
+            opt(i.first_time.as_ref()),
+            opt(i.last_time.as_ref()),
+        )?;
+    }
+    let mut notes: Vec<String> = doc
+        .coverage
+        .inputs
+        .iter()
+        .flat_map(|i| i.notes.iter().chain(i.errors.iter()).cloned())
+        .chain(doc.warnings.iter().cloned())
+        .collect();
+    notes.sort();
+    notes.dedup();
+    if !notes.is_empty() {
+        writeln!(out)?;
+        for n in notes {
+            writeln!(out, "- {}", cell(&n))?;
+        }
+    }
+    Ok(())
+}
+
+/// The lowercase serde name of a unit enum value.
+pub(crate) fn serde_plain<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}

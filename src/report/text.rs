@@ -1,0 +1,77 @@
+//! The plain-text report for a terminal: verdicts, then per column one line
+//! per actor and way of use, then schema objects and a coverage summary.
+
+use std::io::{self, Write};
+
+use super::json::{to_doc, InventoryDoc};
+use super::markdown::serde_plain;
+
+fn or_dash(s: Option<&String>) -> &str {
+    s.map_or("-", String::as_str)
+}
+
+/// Writes the text report.
+pub fn write(inv: &crate::inventory::Inventory, out: &mut dyn Write) -> io::Result<()> {
+    write_doc(&to_doc(inv), out)
+}
+
+/// Writes the text report from a document.
+pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
+    for t in &doc.targets {
+        writeln!(out, "{:<13} {}  ({})", serde_plain(&t.verdict).to_uppercase(), t.column, t.reason)?;
+    }
+    for t in &doc.targets {
+        let deps: Vec<_> = doc.dependencies.iter().filter(|d| d.column == t.column).collect();
+        writeln!(out)?;
+        writeln!(out, "{}", t.column)?;
+        if deps.is_empty() {
+            writeln!(out, "  no statement uses it")?;
+        }
+        for d in deps {
+            writeln!(
+                out,
+                "  {:<5} {:<12} {:<8} user={} db={} app={} client={} calls={} last_seen={}",
+                serde_plain(&d.access),
+                d.via,
+                serde_plain(&d.confidence),
+                or_dash(d.actor.user.as_ref()),
+                or_dash(d.actor.database.as_ref()),
+                or_dash(d.actor.application.as_ref()),
+                or_dash(d.actor.client.as_ref()),
+                d.calls,
+                or_dash(d.last_seen.as_ref()),
+            )?;
+            writeln!(out, "        {}", d.query)?;
+            if let Some(r) = &d.reason {
+                writeln!(out, "        ({r})")?;
+            }
+        }
+        for o in doc.schema_dependencies.iter().filter(|s| s.column == t.column) {
+            writeln!(out, "  {} {}: {}", o.object_type, o.object, o.detail)?;
+        }
+    }
+    let tot = &doc.coverage.totals;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "coverage: {} input(s), {} records, {} statements analysed, {} unparseable, {} to {}",
+        doc.coverage.inputs.len(),
+        tot.records,
+        tot.statements.analysed,
+        tot.statements.unparseable,
+        or_dash(tot.first_time.as_ref()),
+        or_dash(tot.last_time.as_ref()),
+    )?;
+    for i in &doc.coverage.inputs {
+        for e in &i.errors {
+            writeln!(out, "  error: {e}")?;
+        }
+        for n in &i.notes {
+            writeln!(out, "  note ({}): {n}", i.file.as_deref().unwrap_or(""))?;
+        }
+    }
+    for w in &doc.warnings {
+        writeln!(out, "  warning: {w}")?;
+    }
+    Ok(())
+}

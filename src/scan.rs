@@ -1,0 +1,324 @@
+//! The scan pipeline: expands inputs, reads each one (in parallel across
+//! inputs), extracts statements, analyses each distinct statement shape once
+//! (cached by its normalised text), and folds everything into an inventory.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::analyze::{Analysis, Analyzer};
+use crate::catalog::{Catalog, RelKind};
+use crate::extract::{stats_row, Extractor, Statement};
+use crate::input::prefix::Prefix;
+use crate::input::{self, detect_format, pgss, stderr, InputFormat, InputSource};
+use crate::inventory::{DepKey, DepStats, FileCoverage, Inventory, SchemaDependency, SourceRef};
+use crate::normalize::normalize;
+use crate::target::ColumnTarget;
+
+/// Everything a scan needs, validated.
+pub struct ScanConfig {
+    /// Target columns.
+    pub targets: Vec<ColumnTarget>,
+    /// The catalog (empty when no schema was given).
+    pub catalog: Catalog,
+    /// Inputs, as given (directories are expanded).
+    pub inputs: Vec<InputSource>,
+    /// A forced `log_line_prefix`.
+    pub prefix: Option<Prefix>,
+    /// Default search path.
+    pub search_path: Vec<String>,
+    /// Worker threads (0 = all cores).
+    pub threads: usize,
+    /// Show a progress bar on stderr (when it is a terminal).
+    pub progress: bool,
+}
+
+/// Expands directories (recursively, sorted) into files; keeps files and
+/// stdin as they are. Missing paths are kept so that the scan reports them.
+pub fn expand_inputs(inputs: &[InputSource]) -> Vec<InputSource> {
+    let mut out = Vec::new();
+    for i in inputs {
+        match i {
+            InputSource::File(p) if input::is_dir(p) => {
+                let mut files = Vec::new();
+                walk_dir(p, &mut files);
+                files.sort();
+                out.extend(files.into_iter().map(InputSource::File));
+            }
+            other => out.push(other.clone()),
+        }
+    }
+    out.dedup();
+    out
+}
+
+fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        out.push(dir.to_path_buf());
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            walk_dir(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+/// Runs the scan.
+pub fn scan(cfg: &ScanConfig) -> Inventory {
+    let analyzer = Analyzer::new(&cfg.catalog, &cfg.targets, cfg.search_path.clone());
+    let inputs = expand_inputs(&cfg.inputs);
+    let bar = crate::progress::Progress::new(cfg.progress, inputs.len() as u64);
+    let run = || {
+        inputs
+            .par_iter()
+            .map(|source| {
+                let inv = scan_input(source, cfg, &analyzer);
+                bar.file_done();
+                inv
+            })
+            .reduce(
+                || Inventory::new(cfg.targets.clone()),
+                |mut a, b| {
+                    a.merge(b);
+                    a
+                },
+            )
+    };
+    let mut inv = match rayon::ThreadPoolBuilder::new()
+        .num_threads(cfg.threads)
+        .stack_size(64 * 1024 * 1024)
+        .build()
+    {
+        Ok(pool) => pool.install(run),
+        Err(_) => run(),
+    };
+    bar.finish();
+    inv.targets.clone_from(&cfg.targets);
+    inv.schema_deps = schema_dependencies(&cfg.catalog, &cfg.targets);
+    inv.warnings.extend(catalog_warnings(&cfg.catalog, &cfg.targets));
+    inv.warnings.sort();
+    inv.warnings.dedup();
+    inv
+}
+
+fn catalog_warnings(catalog: &Catalog, targets: &[ColumnTarget]) -> Vec<String> {
+    let mut w: Vec<String> = catalog.problems.clone();
+    if !catalog.loaded {
+        w.push("no schema given: `*`, positional writes and ambiguous names are resolved without column lists (see confidence)".into());
+        return w;
+    }
+    for t in targets {
+        match catalog.get(&t.schema, &t.table) {
+            None => w.push(format!("target {t}: table {}.{} is not in the schema", t.schema, t.table)),
+            Some(r) if !r.columns.contains(&t.column) => {
+                w.push(format!("target {t}: column {} is not in {}.{} in the schema", t.column, t.schema, t.table));
+            }
+            _ => {}
+        }
+    }
+    w
+}
+
+/// Views and materialized views that use a target column.
+pub fn schema_dependencies(catalog: &Catalog, targets: &[ColumnTarget]) -> Vec<SchemaDependency> {
+    let mut out = Vec::new();
+    for rel in catalog.relations() {
+        if !matches!(rel.kind, RelKind::View | RelKind::MaterializedView) {
+            continue;
+        }
+        for u in &rel.uses {
+            for t in targets {
+                if u.schema != t.schema || u.table != t.table {
+                    continue;
+                }
+                let hit = match &u.column {
+                    Some(c) => *c == t.column,
+                    None => true,
+                };
+                if !hit {
+                    continue;
+                }
+                let how = if u.column.is_none() { "uses the whole row" } else { "uses the column" };
+                let through = if u.path.is_empty() {
+                    String::new()
+                } else {
+                    format!(" through view {}", u.path.join(" > view "))
+                };
+                out.push(SchemaDependency {
+                    column: t.to_string(),
+                    object: format!("{}.{}", rel.schema, rel.name),
+                    object_type: rel.kind.name().to_string(),
+                    detail: format!(
+                        "{how}{through}; DROP COLUMN fails unless CASCADE also drops the {}",
+                        rel.kind.name().replace('_', " ")
+                    ),
+                });
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+struct FileScan<'a> {
+    name: String,
+    analyzer: &'a Analyzer<'a>,
+    cache: HashMap<String, Arc<Analysis>>,
+    inv: Inventory,
+}
+
+impl FileScan<'_> {
+    fn statement(&mut self, s: Statement, cov: &mut FileCoverage) {
+        let key = normalize(&s.text);
+        let analysis = match self.cache.get(&key) {
+            Some(a) => Arc::clone(a),
+            None => {
+                let a = Arc::new(self.analyzer.analyze(&s.text));
+                self.cache.insert(key, Arc::clone(&a));
+                a
+            }
+        };
+        for st in &analysis.statements {
+            cov.statements.seen += 1;
+            cov.statements.calls += s.calls;
+            if st.parsed {
+                cov.statements.analysed += 1;
+            } else {
+                cov.statements.unparseable += 1;
+                let reason = st.problem.clone().unwrap_or_else(|| "parse error".into());
+                *cov.statements.unparseable_reasons.entry(reason).or_default() += 1;
+            }
+            for r in &st.refs {
+                if r.via == "unparseable" {
+                    if let Some(e) = self.inv.evidence.get_mut(r.target) {
+                        e.unparseable_mentions += 1;
+                    }
+                }
+                let key = DepKey {
+                    target: r.target,
+                    access: r.access,
+                    via: r.via.clone(),
+                    actor: s.actor.clone(),
+                    fingerprint: st.fingerprint.clone(),
+                };
+                let stats = DepStats {
+                    confidence: r.confidence,
+                    reason: r.reason.clone(),
+                    calls: s.calls,
+                    failed_calls: if s.failed { s.calls } else { 0 },
+                    first_seen: s.time,
+                    last_seen: s.time,
+                    query: st.query.clone(),
+                    sources: vec![SourceRef {
+                        file: self.name.clone(),
+                        line: s.line,
+                    }],
+                };
+                self.inv.add_dep(key, stats);
+            }
+        }
+    }
+}
+
+fn scan_input(source: &InputSource, cfg: &ScanConfig, analyzer: &Analyzer<'_>) -> Inventory {
+    let name = source.display_name();
+    let mut cov = FileCoverage::default();
+    let mut fs = FileScan {
+        name: name.clone(),
+        analyzer,
+        cache: HashMap::new(),
+        inv: Inventory::new(cfg.targets.clone()),
+    };
+    match input::open(source) {
+        Err(e) => {
+            cov.format = "unreadable".into();
+            cov.errors.push(e.to_string());
+        }
+        Ok(mut opened) => {
+            let head = match std::io::BufRead::fill_buf(&mut opened.reader) {
+                Ok(h) => h.to_vec(),
+                Err(e) => {
+                    cov.errors.push(format!("{name}: read error at byte 0: {e}"));
+                    Vec::new()
+                }
+            };
+            let format = if cfg.prefix.is_some() && !pgss::looks_like_header(String::from_utf8_lossy(&head).lines().next().unwrap_or("")) {
+                Some(InputFormat::Stderr)
+            } else {
+                detect_format(&head)
+            };
+            let compressed = opened.compression.map(|c| format!("+{c}")).unwrap_or_default();
+            match format {
+                Some(InputFormat::Stderr) => {
+                    let prefix = cfg.prefix.clone().or_else(|| {
+                        let text = String::from_utf8_lossy(&head);
+                        let sample: Vec<&str> = text.lines().take(500).collect();
+                        stderr::detect_prefix(&sample)
+                    });
+                    if let Some(prefix) = prefix {
+                        cov.format = format!("stderr{compressed}");
+                        cov.log_line_prefix = Some(prefix.source.clone());
+                        let mut x = Extractor::default();
+                        let res = stderr::read_entries(opened.reader, &prefix, &mut cov, |entry, cov| {
+                            x.entry(&entry, cov, &mut |s, cov| fs.statement(s, cov));
+                        });
+                        if let Err((line, e)) = res {
+                            cov.errors.push(format!("{name}: read error after line {line}: {e}; the part before was scanned"));
+                        }
+                        logging_notes(&mut cov);
+                    } else {
+                        cov.format = "unrecognised".into();
+                        cov.errors.push(input::InputError::Unrecognised { path: name.clone() }.to_string());
+                    }
+                }
+                Some(InputFormat::PgssCsv) => {
+                    cov.format = format!("{}{compressed}", InputFormat::PgssCsv.name());
+                    let res = pgss::read_rows(opened.reader, &mut cov, |row, cov| {
+                        if let Some(s) = stats_row(row, cov) {
+                            fs.statement(s, cov);
+                        }
+                    });
+                    if let Err(e) = res {
+                        cov.errors.push(format!("{name}: {e}"));
+                    }
+                    cov.notes.push(
+                        "pg_stat_statements has no times: first_seen/last_seen come only from logs".to_string(),
+                    );
+                }
+                None => {
+                    if head.is_empty() {
+                        cov.format = "empty".into();
+                        cov.notes.push("the input is empty".into());
+                    } else {
+                        cov.format = "unrecognised".into();
+                        cov.errors.push(input::InputError::Unrecognised { path: name.clone() }.to_string());
+                    }
+                }
+            }
+        }
+    }
+    cov.errors.sort();
+    cov.notes.sort();
+    cov.notes.dedup();
+    let mut inv = fs.inv;
+    inv.files.insert(name, cov);
+    inv
+}
+
+/// Notes on what a stderr log's logging set-up cannot show.
+fn logging_notes(cov: &mut FileCoverage) {
+    let statements = cov.records_by_kind.get("statement").copied().unwrap_or(0);
+    if statements == 0 && cov.records > 0 {
+        cov.notes.push("no `statement:`/`execute` lines: log_statement seems off, so reads and writes are not all logged".into());
+    }
+    cov.notes.push(
+        "only top-level statements are logged: SQL inside functions, triggers and DO blocks is not visible".into(),
+    );
+}
