@@ -94,7 +94,8 @@ pub struct Catalog {
 impl Catalog {
     /// Adds or replaces a relation.
     pub fn insert(&mut self, rel: Relation) {
-        self.relations.insert((rel.schema.clone(), rel.name.clone()), rel);
+        self.relations
+            .insert((rel.schema.clone(), rel.name.clone()), rel);
     }
 
     /// Looks up `schema.name`.
@@ -104,7 +105,8 @@ impl Catalog {
 
     /// Mutable lookup.
     pub fn get_mut(&mut self, schema: &str, name: &str) -> Option<&mut Relation> {
-        self.relations.get_mut(&(schema.to_string(), name.to_string()))
+        self.relations
+            .get_mut(&(schema.to_string(), name.to_string()))
     }
 
     /// Resolves an unqualified name along `search_path` (`pg_catalog` is

@@ -23,7 +23,9 @@ pub enum Command {
     /// Exit status: 0 when every column is clear, 1 when any column is
     /// blocked or inconclusive, 2 on a usage error or when no input could be
     /// read at all.
-    #[command(after_help = "Examples:\n  pgcontract scan --column public.users.legacy_email --schema schema.sql postgresql.log\n  pgcontract scan --column users.legacy_email --format markdown --output inventory.md logs/*.log.gz pgss.csv\n  zcat postgresql.log.gz | pgcontract scan --column users.legacy_email -")]
+    #[command(
+        after_help = "Examples:\n  pgcontract scan --column public.users.legacy_email --schema schema.sql postgresql.log\n  pgcontract scan --column users.legacy_email --format markdown --output inventory.md logs/*.log.gz pgss.csv\n  zcat postgresql.log.gz | pgcontract scan --column users.legacy_email -"
+    )]
     Scan(ScanArgs),
     /// Show, for one SQL statement, every column reference found and how it
     /// was resolved.
@@ -45,7 +47,12 @@ pub enum FormatArg {
 #[derive(Debug, clap::Args)]
 pub struct ScanArgs {
     /// A column marked for contract: SCHEMA.TABLE.COLUMN, or TABLE.COLUMN for `public`. Repeatable.
-    #[arg(long = "column", short = 'c', value_name = "SCHEMA.TABLE.COLUMN", required = true)]
+    #[arg(
+        long = "column",
+        short = 'c',
+        value_name = "SCHEMA.TABLE.COLUMN",
+        required = true
+    )]
     pub columns: Vec<String>,
     /// `pg_dump --schema-only` output, to resolve `*`, positional writes, views and ambiguous names.
     #[arg(long, value_name = "DUMP.sql")]

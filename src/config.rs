@@ -41,7 +41,13 @@ pub fn parse_search_path(s: &str) -> Vec<String> {
     s.split(',')
         .map(str::trim)
         .filter(|p| !p.is_empty())
-        .map(|p| if p.starts_with('"') { unquote_identifier(p) } else { fold_identifier(p) })
+        .map(|p| {
+            if p.starts_with('"') {
+                unquote_identifier(p)
+            } else {
+                fold_identifier(p)
+            }
+        })
         .collect()
 }
 
@@ -78,7 +84,11 @@ pub fn scan_setup(args: &ScanArgs) -> Result<ScanSetup, ConfigError> {
             targets.push(t);
         }
     }
-    let prefix = args.log_line_prefix.as_deref().map(Prefix::compile).transpose()?;
+    let prefix = args
+        .log_line_prefix
+        .as_deref()
+        .map(Prefix::compile)
+        .transpose()?;
     let mut inputs = Vec::new();
     for p in &args.inputs {
         if p.as_os_str() == "-" {
@@ -115,6 +125,9 @@ mod tests {
 
     #[test]
     fn search_path_parsing() {
-        assert_eq!(parse_search_path("\"$user\", public, App"), vec!["$user", "public", "app"]);
+        assert_eq!(
+            parse_search_path("\"$user\", public, App"),
+            vec!["$user", "public", "app"]
+        );
     }
 }

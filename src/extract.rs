@@ -54,7 +54,10 @@ fn re(cell: &'static OnceLock<Regex>, pat: &str) -> &'static Regex {
 
 fn execute_re() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
-    re(&R, r"(?s)^execute (fetch from )?[^:\s]+(?:/[^:\s]+)?: (.*)$")
+    re(
+        &R,
+        r"(?s)^execute (fetch from )?[^:\s]+(?:/[^:\s]+)?: (.*)$",
+    )
 }
 
 fn step_re() -> &'static Regex {
@@ -133,9 +136,18 @@ impl Extractor {
         let b = e.backend.as_ref().and_then(|k| self.backends.get(k));
         Actor {
             user: e.user.clone().or_else(|| b.and_then(|b| b.user.clone())),
-            database: e.database.clone().or_else(|| b.and_then(|b| b.database.clone())),
-            application: e.application.clone().or_else(|| b.and_then(|b| b.application.clone())),
-            client: e.client.clone().or_else(|| b.and_then(|b| b.client.clone())),
+            database: e
+                .database
+                .clone()
+                .or_else(|| b.and_then(|b| b.database.clone())),
+            application: e
+                .application
+                .clone()
+                .or_else(|| b.and_then(|b| b.application.clone())),
+            client: e
+                .client
+                .clone()
+                .or_else(|| b.and_then(|b| b.client.clone())),
         }
     }
 
@@ -162,7 +174,12 @@ impl Extractor {
 
     /// Processes one log entry, counting it in `cov` and emitting the
     /// statements it carries.
-    pub fn entry(&mut self, e: &LogEntry, cov: &mut FileCoverage, emit: &mut impl FnMut(Statement, &mut FileCoverage)) {
+    pub fn entry(
+        &mut self,
+        e: &LogEntry,
+        cov: &mut FileCoverage,
+        emit: &mut impl FnMut(Statement, &mut FileCoverage),
+    ) {
         cov.saw_time(e.time);
         match e.severity.as_str() {
             "LOG" => match classify_log(&e.message) {
@@ -192,7 +209,9 @@ impl Extractor {
                 }
             }
             "STATEMENT" => {
-                let pending = self.backend(e).is_some_and(|b| std::mem::take(&mut b.error_pending));
+                let pending = self
+                    .backend(e)
+                    .is_some_and(|b| std::mem::take(&mut b.error_pending));
                 let already = e
                     .backend
                     .as_ref()
@@ -325,10 +344,22 @@ mod tests {
     #[test]
     fn extended_protocol_counts_once() {
         let (out, cov) = run(&[
-            entry(1, "LOG", "duration: 0.1 ms  parse S_1: SELECT a FROM t WHERE id = $1"),
-            entry(2, "LOG", "duration: 0.1 ms  bind S_1: SELECT a FROM t WHERE id = $1"),
+            entry(
+                1,
+                "LOG",
+                "duration: 0.1 ms  parse S_1: SELECT a FROM t WHERE id = $1",
+            ),
+            entry(
+                2,
+                "LOG",
+                "duration: 0.1 ms  bind S_1: SELECT a FROM t WHERE id = $1",
+            ),
             entry(3, "DETAIL", "Parameters: $1 = '42'"),
-            entry(4, "LOG", "duration: 0.2 ms  execute S_1: SELECT a FROM t WHERE id = $1"),
+            entry(
+                4,
+                "LOG",
+                "duration: 0.2 ms  execute S_1: SELECT a FROM t WHERE id = $1",
+            ),
             entry(5, "DETAIL", "parameters: $1 = '42'"),
             entry(6, "LOG", "execute <unnamed>: SELECT b FROM t"),
             entry(7, "LOG", "duration: 0.3 ms"),

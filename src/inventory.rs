@@ -368,14 +368,25 @@ impl Inventory {
             .filter(|(k, _)| k.target == idx)
             .map(|(_, v)| v)
             .collect();
-        let column = self.targets.get(idx).map(ToString::to_string).unwrap_or_default();
-        let schema_blockers = self.schema_deps.iter().filter(|d| d.column == column).count();
+        let column = self
+            .targets
+            .get(idx)
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let schema_blockers = self
+            .schema_deps
+            .iter()
+            .filter(|d| d.column == column)
+            .count();
         let firm: u64 = rows
             .iter()
             .filter(|s| s.confidence >= Confidence::Probable)
             .map(|s| s.calls.max(1))
             .sum();
-        let firm_rows = rows.iter().filter(|s| s.confidence >= Confidence::Probable).count();
+        let firm_rows = rows
+            .iter()
+            .filter(|s| s.confidence >= Confidence::Probable)
+            .count();
         if firm_rows > 0 {
             return TargetVerdict {
                 verdict: Verdict::Blocked,
@@ -399,14 +410,21 @@ impl Inventory {
         if !rows.is_empty() {
             return TargetVerdict {
                 verdict: Verdict::Inconclusive,
-                reason: format!("{} possible dependenc{} need a human look", rows.len(), if rows.len() == 1 { "y" } else { "ies" }),
+                reason: format!(
+                    "{} possible dependenc{} need a human look",
+                    rows.len(),
+                    if rows.len() == 1 { "y" } else { "ies" }
+                ),
             };
         }
         let mentions = self.evidence.get(idx).map_or(0, |e| e.unparseable_mentions);
         if mentions > 0 {
             return TargetVerdict {
                 verdict: Verdict::Inconclusive,
-                reason: format!("{mentions} unparseable statement{} mention the column name", if mentions == 1 { "" } else { "s" }),
+                reason: format!(
+                    "{mentions} unparseable statement{} mention the column name",
+                    if mentions == 1 { "" } else { "s" }
+                ),
             };
         }
         let total = self.total_coverage();
@@ -418,7 +436,10 @@ impl Inventory {
         }
         TargetVerdict {
             verdict: Verdict::Clear,
-            reason: format!("no reference in {} analysed statements", total.statements.analysed),
+            reason: format!(
+                "no reference in {} analysed statements",
+                total.statements.analysed
+            ),
         }
     }
 }
@@ -436,7 +457,10 @@ mod tests {
             first_seen: Some(first),
             last_seen: Some(first),
             query: format!("q{file_line}"),
-            sources: vec![SourceRef { file: "f".into(), line: file_line }],
+            sources: vec![SourceRef {
+                file: "f".into(),
+                line: file_line,
+            }],
         }
     }
 

@@ -53,7 +53,10 @@ impl ExitStatus {
 
 /// The exit status an inventory calls for.
 pub fn exit_status(inv: &Inventory) -> ExitStatus {
-    let readable = inv.files.values().any(|c| c.errors.is_empty() || c.records > 0);
+    let readable = inv
+        .files
+        .values()
+        .any(|c| c.errors.is_empty() || c.records > 0);
     if !readable {
         return ExitStatus::Error;
     }
@@ -68,8 +71,14 @@ pub fn exit_status(inv: &Inventory) -> ExitStatus {
 /// Writes `bytes` to `path` atomically: a temporary file in the same
 /// directory, then a rename.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.pgcontract-{}.tmp", std::process::id()));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path).inspect_err(|_| {
@@ -92,7 +101,8 @@ pub fn run(cli: Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow::
             let mut buf = Vec::new();
             report::write(&inv, setup.format, &mut buf)?;
             match &setup.output {
-                Some(p) => write_atomically(p, &buf).with_context(|| format!("{}: cannot write the report", p.display()))?,
+                Some(p) => write_atomically(p, &buf)
+                    .with_context(|| format!("{}: cannot write the report", p.display()))?,
                 None => stdout.write_all(&buf)?,
             }
             Ok(exit_status(&inv))
@@ -107,7 +117,11 @@ fn explain(args: &ExplainArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus
         targets.push(target::ColumnTarget::parse(c)?);
     }
     let catalog = config::load_catalog(args.schema.as_deref())?;
-    let analyzer = analyze::Analyzer::new(&catalog, &targets, config::parse_search_path(&args.search_path));
+    let analyzer = analyze::Analyzer::new(
+        &catalog,
+        &targets,
+        config::parse_search_path(&args.search_path),
+    );
     let statements = match analyzer.uses(&args.sql) {
         Ok(s) => s,
         Err(e) => {
@@ -140,10 +154,21 @@ fn explain(args: &ExplainArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus
                 u.via,
                 report::markdown::serde_plain(&u.confidence),
                 u.location,
-                if u.schema_certain { "" } else { " (schema assumed from search_path)" },
-                u.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default(),
+                if u.schema_certain {
+                    ""
+                } else {
+                    " (schema assumed from search_path)"
+                },
+                u.reason
+                    .as_ref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default(),
             )?;
         }
     }
-    Ok(if any_target { ExitStatus::Findings } else { ExitStatus::Clear })
+    Ok(if any_target {
+        ExitStatus::Findings
+    } else {
+        ExitStatus::Clear
+    })
 }

@@ -205,7 +205,9 @@ impl<'a> Iterator for Lexer<'a> {
                 self.pos += 1;
                 let mut n: u32 = 0;
                 while self.pos < b.len() && b[self.pos].is_ascii_digit() {
-                    n = n.saturating_mul(10).saturating_add(u32::from(b[self.pos] - b'0'));
+                    n = n
+                        .saturating_mul(10)
+                        .saturating_add(u32::from(b[self.pos] - b'0'));
                     self.pos += 1;
                 }
                 return Some(Token::Param(n));
@@ -387,7 +389,10 @@ pub fn fold_identifier(w: &str) -> String {
 /// Removes the quotes of a quoted identifier (`"a""b"` → `a"b`), truncated
 /// to 63 bytes.
 pub fn unquote_identifier(q: &str) -> String {
-    let q = q.strip_prefix("U&").or_else(|| q.strip_prefix("u&")).unwrap_or(q);
+    let q = q
+        .strip_prefix("U&")
+        .or_else(|| q.strip_prefix("u&"))
+        .unwrap_or(q);
     let inner = q.strip_prefix('"').unwrap_or(q);
     let inner = inner.strip_suffix('"').unwrap_or(inner);
     truncate_identifier(&inner.replace("\"\"", "\""))
@@ -462,9 +467,10 @@ mod tests {
 
     #[test]
     fn identifiers_ignore_comments_and_strings() {
-        let ids: Vec<String> =
-            identifiers("SELECT id /* legacy_email */ FROM \"Users\" WHERE n = 'legacy_email' -- legacy_email")
-                .collect();
+        let ids: Vec<String> = identifiers(
+            "SELECT id /* legacy_email */ FROM \"Users\" WHERE n = 'legacy_email' -- legacy_email",
+        )
+        .collect();
         assert_eq!(ids, vec!["select", "id", "from", "Users", "where", "n"]);
     }
 

@@ -15,7 +15,9 @@ impl Progress {
     pub fn new(enabled: bool, total: u64) -> Self {
         let bar = if enabled && std::io::stderr().is_terminal() {
             let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-            if let Ok(style) = ProgressStyle::with_template("{spinner} {pos}/{len} inputs {wide_bar} {elapsed_precise} eta {eta}") {
+            if let Ok(style) = ProgressStyle::with_template(
+                "{spinner} {pos}/{len} inputs {wide_bar} {elapsed_precise} eta {eta}",
+            ) {
                 b.set_style(style);
             }
             b

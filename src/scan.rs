@@ -101,7 +101,8 @@ pub fn scan(cfg: &ScanConfig) -> Inventory {
     bar.finish();
     inv.targets.clone_from(&cfg.targets);
     inv.schema_deps = schema_dependencies(&cfg.catalog, &cfg.targets);
-    inv.warnings.extend(catalog_warnings(&cfg.catalog, &cfg.targets));
+    inv.warnings
+        .extend(catalog_warnings(&cfg.catalog, &cfg.targets));
     inv.warnings.sort();
     inv.warnings.dedup();
     inv
@@ -115,9 +116,15 @@ fn catalog_warnings(catalog: &Catalog, targets: &[ColumnTarget]) -> Vec<String> 
     }
     for t in targets {
         match catalog.get(&t.schema, &t.table) {
-            None => w.push(format!("target {t}: table {}.{} is not in the schema", t.schema, t.table)),
+            None => w.push(format!(
+                "target {t}: table {}.{} is not in the schema",
+                t.schema, t.table
+            )),
             Some(r) if !r.columns.contains(&t.column) => {
-                w.push(format!("target {t}: column {} is not in {}.{} in the schema", t.column, t.schema, t.table));
+                w.push(format!(
+                    "target {t}: column {} is not in {}.{} in the schema",
+                    t.column, t.schema, t.table
+                ));
             }
             _ => {}
         }
@@ -144,7 +151,11 @@ pub fn schema_dependencies(catalog: &Catalog, targets: &[ColumnTarget]) -> Vec<S
                 if !hit {
                     continue;
                 }
-                let how = if u.column.is_none() { "uses the whole row" } else { "uses the column" };
+                let how = if u.column.is_none() {
+                    "uses the whole row"
+                } else {
+                    "uses the column"
+                };
                 let through = if u.path.is_empty() {
                     String::new()
                 } else {
@@ -193,7 +204,10 @@ impl FileScan<'_> {
             } else {
                 cov.statements.unparseable += 1;
                 let reason = st.problem.clone().unwrap_or_else(|| "parse error".into());
-                *cov.statements.unparseable_reasons.entry(reason).or_default() += 1;
+                *cov.statements
+                    .unparseable_reasons
+                    .entry(reason)
+                    .or_default() += 1;
             }
             for r in &st.refs {
                 if r.via == "unparseable" {
@@ -245,16 +259,23 @@ fn scan_input(source: &InputSource, cfg: &ScanConfig, analyzer: &Analyzer<'_>) -
             let head = match std::io::BufRead::fill_buf(&mut opened.reader) {
                 Ok(h) => h.to_vec(),
                 Err(e) => {
-                    cov.errors.push(format!("{name}: read error at byte 0: {e}"));
+                    cov.errors
+                        .push(format!("{name}: read error at byte 0: {e}"));
                     Vec::new()
                 }
             };
-            let format = if cfg.prefix.is_some() && !pgss::looks_like_header(String::from_utf8_lossy(&head).lines().next().unwrap_or("")) {
+            let format = if cfg.prefix.is_some()
+                && !pgss::looks_like_header(
+                    String::from_utf8_lossy(&head).lines().next().unwrap_or(""),
+                ) {
                 Some(InputFormat::Stderr)
             } else {
                 detect_format(&head)
             };
-            let compressed = opened.compression.map(|c| format!("+{c}")).unwrap_or_default();
+            let compressed = opened
+                .compression
+                .map(|c| format!("+{c}"))
+                .unwrap_or_default();
             match format {
                 Some(InputFormat::Stderr) => {
                     let prefix = cfg.prefix.clone().or_else(|| {
@@ -266,16 +287,19 @@ fn scan_input(source: &InputSource, cfg: &ScanConfig, analyzer: &Analyzer<'_>) -
                         cov.format = format!("stderr{compressed}");
                         cov.log_line_prefix = Some(prefix.source.clone());
                         let mut x = Extractor::default();
-                        let res = stderr::read_entries(opened.reader, &prefix, &mut cov, |entry, cov| {
-                            x.entry(&entry, cov, &mut |s, cov| fs.statement(s, cov));
-                        });
+                        let res =
+                            stderr::read_entries(opened.reader, &prefix, &mut cov, |entry, cov| {
+                                x.entry(&entry, cov, &mut |s, cov| fs.statement(s, cov));
+                            });
                         if let Err((line, e)) = res {
                             cov.errors.push(format!("{name}: read error after line {line}: {e}; the part before was scanned"));
                         }
                         logging_notes(&mut cov);
                     } else {
                         cov.format = "unrecognised".into();
-                        cov.errors.push(input::InputError::Unrecognised { path: name.clone() }.to_string());
+                        cov.errors.push(
+                            input::InputError::Unrecognised { path: name.clone() }.to_string(),
+                        );
                     }
                 }
                 Some(InputFormat::PgssCsv) => {
@@ -289,7 +313,8 @@ fn scan_input(source: &InputSource, cfg: &ScanConfig, analyzer: &Analyzer<'_>) -
                         cov.errors.push(format!("{name}: {e}"));
                     }
                     cov.notes.push(
-                        "pg_stat_statements has no times: first_seen/last_seen come only from logs".to_string(),
+                        "pg_stat_statements has no times: first_seen/last_seen come only from logs"
+                            .to_string(),
                     );
                 }
                 None => {
@@ -298,7 +323,9 @@ fn scan_input(source: &InputSource, cfg: &ScanConfig, analyzer: &Analyzer<'_>) -
                         cov.notes.push("the input is empty".into());
                     } else {
                         cov.format = "unrecognised".into();
-                        cov.errors.push(input::InputError::Unrecognised { path: name.clone() }.to_string());
+                        cov.errors.push(
+                            input::InputError::Unrecognised { path: name.clone() }.to_string(),
+                        );
                     }
                 }
             }

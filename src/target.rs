@@ -58,7 +58,11 @@ fn split_identifiers(s: &str) -> Option<Vec<String>> {
                 if cur.is_empty() {
                     return None;
                 }
-                parts.push(if quoted_part { cur.clone() } else { fold_identifier(&cur) });
+                parts.push(if quoted_part {
+                    cur.clone()
+                } else {
+                    fold_identifier(&cur)
+                });
                 cur.clear();
                 quoted_part = false;
             }
@@ -74,7 +78,11 @@ fn split_identifiers(s: &str) -> Option<Vec<String>> {
     if cur.is_empty() {
         return None;
     }
-    parts.push(if quoted_part { cur } else { fold_identifier(&cur) });
+    parts.push(if quoted_part {
+        cur
+    } else {
+        fold_identifier(&cur)
+    });
     Some(parts)
 }
 
@@ -118,7 +126,10 @@ mod tests {
     #[test]
     fn keeps_quoted_names() {
         let t = ColumnTarget::parse("app.\"Users\".\"E.mail\"").unwrap();
-        assert_eq!((t.schema.as_str(), t.table.as_str(), t.column.as_str()), ("app", "Users", "E.mail"));
+        assert_eq!(
+            (t.schema.as_str(), t.table.as_str(), t.column.as_str()),
+            ("app", "Users", "E.mail")
+        );
     }
 
     #[test]

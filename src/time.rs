@@ -94,7 +94,10 @@ fn numeric_offset(s: &str) -> Option<i64> {
         1 | 2 => (digits.parse::<i64>().ok()?, 0),
         3 | 4 => {
             let split = digits.len() - 2;
-            (digits[..split].parse::<i64>().ok()?, digits[split..].parse::<i64>().ok()?)
+            (
+                digits[..split].parse::<i64>().ok()?,
+                digits[split..].parse::<i64>().ok()?,
+            )
         }
         _ => return None,
     };
@@ -126,7 +129,10 @@ pub fn parse_timestamp(s: &str) -> Option<Parsed> {
         let rest = s.get(10..)?;
         let rest = rest.strip_prefix([' ', 'T']).unwrap_or(rest);
         if rest.len() < 8 {
-            return Some(Parsed { millis: ms, zone_known: true });
+            return Some(Parsed {
+                millis: ms,
+                zone_known: true,
+            });
         }
         let h: i64 = rest.get(0..2)?.parse().ok()?;
         let mi: i64 = rest.get(3..5)?.parse().ok()?;
@@ -144,11 +150,20 @@ pub fn parse_timestamp(s: &str) -> Option<Parsed> {
         }
         let zone = rest.trim();
         if zone.is_empty() {
-            return Some(Parsed { millis: ms, zone_known: true });
+            return Some(Parsed {
+                millis: ms,
+                zone_known: true,
+            });
         }
         return Some(match zone_offset(zone) {
-            Some(off) => Parsed { millis: ms - off * 1000, zone_known: true },
-            None => Parsed { millis: ms, zone_known: false },
+            Some(off) => Parsed {
+                millis: ms - off * 1000,
+                zone_known: true,
+            },
+            None => Parsed {
+                millis: ms,
+                zone_known: false,
+            },
         });
     }
     // Epoch seconds with optional fraction.
@@ -161,7 +176,10 @@ pub fn parse_timestamp(s: &str) -> Option<Parsed> {
     for (i, c) in frac.chars().take(3).enumerate() {
         f += i64::from(c.to_digit(10)? as u8) * 10i64.pow(2 - i as u32);
     }
-    Some(Parsed { millis: secs * 1000 + f, zone_known: true })
+    Some(Parsed {
+        millis: secs * 1000 + f,
+        zone_known: true,
+    })
 }
 
 #[cfg(test)]

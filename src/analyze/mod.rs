@@ -63,7 +63,11 @@ pub struct Analyzer<'a> {
 
 impl<'a> Analyzer<'a> {
     /// An analyzer with the given default `search_path` (schema names, in order).
-    pub fn new(catalog: &'a Catalog, targets: &'a [ColumnTarget], search_path: Vec<String>) -> Self {
+    pub fn new(
+        catalog: &'a Catalog,
+        targets: &'a [ColumnTarget],
+        search_path: Vec<String>,
+    ) -> Self {
         Self {
             catalog,
             targets,
@@ -76,7 +80,7 @@ impl<'a> Analyzer<'a> {
         self.targets
             .iter()
             .enumerate()
-            .filter(|(_, t)| ids.iter().any(|i| *i == t.column))
+            .filter(|(_, t)| ids.contains(&t.column))
             .map(|(i, _)| i)
             .collect()
     }
@@ -120,15 +124,19 @@ impl<'a> Analyzer<'a> {
             .into_iter()
             .map(|stmt| {
                 let query = normalize(&stmt.text);
-                let fingerprint =
-                    parse::fingerprint(&stmt.text).unwrap_or_else(|| format!("text:{:016x}", stable_hash(&query)));
+                let fingerprint = parse::fingerprint(&stmt.text)
+                    .unwrap_or_else(|| format!("text:{:016x}", stable_hash(&query)));
                 let mut resolver = Resolver::new(self.catalog, &self.search_path);
                 resolver.statement_node(&stmt.tree);
                 let mut refs = self.match_uses(&resolver.uses);
                 let mut problem = None;
                 if resolver.too_deep {
                     problem = Some("statement nested too deeply to resolve completely".to_string());
-                    refs.extend(self.possible_mentions(&stmt.text, "too_deep", "the statement is nested too deeply to resolve; it names the column"));
+                    refs.extend(self.possible_mentions(
+                        &stmt.text,
+                        "too_deep",
+                        "the statement is nested too deeply to resolve; it names the column",
+                    ));
                 }
                 if let Some((kind, _)) = resolve::node(&stmt.tree) {
                     if kind == "DoStmt" || kind == "CreateFunctionStmt" {
@@ -197,19 +205,21 @@ impl<'a> Analyzer<'a> {
                             continue;
                         }
                     }
-                    ColSel::FirstN(k) => match rel.and_then(|r| r.columns.iter().position(|c| *c == t.column)) {
-                        Some(p) if p >= *k => continue,
-                        Some(_) => {}
-                        None if rel.is_some() => continue,
-                        None => {
-                            if conf > Confidence::Probable {
-                                conf = Confidence::Probable;
-                                reason = Some(format!(
+                    ColSel::FirstN(k) => {
+                        match rel.and_then(|r| r.columns.iter().position(|c| *c == t.column)) {
+                            Some(p) if p >= *k => continue,
+                            Some(_) => {}
+                            None if rel.is_some() => continue,
+                            None => {
+                                if conf > Confidence::Probable {
+                                    conf = Confidence::Probable;
+                                    reason = Some(format!(
                                     "positional write of {k} values; without a schema the column's position is unknown"
                                 ));
+                                }
                             }
                         }
-                    },
+                    }
                 }
                 if conf == Confidence::Certain {
                     reason = None;
@@ -237,5 +247,7 @@ fn dedup_refs(refs: &mut Vec<TargetRef>) {
             .then(b.confidence.cmp(&a.confidence))
             .then(a.reason.cmp(&b.reason))
     });
-    refs.dedup_by(|later, first| first.target == later.target && first.access == later.access && first.via == later.via);
+    refs.dedup_by(|later, first| {
+        first.target == later.target && first.access == later.access && first.via == later.via
+    });
 }

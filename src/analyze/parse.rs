@@ -22,10 +22,15 @@ pub fn parse(sql: &str) -> Result<Vec<ParsedStatement>, String> {
     for raw in &result.protobuf.stmts {
         let start = usize::try_from(raw.stmt_location).unwrap_or(0);
         let len = usize::try_from(raw.stmt_len).unwrap_or(0);
-        let end = if len == 0 { sql.len() } else { (start + len).min(sql.len()) };
+        let end = if len == 0 {
+            sql.len()
+        } else {
+            (start + len).min(sql.len())
+        };
         let text = sql.get(start..end).unwrap_or(sql).trim().to_string();
         let tree = match &raw.stmt {
-            Some(node) => serde_json::to_value(node.as_ref()).map_err(|e| format!("internal: cannot walk the parse tree ({e})"))?,
+            Some(node) => serde_json::to_value(node.as_ref())
+                .map_err(|e| format!("internal: cannot walk the parse tree ({e})"))?,
             None => Value::Null,
         };
         out.push(ParsedStatement { text, tree });
@@ -74,7 +79,9 @@ mod tests {
 
     #[test]
     fn errors_never_carry_statement_text() {
-        let e = parse("SELECT 'secret-value' FORM t").err().unwrap_or_default();
+        let e = parse("SELECT 'secret-value' FORM t")
+            .err()
+            .unwrap_or_default();
         assert!(!e.contains("secret"), "{e}");
         assert!(!e.contains("FORM"), "{e}");
         assert_eq!(e, "syntax error");
@@ -89,6 +96,9 @@ mod tests {
 
     #[test]
     fn fingerprint_ignores_literals_and_params() {
-        assert_eq!(fingerprint("SELECT a FROM t WHERE id = 1"), fingerprint("SELECT a FROM t WHERE id = $1"));
+        assert_eq!(
+            fingerprint("SELECT a FROM t WHERE id = 1"),
+            fingerprint("SELECT a FROM t WHERE id = $1")
+        );
     }
 }

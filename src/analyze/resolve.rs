@@ -6,6 +6,10 @@
 //! hiding table names, `USING`/`NATURAL` merged columns, `*` expansion through
 //! the catalog, positional `INSERT`/`COPY`.
 
+// A use is described by relation, columns, access, via, confidence, reason and
+// location; passing them flat keeps the call sites readable.
+#![allow(clippy::too_many_arguments)]
+
 use serde_json::Value;
 
 use crate::catalog::{Catalog, RelKind};
@@ -82,7 +86,9 @@ struct Item {
 
 impl Item {
     fn has_known(&self, name: &str) -> bool {
-        self.cols.as_ref().is_some_and(|c| c.iter().any(|c| c.name == name))
+        self.cols
+            .as_ref()
+            .is_some_and(|c| c.iter().any(|c| c.name == name))
     }
     fn unknown(&self) -> bool {
         self.cols.is_none()
@@ -174,7 +180,11 @@ fn alias_parts(alias: &Value) -> (Option<String>, Vec<String>) {
         return (None, Vec::new());
     }
     let name = text(alias, "aliasname");
-    let cols = list(alias, "colnames").iter().filter_map(string_node).map(str::to_string).collect();
+    let cols = list(alias, "colnames")
+        .iter()
+        .filter_map(string_node)
+        .map(str::to_string)
+        .collect();
     ((!name.is_empty()).then(|| name.to_string()), cols)
 }
 
@@ -250,7 +260,16 @@ impl<'a> Resolver<'a> {
         self.uses.push(u);
     }
 
-    fn use_rel(&mut self, rel: &RelInfo, column: ColSel, access: Access, via: &str, conf: Confidence, reason: Option<String>, loc: i32) {
+    fn use_rel(
+        &mut self,
+        rel: &RelInfo,
+        column: ColSel,
+        access: Access,
+        via: &str,
+        conf: Confidence,
+        reason: Option<String>,
+        loc: i32,
+    ) {
         let (confidence, reason) = if conf == Confidence::Certain {
             (conf, None)
         } else {
@@ -322,7 +341,9 @@ impl<'a> Resolver<'a> {
     fn rel_item(&mut self, rel: RelInfo, alias: &Value, loc: i32) -> Item {
         let (aliasname, colnames) = alias_parts(alias);
         let catalog = self.catalog;
-        let known = catalog.get(&rel.schema, &rel.name).filter(|_| rel.schema_certain);
+        let known = catalog
+            .get(&rel.schema, &rel.name)
+            .filter(|_| rel.schema_certain);
         if let Some(r) = known {
             if matches!(r.kind, RelKind::View | RelKind::MaterializedView) {
                 let me = format!("{}.{}", r.schema, r.name);
@@ -368,11 +389,25 @@ impl<'a> Resolver<'a> {
                 loc,
             );
         }
-        let passthrough = if cols.is_none() && colnames.is_empty() { vec![rel.clone()] } else { Vec::new() };
+        let passthrough = if cols.is_none() && colnames.is_empty() {
+            vec![rel.clone()]
+        } else {
+            Vec::new()
+        };
         Item {
             refname: Some(aliasname.unwrap_or_else(|| rel.name.clone())),
             hidden: false,
-            cols: cols.or_else(|| (!colnames.is_empty()).then(|| colnames.iter().map(|n| Col { name: n.clone(), origin: None }).collect())),
+            cols: cols.or_else(|| {
+                (!colnames.is_empty()).then(|| {
+                    colnames
+                        .iter()
+                        .map(|n| Col {
+                            name: n.clone(),
+                            origin: None,
+                        })
+                        .collect()
+                })
+            }),
             rel: Some(rel),
             passthrough,
             members: Vec::new(),
@@ -414,7 +449,9 @@ impl<'a> Resolver<'a> {
     /// Analyses a query node and returns its output column names (for views).
     pub fn output_names(&mut self, v: &Value) -> Vec<String> {
         let out = self.sub_statement(v);
-        out.cols.map(|c| c.into_iter().map(|c| c.name).collect()).unwrap_or_default()
+        out.cols
+            .map(|c| c.into_iter().map(|c| c.name).collect())
+            .unwrap_or_default()
     }
 
     /// Analyses a top-level statement node (`{"node": {...}}`).
@@ -444,9 +481,8 @@ impl<'a> Resolver<'a> {
                 self.copy(n);
                 Output::default()
             }
-            "CreateTableAsStmt" | "ViewStmt" | "ExplainStmt" | "PrepareStmt" | "DeclareCursorStmt" => {
-                self.sub_statement(field(n, "query"))
-            }
+            "CreateTableAsStmt" | "ViewStmt" | "ExplainStmt" | "PrepareStmt"
+            | "DeclareCursorStmt" => self.sub_statement(field(n, "query")),
             "RawStmt" => self.sub_statement(field(n, "stmt")),
             "IndexStmt" => {
                 self.index(n);
@@ -457,7 +493,8 @@ impl<'a> Resolver<'a> {
                 let rel = field(n, "relation");
                 if rel.get("relname").is_some() {
                     if let Ok(info) = self.relation(rel) {
-                        let item = self.rel_item(info, field(rel, "alias"), int(rel, "location") as i32);
+                        let item =
+                            self.rel_item(info, field(rel, "alias"), int(rel, "location") as i32);
                         self.add_item(item);
                     }
                 }
@@ -476,23 +513,46 @@ impl<'a> Resolver<'a> {
         }
         let recursive = flag(w, "recursive");
         for cte in list(w, "ctes") {
-            let Some(("CommonTableExpr", c)) = node(cte) else { continue };
+            let Some(("CommonTableExpr", c)) = node(cte) else {
+                continue;
+            };
             let name = text(c, "ctename").to_string();
-            let colnames: Vec<String> =
-                list(c, "aliascolnames").iter().filter_map(string_node).map(str::to_string).collect();
+            let colnames: Vec<String> = list(c, "aliascolnames")
+                .iter()
+                .filter_map(string_node)
+                .map(str::to_string)
+                .collect();
             if recursive {
                 let placeholder = Output {
-                    cols: (!colnames.is_empty())
-                        .then(|| colnames.iter().map(|n| Col { name: n.clone(), origin: None }).collect()),
+                    cols: (!colnames.is_empty()).then(|| {
+                        colnames
+                            .iter()
+                            .map(|n| Col {
+                                name: n.clone(),
+                                origin: None,
+                            })
+                            .collect()
+                    }),
                     passthrough: Vec::new(),
                 };
-                self.top().ctes.push(Cte { name: name.clone(), out: placeholder });
+                self.top().ctes.push(Cte {
+                    name: name.clone(),
+                    out: placeholder,
+                });
             }
             let mut out = self.sub_statement(field(c, "ctequery"));
             if let Some(cols) = out.cols.as_mut() {
                 rename(cols, &colnames);
             } else if !colnames.is_empty() {
-                out.cols = Some(colnames.iter().map(|n| Col { name: n.clone(), origin: None }).collect());
+                out.cols = Some(
+                    colnames
+                        .iter()
+                        .map(|n| Col {
+                            name: n.clone(),
+                            origin: None,
+                        })
+                        .collect(),
+                );
             }
             let level = self.top();
             level.ctes.retain(|x| x.name != name);
@@ -515,7 +575,14 @@ impl<'a> Resolver<'a> {
             let mut passthrough = l.passthrough;
             passthrough.extend(r.passthrough);
             Output {
-                cols: l.cols.map(|cols| cols.into_iter().map(|c| Col { name: c.name, origin: None }).collect()),
+                cols: l.cols.map(|cols| {
+                    cols.into_iter()
+                        .map(|c| Col {
+                            name: c.name,
+                            origin: None,
+                        })
+                        .collect()
+                }),
                 passthrough,
             }
         } else if !list(s, "values_lists").is_empty() {
@@ -531,12 +598,19 @@ impl<'a> Resolver<'a> {
                 })
                 .unwrap_or(0);
             Output {
-                cols: Some((1..=width).map(|i| Col { name: format!("column{i}"), origin: None }).collect()),
+                cols: Some(
+                    (1..=width)
+                        .map(|i| Col {
+                            name: format!("column{i}"),
+                            origin: None,
+                        })
+                        .collect(),
+                ),
                 passthrough: Vec::new(),
             }
         } else {
             for item in list(s, "from_clause") {
-                self.from_item(item);
+                self.range_item(item);
             }
             let out = self.target_list(list(s, "target_list"), "star");
             self.top().outputs = out.cols.iter().flatten().map(|c| c.name.clone()).collect();
@@ -573,7 +647,11 @@ impl<'a> Resolver<'a> {
                 let fields = list(cr, "fields");
                 if fields.len() == 1 {
                     if let Some(name) = string_node(&fields[0]) {
-                        if self.levels.last().is_some_and(|l| l.outputs.iter().any(|o| o == name)) {
+                        if self
+                            .levels
+                            .last()
+                            .is_some_and(|l| l.outputs.iter().any(|o| o == name))
+                        {
                             continue;
                         }
                     }
@@ -613,7 +691,11 @@ impl<'a> Resolver<'a> {
             }
             let before = self.uses.len();
             self.expr(val);
-            let name = if alias.is_empty() { Self::derived_name(val) } else { alias.to_string() };
+            let name = if alias.is_empty() {
+                Self::derived_name(val)
+            } else {
+                alias.to_string()
+            };
             let origin = match (node(val), &self.uses[before..]) {
                 (Some(("ColumnRef", _)), [one]) => match &one.column {
                     ColSel::Named(c) => Some((
@@ -662,7 +744,10 @@ impl<'a> Resolver<'a> {
         let targets: Vec<(usize, usize)> = if qualifier.is_empty() {
             let li = self.levels.len().saturating_sub(1);
             let n = self.levels.get(li).map_or(0, |l| l.items.len());
-            (0..n).filter(|&i| !self.levels[li].items[i].hidden).map(|i| (li, i)).collect()
+            (0..n)
+                .filter(|&i| !self.levels[li].items[i].hidden)
+                .map(|i| (li, i))
+                .collect()
         } else {
             let names: Vec<&str> = qualifier.iter().filter_map(string_node).collect();
             self.find_qualified_item(&names).into_iter().collect()
@@ -681,8 +766,18 @@ impl<'a> Resolver<'a> {
 
     /// A use of every column of an item (star or whole-row). Derived tables
     /// add nothing: their own query already named the base columns.
-    fn whole_item(&mut self, li: usize, ii: usize, via: &str, loc: i32, conf: Confidence, reason: Option<String>) {
-        let Some(item) = self.levels.get(li).and_then(|l| l.items.get(ii)).cloned() else { return };
+    fn whole_item(
+        &mut self,
+        li: usize,
+        ii: usize,
+        via: &str,
+        loc: i32,
+        conf: Confidence,
+        reason: Option<String>,
+    ) {
+        let Some(item) = self.levels.get(li).and_then(|l| l.items.get(ii)).cloned() else {
+            return;
+        };
         if let Some(rel) = &item.rel {
             self.use_rel(rel, ColSel::All, Access::Read, via, conf, reason, loc);
         } else {
@@ -708,7 +803,15 @@ impl<'a> Resolver<'a> {
         for c in cols {
             if let Some(("ResTarget", rt)) = node(c) {
                 let name = text(rt, "name").to_string();
-                self.use_rel(&rel, ColSel::Named(name), Access::Write, "direct", Confidence::Certain, None, int(rt, "location") as i32);
+                self.use_rel(
+                    &rel,
+                    ColSel::Named(name),
+                    Access::Write,
+                    "direct",
+                    Confidence::Certain,
+                    None,
+                    int(rt, "location") as i32,
+                );
                 for ind in list(rt, "indirection") {
                     self.expr(ind);
                 }
@@ -719,7 +822,15 @@ impl<'a> Resolver<'a> {
             let out = self.sub_statement(src);
             if cols.is_empty() {
                 let sel = out.cols.map_or(ColSel::All, |c| ColSel::FirstN(c.len()));
-                self.use_rel(&rel, sel, Access::Write, "positional", Confidence::Certain, None, loc);
+                self.use_rel(
+                    &rel,
+                    sel,
+                    Access::Write,
+                    "positional",
+                    Confidence::Certain,
+                    None,
+                    loc,
+                );
             }
         }
         let item = self.rel_item(rel.clone(), field(rv, "alias"), loc);
@@ -761,7 +872,10 @@ impl<'a> Resolver<'a> {
         if let Ok(rel) = self.relation(rv) {
             let item = self.rel_item(rel, &NULL, int(rv, "location") as i32);
             let target = self.add_item(item);
-            for e in list(n, "index_params").iter().chain(list(n, "index_including_params")) {
+            for e in list(n, "index_params")
+                .iter()
+                .chain(list(n, "index_including_params"))
+            {
                 self.index_elem(e, target);
             }
             self.expr(field(n, "where_clause"));
@@ -772,9 +886,19 @@ impl<'a> Resolver<'a> {
     /// `SET col = expr` lists (UPDATE, ON CONFLICT, MERGE).
     fn set_list(&mut self, targets: &[Value], rel: &RelInfo) {
         for t in targets {
-            let Some(("ResTarget", rt)) = node(t) else { continue };
+            let Some(("ResTarget", rt)) = node(t) else {
+                continue;
+            };
             let name = text(rt, "name").to_string();
-            self.use_rel(rel, ColSel::Named(name), Access::Write, "direct", Confidence::Certain, None, int(rt, "location") as i32);
+            self.use_rel(
+                rel,
+                ColSel::Named(name),
+                Access::Write,
+                "direct",
+                Confidence::Certain,
+                None,
+                int(rt, "location") as i32,
+            );
             for ind in list(rt, "indirection") {
                 self.expr(ind);
             }
@@ -809,7 +933,7 @@ impl<'a> Resolver<'a> {
             return Output::default();
         };
         for f in list(n, "from_clause") {
-            self.from_item(f);
+            self.range_item(f);
         }
         self.set_list(list(n, "target_list"), &rel);
         self.expr(field(n, "where_clause"));
@@ -826,7 +950,7 @@ impl<'a> Resolver<'a> {
             return Output::default();
         }
         for f in list(n, "using_clause") {
-            self.from_item(f);
+            self.range_item(f);
         }
         self.expr(field(n, "where_clause"));
         let out = self.returning(field(n, "returning_clause"));
@@ -841,10 +965,12 @@ impl<'a> Resolver<'a> {
             self.levels.pop();
             return Output::default();
         };
-        self.from_item(field(n, "source_relation"));
+        self.range_item(field(n, "source_relation"));
         self.expr(field(n, "join_condition"));
         for w in list(n, "merge_when_clauses") {
-            let Some(("MergeWhenClause", mw)) = node(w) else { continue };
+            let Some(("MergeWhenClause", mw)) = node(w) else {
+                continue;
+            };
             self.expr(field(mw, "condition"));
             let targets = list(mw, "target_list");
             let values = list(mw, "values");
@@ -854,11 +980,27 @@ impl<'a> Resolver<'a> {
                     for t in targets {
                         if let Some(("ResTarget", rt)) = node(t) {
                             let name = text(rt, "name").to_string();
-                            self.use_rel(&rel, ColSel::Named(name), Access::Write, "direct", Confidence::Certain, None, int(rt, "location") as i32);
+                            self.use_rel(
+                                &rel,
+                                ColSel::Named(name),
+                                Access::Write,
+                                "direct",
+                                Confidence::Certain,
+                                None,
+                                int(rt, "location") as i32,
+                            );
                         }
                     }
                     if targets.is_empty() && !values.is_empty() {
-                        self.use_rel(&rel, ColSel::FirstN(values.len()), Access::Write, "positional", Confidence::Certain, None, 0);
+                        self.use_rel(
+                            &rel,
+                            ColSel::FirstN(values.len()),
+                            Access::Write,
+                            "positional",
+                            Confidence::Certain,
+                            None,
+                            0,
+                        );
                     }
                     for v in values {
                         self.expr(v);
@@ -877,14 +1019,34 @@ impl<'a> Resolver<'a> {
         let rv = field(n, "relation");
         if rv.get("relname").is_some() {
             if let Ok(rel) = self.relation(rv) {
-                let access = if flag(n, "is_from") { Access::Write } else { Access::Read };
+                let access = if flag(n, "is_from") {
+                    Access::Write
+                } else {
+                    Access::Read
+                };
                 let loc = int(rv, "location") as i32;
                 let attlist = list(n, "attlist");
                 if attlist.is_empty() {
-                    self.use_rel(&rel, ColSel::All, access, "positional", Confidence::Certain, None, loc);
+                    self.use_rel(
+                        &rel,
+                        ColSel::All,
+                        access,
+                        "positional",
+                        Confidence::Certain,
+                        None,
+                        loc,
+                    );
                 } else {
                     for a in attlist.iter().filter_map(string_node) {
-                        self.use_rel(&rel, ColSel::Named(a.to_string()), access, "direct", Confidence::Certain, None, loc);
+                        self.use_rel(
+                            &rel,
+                            ColSel::Named(a.to_string()),
+                            access,
+                            "direct",
+                            Confidence::Certain,
+                            None,
+                            loc,
+                        );
                     }
                 }
                 self.levels.push(Level::default());
@@ -902,7 +1064,7 @@ impl<'a> Resolver<'a> {
 
     // ------------------------------------------------------------ FROM items
 
-    fn from_item(&mut self, v: &Value) {
+    fn range_item(&mut self, v: &Value) {
         if !self.enter() {
             self.leave();
             return;
@@ -919,8 +1081,16 @@ impl<'a> Resolver<'a> {
             Some(("RangeSubselect", rs)) => {
                 let lateral = flag(rs, "lateral");
                 // A non-LATERAL subquery cannot see its FROM siblings.
-                let hidden = if lateral { None } else { Some(std::mem::take(&mut self.top().items)) };
-                let hidden_merged = if lateral { None } else { Some(std::mem::take(&mut self.top().merged)) };
+                let hidden = if lateral {
+                    None
+                } else {
+                    Some(std::mem::take(&mut self.top().items))
+                };
+                let hidden_merged = if lateral {
+                    None
+                } else {
+                    Some(std::mem::take(&mut self.top().merged))
+                };
                 let out = self.sub_statement(field(rs, "subquery"));
                 if let Some(items) = hidden {
                     self.top().items = items;
@@ -929,7 +1099,8 @@ impl<'a> Resolver<'a> {
                     self.top().merged = m;
                 }
                 let (aliasname, _) = alias_parts(field(rs, "alias"));
-                let item = Self::cte_item(out, aliasname.as_deref().unwrap_or(""), field(rs, "alias"));
+                let item =
+                    Self::cte_item(out, aliasname.as_deref().unwrap_or(""), field(rs, "alias"));
                 let item = Item {
                     refname: aliasname,
                     ..item
@@ -959,7 +1130,7 @@ impl<'a> Resolver<'a> {
                 self.derived_item(field(jt, "alias"), names);
             }
             Some(("RangeTableSample", ts)) => {
-                self.from_item(field(ts, "relation"));
+                self.range_item(field(ts, "relation"));
                 self.expr(field(ts, "args"));
                 self.expr(field(ts, "repeatable"));
             }
@@ -970,7 +1141,10 @@ impl<'a> Resolver<'a> {
 
     fn derived_item(&mut self, alias: &Value, names: Vec<String>) {
         let (aliasname, colnames) = alias_parts(alias);
-        let mut cols: Vec<Col> = names.into_iter().map(|name| Col { name, origin: None }).collect();
+        let mut cols: Vec<Col> = names
+            .into_iter()
+            .map(|name| Col { name, origin: None })
+            .collect();
         rename(&mut cols, &colnames);
         self.add_item(Item {
             refname: aliasname,
@@ -998,14 +1172,20 @@ impl<'a> Resolver<'a> {
                 _ => &[],
             });
             let fname = match node(call) {
-                Some(("FuncCall", fc)) => list(fc, "funcname").last().and_then(string_node).unwrap_or("").to_string(),
+                Some(("FuncCall", fc)) => list(fc, "funcname")
+                    .last()
+                    .and_then(string_node)
+                    .unwrap_or("")
+                    .to_string(),
                 _ => String::new(),
             };
             if let Some(defs) = coldefs.filter(|d| !d.is_empty()) {
-                names.get_or_insert_with(Vec::new).extend(defs.iter().filter_map(|d| match node(d) {
-                    Some(("ColumnDef", cd)) => Some(text(cd, "colname").to_string()),
-                    _ => None,
-                }));
+                names
+                    .get_or_insert_with(Vec::new)
+                    .extend(defs.iter().filter_map(|d| match node(d) {
+                        Some(("ColumnDef", cd)) => Some(text(cd, "colname").to_string()),
+                        _ => None,
+                    }));
             } else if SCALAR_SRFS.contains(&fname.as_str()) || functions.len() > 1 {
                 if let Some(n) = names.as_mut() {
                     n.push(fname);
@@ -1016,7 +1196,9 @@ impl<'a> Resolver<'a> {
         }
         for d in list(rf, "coldeflist") {
             if let Some(("ColumnDef", cd)) = node(d) {
-                names.get_or_insert_with(Vec::new).push(text(cd, "colname").to_string());
+                names
+                    .get_or_insert_with(Vec::new)
+                    .push(text(cd, "colname").to_string());
             }
         }
         let (aliasname, colnames) = alias_parts(field(rf, "alias"));
@@ -1033,11 +1215,22 @@ impl<'a> Resolver<'a> {
         }
         let cols = match names {
             Some(n) => {
-                let mut cols: Vec<Col> = n.into_iter().map(|name| Col { name, origin: None }).collect();
+                let mut cols: Vec<Col> = n
+                    .into_iter()
+                    .map(|name| Col { name, origin: None })
+                    .collect();
                 rename(&mut cols, &colnames);
                 Some(cols)
             }
-            None if !colnames.is_empty() => Some(colnames.iter().map(|name| Col { name: name.clone(), origin: None }).collect()),
+            None if !colnames.is_empty() => Some(
+                colnames
+                    .iter()
+                    .map(|name| Col {
+                        name: name.clone(),
+                        origin: None,
+                    })
+                    .collect(),
+            ),
             None => None,
         };
         self.add_item(Item {
@@ -1052,12 +1245,16 @@ impl<'a> Resolver<'a> {
 
     fn join(&mut self, j: &Value) {
         let start = self.top().items.len();
-        self.from_item(field(j, "larg"));
+        self.range_item(field(j, "larg"));
         let mid = self.top().items.len();
-        self.from_item(field(j, "rarg"));
+        self.range_item(field(j, "rarg"));
         let end = self.top().items.len();
         let li = self.levels.len() - 1;
-        let mut using: Vec<String> = list(j, "using_clause").iter().filter_map(string_node).map(str::to_string).collect();
+        let mut using: Vec<String> = list(j, "using_clause")
+            .iter()
+            .filter_map(string_node)
+            .map(str::to_string)
+            .collect();
         let mut via = "direct";
         if flag(j, "is_natural") {
             via = "natural_join";
@@ -1091,19 +1288,40 @@ impl<'a> Resolver<'a> {
         for name in &using {
             let mut sides = Vec::new();
             for range in [start..mid, mid..end] {
-                let known: Vec<usize> = range.clone().filter(|&i| self.levels[li].items[i].has_known(name)).collect();
+                let known: Vec<usize> = range
+                    .clone()
+                    .filter(|&i| self.levels[li].items[i].has_known(name))
+                    .collect();
                 let chosen: Vec<usize> = if known.is_empty() {
-                    range.filter(|&i| self.levels[li].items[i].unknown()).collect()
+                    range
+                        .filter(|&i| self.levels[li].items[i].unknown())
+                        .collect()
                 } else {
                     known
                 };
-                let conf = if chosen.len() == 1 { Confidence::Certain } else { Confidence::Possible };
+                let conf = if chosen.len() == 1 {
+                    Confidence::Certain
+                } else {
+                    Confidence::Possible
+                };
                 for &i in &chosen {
-                    self.item_column_via(li, i, name, Access::Read, via, conf, Some("USING column on a side with several tables not in the schema".into()), 0);
+                    self.item_column_via(
+                        li,
+                        i,
+                        name,
+                        Access::Read,
+                        via,
+                        conf,
+                        Some("USING column on a side with several tables not in the schema".into()),
+                        0,
+                    );
                 }
                 sides.extend(chosen);
             }
-            self.levels[li].merged.push(Merged { name: name.clone(), sides });
+            self.levels[li].merged.push(Merged {
+                name: name.clone(),
+                sides,
+            });
         }
         self.expr(field(j, "quals"));
         let (aliasname, colnames) = alias_parts(field(j, "alias"));
@@ -1237,7 +1455,10 @@ impl<'a> Resolver<'a> {
                     [t] => it.refname.as_deref() == Some(*t),
                     [s, t] | [_, s, t] => {
                         it.refname.as_deref() == Some(*t)
-                            && it.rel.as_ref().is_some_and(|r| r.schema == *s && r.name == *t)
+                            && it
+                                .rel
+                                .as_ref()
+                                .is_some_and(|r| r.schema == *s && r.name == *t)
                     }
                     _ => false,
                 };
@@ -1249,22 +1470,58 @@ impl<'a> Resolver<'a> {
         None
     }
 
-    fn item_column(&mut self, li: usize, ii: usize, name: &str, access: Access, conf: Confidence, reason: Option<String>, loc: i32) {
+    fn item_column(
+        &mut self,
+        li: usize,
+        ii: usize,
+        name: &str,
+        access: Access,
+        conf: Confidence,
+        reason: Option<String>,
+        loc: i32,
+    ) {
         self.item_column_via(li, ii, name, access, "direct", conf, reason, loc);
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn item_column_via(&mut self, li: usize, ii: usize, name: &str, access: Access, via: &str, conf: Confidence, reason: Option<String>, loc: i32) {
-        let Some(item) = self.levels.get(li).and_then(|l| l.items.get(ii)).cloned() else { return };
+    fn item_column_via(
+        &mut self,
+        li: usize,
+        ii: usize,
+        name: &str,
+        access: Access,
+        via: &str,
+        conf: Confidence,
+        reason: Option<String>,
+        loc: i32,
+    ) {
+        let Some(item) = self.levels.get(li).and_then(|l| l.items.get(ii)).cloned() else {
+            return;
+        };
         if let Some(cols) = &item.cols {
             if let Some(col) = cols.iter().find(|c| c.name == name) {
                 if let Some((rel, c)) = &col.origin {
-                    self.use_rel(rel, ColSel::Named(c.clone()), access, via, conf, reason, loc);
+                    self.use_rel(
+                        rel,
+                        ColSel::Named(c.clone()),
+                        access,
+                        via,
+                        conf,
+                        reason,
+                        loc,
+                    );
                 }
                 return;
             }
             if let Some(rel) = &item.rel {
-                self.use_rel(rel, ColSel::Named(name.to_string()), access, via, conf, reason, loc);
+                self.use_rel(
+                    rel,
+                    ColSel::Named(name.to_string()),
+                    access,
+                    via,
+                    conf,
+                    reason,
+                    loc,
+                );
             }
             return;
         }
@@ -1273,7 +1530,12 @@ impl<'a> Resolver<'a> {
             let (c, r) = if n == 1 {
                 (conf, reason.clone())
             } else {
-                (Confidence::Possible, Some(format!("`{name}` could come from any of {n} relations not in the schema")))
+                (
+                    Confidence::Possible,
+                    Some(format!(
+                        "`{name}` could come from any of {n} relations not in the schema"
+                    )),
+                )
             };
             self.use_rel(rel, ColSel::Named(name.to_string()), access, via, c, r, loc);
         }
@@ -1333,30 +1595,65 @@ impl<'a> Resolver<'a> {
             let level = &self.levels[li];
             if let Some(m) = level.merged.iter().find(|m| m.name == name) {
                 let sides = m.sides.clone();
-                let conf = if maybes.is_empty() { Confidence::Certain } else { Confidence::Possible };
-                let reason = Some(format!("`{name}` may instead be a column of an inner relation not in the schema"));
+                let conf = if maybes.is_empty() {
+                    Confidence::Certain
+                } else {
+                    Confidence::Possible
+                };
+                let reason = Some(format!(
+                    "`{name}` may instead be a column of an inner relation not in the schema"
+                ));
                 for s in sides {
                     self.item_column(li, s, name, Access::Read, conf, reason.clone(), loc);
                 }
                 for (l, i) in maybes {
-                    self.item_column(l, i, name, Access::Read, Confidence::Possible, reason.clone(), loc);
+                    self.item_column(
+                        l,
+                        i,
+                        name,
+                        Access::Read,
+                        Confidence::Possible,
+                        reason.clone(),
+                        loc,
+                    );
                 }
                 return;
             }
-            let known: Vec<usize> = (0..level.items.len()).filter(|&i| level.items[i].has_known(name)).collect();
-            let unknown: Vec<usize> = (0..level.items.len()).filter(|&i| level.items[i].unknown()).collect();
+            let known: Vec<usize> = (0..level.items.len())
+                .filter(|&i| level.items[i].has_known(name))
+                .collect();
+            let unknown: Vec<usize> = (0..level.items.len())
+                .filter(|&i| level.items[i].unknown())
+                .collect();
             if !known.is_empty() {
-                let conf = if known.len() == 1 && maybes.is_empty() { Confidence::Certain } else { Confidence::Possible };
-                let reason = if known.len() > 1 {
-                    Some(format!("`{name}` is ambiguous between {} relations", known.len()))
+                let conf = if known.len() == 1 && maybes.is_empty() {
+                    Confidence::Certain
                 } else {
-                    Some(format!("`{name}` may instead be a column of an inner relation not in the schema"))
+                    Confidence::Possible
+                };
+                let reason = if known.len() > 1 {
+                    Some(format!(
+                        "`{name}` is ambiguous between {} relations",
+                        known.len()
+                    ))
+                } else {
+                    Some(format!(
+                        "`{name}` may instead be a column of an inner relation not in the schema"
+                    ))
                 };
                 for k in known {
                     self.item_column(li, k, name, Access::Read, conf, reason.clone(), loc);
                 }
                 for (l, i) in maybes {
-                    self.item_column(l, i, name, Access::Read, Confidence::Possible, reason.clone(), loc);
+                    self.item_column(
+                        l,
+                        i,
+                        name,
+                        Access::Read,
+                        Confidence::Possible,
+                        reason.clone(),
+                        loc,
+                    );
                 }
                 return;
             }
@@ -1375,7 +1672,9 @@ impl<'a> Resolver<'a> {
                 (Confidence::Certain, None)
             };
             match field_sel {
-                Some(FieldSel::Named(f)) => self.item_column(li, ii, f, Access::Read, conf, reason, loc),
+                Some(FieldSel::Named(f)) => {
+                    self.item_column(li, ii, f, Access::Read, conf, reason, loc)
+                }
                 Some(FieldSel::Star) => self.whole_item(li, ii, "star", loc, conf, reason),
                 None => self.whole_item(li, ii, "whole_row", loc, conf, reason),
             }
@@ -1397,7 +1696,15 @@ impl<'a> Resolver<'a> {
                     names.join(", ")
                 ));
                 for (li, ii) in maybes {
-                    self.item_column(li, ii, name, Access::Read, Confidence::Possible, reason.clone(), loc);
+                    self.item_column(
+                        li,
+                        ii,
+                        name,
+                        Access::Read,
+                        Confidence::Possible,
+                        reason.clone(),
+                        loc,
+                    );
                 }
             }
         }

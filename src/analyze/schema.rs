@@ -58,7 +58,11 @@ fn strip_psql(dump: &str) -> String {
 
 fn qualified(rv: &Value, default_schema: &str) -> (String, String) {
     let schema = text(rv, "schemaname");
-    let schema = if schema.is_empty() { default_schema } else { schema };
+    let schema = if schema.is_empty() {
+        default_schema
+    } else {
+        schema
+    };
     (schema.to_string(), text(rv, "relname").to_string())
 }
 
@@ -75,7 +79,9 @@ pub fn load_schema(dump: &str) -> Catalog {
             for (i, part) in parse::split(&cleaned).iter().enumerate() {
                 match parse::parse(part) {
                     Ok(s) => all.extend(s),
-                    Err(e) => catalog.problems.push(format!("schema statement {}: {e}", i + 1)),
+                    Err(e) => catalog
+                        .problems
+                        .push(format!("schema statement {}: {e}", i + 1)),
                 }
             }
             all
@@ -83,27 +89,52 @@ pub fn load_schema(dump: &str) -> Catalog {
     };
     let search_path = vec!["public".to_string()];
     for stmt in statements {
-        let Some((kind, n)) = node(&stmt.tree) else { continue };
+        let Some((kind, n)) = node(&stmt.tree) else {
+            continue;
+        };
         match kind {
             "CreateStmt" => create_table(&mut catalog, n),
             "ViewStmt" => {
                 let (schema, name) = qualified(n.get("view").unwrap_or(&Value::Null), "public");
-                let aliases: Vec<String> = list(n, "aliases").iter().filter_map(string_node).map(str::to_string).collect();
+                let aliases: Vec<String> = list(n, "aliases")
+                    .iter()
+                    .filter_map(string_node)
+                    .map(str::to_string)
+                    .collect();
                 let query = n.get("query").cloned().unwrap_or(Value::Null);
-                define_view(&mut catalog, &search_path, schema, name, RelKind::View, &query, &aliases);
+                define_view(
+                    &mut catalog,
+                    &search_path,
+                    schema,
+                    name,
+                    RelKind::View,
+                    &query,
+                    &aliases,
+                );
             }
             "CreateTableAsStmt" => {
                 let into = n.get("into").unwrap_or(&Value::Null);
                 let (schema, name) = qualified(into.get("rel").unwrap_or(&Value::Null), "public");
-                let aliases: Vec<String> =
-                    list(into, "col_names").iter().filter_map(string_node).map(str::to_string).collect();
+                let aliases: Vec<String> = list(into, "col_names")
+                    .iter()
+                    .filter_map(string_node)
+                    .map(str::to_string)
+                    .collect();
                 let kind = if n.get("objtype").and_then(Value::as_i64) == Some(mat_view_objtype()) {
                     RelKind::MaterializedView
                 } else {
                     RelKind::Table
                 };
                 let query = n.get("query").cloned().unwrap_or(Value::Null);
-                define_view(&mut catalog, &search_path, schema, name, kind, &query, &aliases);
+                define_view(
+                    &mut catalog,
+                    &search_path,
+                    schema,
+                    name,
+                    kind,
+                    &query,
+                    &aliases,
+                );
             }
             _ => {}
         }
@@ -170,7 +201,10 @@ fn define_view(
         .filter(|u| {
             // Uses of a nested view's own columns are covered by the base
             // uses its definition carries (emitted with a view path).
-            !u.view_path.is_empty() || catalog.get(&u.schema, &u.table).is_none_or(|r| r.kind == RelKind::Table)
+            !u.view_path.is_empty()
+                || catalog
+                    .get(&u.schema, &u.table)
+                    .is_none_or(|r| r.kind == RelKind::Table)
         })
         .map(|u| ViewUse {
             schema: u.schema,
@@ -179,7 +213,11 @@ fn define_view(
                 ColSel::Named(c) => Some(c),
                 _ => None,
             },
-            via: if u.view_path.is_empty() { u.via } else { "direct".into() },
+            via: if u.view_path.is_empty() {
+                u.via
+            } else {
+                "direct".into()
+            },
             access: u.access,
             path: u.view_path,
         })
@@ -217,18 +255,32 @@ COPY public.users (id, email, legacy_email) FROM stdin;
     fn loads_tables_views_and_matviews() {
         let c = load_schema(DUMP);
         assert!(c.problems.is_empty(), "{:?}", c.problems);
-        assert_eq!(c.get("public", "users").unwrap().columns, vec!["id", "email", "legacy_email"]);
-        assert_eq!(c.get("public", "admins").unwrap().columns, vec!["id", "email", "legacy_email", "level"]);
+        assert_eq!(
+            c.get("public", "users").unwrap().columns,
+            vec!["id", "email", "legacy_email"]
+        );
+        assert_eq!(
+            c.get("public", "admins").unwrap().columns,
+            vec!["id", "email", "legacy_email", "level"]
+        );
         let v = c.get("public", "contacts").unwrap();
         assert_eq!(v.columns, vec!["id", "mail"]);
-        let cols: Vec<_> = v.uses.iter().map(|u| u.column.clone().unwrap_or_default()).collect();
+        let cols: Vec<_> = v
+            .uses
+            .iter()
+            .map(|u| u.column.clone().unwrap_or_default())
+            .collect();
         assert_eq!(cols, vec!["id", "legacy_email"]);
         // A view over a view carries the base uses with the path.
         let nested = c.get("public", "contact_ids").unwrap();
         assert!(nested
             .uses
             .iter()
-            .any(|u| u.column.as_deref() == Some("legacy_email") && u.path == vec!["public.contacts".to_string()]));
-        assert_eq!(c.get("public", "emails").unwrap().kind, RelKind::MaterializedView);
+            .any(|u| u.column.as_deref() == Some("legacy_email")
+                && u.path == vec!["public.contacts".to_string()]));
+        assert_eq!(
+            c.get("public", "emails").unwrap().kind,
+            RelKind::MaterializedView
+        );
     }
 }

@@ -16,7 +16,9 @@ pub fn looks_like_header(line: &str) -> bool {
         .map(|c| c.trim().trim_matches('"').to_ascii_lowercase())
         .collect();
     let has = |n: &str| cols.iter().any(|c| c == n);
-    has("query") && has("calls") && (has("queryid") || has("userid") || has("rolname") || has("dbid"))
+    has("query")
+        && has("calls")
+        && (has("queryid") || has("userid") || has("rolname") || has("dbid"))
 }
 
 struct Columns {
@@ -28,9 +30,11 @@ struct Columns {
 }
 
 fn find(headers: &csv::StringRecord, names: &[&str]) -> Option<usize> {
-    names
-        .iter()
-        .find_map(|n| headers.iter().position(|h| h.trim().eq_ignore_ascii_case(n)))
+    names.iter().find_map(|n| {
+        headers
+            .iter()
+            .position(|h| h.trim().eq_ignore_ascii_case(n))
+    })
 }
 
 /// Reads every row, calling `sink` for each. Malformed rows are counted in
@@ -41,9 +45,18 @@ pub fn read_rows(
     cov: &mut FileCoverage,
     mut sink: impl FnMut(StatsRow, &mut FileCoverage),
 ) -> Result<(), String> {
-    let counting = CountingReader { inner: reader, bytes: 0 };
-    let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(counting);
-    let headers = rdr.headers().map_err(|e| format!("cannot read the CSV header: {e}"))?.clone();
+    let counting = CountingReader {
+        inner: reader,
+        bytes: 0,
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(counting);
+    let headers = rdr
+        .headers()
+        .map_err(|e| format!("cannot read the CSV header: {e}"))?
+        .clone();
     let cols = Columns {
         query: find(&headers, &["query"]).ok_or("the CSV header has no `query` column")?,
         calls: find(&headers, &["calls"]).ok_or("the CSV header has no `calls` column")?,
@@ -56,7 +69,8 @@ pub fn read_rows(
         toplevel: find(&headers, &["toplevel"]),
     };
     cov.lines += 1;
-    if cols.user.is_some_and(|(_, named)| !named) || cols.database.is_some_and(|(_, named)| !named) {
+    if cols.user.is_some_and(|(_, named)| !named) || cols.database.is_some_and(|(_, named)| !named)
+    {
         cov.notes
             .push("pg_stat_statements export has OIDs, not role/database names: actors are shown as oid:N".into());
     }
@@ -98,15 +112,29 @@ pub fn read_rows(
             continue;
         };
         let ident = |c: Option<(usize, bool)>| {
-            c.and_then(|(i, named)| get(i).map(|v| if named { v.to_string() } else { format!("oid:{v}") }))
+            c.and_then(|(i, named)| {
+                get(i).map(|v| {
+                    if named {
+                        v.to_string()
+                    } else {
+                        format!("oid:{v}")
+                    }
+                })
+            })
         };
         let row = StatsRow {
             line,
-            query: record.get(cols.query).filter(|q| !q.trim().is_empty()).map(str::to_string),
+            query: record
+                .get(cols.query)
+                .filter(|q| !q.trim().is_empty())
+                .map(str::to_string),
             calls,
             user: ident(cols.user),
             database: ident(cols.database),
-            toplevel: cols.toplevel.and_then(get).map(|v| matches!(v, "t" | "true" | "TRUE" | "1")),
+            toplevel: cols
+                .toplevel
+                .and_then(get)
+                .map(|v| matches!(v, "t" | "true" | "TRUE" | "1")),
         };
         sink(row, cov);
     }
@@ -142,7 +170,10 @@ mod tests {
         assert_eq!(rows[0].database.as_deref(), Some("appdb"));
         assert_eq!(rows[0].calls, 7);
         assert_eq!(rows[0].toplevel, Some(true));
-        assert_eq!(rows[0].query.as_deref(), Some("SELECT a\nFROM t WHERE id = $1"));
+        assert_eq!(
+            rows[0].query.as_deref(),
+            Some("SELECT a\nFROM t WHERE id = $1")
+        );
 
         let csv = "userid,dbid,queryid,query,calls\n10,5,1,SELECT 1,2\n";
         let mut rows = Vec::new();
@@ -153,7 +184,11 @@ mod tests {
 
     #[test]
     fn header_detection() {
-        assert!(looks_like_header("userid,dbid,toplevel,queryid,query,plans,calls"));
-        assert!(!looks_like_header("2024-01-01 00:00:00 UTC [1] LOG:  statement: SELECT query, calls"));
+        assert!(looks_like_header(
+            "userid,dbid,toplevel,queryid,query,plans,calls"
+        ));
+        assert!(!looks_like_header(
+            "2024-01-01 00:00:00 UTC [1] LOG:  statement: SELECT query, calls"
+        ));
     }
 }

@@ -111,7 +111,10 @@ impl Prefix {
                 'u' => ("(.*?)".into(), Some(Field::User)),
                 'd' => ("(.*?)".into(), Some(Field::Database)),
                 'h' => (r"(\[local\]|[^\s()]*?)".into(), Some(Field::Host)),
-                'r' => (r"(\[local\]|[^\s()]*?(?:\(\d+\))?)".into(), Some(Field::RemoteHostPort)),
+                'r' => (
+                    r"(\[local\]|[^\s()]*?(?:\(\d+\))?)".into(),
+                    Some(Field::RemoteHostPort),
+                ),
                 'L' => (r"(?:\[local\]|[^\s]*?)".into(), None),
                 'b' => (r"(?:[a-z][a-z ]*?|)".into(), None),
                 'p' => (r"(\d+)".into(), Some(Field::Pid)),
@@ -186,7 +189,11 @@ impl Prefix {
         for (g, f) in &self.fields {
             let Some(m) = caps.get(*g) else { continue };
             let v = m.as_str().trim();
-            let v = if v.is_empty() || v == "[unknown]" { None } else { Some(v) };
+            let v = if v.is_empty() || v == "[unknown]" {
+                None
+            } else {
+                Some(v)
+            };
             match f {
                 Field::Application => parts.application = parts.application.or(v),
                 Field::User => parts.user = parts.user.or(v),
@@ -232,7 +239,9 @@ mod tests {
     #[test]
     fn default_prefix() {
         let p = Prefix::compile("%m [%p] ").unwrap();
-        let l = p.split("2024-06-27 00:00:07.369 UTC [58151] LOG:  statement: SELECT 1").unwrap();
+        let l = p
+            .split("2024-06-27 00:00:07.369 UTC [58151] LOG:  statement: SELECT 1")
+            .unwrap();
         assert_eq!(l.pid, Some("58151"));
         assert_eq!(l.time, Some("2024-06-27 00:00:07.369 UTC"));
         assert_eq!(l.severity, "LOG");
@@ -249,7 +258,9 @@ mod tests {
         assert_eq!(l.user, Some("myuser"));
         assert_eq!(l.database, Some("mydb"));
         assert_eq!(l.pid, Some("18762"));
-        let bg = p.split("2018-09-18 21:13:15 UTC::@:[8097]:FATAL:  terminating").unwrap();
+        let bg = p
+            .split("2018-09-18 21:13:15 UTC::@:[8097]:FATAL:  terminating")
+            .unwrap();
         assert_eq!(bg.user, None);
         assert_eq!(bg.client, None);
     }
@@ -257,9 +268,13 @@ mod tests {
     #[test]
     fn q_makes_the_tail_optional_and_unknown_is_none() {
         let p = Prefix::compile("%m [%p] %q%u@%d ").unwrap();
-        let bg = p.split("2024-01-01 00:00:00.000 UTC [7] LOG:  checkpoint starting: time").unwrap();
+        let bg = p
+            .split("2024-01-01 00:00:00.000 UTC [7] LOG:  checkpoint starting: time")
+            .unwrap();
         assert_eq!(bg.user, None);
-        let s = p.split("2024-01-01 00:00:00.000 UTC [7] [unknown]@app LOG:  x").unwrap();
+        let s = p
+            .split("2024-01-01 00:00:00.000 UTC [7] [unknown]@app LOG:  x")
+            .unwrap();
         assert_eq!(s.user, None);
         assert_eq!(s.database, Some("app"));
     }
@@ -267,7 +282,11 @@ mod tests {
     #[test]
     fn padding_and_verbose_sqlstate() {
         let p = Prefix::compile("%m [%-6p] %-10u ").unwrap();
-        let l = p.split("2024-01-01 00:00:00.000 UTC [42    ] alice      LOG:  00000: statement: SELECT 1").unwrap();
+        let l = p
+            .split(
+                "2024-01-01 00:00:00.000 UTC [42    ] alice      LOG:  00000: statement: SELECT 1",
+            )
+            .unwrap();
         assert_eq!(l.pid, Some("42"));
         assert_eq!(l.user, Some("alice"));
         assert_eq!(l.message, "statement: SELECT 1");
@@ -277,6 +296,8 @@ mod tests {
     fn non_matching_line_is_none() {
         let p = Prefix::compile("%m [%p] ").unwrap();
         assert!(p.split("\tcontinuation").is_none());
-        assert!(p.split("2024-01-01 00:00:00 UTC:x(1):u@d:[1]:LOG:  x").is_none());
+        assert!(p
+            .split("2024-01-01 00:00:00 UTC:x(1):u@d:[1]:LOG:  x")
+            .is_none());
     }
 }

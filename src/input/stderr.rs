@@ -14,7 +14,9 @@ use crate::time::parse_timestamp;
 pub fn detect_prefix(sample: &[&str]) -> Option<Prefix> {
     let mut best: Option<(usize, Prefix)> = None;
     for p in KNOWN_PREFIXES {
-        let Ok(prefix) = Prefix::compile(p) else { continue };
+        let Ok(prefix) = Prefix::compile(p) else {
+            continue;
+        };
         let hits = sample
             .iter()
             .filter(|l| !l.starts_with('\t') && !l.is_empty())
@@ -88,7 +90,10 @@ pub fn read_entries(
                 if let Some(t) = time {
                     if !t.zone_known && !unknown_zone_noted {
                         unknown_zone_noted = true;
-                        cov.notes.push("a time zone abbreviation is unknown; those times were read as UTC".into());
+                        cov.notes.push(
+                            "a time zone abbreviation is unknown; those times were read as UTC"
+                                .into(),
+                        );
                     }
                 }
                 current = Some(LogEntry {
@@ -138,7 +143,8 @@ mod tests {
 
     #[test]
     fn detects_rds_over_default() {
-        let lines = ["2018-08-22 16:00:04 UTC:10.0.0.1(48808):u@d:[18762]:LOG:  statement: SELECT 1"];
+        let lines =
+            ["2018-08-22 16:00:04 UTC:10.0.0.1(48808):u@d:[18762]:LOG:  statement: SELECT 1"];
         assert_eq!(detect_prefix(&lines).unwrap().source, "%t:%r:%u@%d:[%p]:");
     }
 }

@@ -8,7 +8,9 @@ use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 
-use crate::inventory::{Access, Actor, Confidence, FileCoverage, Inventory, SchemaDependency, StatementCounts, Verdict};
+use crate::inventory::{
+    Access, Actor, Confidence, FileCoverage, Inventory, SchemaDependency, StatementCounts, Verdict,
+};
 use crate::time::format_rfc3339;
 
 /// The contract version.
@@ -169,7 +171,11 @@ pub fn to_doc(inv: &Inventory) -> InventoryDoc {
         .deps
         .iter()
         .map(|(k, s)| DependencyDoc {
-            column: inv.targets.get(k.target).map(ToString::to_string).unwrap_or_default(),
+            column: inv
+                .targets
+                .get(k.target)
+                .map(ToString::to_string)
+                .unwrap_or_default(),
             access: k.access,
             via: k.via.clone(),
             confidence: s.confidence,
@@ -181,10 +187,18 @@ pub fn to_doc(inv: &Inventory) -> InventoryDoc {
             last_seen: s.last_seen.map(format_rfc3339),
             fingerprint: k.fingerprint.clone(),
             query: s.query.clone(),
-            sources: s.sources.iter().map(|r| format!("{}:{}", r.file, r.line)).collect(),
+            sources: s
+                .sources
+                .iter()
+                .map(|r| format!("{}:{}", r.file, r.line))
+                .collect(),
         })
         .collect();
-    let inputs = inv.files.iter().map(|(f, c)| input_doc(Some(f), c)).collect();
+    let inputs = inv
+        .files
+        .iter()
+        .map(|(f, c)| input_doc(Some(f), c))
+        .collect();
     InventoryDoc {
         version: VERSION,
         targets,

@@ -51,13 +51,23 @@ pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "| Column | Verdict | Why |")?;
     writeln!(out, "|---|---|---|")?;
     for t in &doc.targets {
-        writeln!(out, "| `{}` | {} | {} |", t.column, verdict_badge(t.verdict), cell(&t.reason))?;
+        writeln!(
+            out,
+            "| `{}` | {} | {} |",
+            t.column,
+            verdict_badge(t.verdict),
+            cell(&t.reason)
+        )?;
     }
     for t in &doc.targets {
         writeln!(out)?;
         writeln!(out, "### `{}`", t.column)?;
         writeln!(out)?;
-        let deps: Vec<&DependencyDoc> = doc.dependencies.iter().filter(|d| d.column == t.column).collect();
+        let deps: Vec<&DependencyDoc> = doc
+            .dependencies
+            .iter()
+            .filter(|d| d.column == t.column)
+            .collect();
         if deps.is_empty() {
             writeln!(out, "No statement in the inputs uses this column.")?;
         } else {
@@ -97,12 +107,23 @@ pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
                 )?;
             }
             writeln!(out)?;
-            writeln!(out, "<details><summary>Statements ({})</summary>", deps.len())?;
+            writeln!(
+                out,
+                "<details><summary>Statements ({})</summary>",
+                deps.len()
+            )?;
             writeln!(out)?;
-            writeln!(out, "| Fingerprint | Access | Via | Calls | Statement | Sources |")?;
+            writeln!(
+                out,
+                "| Fingerprint | Access | Via | Calls | Statement | Sources |"
+            )?;
             writeln!(out, "|---|---|---|---:|---|---|")?;
             for d in &deps {
-                let reason = d.reason.as_ref().map(|r| format!(" <br>_{}_", cell(r))).unwrap_or_default();
+                let reason = d
+                    .reason
+                    .as_ref()
+                    .map(|r| format!(" <br>_{}_", cell(r)))
+                    .unwrap_or_default();
                 writeln!(
                     out,
                     "| `{}` | {} | {} | {} | <code>{}</code>{} | {} |",
@@ -118,20 +139,33 @@ pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
             writeln!(out)?;
             writeln!(out, "</details>")?;
         }
-        let objs: Vec<_> = doc.schema_dependencies.iter().filter(|s| s.column == t.column).collect();
+        let objs: Vec<_> = doc
+            .schema_dependencies
+            .iter()
+            .filter(|s| s.column == t.column)
+            .collect();
         if !objs.is_empty() {
             writeln!(out)?;
             writeln!(out, "| Schema object | Type | Detail |")?;
             writeln!(out, "|---|---|---|")?;
             for o in objs {
-                writeln!(out, "| `{}` | {} | {} |", o.object, o.object_type, cell(&o.detail))?;
+                writeln!(
+                    out,
+                    "| `{}` | {} | {} |",
+                    o.object,
+                    o.object_type,
+                    cell(&o.detail)
+                )?;
             }
         }
     }
     writeln!(out)?;
     writeln!(out, "### Coverage")?;
     writeln!(out)?;
-    writeln!(out, "| Input | Format | Records | Statements analysed | Unparseable | From | To |")?;
+    writeln!(
+        out,
+        "| Input | Format | Records | Statements analysed | Unparseable | From | To |"
+    )?;
     writeln!(out, "|---|---|---:|---:|---:|---|---|")?;
     for i in &doc.coverage.inputs {
         writeln!(

@@ -18,10 +18,20 @@ pub fn write(inv: &crate::inventory::Inventory, out: &mut dyn Write) -> io::Resu
 /// Writes the text report from a document.
 pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
     for t in &doc.targets {
-        writeln!(out, "{:<13} {}  ({})", serde_plain(&t.verdict).to_uppercase(), t.column, t.reason)?;
+        writeln!(
+            out,
+            "{:<13} {}  ({})",
+            serde_plain(&t.verdict).to_uppercase(),
+            t.column,
+            t.reason
+        )?;
     }
     for t in &doc.targets {
-        let deps: Vec<_> = doc.dependencies.iter().filter(|d| d.column == t.column).collect();
+        let deps: Vec<_> = doc
+            .dependencies
+            .iter()
+            .filter(|d| d.column == t.column)
+            .collect();
         writeln!(out)?;
         writeln!(out, "{}", t.column)?;
         if deps.is_empty() {
@@ -46,7 +56,11 @@ pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
                 writeln!(out, "        ({r})")?;
             }
         }
-        for o in doc.schema_dependencies.iter().filter(|s| s.column == t.column) {
+        for o in doc
+            .schema_dependencies
+            .iter()
+            .filter(|s| s.column == t.column)
+        {
             writeln!(out, "  {} {}: {}", o.object_type, o.object, o.detail)?;
         }
     }

@@ -22,7 +22,10 @@ pub const TARGETS: &[&str] = &["public.users.legacy_email", "public.orders.old_s
 
 pub fn config(inputs: &[PathBuf], schema: Option<&Path>, threads: usize) -> ScanConfig {
     ScanConfig {
-        targets: TARGETS.iter().map(|t| ColumnTarget::parse(t).unwrap()).collect(),
+        targets: TARGETS
+            .iter()
+            .map(|t| ColumnTarget::parse(t).unwrap())
+            .collect(),
         catalog: pgcontract::config::load_catalog(schema).unwrap(),
         inputs: inputs.iter().cloned().map(InputSource::File).collect(),
         prefix: None,
@@ -41,62 +44,302 @@ pub fn run(inputs: &[PathBuf], schema: Option<&Path>) -> InventoryDoc {
 pub type Row = (String, String, String, String, String, String, u64);
 
 pub fn rows(doc: &InventoryDoc) -> Vec<Row> {
-    let mut map: std::collections::BTreeMap<(String, String, String, String, String, String), u64> = Default::default();
+    let mut map: std::collections::BTreeMap<(String, String, String, String, String, String), u64> =
+        Default::default();
     for d in &doc.dependencies {
         let key = (
             d.column.rsplit('.').next().unwrap().to_string(),
             d.actor.user.clone().unwrap_or_default(),
             d.actor.application.clone().unwrap_or_default(),
-            serde_json::to_value(d.access).unwrap().as_str().unwrap().to_string(),
+            serde_json::to_value(d.access)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_string(),
             d.via.clone(),
-            serde_json::to_value(d.confidence).unwrap().as_str().unwrap().to_string(),
+            serde_json::to_value(d.confidence)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_string(),
         );
         *map.entry(key).or_default() += d.calls;
     }
-    map.into_iter().map(|((a, b, c, d, e, f), n)| (a, b, c, d, e, f, n)).collect()
+    map.into_iter()
+        .map(|((a, b, c, d, e, f), n)| (a, b, c, d, e, f, n))
+        .collect()
 }
 
-pub fn row(col: &str, user: &str, app: &str, access: &str, via: &str, conf: &str, calls: u64) -> Row {
-    (col.into(), user.into(), app.into(), access.into(), via.into(), conf.into(), calls)
+pub fn row(
+    col: &str,
+    user: &str,
+    app: &str,
+    access: &str,
+    via: &str,
+    conf: &str,
+    calls: u64,
+) -> Row {
+    (
+        col.into(),
+        user.into(),
+        app.into(),
+        access.into(),
+        via.into(),
+        conf.into(),
+        calls,
+    )
 }
 
 /// The dependency set every log of the fixture workload must give, with the
 /// schema dump loaded (see fixtures/app/CASES.md).
 pub fn expected_log_rows_with_schema() -> Vec<Row> {
     let mut v = vec![
-        row("legacy_email", "r_alias_star", "alias-star", "read", "star", "certain", 1),
-        row("legacy_email", "r_copy_all", "copy-all", "read", "positional", "certain", 1),
-        row("legacy_email", "r_copy_cols", "copy-cols", "read", "direct", "certain", 1),
-        row("legacy_email", "r_ctas", "ctas", "read", "direct", "certain", 1),
-        row("legacy_email", "r_cte", "cte", "read", "direct", "certain", 1),
-        row("legacy_email", "r_direct", "direct-reader", "read", "direct", "certain", 3),
-        row("legacy_email", "r_error", "failing", "read", "direct", "certain", 1),
-        row("legacy_email", "r_extended", "pgbench-extended", "read", "direct", "certain", 5),
-        row("legacy_email", "r_insert_cols", "insert-cols", "write", "direct", "certain", 1),
-        row("legacy_email", "r_join_using", "join-using", "read", "direct", "certain", 1),
-        row("legacy_email", "r_join_using", "join-using", "read", "star", "certain", 1),
-        row("legacy_email", "r_multi", "multi-statement", "write", "direct", "certain", 1),
-        row("legacy_email", "r_positional", "positional-insert", "write", "positional", "certain", 1),
-        row("legacy_email", "r_quoted", "quoted", "read", "direct", "certain", 2),
-        row("legacy_email", "r_returning", "returning", "read", "direct", "certain", 1),
-        row("legacy_email", "r_star", "bi-report", "read", "star", "certain", 1),
-        row("legacy_email", "r_subquery", "subquery", "read", "direct", "certain", 2),
-        row("legacy_email", "r_update_rw", "update-rw", "read", "direct", "certain", 1),
-        row("legacy_email", "r_update_rw", "update-rw", "write", "direct", "certain", 1),
-        row("legacy_email", "r_upsert", "upsert", "read", "direct", "certain", 1),
-        row("legacy_email", "r_upsert", "upsert", "write", "direct", "certain", 1),
-        row("legacy_email", "r_view_reader", "crm", "read", "view public.user_contacts", "certain", 1),
-        row("legacy_email", "r_whole_row", "whole-row", "read", "whole_row", "certain", 2),
-        row("old_status", "r_join_using", "join-using", "read", "star", "certain", 1),
-        row("old_status", "r_orders", "orders-svc", "read", "direct", "certain", 2),
-        row("old_status", "r_prepared", "pgbench-prepared", "write", "direct", "certain", 4),
+        row(
+            "legacy_email",
+            "r_alias_star",
+            "alias-star",
+            "read",
+            "star",
+            "certain",
+            1,
+        ),
+        row(
+            "legacy_email",
+            "r_copy_all",
+            "copy-all",
+            "read",
+            "positional",
+            "certain",
+            1,
+        ),
+        row(
+            "legacy_email",
+            "r_copy_cols",
+            "copy-cols",
+            "read",
+            "direct",
+            "certain",
+            1,
+        ),
+        row(
+            "legacy_email",
+            "r_ctas",
+            "ctas",
+            "read",
+            "direct",
+            "certain",
+            1,
+        ),
+        row(
+            "legacy_email",
+            "r_cte",
+            "cte",
+            "read",
+            "direct",
+            "certain",
+            1,
+        ),
+        row(
+            "legacy_email",
+            "r_direct",
+            "direct-reader",
+            "read",
+            "direct",
+            "certain",
+            3,
+        ),
+        row(
+            "legacy_email",
+            "r_error",
+            "failing",
+            "read",
+            "direct",
+            "certain",
+            1,
+        ),
+        row(
+            "legacy_email",
+            "r_extended",
+            "pgbench-extended",
+            "read",
+            "direct",
+            "certain",
+            5,
+        ),
+        row(
+            "legacy_email",
+            "r_insert_cols",
+            "insert-cols",
+            "write",
+            "direct",
+            "certain",
+            1,
+        ),
+        row(
+            "legacy_email",
+            "r_join_using",
+            "join-using",
+            "read",
+            "direct",
+            "certain",
+            1,
+        ),
+        row(
+            "legacy_email",
+            "r_join_using",
+            "join-using",
+            "read",
+            "star",
+            "certain",
+            1,
+        ),
+        row(
+            "legacy_email",
+            "r_multi",
+            "multi-statement",
+            "write",
+            "direct",
+            "certain",
+            1,
+        ),
+        row(
+            "legacy_email",
+            "r_positional",
+            "positional-insert",
+            "write",
+            "positional",
+            "certain",
+            1,
+        ),
+        row(
+            "legacy_email",
+            "r_quoted",
+            "quoted",
+            "read",
+            "direct",
+            "certain",
+            2,
+        ),
+        row(
+            "legacy_email",
+            "r_returning",
+            "returning",
+            "read",
+            "direct",
+            "certain",
+            1,
+        ),
+        row(
+            "legacy_email",
+            "r_star",
+            "bi-report",
+            "read",
+            "star",
+            "certain",
+            1,
+        ),
+        row(
+            "legacy_email",
+            "r_subquery",
+            "subquery",
+            "read",
+            "direct",
+            "certain",
+            2,
+        ),
+        row(
+            "legacy_email",
+            "r_update_rw",
+            "update-rw",
+            "read",
+            "direct",
+            "certain",
+            1,
+        ),
+        row(
+            "legacy_email",
+            "r_update_rw",
+            "update-rw",
+            "write",
+            "direct",
+            "certain",
+            1,
+        ),
+        row(
+            "legacy_email",
+            "r_upsert",
+            "upsert",
+            "read",
+            "direct",
+            "certain",
+            1,
+        ),
+        row(
+            "legacy_email",
+            "r_upsert",
+            "upsert",
+            "write",
+            "direct",
+            "certain",
+            1,
+        ),
+        row(
+            "legacy_email",
+            "r_view_reader",
+            "crm",
+            "read",
+            "view public.user_contacts",
+            "certain",
+            1,
+        ),
+        row(
+            "legacy_email",
+            "r_whole_row",
+            "whole-row",
+            "read",
+            "whole_row",
+            "certain",
+            2,
+        ),
+        row(
+            "old_status",
+            "r_join_using",
+            "join-using",
+            "read",
+            "star",
+            "certain",
+            1,
+        ),
+        row(
+            "old_status",
+            "r_orders",
+            "orders-svc",
+            "read",
+            "direct",
+            "certain",
+            2,
+        ),
+        row(
+            "old_status",
+            "r_prepared",
+            "pgbench-prepared",
+            "write",
+            "direct",
+            "certain",
+            4,
+        ),
     ];
     v.sort();
     v
 }
 
 /// Roles of the negative cases: they must never appear.
-pub const DECOY_ROLES: &[&str] = &["r_decoy_table", "r_decoy_schema", "r_comment_string", "r_view_other"];
+pub const DECOY_ROLES: &[&str] = &[
+    "r_decoy_table",
+    "r_decoy_schema",
+    "r_comment_string",
+    "r_view_other",
+];
 
 /// Literal values planted in the workload: they must never appear in output.
 pub const SECRETS: &[&str] = &[
