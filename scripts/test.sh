@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The second set-up command and the CI job: formatting, lints, and the whole
+# test suite (unit tests, fixture tests, and tests that start a throwaway
+# PostgreSQL 15 server).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/deps.sh
+pgcontract_deps
+cargo fmt --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --locked
