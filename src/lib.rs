@@ -131,11 +131,14 @@ fn explain(args: &ExplainArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus
     };
     let mut any_target = false;
     for (i, uses) in statements.iter().enumerate() {
+        let mut uses = uses.clone();
+        uses.sort_by(|a, b| a.location.cmp(&b.location).then_with(|| a.cmp(b)));
+        uses.dedup();
         writeln!(out, "statement {}:", i + 1)?;
         if uses.is_empty() {
             writeln!(out, "  no column references")?;
         }
-        for u in uses {
+        for u in &uses {
             let col = match &u.column {
                 analyze::resolve::ColSel::Named(c) => c.clone(),
                 analyze::resolve::ColSel::All => "*".into(),
