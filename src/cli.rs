@@ -8,7 +8,13 @@ use clap::{Parser, Subcommand, ValueEnum};
 /// Find every reader and writer of the columns you are about to drop, from
 /// PostgreSQL statement logs and pg_stat_statements exports.
 #[derive(Debug, Parser)]
-#[command(name = "pgcontract", version, about, long_about = None)]
+#[command(
+    name = "pgcontract",
+    version,
+    about,
+    long_about = None,
+    after_help = "Exit status: 0 when every column is clear, 1 when any column is blocked or inconclusive, 2 on a usage error or when no input could be read at all."
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

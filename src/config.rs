@@ -24,7 +24,7 @@ pub enum ConfigError {
     #[error(transparent)]
     Prefix(#[from] crate::input::prefix::PrefixError),
     /// The schema file could not be read.
-    #[error("{path}: cannot read the schema: {source}")]
+    #[error("{path}: cannot read the schema")]
     Schema {
         /// The file.
         path: String,

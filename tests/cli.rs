@@ -1,0 +1,978 @@
+//! End-to-end tests of the `pgcontract` binary: exit codes, stdin, gzip,
+//! output files and formats, a forced log_line_prefix, `explain`, and
+//! byte-identical output whatever the thread count or input order.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use common::*;
+use pgcontract::inventory::Verdict;
+use pgcontract::report::json::InventoryDoc;
+
+const BIN: &str = env!("CARGO_BIN_EXE_pgcontract");
+
+fn cmd(args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args).current_dir(root());
+    c
+}
+
+/// Runs the binary with `args` and an empty stdin.
+fn pgc(args: &[&str]) -> Output {
+    cmd(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run the pgcontract binary")
+}
+
+/// Runs the binary with `args`, feeding `input` on stdin.
+fn pgc_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = cmd(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot run the pgcontract binary");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        // The binary may stop reading early on an error; ignore EPIPE.
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+fn code(out: &Output) -> i32 {
+    out.status
+        .code()
+        .unwrap_or_else(|| panic!("killed by a signal: {out:?}"))
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("stdout is not UTF-8")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts the exit code, showing both streams when it differs.
+fn assert_code(out: &Output, want: i32) {
+    assert_eq!(
+        code(out),
+        want,
+        "exit code\n--- stdout:\n{}\n--- stderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(out)
+    );
+}
+
+fn doc(out: &Output) -> InventoryDoc {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not an inventory document: {e}\n--- stdout:\n{}\n--- stderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr(out)
+        )
+    })
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("non-UTF-8 path")
+}
+
+fn schema() -> PathBuf {
+    fixture("app/schema.sql")
+}
+
+fn custom_log() -> PathBuf {
+    fixture("app/logs/custom.log")
+}
+
+fn all_inputs() -> Vec<PathBuf> {
+    vec![
+        fixture("app/logs/custom.log"),
+        fixture("app/logs/rds.log"),
+        fixture("app/logs/default.log"),
+        fixture("app/pgss/pgss-names.csv"),
+    ]
+}
+
+/// `scan -q --column <both fixture targets> --schema schema.sql` + `extra`.
+fn scan_args<'a>(schema: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec![
+        "scan", "-q", "--column", TARGETS[0], "--column", TARGETS[1], "--schema", schema,
+    ];
+    v.extend_from_slice(extra);
+    v
+}
+
+/// A synthetic stderr log with an unusual prefix, `%t [%p-%l] %q%u@%d/%a `:
+/// one statement reads `users.legacy_email`, one does not.
+const ODD_PREFIX: &str = "%t [%p-%l] %q%u@%d/%a ";
+const ODD_PREFIX_LOG: &str = "\
+2024-05-01 10:00:00 UTC [4242-1] LOG:  checkpoint starting: time
+2024-05-01 10:00:01 UTC [4243-1] alice@appdb/billing LOG:  statement: SELECT legacy_email FROM users WHERE id = 1
+2024-05-01 10:00:02 UTC [4243-2] alice@appdb/billing LOG:  statement: SELECT name FROM users WHERE id = 2
+2024-05-01 10:00:03 UTC [4242-2] LOG:  checkpoint complete: wrote 3 buffers
+";
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+// ---------------------------------------------------------------- exit 1 / 0
+
+#[test]
+fn fixture_logs_are_blocked_exit_1_with_the_exact_json_inventory() {
+    let schema = schema();
+    for f in ["custom.log", "rds.log", "default.log"] {
+        let log = fixture(&format!("app/logs/{f}"));
+        let out = pgc(&scan_args(
+            path_str(&schema),
+            &["--format", "json", path_str(&log)],
+        ));
+        assert_code(&out, 1);
+        let d = doc(&out);
+        assert_eq!(d.version, 1);
+        assert_eq!(rows(&d), expected_log_rows_with_schema(), "{f}");
+        let verdicts: Vec<_> = d
+            .targets
+            .iter()
+            .map(|t| (t.column.as_str(), t.verdict))
+            .collect();
+        assert_eq!(
+            verdicts,
+            vec![
+                ("public.users.legacy_email", Verdict::Blocked),
+                ("public.orders.old_status", Verdict::Blocked),
+            ],
+            "{f}"
+        );
+        assert!(d.warnings.is_empty(), "{f}: {:?}", d.warnings);
+        assert_eq!(d.coverage.inputs.len(), 1);
+        assert!(d.coverage.inputs[0].errors.is_empty());
+        // Nothing goes wrong, so nothing on stderr.
+        assert_eq!(stderr(&out), "", "{f}");
+    }
+}
+
+#[test]
+fn a_column_nobody_uses_is_clear_exit_0() {
+    // `archive.users` is only read by the decoy `SELECT legacy_email FROM
+    // archive.users` and `public.newsletter` only by `SELECT legacy_email FROM
+    // newsletter`: neither `id` is touched by any statement, `*`, COPY or
+    // positional write of the workload.
+    let schema = schema();
+    for col in ["archive.users.id", "public.newsletter.id"] {
+        let out = pgc(&[
+            "scan",
+            "-q",
+            "--column",
+            col,
+            "--schema",
+            path_str(&schema),
+            "--format",
+            "json",
+            path_str(&custom_log()),
+        ]);
+        assert_code(&out, 0);
+        let d = doc(&out);
+        assert_eq!(d.targets.len(), 1);
+        assert_eq!(d.targets[0].column, col);
+        assert_eq!(d.targets[0].verdict, Verdict::Clear, "{col}");
+        assert_eq!(
+            d.targets[0].reason,
+            "no reference in 43 analysed statements"
+        );
+        assert!(d.dependencies.is_empty(), "{:?}", d.dependencies);
+        assert!(d.schema_dependencies.is_empty());
+        // The clear verdict rests on real, analysed statements.
+        let input = &d.coverage.inputs[0];
+        assert_eq!(input.statements.seen, 43);
+        assert_eq!(input.statements.analysed, 43);
+        assert_eq!(input.statements.unparseable, 0);
+        assert!(input.errors.is_empty());
+        assert_eq!(stderr(&out), "");
+    }
+}
+
+#[test]
+fn a_clear_column_in_a_mixed_run_still_exits_1() {
+    let schema = schema();
+    let out = pgc(&[
+        "scan",
+        "-q",
+        "-c",
+        "public.users.legacy_email",
+        "-c",
+        "archive.users.id",
+        "--schema",
+        path_str(&schema),
+        "--format",
+        "json",
+        path_str(&custom_log()),
+    ]);
+    assert_code(&out, 1);
+    let d = doc(&out);
+    let verdicts: Vec<_> = d.targets.iter().map(|t| t.verdict).collect();
+    assert_eq!(verdicts, vec![Verdict::Blocked, Verdict::Clear]);
+}
+
+#[test]
+fn a_log_without_analysable_statements_is_inconclusive_not_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("quiet.log");
+    std::fs::write(
+        &log,
+        "2024-05-01 10:00:00.000 UTC [7] LOG:  checkpoint starting: time\n\
+         2024-05-01 10:00:01.000 UTC [7] LOG:  checkpoint complete: wrote 3 buffers\n",
+    )
+    .unwrap();
+    let out = pgc(&[
+        "scan",
+        "-q",
+        "-c",
+        "archive.users.id",
+        "--format",
+        "json",
+        path_str(&log),
+    ]);
+    assert_code(&out, 1);
+    let d = doc(&out);
+    assert_eq!(d.targets[0].verdict, Verdict::Inconclusive);
+    assert_eq!(
+        d.targets[0].reason,
+        "no statement in the inputs could be analysed"
+    );
+}
+
+// ---------------------------------------------------------------- exit 2
+
+#[test]
+fn a_bad_column_value_is_a_usage_error() {
+    let out = pgc(&["scan", "-q", "--column", "nodots", path_str(&custom_log())]);
+    assert_code(&out, 2);
+    assert_eq!(stdout(&out), "");
+    assert_eq!(
+        stderr(&out),
+        "pgcontract: column `nodots` must be written SCHEMA.TABLE.COLUMN or TABLE.COLUMN\n"
+    );
+    for bad in ["a.b.c.d", "users.", ".users.x", "users legacy"] {
+        let out = pgc(&["scan", "-q", "--column", bad, path_str(&custom_log())]);
+        assert_code(&out, 2);
+        assert!(
+            stderr(&out).contains(&format!("`{bad}`")),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn missing_flags_are_usage_errors() {
+    // No --column.
+    let out = pgc(&["scan", path_str(&custom_log())]);
+    assert_code(&out, 2);
+    assert!(stderr(&out).contains("--column"), "{}", stderr(&out));
+    // No input.
+    let out = pgc(&["scan", "--column", "users.legacy_email"]);
+    assert_code(&out, 2);
+    assert!(stderr(&out).contains("INPUT"), "{}", stderr(&out));
+    // Unknown format.
+    let out = pgc(&[
+        "scan",
+        "--column",
+        "users.legacy_email",
+        "--format",
+        "yaml",
+        path_str(&custom_log()),
+    ]);
+    assert_code(&out, 2);
+    // stdin twice.
+    let out = pgc_stdin(&["scan", "-q", "-c", "users.legacy_email", "-", "-"], b"");
+    assert_code(&out, 2);
+    assert!(stderr(&out).contains("only once"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_missing_input_exits_2_and_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such.log");
+    let out = pgc(&[
+        "scan",
+        "-q",
+        "-c",
+        "users.legacy_email",
+        "--format",
+        "json",
+        path_str(&missing),
+    ]);
+    assert_code(&out, 2);
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(&format!("pgcontract: {}: cannot open:", missing.display())),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    // The report is still written, with the error in coverage.
+    let d = doc(&out);
+    assert_eq!(d.targets[0].verdict, Verdict::Inconclusive);
+    assert_eq!(d.coverage.inputs.len(), 1);
+    let input = &d.coverage.inputs[0];
+    assert_eq!(input.file.as_deref(), Some(path_str(&missing)));
+    assert_eq!(input.errors.len(), 1);
+    assert!(
+        input.errors[0].starts_with(&format!("{}: cannot open:", missing.display())),
+        "{:?}",
+        input.errors
+    );
+}
+
+fn assert_unrecognised(path: &Path) {
+    let out = pgc(&[
+        "scan",
+        "-q",
+        "-c",
+        "users.legacy_email",
+        "--format",
+        "json",
+        path_str(path),
+    ]);
+    assert_code(&out, 2);
+    let want = format!(
+        "{}: unrecognised input format (not a PostgreSQL stderr log with a known log_line_prefix, nor a pg_stat_statements CSV export); pass --log-line-prefix if it is a stderr log",
+        path.display()
+    );
+    assert_eq!(stderr(&out), format!("pgcontract: {want}\n"));
+    let d = doc(&out);
+    assert_eq!(d.coverage.inputs[0].errors, vec![want]);
+    assert_eq!(d.coverage.inputs[0].format.as_deref(), Some("unrecognised"));
+    assert!(d.dependencies.is_empty());
+}
+
+#[test]
+fn a_text_file_that_is_not_a_log_exits_2_and_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("notes.log");
+    std::fs::write(
+        &f,
+        "Shopping list\n- milk\n- SELECT legacy_email FROM users; (not a log line)\n",
+    )
+    .unwrap();
+    assert_unrecognised(&f);
+}
+
+#[test]
+fn random_bytes_exit_2_and_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("random.bin");
+    // Deterministic pseudo-random bytes (xorshift); the first two bytes are
+    // not the gzip magic.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut bytes = Vec::with_capacity(8192);
+    for _ in 0..8192 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        bytes.push((x >> 24) as u8);
+    }
+    assert!(!bytes.starts_with(&[0x1f, 0x8b]));
+    std::fs::write(&f, &bytes).unwrap();
+    assert_unrecognised(&f);
+}
+
+#[test]
+fn an_unreadable_schema_exits_2_and_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-schema.sql");
+    // A missing file, and a directory given as the schema.
+    for bad in [missing.as_path(), dir.path()] {
+        let out = pgc(&[
+            "scan",
+            "-q",
+            "-c",
+            "users.legacy_email",
+            "--schema",
+            path_str(bad),
+            path_str(&custom_log()),
+        ]);
+        assert_code(&out, 2);
+        assert_eq!(stdout(&out), "", "no report without a schema");
+        let err = stderr(&out);
+        assert!(
+            err.starts_with(&format!(
+                "pgcontract: {}: cannot read the schema: ",
+                bad.display()
+            )),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
+
+#[test]
+fn an_unreadable_schema_error_names_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-schema.sql");
+    let out = pgc(&[
+        "scan",
+        "-q",
+        "-c",
+        "users.legacy_email",
+        "--schema",
+        path_str(&missing),
+        path_str(&custom_log()),
+    ]);
+    assert_code(&out, 2);
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "pgcontract: {}: cannot read the schema: No such file or directory (os error 2)\n",
+            missing.display()
+        )
+    );
+}
+
+#[test]
+fn one_good_and_one_missing_input_exits_1_with_the_good_ones_dependencies() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("gone.log");
+    let schema = schema();
+    let out = pgc(&scan_args(
+        path_str(&schema),
+        &[
+            "--format",
+            "json",
+            path_str(&custom_log()),
+            path_str(&missing),
+        ],
+    ));
+    assert_code(&out, 1);
+    let d = doc(&out);
+    assert_eq!(rows(&d), expected_log_rows_with_schema());
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(&format!("pgcontract: {}: cannot open:", missing.display())),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let inputs: Vec<_> = d
+        .coverage
+        .inputs
+        .iter()
+        .map(|i| (i.file.clone().unwrap(), i.errors.len()))
+        .collect();
+    let mut want = vec![
+        (path_str(&custom_log()).to_string(), 0),
+        (path_str(&missing).to_string(), 1),
+    ];
+    want.sort();
+    assert_eq!(inputs, want);
+    let gone = d
+        .coverage
+        .inputs
+        .iter()
+        .find(|i| i.file.as_deref() == Some(path_str(&missing)))
+        .unwrap();
+    assert!(
+        gone.errors[0].starts_with(&format!("{}: cannot open:", missing.display())),
+        "{:?}",
+        gone.errors
+    );
+    assert_eq!(d.coverage.totals.errors.len(), 1, "{:?}", d.coverage.totals);
+}
+
+// ---------------------------------------------------------------- inputs
+
+#[test]
+fn dash_reads_stdin() {
+    let log = std::fs::read(custom_log()).unwrap();
+    let schema = schema();
+    let out = pgc_stdin(
+        &scan_args(path_str(&schema), &["--format", "json", "-"]),
+        &log,
+    );
+    assert_code(&out, 1);
+    let d = doc(&out);
+    assert_eq!(rows(&d), expected_log_rows_with_schema());
+    assert_eq!(d.coverage.inputs.len(), 1);
+    assert_eq!(d.coverage.inputs[0].file.as_deref(), Some("-"));
+    assert_eq!(d.coverage.inputs[0].format.as_deref(), Some("stderr"));
+    assert_eq!(d.coverage.inputs[0].lines, 149);
+    assert!(d
+        .dependencies
+        .iter()
+        .all(|dep| dep.sources.iter().all(|s| s.starts_with("-:"))));
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn gzip_is_recognised_by_magic_bytes_whatever_the_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let gz = gzip(&std::fs::read(custom_log()).unwrap());
+    let f = dir.path().join("postgresql.log");
+    std::fs::write(&f, &gz).unwrap();
+    let schema = schema();
+    let out = pgc(&scan_args(
+        path_str(&schema),
+        &["--format", "json", path_str(&f)],
+    ));
+    assert_code(&out, 1);
+    let d = doc(&out);
+    assert_eq!(rows(&d), expected_log_rows_with_schema());
+    let input = &d.coverage.inputs[0];
+    assert_eq!(input.format.as_deref(), Some("stderr+gzip"));
+    assert_eq!(
+        input.log_line_prefix.as_deref(),
+        Some("%m [%p] user=%u,db=%d,app=%a,client=%h ")
+    );
+    assert_eq!(input.lines, 149);
+    assert_eq!(
+        input.bytes,
+        std::fs::metadata(custom_log()).unwrap().len(),
+        "bytes are counted decompressed"
+    );
+    // gzip on stdin too.
+    let out = pgc_stdin(
+        &scan_args(path_str(&schema), &["--format", "json", "-"]),
+        &gz,
+    );
+    assert_code(&out, 1);
+    let d = doc(&out);
+    assert_eq!(rows(&d), expected_log_rows_with_schema());
+    assert_eq!(d.coverage.inputs[0].format.as_deref(), Some("stderr+gzip"));
+}
+
+#[test]
+fn a_directory_input_is_scanned_recursively() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::fs::copy(custom_log(), dir.path().join("sub/custom.log")).unwrap();
+    let schema = schema();
+    let out = pgc(&scan_args(
+        path_str(&schema),
+        &["--format", "json", path_str(dir.path())],
+    ));
+    assert_code(&out, 1);
+    let d = doc(&out);
+    assert_eq!(rows(&d), expected_log_rows_with_schema());
+    assert_eq!(
+        d.coverage.inputs[0].file.as_deref(),
+        Some(path_str(&dir.path().join("sub/custom.log")))
+    );
+}
+
+#[test]
+fn log_line_prefix_override_parses_an_unusual_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("odd.log");
+    std::fs::write(&log, ODD_PREFIX_LOG).unwrap();
+    let out = pgc(&[
+        "scan",
+        "-q",
+        "-c",
+        "users.legacy_email",
+        "--log-line-prefix",
+        ODD_PREFIX,
+        "--format",
+        "json",
+        path_str(&log),
+    ]);
+    assert_code(&out, 1);
+    let d = doc(&out);
+    let input = &d.coverage.inputs[0];
+    assert_eq!(input.log_line_prefix.as_deref(), Some(ODD_PREFIX));
+    assert_eq!(input.format.as_deref(), Some("stderr"));
+    assert_eq!(input.lines, 4);
+    assert_eq!(input.statements.seen, 2);
+    assert_eq!(input.statements.analysed, 2);
+    assert_eq!(d.targets[0].verdict, Verdict::Blocked);
+    assert_eq!(d.dependencies.len(), 1, "{:?}", d.dependencies);
+    let dep = &d.dependencies[0];
+    assert_eq!(dep.column, "public.users.legacy_email");
+    assert_eq!(dep.actor.user.as_deref(), Some("alice"));
+    assert_eq!(dep.actor.database.as_deref(), Some("appdb"));
+    assert_eq!(dep.actor.application.as_deref(), Some("billing"));
+    assert_eq!(dep.actor.client, None);
+    assert_eq!(dep.calls, 1);
+    assert_eq!(dep.first_seen.as_deref(), Some("2024-05-01T10:00:01.000Z"));
+
+    // The same log on stdin, with the override.
+    let out = pgc_stdin(
+        &[
+            "scan",
+            "-q",
+            "-c",
+            "users.legacy_email",
+            "--log-line-prefix",
+            ODD_PREFIX,
+            "--format",
+            "json",
+            "-",
+        ],
+        ODD_PREFIX_LOG.as_bytes(),
+    );
+    assert_code(&out, 1);
+    let d2 = doc(&out);
+    assert_eq!(
+        d2.dependencies[0].actor.application.as_deref(),
+        Some("billing")
+    );
+
+    // Without the override a shorter known prefix is detected, which cannot
+    // split the application off the database: the override is what makes
+    // the actor right.
+    let out = pgc(&[
+        "scan",
+        "-q",
+        "-c",
+        "users.legacy_email",
+        "--format",
+        "json",
+        path_str(&log),
+    ]);
+    let d3 = doc(&out);
+    assert_ne!(
+        d3.coverage.inputs[0].log_line_prefix.as_deref(),
+        Some(ODD_PREFIX)
+    );
+    assert_ne!(
+        d3.dependencies[0].actor.application.as_deref(),
+        Some("billing")
+    );
+}
+
+#[test]
+fn a_log_line_prefix_that_matches_no_line_is_not_clear() {
+    // A forced prefix that does not match the log gives no statements, so
+    // the verdict cannot be clear.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("odd.log");
+    std::fs::write(&log, ODD_PREFIX_LOG).unwrap();
+    let out = pgc(&[
+        "scan",
+        "-q",
+        "-c",
+        "users.legacy_email",
+        "--log-line-prefix",
+        "%m {%p} ",
+        "--format",
+        "json",
+        path_str(&log),
+    ]);
+    // Nothing matched: no statement analysed, so not clear.
+    assert_code(&out, 1);
+    let d = doc(&out);
+    assert_eq!(d.targets[0].verdict, Verdict::Inconclusive);
+    assert_eq!(d.coverage.inputs[0].statements.analysed, 0);
+}
+
+// ---------------------------------------------------------------- outputs
+
+#[test]
+fn output_file_gets_the_report_and_stdout_stays_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = schema();
+    let log = custom_log();
+    let report = dir.path().join("inventory.json");
+    let out = pgc(&scan_args(
+        path_str(&schema),
+        &[
+            "--format",
+            "json",
+            "--output",
+            path_str(&report),
+            path_str(&log),
+        ],
+    ));
+    assert_code(&out, 1);
+    assert!(out.stdout.is_empty(), "{}", stdout(&out));
+    assert_eq!(stderr(&out), "");
+    let written = std::fs::read(&report).unwrap();
+    let direct = pgc(&scan_args(
+        path_str(&schema),
+        &["--format", "json", path_str(&log)],
+    ));
+    assert_eq!(written, direct.stdout, "file and stdout reports differ");
+    let d: InventoryDoc = serde_json::from_slice(&written).unwrap();
+    assert_eq!(rows(&d), expected_log_rows_with_schema());
+    // Only the report is left in the directory (no temporary file).
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, vec!["inventory.json".to_string()]);
+
+    // -o, overwriting an existing file, with the markdown format.
+    std::fs::write(&report, "old content").unwrap();
+    let out = pgc(&scan_args(
+        path_str(&schema),
+        &[
+            "--format",
+            "markdown",
+            "-o",
+            path_str(&report),
+            path_str(&log),
+        ],
+    ));
+    assert_code(&out, 1);
+    assert!(out.stdout.is_empty());
+    let md = std::fs::read_to_string(&report).unwrap();
+    assert!(md.starts_with("<!-- pgcontract:inventory v1 -->\n"), "{md}");
+}
+
+#[test]
+fn an_unwritable_output_path_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("no-such-dir").join("inventory.json");
+    let schema = schema();
+    let out = pgc(&scan_args(
+        path_str(&schema),
+        &["-o", path_str(&report), path_str(&custom_log())],
+    ));
+    assert_code(&out, 2);
+    assert!(out.stdout.is_empty());
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("{}: cannot write the report", report.display())),
+        "{err}"
+    );
+}
+
+#[test]
+fn markdown_starts_with_the_marker_and_has_the_verdict_table() {
+    let schema = schema();
+    let out = pgc(&[
+        "scan",
+        "-q",
+        "-c",
+        "public.users.legacy_email",
+        "-c",
+        "public.orders.old_status",
+        "-c",
+        "archive.users.id",
+        "--schema",
+        path_str(&schema),
+        "--format",
+        "markdown",
+        path_str(&custom_log()),
+    ]);
+    assert_code(&out, 1);
+    let md = stdout(&out);
+    let head: Vec<&str> = md.lines().take(8).collect();
+    assert_eq!(
+        head,
+        vec![
+            "<!-- pgcontract:inventory v1 -->",
+            "## pgcontract: contract audit",
+            "",
+            "| Column | Verdict | Why |",
+            "|---|---|---|",
+            "| `public.users.legacy_email` | ⛔ **blocked** | 25 dependencies (32 calls) in the logs |",
+            "| `public.orders.old_status` | ⛔ **blocked** | 3 dependencies (7 calls) in the logs |",
+            "| `archive.users.id` | ✅ **clear** | no reference in 43 analysed statements |",
+        ]
+    );
+    assert!(md.contains("\n### `public.users.legacy_email`\n"));
+    assert!(md.contains(
+        "| direct-reader | r_direct | appdb | 127.0.0.1 | read | direct | certain | 3 |"
+    ));
+    assert!(
+        md.contains("\n### `archive.users.id`\n\nNo statement in the inputs uses this column.\n")
+    );
+    for s in SECRETS {
+        assert!(!md.contains(s), "{s} leaked");
+    }
+}
+
+#[test]
+fn text_format_lists_verdicts_then_actors() {
+    let schema = schema();
+    let out = pgc(&scan_args(
+        path_str(&schema),
+        &["--format", "text", path_str(&custom_log())],
+    ));
+    assert_code(&out, 1);
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "BLOCKED       public.users.legacy_email  (25 dependencies (32 calls) in the logs)"
+    );
+    assert_eq!(
+        lines[1],
+        "BLOCKED       public.orders.old_status  (3 dependencies (7 calls) in the logs)"
+    );
+    assert_eq!(lines[2], "");
+    assert_eq!(lines[3], "public.users.legacy_email");
+    assert!(text.contains("user=r_direct db=appdb app=direct-reader client=127.0.0.1 calls=3"));
+    assert!(text.contains("user=r_orders db=appdb app=orders-svc client=[local] calls=2"));
+    assert!(text
+        .contains("\ncoverage: 1 input(s), 149 records, 43 statements analysed, 0 unparseable, "));
+    // Text is the default format.
+    let default = pgc(&scan_args(path_str(&schema), &[path_str(&custom_log())]));
+    assert_eq!(default.stdout, out.stdout);
+}
+
+// ---------------------------------------------------------------- explain
+
+#[test]
+fn explain_marks_target_references() {
+    let schema = schema();
+    let out = pgc(&[
+        "explain",
+        "--column",
+        "public.users.legacy_email",
+        "--schema",
+        path_str(&schema),
+        "SELECT * FROM users",
+    ]);
+    assert_code(&out, 1);
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "statement 1:");
+    let marked: Vec<&&str> = lines.iter().filter(|l| l.starts_with("  * ")).collect();
+    assert_eq!(marked.len(), 1, "{text}");
+    assert!(marked[0].starts_with("  * public.users."), "{}", marked[0]);
+    assert!(marked[0].contains("access=read"), "{}", marked[0]);
+    assert!(marked[0].contains("via=star"), "{}", marked[0]);
+    assert!(marked[0].contains("confidence=certain"), "{}", marked[0]);
+
+    // Two statements, one target reference, one non-target reference.
+    let out = pgc(&[
+        "explain",
+        "-c",
+        "users.legacy_email",
+        "--schema",
+        path_str(&schema),
+        "SELECT name FROM users; UPDATE users SET legacy_email = NULL WHERE id = 9",
+    ]);
+    assert_code(&out, 1);
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "statement 1:\n    public.users.name  access=read via=direct confidence=certain"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("statement 2:\n"), "{text}");
+    assert!(
+        text.contains("  * public.users.legacy_email  access=write via=direct confidence=certain"),
+        "{text}"
+    );
+}
+
+#[test]
+fn explain_without_a_target_hit_exits_0() {
+    let schema = schema();
+    let out = pgc(&[
+        "explain",
+        "--column",
+        "public.users.legacy_email",
+        "--schema",
+        path_str(&schema),
+        "SELECT legacy_email FROM newsletter",
+    ]);
+    assert_code(&out, 0);
+    let text = stdout(&out);
+    assert_eq!(text.lines().next(), Some("statement 1:"));
+    assert!(!text.contains("  * "), "{text}");
+    assert!(text.contains("public.newsletter.legacy_email"), "{text}");
+}
+
+#[test]
+fn explain_of_unparseable_sql_exits_2() {
+    let out = pgc(&["explain", "SELEC legacy_email FROM users"]);
+    assert_code(&out, 2);
+    assert!(
+        stdout(&out).starts_with("cannot parse: "),
+        "{}",
+        stdout(&out)
+    );
+}
+
+// ---------------------------------------------------------------- determinism
+
+#[test]
+fn stdout_is_byte_identical_across_thread_counts_and_input_order() {
+    let schema = schema();
+    let inputs = all_inputs();
+    let forward: Vec<&str> = inputs.iter().map(|p| path_str(p)).collect();
+    let mut reversed = forward.clone();
+    reversed.reverse();
+    for fmt in ["json", "markdown", "text"] {
+        let run = |threads: &str, files: &[&str]| {
+            let mut extra = vec!["--format", fmt, "--threads", threads];
+            extra.extend_from_slice(files);
+            let out = pgc(&scan_args(path_str(&schema), &extra));
+            assert_code(&out, 1);
+            out.stdout
+        };
+        let a = run("1", &forward);
+        assert!(!a.is_empty());
+        let b = run("4", &forward);
+        assert!(a == b, "{fmt}: --threads 1 and --threads 4 differ");
+        let c = run("1", &reversed);
+        assert!(a == c, "{fmt}: reversed input order differs");
+        let d = run("4", &reversed);
+        assert!(a == d, "{fmt}: reversed input order with 4 threads differs");
+    }
+}
+
+// ---------------------------------------------------------------- help
+
+#[test]
+fn scan_help_mentions_the_exit_codes() {
+    let out = pgc(&["scan", "--help"]);
+    assert_code(&out, 0);
+    let help = stdout(&out);
+    assert!(
+        help.contains("Exit status: 0 when every column is clear, 1 when any column is blocked or inconclusive, 2 on a usage error or when no input could be read at all"),
+        "{help}"
+    );
+}
+
+#[test]
+fn top_level_help_mentions_the_exit_codes() {
+    let out = pgc(&["--help"]);
+    assert_code(&out, 0);
+    let help = stdout(&out);
+    assert!(help.contains("Exit status"), "{help}");
+}
+
+#[test]
+fn top_level_help_lists_the_subcommands() {
+    let out = pgc(&["--help"]);
+    assert_code(&out, 0);
+    let help = stdout(&out);
+    assert!(help.contains("Usage: pgcontract <COMMAND>"), "{help}");
+    assert!(help.contains("  scan "), "{help}");
+    assert!(help.contains("  explain "), "{help}");
+    // No subcommand: usage error.
+    let out = pgc(&[]);
+    assert_code(&out, 2);
+}
+
+#[test]
+fn version_prints_the_crate_version() {
+    let out = pgc(&["--version"]);
+    assert_code(&out, 0);
+    assert_eq!(
+        stdout(&out),
+        format!("pgcontract {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let out = pgc(&["-V"]);
+    assert_code(&out, 0);
+    assert_eq!(
+        stdout(&out),
+        format!("pgcontract {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}

@@ -1,0 +1,127 @@
+//! Regenerates the fixture workload against a real, throwaway PostgreSQL 15
+//! cluster (scripts/gen-fixtures.sh) and checks that the fresh logs and
+//! export give exactly the inventory the committed fixtures give.
+//!
+//! Needs the postgresql-15 server package (`/usr/lib/postgresql/15/bin`).
+//! Without it the test fails, unless `PGCONTRACT_SKIP_LIVE=1` is set.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use common::*;
+use pgcontract::inventory::Verdict;
+
+const INITDB: &str = "/usr/lib/postgresql/15/bin/initdb";
+
+fn skip_requested() -> bool {
+    std::env::var("PGCONTRACT_SKIP_LIVE").is_ok_and(|v| v == "1")
+}
+
+/// True when every directory from `/` down to `dir` can be traversed by
+/// other users (the script runs the server as `postgres` when run as root).
+fn traversable_by_others(dir: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    dir.ancestors()
+        .all(|d| std::fs::metadata(d).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
+}
+
+#[test]
+fn regenerated_logs_from_a_live_server_give_the_same_inventory() {
+    if skip_requested() {
+        eprintln!("live_server: skipped (PGCONTRACT_SKIP_LIVE=1)");
+        return;
+    }
+    assert!(
+        Path::new(INITDB).exists(),
+        "{INITDB} not found: this test needs the PostgreSQL 15 server (apt-get install postgresql-15); \
+         set PGCONTRACT_SKIP_LIVE=1 to skip it"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("app");
+    // The script puts its throwaway cluster (data directory and unix
+    // socket) under $TMPDIR and, as root, runs the server as `postgres`:
+    // keep it inside our temporary directory (so it goes away with it), and
+    // let `postgres` in. Fall back to /tmp when an ancestor of the temporary
+    // directory is closed to other users.
+    let cluster_tmp = dir.path().join("tmp");
+    std::fs::create_dir(&cluster_tmp).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for d in [dir.path(), cluster_tmp.as_path()] {
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    }
+    let tmpdir: PathBuf = if traversable_by_others(&cluster_tmp) {
+        cluster_tmp
+    } else {
+        PathBuf::from("/tmp")
+    };
+
+    let started = Instant::now();
+    let out = Command::new("bash")
+        .arg(root().join("scripts/gen-fixtures.sh"))
+        .arg(&out_dir)
+        .current_dir(root())
+        .env("TMPDIR", &tmpdir)
+        .output()
+        .expect("cannot run bash");
+    assert!(
+        out.status.success(),
+        "scripts/gen-fixtures.sh failed ({})\n--- stdout:\n{}\n--- stderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!(
+        "live_server: fixtures regenerated in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let schema = out_dir.join("schema.sql");
+    assert!(schema.is_file(), "no schema.sql written");
+
+    for f in ["custom.log", "rds.log", "default.log"] {
+        let log = out_dir.join("logs").join(f);
+        let doc = run(std::slice::from_ref(&log), Some(&schema));
+        assert_eq!(rows(&doc), expected_log_rows_with_schema(), "{f}");
+        assert_eq!(doc.targets[0].verdict, Verdict::Blocked, "{f}");
+        assert_eq!(doc.targets[1].verdict, Verdict::Blocked, "{f}");
+        assert!(doc.warnings.is_empty(), "{f}: {:?}", doc.warnings);
+        let input = &doc.coverage.inputs[0];
+        assert!(input.errors.is_empty(), "{f}: {:?}", input.errors);
+        assert_eq!(input.lines, 149, "{f}");
+        assert_eq!(input.statements.seen, 43, "{f}");
+        assert_eq!(input.statements.unparseable, 0, "{f}");
+        for d in &doc.dependencies {
+            let user = d.actor.user.as_deref().unwrap_or("");
+            assert!(!DECOY_ROLES.contains(&user), "{f}: decoy {user} in {d:?}");
+        }
+    }
+
+    // pg_stat_statements: the same set minus the failed statement (not
+    // recorded), and no application names.
+    let mut want: Vec<Row> = expected_log_rows_with_schema()
+        .into_iter()
+        .filter(|r| r.1 != "r_error")
+        .collect();
+    for r in &mut want {
+        r.2 = String::new();
+    }
+    let doc = run(&[out_dir.join("pgss/pgss-names.csv")], Some(&schema));
+    assert_eq!(rows(&doc), want, "pgss-names.csv");
+    assert!(doc.coverage.inputs[0].errors.is_empty());
+
+    let doc = run(&[out_dir.join("pgss/pgss-oids.csv")], Some(&schema));
+    assert_eq!(doc.dependencies.len(), 27, "pgss-oids.csv");
+    let calls: u64 = doc
+        .dependencies
+        .iter()
+        .filter(|d| d.column == "public.users.legacy_email")
+        .map(|d| d.calls)
+        .sum();
+    assert_eq!(calls, 31, "pgss-oids.csv");
+}
