@@ -1,0 +1,1640 @@
+//! Column resolution, construct by construct: for each SQL shape, the exact
+//! set of references to the target column(s), as PostgreSQL itself would
+//! resolve the statement (doubtful cases were checked against PostgreSQL 15).
+//! A case where the resolver disagrees with PostgreSQL is `#[ignore]`d with
+//! the reason, never weakened.
+
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use pgcontract::analyze::{load_schema, Analysis, Analyzer};
+use pgcontract::catalog::Catalog;
+use pgcontract::target::ColumnTarget;
+
+const SCHEMA_SQL: &str = r#"
+CREATE SCHEMA archive;
+CREATE TABLE public.users (id bigint, email text, legacy_email text, name text);
+CREATE TABLE public.orders (id bigint, user_id bigint, total numeric, legacy_email text);
+CREATE TABLE archive.users (id bigint, legacy_email text);
+CREATE VIEW public.contacts AS SELECT users.id, users.legacy_email FROM public.users;
+CREATE VIEW public.contact_ids AS SELECT contacts.id FROM public.contacts;
+CREATE VIEW public.names AS SELECT users.id, users.name FROM public.users;
+"#;
+
+const TARGET: &str = "public.users.legacy_email";
+
+/// (access, via, confidence), all lower case.
+type Ref = (String, String, String);
+
+fn schema() -> &'static Catalog {
+    static CATALOG: OnceLock<Catalog> = OnceLock::new();
+    CATALOG.get_or_init(|| {
+        let c = load_schema(SCHEMA_SQL);
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
+        c
+    })
+}
+
+fn no_schema() -> &'static Catalog {
+    static CATALOG: OnceLock<Catalog> = OnceLock::new();
+    CATALOG.get_or_init(Catalog::default)
+}
+
+fn analyze_with(catalog: &Catalog, targets: &[&str], search_path: &[&str], sql: &str) -> Analysis {
+    let targets: Vec<ColumnTarget> = targets
+        .iter()
+        .map(|t| ColumnTarget::parse(t).expect("valid target"))
+        .collect();
+    let an = Analyzer::new(
+        catalog,
+        &targets,
+        search_path.iter().map(|s| s.to_string()).collect(),
+    );
+    an.analyze(sql)
+}
+
+/// Per statement: the set of (target index, access, via, confidence).
+fn all_refs(
+    catalog: &Catalog,
+    targets: &[&str],
+    search_path: &[&str],
+    sql: &str,
+) -> Vec<BTreeSet<(usize, String, String, String)>> {
+    analyze_with(catalog, targets, search_path, sql)
+        .statements
+        .iter()
+        .map(|s| {
+            s.refs
+                .iter()
+                .map(|r| {
+                    (
+                        r.target,
+                        format!("{:?}", r.access).to_lowercase(),
+                        r.via.clone(),
+                        format!("{:?}", r.confidence).to_lowercase(),
+                    )
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The refs of a single-statement `sql` to target 0.
+fn refs_in(catalog: &Catalog, target: &str, search_path: &[&str], sql: &str) -> BTreeSet<Ref> {
+    let per_stmt = all_refs(catalog, &[target], search_path, sql);
+    assert_eq!(per_stmt.len(), 1, "expected one statement in {sql:?}");
+    per_stmt
+        .into_iter()
+        .next()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(_, a, v, c)| (a, v, c))
+        .collect()
+}
+
+fn set(expected: &[(&str, &str, &str)]) -> BTreeSet<Ref> {
+    expected
+        .iter()
+        .map(|(a, v, c)| (a.to_string(), v.to_string(), c.to_string()))
+        .collect()
+}
+
+/// With the schema, target `public.users.legacy_email`, default search_path.
+#[track_caller]
+fn check(sql: &str, expected: &[(&str, &str, &str)]) {
+    assert_eq!(
+        refs_in(schema(), TARGET, &["$user", "public"], sql),
+        set(expected),
+        "{sql}"
+    );
+}
+
+/// Without any schema.
+#[track_caller]
+fn check_no_schema(target: &str, sql: &str, expected: &[(&str, &str, &str)]) {
+    assert_eq!(
+        refs_in(no_schema(), target, &["$user", "public"], sql),
+        set(expected),
+        "{sql}"
+    );
+}
+
+/// Expected (access, via, confidence) triples.
+type Expected<'a> = &'a [(&'a str, &'a str, &'a str)];
+
+const NONE: &[(&str, &str, &str)] = &[];
+const READ: &[(&str, &str, &str)] = &[("read", "direct", "certain")];
+const WRITE: &[(&str, &str, &str)] = &[("write", "direct", "certain")];
+const READ_WRITE: &[(&str, &str, &str)] = &[
+    ("read", "direct", "certain"),
+    ("write", "direct", "certain"),
+];
+const STAR: &[(&str, &str, &str)] = &[("read", "star", "certain")];
+const WHOLE_ROW: &[(&str, &str, &str)] = &[("read", "whole_row", "certain")];
+const AMBIGUOUS: &[(&str, &str, &str)] = &[("read", "direct", "possible")];
+
+/// Table-driven: every (sql, expected) pair must hold.
+#[track_caller]
+fn check_all(cases: &[(&str, Expected)]) {
+    for (sql, expected) in cases {
+        check(sql, expected);
+    }
+}
+
+// ------------------------------------------------------------ plain SELECT
+
+#[test]
+fn direct_select_is_a_certain_read() {
+    check("SELECT legacy_email FROM users", READ);
+}
+
+#[test]
+fn alias_qualified_column_is_a_read() {
+    check("SELECT u.legacy_email FROM users u", READ);
+}
+
+#[test]
+fn table_qualified_column_is_a_read() {
+    check("SELECT users.legacy_email FROM users", READ);
+}
+
+#[test]
+fn schema_qualified_column_is_a_read() {
+    check("SELECT public.users.legacy_email FROM public.users", READ);
+}
+
+#[test]
+fn quoted_and_upper_case_names_fold_like_postgres() {
+    check_all(&[
+        (r#"SELECT "legacy_email" FROM "users""#, READ),
+        ("SELECT LEGACY_EMAIL FROM USERS", READ),
+        ("SELECT Legacy_Email FROM Users", READ),
+    ]);
+}
+
+#[test]
+fn quoted_mixed_case_is_another_column() {
+    check_all(&[
+        (r#"SELECT "Legacy_Email" FROM users"#, NONE),
+        (r#"SELECT "LEGACY_EMAIL" FROM users"#, NONE),
+        (r#"SELECT legacy_email FROM "Users""#, NONE),
+    ]);
+}
+
+#[test]
+fn other_columns_are_not_references() {
+    check_all(&[
+        ("SELECT id FROM users", NONE),
+        ("SELECT id, email, name FROM users WHERE id = $1", NONE),
+        ("SELECT id FROM users ORDER BY 1", NONE),
+        ("SELECT id FROM users FOR UPDATE", NONE),
+    ]);
+}
+
+#[test]
+fn same_named_column_of_another_table_is_not_a_reference() {
+    check_all(&[
+        ("SELECT legacy_email FROM orders", NONE),
+        ("SELECT o.legacy_email FROM orders o", NONE),
+        (
+            "SELECT o.legacy_email FROM users u JOIN orders o ON u.id = o.user_id",
+            NONE,
+        ),
+    ]);
+}
+
+#[test]
+fn same_named_table_in_another_schema_is_not_a_reference() {
+    check_all(&[
+        ("SELECT legacy_email FROM archive.users", NONE),
+        ("SELECT archive.users.legacy_email FROM archive.users", NONE),
+        ("SELECT users.legacy_email FROM archive.users", NONE),
+        ("SELECT * FROM archive.users", NONE),
+    ]);
+}
+
+#[test]
+fn search_path_decides_which_users_table_is_meant() {
+    let sql = "SELECT legacy_email FROM users";
+    assert_eq!(
+        refs_in(schema(), TARGET, &["archive", "public"], sql),
+        set(NONE)
+    );
+    assert_eq!(
+        refs_in(
+            schema(),
+            "archive.users.legacy_email",
+            &["archive", "public"],
+            sql
+        ),
+        set(READ)
+    );
+    assert_eq!(
+        refs_in(
+            schema(),
+            "archive.users.legacy_email",
+            &["$user", "public"],
+            sql
+        ),
+        set(NONE)
+    );
+}
+
+#[test]
+fn schema_qualified_column_picks_its_schema_among_same_named_tables() {
+    // FROM a.t, b.t without aliases is legal; the 3-part name picks one.
+    check_all(&[
+        (
+            "SELECT public.users.legacy_email FROM archive.users, public.users",
+            READ,
+        ),
+        (
+            "SELECT archive.users.legacy_email FROM archive.users, public.users",
+            NONE,
+        ),
+    ]);
+}
+
+#[test]
+#[ignore = "resolver bug: `users.x` over archive.users and public.users takes the first table instead of reporting an ambiguous (possible) reference"]
+fn two_part_name_over_same_named_tables_is_ambiguous() {
+    // PostgreSQL: ERROR table reference "users" is ambiguous.
+    check(
+        "SELECT users.legacy_email FROM archive.users, public.users",
+        AMBIGUOUS,
+    );
+}
+
+#[test]
+fn alias_hides_the_table_name() {
+    check_all(&[
+        ("SELECT users.legacy_email FROM orders users", NONE),
+        ("SELECT u.legacy_email FROM orders u", NONE),
+    ]);
+}
+
+#[test]
+fn comments_and_strings_naming_the_column_are_not_references() {
+    check_all(&[
+        ("SELECT id FROM users -- legacy_email", NONE),
+        ("SELECT id FROM users /* legacy_email */", NONE),
+        ("SELECT 'legacy_email' FROM users", NONE),
+        ("SELECT id FROM users WHERE email = 'legacy_email'", NONE),
+        ("SELECT $$legacy_email$$ FROM users", NONE),
+    ]);
+}
+
+#[test]
+fn only_and_tablesample_still_resolve() {
+    check_all(&[
+        ("SELECT legacy_email FROM ONLY users", READ),
+        (
+            "SELECT legacy_email FROM users TABLESAMPLE SYSTEM (10)",
+            READ,
+        ),
+    ]);
+}
+
+// ------------------------------------------------------------- clauses
+
+#[test]
+fn where_clause_reads() {
+    check_all(&[
+        ("SELECT id FROM users WHERE legacy_email IS NULL", READ),
+        (
+            "SELECT id FROM users WHERE (id, legacy_email) = (1, 'a')",
+            READ,
+        ),
+        (
+            "SELECT id FROM users u WHERE u.legacy_email LIKE '%@x'",
+            READ,
+        ),
+    ]);
+}
+
+#[test]
+fn group_by_and_having_read() {
+    check_all(&[
+        (
+            "SELECT legacy_email, count(*) FROM users GROUP BY legacy_email",
+            READ,
+        ),
+        ("SELECT count(*) FROM users GROUP BY legacy_email", READ),
+        ("SELECT legacy_email, count(*) FROM users GROUP BY 1", READ),
+        (
+            "SELECT count(*) FROM users GROUP BY ROLLUP (legacy_email)",
+            READ,
+        ),
+        (
+            "SELECT email FROM users GROUP BY email HAVING max(legacy_email) IS NOT NULL",
+            READ,
+        ),
+    ]);
+}
+
+#[test]
+fn group_by_prefers_the_input_column_over_an_output_alias() {
+    // GROUP BY resolves a bare name against FROM columns first (checked with
+    // EXPLAIN VERBOSE: Group Key: users.legacy_email).
+    check(
+        "SELECT count(*) AS legacy_email FROM users GROUP BY legacy_email",
+        READ,
+    );
+}
+
+#[test]
+fn order_by_reads() {
+    check_all(&[
+        ("SELECT id FROM users ORDER BY legacy_email", READ),
+        (
+            "SELECT id FROM users u ORDER BY u.legacy_email DESC NULLS LAST",
+            READ,
+        ),
+        ("SELECT legacy_email FROM users ORDER BY 1", READ),
+        ("SELECT legacy_email AS x FROM users ORDER BY x", READ),
+    ]);
+}
+
+#[test]
+fn order_by_output_alias_is_not_a_reference() {
+    // ORDER BY a bare name matches the output column first (Sort Key: users.email).
+    check(
+        "SELECT email AS legacy_email FROM users ORDER BY legacy_email",
+        NONE,
+    );
+}
+
+#[test]
+fn order_by_expression_uses_the_input_column_not_the_alias() {
+    // Inside an expression only input columns are visible.
+    check(
+        "SELECT email AS legacy_email FROM users ORDER BY legacy_email || ''",
+        READ,
+    );
+}
+
+#[test]
+fn order_by_qualified_name_is_the_input_column() {
+    check(
+        "SELECT email AS legacy_email FROM users u ORDER BY u.legacy_email",
+        READ,
+    );
+}
+
+#[test]
+fn distinct_and_distinct_on_read() {
+    check_all(&[
+        ("SELECT DISTINCT legacy_email FROM users", READ),
+        ("SELECT DISTINCT ON (legacy_email) id FROM users", READ),
+        (
+            "SELECT DISTINCT ON (legacy_email) id FROM users ORDER BY legacy_email, id",
+            READ,
+        ),
+    ]);
+}
+
+#[test]
+fn distinct_on_output_alias_is_not_a_reference() {
+    // DISTINCT ON follows the ORDER BY rule (Sort Key: users.email).
+    check(
+        "SELECT DISTINCT ON (legacy_email) email AS legacy_email FROM users",
+        NONE,
+    );
+}
+
+#[test]
+fn window_clauses_read() {
+    check_all(&[
+        (
+            "SELECT row_number() OVER (PARTITION BY legacy_email) FROM users",
+            READ,
+        ),
+        (
+            "SELECT rank() OVER (ORDER BY legacy_email) FROM users",
+            READ,
+        ),
+        (
+            "SELECT count(*) OVER w FROM users WINDOW w AS (PARTITION BY legacy_email)",
+            READ,
+        ),
+        (
+            "SELECT lag(legacy_email) OVER (ORDER BY id) FROM users",
+            READ,
+        ),
+    ]);
+}
+
+#[test]
+fn window_order_by_prefers_the_input_column_over_an_output_alias() {
+    // Window ORDER BY uses SQL99 rules (Sort Key: users.legacy_email).
+    check_all(&[
+        (
+            "SELECT email AS legacy_email, rank() OVER (ORDER BY legacy_email) FROM users",
+            READ,
+        ),
+        (
+            "SELECT email AS legacy_email, rank() OVER w FROM users WINDOW w AS (ORDER BY legacy_email)",
+            READ,
+        ),
+    ]);
+}
+
+#[test]
+fn aggregate_filter_and_order_by_read() {
+    check_all(&[
+        (
+            "SELECT count(*) FILTER (WHERE legacy_email IS NULL) FROM users",
+            READ,
+        ),
+        (
+            "SELECT string_agg(email, ',' ORDER BY legacy_email) FROM users",
+            READ,
+        ),
+        ("SELECT count(DISTINCT legacy_email) FROM users", READ),
+        ("SELECT max(legacy_email) FROM users", READ),
+    ]);
+}
+
+#[test]
+fn expressions_read() {
+    check_all(&[
+        (
+            "SELECT CASE WHEN legacy_email IS NULL THEN 0 ELSE 1 END FROM users",
+            READ,
+        ),
+        (
+            "SELECT CASE legacy_email WHEN 'a' THEN 1 END FROM users",
+            READ,
+        ),
+        ("SELECT COALESCE(email, legacy_email) FROM users", READ),
+        ("SELECT NULLIF(legacy_email, '') FROM users", READ),
+        ("SELECT legacy_email::text FROM users", READ),
+        ("SELECT CAST(legacy_email AS varchar(10)) FROM users", READ),
+        (
+            "SELECT (string_to_array(legacy_email, '@'))[2] FROM users",
+            READ,
+        ),
+        ("SELECT (ARRAY[legacy_email])[1] FROM users", READ),
+        ("SELECT legacy_email IS NULL FROM users", READ),
+        ("SELECT lower(legacy_email) || '@' FROM users", READ),
+        ("SELECT id FROM users WHERE legacy_email = ANY ($1)", READ),
+    ]);
+}
+
+#[test]
+fn count_star_is_not_a_reference() {
+    check_all(&[
+        ("SELECT count(*) FROM users", NONE),
+        ("SELECT count(1) FROM users", NONE),
+        ("SELECT count(id) FROM users", NONE),
+    ]);
+}
+
+// ---------------------------------------------------------- subqueries
+
+#[test]
+fn subqueries_in_where_read() {
+    check_all(&[
+        (
+            "SELECT id FROM orders WHERE user_id IN (SELECT id FROM users WHERE legacy_email IS NULL)",
+            READ,
+        ),
+        (
+            "SELECT id FROM orders o WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = o.user_id AND u.legacy_email = 'x')",
+            READ,
+        ),
+        (
+            "SELECT id FROM orders WHERE total > (SELECT count(legacy_email) FROM users)",
+            READ,
+        ),
+        (
+            "SELECT id FROM users WHERE legacy_email IN (SELECT legacy_email FROM orders)",
+            READ,
+        ),
+        (
+            "SELECT (SELECT legacy_email FROM users u WHERE u.id = o.user_id) FROM orders o",
+            READ,
+        ),
+    ]);
+}
+
+#[test]
+fn correlated_subquery_resolves_to_the_inner_table_first() {
+    check_all(&[
+        (
+            "SELECT 1 FROM orders o WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = o.user_id AND legacy_email IS NULL)",
+            READ,
+        ),
+        // The inner orders has the column: the outer users is not reached.
+        (
+            "SELECT 1 FROM users u WHERE EXISTS (SELECT 1 FROM orders o WHERE o.user_id = u.id AND legacy_email IS NULL)",
+            NONE,
+        ),
+        (
+            "SELECT id FROM users WHERE id IN (SELECT user_id FROM orders WHERE legacy_email IS NULL)",
+            NONE,
+        ),
+    ]);
+}
+
+#[test]
+fn correlated_subquery_resolves_outward_when_the_inner_table_lacks_the_column() {
+    check_all(&[
+        (
+            "SELECT 1 FROM users u WHERE EXISTS (SELECT 1 FROM names n WHERE n.id = u.id AND legacy_email IS NOT NULL)",
+            READ,
+        ),
+        (
+            "SELECT 1 FROM users WHERE EXISTS (SELECT 1 FROM archive.users a WHERE a.id = users.id AND users.legacy_email IS NULL)",
+            READ,
+        ),
+    ]);
+}
+
+#[test]
+fn non_lateral_subquery_in_from_does_not_see_siblings() {
+    check(
+        "SELECT 1 FROM users u, (SELECT legacy_email FROM orders) s",
+        NONE,
+    );
+}
+
+// --------------------------------------------------------------- joins
+
+#[test]
+fn join_on_condition_reads() {
+    check_all(&[
+        (
+            "SELECT u.id FROM users u JOIN orders o ON o.legacy_email = u.legacy_email",
+            READ,
+        ),
+        (
+            "SELECT u.id FROM users u LEFT JOIN orders o ON o.user_id = u.id AND u.legacy_email IS NULL",
+            READ,
+        ),
+        (
+            "SELECT u.id FROM users u JOIN orders o ON o.user_id = u.id WHERE o.legacy_email IS NULL",
+            NONE,
+        ),
+    ]);
+}
+
+#[test]
+fn join_using_the_column_reads() {
+    check_all(&[
+        ("SELECT 1 FROM users JOIN orders USING (legacy_email)", READ),
+        (
+            "SELECT legacy_email FROM users JOIN orders USING (legacy_email)",
+            READ,
+        ),
+        (
+            "SELECT legacy_email FROM orders FULL JOIN users USING (legacy_email)",
+            READ,
+        ),
+        (
+            "SELECT u1.legacy_email FROM users u1 JOIN users u2 USING (legacy_email)",
+            READ,
+        ),
+        ("SELECT id FROM users JOIN orders USING (id)", NONE),
+    ]);
+}
+
+#[test]
+fn unqualified_column_present_in_two_joined_tables_is_possible() {
+    // PostgreSQL: ERROR column reference "legacy_email" is ambiguous.
+    check_all(&[
+        (
+            "SELECT legacy_email FROM users u JOIN orders o ON u.id = o.user_id",
+            AMBIGUOUS,
+        ),
+        ("SELECT legacy_email FROM users, orders", AMBIGUOUS),
+        (
+            "SELECT legacy_email FROM users u JOIN orders o USING (id)",
+            AMBIGUOUS,
+        ),
+        (
+            "SELECT legacy_email FROM users u1 JOIN users u2 USING (id)",
+            AMBIGUOUS,
+        ),
+    ]);
+}
+
+#[test]
+fn natural_join_reads_the_common_columns() {
+    check_all(&[
+        (
+            "SELECT 1 FROM public.users u NATURAL JOIN archive.users a",
+            &[("read", "natural_join", "certain")],
+        ),
+        (
+            "SELECT 1 FROM users NATURAL JOIN orders",
+            &[("read", "natural_join", "certain")],
+        ),
+        // names has (id, name): legacy_email is not a common column.
+        ("SELECT 1 FROM users NATURAL JOIN names", NONE),
+        ("SELECT * FROM users NATURAL JOIN names", STAR),
+        (
+            "SELECT * FROM users u NATURAL JOIN orders o",
+            &[
+                ("read", "natural_join", "certain"),
+                ("read", "star", "certain"),
+            ],
+        ),
+    ]);
+}
+
+#[test]
+fn join_alias_columns_resolve_to_their_tables() {
+    check_all(&[
+        (
+            "SELECT j.email FROM (users u JOIN orders o ON u.id = o.user_id) j",
+            NONE,
+        ),
+        (
+            "SELECT j.legacy_email FROM (users JOIN names USING (id)) j",
+            READ,
+        ),
+        ("SELECT j.* FROM (users u JOIN names n USING (id)) j", STAR),
+    ]);
+}
+
+#[test]
+#[ignore = "resolver bug: a join alias column present on both sides resolves to the first one as certain instead of ambiguous (possible)"]
+fn join_alias_column_present_on_both_sides_is_ambiguous() {
+    // PostgreSQL: ERROR column reference "legacy_email" is ambiguous.
+    check(
+        "SELECT j.legacy_email FROM (users u JOIN orders o USING (id)) j",
+        AMBIGUOUS,
+    );
+}
+
+// ------------------------------------------------- star and whole row
+
+#[test]
+fn star_reads_every_column() {
+    check_all(&[
+        ("SELECT * FROM users", STAR),
+        ("SELECT u.* FROM users u", STAR),
+        ("SELECT users.* FROM users", STAR),
+        ("SELECT * FROM users LIMIT 0", STAR),
+        ("TABLE users", STAR),
+        (
+            "SELECT o.* FROM users u JOIN orders o ON u.id = o.user_id",
+            NONE,
+        ),
+        ("SELECT * FROM orders", NONE),
+    ]);
+}
+
+#[test]
+fn whole_row_references_read_every_column() {
+    check_all(&[
+        ("SELECT u FROM users u", WHOLE_ROW),
+        ("SELECT users FROM users", WHOLE_ROW),
+        ("SELECT row_to_json(u) FROM users u", WHOLE_ROW),
+        ("SELECT to_jsonb(u) FROM users u", WHOLE_ROW),
+        ("SELECT to_jsonb(u.*) FROM users u", WHOLE_ROW),
+        ("SELECT json_agg(u) FROM users u", WHOLE_ROW),
+        ("SELECT u::text FROM users u", WHOLE_ROW),
+        ("SELECT count(u.*) FROM users u", WHOLE_ROW),
+        ("SELECT 1 FROM users u WHERE u IS NOT NULL", WHOLE_ROW),
+        (
+            "SELECT o FROM users u JOIN orders o ON u.id = o.user_id",
+            NONE,
+        ),
+    ]);
+}
+
+#[test]
+fn field_selection_from_a_row_is_a_direct_read() {
+    check_all(&[
+        ("SELECT (u).legacy_email FROM users u", READ),
+        ("SELECT (users).legacy_email FROM users", READ),
+        ("SELECT (u).id FROM users u", NONE),
+    ]);
+}
+
+#[test]
+fn field_star_from_a_row_reads_every_column() {
+    check("SELECT (u).* FROM users u", STAR);
+}
+
+#[test]
+#[ignore = "resolver bug: functional notation legacy_email(u) is reported as a whole-row read, PostgreSQL resolves it to the column"]
+fn functional_notation_is_a_direct_read() {
+    // PostgreSQL: EXPLAIN VERBOSE shows Output: legacy_email.
+    check("SELECT legacy_email(u) FROM users u", READ);
+}
+
+#[test]
+fn column_wins_over_a_relation_of_the_same_name() {
+    // `legacy_email` is a column of users before it is the alias.
+    check("SELECT legacy_email FROM users legacy_email", READ);
+}
+
+// --------------------------------------------------------------- views
+
+#[test]
+fn view_over_the_column_reads_it() {
+    let via = &[("read", "view public.contacts", "certain")];
+    check_all(&[
+        ("SELECT * FROM contacts", via),
+        ("SELECT legacy_email FROM contacts", via),
+        ("SELECT id FROM contacts", via),
+        ("SELECT 1 FROM contacts c WHERE c.id = 1", via),
+    ]);
+}
+
+#[test]
+fn view_chain_is_reported_with_its_path() {
+    check(
+        "SELECT id FROM contact_ids",
+        &[(
+            "read",
+            "view public.contact_ids > view public.contacts",
+            "certain",
+        )],
+    );
+}
+
+#[test]
+fn view_without_the_column_is_not_a_reference() {
+    check_all(&[
+        ("SELECT * FROM names", NONE),
+        ("SELECT n.* FROM names n", NONE),
+        ("SELECT n FROM names n", NONE),
+    ]);
+}
+
+#[test]
+#[ignore = "resolver bug: UPDATE through an auto-updatable view is not reported as a write of the base column"]
+fn update_through_a_view_writes_the_base_column() {
+    // PostgreSQL rewrites it to UPDATE public.users SET legacy_email = NULL.
+    check(
+        "UPDATE contacts SET legacy_email = NULL",
+        &[
+            ("read", "view public.contacts", "certain"),
+            ("write", "view public.contacts", "certain"),
+        ],
+    );
+}
+
+#[test]
+#[ignore = "resolver bug: INSERT through an auto-updatable view is not reported as a write of the base column"]
+fn insert_through_a_view_writes_the_base_column() {
+    // PostgreSQL rewrites it to INSERT INTO public.users (id, legacy_email).
+    check(
+        "INSERT INTO contacts (id, legacy_email) VALUES (1, 'a')",
+        &[
+            ("read", "view public.contacts", "certain"),
+            ("write", "view public.contacts", "certain"),
+        ],
+    );
+}
+
+// ------------------------------------------------- derived tables and CTEs
+
+#[test]
+fn star_through_a_derived_table_reads_once_as_star() {
+    check_all(&[
+        ("SELECT * FROM (SELECT * FROM users) s", STAR),
+        ("SELECT s.id FROM (SELECT * FROM users) s", STAR),
+        (
+            "SELECT count(*) FROM (SELECT legacy_email FROM users) s",
+            READ,
+        ),
+    ]);
+}
+
+#[test]
+fn named_column_of_a_derived_star_is_a_direct_read() {
+    check(
+        "SELECT s.legacy_email FROM (SELECT * FROM users) s",
+        &[("read", "direct", "certain"), ("read", "star", "certain")],
+    );
+}
+
+#[test]
+fn derived_table_columns_follow_their_origin() {
+    check_all(&[
+        ("SELECT s.* FROM (SELECT legacy_email FROM users) s", READ),
+        ("SELECT e FROM (SELECT legacy_email FROM users) s(e)", READ),
+        (
+            "SELECT legacy_email FROM (SELECT legacy_email FROM users)",
+            READ,
+        ),
+        // The derived column named legacy_email is users.email.
+        (
+            "SELECT legacy_email FROM (SELECT email AS legacy_email FROM users) s",
+            NONE,
+        ),
+        ("SELECT x FROM (SELECT id AS x FROM users) s", NONE),
+    ]);
+}
+
+#[test]
+fn cte_passing_the_column_reads_it() {
+    check_all(&[
+        (
+            "WITH c AS (SELECT legacy_email FROM users) SELECT * FROM c",
+            READ,
+        ),
+        (
+            "WITH c(x) AS (SELECT legacy_email FROM users) SELECT x FROM c",
+            READ,
+        ),
+        (
+            "WITH a AS (SELECT legacy_email FROM users), b AS (SELECT * FROM a) SELECT * FROM b",
+            READ,
+        ),
+        (
+            "WITH c AS (SELECT * FROM users) SELECT legacy_email FROM c",
+            &[("read", "direct", "certain"), ("read", "star", "certain")],
+        ),
+        ("WITH c AS (SELECT id FROM users) SELECT c.id FROM c", NONE),
+        (
+            "WITH c AS (SELECT legacy_email AS x FROM orders) SELECT x FROM c",
+            NONE,
+        ),
+    ]);
+}
+
+#[test]
+fn cte_named_like_the_table_shadows_it() {
+    check_all(&[
+        (
+            "WITH users AS (SELECT 1 AS legacy_email) SELECT legacy_email FROM users",
+            NONE,
+        ),
+        ("WITH users AS (SELECT 1 AS id) SELECT * FROM users", NONE),
+        // The CTE is visible in nested subqueries too.
+        (
+            "WITH users AS (SELECT 1 AS id, 'x' AS legacy_email) SELECT 1 FROM orders WHERE user_id IN (SELECT id FROM users WHERE legacy_email = 'x')",
+            NONE,
+        ),
+        // A schema-qualified name bypasses the CTE.
+        ("WITH users AS (SELECT 1 AS id) SELECT * FROM public.users", STAR),
+    ]);
+}
+
+#[test]
+fn recursive_cte_reads_through_its_anchor() {
+    check_all(&[
+        (
+            "WITH RECURSIVE r(id, e) AS (SELECT id, legacy_email FROM users UNION ALL SELECT r.id + 1, r.e FROM r WHERE r.id < 3) SELECT e FROM r",
+            READ,
+        ),
+        (
+            "WITH RECURSIVE r AS (SELECT id FROM users UNION ALL SELECT id + 1 FROM r WHERE id < 3) SELECT * FROM r",
+            NONE,
+        ),
+    ]);
+}
+
+// ------------------------------------------- set operations and VALUES
+
+#[test]
+fn set_operations_read_from_each_branch() {
+    check_all(&[
+        (
+            "SELECT legacy_email FROM users UNION SELECT email FROM users",
+            READ,
+        ),
+        (
+            "SELECT email FROM users UNION ALL SELECT legacy_email FROM users",
+            READ,
+        ),
+        (
+            "SELECT email FROM users INTERSECT SELECT legacy_email FROM users",
+            READ,
+        ),
+        (
+            "SELECT email FROM users EXCEPT SELECT legacy_email FROM users",
+            READ,
+        ),
+        (
+            "SELECT legacy_email FROM users UNION SELECT email FROM users ORDER BY legacy_email",
+            READ,
+        ),
+        (
+            "SELECT email FROM users UNION SELECT legacy_email FROM orders",
+            NONE,
+        ),
+        (
+            "SELECT * FROM (SELECT email FROM users UNION SELECT legacy_email FROM users) s",
+            READ,
+        ),
+    ]);
+}
+
+#[test]
+fn order_by_output_alias_of_a_set_operation_is_not_a_reference() {
+    check(
+        "SELECT email AS legacy_email FROM users UNION ALL SELECT name FROM users ORDER BY legacy_email",
+        NONE,
+    );
+}
+
+#[test]
+fn values_lists_are_not_references() {
+    check_all(&[
+        ("SELECT * FROM (VALUES (1, 'a')) AS v(id, legacy_email)", NONE),
+        ("VALUES (1, 'legacy_email')", NONE),
+        (
+            "SELECT v.legacy_email FROM users u JOIN (VALUES (1, 'x')) v(id, legacy_email) USING (id)",
+            NONE,
+        ),
+    ]);
+}
+
+#[test]
+fn lateral_subquery_reads_the_outer_row() {
+    check_all(&[
+        (
+            "SELECT l.e FROM users u, LATERAL (SELECT u.legacy_email AS e) l",
+            READ,
+        ),
+        (
+            "SELECT l.e FROM users u CROSS JOIN LATERAL (SELECT legacy_email AS e) l",
+            READ,
+        ),
+        (
+            "SELECT l.x FROM users u JOIN LATERAL (SELECT u.id AS x) l ON true",
+            NONE,
+        ),
+    ]);
+}
+
+#[test]
+fn table_functions_in_from() {
+    check_all(&[
+        (
+            "SELECT legacy_email, g FROM users, generate_series(1, 3) g",
+            READ,
+        ),
+        ("SELECT g FROM users, generate_series(1, 3) g", NONE),
+        (
+            "SELECT x FROM users u, unnest(ARRAY[u.legacy_email]) x",
+            READ,
+        ),
+        (
+            "SELECT x FROM users u, LATERAL unnest(ARRAY[u.legacy_email]) AS t(x)",
+            READ,
+        ),
+        (
+            "SELECT legacy_email FROM users, unnest(ARRAY[1]) AS t(x)",
+            READ,
+        ),
+        (
+            "SELECT n, legacy_email FROM users, generate_series(1, 2) WITH ORDINALITY AS s(n, o)",
+            READ,
+        ),
+    ]);
+}
+
+#[test]
+fn table_function_column_named_like_the_column_is_ambiguous() {
+    // PostgreSQL: ERROR column reference "legacy_email" is ambiguous.
+    check_all(&[(
+        "SELECT legacy_email FROM users, generate_series(1, 3) AS legacy_email",
+        AMBIGUOUS,
+    )]);
+}
+
+#[test]
+#[ignore = "resolver bug: a single function with a column definition list gets its one column renamed to the alias (r), so r(legacy_email text) is not seen"]
+fn column_definition_list_column_named_like_the_column_is_ambiguous() {
+    // PostgreSQL: ERROR column reference "legacy_email" is ambiguous.
+    check(
+        "SELECT legacy_email FROM users, jsonb_to_record('{}') AS r(legacy_email text)",
+        AMBIGUOUS,
+    );
+}
+
+#[test]
+#[ignore = "resolver bug: a single function with a column definition list gets its one column renamed to the alias, so the inner name resolves outward (false positive)"]
+fn column_definition_list_column_hides_the_outer_column() {
+    // PostgreSQL (EXPLAIN VERBOSE): Filter: (r.legacy_email IS NULL), the inner column.
+    check(
+        "SELECT 1 FROM users u WHERE EXISTS (SELECT 1 FROM jsonb_to_record('{}') AS r(legacy_email text) WHERE legacy_email IS NULL)",
+        NONE,
+    );
+}
+
+// --------------------------------------------------------------- INSERT
+
+#[test]
+fn insert_with_column_list_writes() {
+    check_all(&[
+        (
+            "INSERT INTO users (id, legacy_email) VALUES (1, 'a')",
+            WRITE,
+        ),
+        (
+            "INSERT INTO users (id, legacy_email) VALUES (1, DEFAULT)",
+            WRITE,
+        ),
+        ("INSERT INTO public.users (legacy_email) VALUES ($1)", WRITE),
+        (
+            "INSERT INTO users (id, legacy_email) SELECT id, legacy_email FROM orders",
+            WRITE,
+        ),
+        ("INSERT INTO users (id, email) VALUES (1, 'a')", NONE),
+        ("INSERT INTO users DEFAULT VALUES", NONE),
+        (
+            "INSERT INTO orders (id, legacy_email) VALUES (1, 'a')",
+            NONE,
+        ),
+        (
+            "INSERT INTO archive.users (id, legacy_email) VALUES (1, 'a')",
+            NONE,
+        ),
+    ]);
+}
+
+#[test]
+fn insert_select_reading_the_column() {
+    check_all(&[
+        (
+            "INSERT INTO orders (id, legacy_email) SELECT id, legacy_email FROM users",
+            READ,
+        ),
+        (
+            "INSERT INTO users (id) SELECT id FROM users WHERE legacy_email IS NULL",
+            READ,
+        ),
+        (
+            "INSERT INTO archive.users SELECT id, legacy_email FROM users",
+            READ,
+        ),
+    ]);
+}
+
+#[test]
+fn positional_insert_covering_the_column_writes_it() {
+    let positional = &[("write", "positional", "certain")];
+    check_all(&[
+        ("INSERT INTO users VALUES (1, 'a', 'b', 'c')", positional),
+        ("INSERT INTO users VALUES (1, 'a', 'b')", positional),
+        (
+            "INSERT INTO users VALUES (1, 'a', 'b', 'c'), (2, 'd', 'e', 'f')",
+            positional,
+        ),
+        (
+            "INSERT INTO users SELECT * FROM (VALUES (1, 'a', 'b')) v",
+            positional,
+        ),
+        ("INSERT INTO users SELECT 1, 'a', 'b'", positional),
+    ]);
+}
+
+#[test]
+fn positional_insert_not_reaching_the_column_is_not_a_write() {
+    // legacy_email is the 3rd column.
+    check_all(&[
+        ("INSERT INTO users VALUES (1, 'a')", NONE),
+        ("INSERT INTO users SELECT 1, 'a'", NONE),
+        (
+            "INSERT INTO users SELECT id, email FROM archive.users",
+            NONE,
+        ),
+        ("INSERT INTO users SELECT * FROM archive.users", NONE),
+    ]);
+}
+
+#[test]
+fn insert_select_star_from_itself_reads_and_writes() {
+    check_all(&[
+        (
+            "INSERT INTO users SELECT * FROM users",
+            &[
+                ("read", "star", "certain"),
+                ("write", "positional", "certain"),
+            ],
+        ),
+        (
+            "INSERT INTO users SELECT * FROM orders",
+            &[("write", "positional", "certain")],
+        ),
+    ]);
+}
+
+#[test]
+fn on_conflict_do_update_from_excluded_writes_and_reads() {
+    check(
+        "INSERT INTO users (id, legacy_email) VALUES (1, 'a') ON CONFLICT (id) DO UPDATE SET legacy_email = EXCLUDED.legacy_email",
+        READ_WRITE,
+    );
+}
+
+#[test]
+fn on_conflict_clauses_read() {
+    check_all(&[
+        (
+            "INSERT INTO users (id) VALUES (1) ON CONFLICT (legacy_email) DO NOTHING",
+            READ,
+        ),
+        (
+            "INSERT INTO users (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET name = users.legacy_email",
+            READ,
+        ),
+        (
+            "INSERT INTO users AS u (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET name = u.legacy_email",
+            READ,
+        ),
+        (
+            "INSERT INTO users (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET name = excluded.legacy_email",
+            READ,
+        ),
+        (
+            "INSERT INTO users (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET name = 'x' WHERE users.legacy_email IS NULL",
+            READ,
+        ),
+        // EXCLUDED is visible unqualified in DO UPDATE, so PostgreSQL says
+        // ERROR column reference "legacy_email" is ambiguous.
+        (
+            "INSERT INTO users (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET name = legacy_email",
+            AMBIGUOUS,
+        ),
+        (
+            "INSERT INTO users (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET name = 'x' WHERE legacy_email IS NULL",
+            AMBIGUOUS,
+        ),
+        ("INSERT INTO users (id) VALUES (1) ON CONFLICT (id) DO NOTHING", NONE),
+        (
+            "INSERT INTO users (id) VALUES (1) ON CONFLICT ON CONSTRAINT users_pkey DO NOTHING",
+            NONE,
+        ),
+        (
+            "INSERT INTO users (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+            NONE,
+        ),
+    ]);
+}
+
+#[test]
+fn insert_returning_reads() {
+    check_all(&[
+        (
+            "INSERT INTO users (id) VALUES (1) RETURNING legacy_email",
+            READ,
+        ),
+        ("INSERT INTO users (id) VALUES (1) RETURNING *", STAR),
+        ("INSERT INTO users (id) VALUES (1) RETURNING id", NONE),
+    ]);
+}
+
+// ------------------------------------------------------ UPDATE and DELETE
+
+#[test]
+fn update_set_writes() {
+    check_all(&[
+        ("UPDATE users SET legacy_email = NULL", WRITE),
+        (
+            "UPDATE users SET legacy_email = DEFAULT WHERE id = 1",
+            WRITE,
+        ),
+        (
+            "UPDATE public.users u SET legacy_email = 'x' WHERE u.id = $1",
+            WRITE,
+        ),
+        ("UPDATE users SET (legacy_email, name) = ('a', 'b')", WRITE),
+        (
+            "UPDATE users SET (name, legacy_email) = (SELECT 'a', 'b')",
+            WRITE,
+        ),
+        ("UPDATE orders SET legacy_email = NULL", NONE),
+        ("UPDATE archive.users SET legacy_email = NULL", NONE),
+        ("UPDATE users SET name = 'x' WHERE id = 1", NONE),
+    ]);
+}
+
+#[test]
+fn update_reading_the_column_is_a_read_only() {
+    check_all(&[
+        ("UPDATE users SET name = legacy_email", READ),
+        (
+            "UPDATE users SET name = 'x' WHERE legacy_email IS NULL",
+            READ,
+        ),
+        ("UPDATE users SET name = 'x' RETURNING legacy_email", READ),
+        ("UPDATE users SET name = 'x' RETURNING *", STAR),
+        (
+            "UPDATE users SET legacy_email = legacy_email || 'x'",
+            READ_WRITE,
+        ),
+    ]);
+}
+
+#[test]
+fn update_from_resolves_each_table() {
+    check_all(&[
+        (
+            "UPDATE users u SET name = o.total::text FROM orders o WHERE o.user_id = u.id AND o.legacy_email IS NULL",
+            NONE,
+        ),
+        (
+            "UPDATE orders o SET legacy_email = u.legacy_email FROM users u WHERE u.id = o.user_id",
+            READ,
+        ),
+        (
+            "UPDATE users u SET legacy_email = o.legacy_email FROM orders o WHERE o.user_id = u.id",
+            WRITE,
+        ),
+    ]);
+}
+
+#[test]
+fn update_from_with_unqualified_shared_column_is_ambiguous() {
+    // PostgreSQL: ERROR column reference "legacy_email" is ambiguous.
+    check(
+        "UPDATE users u SET name = 'x' FROM orders o WHERE o.user_id = u.id AND legacy_email IS NULL",
+        AMBIGUOUS,
+    );
+}
+
+#[test]
+fn delete_reads_in_where_and_returning() {
+    check_all(&[
+        ("DELETE FROM users WHERE legacy_email IS NULL", READ),
+        ("DELETE FROM users RETURNING *", STAR),
+        ("DELETE FROM users u RETURNING u.legacy_email", READ),
+        ("DELETE FROM users WHERE id = 1", NONE),
+        (
+            "DELETE FROM users USING orders o WHERE o.legacy_email = users.email",
+            NONE,
+        ),
+        ("DELETE FROM orders WHERE legacy_email IS NULL", NONE),
+    ]);
+}
+
+// ---------------------------------------------------------------- MERGE
+
+#[test]
+fn merge_update_and_insert_write() {
+    check(
+        "MERGE INTO users u USING orders o ON u.id = o.user_id \
+         WHEN MATCHED THEN UPDATE SET legacy_email = o.legacy_email \
+         WHEN NOT MATCHED THEN INSERT (id, legacy_email) VALUES (o.user_id, o.legacy_email)",
+        WRITE,
+    );
+}
+
+#[test]
+fn merge_cases() {
+    check_all(&[
+        (
+            "MERGE INTO users u USING orders o ON u.id = o.user_id WHEN MATCHED AND u.legacy_email IS NULL THEN DELETE",
+            READ,
+        ),
+        (
+            "MERGE INTO users u USING orders o ON u.legacy_email = o.legacy_email WHEN MATCHED THEN DO NOTHING",
+            READ,
+        ),
+        (
+            "MERGE INTO users u USING orders o ON u.id = o.user_id WHEN NOT MATCHED THEN INSERT VALUES (o.user_id, 'e', 'l')",
+            &[("write", "positional", "certain")],
+        ),
+        (
+            "MERGE INTO users u USING orders o ON u.id = o.user_id WHEN NOT MATCHED THEN INSERT VALUES (o.user_id, 'e')",
+            NONE,
+        ),
+        (
+            "MERGE INTO users u USING orders o ON u.id = o.user_id WHEN MATCHED THEN UPDATE SET name = o.legacy_email",
+            NONE,
+        ),
+        (
+            "MERGE INTO orders o USING (SELECT id, legacy_email FROM users) s ON o.user_id = s.id WHEN MATCHED THEN UPDATE SET legacy_email = s.legacy_email",
+            READ,
+        ),
+        (
+            "MERGE INTO users u USING orders o ON u.id = o.user_id WHEN MATCHED THEN UPDATE SET name = u.legacy_email",
+            READ,
+        ),
+    ]);
+}
+
+#[test]
+#[ignore = "resolver bug: the ON CONFLICT arbiter WHERE is resolved with EXCLUDED in scope, giving possible instead of certain"]
+fn on_conflict_arbiter_where_sees_only_the_target_table() {
+    // PostgreSQL accepts it: the arbiter predicate only sees the target table.
+    check(
+        "INSERT INTO users (id) VALUES (1) ON CONFLICT (id) WHERE legacy_email IS NOT NULL DO NOTHING",
+        READ,
+    );
+}
+
+// ----------------------------------------------------------------- COPY
+
+#[test]
+fn copy_table_to_is_a_positional_read() {
+    check_all(&[
+        ("COPY users TO STDOUT", &[("read", "positional", "certain")]),
+        (
+            "COPY public.users TO STDOUT WITH (FORMAT csv)",
+            &[("read", "positional", "certain")],
+        ),
+        ("COPY orders TO STDOUT", NONE),
+        ("COPY archive.users TO STDOUT", NONE),
+    ]);
+}
+
+#[test]
+fn copy_with_column_list() {
+    check_all(&[
+        ("COPY users (id, legacy_email) FROM STDIN", WRITE),
+        ("COPY users (id, legacy_email) TO STDOUT", READ),
+        ("COPY users (id, email) TO STDOUT", NONE),
+        ("COPY users (id, email) FROM STDIN", NONE),
+    ]);
+}
+
+#[test]
+fn copy_from_without_column_list_is_a_positional_write() {
+    check(
+        "COPY users FROM STDIN",
+        &[("write", "positional", "certain")],
+    );
+}
+
+#[test]
+fn copy_query_to_reads() {
+    check_all(&[
+        ("COPY (SELECT legacy_email FROM users) TO STDOUT", READ),
+        ("COPY (SELECT * FROM users) TO STDOUT", STAR),
+        ("COPY (SELECT id FROM users) TO STDOUT", NONE),
+    ]);
+}
+
+// ------------------------------------------------- wrappers and DDL
+
+#[test]
+fn statements_wrapping_a_query_read() {
+    check_all(&[
+        ("CREATE TABLE x AS SELECT legacy_email FROM users", READ),
+        ("CREATE TEMP TABLE x AS SELECT * FROM users", STAR),
+        ("SELECT legacy_email INTO x FROM users", READ),
+        ("CREATE VIEW v AS SELECT legacy_email FROM users", READ),
+        (
+            "CREATE VIEW v2 AS SELECT id FROM contacts",
+            &[("read", "view public.contacts", "certain")],
+        ),
+        ("CREATE MATERIALIZED VIEW mv AS SELECT * FROM users", STAR),
+        ("EXPLAIN SELECT legacy_email FROM users", READ),
+        (
+            "EXPLAIN (ANALYZE, VERBOSE) SELECT id FROM users WHERE legacy_email = 'x'",
+            READ,
+        ),
+        (
+            "PREPARE p AS SELECT legacy_email FROM users WHERE id = $1",
+            READ,
+        ),
+        ("DECLARE c CURSOR FOR SELECT legacy_email FROM users", READ),
+        ("CREATE TABLE x AS SELECT id FROM users", NONE),
+        ("EXECUTE p(1)", NONE),
+    ]);
+}
+
+#[test]
+fn explain_analyze_update_writes() {
+    check(
+        "EXPLAIN ANALYZE UPDATE users SET legacy_email = NULL",
+        WRITE,
+    );
+}
+
+#[test]
+fn prepared_insert_writes() {
+    check(
+        "PREPARE p AS INSERT INTO users (id, legacy_email) VALUES ($1, $2)",
+        WRITE,
+    );
+}
+
+#[test]
+fn create_index_on_the_column_reads() {
+    check_all(&[
+        ("CREATE INDEX ON users (legacy_email)", READ),
+        (
+            "CREATE INDEX i ON public.users USING btree (lower(legacy_email))",
+            READ,
+        ),
+        (
+            "CREATE INDEX ON users (id) WHERE legacy_email IS NOT NULL",
+            READ,
+        ),
+        ("CREATE INDEX ON users (id) INCLUDE (legacy_email)", READ),
+        ("CREATE INDEX ON users (email)", NONE),
+        ("CREATE INDEX ON orders (legacy_email)", NONE),
+    ]);
+}
+
+#[test]
+fn check_constraint_on_the_column_reads() {
+    check(
+        "ALTER TABLE users ADD CONSTRAINT c CHECK (legacy_email <> '')",
+        READ,
+    );
+}
+
+#[test]
+fn data_modifying_ctes() {
+    check_all(&[
+        ("WITH d AS (DELETE FROM users RETURNING legacy_email) SELECT * FROM d", READ),
+        (
+            "WITH u AS (UPDATE users SET legacy_email = NULL RETURNING id) SELECT count(*) FROM u",
+            WRITE,
+        ),
+        (
+            "WITH i AS (INSERT INTO users (id, legacy_email) VALUES (1, 'a') RETURNING *) SELECT id FROM i",
+            &[("read", "star", "certain"), ("write", "direct", "certain")],
+        ),
+        ("WITH d AS (DELETE FROM users RETURNING id) SELECT * FROM d", NONE),
+    ]);
+}
+
+#[test]
+#[ignore = "resolver bug: the function_body mention scan skips dollar-quoted/string bodies, so DO and CREATE FUNCTION never report it"]
+fn do_block_naming_the_column_is_a_possible_function_body_use() {
+    let possible = &[("read", "function_body", "possible")];
+    check_all(&[
+        (
+            "DO $$ BEGIN UPDATE users SET legacy_email = NULL; END $$",
+            possible,
+        ),
+        (
+            "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$ SELECT legacy_email FROM users $$",
+            possible,
+        ),
+    ]);
+}
+
+// --------------------------------------------- multi-statement, unparseable
+
+#[test]
+fn multi_statement_string_gives_one_analysis_per_statement() {
+    let a = analyze_with(
+        schema(),
+        &[TARGET],
+        &["$user", "public"],
+        "SELECT 1; UPDATE users SET legacy_email = NULL",
+    );
+    assert_eq!(a.statements.len(), 2);
+    assert!(a.statements.iter().all(|s| s.parsed));
+    assert!(
+        a.statements[0].refs.is_empty(),
+        "{:?}",
+        a.statements[0].refs
+    );
+    let per = all_refs(
+        schema(),
+        &[TARGET],
+        &["$user", "public"],
+        "SELECT 1; UPDATE users SET legacy_email = NULL",
+    );
+    assert_eq!(
+        per[1],
+        BTreeSet::from([(0, "write".into(), "direct".into(), "certain".into())])
+    );
+}
+
+#[test]
+fn unparseable_sql_naming_the_column_is_a_possible_mention() {
+    let sql = "SELEC legacy_email FROM users";
+    let a = analyze_with(schema(), &[TARGET], &["$user", "public"], sql);
+    assert_eq!(a.statements.len(), 1);
+    assert!(!a.statements[0].parsed);
+    assert!(a.statements[0].problem.is_some());
+    assert_eq!(
+        refs_in(schema(), TARGET, &["$user", "public"], sql),
+        set(&[("read", "unparseable", "possible")])
+    );
+}
+
+#[test]
+fn unparseable_sql_naming_the_column_only_in_a_string_or_comment_is_not_a_reference() {
+    for sql in [
+        "SELEC 'legacy_email' FROM users",
+        "SELEC id FROM users -- legacy_email",
+        "SELEC id /* legacy_email */ FROM users",
+    ] {
+        let a = analyze_with(schema(), &[TARGET], &["$user", "public"], sql);
+        assert!(!a.statements[0].parsed, "{sql}");
+        assert_eq!(
+            refs_in(schema(), TARGET, &["$user", "public"], sql),
+            set(NONE),
+            "{sql}"
+        );
+    }
+}
+
+// ---------------------------------------------------------- no schema
+
+#[test]
+fn without_schema_single_table_is_certain() {
+    check_no_schema(TARGET, "SELECT legacy_email FROM users", READ);
+    check_no_schema(TARGET, "SELECT u.legacy_email FROM users u, orders o", READ);
+    check_no_schema(TARGET, "SELECT legacy_email FROM public.users", READ);
+    check_no_schema(TARGET, "UPDATE users SET legacy_email = NULL", WRITE);
+    check_no_schema(TARGET, "SELECT * FROM users", STAR);
+    check_no_schema(TARGET, "SELECT legacy_email FROM orders", NONE);
+}
+
+#[test]
+fn without_schema_two_tables_and_unqualified_name_is_possible() {
+    check_no_schema(
+        TARGET,
+        "SELECT legacy_email FROM users u JOIN orders o ON u.id = o.user_id",
+        AMBIGUOUS,
+    );
+}
+
+#[test]
+fn without_schema_whole_row_is_probable() {
+    check_no_schema(
+        TARGET,
+        "SELECT u FROM users u",
+        &[("read", "whole_row", "probable")],
+    );
+}
+
+#[test]
+fn without_schema_positional_insert_is_probable() {
+    check_no_schema(
+        TARGET,
+        "INSERT INTO users VALUES (1, 'a', 'b')",
+        &[("write", "positional", "probable")],
+    );
+}
+
+#[test]
+fn without_schema_natural_join_is_possible() {
+    check_no_schema(
+        TARGET,
+        "SELECT 1 FROM users NATURAL JOIN orders",
+        &[("read", "natural_join", "possible")],
+    );
+}
+
+#[test]
+fn without_schema_unqualified_table_with_target_in_another_schema_is_possible() {
+    let t = "archive.users.legacy_email";
+    check_no_schema(t, "SELECT legacy_email FROM users", AMBIGUOUS);
+    check_no_schema(t, "SELECT legacy_email FROM archive.users", READ);
+    check_no_schema(t, "SELECT legacy_email FROM public.users", NONE);
+}
+
+// ---------------------------------------------------- several targets
+
+#[test]
+fn several_targets_are_resolved_independently() {
+    let targets = [TARGET, "public.orders.legacy_email"];
+    let sp = ["$user", "public"];
+    let row =
+        |t: usize, a: &str, v: &str, c: &str| (t, a.to_string(), v.to_string(), c.to_string());
+    assert_eq!(
+        all_refs(
+            schema(),
+            &targets,
+            &sp,
+            "SELECT u.legacy_email, o.legacy_email FROM users u JOIN orders o ON u.id = o.user_id",
+        ),
+        vec![BTreeSet::from([
+            row(0, "read", "direct", "certain"),
+            row(1, "read", "direct", "certain"),
+        ])]
+    );
+    assert_eq!(
+        all_refs(
+            schema(),
+            &targets,
+            &sp,
+            "SELECT legacy_email FROM users u JOIN orders o ON u.id = o.user_id",
+        ),
+        vec![BTreeSet::from([
+            row(0, "read", "direct", "possible"),
+            row(1, "read", "direct", "possible"),
+        ])]
+    );
+    assert_eq!(
+        all_refs(
+            schema(),
+            &targets,
+            &sp,
+            "UPDATE orders o SET legacy_email = u.legacy_email FROM users u WHERE u.id = o.user_id",
+        ),
+        vec![BTreeSet::from([
+            row(0, "read", "direct", "certain"),
+            row(1, "write", "direct", "certain"),
+        ])]
+    );
+    assert_eq!(
+        all_refs(schema(), &targets, &sp, "SELECT * FROM contacts"),
+        vec![BTreeSet::from([row(
+            0,
+            "read",
+            "view public.contacts",
+            "certain"
+        )])]
+    );
+}
