@@ -60,6 +60,23 @@ pub struct Relation {
     pub columns: Vec<String>,
     /// For views: every base column the definition uses.
     pub uses: Vec<ViewUse>,
+    /// For views: the base column each output column passes through
+    /// (`schema`, `table`, `column`, views in between), aligned with
+    /// `columns`; what a write through an updatable view writes.
+    pub origins: Vec<Option<ColumnOrigin>>,
+}
+
+/// The base column a view column passes through.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ColumnOrigin {
+    /// Base schema.
+    pub schema: String,
+    /// Base table.
+    pub table: String,
+    /// Base column.
+    pub column: String,
+    /// Views between this one and the base table (nested views).
+    pub through: Vec<String>,
 }
 
 /// An object (index, constraint, …) that uses columns of a relation.

@@ -256,7 +256,6 @@ fn schema_qualified_column_picks_its_schema_among_same_named_tables() {
 }
 
 #[test]
-#[ignore = "resolver bug: `users.x` over archive.users and public.users takes the first table instead of reporting an ambiguous (possible) reference"]
 fn two_part_name_over_same_named_tables_is_ambiguous() {
     // PostgreSQL: ERROR table reference "users" is ambiguous.
     check(
@@ -659,7 +658,6 @@ fn join_alias_columns_resolve_to_their_tables() {
 }
 
 #[test]
-#[ignore = "resolver bug: a join alias column present on both sides resolves to the first one as certain instead of ambiguous (possible)"]
 fn join_alias_column_present_on_both_sides_is_ambiguous() {
     // PostgreSQL: ERROR column reference "legacy_email" is ambiguous.
     check(
@@ -720,7 +718,6 @@ fn field_star_from_a_row_reads_every_column() {
 }
 
 #[test]
-#[ignore = "resolver bug: functional notation legacy_email(u) is reported as a whole-row read, PostgreSQL resolves it to the column"]
 fn functional_notation_is_a_direct_read() {
     // PostgreSQL: EXPLAIN VERBOSE shows Output: legacy_email.
     check("SELECT legacy_email(u) FROM users u", READ);
@@ -767,7 +764,6 @@ fn view_without_the_column_is_not_a_reference() {
 }
 
 #[test]
-#[ignore = "resolver bug: UPDATE through an auto-updatable view is not reported as a write of the base column"]
 fn update_through_a_view_writes_the_base_column() {
     // PostgreSQL rewrites it to UPDATE public.users SET legacy_email = NULL.
     check(
@@ -780,7 +776,6 @@ fn update_through_a_view_writes_the_base_column() {
 }
 
 #[test]
-#[ignore = "resolver bug: INSERT through an auto-updatable view is not reported as a write of the base column"]
 fn insert_through_a_view_writes_the_base_column() {
     // PostgreSQL rewrites it to INSERT INTO public.users (id, legacy_email).
     check(
@@ -1002,7 +997,6 @@ fn table_function_column_named_like_the_column_is_ambiguous() {
 }
 
 #[test]
-#[ignore = "resolver bug: a single function with a column definition list gets its one column renamed to the alias (r), so r(legacy_email text) is not seen"]
 fn column_definition_list_column_named_like_the_column_is_ambiguous() {
     // PostgreSQL: ERROR column reference "legacy_email" is ambiguous.
     check(
@@ -1012,7 +1006,6 @@ fn column_definition_list_column_named_like_the_column_is_ambiguous() {
 }
 
 #[test]
-#[ignore = "resolver bug: a single function with a column definition list gets its one column renamed to the alias, so the inner name resolves outward (false positive)"]
 fn column_definition_list_column_hides_the_outer_column() {
     // PostgreSQL (EXPLAIN VERBOSE): Filter: (r.legacy_email IS NULL), the inner column.
     check(
@@ -1315,7 +1308,6 @@ fn merge_cases() {
 }
 
 #[test]
-#[ignore = "resolver bug: the ON CONFLICT arbiter WHERE is resolved with EXCLUDED in scope, giving possible instead of certain"]
 fn on_conflict_arbiter_where_sees_only_the_target_table() {
     // PostgreSQL accepts it: the arbiter predicate only sees the target table.
     check(
@@ -1454,7 +1446,6 @@ fn data_modifying_ctes() {
 }
 
 #[test]
-#[ignore = "resolver bug: the function_body mention scan skips dollar-quoted/string bodies, so DO and CREATE FUNCTION never report it"]
 fn do_block_naming_the_column_is_a_possible_function_body_use() {
     let possible = &[("read", "function_body", "possible")];
     check_all(&[

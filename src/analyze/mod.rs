@@ -138,10 +138,13 @@ impl<'a> Analyzer<'a> {
                         "the statement is nested too deeply to resolve; it names the column",
                     ));
                 }
-                if let Some((kind, _)) = resolve::node(&stmt.tree) {
-                    if kind == "DoStmt" || kind == "CreateFunctionStmt" {
+                if let Some((kind, body)) = resolve::node(&stmt.tree) {
+                    if matches!(kind, "DoStmt" | "CreateFunctionStmt" | "CreateTrigStmt") {
+                        // The body is a string constant: search its words.
+                        let mut strings = String::new();
+                        collect_strings(body, &mut strings);
                         refs.extend(self.possible_mentions(
-                            &stmt.text,
+                            &strings,
                             "function_body",
                             "the procedural body is not resolved; it names the column",
                         ));
@@ -235,6 +238,19 @@ impl<'a> Analyzer<'a> {
         }
         dedup_refs(&mut out);
         out
+    }
+}
+
+/// Appends every string value of a parse tree (function bodies, options).
+fn collect_strings(v: &serde_json::Value, out: &mut String) {
+    match v {
+        serde_json::Value::String(s) => {
+            out.push_str(s);
+            out.push('\n');
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| collect_strings(x, out)),
+        serde_json::Value::Object(m) => m.values().for_each(|x| collect_strings(x, out)),
+        _ => {}
     }
 }
 

@@ -15,6 +15,10 @@ use serde_json::Value;
 use crate::catalog::{Catalog, RelKind};
 use crate::inventory::{Access, Confidence};
 
+/// An output column of a query: its name and the base column
+/// (`schema`, `table`, `column`) it passes through, if any.
+pub type OutputColumn = (String, Option<(String, String, String)>);
+
 /// Which columns of a relation a use covers.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ColSel {
@@ -446,12 +450,67 @@ impl<'a> Resolver<'a> {
 
     // ------------------------------------------------------------ statements
 
-    /// Analyses a query node and returns its output column names (for views).
-    pub fn output_names(&mut self, v: &Value) -> Vec<String> {
+    /// Analyses a query node and returns its output columns with the base
+    /// column (`schema`, `table`, `column`) each passes through, if any.
+    pub fn output_columns(&mut self, v: &Value) -> Vec<OutputColumn> {
         let out = self.sub_statement(v);
         out.cols
-            .map(|c| c.into_iter().map(|c| c.name).collect())
+            .map(|c| {
+                c.into_iter()
+                    .map(|c| (c.name, c.origin.map(|(r, col)| (r.schema, r.name, col))))
+                    .collect()
+            })
             .unwrap_or_default()
+    }
+
+    /// A write of column `name` of `rel`; through an updatable view, also a
+    /// write of the base column the view column passes through.
+    fn write_column(&mut self, rel: &RelInfo, name: &str, loc: i32) {
+        self.use_rel(
+            rel,
+            ColSel::Named(name.to_string()),
+            Access::Write,
+            "direct",
+            Confidence::Certain,
+            None,
+            loc,
+        );
+        let catalog = self.catalog;
+        let Some(view) = catalog
+            .get(&rel.schema, &rel.name)
+            .filter(|r| r.kind != RelKind::Table)
+        else {
+            return;
+        };
+        let Some(origin) = view
+            .columns
+            .iter()
+            .position(|c| c == name)
+            .and_then(|i| view.origins.get(i).cloned().flatten())
+        else {
+            return;
+        };
+        let mut path = vec![format!("{}.{}", view.schema, view.name)];
+        path.extend(origin.through.iter().cloned());
+        let base = RelInfo {
+            schema: origin.schema.clone(),
+            name: origin.table.clone(),
+            schema_certain: true,
+            kind: Some(RelKind::Table),
+        };
+        let via = view_via(view.kind, &path);
+        self.use_rel(
+            &base,
+            ColSel::Named(origin.column.clone()),
+            Access::Write,
+            &via,
+            Confidence::Certain,
+            None,
+            loc,
+        );
+        if let Some(last) = self.uses.last_mut() {
+            last.view_path = path;
+        }
     }
 
     /// Analyses a top-level statement node (`{"node": {...}}`).
@@ -803,15 +862,7 @@ impl<'a> Resolver<'a> {
         for c in cols {
             if let Some(("ResTarget", rt)) = node(c) {
                 let name = text(rt, "name").to_string();
-                self.use_rel(
-                    &rel,
-                    ColSel::Named(name),
-                    Access::Write,
-                    "direct",
-                    Confidence::Certain,
-                    None,
-                    int(rt, "location") as i32,
-                );
+                self.write_column(&rel, &name, int(rt, "location") as i32);
                 for ind in list(rt, "indirection") {
                     self.expr(ind);
                 }
@@ -839,12 +890,13 @@ impl<'a> Resolver<'a> {
         let target = self.add_item(item);
         let oc = field(n, "on_conflict_clause");
         if !oc.is_null() {
-            self.add_item(excluded);
+            // The arbiter (index columns and predicate) sees only the target.
             let infer = field(oc, "infer");
             for e in list(infer, "index_elems") {
                 self.index_elem(e, target);
             }
             self.expr(field(infer, "where_clause"));
+            self.add_item(excluded);
             self.set_list(list(oc, "target_list"), &rel);
             self.expr(field(oc, "where_clause"));
         }
@@ -890,15 +942,7 @@ impl<'a> Resolver<'a> {
                 continue;
             };
             let name = text(rt, "name").to_string();
-            self.use_rel(
-                rel,
-                ColSel::Named(name),
-                Access::Write,
-                "direct",
-                Confidence::Certain,
-                None,
-                int(rt, "location") as i32,
-            );
+            self.write_column(rel, &name, int(rt, "location") as i32);
             for ind in list(rt, "indirection") {
                 self.expr(ind);
             }
@@ -1158,6 +1202,7 @@ impl<'a> Resolver<'a> {
 
     fn range_function(&mut self, rf: &Value) {
         let mut names: Option<Vec<String>> = Some(Vec::new());
+        let mut has_coldefs = !list(rf, "coldeflist").is_empty();
         let functions = list(rf, "functions");
         for f in functions {
             // Each entry is a List [FuncCall, coldeflist].
@@ -1180,6 +1225,7 @@ impl<'a> Resolver<'a> {
                 _ => String::new(),
             };
             if let Some(defs) = coldefs.filter(|d| !d.is_empty()) {
+                has_coldefs = true;
                 names
                     .get_or_insert_with(Vec::new)
                     .extend(defs.iter().filter_map(|d| match node(d) {
@@ -1203,8 +1249,9 @@ impl<'a> Resolver<'a> {
         }
         let (aliasname, colnames) = alias_parts(field(rf, "alias"));
         if let Some(n) = names.as_mut() {
-            // A single scalar function's column is named after the alias.
-            if n.len() == 1 && colnames.is_empty() {
+            // A single scalar function's column is named after the alias
+            // (not a column definition list's column).
+            if n.len() == 1 && colnames.is_empty() && functions.len() == 1 && !has_coldefs {
                 if let Some(a) = &aliasname {
                     n[0].clone_from(a);
                 }
@@ -1428,6 +1475,7 @@ impl<'a> Resolver<'a> {
                     self.walk_fields(n);
                 }
             }
+            "FuncCall" if self.functional_notation(n) => {}
             "SubLink" => {
                 self.expr(field(n, "testexpr"));
                 self.sub_statement(field(n, "subselect"));
@@ -1443,15 +1491,68 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// `c(t)` where `t` is a FROM item with a column `c` is PostgreSQL's
+    /// functional notation for `t.c`.
+    fn functional_notation(&mut self, f: &Value) -> bool {
+        let fname = list(f, "funcname");
+        let args = list(f, "args");
+        let (Some(name), [arg]) = (fname.first().and_then(string_node), args) else {
+            return false;
+        };
+        if fname.len() != 1 || flag(f, "agg_star") || !field(f, "over").is_null() {
+            return false;
+        }
+        let Some(("ColumnRef", cr)) = node(arg) else {
+            return false;
+        };
+        let fields = list(cr, "fields");
+        let [only] = fields else { return false };
+        let Some(rel_name) = string_node(only) else {
+            return false;
+        };
+        // The argument must be a whole-row reference, not a column.
+        let is_column = self.levels.iter().any(|l| {
+            l.items
+                .iter()
+                .any(|it| it.has_known(rel_name) || it.unknown())
+        });
+        if is_column {
+            return false;
+        }
+        let Some((li, ii)) = self.find_refname(rel_name) else {
+            return false;
+        };
+        if !self.levels[li].items[ii].has_known(name) {
+            return false;
+        }
+        self.item_column(
+            li,
+            ii,
+            name,
+            Access::Read,
+            Confidence::Certain,
+            None,
+            int(cr, "location") as i32,
+        );
+        true
+    }
+
     /// Finds the item a qualifier names: `t` (refname) or `s.t` (a relation
     /// without alias in schema s).
     fn find_qualified_item(&self, names: &[&str]) -> Option<(usize, usize)> {
+        self.find_qualified_items(names).into_iter().next()
+    }
+
+    /// Every item a qualifier names at the innermost level that has one
+    /// (more than one means PostgreSQL would call the reference ambiguous).
+    fn find_qualified_items(&self, names: &[&str]) -> Vec<(usize, usize)> {
         for li in (0..self.levels.len()).rev() {
-            for (ii, it) in self.levels[li].items.iter().enumerate() {
-                if it.hidden {
-                    continue;
-                }
-                let hit = match names {
+            let hits: Vec<(usize, usize)> = self.levels[li]
+                .items
+                .iter()
+                .enumerate()
+                .filter(|(_, it)| !it.hidden)
+                .filter(|(_, it)| match names {
                     [t] => it.refname.as_deref() == Some(*t),
                     [s, t] | [_, s, t] => {
                         it.refname.as_deref() == Some(*t)
@@ -1461,13 +1562,34 @@ impl<'a> Resolver<'a> {
                                 .is_some_and(|r| r.schema == *s && r.name == *t)
                     }
                     _ => false,
-                };
-                if hit {
-                    return Some((li, ii));
-                }
+                })
+                .map(|(ii, _)| (li, ii))
+                .collect();
+            if !hits.is_empty() {
+                return hits;
             }
         }
-        None
+        Vec::new()
+    }
+
+    /// A qualified reference `q.c`: column `c` of every item `q` names.
+    fn qualified_column(&mut self, qualifier: &[&str], column: &str, loc: i32) -> bool {
+        let hits = self.find_qualified_items(qualifier);
+        let (conf, reason) = if hits.len() > 1 {
+            (
+                Confidence::Possible,
+                Some(format!(
+                    "table reference `{}` is ambiguous",
+                    qualifier.join(".")
+                )),
+            )
+        } else {
+            (Confidence::Certain, None)
+        };
+        for (li, ii) in &hits {
+            self.item_column(*li, *ii, column, Access::Read, conf, reason.clone(), loc);
+        }
+        !hits.is_empty()
     }
 
     fn item_column(
@@ -1498,17 +1620,34 @@ impl<'a> Resolver<'a> {
             return;
         };
         if let Some(cols) = &item.cols {
-            if let Some(col) = cols.iter().find(|c| c.name == name) {
-                if let Some((rel, c)) = &col.origin {
-                    self.use_rel(
-                        rel,
-                        ColSel::Named(c.clone()),
-                        access,
-                        via,
-                        conf,
-                        reason,
-                        loc,
-                    );
+            let matching: Vec<&Col> = cols.iter().filter(|c| c.name == name).collect();
+            if !matching.is_empty() {
+                // Several columns of one name (a join alias over both sides)
+                // are ambiguous, unless JOIN … USING merged them.
+                let merged = self
+                    .levels
+                    .get(li)
+                    .is_some_and(|l| l.merged.iter().any(|m| m.name == name));
+                let (conf, reason) = if matching.len() > 1 && !merged {
+                    (
+                        Confidence::Possible,
+                        Some(format!("column reference `{name}` is ambiguous")),
+                    )
+                } else {
+                    (conf, reason)
+                };
+                for col in matching {
+                    if let Some((rel, c)) = &col.origin {
+                        self.use_rel(
+                            rel,
+                            ColSel::Named(c.clone()),
+                            access,
+                            via,
+                            conf,
+                            reason.clone(),
+                            loc,
+                        );
+                    }
                 }
                 return;
             }
@@ -1559,23 +1698,18 @@ impl<'a> Resolver<'a> {
         }
         match names.as_slice() {
             [name] => self.unqualified(name, loc, field_sel),
-            [q, c] => {
-                if let Some((li, ii)) = self.find_qualified_item(&[q]) {
-                    self.item_column(li, ii, c, Access::Read, Confidence::Certain, None, loc);
-                } else {
-                    // `a.b` where a is not a relation: field b of composite column a.
-                    self.unqualified(q, loc, Some(FieldSel::Named(c)));
-                }
+            // `a.b` where a is not a relation: field b of composite column a.
+            [q, c] if !self.qualified_column(&[q], c, loc) => {
+                self.unqualified(q, loc, Some(FieldSel::Named(c)));
             }
-            [s, t, c] => {
-                if let Some((li, ii)) = self.find_qualified_item(&[s, t]) {
-                    self.item_column(li, ii, c, Access::Read, Confidence::Certain, None, loc);
-                } else if let Some((li, ii)) = self.find_qualified_item(&[s]) {
-                    self.item_column(li, ii, t, Access::Read, Confidence::Certain, None, loc);
-                } else {
-                    self.unqualified(s, loc, Some(FieldSel::Named(t)));
-                }
+            [_, _] => {}
+            [s, t, c]
+                if !self.qualified_column(&[s, t], c, loc)
+                    && !self.qualified_column(&[s], t, loc) =>
+            {
+                self.unqualified(s, loc, Some(FieldSel::Named(t)));
             }
+            [_, _, _] => {}
             [_, s, t, c, ..] => {
                 if let Some((li, ii)) = self.find_qualified_item(&[s, t]) {
                     self.item_column(li, ii, c, Access::Read, Confidence::Certain, None, loc);

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::parse;
 use super::resolve::{node, ColSel, Resolver};
-use crate::catalog::{Catalog, RelKind, Relation, ViewUse};
+use crate::catalog::{Catalog, ColumnOrigin, RelKind, Relation, ViewUse};
 
 fn text<'v>(v: &'v Value, name: &str) -> &'v str {
     v.get(name).and_then(Value::as_str).unwrap_or("")
@@ -176,6 +176,7 @@ fn create_table(catalog: &mut Catalog, n: &Value) {
         kind: RelKind::Table,
         columns,
         uses: Vec::new(),
+        origins: Vec::new(),
     });
 }
 
@@ -188,14 +189,36 @@ fn define_view(
     query: &Value,
     aliases: &[String],
 ) {
-    let (uses, mut columns) = {
+    let (uses, outputs) = {
         let mut r = Resolver::new(catalog, search_path);
-        let out = r.output_names(query);
+        let out = r.output_columns(query);
         (r.uses, out)
     };
+    let mut columns: Vec<String> = outputs.iter().map(|(n, _)| n.clone()).collect();
     for (c, a) in columns.iter_mut().zip(aliases) {
         c.clone_from(a);
     }
+    // Follow origins through nested views down to base tables.
+    let origins: Vec<Option<ColumnOrigin>> = outputs
+        .into_iter()
+        .map(|(_, o)| {
+            let (schema, table, column) = o?;
+            match catalog.get(&schema, &table) {
+                Some(r) if r.kind != RelKind::Table => {
+                    let i = r.columns.iter().position(|c| *c == column)?;
+                    let mut inner = r.origins.get(i).cloned().flatten()?;
+                    inner.through.insert(0, format!("{schema}.{table}"));
+                    Some(inner)
+                }
+                _ => Some(ColumnOrigin {
+                    schema,
+                    table,
+                    column,
+                    through: Vec::new(),
+                }),
+            }
+        })
+        .collect();
     let mut view_uses: Vec<ViewUse> = uses
         .into_iter()
         .filter(|u| {
@@ -230,6 +253,7 @@ fn define_view(
         kind,
         columns,
         uses: view_uses,
+        origins,
     });
 }
 
