@@ -1723,6 +1723,35 @@ impl<'a> Resolver<'a> {
         self.find_qualified_item(&[name])
     }
 
+    /// Resolves `name` to the items `hits` of level `li` with `conf`, and to
+    /// the inner candidates `maybes` (relations with unknown columns) as
+    /// possible.
+    fn resolve_hits(
+        &mut self,
+        li: usize,
+        hits: &[usize],
+        maybes: &[(usize, usize)],
+        name: &str,
+        conf: Confidence,
+        reason: Option<String>,
+        loc: i32,
+    ) {
+        for &k in hits {
+            self.item_column(li, k, name, Access::Read, conf, reason.clone(), loc);
+        }
+        for &(l, i) in maybes {
+            self.item_column(
+                l,
+                i,
+                name,
+                Access::Read,
+                Confidence::Possible,
+                reason.clone(),
+                loc,
+            );
+        }
+    }
+
     fn unqualified(&mut self, name: &str, loc: i32, field_sel: Option<FieldSel<'_>>) {
         let mut maybes: Vec<(usize, usize)> = Vec::new();
         for li in (0..self.levels.len()).rev() {
@@ -1737,20 +1766,7 @@ impl<'a> Resolver<'a> {
                 let reason = Some(format!(
                     "`{name}` may instead be a column of an inner relation not in the schema"
                 ));
-                for s in sides {
-                    self.item_column(li, s, name, Access::Read, conf, reason.clone(), loc);
-                }
-                for (l, i) in maybes {
-                    self.item_column(
-                        l,
-                        i,
-                        name,
-                        Access::Read,
-                        Confidence::Possible,
-                        reason.clone(),
-                        loc,
-                    );
-                }
+                self.resolve_hits(li, &sides, &maybes, name, conf, reason, loc);
                 return;
             }
             let known: Vec<usize> = (0..level.items.len())
@@ -1775,20 +1791,7 @@ impl<'a> Resolver<'a> {
                         "`{name}` may instead be a column of an inner relation not in the schema"
                     ))
                 };
-                for k in known {
-                    self.item_column(li, k, name, Access::Read, conf, reason.clone(), loc);
-                }
-                for (l, i) in maybes {
-                    self.item_column(
-                        l,
-                        i,
-                        name,
-                        Access::Read,
-                        Confidence::Possible,
-                        reason.clone(),
-                        loc,
-                    );
-                }
+                self.resolve_hits(li, &known, &maybes, name, conf, reason, loc);
                 return;
             }
             maybes.extend(unknown.into_iter().map(|i| (li, i)));
