@@ -30,7 +30,7 @@ pub enum Command {
     /// blocked or inconclusive, 2 on a usage error or when no input could be
     /// read at all.
     #[command(
-        after_help = "Examples:\n  pgcontract scan --column public.users.legacy_email --schema schema.sql postgresql.log\n  pgcontract scan --column users.legacy_email --format markdown --output inventory.md logs/*.log.gz pgss.csv\n  zcat postgresql.log.gz | pgcontract scan --column users.legacy_email -"
+        after_help = "Examples:\n  pgcontract scan --column public.users.legacy_email --schema schema.sql postgresql.log\n  pgcontract scan --column users.legacy_email --format markdown --output inventory.md /var/log/postgresql/\n  pgcontract scan --column users.legacy_email --schema schema.sql pgss.csv\n  zcat postgresql.log.gz | pgcontract scan --column users.legacy_email -"
     )]
     Scan(ScanArgs),
     /// Show, for one SQL statement, every column reference found and how it
