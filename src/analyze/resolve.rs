@@ -192,6 +192,17 @@ fn alias_parts(alias: &Value) -> (Option<String>, Vec<String>) {
     ((!name.is_empty()).then(|| name.to_string()), cols)
 }
 
+/// Columns with these names and no known origin.
+fn named_cols(names: &[String]) -> Vec<Col> {
+    names
+        .iter()
+        .map(|n| Col {
+            name: n.clone(),
+            origin: None,
+        })
+        .collect()
+}
+
 fn rename(cols: &mut [Col], names: &[String]) {
     for (c, n) in cols.iter_mut().zip(names) {
         c.name.clone_from(n);
@@ -401,17 +412,7 @@ impl<'a> Resolver<'a> {
         Item {
             refname: Some(aliasname.unwrap_or_else(|| rel.name.clone())),
             hidden: false,
-            cols: cols.or_else(|| {
-                (!colnames.is_empty()).then(|| {
-                    colnames
-                        .iter()
-                        .map(|n| Col {
-                            name: n.clone(),
-                            origin: None,
-                        })
-                        .collect()
-                })
-            }),
+            cols: cols.or_else(|| (!colnames.is_empty()).then(|| named_cols(&colnames))),
             rel: Some(rel),
             passthrough,
             members: Vec::new(),
@@ -583,15 +584,7 @@ impl<'a> Resolver<'a> {
                 .collect();
             if recursive {
                 let placeholder = Output {
-                    cols: (!colnames.is_empty()).then(|| {
-                        colnames
-                            .iter()
-                            .map(|n| Col {
-                                name: n.clone(),
-                                origin: None,
-                            })
-                            .collect()
-                    }),
+                    cols: (!colnames.is_empty()).then(|| named_cols(&colnames)),
                     passthrough: Vec::new(),
                 };
                 self.top().ctes.push(Cte {
@@ -603,15 +596,7 @@ impl<'a> Resolver<'a> {
             if let Some(cols) = out.cols.as_mut() {
                 rename(cols, &colnames);
             } else if !colnames.is_empty() {
-                out.cols = Some(
-                    colnames
-                        .iter()
-                        .map(|n| Col {
-                            name: n.clone(),
-                            origin: None,
-                        })
-                        .collect(),
-                );
+                out.cols = Some(named_cols(&colnames));
             }
             let level = self.top();
             level.ctes.retain(|x| x.name != name);

@@ -333,6 +333,19 @@ pub fn expected_log_rows_with_schema() -> Vec<Row> {
     v
 }
 
+/// The same set from a pg_stat_statements export: no failed statement (errors
+/// are not recorded) and no application names.
+pub fn expected_pgss_rows_with_schema() -> Vec<Row> {
+    expected_log_rows_with_schema()
+        .into_iter()
+        .filter(|r| r.1 != "r_error")
+        .map(|mut r| {
+            r.2 = String::new();
+            r
+        })
+        .collect()
+}
+
 /// Roles of the negative cases: they must never appear.
 pub const DECOY_ROLES: &[&str] = &[
     "r_decoy_table",
