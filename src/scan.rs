@@ -35,22 +35,44 @@ pub struct ScanConfig {
     pub progress: bool,
 }
 
-/// Expands directories (recursively, sorted) into files; keeps files and
-/// stdin as they are. Missing paths are kept so that the scan reports them.
+/// Expands directories (recursively, sorted) and glob patterns (`*`, `?`,
+/// `[…]`, `**`; matches sorted, directories among them expanded) into
+/// files; keeps files and stdin as they are. A path that exists is never
+/// read as a pattern. Each input is kept once, at its first position. Missing
+/// paths and patterns that match nothing are kept so that the scan reports
+/// them.
 pub fn expand_inputs(inputs: &[InputSource]) -> Vec<InputSource> {
     let mut out = Vec::new();
+    let mut push_path = |p: &Path, out: &mut Vec<InputSource>| {
+        if input::is_dir(p) {
+            let mut files = Vec::new();
+            walk_dir(p, &mut files);
+            files.sort();
+            out.extend(files.into_iter().map(InputSource::File));
+        } else {
+            out.push(InputSource::File(p.to_path_buf()));
+        }
+    };
     for i in inputs {
         match i {
-            InputSource::File(p) if input::is_dir(p) => {
-                let mut files = Vec::new();
-                walk_dir(p, &mut files);
-                files.sort();
-                out.extend(files.into_iter().map(InputSource::File));
+            InputSource::File(p) if !p.exists() && input::looks_like_glob(&p.to_string_lossy()) => {
+                let mut matches: Vec<PathBuf> = glob::glob(&p.to_string_lossy())
+                    .map(|paths| paths.flatten().collect())
+                    .unwrap_or_default();
+                matches.sort();
+                if matches.is_empty() {
+                    out.push(i.clone());
+                }
+                for m in &matches {
+                    push_path(m, &mut out);
+                }
             }
+            InputSource::File(p) => push_path(p, &mut out),
             other => out.push(other.clone()),
         }
     }
-    out.dedup();
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|i| seen.insert(i.clone()));
     out
 }
 
@@ -293,6 +315,7 @@ fn scan_input(source: &InputSource, cfg: &ScanConfig, analyzer: &Analyzer<'_>) -
                             });
                         if let Err((line, e)) = res {
                             cov.errors.push(format!("{name}: read error after line {line}: {e}; the part before was scanned"));
+                            damaged_note(&mut cov, opened.compression);
                         }
                         logging_notes(&mut cov);
                     } else {
@@ -337,6 +360,15 @@ fn scan_input(source: &InputSource, cfg: &ScanConfig, analyzer: &Analyzer<'_>) -
     let mut inv = fs.inv;
     inv.files.insert(name, cov);
     inv
+}
+
+/// After a read error in a compressed input: what the scanned part is worth.
+fn damaged_note(cov: &mut FileCoverage, compression: Option<&str>) {
+    if let Some(c) = compression {
+        cov.notes.push(format!(
+            "the compressed stream is damaged ({c}): everything up to the error was scanned, and lines decoded just before it may be garbled (codecs verify checksums only at the end of a block or stream)"
+        ));
+    }
 }
 
 /// Notes on what a stderr log's logging set-up cannot show.

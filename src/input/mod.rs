@@ -1,5 +1,6 @@
-//! Input formats: opening inputs (files, stdin, gzip by magic bytes),
-//! recognising their format by content, and reading them into records.
+//! Input formats: opening inputs (files, stdin; gzip, bzip2, zstd and xz
+//! recognised by magic bytes), recognising their format by content, and
+//! reading them into records.
 
 pub mod pgss;
 pub mod prefix;
@@ -70,6 +71,12 @@ pub enum InputError {
         /// The I/O error.
         source: io::Error,
     },
+    /// A glob pattern given as an input matched no file.
+    #[error("{pattern}: no file matches this glob pattern")]
+    NoGlobMatch {
+        /// The pattern as given.
+        pattern: String,
+    },
     /// The content matches no supported format.
     #[error("{path}: unrecognised input format (not a PostgreSQL stderr log with a known log_line_prefix, nor a pg_stat_statements CSV export); pass --log-line-prefix if it is a stderr log")]
     Unrecognised {
@@ -86,13 +93,42 @@ pub struct Opened {
     pub compression: Option<&'static str>,
 }
 
-/// Opens an input and unwraps gzip (recognised by its magic bytes, not its
-/// name).
+/// Compression formats recognised by their magic bytes.
+const MAGIC: &[(&[u8], &str)] = &[
+    (&[0x1f, 0x8b], "gzip"),
+    (b"BZh", "bzip2"),
+    (&[0x28, 0xb5, 0x2f, 0xfd], "zstd"),
+    (&[0xfd, b'7', b'z', b'X', b'Z', 0x00], "xz"),
+];
+
+/// The compression whose magic bytes `head` starts with.
+pub fn compression_of(head: &[u8]) -> Option<&'static str> {
+    MAGIC
+        .iter()
+        .find(|(magic, _)| head.starts_with(magic))
+        .map(|(_, name)| *name)
+}
+
+/// True when `s` holds a glob metacharacter (`*`, `?` or `[`).
+pub fn looks_like_glob(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+/// Opens an input and unwraps gzip, bzip2, zstd or xz (recognised by magic
+/// bytes, not by name; concatenated streams are read to the end). A damaged
+/// stream yields the data before the damage, then a read error.
 pub fn open(source: &InputSource) -> Result<Opened, InputError> {
     let raw: Box<dyn Read + Send> = match source {
-        InputSource::File(p) => Box::new(File::open(p).map_err(|e| InputError::Open {
-            path: p.display().to_string(),
-            source: e,
+        InputSource::File(p) => Box::new(File::open(p).map_err(|e| {
+            let name = p.display().to_string();
+            if e.kind() == io::ErrorKind::NotFound && looks_like_glob(&name) {
+                InputError::NoGlobMatch { pattern: name }
+            } else {
+                InputError::Open {
+                    path: name,
+                    source: e,
+                }
+            }
         })?),
         InputSource::Stdin => Box::new(io::stdin()),
     };
@@ -101,16 +137,27 @@ pub fn open(source: &InputSource) -> Result<Opened, InputError> {
         path: source.display_name(),
         source: e,
     })?;
-    if head.starts_with(&[0x1f, 0x8b]) {
-        let dec = flate2::bufread::MultiGzDecoder::new(buffered);
-        return Ok(Opened {
-            reader: Box::new(BufReader::with_capacity(256 * 1024, dec)),
-            compression: Some("gzip"),
-        });
-    }
+    let compression = compression_of(head);
+    let dec: Box<dyn Read + Send> = match compression {
+        Some("gzip") => Box::new(flate2::bufread::MultiGzDecoder::new(buffered)),
+        Some("bzip2") => Box::new(bzip2::bufread::MultiBzDecoder::new(buffered)),
+        Some("zstd") => Box::new(zstd::stream::read::Decoder::with_buffer(buffered).map_err(
+            |e| InputError::Open {
+                path: source.display_name(),
+                source: e,
+            },
+        )?),
+        Some(_) => Box::new(xz2::bufread::XzDecoder::new_multi_decoder(buffered)),
+        None => {
+            return Ok(Opened {
+                reader: Box::new(buffered),
+                compression: None,
+            })
+        }
+    };
     Ok(Opened {
-        reader: Box::new(buffered),
-        compression: None,
+        reader: Box::new(BufReader::with_capacity(256 * 1024, dec)),
+        compression,
     })
 }
 
@@ -172,4 +219,108 @@ pub fn detect_format(head: &[u8]) -> Option<InputFormat> {
         return Some(InputFormat::Stderr);
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn sample() -> Vec<u8> {
+        (0..2000)
+            .map(|i| format!("line {i} with some text to compress {}\n", i * 7919 % 1013))
+            .collect::<String>()
+            .into_bytes()
+    }
+
+    fn compress(codec: &str, data: &[u8]) -> Vec<u8> {
+        match codec {
+            "gzip" => {
+                let mut e =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+            "bzip2" => {
+                let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+            "zstd" => zstd::stream::encode_all(data, 3).unwrap(),
+            "xz" => {
+                let mut e = xz2::write::XzEncoder::new(Vec::new(), 6);
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+            _ => unreachable!(),
+        }
+    }
+
+    fn read_all(bytes: Vec<u8>) -> (Option<&'static str>, Vec<u8>, Option<io::Error>) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("in");
+        std::fs::write(&p, bytes).unwrap();
+        let mut o = open(&InputSource::File(p)).unwrap();
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match o.reader.read(&mut buf) {
+                Ok(0) => return (o.compression, out, None),
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(e) => return (o.compression, out, Some(e)),
+            }
+        }
+    }
+
+    #[test]
+    fn every_codec_is_recognised_by_magic_bytes_and_concatenated_streams_read_whole() {
+        let data = sample();
+        for codec in ["gzip", "bzip2", "zstd", "xz"] {
+            let c = compress(codec, &data);
+            let (name, out, err) = read_all(c.clone());
+            assert_eq!(name, Some(codec));
+            assert!(err.is_none(), "{codec}: {err:?}");
+            assert!(out == data, "{codec}: content differs");
+            let mut two = c.clone();
+            two.extend_from_slice(&c);
+            let (_, out, err) = read_all(two);
+            assert!(err.is_none(), "{codec}: {err:?}");
+            assert_eq!(out.len(), 2 * data.len(), "{codec}: concatenated streams");
+        }
+        let (name, out, _) = read_all(data.clone());
+        assert_eq!(name, None);
+        assert!(out == data);
+    }
+
+    #[test]
+    fn truncated_stream_is_an_error_not_a_clean_end() {
+        let data = sample();
+        for codec in ["gzip", "bzip2", "zstd", "xz"] {
+            let c = compress(codec, &data);
+            let (_, out, err) = read_all(c[..c.len() / 2].to_vec());
+            assert!(err.is_some(), "{codec}: truncation went unnoticed");
+            assert!(out.len() < data.len(), "{codec}");
+            assert!(
+                data.starts_with(&out),
+                "{codec}: the part before the cut differs"
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_glob_pattern_is_named_as_such() {
+        let e = open(&InputSource::File("/nonexistent-dir/*.log.gz".into()))
+            .err()
+            .unwrap();
+        assert_eq!(
+            e.to_string(),
+            "/nonexistent-dir/*.log.gz: no file matches this glob pattern"
+        );
+        let e = open(&InputSource::File("/nonexistent-dir/plain.log".into()))
+            .err()
+            .unwrap();
+        assert!(e
+            .to_string()
+            .starts_with("/nonexistent-dir/plain.log: cannot open: "));
+    }
 }
