@@ -43,7 +43,7 @@ pub struct ScanConfig {
 /// them.
 pub fn expand_inputs(inputs: &[InputSource]) -> Vec<InputSource> {
     let mut out = Vec::new();
-    let mut push_path = |p: &Path, out: &mut Vec<InputSource>| {
+    let push_path = |p: &Path, out: &mut Vec<InputSource>| {
         if input::is_dir(p) {
             let mut files = Vec::new();
             walk_dir(p, &mut files);
