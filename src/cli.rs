@@ -57,9 +57,14 @@ pub struct ScanArgs {
         long = "column",
         short = 'c',
         value_name = "SCHEMA.TABLE.COLUMN",
-        required = true
+        required_unless_present = "migrations"
     )]
     pub columns: Vec<String>,
+    /// A pending migration (plain SQL): every column it drops, renames or
+    /// retypes, and every column of the tables and views it drops or
+    /// renames, becomes a target. Repeatable.
+    #[arg(long = "migration", value_name = "FILE.sql")]
+    pub migrations: Vec<PathBuf>,
     /// `pg_dump --schema-only` output, to resolve `*`, positional writes, views and ambiguous names.
     #[arg(long, value_name = "DUMP.sql")]
     pub schema: Option<PathBuf>,

@@ -2,7 +2,7 @@
 //! a compiled prefix and a list of inputs. Nothing past this module sees
 //! clap types.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::analyze::load_schema;
 use crate::catalog::Catalog;
@@ -12,6 +12,7 @@ use crate::input::InputSource;
 use crate::normalize::{fold_identifier, unquote_identifier};
 use crate::report::OutputFormat;
 use crate::scan::ScanConfig;
+use crate::migration::{targets_from_migrations, MigrationTargets};
 use crate::target::ColumnTarget;
 
 /// Errors in flags or in files named by flags.
@@ -31,6 +32,9 @@ pub enum ConfigError {
         /// Why.
         source: std::io::Error,
     },
+    /// A bad `--migration`.
+    #[error(transparent)]
+    Migration(#[from] crate::migration::MigrationError),
     /// `-` given more than once.
     #[error("stdin (`-`) can be given only once")]
     StdinTwice,
@@ -73,6 +77,37 @@ pub struct ScanSetup {
     pub format: OutputFormat,
     /// Report file (stdout when `None`).
     pub output: Option<std::path::PathBuf>,
+    /// What the `--migration` files ask to check beyond the targets.
+    pub migration: MigrationTargets,
+}
+
+impl ScanSetup {
+    /// Records in `inv` where its targets come from in the migrations, the
+    /// changes that could not be checked, and notes on reading them.
+    pub fn attach_migration(&self, inv: &mut crate::inventory::Inventory) {
+        inv.target_sites = inv
+            .targets
+            .iter()
+            .map(|t| {
+                let mut sites: Vec<_> = self
+                    .migration
+                    .targets
+                    .iter()
+                    .filter(|(mt, _)| mt == t)
+                    .map(|(_, s)| s.clone())
+                    .collect();
+                sites.sort();
+                sites.dedup();
+                sites
+            })
+            .collect();
+        inv.unchecked.clone_from(&self.migration.unchecked);
+        inv.unchecked.sort();
+        inv.unchecked.dedup();
+        inv.warnings.extend(self.migration.notes.iter().cloned());
+        inv.warnings.sort();
+        inv.warnings.dedup();
+    }
 }
 
 /// Validates `scan` flags.
@@ -82,6 +117,15 @@ pub fn scan_setup(args: &ScanArgs) -> Result<ScanSetup, ConfigError> {
         let t = ColumnTarget::parse(c)?;
         if !targets.contains(&t) {
             targets.push(t);
+        }
+    }
+    let catalog = load_catalog(args.schema.as_deref())?;
+    let search_path = parse_search_path(&args.search_path);
+    let files: Vec<&Path> = args.migrations.iter().map(PathBuf::as_path).collect();
+    let migration = targets_from_migrations(&files, &catalog, &search_path)?;
+    for (t, _) in &migration.targets {
+        if !targets.contains(t) {
+            targets.push(t.clone());
         }
     }
     let prefix = args
@@ -103,10 +147,10 @@ pub fn scan_setup(args: &ScanArgs) -> Result<ScanSetup, ConfigError> {
     Ok(ScanSetup {
         scan: ScanConfig {
             targets,
-            catalog: load_catalog(args.schema.as_deref())?,
+            catalog,
             inputs,
             prefix,
-            search_path: parse_search_path(&args.search_path),
+            search_path,
             threads: args.threads,
             progress: !args.quiet,
         },
@@ -116,6 +160,7 @@ pub fn scan_setup(args: &ScanArgs) -> Result<ScanSetup, ConfigError> {
             FormatArg::Text => OutputFormat::Text,
         },
         output: args.output.clone(),
+        migration,
     })
 }
 

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::migration::{MigrationSite, UncheckedChange};
 use crate::target::ColumnTarget;
 use crate::time::Millis;
 
@@ -298,6 +299,13 @@ pub struct Inventory {
     /// Warnings about the run as a whole (catalog problems, targets not in
     /// the catalog, …).
     pub warnings: Vec<String>,
+    /// Where each target comes from in `--migration` files, indexed like
+    /// `targets` (empty for `--column` targets; may be shorter than
+    /// `targets`).
+    pub target_sites: Vec<Vec<MigrationSite>>,
+    /// Destructive migration changes that could not be expanded into
+    /// columns: they keep the run from being clear.
+    pub unchecked: Vec<UncheckedChange>,
 }
 
 /// A target's verdict with the reason stated.
@@ -347,6 +355,18 @@ impl Inventory {
         self.warnings.extend(other.warnings);
         self.warnings.sort();
         self.warnings.dedup();
+        if self.target_sites.len() < other.target_sites.len() {
+            self.target_sites
+                .resize(other.target_sites.len(), Vec::new());
+        }
+        for (mine, theirs) in self.target_sites.iter_mut().zip(other.target_sites) {
+            mine.extend(theirs);
+            mine.sort();
+            mine.dedup();
+        }
+        self.unchecked.extend(other.unchecked);
+        self.unchecked.sort();
+        self.unchecked.dedup();
     }
 
     /// Coverage summed over all inputs.

@@ -14,6 +14,7 @@ pub mod config;
 pub mod extract;
 pub mod input;
 pub mod inventory;
+pub mod migration;
 pub mod normalize;
 pub mod progress;
 pub mod report;
@@ -60,7 +61,8 @@ pub fn exit_status(inv: &Inventory) -> ExitStatus {
     if !readable {
         return ExitStatus::Error;
     }
-    let all_clear = (0..inv.targets.len()).all(|i| inv.verdict(i).verdict == Verdict::Clear);
+    let all_clear = inv.unchecked.is_empty()
+        && (0..inv.targets.len()).all(|i| inv.verdict(i).verdict == Verdict::Clear);
     if all_clear {
         ExitStatus::Clear
     } else {
@@ -92,7 +94,8 @@ pub fn run(cli: Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow::
     match cli.command {
         Command::Scan(args) => {
             let setup = config::scan_setup(&args)?;
-            let inv = scan::scan(&setup.scan);
+            let mut inv = scan::scan(&setup.scan);
+            setup.attach_migration(&mut inv);
             for cov in inv.files.values() {
                 for e in &cov.errors {
                     writeln!(stderr, "pgcontract: {e}")?;

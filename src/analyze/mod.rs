@@ -3,6 +3,7 @@
 //! reference ([`resolve`]) and reports the references to target columns as
 //! our own types. Also builds the catalog from a schema dump ([`schema`]).
 
+pub mod migration;
 pub mod parse;
 pub mod resolve;
 pub mod schema;

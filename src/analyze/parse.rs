@@ -7,12 +7,41 @@ use serde_json::Value;
 /// `OBJECT_MATVIEW` in pg_query's `ObjectType` enum.
 pub const OBJECT_MATVIEW: i64 = pg_query::protobuf::ObjectType::ObjectMatview as i64;
 
+/// Numeric codes of pg_query enums that DDL statements carry in their trees
+/// (`DropStmt.remove_type`, `RenameStmt.rename_type`, `AlterTableCmd.subtype`).
+pub mod codes {
+    use pg_query::protobuf::{AlterTableType, ObjectType};
+
+    /// `OBJECT_TABLE`.
+    pub const OBJECT_TABLE: i64 = ObjectType::ObjectTable as i64;
+    /// `OBJECT_FOREIGN_TABLE`.
+    pub const OBJECT_FOREIGN_TABLE: i64 = ObjectType::ObjectForeignTable as i64;
+    /// `OBJECT_VIEW`.
+    pub const OBJECT_VIEW: i64 = ObjectType::ObjectView as i64;
+    /// `OBJECT_MATVIEW`.
+    pub const OBJECT_MATVIEW: i64 = ObjectType::ObjectMatview as i64;
+    /// `OBJECT_COLUMN`.
+    pub const OBJECT_COLUMN: i64 = ObjectType::ObjectColumn as i64;
+    /// `OBJECT_FUNCTION`.
+    pub const OBJECT_FUNCTION: i64 = ObjectType::ObjectFunction as i64;
+    /// `OBJECT_PROCEDURE`.
+    pub const OBJECT_PROCEDURE: i64 = ObjectType::ObjectProcedure as i64;
+    /// `OBJECT_ROUTINE`.
+    pub const OBJECT_ROUTINE: i64 = ObjectType::ObjectRoutine as i64;
+    /// `AT_DropColumn`.
+    pub const AT_DROP_COLUMN: i64 = AlterTableType::AtDropColumn as i64;
+    /// `AT_AlterColumnType`.
+    pub const AT_ALTER_COLUMN_TYPE: i64 = AlterTableType::AtAlterColumnType as i64;
+}
+
 /// One statement of a parsed string.
 pub struct ParsedStatement {
     /// The statement's own text (a slice of the input).
     pub text: String,
     /// Its tree as serde JSON (`{"node": {...}}`).
     pub tree: Value,
+    /// Byte offset of `text` in the parsed string.
+    pub location: usize,
 }
 
 /// Parses `sql` (possibly several statements) with PostgreSQL's parser.
@@ -27,13 +56,19 @@ pub fn parse(sql: &str) -> Result<Vec<ParsedStatement>, String> {
         } else {
             (start + len).min(sql.len())
         };
-        let text = sql.get(start..end).unwrap_or(sql).trim().to_string();
+        let raw_text = sql.get(start..end).unwrap_or(sql);
+        let location = start + (raw_text.len() - raw_text.trim_start().len());
+        let text = raw_text.trim().to_string();
         let tree = match &raw.stmt {
             Some(node) => serde_json::to_value(node.as_ref())
                 .map_err(|e| format!("internal: cannot walk the parse tree ({e})"))?,
             None => Value::Null,
         };
-        out.push(ParsedStatement { text, tree });
+        out.push(ParsedStatement {
+            text,
+            tree,
+            location,
+        });
     }
     Ok(out)
 }
@@ -71,6 +106,20 @@ pub fn split(sql: &str) -> Vec<String> {
         Ok(parts) => parts.into_iter().map(str::to_string).collect(),
         Err(_) => vec![sql.to_string()],
     }
+}
+
+/// Splits `sql` into statements with the scanner, each with its byte
+/// offset; `None` when even the scanner fails (an unterminated string or
+/// comment).
+pub fn split_located(sql: &str) -> Option<Vec<(usize, &str)>> {
+    let parts = pg_query::split_with_scanner(sql).ok()?;
+    let base = sql.as_ptr() as usize;
+    Some(
+        parts
+            .into_iter()
+            .map(|p| (p.as_ptr() as usize - base, p))
+            .collect(),
+    )
 }
 
 #[cfg(test)]

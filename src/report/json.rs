@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::inventory::{
     Access, Actor, Confidence, FileCoverage, Inventory, SchemaDependency, StatementCounts, Verdict,
 };
+use crate::migration::{MigrationSite, UncheckedChange};
 use crate::time::format_rfc3339;
 
 /// The contract version.
@@ -32,6 +33,10 @@ pub struct InventoryDoc {
     pub coverage: CoverageDoc,
     /// Warnings about the run.
     pub warnings: Vec<String>,
+    /// Destructive `--migration` changes that could not be expanded into
+    /// columns (they keep the run from being clear).
+    #[serde(default)]
+    pub unchecked: Vec<UncheckedChange>,
 }
 
 /// A target and its verdict.
@@ -48,6 +53,10 @@ pub struct TargetDoc {
     pub dependencies: usize,
     /// Calls over those rows.
     pub calls: u64,
+    /// The `--migration` statements that change this column (empty for
+    /// `--column` targets).
+    #[serde(default)]
+    pub migration: Vec<MigrationSite>,
 }
 
 /// One dependency row.
@@ -164,6 +173,7 @@ pub fn to_doc(inv: &Inventory) -> InventoryDoc {
                 reason: v.reason,
                 dependencies: rows.len(),
                 calls: rows.iter().map(|(_, s)| s.calls).sum(),
+                migration: inv.target_sites.get(i).cloned().unwrap_or_default(),
             }
         })
         .collect();
@@ -209,6 +219,7 @@ pub fn to_doc(inv: &Inventory) -> InventoryDoc {
             totals: input_doc(None, &inv.total_coverage()),
         },
         warnings: inv.warnings.clone(),
+        unchecked: inv.unchecked.clone(),
     }
 }
 

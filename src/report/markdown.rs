@@ -59,10 +59,41 @@ pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
             cell(&t.reason)
         )?;
     }
+    if doc.targets.is_empty() {
+        writeln!(out, "| – | – | no column to check |")?;
+    }
+    if !doc.unchecked.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "**Not checked** (the audit cannot be clear while these remain):"
+        )?;
+        writeln!(out)?;
+        for u in &doc.unchecked {
+            writeln!(
+                out,
+                "- ⚠️ `{}`: {} at `{}:{}`: {}",
+                u.object,
+                u.site.change,
+                u.site.file,
+                u.site.line,
+                cell(&u.reason)
+            )?;
+        }
+    }
     for t in &doc.targets {
         writeln!(out)?;
         writeln!(out, "### `{}`", t.column)?;
         writeln!(out)?;
+        if !t.migration.is_empty() {
+            let sites: Vec<String> = t
+                .migration
+                .iter()
+                .map(|m| format!("{} at `{}:{}`", m.change, m.file, m.line))
+                .collect();
+            writeln!(out, "Changed by {}.", sites.join(", "))?;
+            writeln!(out)?;
+        }
         let deps: Vec<&DependencyDoc> = doc
             .dependencies
             .iter()

@@ -26,6 +26,16 @@ pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
             t.reason
         )?;
     }
+    for u in &doc.unchecked {
+        writeln!(
+            out,
+            "{:<13} {}  ({} at {}:{}: {})",
+            "NOT CHECKED", u.object, u.site.change, u.site.file, u.site.line, u.reason
+        )?;
+    }
+    if doc.targets.is_empty() && doc.unchecked.is_empty() {
+        writeln!(out, "no column to check")?;
+    }
     for t in &doc.targets {
         let deps: Vec<_> = doc
             .dependencies
@@ -34,6 +44,9 @@ pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
             .collect();
         writeln!(out)?;
         writeln!(out, "{}", t.column)?;
+        for m in &t.migration {
+            writeln!(out, "  changed by {} at {}:{}", m.change, m.file, m.line)?;
+        }
         if deps.is_empty() {
             writeln!(out, "  no statement uses it")?;
         }
