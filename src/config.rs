@@ -9,10 +9,10 @@ use crate::catalog::Catalog;
 use crate::cli::{FormatArg, ScanArgs};
 use crate::input::prefix::Prefix;
 use crate::input::InputSource;
+use crate::migration::{targets_from_migrations, MigrationTargets};
 use crate::normalize::{fold_identifier, unquote_identifier};
 use crate::report::OutputFormat;
 use crate::scan::ScanConfig;
-use crate::migration::{targets_from_migrations, MigrationTargets};
 use crate::target::ColumnTarget;
 
 /// Errors in flags or in files named by flags.

@@ -233,14 +233,20 @@ mod tests {
 
     #[test]
     fn unqualified_column_change_takes_the_search_path_schema() {
-        let t = expand_sql("ALTER TABLE orders DROP COLUMN old_status;", &Catalog::default());
+        let t = expand_sql(
+            "ALTER TABLE orders DROP COLUMN old_status;",
+            &Catalog::default(),
+        );
         assert_eq!(names(&t), vec!["app.orders.old_status"]);
         assert_eq!(t.targets[0].1.change, "DROP COLUMN");
     }
 
     #[test]
     fn drop_table_without_a_schema_is_not_checked_and_says_so() {
-        let t = expand_sql("DROP TABLE orders; DROP FUNCTION f(int);", &Catalog::default());
+        let t = expand_sql(
+            "DROP TABLE orders; DROP FUNCTION f(int);",
+            &Catalog::default(),
+        );
         assert!(t.targets.is_empty());
         let got: Vec<_> = t.unchecked.iter().map(|u| u.object.as_str()).collect();
         assert_eq!(got, vec!["app.orders", "app.f"]);

@@ -265,7 +265,10 @@ fn an_unparseable_migration_exits_2_naming_file_and_line() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains(&format!("{}:4: cannot parse the migration statement", s(&m))),
+        err.contains(&format!(
+            "{}:4: cannot parse the migration statement",
+            s(&m)
+        )),
         "{err}"
     );
     assert!(out.stdout.is_empty());

@@ -159,7 +159,11 @@ fn up_part(text: &str, notes: &mut Vec<String>) -> String {
 
 fn line_of(text: &str, offset: usize) -> u64 {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() as u64 + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count() as u64
+        + 1
 }
 
 fn text<'v>(v: &'v Value, name: &str) -> &'v str {
