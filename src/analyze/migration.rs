@@ -433,7 +433,9 @@ mod tests {
         );
     }
 
-    fn kinds(sql: &str) -> Vec<(u64, ChangeKind, Option<String>, String, Option<String>)> {
+    type Row = (u64, ChangeKind, Option<String>, String, Option<String>);
+
+    fn kinds(sql: &str) -> Vec<Row> {
         read_migration(sql)
             .unwrap()
             .changes
