@@ -6,6 +6,8 @@
 # log_line_prefix settings.  Writes only inside OUTDIR (default: <repo>/fixtures/app):
 #   logs/custom.log logs/rds.log logs/default.log
 #   pgss/pgss-names.csv pgss/pgss-oids.csv   (exactly one workload run: the custom one)
+#   pgss/pgss-all.{csv,ndjson,json}          (a fourth run with pg_stat_statements.track = all
+#                                             and a function case; CSV, row_to_json, json_agg)
 #   schema.sql                                (pg_dump --schema-only of appdb, before workload)
 # Setup/reseed/export sessions run in separate server "admin" phases whose log is
 # thrown away, so the three logs contain only the workload.
@@ -211,6 +213,42 @@ run_phase default '%m [%p] '
 workload
 pgt_stop
 
+# ---------------------------------------------------------------- pg_stat_statements, track = all
+# run 4 (its log is not kept): the same workload once more, plus a PL/pgSQL
+# function whose inner statement reads the target (case r_nested), with
+# pg_stat_statements.track = all so that statements run inside functions are
+# recorded with toplevel = false. Exported as CSV, newline-delimited JSON
+# (row_to_json, one object a line) and one JSON array (json_agg).
+admin_phase
+echo "$SEED_SQL" | admin "$DB" -f -
+admin "$DB" <<'SQL'
+CREATE ROLE r_nested LOGIN;
+GRANT ALL ON ALL TABLES IN SCHEMA public TO r_nested;
+CREATE FUNCTION public.legacy_email_of(bigint) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN (SELECT u.legacy_email FROM public.users u WHERE u.id = $1);
+END $$;
+SQL
+admin postgres -c "SELECT pg_stat_statements_reset()" >/dev/null
+pgt_stop
+pgt_set pg_stat_statements.track "all"
+run_phase pgss-all '%m [%p] '
+workload
+c r_nested nested-function tcp -c "SELECT legacy_email_of(1);"
+pgt_stop
+
+admin_phase
+PGSS_NAMED="SELECT d.datname, r.rolname, s.* FROM pg_stat_statements s
+      JOIN pg_database d ON d.oid = s.dbid JOIN pg_roles r ON r.oid = s.userid"
+PGSS_ORDER="datname, rolname, query, toplevel, queryid"
+admin postgres -c "COPY (SELECT * FROM ($PGSS_NAMED) x ORDER BY $PGSS_ORDER)
+      TO STDOUT WITH (FORMAT csv, HEADER)" > "$OUTDIR/pgss/pgss-all.csv"
+admin postgres -At -c "SELECT row_to_json(x) FROM ($PGSS_NAMED) x ORDER BY $PGSS_ORDER" \
+    > "$OUTDIR/pgss/pgss-all.ndjson"
+admin postgres -At -c "SELECT json_agg(x ORDER BY $PGSS_ORDER) FROM ($PGSS_NAMED) x" \
+    > "$OUTDIR/pgss/pgss-all.json"
+pgt_stop
+
 for f in custom rds default; do
     cp "$PGT_DATA/log/$f.log" "$OUTDIR/logs/$f.log"
     chmod 0644 "$OUTDIR/logs/$f.log"
@@ -246,4 +284,10 @@ grep -q 'pg_stat_statements_reset' "$OUTDIR/pgss/pgss-names.csv" && fail "reset 
 grep -q '^appdb,r_extended,' "$OUTDIR/pgss/pgss-names.csv" || fail "pgss: r_extended missing"
 [ "$(grep -vc '^appdb,' "$OUTDIR/pgss/pgss-names.csv")" -eq 1 ] || fail "pgss: rows outside appdb"
 [ "$(grep -c "^appdb," "$OUTDIR/pgss/pgss-names.csv")" -eq 31 ] || fail "pgss: expected 31 appdb rows"
+A="$OUTDIR/pgss/pgss-all"
+grep -q 'pg_stat_statements_reset' "$A.csv" && fail "reset call leaked into pgss-all export"
+[ "$(grep -c '^appdb,r_nested,' "$A.csv")" -ge 2 ] || fail "pgss-all: r_nested rows missing"
+grep -q '"toplevel":false' "$A.ndjson" || fail "pgss-all.ndjson: no toplevel = false row"
+[ "$(wc -l < "$A.ndjson")" -eq "$(($(grep -c '^appdb,' "$A.csv")))" ] || fail "pgss-all: CSV and NDJSON row counts differ"
+[ "$(head -c 2 "$A.json")" = '[{' ] || fail "pgss-all.json: not a JSON array"
 echo "gen-fixtures: wrote $OUTDIR"

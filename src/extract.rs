@@ -300,7 +300,13 @@ pub fn stats_row(row: StatsRow, cov: &mut FileCoverage) -> Option<Statement> {
         cov.skip("pg_stat_statements row with zero calls");
         return None;
     }
-    cov.record("pg_stat_statements_row");
+    // `toplevel = false` (track = all): run inside a function, trigger or DO
+    // block. Kept, counted apart, and marked on the dependency (`nested_calls`).
+    cov.record(if row.toplevel == Some(false) {
+        "pg_stat_statements_nested_row"
+    } else {
+        "pg_stat_statements_row"
+    });
     Some(Statement {
         text: query,
         actor: Actor {

@@ -99,6 +99,9 @@ pub struct DepStats {
     pub calls: u64,
     /// Executions that failed (ERROR + STATEMENT).
     pub failed_calls: u64,
+    /// Executions run inside a function, trigger or DO block
+    /// (pg_stat_statements rows with `toplevel = false`).
+    pub nested_calls: u64,
     /// Earliest time seen.
     pub first_seen: Option<Millis>,
     /// Latest time seen.
@@ -139,6 +142,7 @@ impl DepStats {
         }
         self.calls += other.calls;
         self.failed_calls += other.failed_calls;
+        self.nested_calls += other.nested_calls;
         self.first_seen = min_opt(self.first_seen, other.first_seen);
         self.last_seen = max_opt(self.last_seen, other.last_seen);
         if other.query < self.query {
@@ -474,6 +478,7 @@ mod tests {
             reason: (conf != Confidence::Certain).then(|| "r".to_string()),
             calls,
             failed_calls: 0,
+            nested_calls: 0,
             first_seen: Some(first),
             last_seen: Some(first),
             query: format!("q{file_line}"),

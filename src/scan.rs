@@ -249,6 +249,11 @@ impl FileScan<'_> {
                     reason: r.reason.clone(),
                     calls: s.calls,
                     failed_calls: if s.failed { s.calls } else { 0 },
+                    nested_calls: if s.toplevel == Some(false) {
+                        s.calls
+                    } else {
+                        0
+                    },
                     first_seen: s.time,
                     last_seen: s.time,
                     query: st.query.clone(),
@@ -286,13 +291,14 @@ fn scan_input(source: &InputSource, cfg: &ScanConfig, analyzer: &Analyzer<'_>) -
                     Vec::new()
                 }
             };
-            let format = if cfg.prefix.is_some()
-                && !pgss::looks_like_header(
-                    String::from_utf8_lossy(&head).lines().next().unwrap_or(""),
-                ) {
-                Some(InputFormat::Stderr)
-            } else {
-                detect_format(&head)
+            let format = match detect_format(&head) {
+                Some(
+                    f @ (InputFormat::PgssCsv
+                    | InputFormat::PgssNdjson
+                    | InputFormat::PgssJsonArray),
+                ) => Some(f),
+                _ if cfg.prefix.is_some() => Some(InputFormat::Stderr),
+                detected => detected,
             };
             let compressed = opened
                 .compression
@@ -335,10 +341,25 @@ fn scan_input(source: &InputSource, cfg: &ScanConfig, analyzer: &Analyzer<'_>) -
                     if let Err(e) = res {
                         cov.errors.push(format!("{name}: {e}"));
                     }
-                    cov.notes.push(
-                        "pg_stat_statements has no times: first_seen/last_seen come only from logs"
-                            .to_string(),
-                    );
+                    pgss_notes(&mut cov);
+                }
+                Some(f @ (InputFormat::PgssNdjson | InputFormat::PgssJsonArray)) => {
+                    cov.format = format!("{}{compressed}", f.name());
+                    let shape = if f == InputFormat::PgssNdjson {
+                        pgss::JsonShape::Lines
+                    } else {
+                        pgss::JsonShape::Array
+                    };
+                    let res = pgss::read_json_rows(opened.reader, shape, &mut cov, |row, cov| {
+                        if let Some(s) = stats_row(row, cov) {
+                            fs.statement(s, cov);
+                        }
+                    });
+                    if let Err((line, e)) = res {
+                        cov.errors.push(format!("{name}: read error after line {line}: {e}; the part before was scanned"));
+                        damaged_note(&mut cov, opened.compression);
+                    }
+                    pgss_notes(&mut cov);
                 }
                 None => {
                     if head.is_empty() {
@@ -360,6 +381,26 @@ fn scan_input(source: &InputSource, cfg: &ScanConfig, analyzer: &Analyzer<'_>) -
     let mut inv = fs.inv;
     inv.files.insert(name, cov);
     inv
+}
+
+/// Notes on what a pg_stat_statements export cannot show.
+fn pgss_notes(cov: &mut FileCoverage) {
+    cov.notes.push(
+        "pg_stat_statements has no times: first_seen/last_seen come only from logs".to_string(),
+    );
+    let nested = cov
+        .records_by_kind
+        .get("pg_stat_statements_nested_row")
+        .copied()
+        .unwrap_or(0);
+    let top = cov
+        .records_by_kind
+        .get("pg_stat_statements_row")
+        .copied()
+        .unwrap_or(0);
+    if nested == 0 && top > 0 && !cov.notes.iter().any(|n| n.contains("no `toplevel` column")) {
+        cov.notes.push("no nested statement (toplevel = false) in the export: pg_stat_statements.track was probably `top`, so SQL inside functions, triggers and DO blocks is not visible".into());
+    }
 }
 
 /// After a read error in a compressed input: what the scanned part is worth.

@@ -118,4 +118,19 @@ fn regenerated_logs_from_a_live_server_give_the_same_inventory() {
         .map(|d| d.calls)
         .sum();
     assert_eq!(calls, 31, "pgss-oids.csv");
+
+    // track = all, as CSV, NDJSON and a JSON array: the same set plus the
+    // nested statement, marked.
+    for f in ["pgss-all.csv", "pgss-all.ndjson", "pgss-all.json"] {
+        let doc = run(&[out_dir.join("pgss").join(f)], Some(&schema));
+        assert_eq!(rows(&doc), expected_pgss_all_rows_with_schema(), "{f}");
+        let nested: Vec<_> = doc
+            .dependencies
+            .iter()
+            .filter(|d| d.nested_calls > 0)
+            .map(|d| (d.actor.user.as_deref(), d.nested_calls))
+            .collect();
+        assert_eq!(nested, vec![(Some("r_nested"), 1)], "{f}");
+        assert!(doc.coverage.inputs[0].errors.is_empty(), "{f}");
+    }
 }

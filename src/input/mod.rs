@@ -38,6 +38,10 @@ pub enum InputFormat {
     Stderr,
     /// pg_stat_statements exported as CSV with a header.
     PgssCsv,
+    /// pg_stat_statements exported as JSON, one object a line (`row_to_json`).
+    PgssNdjson,
+    /// pg_stat_statements exported as one JSON array (`json_agg`).
+    PgssJsonArray,
 }
 
 impl InputFormat {
@@ -46,6 +50,8 @@ impl InputFormat {
         match self {
             InputFormat::Stderr => "stderr",
             InputFormat::PgssCsv => "pg_stat_statements-csv",
+            InputFormat::PgssNdjson => "pg_stat_statements-ndjson",
+            InputFormat::PgssJsonArray => "pg_stat_statements-json-array",
         }
     }
 }
@@ -213,6 +219,11 @@ pub fn detect_format(head: &[u8]) -> Option<InputFormat> {
     let first = text.lines().next().unwrap_or("");
     if pgss::looks_like_header(first) {
         return Some(InputFormat::PgssCsv);
+    }
+    match pgss::detect_json(&text) {
+        Some(pgss::JsonShape::Lines) => return Some(InputFormat::PgssNdjson),
+        Some(pgss::JsonShape::Array) => return Some(InputFormat::PgssJsonArray),
+        None => {}
     }
     let sample: Vec<&str> = text.lines().take(500).collect();
     if stderr::detect_prefix(&sample).is_some() {

@@ -1,9 +1,10 @@
-//! Reader for pg_stat_statements exports in CSV with a header
-//! (`\copy (SELECT …) TO … CSV HEADER`). Columns are matched by name, so
-//! exports from PostgreSQL 13 to 18, with or without `rolname`/`datname`,
-//! all work.
+//! Reader for pg_stat_statements exports: CSV with a header
+//! (`\copy (SELECT …) TO … CSV HEADER`), newline-delimited JSON
+//! (`SELECT row_to_json(s) …`, one object a line) and a JSON array
+//! (`SELECT json_agg(s) …`). Columns are matched by name, so exports from
+//! PostgreSQL 13 to 18, with or without `rolname`/`datname`, all work.
 
-use std::io::Read;
+use std::io::{BufRead, Read};
 
 use super::StatsRow;
 use crate::inventory::FileCoverage;
@@ -29,12 +30,88 @@ struct Columns {
     toplevel: Option<usize>,
 }
 
-fn find(headers: &csv::StringRecord, names: &[&str]) -> Option<usize> {
+fn find<'a>(headers: impl IntoIterator<Item = &'a str> + Clone, names: &[&str]) -> Option<usize> {
     names.iter().find_map(|n| {
         headers
-            .iter()
+            .clone()
+            .into_iter()
             .position(|h| h.trim().eq_ignore_ascii_case(n))
     })
+}
+
+impl Columns {
+    /// Maps column names (of a CSV header or a JSON object) to positions.
+    fn of<'a>(headers: impl IntoIterator<Item = &'a str> + Clone) -> Result<Columns, &'static str> {
+        Ok(Columns {
+            query: find(headers.clone(), &["query"]).ok_or("no `query` column")?,
+            calls: find(headers.clone(), &["calls"]).ok_or("no `calls` column")?,
+            user: find(
+                headers.clone(),
+                &["rolname", "usename", "username", "user_name"],
+            )
+            .map(|i| (i, true))
+            .or_else(|| find(headers.clone(), &["userid"]).map(|i| (i, false))),
+            database: find(headers.clone(), &["datname", "database", "database_name"])
+                .map(|i| (i, true))
+                .or_else(|| find(headers.clone(), &["dbid"]).map(|i| (i, false))),
+            toplevel: find(headers, &["toplevel"]),
+        })
+    }
+
+    fn has_oids(&self) -> bool {
+        self.user.is_some_and(|(_, named)| !named) || self.database.is_some_and(|(_, named)| !named)
+    }
+
+    /// Builds a row from the values (`get(i)`: trimmed, `None` when empty or
+    /// NULL; `raw(i)`: the query text as exported), or counts why not.
+    fn row<'v>(
+        &self,
+        line: u64,
+        get: impl Fn(usize) -> Option<&'v str>,
+        raw: Option<&'v str>,
+        cov: &mut FileCoverage,
+    ) -> Option<StatsRow> {
+        let Some(calls) = get(self.calls).and_then(|c| c.parse::<u64>().ok()) else {
+            cov.skip("pg_stat_statements row without a numeric calls value");
+            return None;
+        };
+        let ident = |c: Option<(usize, bool)>| {
+            c.and_then(|(i, named)| {
+                get(i).map(|v| {
+                    if named {
+                        v.to_string()
+                    } else {
+                        format!("oid:{v}")
+                    }
+                })
+            })
+        };
+        Some(StatsRow {
+            line,
+            query: raw.filter(|q| !q.trim().is_empty()).map(str::to_string),
+            calls,
+            user: ident(self.user),
+            database: ident(self.database),
+            toplevel: self
+                .toplevel
+                .and_then(&get)
+                .map(|v| matches!(v, "t" | "true" | "TRUE" | "1")),
+        })
+    }
+}
+
+/// Notes on what an export cannot show, once its columns are known.
+fn column_notes(cols: &Columns, cov: &mut FileCoverage) {
+    if cols.has_oids() {
+        cov.notes
+            .push("pg_stat_statements export has OIDs, not role/database names: actors are shown as oid:N".into());
+    }
+    if cols.toplevel.is_none() {
+        cov.notes.push(
+            "pg_stat_statements export has no `toplevel` column (PostgreSQL 13): nested statements cannot be told apart"
+                .into(),
+        );
+    }
 }
 
 /// Reads every row, calling `sink` for each. Malformed rows are counted in
@@ -57,29 +134,9 @@ pub fn read_rows(
         .headers()
         .map_err(|e| format!("cannot read the CSV header: {e}"))?
         .clone();
-    let cols = Columns {
-        query: find(&headers, &["query"]).ok_or("the CSV header has no `query` column")?,
-        calls: find(&headers, &["calls"]).ok_or("the CSV header has no `calls` column")?,
-        user: find(&headers, &["rolname", "usename", "username", "user_name"])
-            .map(|i| (i, true))
-            .or_else(|| find(&headers, &["userid"]).map(|i| (i, false))),
-        database: find(&headers, &["datname", "database", "database_name"])
-            .map(|i| (i, true))
-            .or_else(|| find(&headers, &["dbid"]).map(|i| (i, false))),
-        toplevel: find(&headers, &["toplevel"]),
-    };
+    let cols = Columns::of(headers.iter()).map_err(|e| format!("the CSV header has {e}"))?;
     cov.lines += 1;
-    if cols.user.is_some_and(|(_, named)| !named) || cols.database.is_some_and(|(_, named)| !named)
-    {
-        cov.notes
-            .push("pg_stat_statements export has OIDs, not role/database names: actors are shown as oid:N".into());
-    }
-    if cols.toplevel.is_none() {
-        cov.notes.push(
-            "pg_stat_statements export has no `toplevel` column (PostgreSQL 13): nested statements cannot be told apart"
-                .into(),
-        );
-    }
+    column_notes(&cols, cov);
     let mut record = csv::StringRecord::new();
     let mut recno = 1u64;
     loop {
@@ -107,39 +164,251 @@ pub fn read_rows(
         let line = record.position().map_or(recno, |p| p.line());
         cov.lines = cov.lines.max(line);
         let get = |i: usize| record.get(i).map(str::trim).filter(|s| !s.is_empty());
-        let Some(calls) = get(cols.calls).and_then(|c| c.parse::<u64>().ok()) else {
-            cov.skip("pg_stat_statements row without a numeric calls value");
-            continue;
-        };
-        let ident = |c: Option<(usize, bool)>| {
-            c.and_then(|(i, named)| {
-                get(i).map(|v| {
-                    if named {
-                        v.to_string()
-                    } else {
-                        format!("oid:{v}")
-                    }
-                })
-            })
-        };
-        let row = StatsRow {
-            line,
-            query: record
-                .get(cols.query)
-                .filter(|q| !q.trim().is_empty())
-                .map(str::to_string),
-            calls,
-            user: ident(cols.user),
-            database: ident(cols.database),
-            toplevel: cols
-                .toplevel
-                .and_then(get)
-                .map(|v| matches!(v, "t" | "true" | "TRUE" | "1")),
-        };
-        sink(row, cov);
+        if let Some(row) = cols.row(line, get, record.get(cols.query), cov) {
+            sink(row, cov);
+        }
     }
     cov.bytes += rdr.get_ref().bytes;
     Ok(())
+}
+
+/// The JSON shapes of a pg_stat_statements export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonShape {
+    /// One object a line (`SELECT row_to_json(s) FROM pg_stat_statements s`).
+    Lines,
+    /// One array of objects (`SELECT json_agg(s) FROM pg_stat_statements s`).
+    Array,
+}
+
+fn is_pgss_object(keys: &[&str]) -> bool {
+    let has = |n: &str| keys.iter().any(|k| k.eq_ignore_ascii_case(n));
+    has("query")
+        && has("calls")
+        && (has("queryid") || has("userid") || has("rolname") || has("dbid"))
+}
+
+/// Does the start of an input look like a JSON pg_stat_statements export?
+/// The first object must have `query`, `calls` and an id column; when the
+/// first object is longer than `head`, its keys are looked for as text.
+pub fn detect_json(head: &str) -> Option<JsonShape> {
+    let t = head.trim_start_matches('\u{feff}').trim_start();
+    let (shape, body) = if let Some(rest) = t.strip_prefix('[') {
+        (JsonShape::Array, rest.trim_start())
+    } else {
+        (JsonShape::Lines, t)
+    };
+    if !body.starts_with('{') {
+        return None;
+    }
+    let first = match shape {
+        JsonShape::Lines => body.lines().next().unwrap_or(""),
+        JsonShape::Array => body,
+    };
+    let mut it = serde_json::Deserializer::from_str(first).into_iter::<serde_json::Value>();
+    match it.next() {
+        Some(Ok(serde_json::Value::Object(m))) => {
+            let keys: Vec<&str> = m.keys().map(String::as_str).collect();
+            is_pgss_object(&keys).then_some(shape)
+        }
+        Some(Err(e)) if e.is_eof() => {
+            let quoted = |k: &str| first.contains(&format!("\"{k}\""));
+            (quoted("query")
+                && quoted("calls")
+                && (quoted("queryid") || quoted("userid") || quoted("dbid")))
+            .then_some(shape)
+        }
+        _ => None,
+    }
+}
+
+fn scalar(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        // Arrays and objects are not pg_stat_statements columns we read.
+        _ => None,
+    }
+}
+
+/// Counts one JSON value of an export: a row, or why it is skipped.
+fn json_record(
+    value: serde_json::Value,
+    line: u64,
+    cov: &mut FileCoverage,
+    noted: &mut bool,
+    sink: &mut impl FnMut(StatsRow, &mut FileCoverage),
+) {
+    let serde_json::Value::Object(map) = value else {
+        cov.skip("JSON value that is not an object");
+        cov.errors
+            .push(format!("line {line}: a JSON value that is not an object"));
+        return;
+    };
+    let keys: Vec<&str> = map.keys().map(String::as_str).collect();
+    let Ok(cols) = Columns::of(keys.iter().copied()) else {
+        cov.skip("JSON object without `query` and `calls`");
+        return;
+    };
+    if !*noted {
+        *noted = true;
+        column_notes(&cols, cov);
+    }
+    let values: Vec<Option<String>> = map.values().map(scalar).collect();
+    let trimmed: Vec<Option<&str>> = values
+        .iter()
+        .map(|v| v.as_deref().map(str::trim).filter(|s| !s.is_empty()))
+        .collect();
+    let get = |i: usize| trimmed.get(i).copied().flatten();
+    let raw = values.get(cols.query).and_then(|v| v.as_deref());
+    if let Some(row) = cols.row(line, get, raw, cov) {
+        sink(row, cov);
+    }
+}
+
+/// Reads a JSON export (either shape), calling `sink` for each row. A
+/// malformed line or element is counted and named; reading goes on where it
+/// can. Returns the I/O error that stopped reading, with the last line read.
+pub fn read_json_rows(
+    mut reader: impl BufRead,
+    shape: JsonShape,
+    cov: &mut FileCoverage,
+    mut sink: impl FnMut(StatsRow, &mut FileCoverage),
+) -> Result<(), (u64, std::io::Error)> {
+    let mut noted = false;
+    match shape {
+        JsonShape::Lines => {
+            let mut buf = Vec::new();
+            let mut line = 0u64;
+            loop {
+                buf.clear();
+                let n = reader.read_until(b'\n', &mut buf).map_err(|e| (line, e))?;
+                if n == 0 {
+                    break;
+                }
+                line += 1;
+                cov.lines += 1;
+                cov.bytes += n as u64;
+                if buf.iter().all(u8::is_ascii_whitespace) {
+                    cov.skip("blank line");
+                    continue;
+                }
+                match serde_json::from_slice::<serde_json::Value>(&buf) {
+                    Ok(v) => json_record(v, line, cov, &mut noted, &mut sink),
+                    Err(e) => {
+                        cov.skip("malformed JSON record");
+                        cov.errors.push(format!(
+                            "line {line}: malformed JSON ({})",
+                            json_problem(&e)
+                        ));
+                    }
+                }
+            }
+        }
+        JsonShape::Array => {
+            let mut all = Vec::new();
+            let res = reader.read_to_end(&mut all);
+            cov.bytes += all.len() as u64;
+            let newlines = all.iter().filter(|b| **b == b'\n').count() as u64;
+            cov.lines += newlines + u64::from(!all.is_empty() && !all.ends_with(b"\n"));
+            read_array(&all, cov, &mut noted, &mut sink);
+            if let Err(e) = res {
+                return Err((newlines, e));
+            }
+        }
+    }
+    if !noted {
+        cov.notes
+            .push("the pg_stat_statements export has no rows".into());
+    }
+    Ok(())
+}
+
+fn json_problem(e: &serde_json::Error) -> String {
+    // serde_json's messages name the position, never the content.
+    format!("{e}")
+}
+
+fn read_array(
+    all: &[u8],
+    cov: &mut FileCoverage,
+    noted: &mut bool,
+    sink: &mut impl FnMut(StatsRow, &mut FileCoverage),
+) {
+    let line_at = |pos: usize| 1 + all[..pos].iter().filter(|b| **b == b'\n').count() as u64;
+    let skip_ws = |mut pos: usize| {
+        while pos < all.len() && all[pos].is_ascii_whitespace() {
+            pos += 1;
+        }
+        pos
+    };
+    let mut pos = skip_ws(0);
+    if all[pos..].starts_with("\u{feff}".as_bytes()) {
+        pos = skip_ws(pos + 3);
+    }
+    if all.get(pos) != Some(&b'[') {
+        cov.skip("malformed JSON record");
+        cov.errors.push(format!(
+            "line {}: the JSON array does not start with `[`",
+            line_at(pos)
+        ));
+        return;
+    }
+    pos = skip_ws(pos + 1);
+    if all.get(pos) == Some(&b']') {
+        return;
+    }
+    loop {
+        let start = pos;
+        let mut it =
+            serde_json::Deserializer::from_slice(&all[start..]).into_iter::<serde_json::Value>();
+        match it.next() {
+            Some(Ok(v)) => {
+                pos = skip_ws(start + it.byte_offset());
+                json_record(v, line_at(start), cov, noted, sink);
+            }
+            Some(Err(e)) => {
+                cov.skip("malformed JSON record");
+                cov.errors.push(format!(
+                    "line {}: malformed JSON ({}); the rest of the array was not read",
+                    line_at(start),
+                    json_problem(&e)
+                ));
+                return;
+            }
+            None => {
+                cov.skip("malformed JSON record");
+                cov.errors.push(format!(
+                    "line {}: the JSON array ends early",
+                    line_at(start)
+                ));
+                return;
+            }
+        }
+        match all.get(pos) {
+            Some(b',') => pos = skip_ws(pos + 1),
+            Some(b']') => {
+                let end = skip_ws(pos + 1);
+                if end < all.len() {
+                    cov.errors.push(format!(
+                        "line {}: text after the JSON array was not read",
+                        line_at(end)
+                    ));
+                }
+                return;
+            }
+            _ => {
+                cov.skip("malformed JSON record");
+                cov.errors.push(format!(
+                    "line {}: expected `,` or `]` in the JSON array; the rest was not read",
+                    line_at(pos.min(all.len()))
+                ));
+                return;
+            }
+        }
+    }
 }
 
 struct CountingReader<R> {
@@ -180,6 +449,96 @@ mod tests {
         read_rows(csv.as_bytes(), &mut cov, |r, _| rows.push(r)).unwrap();
         assert_eq!(rows[0].user.as_deref(), Some("oid:10"));
         assert_eq!(rows[0].toplevel, None);
+    }
+
+    /// Column lists of pg_stat_statements 1.8 (PG13), 1.9 (PG14), 1.10
+    /// (PG15/16), 1.11 (PG17) and 1.12 (PG18), as `s.*` exports them.
+    const VERSIONS: &[(&str, &str)] = &[
+        ("13", "userid,dbid,queryid,query,plans,total_plan_time,min_plan_time,max_plan_time,mean_plan_time,stddev_plan_time,calls,total_exec_time,min_exec_time,max_exec_time,mean_exec_time,stddev_exec_time,rows,shared_blks_hit,shared_blks_read,shared_blks_dirtied,shared_blks_written,local_blks_hit,local_blks_read,local_blks_dirtied,local_blks_written,temp_blks_read,temp_blks_written,blk_read_time,blk_write_time,wal_records,wal_fpi,wal_bytes"),
+        ("14", "userid,dbid,toplevel,queryid,query,plans,total_plan_time,min_plan_time,max_plan_time,mean_plan_time,stddev_plan_time,calls,total_exec_time,min_exec_time,max_exec_time,mean_exec_time,stddev_exec_time,rows,shared_blks_hit,shared_blks_read,shared_blks_dirtied,shared_blks_written,local_blks_hit,local_blks_read,local_blks_dirtied,local_blks_written,temp_blks_read,temp_blks_written,blk_read_time,blk_write_time,wal_records,wal_fpi,wal_bytes"),
+        ("15", "userid,dbid,toplevel,queryid,query,plans,total_plan_time,min_plan_time,max_plan_time,mean_plan_time,stddev_plan_time,calls,total_exec_time,min_exec_time,max_exec_time,mean_exec_time,stddev_exec_time,rows,shared_blks_hit,shared_blks_read,shared_blks_dirtied,shared_blks_written,local_blks_hit,local_blks_read,local_blks_dirtied,local_blks_written,temp_blks_read,temp_blks_written,blk_read_time,blk_write_time,temp_blk_read_time,temp_blk_write_time,wal_records,wal_fpi,wal_bytes,jit_functions,jit_generation_time,jit_inlining_count,jit_inlining_time,jit_optimization_count,jit_optimization_time,jit_emission_count,jit_emission_time"),
+        ("17", "userid,dbid,toplevel,queryid,query,plans,total_plan_time,min_plan_time,max_plan_time,mean_plan_time,stddev_plan_time,calls,total_exec_time,min_exec_time,max_exec_time,mean_exec_time,stddev_exec_time,rows,shared_blks_hit,shared_blks_read,shared_blks_dirtied,shared_blks_written,local_blks_hit,local_blks_read,local_blks_dirtied,local_blks_written,temp_blks_read,temp_blks_written,shared_blk_read_time,shared_blk_write_time,local_blk_read_time,local_blk_write_time,temp_blk_read_time,temp_blk_write_time,wal_records,wal_fpi,wal_bytes,jit_functions,jit_generation_time,jit_inlining_count,jit_inlining_time,jit_optimization_count,jit_optimization_time,jit_emission_count,jit_emission_time,jit_deform_count,jit_deform_time,stats_since,minmax_stats_since"),
+        ("18", "userid,dbid,toplevel,queryid,query,plans,total_plan_time,min_plan_time,max_plan_time,mean_plan_time,stddev_plan_time,calls,total_exec_time,min_exec_time,max_exec_time,mean_exec_time,stddev_exec_time,rows,shared_blks_hit,shared_blks_read,shared_blks_dirtied,shared_blks_written,local_blks_hit,local_blks_read,local_blks_dirtied,local_blks_written,temp_blks_read,temp_blks_written,shared_blk_read_time,shared_blk_write_time,local_blk_read_time,local_blk_write_time,temp_blk_read_time,temp_blk_write_time,wal_records,wal_fpi,wal_bytes,wal_buffers_full,jit_functions,jit_generation_time,jit_inlining_count,jit_inlining_time,jit_optimization_count,jit_optimization_time,jit_emission_count,jit_emission_time,jit_deform_count,jit_deform_time,parallel_workers_to_launch,parallel_workers_launched,stats_since,minmax_stats_since"),
+    ];
+
+    /// A row of `header` with query `q`, calls 4 and toplevel false; other
+    /// columns get a number.
+    fn values(header: &str) -> Vec<(String, String)> {
+        header
+            .split(',')
+            .map(|c| {
+                let v = match c {
+                    "query" => "SELECT id FROM t WHERE id IN ($1 /*, ... */)".to_string(),
+                    "calls" => "4".into(),
+                    "toplevel" => "false".into(),
+                    "stats_since" | "minmax_stats_since" => "2024-01-01 00:00:00+00".into(),
+                    _ => "7".into(),
+                };
+                (c.to_string(), v)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn columns_of_postgresql_13_to_18_are_matched_by_name_in_csv_and_json() {
+        for (version, header) in VERSIONS {
+            let vals = values(header);
+            let csv_row: Vec<String> = vals
+                .iter()
+                .map(|(_, v)| format!("\"{}\"", v.replace('"', "\"\"")))
+                .collect();
+            let csv = format!("{header}\n{}\n", csv_row.join(","));
+            assert!(looks_like_header(header), "PG{version}");
+            let mut obj = serde_json::Map::new();
+            for (k, v) in &vals {
+                let v = match v.parse::<u64>() {
+                    Ok(n) => serde_json::Value::from(n),
+                    Err(_) if v == "false" => serde_json::Value::Bool(false),
+                    Err(_) => serde_json::Value::String(v.clone()),
+                };
+                obj.insert(k.clone(), v);
+            }
+            let line = serde_json::Value::Object(obj).to_string();
+            let array = format!("[{line}, \n {line}]");
+            assert_eq!(detect_json(&line), Some(JsonShape::Lines), "PG{version}");
+            assert_eq!(detect_json(&array), Some(JsonShape::Array), "PG{version}");
+
+            let mut got = Vec::new();
+            let mut cov = FileCoverage::default();
+            read_rows(csv.as_bytes(), &mut cov, |r, _| got.push(r)).unwrap();
+            read_json_rows(line.as_bytes(), JsonShape::Lines, &mut cov, |r, _| {
+                got.push(r)
+            })
+            .unwrap();
+            read_json_rows(array.as_bytes(), JsonShape::Array, &mut cov, |r, _| {
+                got.push(r)
+            })
+            .unwrap();
+            assert_eq!(got.len(), 4, "PG{version}");
+            for r in &got {
+                assert_eq!(r.calls, 4, "PG{version}");
+                assert_eq!(r.user.as_deref(), Some("oid:7"), "PG{version}");
+                assert_eq!(r.database.as_deref(), Some("oid:7"), "PG{version}");
+                assert_eq!(
+                    r.query.as_deref(),
+                    Some("SELECT id FROM t WHERE id IN ($1 /*, ... */)")
+                );
+                let want = if *version == "13" { None } else { Some(false) };
+                assert_eq!(r.toplevel, want, "PG{version}");
+            }
+            assert!(cov.errors.is_empty(), "PG{version}: {:?}", cov.errors);
+        }
+    }
+
+    #[test]
+    fn json_logs_are_not_pgss_exports() {
+        assert_eq!(
+            detect_json(
+                r#"{"timestamp":"2024-06-27 00:00:07.369 CEST","pid":1,"error_severity":"LOG","message":"statement: SELECT query, calls FROM x"}"#
+            ),
+            None
+        );
+        assert_eq!(detect_json("[1, 2]"), None);
     }
 
     #[test]

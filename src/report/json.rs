@@ -80,6 +80,10 @@ pub struct DependencyDoc {
     pub calls: u64,
     /// Of which failed with an error.
     pub failed_calls: u64,
+    /// Of which ran inside a function, trigger or DO block
+    /// (pg_stat_statements `toplevel = false`); omitted when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub nested_calls: u64,
     /// RFC 3339, null when the input has no times.
     pub first_seen: Option<String>,
     /// RFC 3339, null when the input has no times.
@@ -90,6 +94,10 @@ pub struct DependencyDoc {
     pub query: String,
     /// Up to three `file:line` samples.
     pub sources: Vec<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Statement counters in the document.
@@ -193,6 +201,7 @@ pub fn to_doc(inv: &Inventory) -> InventoryDoc {
             actor: k.actor.clone(),
             calls: s.calls,
             failed_calls: s.failed_calls,
+            nested_calls: s.nested_calls,
             first_seen: s.first_seen.map(format_rfc3339),
             last_seen: s.last_seen.map(format_rfc3339),
             fingerprint: k.fingerprint.clone(),

@@ -103,7 +103,7 @@ pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
             writeln!(out, "No statement in the inputs uses this column.")?;
         } else {
             // One row per actor, access, via and confidence.
-            let mut rows: BTreeMap<_, (u64, Option<String>)> = BTreeMap::new();
+            let mut rows: BTreeMap<_, (u64, Option<String>, u64)> = BTreeMap::new();
             for d in &deps {
                 let key = (
                     d.actor.application.clone(),
@@ -114,15 +114,21 @@ pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
                     d.via.clone(),
                     d.confidence,
                 );
-                let e = rows.entry(key).or_insert((0, None));
+                let e = rows.entry(key).or_insert((0, None, 0));
                 e.0 += d.calls;
+                e.2 += d.nested_calls;
                 if d.last_seen > e.1 {
                     e.1.clone_from(&d.last_seen);
                 }
             }
             writeln!(out, "| Application | User | Database | Client | Access | Via | Confidence | Calls | Last seen |")?;
             writeln!(out, "|---|---|---|---|---|---|---|---:|---|")?;
-            for ((app, user, db, client, access, via, conf), (calls, last)) in &rows {
+            for ((app, user, db, client, access, via, conf), (calls, last, nested)) in &rows {
+                let calls = if *nested > 0 {
+                    format!("{calls} ({nested} nested)")
+                } else {
+                    calls.to_string()
+                };
                 writeln!(
                     out,
                     "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",

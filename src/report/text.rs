@@ -53,7 +53,7 @@ pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
         for d in deps {
             writeln!(
                 out,
-                "  {:<5} {:<12} {:<8} user={} db={} app={} client={} calls={} last_seen={}",
+                "  {:<5} {:<12} {:<8} user={} db={} app={} client={} calls={}{} last_seen={}",
                 serde_plain(&d.access),
                 d.via,
                 serde_plain(&d.confidence),
@@ -62,6 +62,11 @@ pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
                 or_dash(d.actor.application.as_ref()),
                 or_dash(d.actor.client.as_ref()),
                 d.calls,
+                if d.nested_calls > 0 {
+                    format!(" nested_calls={}", d.nested_calls)
+                } else {
+                    String::new()
+                },
                 or_dash(d.last_seen.as_ref()),
             )?;
             writeln!(out, "        {}", d.query)?;

@@ -346,6 +346,23 @@ pub fn expected_pgss_rows_with_schema() -> Vec<Row> {
         .collect()
 }
 
+/// The set from the `track = all` exports (pgss/pgss-all.*): the pg_stat_statements
+/// set plus the statement run inside `legacy_email_of()` (case r_nested).
+pub fn expected_pgss_all_rows_with_schema() -> Vec<Row> {
+    let mut v = expected_pgss_rows_with_schema();
+    v.push(row(
+        "legacy_email",
+        "r_nested",
+        "",
+        "read",
+        "direct",
+        "certain",
+        1,
+    ));
+    v.sort();
+    v
+}
+
 /// Roles of the negative cases: they must never appear.
 pub const DECOY_ROLES: &[&str] = &[
     "r_decoy_table",
