@@ -35,7 +35,85 @@ pub enum Command {
     Scan(ScanArgs),
     /// Show, for one SQL statement, every column reference found and how it
     /// was resolved.
+    #[command(
+        after_help = "Examples:\n  pgcontract explain --column users.legacy_email 'SELECT * FROM users'\n  pgcontract explain --column users.legacy_email --schema schema.sql 'INSERT INTO users VALUES (1, $1, $2)'"
+    )]
     Explain(ExplainArgs),
+    /// Render a stored JSON inventory (from `scan --format json` or `merge`)
+    /// as a report.
+    ///
+    /// Exit status as for `scan`: 0 when every column is clear, 1 when any
+    /// column is blocked or inconclusive, 2 when the file cannot be read.
+    #[command(
+        after_help = "Examples:\n  pgcontract report inventory.json\n  pgcontract report inventory.json --format markdown --output comment.md"
+    )]
+    Report(ReportArgs),
+    /// Combine JSON inventories from many hosts or days into one.
+    ///
+    /// Calls are summed, first/last seen widened, coverage and schema
+    /// dependencies combined. Merging is associative and commutative; an
+    /// inventory whose inputs are all part of another one (the same file
+    /// twice, or one already merged) is counted once and named in the
+    /// warnings; two inventories that share only some inputs are refused.
+    /// Exit status as for `scan`.
+    #[command(
+        after_help = "Examples:\n  pgcontract merge host1.json host2.json host3.json --output fleet.json\n  pgcontract merge inventories/*.json --format markdown"
+    )]
+    Merge(MergeArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  pgcontract completions bash > /etc/bash_completion.d/pgcontract\n  pgcontract completions zsh > \"${fpath[1]}/_pgcontract\"\n  pgcontract completions fish > ~/.config/fish/completions/pgcontract.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) of pgcontract or of one subcommand.
+    #[command(
+        after_help = "Examples:\n  pgcontract man > pgcontract.1 && man ./pgcontract.1\n  pgcontract man scan > pgcontract-scan.1"
+    )]
+    Man(ManArgs),
+}
+
+/// Flags of `report`.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    pub format: FormatArg,
+    /// Write the report to FILE (atomically) instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// A JSON inventory.
+    #[arg(value_name = "INVENTORY.json")]
+    pub inventory: PathBuf,
+}
+
+/// Flags of `merge`.
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Json)]
+    pub format: FormatArg,
+    /// Write the result to FILE (atomically) instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// JSON inventories.
+    #[arg(value_name = "INVENTORY.json", required = true)]
+    pub inventories: Vec<PathBuf>,
+}
+
+/// Flags of `completions`.
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Flags of `man`.
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// A subcommand (default: the main page).
+    #[arg(value_name = "SUBCOMMAND")]
+    pub subcommand: Option<String>,
 }
 
 /// Output formats.

@@ -69,6 +69,15 @@ pub fn load_catalog(path: Option<&Path>) -> Result<Catalog, ConfigError> {
     }
 }
 
+/// The report format a `--format` flag asks for.
+pub fn output_format(f: FormatArg) -> OutputFormat {
+    match f {
+        FormatArg::Json => OutputFormat::Json,
+        FormatArg::Markdown => OutputFormat::Markdown,
+        FormatArg::Text => OutputFormat::Text,
+    }
+}
+
 /// The validated `scan` configuration and where its report goes.
 pub struct ScanSetup {
     /// What to scan.
@@ -154,11 +163,7 @@ pub fn scan_setup(args: &ScanArgs) -> Result<ScanSetup, ConfigError> {
             threads: args.threads,
             progress: !args.quiet,
         },
-        format: match args.format {
-            FormatArg::Json => OutputFormat::Json,
-            FormatArg::Markdown => OutputFormat::Markdown,
-            FormatArg::Text => OutputFormat::Text,
-        },
+        format: output_format(args.format),
         output: args.output.clone(),
         migration,
     })

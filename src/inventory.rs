@@ -229,6 +229,23 @@ pub struct FileCoverage {
     pub errors: Vec<String>,
     /// What the logging set-up of this input cannot show.
     pub notes: Vec<String>,
+    /// The identity of each byte range read (sorted, deduplicated).
+    #[serde(default)]
+    pub scanned: Vec<ScannedRange>,
+}
+
+/// The identity of one scanned byte range of an input: where it started in
+/// the (decompressed) content, how many bytes were read, and their SHA-256.
+/// The same input scanned twice gives the same range.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScannedRange {
+    /// First byte read (0 unless an incremental scan resumed).
+    pub offset: u64,
+    /// Bytes read.
+    pub length: u64,
+    /// SHA-256 of those bytes, lower-case hex.
+    pub sha256: String,
 }
 
 impl FileCoverage {
@@ -252,10 +269,13 @@ impl FileCoverage {
 
     /// Folds another coverage of the same input (e.g. another chunk).
     pub fn merge(&mut self, o: &FileCoverage) {
-        if self.format.is_empty() {
+        // The smallest non-empty value, so that merging is order-independent.
+        if self.format.is_empty() || (!o.format.is_empty() && o.format < self.format) {
             self.format.clone_from(&o.format);
         }
-        if self.log_line_prefix.is_none() {
+        if self.log_line_prefix.is_none()
+            || (o.log_line_prefix.is_some() && o.log_line_prefix < self.log_line_prefix)
+        {
             self.log_line_prefix.clone_from(&o.log_line_prefix);
         }
         self.bytes += o.bytes;
@@ -277,6 +297,9 @@ impl FileCoverage {
         self.notes.extend(o.notes.iter().cloned());
         self.notes.sort();
         self.notes.dedup();
+        self.scanned.extend(o.scanned.iter().cloned());
+        self.scanned.sort();
+        self.scanned.dedup();
     }
 }
 
@@ -380,6 +403,7 @@ impl Inventory {
             total.merge(cov);
         }
         total.format = String::new();
+        total.scanned.clear();
         total.log_line_prefix = None;
         total
     }

@@ -10,6 +10,7 @@
 pub mod analyze;
 pub mod catalog;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod extract;
 pub mod input;
@@ -19,6 +20,7 @@ pub mod normalize;
 pub mod progress;
 pub mod report;
 pub mod scan;
+pub mod stored;
 pub mod target;
 pub mod time;
 
@@ -111,6 +113,10 @@ pub fn run(cli: Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow::
             Ok(exit_status(&inv))
         }
         Command::Explain(args) => explain(&args, stdout),
+        Command::Report(args) => commands::report(&args, stdout),
+        Command::Merge(args) => commands::merge(&args, stdout, stderr),
+        Command::Completions(args) => commands::completions(&args, stdout),
+        Command::Man(args) => commands::man(&args, stdout),
     }
 }
 

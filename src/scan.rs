@@ -2,7 +2,7 @@
 //! inputs), extracts statements, analyses each distinct statement shape once
 //! (cached by its normalised text), and folds everything into an inventory.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ use crate::analyze::{Analysis, Analyzer};
 use crate::catalog::{Catalog, RelKind};
 use crate::extract::{stats_row, Extractor, Statement};
 use crate::input::prefix::Prefix;
-use crate::input::{self, detect_format, pgss, stderr, InputFormat, InputSource};
+use crate::input::{self, detect_format, fingerprint, pgss, stderr, InputFormat, InputSource};
 use crate::inventory::{DepKey, DepStats, FileCoverage, Inventory, SchemaDependency, SourceRef};
 use crate::normalize::normalize;
 use crate::target::ColumnTarget;
@@ -91,8 +91,30 @@ fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// Where to start reading one input, for incremental scans (planned by
+/// [`crate::state`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadPlan {
+    /// Start at this byte of an uncompressed file (seeked to).
+    pub offset: u64,
+    /// Read at most this many bytes from `offset` (`None`: to the end).
+    pub limit: Option<u64>,
+    /// Lines before `offset`: line numbers continue from here.
+    pub lines_before: u64,
+    /// The `log_line_prefix` found when the file was first read.
+    pub prefix: Option<String>,
+    /// Coverage notes (rotation, truncation, what a resume point loses).
+    pub notes: Vec<String>,
+}
+
 /// Runs the scan.
 pub fn scan(cfg: &ScanConfig) -> Inventory {
+    scan_planned(cfg, &BTreeMap::new())
+}
+
+/// Runs the scan, reading the inputs named in `plans` (by display name) only
+/// from where their plan says.
+pub fn scan_planned(cfg: &ScanConfig, plans: &BTreeMap<String, ReadPlan>) -> Inventory {
     let analyzer = Analyzer::new(&cfg.catalog, &cfg.targets, cfg.search_path.clone());
     let inputs = expand_inputs(&cfg.inputs);
     let bar = crate::progress::Progress::new(cfg.progress, inputs.len() as u64);
@@ -100,7 +122,8 @@ pub fn scan(cfg: &ScanConfig) -> Inventory {
         inputs
             .par_iter()
             .map(|source| {
-                let inv = scan_input(source, cfg, &analyzer);
+                let plan = plans.get(&source.display_name());
+                let inv = scan_input(source, cfg, &analyzer, plan);
                 bar.file_done();
                 inv
             })
@@ -268,21 +291,56 @@ impl FileScan<'_> {
     }
 }
 
-fn scan_input(source: &InputSource, cfg: &ScanConfig, analyzer: &Analyzer<'_>) -> Inventory {
+/// Opens an uncompressed file at `plan.offset`, reading at most `plan.limit`
+/// bytes.
+fn open_planned(source: &InputSource, plan: &ReadPlan) -> Result<input::Opened, input::InputError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let InputSource::File(path) = source else {
+        return input::open(source);
+    };
+    let err = |e| input::InputError::Open {
+        path: path.display().to_string(),
+        source: e,
+    };
+    let mut f = std::fs::File::open(path).map_err(err)?;
+    f.seek(SeekFrom::Start(plan.offset)).map_err(err)?;
+    let limited = f.take(plan.limit.unwrap_or(u64::MAX));
+    Ok(input::Opened {
+        reader: Box::new(std::io::BufReader::with_capacity(256 * 1024, limited)),
+        compression: None,
+    })
+}
+
+fn scan_input(
+    source: &InputSource,
+    cfg: &ScanConfig,
+    analyzer: &Analyzer<'_>,
+    plan: Option<&ReadPlan>,
+) -> Inventory {
     let name = source.display_name();
     let mut cov = FileCoverage::default();
+    let offset = plan.map_or(0, |p| p.offset);
+    let lines_before = plan.map_or(0, |p| p.lines_before);
+    let mut fingerprint = None;
     let mut fs = FileScan {
         name: name.clone(),
         analyzer,
         cache: HashMap::new(),
         inv: Inventory::new(cfg.targets.clone()),
     };
-    match input::open(source) {
+    let opened = match plan {
+        Some(p) if p.offset > 0 || p.limit.is_some() => open_planned(source, p),
+        _ => input::open(source),
+    };
+    match opened {
         Err(e) => {
             cov.format = "unreadable".into();
             cov.errors.push(e.to_string());
         }
         Ok(mut opened) => {
+            let (hashing, fp) = fingerprint::Hashing::new(opened.reader);
+            opened.reader = Box::new(hashing);
+            fingerprint = Some(fp);
             let head = match std::io::BufRead::fill_buf(&mut opened.reader) {
                 Ok(h) => h.to_vec(),
                 Err(e) => {
@@ -306,7 +364,10 @@ fn scan_input(source: &InputSource, cfg: &ScanConfig, analyzer: &Analyzer<'_>) -
                 .unwrap_or_default();
             match format {
                 Some(InputFormat::Stderr) => {
-                    let prefix = cfg.prefix.clone().or_else(|| {
+                    let planned = plan
+                        .and_then(|p| p.prefix.as_deref())
+                        .and_then(|p| Prefix::compile(p).ok());
+                    let prefix = cfg.prefix.clone().or(planned).or_else(|| {
                         let text = String::from_utf8_lossy(&head);
                         let sample: Vec<&str> = text.lines().take(500).collect();
                         stderr::detect_prefix(&sample)
@@ -315,11 +376,17 @@ fn scan_input(source: &InputSource, cfg: &ScanConfig, analyzer: &Analyzer<'_>) -
                         cov.format = format!("stderr{compressed}");
                         cov.log_line_prefix = Some(prefix.source.clone());
                         let mut x = Extractor::default();
-                        let res =
-                            stderr::read_entries(opened.reader, &prefix, &mut cov, |entry, cov| {
+                        let res = stderr::read_entries(
+                            opened.reader,
+                            &prefix,
+                            &mut cov,
+                            |mut entry, cov| {
+                                entry.line += lines_before;
                                 x.entry(&entry, cov, &mut |s, cov| fs.statement(s, cov));
-                            });
+                            },
+                        );
                         if let Err((line, e)) = res {
+                            let line = line + lines_before;
                             cov.errors.push(format!("{name}: read error after line {line}: {e}; the part before was scanned"));
                             damaged_note(&mut cov, opened.compression);
                         }
@@ -374,6 +441,12 @@ fn scan_input(source: &InputSource, cfg: &ScanConfig, analyzer: &Analyzer<'_>) -
                 }
             }
         }
+    }
+    if let Some(fp) = fingerprint {
+        cov.scanned = vec![fp.range(offset)];
+    }
+    if let Some(p) = plan {
+        cov.notes.extend(p.notes.iter().cloned());
     }
     cov.errors.sort();
     cov.notes.sort();

@@ -2,6 +2,7 @@
 //! recognised by magic bytes), recognising their format by content, and
 //! reading them into records.
 
+pub mod fingerprint;
 pub mod pgss;
 pub mod prefix;
 pub mod stderr;

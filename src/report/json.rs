@@ -9,7 +9,8 @@ use std::io::Write;
 use serde::{Deserialize, Serialize};
 
 use crate::inventory::{
-    Access, Actor, Confidence, FileCoverage, Inventory, SchemaDependency, StatementCounts, Verdict,
+    Access, Actor, Confidence, FileCoverage, Inventory, ScannedRange, SchemaDependency,
+    StatementCounts, Verdict,
 };
 use crate::migration::{MigrationSite, UncheckedChange};
 use crate::time::format_rfc3339;
@@ -57,6 +58,9 @@ pub struct TargetDoc {
     /// `--column` targets).
     #[serde(default)]
     pub migration: Vec<MigrationSite>,
+    /// Unparseable statements whose words include the column name.
+    #[serde(default)]
+    pub unparseable_mentions: u64,
 }
 
 /// One dependency row.
@@ -135,6 +139,9 @@ pub struct InputDoc {
     pub errors: Vec<String>,
     /// Blind spots of the logging set-up.
     pub notes: Vec<String>,
+    /// Identity of each byte range read (empty for totals).
+    #[serde(default)]
+    pub scanned: Vec<ScannedRange>,
 }
 
 /// The coverage section.
@@ -163,6 +170,11 @@ fn input_doc(file: Option<&str>, c: &FileCoverage) -> InputDoc {
         last_time: c.last_time.map(format_rfc3339),
         errors: c.errors.clone(),
         notes: c.notes.clone(),
+        scanned: if file.is_some() {
+            c.scanned.clone()
+        } else {
+            Vec::new()
+        },
     }
 }
 
@@ -182,6 +194,7 @@ pub fn to_doc(inv: &Inventory) -> InventoryDoc {
                 dependencies: rows.len(),
                 calls: rows.iter().map(|(_, s)| s.calls).sum(),
                 migration: inv.target_sites.get(i).cloned().unwrap_or_default(),
+                unparseable_mentions: inv.evidence.get(i).map_or(0, |e| e.unparseable_mentions),
             }
         })
         .collect();

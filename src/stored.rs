@@ -1,0 +1,408 @@
+//! Stored inventories: reading a JSON inventory document back into an
+//! [`Inventory`] (lossless: writing it again gives the same document), and
+//! merging inventories from many hosts or days into one, recognising inputs
+//! that were scanned more than once by their [`ScannedRange`] identity.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use crate::inventory::{
+    DepKey, DepStats, FileCoverage, Inventory, ScannedRange, SourceRef, TargetEvidence,
+};
+use crate::report::json::{self, InputDoc, InventoryDoc, VERSION};
+use crate::target::ColumnTarget;
+use crate::time::{format_rfc3339, parse_timestamp, Millis};
+
+/// Errors reading or merging stored inventories.
+#[derive(Debug, thiserror::Error)]
+pub enum StoredError {
+    /// The file could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not JSON, or not an inventory document.
+    #[error("{path}: line {line}, column {column}: not a pgcontract inventory: {message}")]
+    Json {
+        /// The file.
+        path: String,
+        /// 1-based line of the problem.
+        line: usize,
+        /// 1-based column of the problem.
+        column: usize,
+        /// What serde_json said.
+        message: String,
+    },
+    /// A document of another contract version.
+    #[error("{path}: inventory version {found} is not supported (this pgcontract reads version {VERSION})")]
+    Version {
+        /// The file.
+        path: String,
+        /// The version found (`missing` when absent).
+        found: String,
+    },
+    /// A well-formed document with an impossible value.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+    /// Inventories of different target columns.
+    #[error("{a} and {b} are inventories of different columns ({ta} and {tb}); merge needs inventories scanned with the same --column set")]
+    Targets {
+        /// One file.
+        a: String,
+        /// The other.
+        b: String,
+        /// Its targets.
+        ta: String,
+        /// Its targets.
+        tb: String,
+    },
+    /// Two inventories share scanned inputs but neither holds the other.
+    #[error("{a} and {b} both contain {inputs}, but neither contains all the inputs of the other: the shared inputs' counts cannot be separated. Merge inventories of disjoint inputs (one per host or per log file), or leave out the one that is already part of a merged inventory")]
+    Overlap {
+        /// One file.
+        a: String,
+        /// The other.
+        b: String,
+        /// The shared inputs, described.
+        inputs: String,
+    },
+}
+
+/// Reads an inventory document from `path` (`-` for stdin is not handled
+/// here; pass the bytes to [`parse`]).
+pub fn load(path: &Path) -> Result<Inventory, StoredError> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| StoredError::Read {
+        path: name.clone(),
+        source: e,
+    })?;
+    parse(&name, &bytes)
+}
+
+/// Parses an inventory document; `name` is used in errors.
+pub fn parse(name: &str, bytes: &[u8]) -> Result<Inventory, StoredError> {
+    let json_err = |e: serde_json::Error| StoredError::Json {
+        path: name.to_string(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    };
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(json_err)?;
+    match value.get("version").and_then(serde_json::Value::as_u64) {
+        Some(v) if v == u64::from(VERSION) => {}
+        other => {
+            return Err(StoredError::Version {
+                path: name.to_string(),
+                found: other.map_or_else(
+                    || {
+                        value
+                            .get("version")
+                            .map_or_else(|| "missing".to_string(), ToString::to_string)
+                    },
+                    |v| v.to_string(),
+                ),
+            })
+        }
+    }
+    // Parse the text again (not the Value) so that errors carry a line.
+    let doc: InventoryDoc = serde_json::from_slice(bytes).map_err(json_err)?;
+    from_doc(&doc).map_err(|message| StoredError::Invalid {
+        path: name.to_string(),
+        message,
+    })
+}
+
+/// A target as written in the document (`schema.table.column`, already
+/// folded). Names containing dots cannot be read back unambiguously.
+fn target_from(column: &str) -> Result<ColumnTarget, String> {
+    let parts: Vec<&str> = column.split('.').collect();
+    match parts.as_slice() {
+        [s, t, c] if !s.is_empty() && !t.is_empty() && !c.is_empty() => Ok(ColumnTarget {
+            schema: (*s).to_string(),
+            table: (*t).to_string(),
+            column: (*c).to_string(),
+        }),
+        _ => Err(format!(
+            "targets: `{column}` is not schema.table.column (names containing dots cannot be read back)"
+        )),
+    }
+}
+
+fn time_from(field: &str, s: &Option<String>) -> Result<Option<Millis>, String> {
+    let Some(s) = s else { return Ok(None) };
+    match parse_timestamp(s) {
+        Some(p) if format_rfc3339(p.millis) == *s => Ok(Some(p.millis)),
+        _ => Err(format!(
+            "{field}: `{s}` is not an RFC 3339 UTC time as pgcontract writes it"
+        )),
+    }
+}
+
+fn coverage_from(d: &InputDoc) -> Result<FileCoverage, String> {
+    let file = d.file.as_deref().unwrap_or("?");
+    Ok(FileCoverage {
+        format: d.format.clone().unwrap_or_default(),
+        log_line_prefix: d.log_line_prefix.clone(),
+        bytes: d.bytes,
+        lines: d.lines,
+        invalid_utf8_lines: d.invalid_utf8_lines,
+        records: d.records,
+        records_by_kind: d.records_by_kind.clone(),
+        skipped: d.skipped.clone(),
+        statements: d.statements.clone(),
+        first_time: time_from(&format!("coverage of {file}: first_time"), &d.first_time)?,
+        last_time: time_from(&format!("coverage of {file}: last_time"), &d.last_time)?,
+        errors: d.errors.clone(),
+        notes: d.notes.clone(),
+        scanned: d.scanned.clone(),
+    })
+}
+
+/// Converts a document back into an inventory. The verdicts and per-target
+/// counts in the document are derived data and are computed again.
+pub fn from_doc(doc: &InventoryDoc) -> Result<Inventory, String> {
+    let mut targets = Vec::new();
+    for t in &doc.targets {
+        targets.push(target_from(&t.column)?);
+    }
+    let index: BTreeMap<String, usize> = doc
+        .targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.column.clone(), i))
+        .collect();
+    let mut inv = Inventory::new(targets);
+    for (i, t) in doc.targets.iter().enumerate() {
+        inv.evidence[i] = TargetEvidence {
+            unparseable_mentions: t.unparseable_mentions,
+        };
+    }
+    for (n, d) in doc.dependencies.iter().enumerate() {
+        let at = format!("dependencies[{n}]");
+        let target = *index
+            .get(&d.column)
+            .ok_or_else(|| format!("{at}: column `{}` is not a target", d.column))?;
+        let mut sources = Vec::new();
+        for s in &d.sources {
+            let (file, line) = s
+                .rsplit_once(':')
+                .and_then(|(f, l)| Some((f, l.parse::<u64>().ok()?)))
+                .ok_or_else(|| format!("{at}: source `{s}` is not file:line"))?;
+            sources.push(SourceRef {
+                file: file.to_string(),
+                line,
+            });
+        }
+        let key = DepKey {
+            target,
+            access: d.access,
+            via: d.via.clone(),
+            actor: d.actor.clone(),
+            fingerprint: d.fingerprint.clone(),
+        };
+        let stats = DepStats {
+            confidence: d.confidence,
+            reason: d.reason.clone(),
+            calls: d.calls,
+            failed_calls: d.failed_calls,
+            first_seen: time_from(&format!("{at}.first_seen"), &d.first_seen)?,
+            last_seen: time_from(&format!("{at}.last_seen"), &d.last_seen)?,
+            query: d.query.clone(),
+            sources,
+        };
+        if inv.deps.insert(key, stats).is_some() {
+            return Err(format!("{at}: the same dependency row appears twice"));
+        }
+    }
+    inv.schema_deps.clone_from(&doc.schema_dependencies);
+    for d in &doc.coverage.inputs {
+        let file = d
+            .file
+            .clone()
+            .ok_or_else(|| "coverage.inputs: an input without `file`".to_string())?;
+        let cov = coverage_from(d)?;
+        if inv.files.insert(file.clone(), cov).is_some() {
+            return Err(format!("coverage.inputs: `{file}` appears twice"));
+        }
+    }
+    inv.warnings.clone_from(&doc.warnings);
+    if doc.targets.iter().any(|t| !t.migration.is_empty()) {
+        inv.target_sites = doc.targets.iter().map(|t| t.migration.clone()).collect();
+    }
+    inv.unchecked.clone_from(&doc.unchecked);
+    Ok(inv)
+}
+
+/// One scanned input: its name and the identity of the range read.
+type InputId = (String, ScannedRange);
+
+fn identities(inv: &Inventory) -> BTreeSet<InputId> {
+    inv.files
+        .iter()
+        .flat_map(|(f, c)| c.scanned.iter().map(move |r| (f.clone(), r.clone())))
+        .collect()
+}
+
+fn describe(id: &InputId) -> String {
+    let (file, r) = id;
+    format!(
+        "{file} (bytes {}..{}, sha256 {})",
+        r.offset,
+        r.offset + r.length,
+        &r.sha256[..r.sha256.len().min(12)]
+    )
+}
+
+fn describe_all<'a>(ids: impl Iterator<Item = &'a InputId>) -> String {
+    let all: Vec<String> = ids.map(describe).collect();
+    if all.len() > 3 {
+        format!("{} and {} more", all[..3].join(", "), all.len() - 3)
+    } else {
+        all.join(", ")
+    }
+}
+
+/// Merges named inventories into one. The result does not depend on the
+/// order of `items`, nor on how they were grouped in earlier merges:
+/// calls are summed, first/last seen widened, coverage combined, schema
+/// dependencies and warnings united. An inventory whose scanned inputs are
+/// all part of another one (the same inventory twice, or one already merged
+/// into another) is counted once and named in the warnings; two inventories
+/// that share only some inputs are refused ([`StoredError::Overlap`]).
+pub fn merge(items: Vec<(String, Inventory)>) -> Result<Inventory, StoredError> {
+    let Some((first_name, first)) = items.first() else {
+        return Ok(Inventory::default());
+    };
+    let mut want: Vec<ColumnTarget> = first.targets.clone();
+    want.sort();
+    want.dedup();
+    let mut same_order = true;
+    for (name, inv) in &items {
+        let mut t = inv.targets.clone();
+        t.sort();
+        t.dedup();
+        if t != want {
+            let list = |v: &[ColumnTarget]| {
+                v.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(StoredError::Targets {
+                a: first_name.clone(),
+                b: name.clone(),
+                ta: list(&first.targets),
+                tb: list(&inv.targets),
+            });
+        }
+        same_order &= inv.targets == first.targets;
+    }
+    // A canonical order of the targets: as given when every inventory agrees.
+    let targets = if same_order {
+        first.targets.clone()
+    } else {
+        want
+    };
+
+    // Canonical order of the inventories, independent of the argument order.
+    let mut keyed: Vec<(BTreeSet<InputId>, Vec<u8>, String, Inventory)> = items
+        .into_iter()
+        .map(|(name, inv)| {
+            let inv = retarget(inv, &targets);
+            let mut bytes = Vec::new();
+            let _ = json::write(&inv, &mut bytes);
+            (identities(&inv), bytes, name, inv)
+        })
+        .collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+
+    let mut warnings = Vec::new();
+    let mut kept: Vec<usize> = Vec::new();
+    for i in 0..keyed.len() {
+        let ids = &keyed[i].0;
+        if ids.is_empty() {
+            warnings.push("an inventory without input identities was merged: duplicates among its inputs cannot be recognised".to_string());
+            kept.push(i);
+            continue;
+        }
+        let contained = (0..keyed.len()).any(|j| {
+            j != i && ids.is_subset(&keyed[j].0) && (ids.len() < keyed[j].0.len() || j < i)
+        });
+        if contained {
+            for id in ids {
+                warnings.push(format!(
+                    "input {} was in more than one merged inventory; counted once",
+                    describe(id)
+                ));
+            }
+        } else {
+            kept.push(i);
+        }
+    }
+    for (x, &i) in kept.iter().enumerate() {
+        for &j in &kept[x + 1..] {
+            let shared: Vec<&InputId> = keyed[i].0.intersection(&keyed[j].0).collect();
+            if !shared.is_empty() {
+                return Err(StoredError::Overlap {
+                    a: keyed[i].2.clone(),
+                    b: keyed[j].2.clone(),
+                    inputs: describe_all(shared.into_iter()),
+                });
+            }
+        }
+    }
+    let mut out = Inventory::new(targets);
+    for (i, (_, _, _, inv)) in keyed.into_iter().enumerate() {
+        if kept.contains(&i) {
+            out.merge(inv);
+        }
+    }
+    out.warnings.extend(warnings);
+    out.warnings.sort();
+    out.warnings.dedup();
+    Ok(out)
+}
+
+/// Re-indexes an inventory's rows for `targets` (the same set, maybe in
+/// another order).
+fn retarget(inv: Inventory, targets: &[ColumnTarget]) -> Inventory {
+    if inv.targets == targets {
+        return inv;
+    }
+    let map: Vec<usize> = inv
+        .targets
+        .iter()
+        .map(|t| targets.iter().position(|x| x == t).unwrap_or(0))
+        .collect();
+    let mut out = Inventory::new(targets.to_vec());
+    for (old, e) in inv.evidence.iter().enumerate() {
+        if let Some(&new) = map.get(old) {
+            out.evidence[new].unparseable_mentions += e.unparseable_mentions;
+        }
+    }
+    for (mut k, v) in inv.deps {
+        k.target = map.get(k.target).copied().unwrap_or(k.target);
+        out.add_dep(k, v);
+    }
+    if !inv.target_sites.is_empty() {
+        out.target_sites = vec![Vec::new(); targets.len()];
+        for (old, sites) in inv.target_sites.into_iter().enumerate() {
+            if let Some(&new) = map.get(old) {
+                out.target_sites[new] = sites;
+            }
+        }
+    }
+    out.unchecked = inv.unchecked;
+    out.schema_deps = inv.schema_deps;
+    out.files = inv.files;
+    out.warnings = inv.warnings;
+    out
+}
