@@ -213,6 +213,7 @@ pub fn from_doc(doc: &InventoryDoc) -> Result<Inventory, String> {
             reason: d.reason.clone(),
             calls: d.calls,
             failed_calls: d.failed_calls,
+            nested_calls: d.nested_calls,
             first_seen: time_from(&format!("{at}.first_seen"), &d.first_seen)?,
             last_seen: time_from(&format!("{at}.last_seen"), &d.last_seen)?,
             query: d.query.clone(),
