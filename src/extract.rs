@@ -30,7 +30,13 @@ pub struct Statement {
     pub line: u64,
     /// pg_stat_statements `toplevel`, when known.
     pub toplevel: Option<bool>,
+    /// The log cut the record short ([`TRUNCATED_MARKER`]): the text is
+    /// only the start of the statement.
+    pub truncated: bool,
 }
+
+/// What AWS RDS/Aurora appends to a message cut at its size limit.
+pub const TRUNCATED_MARKER: &str = "[Your log message was truncated]";
 
 #[derive(Debug, Default)]
 struct Backend {
@@ -46,6 +52,8 @@ struct Backend {
 #[derive(Debug, Default)]
 pub struct Extractor {
     backends: HashMap<String, Backend>,
+    /// The entry being processed was cut short by the log.
+    truncating: bool,
 }
 
 fn re(cell: &'static OnceLock<Regex>, pat: &str) -> &'static Regex {
@@ -169,12 +177,35 @@ impl Extractor {
             failed,
             line: e.line,
             toplevel: None,
+            truncated: self.truncating,
         }
     }
 
     /// Processes one log entry, counting it in `cov` and emitting the
-    /// statements it carries.
+    /// statements it carries. An entry that ends with [`TRUNCATED_MARKER`] is
+    /// counted as truncated and read without the marker; its statements are
+    /// marked truncated.
     pub fn entry(
+        &mut self,
+        e: &LogEntry,
+        cov: &mut FileCoverage,
+        emit: &mut impl FnMut(Statement, &mut FileCoverage),
+    ) {
+        if let Some(cut) = e.message.trim_end().strip_suffix(TRUNCATED_MARKER) {
+            cov.truncated_records += 1;
+            let cut = LogEntry {
+                message: cut.trim_end().to_string(),
+                ..e.clone()
+            };
+            self.truncating = true;
+            self.entry_whole(&cut, cov, emit);
+            self.truncating = false;
+        } else {
+            self.entry_whole(e, cov, emit);
+        }
+    }
+
+    fn entry_whole(
         &mut self,
         e: &LogEntry,
         cov: &mut FileCoverage,
@@ -320,6 +351,7 @@ pub fn stats_row(row: StatsRow, cov: &mut FileCoverage) -> Option<Statement> {
         failed: false,
         line: row.line,
         toplevel: row.toplevel,
+        truncated: false,
     })
 }
 

@@ -213,6 +213,9 @@ pub struct FileCoverage {
     pub lines: u64,
     /// Lines that were not valid UTF-8 (decoded lossily).
     pub invalid_utf8_lines: u64,
+    /// Records the log cut short (`[Your log message was truncated]`).
+    #[serde(default)]
+    pub truncated_records: u64,
     /// Log records (an entry with its continuation lines, or one CSV row).
     pub records: u64,
     /// Records by kind (statement, duration, connection, …).
@@ -281,6 +284,7 @@ impl FileCoverage {
         self.bytes += o.bytes;
         self.lines += o.lines;
         self.invalid_utf8_lines += o.invalid_utf8_lines;
+        self.truncated_records += o.truncated_records;
         self.records += o.records;
         for (k, v) in &o.records_by_kind {
             *self.records_by_kind.entry(k.clone()).or_default() += v;
@@ -308,6 +312,8 @@ impl FileCoverage {
 pub struct TargetEvidence {
     /// Unparseable statements whose words include the column name.
     pub unparseable_mentions: u64,
+    /// Statements the log cut short: their lost part could use any column.
+    pub truncated_statements: u64,
 }
 
 /// The whole inventory.
@@ -375,6 +381,7 @@ impl Inventory {
         }
         for (mine, theirs) in self.evidence.iter_mut().zip(other.evidence.iter()) {
             mine.unparseable_mentions += theirs.unparseable_mentions;
+            mine.truncated_statements += theirs.truncated_statements;
         }
         self.schema_deps.extend(other.schema_deps);
         self.schema_deps.sort();
@@ -472,6 +479,16 @@ impl Inventory {
                 reason: format!(
                     "{mentions} unparseable statement{} mention the column name",
                     if mentions == 1 { "" } else { "s" }
+                ),
+            };
+        }
+        let truncated = self.evidence.get(idx).map_or(0, |e| e.truncated_statements);
+        if truncated > 0 {
+            return TargetVerdict {
+                verdict: Verdict::Inconclusive,
+                reason: format!(
+                    "{truncated} statement{} cut short by the log ([Your log message was truncated]) could hide a reference",
+                    if truncated == 1 { "" } else { "s" }
                 ),
             };
         }

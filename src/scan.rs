@@ -13,7 +13,12 @@ use crate::catalog::{Catalog, RelKind};
 use crate::extract::{stats_row, Extractor, Statement};
 use crate::input::prefix::Prefix;
 use crate::input::{self, detect_format, fingerprint, pgss, stderr, InputFormat, InputSource};
-use crate::inventory::{DepKey, DepStats, FileCoverage, Inventory, SchemaDependency, SourceRef};
+use crate::inventory::{
+    Confidence, DepKey, DepStats, FileCoverage, Inventory, SchemaDependency, SourceRef,
+};
+
+/// Why a dependency from a statement the log cut short is only possible.
+const TRUNCATED_REASON: &str = "the log cut this statement short ([Your log message was truncated]): the lost part could change how its names resolve";
 use crate::normalize::normalize;
 use crate::target::ColumnTarget;
 
@@ -241,6 +246,11 @@ impl FileScan<'_> {
                 a
             }
         };
+        if s.truncated {
+            for e in &mut self.inv.evidence {
+                e.truncated_statements += 1;
+            }
+        }
         for st in &analysis.statements {
             cov.statements.seen += 1;
             cov.statements.calls += s.calls;
@@ -267,9 +277,20 @@ impl FileScan<'_> {
                     actor: s.actor.clone(),
                     fingerprint: st.fingerprint.clone(),
                 };
+                let (confidence, reason) = if s.truncated {
+                    (
+                        r.confidence.min(Confidence::Possible),
+                        Some(match &r.reason {
+                            Some(why) => format!("{why}; {TRUNCATED_REASON}"),
+                            None => TRUNCATED_REASON.to_string(),
+                        }),
+                    )
+                } else {
+                    (r.confidence, r.reason.clone())
+                };
                 let stats = DepStats {
-                    confidence: r.confidence,
-                    reason: r.reason.clone(),
+                    confidence,
+                    reason,
                     calls: s.calls,
                     failed_calls: if s.failed { s.calls } else { 0 },
                     nested_calls: if s.toplevel == Some(false) {
@@ -410,6 +431,26 @@ fn scan_input(
                     }
                     pgss_notes(&mut cov);
                 }
+                Some(
+                    f @ (InputFormat::RdsCloudWatch
+                    | InputFormat::CloudSql
+                    | InputFormat::CloudNativePg
+                    | InputFormat::Heroku
+                    | InputFormat::AzureEventHub
+                    | InputFormat::AzureLogAnalytics),
+                ) => {
+                    cov.format = format!("{}{compressed}", f.name());
+                    let mut x = Extractor::default();
+                    let res =
+                        input::cloud::read_entries(f, opened.reader, &mut cov, |entry, cov| {
+                            x.entry(&entry, cov, &mut |s, cov| fs.statement(s, cov));
+                        });
+                    if let Err((line, e)) = res {
+                        cov.errors.push(format!("{name}: read error after line {line}: {e}; the part before was scanned"));
+                        damaged_note(&mut cov, opened.compression);
+                    }
+                    logging_notes(&mut cov);
+                }
                 Some(f @ (InputFormat::PgssNdjson | InputFormat::PgssJsonArray)) => {
                     cov.format = format!("{}{compressed}", f.name());
                     let shape = if f == InputFormat::PgssNdjson {
@@ -494,4 +535,11 @@ fn logging_notes(cov: &mut FileCoverage) {
     cov.notes.push(
         "only top-level statements are logged: SQL inside functions, triggers and DO blocks is not visible".into(),
     );
+    if cov.truncated_records > 0 {
+        cov.notes.push(format!(
+            "{} record{} cut short by the log ([Your log message was truncated]): dependencies from them are at most possible, and no column can be clear",
+            cov.truncated_records,
+            if cov.truncated_records == 1 { " was" } else { "s were" }
+        ));
+    }
 }

@@ -154,6 +154,7 @@ fn coverage_from(d: &InputDoc) -> Result<FileCoverage, String> {
         bytes: d.bytes,
         lines: d.lines,
         invalid_utf8_lines: d.invalid_utf8_lines,
+        truncated_records: d.truncated_records,
         records: d.records,
         records_by_kind: d.records_by_kind.clone(),
         skipped: d.skipped.clone(),
@@ -183,6 +184,7 @@ pub fn from_doc(doc: &InventoryDoc) -> Result<Inventory, String> {
     for (i, t) in doc.targets.iter().enumerate() {
         inv.evidence[i] = TargetEvidence {
             unparseable_mentions: t.unparseable_mentions,
+            truncated_statements: t.truncated_statements,
         };
     }
     for (n, d) in doc.dependencies.iter().enumerate() {

@@ -2,6 +2,7 @@
 //! recognised by magic bytes), recognising their format by content, and
 //! reading them into records.
 
+pub mod cloud;
 pub mod fingerprint;
 pub mod pgss;
 pub mod prefix;
@@ -43,9 +44,34 @@ pub enum InputFormat {
     PgssNdjson,
     /// pg_stat_statements exported as one JSON array (`json_agg`).
     PgssJsonArray,
+    /// AWS RDS/Aurora stderr lines behind CloudWatch timestamps.
+    RdsCloudWatch,
+    /// Google Cloud SQL / AlloyDB Cloud Logging JSON entries.
+    CloudSql,
+    /// CloudNativePG JSON log lines.
+    CloudNativePg,
+    /// Heroku Postgres logplex lines.
+    Heroku,
+    /// Azure Database for PostgreSQL, Event Hub JSON records.
+    AzureEventHub,
+    /// Azure Database for PostgreSQL, Log Analytics JSON export.
+    AzureLogAnalytics,
 }
 
 impl InputFormat {
+    /// True for the cloud shapes read by [`cloud::read_entries`].
+    pub fn is_cloud(self) -> bool {
+        matches!(
+            self,
+            InputFormat::RdsCloudWatch
+                | InputFormat::CloudSql
+                | InputFormat::CloudNativePg
+                | InputFormat::Heroku
+                | InputFormat::AzureEventHub
+                | InputFormat::AzureLogAnalytics
+        )
+    }
+
     /// Name used in coverage and on the command line.
     pub fn name(self) -> &'static str {
         match self {
@@ -53,6 +79,12 @@ impl InputFormat {
             InputFormat::PgssCsv => "pg_stat_statements-csv",
             InputFormat::PgssNdjson => "pg_stat_statements-ndjson",
             InputFormat::PgssJsonArray => "pg_stat_statements-json-array",
+            InputFormat::RdsCloudWatch => "rds-cloudwatch",
+            InputFormat::CloudSql => "cloudsql",
+            InputFormat::CloudNativePg => "cloudnativepg",
+            InputFormat::Heroku => "heroku-logplex",
+            InputFormat::AzureEventHub => "azure-eventhub",
+            InputFormat::AzureLogAnalytics => "azure-log-analytics",
         }
     }
 }
@@ -225,6 +257,9 @@ pub fn detect_format(head: &[u8]) -> Option<InputFormat> {
         Some(pgss::JsonShape::Lines) => return Some(InputFormat::PgssNdjson),
         Some(pgss::JsonShape::Array) => return Some(InputFormat::PgssJsonArray),
         None => {}
+    }
+    if let Some(f) = cloud::detect(&text) {
+        return Some(f);
     }
     let sample: Vec<&str> = text.lines().take(500).collect();
     if stderr::detect_prefix(&sample).is_some() {

@@ -61,6 +61,10 @@ pub struct TargetDoc {
     /// Unparseable statements whose words include the column name.
     #[serde(default)]
     pub unparseable_mentions: u64,
+    /// Statements the log cut short (`[Your log message was truncated]`):
+    /// they could hide a reference; omitted when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub truncated_statements: u64,
 }
 
 /// One dependency row.
@@ -123,6 +127,10 @@ pub struct InputDoc {
     pub lines: u64,
     /// Lines with invalid UTF-8.
     pub invalid_utf8_lines: u64,
+    /// Records the log cut short (`[Your log message was truncated]`);
+    /// omitted when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub truncated_records: u64,
     /// Records read.
     pub records: u64,
     /// Records by kind.
@@ -162,6 +170,7 @@ fn input_doc(file: Option<&str>, c: &FileCoverage) -> InputDoc {
         bytes: c.bytes,
         lines: c.lines,
         invalid_utf8_lines: c.invalid_utf8_lines,
+        truncated_records: c.truncated_records,
         records: c.records,
         records_by_kind: c.records_by_kind.clone(),
         skipped: c.skipped.clone(),
@@ -195,6 +204,7 @@ pub fn to_doc(inv: &Inventory) -> InventoryDoc {
                 calls: rows.iter().map(|(_, s)| s.calls).sum(),
                 migration: inv.target_sites.get(i).cloned().unwrap_or_default(),
                 unparseable_mentions: inv.evidence.get(i).map_or(0, |e| e.unparseable_mentions),
+                truncated_statements: inv.evidence.get(i).map_or(0, |e| e.truncated_statements),
             }
         })
         .collect();

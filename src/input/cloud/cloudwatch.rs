@@ -1,0 +1,101 @@
+//! AWS RDS/Aurora logs as CloudWatch Logs exports and `aws logs` downloads
+//! write them: each event starts with the CloudWatch timestamp
+//! (`2018-08-22T16:00:04.123Z `) in front of the server's own line (RDS
+//! prefix `%t:%r:%u@%d:[%p]:` by default, or any other); continuation lines
+//! of a multi-line event may carry the stamp or not.
+
+use std::io::BufRead;
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+use super::{for_each_line, Assembler};
+use crate::input::prefix::Prefix;
+use crate::input::stderr::detect_prefix;
+use crate::input::LogEntry;
+use crate::inventory::FileCoverage;
+use crate::time::{parse_timestamp, Millis};
+
+fn stamp_re() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    R.get_or_init(|| {
+        Regex::new(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) ")
+            .unwrap_or_else(|e| unreachable!("static regex: {e}"))
+    })
+}
+
+/// Splits the CloudWatch stamp off a line: (stamp time, the rest).
+pub fn strip_stamp(line: &str) -> (Option<Millis>, &str) {
+    match stamp_re().captures(line) {
+        Some(c) => {
+            let t = c
+                .get(1)
+                .and_then(|m| parse_timestamp(m.as_str()))
+                .map(|t| t.millis);
+            (t, &line[c.get(0).map_or(0, |m| m.end())..])
+        }
+        None => (None, line),
+    }
+}
+
+/// The server's prefix, when the sample's lines carry CloudWatch stamps and
+/// what follows them is a PostgreSQL log line.
+pub fn detect(sample: &[&str]) -> Option<Prefix> {
+    let stamped: Vec<&str> = sample
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .filter_map(|l| {
+            let (t, rest) = strip_stamp(l);
+            t.map(|_| rest)
+        })
+        .collect();
+    if stamped.is_empty() {
+        return None;
+    }
+    detect_prefix(&stamped)
+}
+
+/// Reads entries: stamps removed, the rest read like a stderr log.
+pub fn read_entries(
+    mut reader: impl BufRead,
+    cov: &mut FileCoverage,
+    mut sink: impl FnMut(LogEntry, &mut FileCoverage),
+) -> Result<(), (u64, std::io::Error)> {
+    let head = reader.fill_buf().map_err(|e| (0, e))?;
+    let text = String::from_utf8_lossy(&head[..head.len().min(64 * 1024)]).into_owned();
+    let sample: Vec<&str> = text.lines().take(500).collect();
+    let Some(prefix) = detect(&sample) else {
+        cov.errors
+            .push("no CloudWatch-stamped PostgreSQL line with a known log_line_prefix".into());
+        return Ok(());
+    };
+    cov.log_line_prefix = Some(prefix.source.clone());
+    let mut asm = Assembler::default();
+    let res = for_each_line(reader, cov, |line, n, cov| {
+        let (time, rest) = strip_stamp(line);
+        asm.line(rest, n, time, &prefix, cov, &mut sink);
+    });
+    asm.finish(cov, &mut sink);
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamped_and_unstamped_continuations_join() {
+        let log = "2024-05-01T10:00:00.123Z 2024-05-01 10:00:00 UTC:10.0.0.1(5000):alice@app:[42]:LOG:  statement: SELECT a\n\tFROM t\n2024-05-01T10:00:00.124Z \tWHERE b = 1\n2024-05-01T10:00:01.000Z 2024-05-01 10:00:01 UTC::@:[7]:LOG:  checkpoint starting: time\n";
+        let mut cov = FileCoverage::default();
+        let mut out = Vec::new();
+        read_entries(log.as_bytes(), &mut cov, |e, _| out.push(e)).unwrap();
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].message, "statement: SELECT a\nFROM t\nWHERE b = 1");
+        assert_eq!(out[0].user.as_deref(), Some("alice"));
+        assert_eq!(out[0].client.as_deref(), Some("10.0.0.1"));
+        assert_eq!(out[0].backend.as_deref(), Some("42"));
+        assert_eq!(out[1].line, 4);
+        assert_eq!(cov.lines, 4);
+        assert_eq!(cov.log_line_prefix.as_deref(), Some("%t:%r:%u@%d:[%p]:"));
+    }
+}

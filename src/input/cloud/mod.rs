@@ -1,0 +1,278 @@
+//! Cloud log shapes: recognising them by content and turning each into
+//! [`LogEntry`] values, so that statement extraction is the same as for a
+//! self-hosted server's stderr log. AWS RDS/Aurora exports with CloudWatch
+//! timestamps ([`cloudwatch`]), Google Cloud SQL Logging entries
+//! ([`cloudsql`]), Heroku logplex ([`heroku`]), and the structured records of
+//! CloudNativePG and Azure ([`records`]).
+
+pub mod cloudsql;
+pub mod cloudwatch;
+pub mod heroku;
+pub mod records;
+
+use std::io::BufRead;
+
+use super::prefix::Prefix;
+use super::{InputFormat, LogEntry};
+use crate::inventory::FileCoverage;
+use crate::time::{parse_timestamp, Millis};
+
+/// Recognises a cloud shape from the first bytes of an input.
+pub fn detect(text: &str) -> Option<InputFormat> {
+    let t = text.trim_start_matches('\u{feff}').trim_start();
+    if t.starts_with('{') || t.starts_with('[') {
+        let has = |k: &str| t.contains(k);
+        if has("\"textPayload\"") && (has("cloudsql") || has("postgres.log")) {
+            return Some(InputFormat::CloudSql);
+        }
+        if has("\"logging_pod\"") && has("\"record\"") {
+            return Some(InputFormat::CloudNativePg);
+        }
+        if has("\"record_error_severity_s\"") || has("\"record_message_s\"") {
+            return Some(InputFormat::AzureLogAnalytics);
+        }
+        if has("\"records\"") && has("\"errorLevel\"") {
+            return Some(InputFormat::AzureEventHub);
+        }
+        return None;
+    }
+    let sample: Vec<&str> = t.lines().take(200).collect();
+    if heroku::detect(&sample) {
+        return Some(InputFormat::Heroku);
+    }
+    if cloudwatch::detect(&sample).is_some() {
+        return Some(InputFormat::RdsCloudWatch);
+    }
+    None
+}
+
+/// Reads a cloud-shaped input, calling `sink` for each log entry. Returns the
+/// I/O error that stopped reading, with the last line read.
+pub fn read_entries(
+    format: InputFormat,
+    reader: impl BufRead,
+    cov: &mut FileCoverage,
+    sink: impl FnMut(LogEntry, &mut FileCoverage),
+) -> Result<(), (u64, std::io::Error)> {
+    match format {
+        InputFormat::RdsCloudWatch => cloudwatch::read_entries(reader, cov, sink),
+        InputFormat::CloudSql => cloudsql::read_entries(reader, cov, sink),
+        InputFormat::Heroku => heroku::read_entries(reader, cov, sink),
+        InputFormat::CloudNativePg
+        | InputFormat::AzureLogAnalytics
+        | InputFormat::AzureEventHub => records::read_entries(format, reader, cov, sink),
+        _ => Ok(()),
+    }
+}
+
+/// Builds log entries from prefixed lines and continuation lines (which start
+/// with a tab), the way PostgreSQL's stderr output is read.
+#[derive(Default)]
+pub(crate) struct Assembler {
+    current: Option<LogEntry>,
+}
+
+/// Longest message kept; longer continuations are cut.
+const MAX_ENTRY_BYTES: usize = 64 * 1024 * 1024;
+
+impl Assembler {
+    /// One line: a continuation of the current entry, a new entry, or a
+    /// skipped line. `time` is the transport's time, used when the prefix
+    /// has none.
+    pub(crate) fn line(
+        &mut self,
+        text: &str,
+        line: u64,
+        time: Option<Millis>,
+        prefix: &Prefix,
+        cov: &mut FileCoverage,
+        sink: &mut impl FnMut(LogEntry, &mut FileCoverage),
+    ) {
+        if let Some(rest) = text.strip_prefix('\t') {
+            if self.continuation(rest) {
+                return;
+            }
+        }
+        match prefix.split(text) {
+            Some(parts) => {
+                let entry = LogEntry {
+                    line,
+                    time: parts
+                        .time
+                        .and_then(parse_timestamp)
+                        .map(|t| t.millis)
+                        .or(time),
+                    backend: parts.session.or(parts.pid).map(str::to_string),
+                    user: parts.user.map(str::to_string),
+                    database: parts.database.map(str::to_string),
+                    application: parts.application.map(str::to_string),
+                    client: parts.client.map(str::to_string),
+                    severity: parts.severity.to_string(),
+                    message: parts.message.to_string(),
+                };
+                self.start(entry, cov, sink);
+            }
+            None if text.trim().is_empty() => cov.skip("blank line"),
+            None => cov.skip("line does not match log_line_prefix"),
+        }
+    }
+
+    /// Starts a new entry, handing the previous one to `sink`.
+    pub(crate) fn start(
+        &mut self,
+        entry: LogEntry,
+        cov: &mut FileCoverage,
+        sink: &mut impl FnMut(LogEntry, &mut FileCoverage),
+    ) {
+        if let Some(e) = self.current.replace(entry) {
+            sink(e, cov);
+        }
+    }
+
+    /// Appends a continuation line (its leading tab already removed) to the
+    /// current entry; false when there is none.
+    pub(crate) fn continuation(&mut self, rest: &str) -> bool {
+        match self.current.as_mut() {
+            Some(e) => {
+                if e.message.len() + rest.len() < MAX_ENTRY_BYTES {
+                    e.message.push('\n');
+                    e.message.push_str(rest);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Hands the last entry to `sink`.
+    pub(crate) fn finish(
+        &mut self,
+        cov: &mut FileCoverage,
+        sink: &mut impl FnMut(LogEntry, &mut FileCoverage),
+    ) {
+        if let Some(e) = self.current.take() {
+            sink(e, cov);
+        }
+    }
+}
+
+/// Reads physical lines, counting them (and their bytes, and invalid UTF-8)
+/// in `cov`; `f` gets each line without its line break, and its number.
+pub(crate) fn for_each_line(
+    mut reader: impl BufRead,
+    cov: &mut FileCoverage,
+    mut f: impl FnMut(&str, u64, &mut FileCoverage),
+) -> Result<(), (u64, std::io::Error)> {
+    let mut buf = Vec::with_capacity(4096);
+    let mut line_no = 0u64;
+    loop {
+        buf.clear();
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| (line_no, e))?;
+        if n == 0 {
+            return Ok(());
+        }
+        line_no += 1;
+        cov.lines += 1;
+        cov.bytes += n as u64;
+        while matches!(buf.last(), Some(b'\n' | b'\r')) {
+            buf.pop();
+        }
+        match std::str::from_utf8(&buf) {
+            Ok(s) => f(s, line_no, cov),
+            Err(_) => {
+                cov.invalid_utf8_lines += 1;
+                f(&String::from_utf8_lossy(&buf), line_no, cov);
+            }
+        }
+    }
+}
+
+/// Reads a JSON input whole and calls `f` for each top-level value (the
+/// elements of an array, or a sequence of values such as one object a line),
+/// with the line it starts on. A malformed value is counted and named; the
+/// reader goes on at the next line.
+pub(crate) fn for_each_json_value(
+    mut reader: impl BufRead,
+    cov: &mut FileCoverage,
+    mut f: impl FnMut(serde_json::Value, u64, &mut FileCoverage),
+) -> Result<(), (u64, std::io::Error)> {
+    let mut all = Vec::new();
+    let res = reader.read_to_end(&mut all);
+    cov.bytes += all.len() as u64;
+    let newlines = all.iter().filter(|b| **b == b'\n').count() as u64;
+    cov.lines += newlines + u64::from(!all.is_empty() && !all.ends_with(b"\n"));
+    let mut line_starts = vec![0usize];
+    line_starts.extend(
+        all.iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .map(|(i, _)| i + 1),
+    );
+    let line_at = |pos: usize| line_starts.partition_point(|s| *s <= pos) as u64;
+    let skip_ws = |mut pos: usize| {
+        while pos < all.len() && all[pos].is_ascii_whitespace() {
+            pos += 1;
+        }
+        pos
+    };
+    let mut pos = skip_ws(0);
+    if all[pos..].starts_with("\u{feff}".as_bytes()) {
+        pos = skip_ws(pos + 3);
+    }
+    let array = all.get(pos) == Some(&b'[');
+    if array {
+        pos = skip_ws(pos + 1);
+    }
+    while pos < all.len() {
+        if array && all[pos] == b']' {
+            break;
+        }
+        let mut it =
+            serde_json::Deserializer::from_slice(&all[pos..]).into_iter::<serde_json::Value>();
+        let line = line_at(pos);
+        match it.next() {
+            Some(Ok(v)) => {
+                pos = skip_ws(pos + it.byte_offset());
+                f(v, line, cov);
+                if array && all.get(pos) == Some(&b',') {
+                    pos = skip_ws(pos + 1);
+                }
+            }
+            Some(Err(e)) => {
+                cov.skip("malformed JSON record");
+                cov.errors.push(format!(
+                    "line {line}: malformed JSON ({e}); went on at the next line"
+                ));
+                // Resynchronise at the next line.
+                let next = line_starts.get(line as usize).copied().unwrap_or(all.len());
+                pos = skip_ws(next.max(pos + 1));
+                if array && all.get(pos) == Some(&b',') {
+                    pos = skip_ws(pos + 1);
+                }
+            }
+            None => break,
+        }
+    }
+    if let Err(e) = res {
+        return Err((newlines, e));
+    }
+    Ok(())
+}
+
+/// A string field of a JSON object (numbers are given as text; empty and
+/// `[unknown]` are absent).
+pub(crate) fn json_str<'a>(
+    v: &'a serde_json::Value,
+    key: &str,
+) -> Option<std::borrow::Cow<'a, str>> {
+    match v.get(key)? {
+        serde_json::Value::String(s) => {
+            let t = s.trim();
+            (!t.is_empty() && t != "[unknown]").then_some(std::borrow::Cow::Borrowed(s.as_str()))
+        }
+        serde_json::Value::Number(n) => Some(std::borrow::Cow::Owned(n.to_string())),
+        _ => None,
+    }
+}

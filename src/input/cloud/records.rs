@@ -1,0 +1,251 @@
+//! Structured cloud records: CloudNativePG's JSON lines (`"logger":"postgres"`
+//! with a `record` object of csvlog-named fields), Azure Log Analytics rows
+//! (`record_<csvlog name>_s` columns) and Azure Event Hub batches
+//! (`{"records":[{"properties":{timestamp, processId, errorLevel, message,
+//! detail}}]}`). A record's `detail` becomes a `DETAIL` entry and its `query`
+//! (the statement of an error) a `STATEMENT` entry, as the server logs them.
+
+use std::borrow::Cow;
+use std::io::BufRead;
+
+use super::{for_each_json_value, json_str, Assembler};
+use crate::input::prefix::Prefix;
+use crate::input::stderr::detect_prefix;
+use crate::input::{InputFormat, LogEntry};
+use crate::inventory::FileCoverage;
+use crate::time::parse_timestamp;
+
+/// Reads CloudNativePG, Azure Log Analytics or Azure Event Hub records.
+pub fn read_entries(
+    format: InputFormat,
+    reader: impl BufRead,
+    cov: &mut FileCoverage,
+    mut sink: impl FnMut(LogEntry, &mut FileCoverage),
+) -> Result<(), (u64, std::io::Error)> {
+    let mut hub_records: Vec<(u64, serde_json::Value)> = Vec::new();
+    let res = for_each_json_value(reader, cov, |v, line, cov| match format {
+        InputFormat::CloudNativePg => {
+            let rec = v.get("record").filter(|r| r.is_object());
+            match rec {
+                Some(r) if json_str(&v, "logger").is_none_or(|l| l == "postgres") => {
+                    csvlog_record(|k| json_str(r, k), line, cov, &mut sink);
+                }
+                _ => cov.skip("CloudNativePG line that is not a PostgreSQL log record"),
+            }
+        }
+        InputFormat::AzureLogAnalytics => {
+            let field = |k: &str| json_str(&v, &format!("record_{k}_s"));
+            if field("message").is_none() && field("error_severity").is_none() {
+                cov.skip("Log Analytics row without record_message_s");
+                return;
+            }
+            csvlog_record(field, line, cov, &mut sink);
+        }
+        _ => {
+            let serde_json::Value::Object(mut doc) = v else {
+                cov.skip("Event Hub document without records");
+                return;
+            };
+            let Some(serde_json::Value::Array(records)) = doc.remove("records") else {
+                cov.skip("Event Hub document without records");
+                return;
+            };
+            for r in records {
+                match r {
+                    serde_json::Value::Object(mut r) => match r.remove("properties") {
+                        Some(p @ serde_json::Value::Object(_)) => hub_records.push((line, p)),
+                        _ => cov.skip("Event Hub record without properties"),
+                    },
+                    _ => cov.skip("Event Hub record without properties"),
+                }
+            }
+        }
+    });
+    // Flexible Server messages carry the server's prefix: detect it once
+    // from the first messages, as for a stderr log.
+    let firsts: Vec<&str> = hub_records
+        .iter()
+        .filter_map(|(_, p)| p.get("message").and_then(|m| m.as_str()))
+        .map(|m| m.split('\n').next().unwrap_or(""))
+        .take(500)
+        .collect();
+    let prefix = detect_prefix(&firsts);
+    let mut used_prefix = None;
+    for (line, p) in &hub_records {
+        event_hub_record(p, *line, prefix.as_ref(), &mut used_prefix, cov, &mut sink);
+    }
+    if let Some(p) = used_prefix {
+        cov.log_line_prefix = Some(p);
+    }
+    res
+}
+
+/// One csvlog-shaped record (field names as in csvlog).
+fn csvlog_record<'a>(
+    get: impl Fn(&str) -> Option<Cow<'a, str>>,
+    line: u64,
+    cov: &mut FileCoverage,
+    sink: &mut impl FnMut(LogEntry, &mut FileCoverage),
+) {
+    let Some(severity) = get("error_severity") else {
+        cov.skip("log record without error_severity");
+        return;
+    };
+    let s = |k: &str| get(k).map(|v| v.trim().to_string());
+    let base = LogEntry {
+        line,
+        time: get("log_time")
+            .and_then(|t| parse_timestamp(&t))
+            .map(|t| t.millis),
+        backend: s("session_id").or_else(|| s("process_id")),
+        user: s("user_name"),
+        database: s("database_name"),
+        application: s("application_name"),
+        client: s("connection_from").map(|c| match c.rsplit_once(':') {
+            // host:port (IPv6 hosts hold colons too; the port is last)
+            Some((h, p)) if p.chars().all(|ch| ch.is_ascii_digit()) => h.to_string(),
+            _ => c,
+        }),
+        severity: severity.trim().to_string(),
+        message: get("message").map(|m| m.into_owned()).unwrap_or_default(),
+    };
+    let detail = get("detail").map(Cow::into_owned);
+    let query = get("query").map(Cow::into_owned);
+    let base_for = |sev: &str, msg: String| LogEntry {
+        severity: sev.to_string(),
+        message: msg,
+        ..base.clone()
+    };
+    let extra: Vec<LogEntry> = [
+        detail.map(|d| base_for("DETAIL", d)),
+        query.map(|q| base_for("STATEMENT", q)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    sink(base, cov);
+    for e in extra {
+        sink(e, cov);
+    }
+}
+
+/// One Event Hub record. Flexible Server's `message` is the whole line
+/// with its prefix; Single Server's is the message alone (the prefix in a
+/// `prefix` property).
+fn event_hub_record(
+    p: &serde_json::Value,
+    line: u64,
+    prefix: Option<&Prefix>,
+    used: &mut Option<String>,
+    cov: &mut FileCoverage,
+    sink: &mut impl FnMut(LogEntry, &mut FileCoverage),
+) {
+    let Some(message) = p.get("message").and_then(|m| m.as_str()) else {
+        cov.skip("Event Hub record without message");
+        return;
+    };
+    let time = json_str(p, "timestamp")
+        .and_then(|t| parse_timestamp(&t))
+        .map(|t| t.millis);
+    let pid = json_str(p, "processId").map(Cow::into_owned);
+    let mut lines = message.split('\n');
+    let first = lines.next().unwrap_or("");
+    let mut asm = Assembler::default();
+    let mut emit = |e: LogEntry, cov: &mut FileCoverage| sink(e, cov);
+    match prefix.filter(|pr| pr.split(first).is_some()) {
+        Some(pr) => {
+            if used.is_none() {
+                *used = Some(pr.source.clone());
+            }
+            asm.line(first, line, time, pr, cov, &mut emit);
+        }
+        None => {
+            let level = json_str(p, "errorLevel")
+                .map_or_else(|| "LOG".to_string(), |l| l.trim().to_string());
+            // Single Server: the message may still start with `LEVEL:  `.
+            let body = first
+                .strip_prefix(&format!("{level}:  "))
+                .unwrap_or(first)
+                .to_string();
+            asm.start(
+                LogEntry {
+                    line,
+                    time,
+                    backend: pid.clone(),
+                    severity: level,
+                    message: body,
+                    ..LogEntry::default()
+                },
+                cov,
+                &mut emit,
+            );
+        }
+    }
+    for l in lines {
+        asm.continuation(l.strip_prefix('\t').unwrap_or(l));
+    }
+    asm.finish(cov, &mut emit);
+    if let Some(detail) = json_str(p, "detail") {
+        emit(
+            LogEntry {
+                line,
+                time,
+                backend: pid,
+                severity: "DETAIL".into(),
+                message: detail.into_owned(),
+                ..LogEntry::default()
+            },
+            cov,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(format: InputFormat, text: &str) -> (Vec<LogEntry>, FileCoverage) {
+        let mut cov = FileCoverage::default();
+        let mut out = Vec::new();
+        read_entries(format, text.as_bytes(), &mut cov, |e, _| out.push(e)).unwrap();
+        (out, cov)
+    }
+
+    #[test]
+    fn cnpg_record_with_error_and_statement() {
+        let text = concat!(
+            r#"{"level":"info","ts":"2024-05-01T10:00:00Z","logger":"instance-manager","msg":"ready","logging_pod":"db-1"}"#,
+            "\n",
+            r#"{"level":"info","ts":"2024-05-01T10:00:01Z","logger":"postgres","msg":"record","logging_pod":"db-1","record":{"log_time":"2024-05-01 10:00:01.000 UTC","user_name":"app","database_name":"appdb","process_id":"42","connection_from":"10.0.0.9:5123","session_id":"66320000.2a","error_severity":"ERROR","message":"division by zero","detail":"","query":"SELECT a/0 FROM t","application_name":"web"}}"#,
+            "\n",
+        );
+        let (out, cov) = read(InputFormat::CloudNativePg, text);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].severity, "ERROR");
+        assert_eq!(out[1].severity, "STATEMENT");
+        assert_eq!(out[1].message, "SELECT a/0 FROM t");
+        assert_eq!(out[1].client.as_deref(), Some("10.0.0.9"));
+        assert_eq!(out[1].backend.as_deref(), Some("66320000.2a"));
+        assert_eq!(out[1].line, 2);
+        assert_eq!(
+            cov.skipped["CloudNativePG line that is not a PostgreSQL log record"],
+            1
+        );
+    }
+
+    #[test]
+    fn event_hub_flexible_and_single_server_messages() {
+        let text = r#"{"records":[
+ {"properties":{"timestamp":"2024-05-01 10:00:00.000 UTC","processId":42,"errorLevel":"LOG","message":"2024-05-01 10:00:00.000 UTC [42] [user=alice,db=app,app=web] LOG:  statement: SELECT a\n\tFROM t","detail":"parameters: $1 = 'x'"}},
+ {"properties":{"timestamp":"2024-05-01 10:00:01.000 UTC","processId":43,"errorLevel":"LOG","prefix":"2024-05-01 10:00:01 UTC-66320001.2b-","message":"statement: SELECT b"}}
+]}"#;
+        let (out, _) = read(InputFormat::AzureEventHub, text);
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[0].message, "statement: SELECT a\nFROM t");
+        assert_eq!(out[0].user.as_deref(), Some("alice"));
+        assert_eq!(out[1].severity, "DETAIL");
+        assert_eq!(out[2].message, "statement: SELECT b");
+        assert_eq!(out[2].backend.as_deref(), Some("43"));
+        assert_eq!(out[2].time, Some(1_714_557_601_000));
+    }
+}
