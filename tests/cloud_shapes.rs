@@ -198,3 +198,13 @@ fn cloud_shapes_are_recognised_when_compressed() {
     );
     assert_eq!(rows(&doc), expected_log_rows_with_schema());
 }
+
+#[test]
+fn a_stored_inventory_keeps_the_truncation_evidence() {
+    let inv = pgcontract::scan::scan(&config(&[fixture("cloud/rds-truncated.log")], None, 1));
+    let doc = pgcontract::report::json::to_doc(&inv);
+    let back = pgcontract::stored::from_doc(&doc).unwrap();
+    assert_eq!(pgcontract::report::json::to_doc(&back), doc);
+    assert_eq!(back.verdict(1).verdict, Verdict::Inconclusive);
+    assert_eq!(doc.targets[1].truncated_statements, 2);
+}
