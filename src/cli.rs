@@ -30,7 +30,7 @@ pub enum Command {
     /// blocked or inconclusive, 2 on a usage error or when no input could be
     /// read at all.
     #[command(
-        after_help = "Examples:\n  pgcontract scan --column public.users.legacy_email --schema schema.sql postgresql.log\n  pgcontract scan --column users.legacy_email --format markdown --output inventory.md /var/log/postgresql/\n  pgcontract scan --column users.legacy_email --schema schema.sql pgss.csv\n  zcat postgresql.log.gz | pgcontract scan --column users.legacy_email -"
+        after_help = "Examples:\n  pgcontract scan --column public.users.legacy_email --schema schema.sql postgresql.log\n  pgcontract scan --column users.legacy_email --format markdown --output inventory.md /var/log/postgresql/\n  pgcontract scan --column users.legacy_email --schema schema.sql pgss.csv\n  zcat postgresql.log.gz | pgcontract scan --column users.legacy_email -\n  pgcontract scan --column users.legacy_email --state state.json --format json --output inventory.json /var/log/postgresql/"
     )]
     Scan(ScanArgs),
     /// Show, for one SQL statement, every column reference found and how it
@@ -164,6 +164,10 @@ pub struct ScanArgs {
     /// No progress bar.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Incremental scan: read only what is new since the last run with this
+    /// state file, add it to the inventory stored there, and update it.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
     /// Log files, directories, pg_stat_statements CSV exports, or `-` for stdin (gzip recognised by content).
     #[arg(value_name = "INPUT", required = true)]
     pub inputs: Vec<PathBuf>,

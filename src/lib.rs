@@ -20,6 +20,7 @@ pub mod normalize;
 pub mod progress;
 pub mod report;
 pub mod scan;
+pub mod state;
 pub mod stored;
 pub mod target;
 pub mod time;
@@ -96,7 +97,10 @@ pub fn run(cli: Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow::
     match cli.command {
         Command::Scan(args) => {
             let setup = config::scan_setup(&args)?;
-            let mut inv = scan::scan(&setup.scan);
+            let mut inv = match &args.state {
+                Some(state) => state::scan_incremental(&setup.scan, state)?,
+                None => scan::scan(&setup.scan),
+            };
             setup.attach_migration(&mut inv);
             for cov in inv.files.values() {
                 for e in &cov.errors {

@@ -104,6 +104,9 @@ pub struct ReadPlan {
     pub offset: u64,
     /// Read at most this many bytes from `offset` (`None`: to the end).
     pub limit: Option<u64>,
+    /// Bytes of decompressed content to read past first (compressed files,
+    /// which cannot be seeked).
+    pub skip: u64,
     /// Lines before `offset`: line numbers continue from here.
     pub lines_before: u64,
     /// The `log_line_prefix` found when the file was first read.
@@ -114,14 +117,18 @@ pub struct ReadPlan {
 
 /// Runs the scan.
 pub fn scan(cfg: &ScanConfig) -> Inventory {
-    scan_planned(cfg, &BTreeMap::new())
+    scan_planned(cfg, &expand_inputs(&cfg.inputs), &BTreeMap::new())
 }
 
-/// Runs the scan, reading the inputs named in `plans` (by display name) only
-/// from where their plan says.
-pub fn scan_planned(cfg: &ScanConfig, plans: &BTreeMap<String, ReadPlan>) -> Inventory {
+/// Runs the scan over `inputs` (already expanded) instead of `cfg.inputs`,
+/// reading the inputs named in `plans` (by display name) only from where
+/// their plan says.
+pub fn scan_planned(
+    cfg: &ScanConfig,
+    inputs: &[InputSource],
+    plans: &BTreeMap<String, ReadPlan>,
+) -> Inventory {
     let analyzer = Analyzer::new(&cfg.catalog, &cfg.targets, cfg.search_path.clone());
-    let inputs = expand_inputs(&cfg.inputs);
     let bar = crate::progress::Progress::new(cfg.progress, inputs.len() as u64);
     let run = || {
         inputs
@@ -340,7 +347,7 @@ fn scan_input(
 ) -> Inventory {
     let name = source.display_name();
     let mut cov = FileCoverage::default();
-    let offset = plan.map_or(0, |p| p.offset);
+    let offset = plan.map_or(0, |p| p.offset + p.skip);
     let lines_before = plan.map_or(0, |p| p.lines_before);
     let mut fingerprint = None;
     let mut fs = FileScan {
@@ -359,6 +366,18 @@ fn scan_input(
             cov.errors.push(e.to_string());
         }
         Ok(mut opened) => {
+            if let Some(p) = plan.filter(|p| p.skip > 0) {
+                let skipped = std::io::copy(
+                    &mut std::io::Read::take(&mut opened.reader, p.skip),
+                    &mut std::io::sink(),
+                );
+                if let Err(e) = skipped {
+                    cov.errors.push(format!(
+                        "{name}: read error while skipping the {} bytes read before: {e}",
+                        p.skip
+                    ));
+                }
+            }
             let (hashing, fp) = fingerprint::Hashing::new(opened.reader);
             opened.reader = Box::new(hashing);
             fingerprint = Some(fp);

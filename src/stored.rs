@@ -376,7 +376,7 @@ pub fn merge(items: Vec<(String, Inventory)>) -> Result<Inventory, StoredError> 
 
 /// Re-indexes an inventory's rows for `targets` (the same set, maybe in
 /// another order).
-fn retarget(inv: Inventory, targets: &[ColumnTarget]) -> Inventory {
+pub fn retarget(inv: Inventory, targets: &[ColumnTarget]) -> Inventory {
     if inv.targets == targets {
         return inv;
     }

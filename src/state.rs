@@ -1,0 +1,482 @@
+//! Incremental scanning (`scan --state FILE`): the state file remembers, per
+//! input file, its identity (device, inode and a fingerprint of its first
+//! bytes) and how far it was read, plus the inventory accumulated so far.
+//! The next run reads only what is new, recognises rotated files by
+//! identity, starts again from 0 after a truncation or a replacement, adds
+//! the new evidence to the stored inventory and writes the state back
+//! atomically.
+//!
+//! A resume point is always at the end of a complete line (a record
+//! boundary for PostgreSQL, which writes each message whole). What a resume
+//! point loses: the per-session state of the statement extractor (user,
+//! database and application learned from an earlier `connection authorized:`
+//! line when the prefix lacks `%u`/`%d`/`%a`, a statement waiting for its
+//! `duration:` line, an ERROR waiting for its STATEMENT line); this is noted
+//! in the coverage of every resumed input.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::input::fingerprint::sha256_hex;
+use crate::input::{self, InputSource};
+use crate::inventory::Inventory;
+use crate::report::json::{to_doc, InventoryDoc};
+use crate::scan::{expand_inputs, scan_planned, ReadPlan, ScanConfig};
+use crate::stored;
+use crate::target::ColumnTarget;
+
+/// The state file format version.
+pub const STATE_VERSION: u32 = 1;
+
+/// How many leading bytes identify a file's content.
+const HEAD_BYTES: u64 = 4096;
+
+/// The coverage note on every resumed input.
+pub const RESUME_NOTE: &str = "incremental scan resumed at a line boundary: session details learned before it (user/database/application from `connection authorized:` when the prefix lacks them, a statement waiting for its `duration:` line) are not carried over";
+
+/// Errors of incremental scans.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The state file exists but cannot be read.
+    #[error("{path}: cannot read the state file: {source}")]
+    Read {
+        /// The state file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not a state file.
+    #[error("{path}: line {line}, column {column}: not a pgcontract state file: {message}")]
+    Json {
+        /// The state file.
+        path: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What serde_json said.
+        message: String,
+    },
+    /// Another state version.
+    #[error("{path}: state version {found} is not supported (this pgcontract reads version {STATE_VERSION}); start a new state file")]
+    Version {
+        /// The state file.
+        path: String,
+        /// The version found (`missing` when absent).
+        found: String,
+    },
+    /// The stored inventory is bad.
+    #[error("{path}: the stored inventory: {message}")]
+    Inventory {
+        /// The state file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The state was built for other columns.
+    #[error("{path}: the state was built for {stored}, this run is for {now}; use another state file for other columns")]
+    Targets {
+        /// The state file.
+        path: String,
+        /// Its columns.
+        stored: String,
+        /// This run's columns.
+        now: String,
+    },
+    /// stdin cannot be resumed.
+    #[error("--state needs files: stdin (`-`) cannot be read incrementally")]
+    Stdin,
+    /// The state could not be written.
+    #[error("{path}: cannot write the state file: {source}")]
+    Write {
+        /// The state file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// What the state remembers about one input file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileState {
+    /// The input, as named (after directory expansion) when last read.
+    pub path: String,
+    /// `st_dev`.
+    pub device: u64,
+    /// `st_ino`.
+    pub inode: u64,
+    /// Size on disk when last read.
+    pub size: u64,
+    /// Compression recognised by magic bytes, if any.
+    pub compression: Option<String>,
+    /// Bytes of content read so far (decompressed for compressed files): the
+    /// next run continues here. Always at the end of a complete line.
+    pub offset: u64,
+    /// Lines before `offset` (line numbers continue from here).
+    pub lines: u64,
+    /// How many leading bytes `head_sha256` covers.
+    pub head_len: u64,
+    /// SHA-256 of the first `head_len` bytes on disk: a different value
+    /// means the file was replaced (or truncated and rewritten).
+    pub head_sha256: String,
+    /// The format found.
+    pub format: String,
+    /// The `log_line_prefix` found.
+    pub log_line_prefix: Option<String>,
+}
+
+/// The state file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateDoc {
+    /// Always [`STATE_VERSION`].
+    pub version: u32,
+    /// One per input file read, sorted by path.
+    pub files: Vec<FileState>,
+    /// The inventory accumulated over all runs.
+    pub inventory: InventoryDoc,
+}
+
+fn json_err(path: &str, e: &serde_json::Error) -> StateError {
+    StateError::Json {
+        path: path.to_string(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    }
+}
+
+/// Reads a state file; `None` when it does not exist yet.
+pub fn load(path: &Path) -> Result<Option<(Vec<FileState>, Inventory)>, StateError> {
+    let name = path.display().to_string();
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(StateError::Read {
+                path: name,
+                source: e,
+            })
+        }
+    };
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| json_err(&name, &e))?;
+    match value.get("version") {
+        Some(v) if v.as_u64() == Some(u64::from(STATE_VERSION)) => {}
+        other => {
+            return Err(StateError::Version {
+                path: name,
+                found: other.map_or_else(|| "missing".to_string(), ToString::to_string),
+            })
+        }
+    }
+    let doc: StateDoc = serde_json::from_slice(&bytes).map_err(|e| json_err(&name, &e))?;
+    let inv = stored::from_doc(&doc.inventory).map_err(|message| StateError::Inventory {
+        path: name.clone(),
+        message,
+    })?;
+    Ok(Some((doc.files, inv)))
+}
+
+fn head_of(path: &Path, len: u64) -> Option<(u64, String)> {
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut buf = Vec::new();
+    (&mut f).take(len).read_to_end(&mut buf).ok()?;
+    Some((buf.len() as u64, sha256_hex(&buf)))
+}
+
+/// The end of the last complete line within the first `size` bytes.
+fn complete_end(path: &Path, size: u64) -> std::io::Result<u64> {
+    let mut f = std::fs::File::open(path)?;
+    let mut end = size;
+    let mut buf = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let n = (end - start) as usize;
+        f.seek(SeekFrom::Start(start))?;
+        f.read_exact(&mut buf[..n])?;
+        if let Some(i) = buf[..n].iter().rposition(|b| *b == b'\n') {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
+}
+
+fn compression_on_disk(path: &Path) -> Option<String> {
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut head = [0u8; 8];
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    input::compression_of(&head[..n]).map(str::to_string)
+}
+
+/// Formats that can be continued from a line boundary.
+fn resumable(format: &str) -> bool {
+    ["stderr", "csvlog", "jsonlog"]
+        .iter()
+        .any(|f| format.starts_with(f))
+}
+
+/// What to do with one input this run.
+enum Decision {
+    /// Nothing new: not read.
+    Unchanged,
+    /// Read with this plan.
+    Read(ReadPlan),
+}
+
+struct Probe {
+    device: u64,
+    inode: u64,
+    size: u64,
+    compression: Option<String>,
+}
+
+fn decide(
+    path: &Path,
+    name: &str,
+    p: &Probe,
+    known: Option<&FileState>,
+    same_name: Option<&FileState>,
+) -> Decision {
+    let mut plan = ReadPlan::default();
+    let fresh_limit = |plan: &mut ReadPlan| {
+        if p.compression.is_none() {
+            plan.limit = Some(complete_end(path, p.size).unwrap_or(p.size));
+        }
+    };
+    let Some(k) = known else {
+        if let Some(old) = same_name {
+            plan.notes.push(format!(
+                "a new file under this name since the last run (rotated; the previous file was {} bytes): read from the start",
+                old.size
+            ));
+        }
+        fresh_limit(&mut plan);
+        return Decision::Read(plan);
+    };
+    if p.compression.is_none() && k.compression.is_none() && p.size < k.offset {
+        plan.notes.push(format!(
+            "the file was truncated since the last run ({} bytes, {} had been read): read from the start",
+            p.size, k.offset
+        ));
+        fresh_limit(&mut plan);
+        return Decision::Read(plan);
+    }
+    let head_ok = p.size >= k.head_len
+        && head_of(path, k.head_len).is_some_and(|(n, h)| n == k.head_len && h == k.head_sha256);
+    if p.compression != k.compression || !head_ok {
+        plan.notes.push(format!(
+            "the file was replaced or rewritten since the last run (its first bytes changed): read from the start{}",
+            if resumable(&k.format) {
+                ""
+            } else {
+                "; a pg_stat_statements export's counters are cumulative, so calls counted before may be counted again"
+            }
+        ));
+        fresh_limit(&mut plan);
+        return Decision::Read(plan);
+    }
+    let renamed = k.path != name;
+    match &p.compression {
+        None => {
+            let end = complete_end(path, p.size).unwrap_or(k.offset);
+            if end <= k.offset {
+                return Decision::Unchanged;
+            }
+            if !resumable(&k.format) {
+                plan.notes.push(format!(
+                    "the file grew since the last run and {} cannot be continued: read again from the start, so its earlier content is counted again",
+                    k.format
+                ));
+                fresh_limit(&mut plan);
+                return Decision::Read(plan);
+            }
+            plan.offset = k.offset;
+            plan.limit = Some(end - k.offset);
+        }
+        Some(_) => {
+            if p.size == k.size {
+                return Decision::Unchanged;
+            }
+            if p.size < k.size || !resumable(&k.format) {
+                plan.notes.push(format!(
+                    "the compressed file changed since the last run ({} bytes, was {}): read again from the start{}",
+                    p.size,
+                    k.size,
+                    if p.size < k.size { "" } else { ", so its earlier content is counted again" }
+                ));
+                return Decision::Read(plan);
+            }
+            plan.skip = k.offset;
+        }
+    }
+    plan.lines_before = k.lines;
+    plan.prefix.clone_from(&k.log_line_prefix);
+    plan.notes.push(RESUME_NOTE.to_string());
+    if renamed {
+        plan.notes.push(format!(
+            "the same file as `{}` in the last run (renamed, e.g. by log rotation): continued where that left off",
+            k.path
+        ));
+    }
+    Decision::Read(plan)
+}
+
+fn target_list(t: &[ColumnTarget]) -> String {
+    let mut v: Vec<String> = t.iter().map(ToString::to_string).collect();
+    v.sort();
+    v.join(", ")
+}
+
+/// Runs an incremental scan against the state in `state_path`, writes the
+/// state back (atomically) and returns the accumulated inventory.
+pub fn scan_incremental(cfg: &ScanConfig, state_path: &Path) -> Result<Inventory, StateError> {
+    let spath = state_path.display().to_string();
+    let inputs = expand_inputs(&cfg.inputs);
+    if inputs.contains(&InputSource::Stdin) {
+        return Err(StateError::Stdin);
+    }
+    let (known, stored_inv) = match load(state_path)? {
+        Some((files, inv)) => {
+            if target_list(&inv.targets) != target_list(&cfg.targets) {
+                return Err(StateError::Targets {
+                    path: spath,
+                    stored: target_list(&inv.targets),
+                    now: target_list(&cfg.targets),
+                });
+            }
+            (files, Some(inv))
+        }
+        None => (Vec::new(), None),
+    };
+    let by_identity: BTreeMap<(u64, u64), &FileState> =
+        known.iter().map(|f| ((f.device, f.inode), f)).collect();
+    let by_name: BTreeMap<&str, &FileState> = known.iter().map(|f| (f.path.as_str(), f)).collect();
+
+    let mut plans = BTreeMap::new();
+    let mut to_read = Vec::new();
+    let mut probes = BTreeMap::new();
+    let mut unchanged: Vec<FileState> = Vec::new();
+    for source in &inputs {
+        let InputSource::File(path) = source else {
+            continue;
+        };
+        let name = source.display_name();
+        let Ok(meta) = std::fs::metadata(path) else {
+            // Missing or unreadable: the scan reports it.
+            to_read.push(source.clone());
+            continue;
+        };
+        let probe = Probe {
+            device: meta.dev(),
+            inode: meta.ino(),
+            size: meta.len(),
+            compression: compression_on_disk(path),
+        };
+        let k = by_identity.get(&(probe.device, probe.inode)).copied();
+        match decide(path, &name, &probe, k, by_name.get(name.as_str()).copied()) {
+            Decision::Unchanged => {
+                if let Some(k) = k {
+                    let mut k = k.clone();
+                    k.path.clone_from(&name);
+                    k.size = probe.size;
+                    unchanged.push(k);
+                }
+            }
+            Decision::Read(plan) => {
+                plans.insert(name.clone(), plan);
+                to_read.push(source.clone());
+            }
+        }
+        probes.insert(name, (path.clone(), probe));
+    }
+
+    let mut inv = scan_planned(cfg, &to_read, &plans);
+
+    // The new state of every file read.
+    let mut files: BTreeMap<String, FileState> = BTreeMap::new();
+    for k in unchanged {
+        files.insert(k.path.clone(), k);
+    }
+    for (name, cov) in &inv.files {
+        let (Some((path, probe)), Some(range)) = (probes.get(name), cov.scanned.first()) else {
+            continue;
+        };
+        let plan = plans.get(name).cloned().unwrap_or_default();
+        let offset = plan.offset + plan.skip + range.length;
+        let head_len = match probe.compression {
+            None => offset.min(HEAD_BYTES),
+            Some(_) => probe.size.min(HEAD_BYTES),
+        };
+        let Some((head_len, head_sha256)) = head_of(path, head_len) else {
+            continue;
+        };
+        files.insert(
+            name.clone(),
+            FileState {
+                path: name.clone(),
+                device: probe.device,
+                inode: probe.inode,
+                size: probe.size,
+                compression: probe.compression.clone(),
+                offset,
+                lines: plan.lines_before + cov.lines,
+                head_len,
+                head_sha256,
+                format: cov.format.clone(),
+                log_line_prefix: cov.log_line_prefix.clone(),
+            },
+        );
+    }
+    // Files of earlier runs not looked at this time stay known while they
+    // exist under their name (and are not another name's file now).
+    let seen: BTreeSet<(u64, u64)> = files.values().map(|f| (f.device, f.inode)).collect();
+    for k in &known {
+        if files.contains_key(&k.path) || seen.contains(&(k.device, k.inode)) {
+            continue;
+        }
+        let still_there =
+            std::fs::metadata(&k.path).is_ok_and(|m| m.dev() == k.device && m.ino() == k.inode);
+        if still_there {
+            files.insert(k.path.clone(), k.clone());
+        }
+    }
+
+    if let Some(mut old) = stored_inv {
+        // Schema dependencies, warnings and migration sites describe the
+        // current run; the evidence accumulates.
+        old.schema_deps.clear();
+        old.warnings.clear();
+        old.target_sites.clear();
+        old.unchecked.clear();
+        inv.merge(stored::retarget(old, &cfg.targets));
+    }
+
+    let doc = StateDoc {
+        version: STATE_VERSION,
+        files: files.into_values().collect(),
+        inventory: to_doc(&inv),
+    };
+    let mut bytes = serde_json::to_vec_pretty(&doc).map_err(|e| StateError::Write {
+        path: spath.clone(),
+        source: std::io::Error::other(e),
+    })?;
+    bytes.push(b'\n');
+    crate::write_atomically(state_path, &bytes).map_err(|e| StateError::Write {
+        path: spath,
+        source: e,
+    })?;
+    Ok(inv)
+}
