@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::inventory::Access;
+use crate::analyze::plpgsql::RoutineAnalysis;
+use crate::analyze::resolve::ColumnUse;
+use crate::inventory::{Access, OnDrop};
 
 /// What kind of relation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -79,29 +81,96 @@ pub struct ColumnOrigin {
     pub through: Vec<String>,
 }
 
-/// An object (index, constraint, …) that uses columns of a relation.
+/// An object other than a view (index, constraint, policy, trigger, rule,
+/// grant, statistics, publication, generated column, default) that uses
+/// columns of a table, resolved when the catalog was loaded.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ObjectUse {
-    /// `schema.name` of the object.
+    /// The object as PostgreSQL names it (`public.users_legacy_idx`,
+    /// `users_legacy_check on public.users`, `legacy_pub`, …).
     pub object: String,
-    /// `index`, `constraint`, …
+    /// `index`, `constraint`, `policy`, …
     pub object_type: String,
     /// Schema of the table whose column it uses.
     pub schema: String,
     /// The table.
     pub table: String,
-    /// The column.
-    pub column: String,
-    /// What it does with the column and what a drop does to it.
+    /// The column, or `None` for all columns (a whole-row reference).
+    pub column: Option<String>,
+    /// What `DROP COLUMN` does to the object.
+    pub on_drop: OnDrop,
+    /// How it uses the column (`key column`, `partial-index predicate`, …).
     pub detail: String,
+}
+
+/// A function or procedure from the schema, with what its body uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routine {
+    /// Schema.
+    pub schema: String,
+    /// Name.
+    pub name: String,
+    /// `schema.name(argument types)`, as `pg_get_function_identity_arguments`.
+    pub identity: String,
+    /// `function` or `procedure`.
+    pub kind: String,
+    /// Fewest arguments a call can pass (parameters with defaults omitted).
+    pub min_args: usize,
+    /// Most arguments (`None`: variadic).
+    pub max_args: Option<usize>,
+    /// A `BEGIN ATOMIC`/`RETURN` body (PostgreSQL tracks its dependencies).
+    pub atomic: bool,
+    /// Returns `trigger`.
+    pub returns_trigger: bool,
+    /// The `CREATE FUNCTION` text (trigger functions are analysed again with
+    /// `NEW`/`OLD` bound to each trigger's table).
+    pub definition: String,
+    /// What the body uses, calls and writes.
+    pub analysis: RoutineAnalysis,
+}
+
+/// A trigger from the schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trigger {
+    /// Trigger name.
+    pub name: String,
+    /// Schema of its table.
+    pub schema: String,
+    /// Its table.
+    pub table: String,
+    /// Events: `insert`, `update`, `delete`, `truncate`.
+    pub events: Vec<String>,
+    /// `UPDATE OF` columns (empty: any update).
+    pub update_of: Vec<String>,
+    /// Column uses of the `WHEN` clause (`NEW.c`/`OLD.c` are columns of the table).
+    pub when_uses: Vec<ColumnUse>,
+    /// True when it has a `WHEN` clause.
+    pub has_when: bool,
+    /// The function it executes, `schema.name` (as resolved in the catalog).
+    pub function: Option<(String, String)>,
+    /// The function's body analysed with `NEW`/`OLD` bound to the table.
+    pub body: Option<RoutineAnalysis>,
+    /// The function's identity, for `via` and reports.
+    pub function_identity: String,
+}
+
+impl Trigger {
+    /// `trigger NAME on SCHEMA.TABLE`.
+    pub fn label(&self) -> String {
+        format!("trigger {} on {}.{}", self.name, self.schema, self.table)
+    }
 }
 
 /// The schema model.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Catalog {
     relations: BTreeMap<(String, String), Relation>,
-    /// Objects other than views that use columns.
+    /// Objects other than views and routines that use columns.
     pub objects: Vec<ObjectUse>,
+    /// Functions and procedures by (schema, name); overloads in dump order.
+    pub routines: BTreeMap<(String, String), Vec<Routine>>,
+    /// Triggers.
+    pub triggers: Vec<Trigger>,
     /// Statements of the dump that could not be used, with the reason.
     pub problems: Vec<String>,
     /// Whether a schema was loaded at all.
@@ -136,6 +205,17 @@ impl Catalog {
     /// All relations, ordered by schema and name.
     pub fn relations(&self) -> impl Iterator<Item = &Relation> {
         self.relations.values()
+    }
+
+    /// Triggers on `schema.table`.
+    pub fn triggers_on<'c>(
+        &'c self,
+        schema: &'c str,
+        table: &'c str,
+    ) -> impl Iterator<Item = &'c Trigger> + 'c {
+        self.triggers
+            .iter()
+            .filter(move |t| t.schema == schema && t.table == table)
     }
 
     /// Number of relations.

@@ -160,6 +160,18 @@ pub fn merge_sources(into: &mut Vec<SourceRef>, from: &[SourceRef]) {
     into.truncate(MAX_SOURCES);
 }
 
+/// What `DROP COLUMN` does to a schema object that uses the column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnDrop {
+    /// PostgreSQL refuses the drop unless `CASCADE` also drops the object.
+    Blocked,
+    /// The object is dropped with the column, silently.
+    Dropped,
+    /// Nothing happens at drop time; the object fails when it next runs.
+    BreaksAtRunTime,
+}
+
 /// An object in the schema that uses a target column.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct SchemaDependency {
@@ -169,6 +181,10 @@ pub struct SchemaDependency {
     pub object: String,
     /// `view`, `materialized_view`, `index`, …
     pub object_type: String,
+    /// What `DROP COLUMN` does to it.
+    pub on_drop: OnDrop,
+    /// `possible` when only dynamic SQL or an unanalysed body names it.
+    pub confidence: Confidence,
     /// How it uses the column and what a drop does to it.
     pub detail: String,
 }
@@ -428,10 +444,30 @@ impl Inventory {
             .get(idx)
             .map(ToString::to_string)
             .unwrap_or_default();
+        // Objects dropped with the column (indexes, constraints, grants, …)
+        // are listed but do not block: nothing of theirs fails.
         let schema_blockers = self
             .schema_deps
             .iter()
-            .filter(|d| d.column == column)
+            .filter(|d| {
+                d.column == column
+                    && d.confidence >= Confidence::Probable
+                    && d.on_drop != OnDrop::Dropped
+            })
+            .count();
+        let dropped_with_it = self
+            .schema_deps
+            .iter()
+            .filter(|d| d.column == column && d.on_drop == OnDrop::Dropped)
+            .count();
+        let schema_possible = self
+            .schema_deps
+            .iter()
+            .filter(|d| {
+                d.column == column
+                    && d.confidence < Confidence::Probable
+                    && d.on_drop != OnDrop::Dropped
+            })
             .count();
         let firm: u64 = rows
             .iter()
@@ -462,13 +498,13 @@ impl Inventory {
                 ),
             };
         }
-        if !rows.is_empty() {
+        if !rows.is_empty() || schema_possible > 0 {
+            let n = rows.len() + schema_possible;
             return TargetVerdict {
                 verdict: Verdict::Inconclusive,
                 reason: format!(
-                    "{} possible dependenc{} need a human look",
-                    rows.len(),
-                    if rows.len() == 1 { "y" } else { "ies" }
+                    "{n} possible dependenc{} need a human look",
+                    if n == 1 { "y" } else { "ies" }
                 ),
             };
         }
@@ -499,10 +535,18 @@ impl Inventory {
                 reason: "no statement in the inputs could be analysed".into(),
             };
         }
+        let dropped = if dropped_with_it > 0 {
+            format!(
+                "; {dropped_with_it} schema object{} (index, constraint, grant, …) would be dropped with it",
+                if dropped_with_it == 1 { "" } else { "s" }
+            )
+        } else {
+            String::new()
+        };
         TargetVerdict {
             verdict: Verdict::Clear,
             reason: format!(
-                "no reference in {} analysed statements",
+                "no reference in {} analysed statements{dropped}",
                 total.statements.analysed
             ),
         }

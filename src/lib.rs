@@ -20,6 +20,7 @@ pub mod normalize;
 pub mod progress;
 pub mod report;
 pub mod scan;
+pub mod schema_deps;
 pub mod state;
 pub mod stored;
 pub mod target;

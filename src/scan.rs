@@ -9,13 +9,11 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::analyze::{Analysis, Analyzer};
-use crate::catalog::{Catalog, RelKind};
+use crate::catalog::Catalog;
 use crate::extract::{stats_row, Extractor, Statement};
 use crate::input::prefix::Prefix;
 use crate::input::{self, detect_format, fingerprint, pgss, stderr, InputFormat, InputSource};
-use crate::inventory::{
-    Confidence, DepKey, DepStats, FileCoverage, Inventory, SchemaDependency, SourceRef,
-};
+use crate::inventory::{Confidence, DepKey, DepStats, FileCoverage, Inventory, SourceRef};
 
 /// Why a dependency from a statement the log cut short is only possible.
 const TRUNCATED_REASON: &str = "the log cut this statement short ([Your log message was truncated]): the lost part could change how its names resolve";
@@ -157,7 +155,8 @@ pub fn scan_planned(
     };
     bar.finish();
     inv.targets.clone_from(&cfg.targets);
-    inv.schema_deps = schema_dependencies(&cfg.catalog, &cfg.targets);
+    inv.schema_deps =
+        crate::schema_deps::schema_dependencies(&cfg.catalog, &cfg.targets, &cfg.search_path);
     inv.warnings
         .extend(catalog_warnings(&cfg.catalog, &cfg.targets));
     inv.warnings.sort();
@@ -187,52 +186,6 @@ fn catalog_warnings(catalog: &Catalog, targets: &[ColumnTarget]) -> Vec<String> 
         }
     }
     w
-}
-
-/// Views and materialized views that use a target column.
-pub fn schema_dependencies(catalog: &Catalog, targets: &[ColumnTarget]) -> Vec<SchemaDependency> {
-    let mut out = Vec::new();
-    for rel in catalog.relations() {
-        if !matches!(rel.kind, RelKind::View | RelKind::MaterializedView) {
-            continue;
-        }
-        for u in &rel.uses {
-            for t in targets {
-                if u.schema != t.schema || u.table != t.table {
-                    continue;
-                }
-                let hit = match &u.column {
-                    Some(c) => *c == t.column,
-                    None => true,
-                };
-                if !hit {
-                    continue;
-                }
-                let how = if u.column.is_none() {
-                    "uses the whole row"
-                } else {
-                    "uses the column"
-                };
-                let through = if u.path.is_empty() {
-                    String::new()
-                } else {
-                    format!(" through view {}", u.path.join(" > view "))
-                };
-                out.push(SchemaDependency {
-                    column: t.to_string(),
-                    object: format!("{}.{}", rel.schema, rel.name),
-                    object_type: rel.kind.name().to_string(),
-                    detail: format!(
-                        "{how}{through}; DROP COLUMN fails unless CASCADE also drops the {}",
-                        rel.kind.name().replace('_', " ")
-                    ),
-                });
-            }
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
 }
 
 struct FileScan<'a> {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::*;
-use pgcontract::inventory::Verdict;
+use pgcontract::inventory::{OnDrop, Verdict};
 use pgcontract::report::json::InventoryDoc;
 
 const BIN: &str = env!("CARGO_BIN_EXE_pgcontract");
@@ -188,12 +188,24 @@ fn a_column_nobody_uses_is_clear_exit_0() {
         assert_eq!(d.targets.len(), 1);
         assert_eq!(d.targets[0].column, col);
         assert_eq!(d.targets[0].verdict, Verdict::Clear, "{col}");
+        // Each `id` is its table's primary key: listed, dropped with the
+        // column, and not a reason to block.
         assert_eq!(
             d.targets[0].reason,
-            "no reference in 43 analysed statements"
+            "no reference in 43 analysed statements; 1 schema object (index, constraint, grant, …) would be dropped with it"
         );
         assert!(d.dependencies.is_empty(), "{:?}", d.dependencies);
-        assert!(d.schema_dependencies.is_empty());
+        let objects: Vec<(&str, &str, OnDrop)> = d
+            .schema_dependencies
+            .iter()
+            .map(|s| (s.object.as_str(), s.object_type.as_str(), s.on_drop))
+            .collect();
+        let table = col.rsplit_once('.').unwrap().0;
+        let pkey = format!("{}_pkey on {table}", table.rsplit_once('.').unwrap().1);
+        assert_eq!(
+            objects,
+            vec![(pkey.as_str(), "primary_key", OnDrop::Dropped)]
+        );
         // The clear verdict rests on real, analysed statements.
         let input = &d.coverage.inputs[0];
         assert_eq!(input.statements.seen, 43);
@@ -778,7 +790,7 @@ fn markdown_starts_with_the_marker_and_has_the_verdict_table() {
             "|---|---|---|",
             "| `public.users.legacy_email` | ⛔ **blocked** | 25 dependencies (32 calls) in the logs |",
             "| `public.orders.old_status` | ⛔ **blocked** | 3 dependencies (7 calls) in the logs |",
-            "| `archive.users.id` | ✅ **clear** | no reference in 43 analysed statements |",
+            "| `archive.users.id` | ✅ **clear** | no reference in 43 analysed statements; 1 schema object (index, constraint, grant, …) would be dropped with it |",
         ]
     );
     assert!(md.contains("\n### `public.users.legacy_email`\n"));

@@ -1446,16 +1446,24 @@ fn data_modifying_ctes() {
 }
 
 #[test]
-fn do_block_naming_the_column_is_a_possible_function_body_use() {
-    let possible = &[("read", "function_body", "possible")];
+fn do_block_and_function_bodies_are_resolved() {
     check_all(&[
         (
             "DO $$ BEGIN UPDATE users SET legacy_email = NULL; END $$",
-            possible,
+            &[("write", "do_block", "certain")],
         ),
         (
             "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$ SELECT legacy_email FROM users $$",
-            possible,
+            &[("read", "function_body", "certain")],
+        ),
+        // A variable is not a column; a DO block's dynamic SQL is possible.
+        (
+            "DO $$ DECLARE legacy_email text; BEGIN SELECT email INTO legacy_email FROM users; RAISE NOTICE '%', legacy_email; END $$",
+            NONE,
+        ),
+        (
+            "DO $$ BEGIN EXECUTE 'UPDATE users SET legacy_email = NULL'; END $$",
+            &[("read", "do_block", "possible")],
         ),
     ]);
 }

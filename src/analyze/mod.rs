@@ -4,7 +4,10 @@
 //! our own types. Also builds the catalog from a schema dump ([`schema`]).
 
 pub mod migration;
+pub mod objects;
 pub mod parse;
+pub mod plpgsql;
+pub mod reach;
 pub mod resolve;
 pub mod schema;
 
@@ -127,27 +130,20 @@ impl<'a> Analyzer<'a> {
                 let query = normalize(&stmt.text);
                 let fingerprint = parse::fingerprint(&stmt.text)
                     .unwrap_or_else(|| format!("text:{:016x}", stable_hash(&query)));
-                let mut resolver = Resolver::new(self.catalog, &self.search_path);
-                resolver.statement_node(&stmt.tree);
-                let mut refs = self.match_uses(&resolver.uses);
-                let mut problem = None;
-                if resolver.too_deep {
-                    problem = Some("statement nested too deeply to resolve completely".to_string());
-                    refs.extend(self.possible_mentions(
-                        &stmt.text,
-                        "too_deep",
-                        "the statement is nested too deeply to resolve; it names the column",
-                    ));
-                }
-                if let Some((kind, body)) = resolve::node(&stmt.tree) {
-                    if matches!(kind, "DoStmt" | "CreateFunctionStmt" | "CreateTrigStmt") {
-                        // The body is a string constant: search its words.
+                let kind = resolve::node(&stmt.tree).map(|(k, _)| k).unwrap_or("");
+                let (mut refs, problem) = match kind {
+                    "DoStmt" | "CreateFunctionStmt" => self.routine_refs(&stmt.tree, &stmt.text),
+                    _ => self.statement_refs(&stmt.tree, &stmt.text),
+                };
+                if kind == "CreateTrigStmt" {
+                    if let Some((_, body)) = resolve::node(&stmt.tree) {
+                        // Only names: search its words.
                         let mut strings = String::new();
                         collect_strings(body, &mut strings);
                         refs.extend(self.possible_mentions(
                             &strings,
                             "function_body",
-                            "the procedural body is not resolved; it names the column",
+                            "a trigger definition names the column",
                         ));
                     }
                 }
@@ -162,6 +158,71 @@ impl<'a> Analyzer<'a> {
             })
             .collect();
         Analysis { statements }
+    }
+
+    /// References of an ordinary statement: its own column uses, and what
+    /// the functions it calls and the triggers its writes fire use.
+    fn statement_refs(
+        &self,
+        tree: &serde_json::Value,
+        text: &str,
+    ) -> (Vec<TargetRef>, Option<String>) {
+        let mut resolver = Resolver::new(self.catalog, &self.search_path);
+        resolver.statement_node(tree);
+        let mut refs = self.match_uses(&resolver.uses);
+        let mut problem = None;
+        if resolver.too_deep {
+            problem = Some("statement nested too deeply to resolve completely".to_string());
+            refs.extend(self.possible_mentions(
+                text,
+                "too_deep",
+                "the statement is nested too deeply to resolve; it names the column",
+            ));
+        }
+        let (calls, writes) = plpgsql::effects(tree, self.catalog, &self.search_path);
+        let reached = reach::Reach::new(self.catalog, &self.search_path).from(&calls, &writes);
+        refs.extend(self.reached_refs(&reached));
+        (refs, problem)
+    }
+
+    /// References of a `DO` block (run here: via `do_block`) or a
+    /// `CREATE FUNCTION` (its body: via `function_body`).
+    fn routine_refs(
+        &self,
+        tree: &serde_json::Value,
+        text: &str,
+    ) -> (Vec<TargetRef>, Option<String>) {
+        let Some((kind, n)) = resolve::node(tree) else {
+            return (Vec::new(), None);
+        };
+        let analysis =
+            plpgsql::analyze_routine(kind, n, text, self.catalog, &self.search_path, None);
+        let label = if kind == "DoStmt" {
+            "do_block"
+        } else {
+            "function_body"
+        };
+        let reached = reach::Reach::new(self.catalog, &self.search_path)
+            .routine(&analysis, &[label.to_string()]);
+        (self.reached_refs(&reached), analysis.problem.clone())
+    }
+
+    fn reached_refs(&self, reached: &reach::Reached) -> Vec<TargetRef> {
+        let mut refs = self.match_uses(&reached.uses);
+        for w in &reached.words {
+            for (target, t) in self.targets.iter().enumerate() {
+                if t.column == w.word {
+                    refs.push(TargetRef {
+                        target,
+                        access: Access::Read,
+                        via: w.via.clone(),
+                        confidence: Confidence::Possible,
+                        reason: Some(w.reason.clone()),
+                    });
+                }
+            }
+        }
+        refs
     }
 
     /// All uses of columns found in one statement, unfiltered (for `explain`).

@@ -34,6 +34,45 @@ pub mod codes {
     pub const AT_ALTER_COLUMN_TYPE: i64 = AlterTableType::AtAlterColumnType as i64;
 }
 
+/// `CMD_INSERT`, `CMD_UPDATE`, `CMD_DELETE` in pg_query's `CmdType` enum
+/// (MERGE actions).
+pub const CMD_INSERT: i64 = pg_query::protobuf::CmdType::CmdInsert as i64;
+/// See [`CMD_INSERT`].
+pub const CMD_UPDATE: i64 = pg_query::protobuf::CmdType::CmdUpdate as i64;
+/// See [`CMD_INSERT`].
+pub const CMD_DELETE: i64 = pg_query::protobuf::CmdType::CmdDelete as i64;
+
+/// Enum values of pg_query's parse tree used by the catalog loader.
+pub mod consts {
+    use pg_query::protobuf as pb;
+    /// `ConstrType`.
+    pub const CONSTR_DEFAULT: i64 = pb::ConstrType::ConstrDefault as i64;
+    /// `ConstrType`.
+    pub const CONSTR_GENERATED: i64 = pb::ConstrType::ConstrGenerated as i64;
+    /// `ConstrType`.
+    pub const CONSTR_CHECK: i64 = pb::ConstrType::ConstrCheck as i64;
+    /// `ConstrType`.
+    pub const CONSTR_PRIMARY: i64 = pb::ConstrType::ConstrPrimary as i64;
+    /// `ConstrType`.
+    pub const CONSTR_UNIQUE: i64 = pb::ConstrType::ConstrUnique as i64;
+    /// `ConstrType`.
+    pub const CONSTR_EXCLUSION: i64 = pb::ConstrType::ConstrExclusion as i64;
+    /// `ConstrType`.
+    pub const CONSTR_FOREIGN: i64 = pb::ConstrType::ConstrForeign as i64;
+    /// `FunctionParameterMode`.
+    pub const PARAM_OUT: i64 = pb::FunctionParameterMode::FuncParamOut as i64;
+    /// `FunctionParameterMode`.
+    pub const PARAM_VARIADIC: i64 = pb::FunctionParameterMode::FuncParamVariadic as i64;
+    /// `FunctionParameterMode`.
+    pub const PARAM_TABLE: i64 = pb::FunctionParameterMode::FuncParamTable as i64;
+    /// `AlterTableType`.
+    pub const AT_ADD_CONSTRAINT: i64 = pb::AlterTableType::AtAddConstraint as i64;
+    /// `AlterTableType`.
+    pub const AT_COLUMN_DEFAULT: i64 = pb::AlterTableType::AtColumnDefault as i64;
+    /// `AlterTableType`.
+    pub const AT_ADD_COLUMN: i64 = pb::AlterTableType::AtAddColumn as i64;
+}
+
 /// One statement of a parsed string.
 pub struct ParsedStatement {
     /// The statement's own text (a slice of the input).
@@ -71,6 +110,155 @@ pub fn parse(sql: &str) -> Result<Vec<ParsedStatement>, String> {
         });
     }
     Ok(out)
+}
+
+/// How a PL/pgSQL expression is parsed (pg_query's parser modes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExprMode {
+    /// A whole SQL statement.
+    Statement,
+    /// An expression (`IF cond`, `RAISE … %`, `RETURN x`): parsed as the
+    /// target list and clauses of a `SELECT`.
+    Expression,
+    /// An assignment `target := expr` whose target has 1, 2 or 3 name parts.
+    Assign(u8),
+}
+
+impl ExprMode {
+    /// The mode from the `parseMode` number of pg_query's PL/pgSQL JSON.
+    pub fn from_plpgsql(n: i64) -> Option<Self> {
+        match n {
+            0 => Some(Self::Statement),
+            2 => Some(Self::Expression),
+            3..=5 => Some(Self::Assign((n - 2) as u8)),
+            _ => None,
+        }
+    }
+}
+
+/// Parses one PL/pgSQL expression or embedded statement in the given mode.
+pub fn parse_mode(sql: &str, mode: ExprMode) -> Result<Vec<ParsedStatement>, String> {
+    let opts = match mode {
+        ExprMode::Statement => return parse(sql),
+        ExprMode::Expression => pg_query::ParserOptions::PLPGSQL_EXPR,
+        ExprMode::Assign(1) => pg_query::ParserOptions::PLPGSQL_ASSIGN1,
+        ExprMode::Assign(2) => pg_query::ParserOptions::PLPGSQL_ASSIGN2,
+        ExprMode::Assign(_) => pg_query::ParserOptions::PLPGSQL_ASSIGN3,
+    };
+    let result = pg_query::parse(sql, opts).map_err(|e| sanitize_error(&e.to_string()))?;
+    let mut out = Vec::new();
+    for raw in &result.protobuf.stmts {
+        let tree = match &raw.stmt {
+            Some(node) => serde_json::to_value(node.as_ref())
+                .map_err(|e| format!("internal: cannot walk the parse tree ({e})"))?,
+            None => Value::Null,
+        };
+        out.push(ParsedStatement {
+            text: sql.trim().to_string(),
+            tree,
+        });
+    }
+    Ok(out)
+}
+
+mod ffi {
+    use std::ffi::{c_char, c_void};
+
+    /// `PgQueryPlpgsqlParseResult` of libpg_query (`pg_query.h`).
+    #[repr(C)]
+    pub struct PlpgsqlParseResult {
+        pub plpgsql_funcs: *mut c_char,
+        pub error: *mut c_void,
+    }
+
+    extern "C" {
+        // Linked from the libpg_query that the pg_query crate builds.
+        pub fn pg_query_parse_plpgsql(input: *const c_char) -> PlpgsqlParseResult;
+        pub fn pg_query_free_plpgsql_parse_result(result: PlpgsqlParseResult);
+    }
+}
+
+/// Compiles a `CREATE FUNCTION … LANGUAGE plpgsql` or `DO` statement with
+/// PostgreSQL's PL/pgSQL compiler (as bundled by pg_query) and returns its
+/// JSON form (one `PLpgSQL_function` per function).
+///
+/// pg_query's own `parse_plpgsql` cannot be used: libpg_query writes
+/// trigger functions' special variables as `{}}` (one brace too many), so
+/// its JSON does not parse. This calls the same C function and removes the
+/// stray braces before parsing the JSON.
+pub fn parse_plpgsql(sql: &str) -> Result<Value, String> {
+    // Initialises the parser's memory context on this thread.
+    let _ = pg_query::fingerprint("SELECT 1", 0, 0);
+    let input =
+        std::ffi::CString::new(sql).map_err(|_| "the body contains a NUL byte".to_string())?;
+    // SAFETY: the input is a valid C string; the result is freed exactly once
+    // after its strings have been copied.
+    let (json, error) = unsafe {
+        let result = ffi::pg_query_parse_plpgsql(input.as_ptr());
+        let error = if result.error.is_null() {
+            None
+        } else {
+            // `PgQueryError` starts with `char *message`.
+            let msg = *(result.error as *const *const std::ffi::c_char);
+            Some(if msg.is_null() {
+                "PL/pgSQL compile error".to_string()
+            } else {
+                std::ffi::CStr::from_ptr(msg).to_string_lossy().into_owned()
+            })
+        };
+        let json = if result.plpgsql_funcs.is_null() || error.is_some() {
+            None
+        } else {
+            Some(
+                std::ffi::CStr::from_ptr(result.plpgsql_funcs)
+                    .to_string_lossy()
+                    .into_owned(),
+            )
+        };
+        ffi::pg_query_free_plpgsql_parse_result(result);
+        (json, error)
+    };
+    if let Some(e) = error {
+        return Err(sanitize_error(&e));
+    }
+    let json = repair_plpgsql_json(&json.unwrap_or_default());
+    serde_json::from_str(&json).map_err(|e| format!("internal: unreadable PL/pgSQL tree ({e})"))
+}
+
+/// Drops the `}` after an empty object `{}` that follows `,` or `[` outside
+/// strings: never valid JSON, and exactly libpg_query's trigger-variable slip.
+fn repair_plpgsql_json(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut in_str = false;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        out.push(c);
+        if in_str {
+            if c == b'\\' && i + 1 < b.len() {
+                out.push(b[i + 1]);
+                i += 2;
+                continue;
+            }
+            if c == b'"' {
+                in_str = false;
+            }
+        } else if c == b'"' {
+            in_str = true;
+        } else if c == b'{'
+            && b.get(i + 1) == Some(&b'}')
+            && b.get(i + 2) == Some(&b'}')
+            && out.len() >= 2
+            && matches!(out[out.len() - 2], b',' | b'[')
+        {
+            out.push(b'}');
+            i += 3;
+            continue;
+        }
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// pg_query's fingerprint of one statement (literal values and `$n` numbers
@@ -141,6 +329,20 @@ mod tests {
         let p = parse("SELECT 1; UPDATE t SET a = 2 WHERE b = 3").unwrap();
         assert_eq!(p.len(), 2);
         assert_eq!(p[1].text, "UPDATE t SET a = 2 WHERE b = 3");
+    }
+
+    #[test]
+    fn trigger_function_compiles_despite_libpg_query_json_slip() {
+        let f = parse_plpgsql(
+            "CREATE FUNCTION t() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.a := NEW.b; RETURN NEW; END $$",
+        )
+        .unwrap();
+        assert!(f[0]["PLpgSQL_function"]["action"].is_object(), "{f}");
+    }
+
+    #[test]
+    fn repair_keeps_braces_inside_strings() {
+        assert_eq!(repair_plpgsql_json(r#"[{},{}},"{}}"]"#), r#"[{},{},"{}}"]"#);
     }
 
     #[test]

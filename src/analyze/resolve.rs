@@ -12,6 +12,7 @@
 
 use serde_json::Value;
 
+use super::plpgsql::RoutineScope;
 use crate::catalog::{Catalog, RelKind};
 use crate::inventory::{Access, Confidence};
 
@@ -132,6 +133,10 @@ pub struct Resolver<'a> {
     depth: usize,
     /// Set when the tree was deeper than [`MAX_DEPTH`].
     pub too_deep: bool,
+    /// Inside a function or `DO` body: its parameters and variables (a name
+    /// that is a variable and not a column is not a column reference) and
+    /// the trigger records `NEW`/`OLD`.
+    pub routine: Option<&'a RoutineScope>,
 }
 
 // ---------------------------------------------------------------- JSON helpers
@@ -256,6 +261,7 @@ impl<'a> Resolver<'a> {
             uses: Vec::new(),
             depth: 0,
             too_deep: false,
+            routine: None,
         }
     }
 
@@ -1684,7 +1690,8 @@ impl<'a> Resolver<'a> {
         match names.as_slice() {
             [name] => self.unqualified(name, loc, field_sel),
             // `a.b` where a is not a relation: field b of composite column a.
-            [q, c] if !self.qualified_column(&[q], c, loc) => {
+            // (Or a trigger record's field, or a routine variable's.)
+            [q, c] if !self.qualified_column(&[q], c, loc) && !self.routine_field(q, c, loc) => {
                 self.unqualified(q, loc, Some(FieldSel::Named(c)));
             }
             [_, _] => {}
@@ -1737,7 +1744,43 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// `q.c` where `q` is not a FROM item: a field of a trigger record
+    /// (`NEW.c` is column `c` of the trigger's table), or of a routine
+    /// variable, or a parameter qualified by the function name or a block
+    /// label. True when handled.
+    fn routine_field(&mut self, q: &str, c: &str, loc: i32) -> bool {
+        let Some(r) = self.routine else {
+            return false;
+        };
+        if let Some((schema, table)) = r.record_table(q) {
+            let rel = RelInfo {
+                schema: schema.to_string(),
+                name: table.to_string(),
+                schema_certain: true,
+                kind: Some(RelKind::Table),
+            };
+            let col = ColSel::Named(c.to_string());
+            self.use_rel(
+                &rel,
+                col,
+                Access::Read,
+                "direct",
+                Confidence::Certain,
+                None,
+                loc,
+            );
+            return true;
+        }
+        r.is_variable(q)
+    }
+
     fn unqualified(&mut self, name: &str, loc: i32, field_sel: Option<FieldSel<'_>>) {
+        if self
+            .routine
+            .is_some_and(|r| r.variables_first() && r.is_variable(name))
+        {
+            return;
+        }
         let mut maybes: Vec<(usize, usize)> = Vec::new();
         for li in (0..self.levels.len()).rev() {
             let level = &self.levels[li];
@@ -1781,7 +1824,11 @@ impl<'a> Resolver<'a> {
             }
             maybes.extend(unknown.into_iter().map(|i| (li, i)));
         }
-        // No known column: a relation name means a whole-row reference.
+        // No known column: a routine variable, or a relation name (a
+        // whole-row reference).
+        if self.routine.is_some_and(|r| r.is_variable(name)) {
+            return;
+        }
         if let Some((li, ii)) = self.find_refname(name) {
             let item = self.levels[li].items[ii].clone();
             let unsure = maybes.iter().any(|m| *m != (li, ii)) || item.unknown();

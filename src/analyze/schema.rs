@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 
+use super::objects;
 use super::parse;
 use super::resolve::{node, ColSel, Resolver};
 use crate::catalog::{Catalog, ColumnOrigin, RelKind, Relation, ViewUse};
@@ -88,10 +89,12 @@ pub fn load_schema(dump: &str) -> Catalog {
         }
     };
     let search_path = vec!["public".to_string()];
+    let mut pending = objects::Pending::default();
     for stmt in statements {
         let Some((kind, n)) = node(&stmt.tree) else {
             continue;
         };
+        pending.offer(kind, n, &stmt.text);
         match kind {
             "CreateStmt" => create_table(&mut catalog, n),
             "ViewStmt" => {
@@ -139,6 +142,7 @@ pub fn load_schema(dump: &str) -> Catalog {
             _ => {}
         }
     }
+    pending.finish(&mut catalog, &search_path);
     catalog
 }
 

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# gen-schema-fixtures.sh [OUTDIR]  -- regenerate fixtures/schema-objects.
+#
+# Starts a throwaway PostgreSQL 15 cluster, loads
+# fixtures/schema-objects/setup.sql (one object of each kind on the target
+# public.users.legacy_email, plus decoys) into database `shop`, and writes into
+# OUTDIR (default: <repo>/fixtures/schema-objects):
+#   schema.sql        pg_dump --schema-only of `shop`
+#   full-dump.sql     pg_dump -Fp of `shop` (schema and data)
+#   drop-detail.txt   what PostgreSQL itself says when the column is dropped
+#                     (the objects that block the drop), sorted
+#   logs/workload.log the server log of workload.sql, run as role `app`
+# Set PGCONTRACT_KEEP_SERVER=1 to leave the server running (tests use it to
+# read the live catalog); the script then prints `PORT=<port>` last.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$SCRIPT_DIR/.." && pwd)
+SRC="$REPO_DIR/fixtures/schema-objects"
+OUTDIR=${1:-$SRC}
+mkdir -p "$OUTDIR/logs"
+OUTDIR=$(cd "$OUTDIR" && pwd)
+
+# shellcheck source=pg-throwaway.sh
+source "$SCRIPT_DIR/pg-throwaway.sh"
+pgt_init
+
+pgt_set lc_messages "'C'"
+pgt_set log_timezone "'UTC'"
+pgt_set timezone "'UTC'"
+pgt_set autovacuum "off"
+pgt_set log_line_prefix "'%m [%p] user=%u,db=%d,app=%a,client=%h '"
+pgt_set log_statement "'none'"
+pgt_start
+
+psql_q() { "$PGT_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PGT_HOST" -p "$PGT_PORT" "$@"; }
+
+psql_q -U postgres -d postgres -c 'CREATE DATABASE shop'
+psql_q -U postgres -d shop -f "$SRC/setup.sql" 2>&1 | grep -v 'wal_level\|Set wal_level' >&2 || true
+psql_q -U postgres -d shop <<'SQL'
+CREATE ROLE app LOGIN;
+GRANT ALL ON ALL TABLES IN SCHEMA public TO app;
+GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO app;
+ALTER TABLE public.users OWNER TO app;
+INSERT INTO public.domains VALUES (''), ('b.c'), ('y');
+INSERT INTO public.users (id, email) VALUES (1, 'a@b.c'), (2, 'b@b.c');
+ALTER ROLE app SET log_statement = 'all';
+SQL
+
+pgt_pg_dump -U postgres -d shop --schema-only > "$OUTDIR/schema.sql"
+pgt_pg_dump -U postgres -d shop > "$OUTDIR/full-dump.sql"
+
+# What PostgreSQL blocks: the DETAIL of a plain DROP COLUMN.
+{ psql_q -U postgres -d shop -c 'ALTER TABLE public.users DROP COLUMN legacy_email' 2>&1 || true; } \
+    | sed -n 's/^DETAIL:  //p; /^[a-z].* depends on /p' | sed 's/^DETAIL:  //' | sort -u > "$OUTDIR/drop-detail.txt"
+
+# The workload, logged.
+LOG="$PGT_DIR/pg_ctl.log"
+: > "$OUTDIR/logs/workload.log"
+start=$(wc -l < "$LOG")
+PGAPPNAME=shop-app \
+    "$PGT_BIN/psql" -X -q -h "$PGT_HOST" -p "$PGT_PORT" -U app -d shop -f "$SRC/workload.sql" >/dev/null 2>&1 || true
+sleep 0.2
+tail -n "+$((start + 1))" "$LOG" | grep -v 'could not receive data\|^\s*$' > "$OUTDIR/logs/workload.log" || true
+
+if [ "${PGCONTRACT_KEEP_SERVER:-}" = 1 ]; then
+    trap - EXIT
+    echo "PORT=$PGT_PORT DIR=$PGT_DIR"
+else
+    pgt_stop
+fi

@@ -1,0 +1,871 @@
+//! Schema objects other than tables and views, from a schema dump: functions
+//! and procedures (bodies analysed), triggers, row-level security policies,
+//! constraints, indexes, generated columns and defaults, column grants,
+//! extended statistics, publications with column lists, and rules; each
+//! resolved to the columns it uses, with what `DROP COLUMN` does to it.
+
+use serde_json::Value;
+
+use super::parse::{self, consts};
+use super::plpgsql::{analyze_routine, RoutineScope};
+use super::resolve::{node, ColSel, ColumnUse, Resolver};
+use crate::catalog::{Catalog, ObjectUse, Routine, Trigger};
+use crate::inventory::OnDrop;
+
+/// Statements kept until every table is known (pg_dump writes functions
+/// before tables, and constraints after them).
+#[derive(Default)]
+pub struct Pending {
+    stmts: Vec<(String, Value, String)>,
+}
+
+impl Pending {
+    /// Keeps a statement of a kind this module handles; false otherwise.
+    pub fn offer(&mut self, kind: &str, n: &Value, text: &str) -> bool {
+        let wanted = matches!(
+            kind,
+            "CreateFunctionStmt"
+                | "CreateTrigStmt"
+                | "CreatePolicyStmt"
+                | "AlterTableStmt"
+                | "IndexStmt"
+                | "GrantStmt"
+                | "CreateStatsStmt"
+                | "CreatePublicationStmt"
+                | "AlterPublicationStmt"
+                | "RuleStmt"
+                | "CreateStmt"
+        );
+        if wanted {
+            self.stmts
+                .push((kind.to_string(), n.clone(), text.to_string()));
+        }
+        wanted
+    }
+
+    /// Resolves the kept statements against the finished table list.
+    pub fn finish(self, catalog: &mut Catalog, search_path: &[String]) {
+        // Routines first: triggers need them.
+        for (kind, n, text) in &self.stmts {
+            if kind == "CreateFunctionStmt" {
+                let r = routine(n, text, catalog, search_path);
+                catalog
+                    .routines
+                    .entry((r.schema.clone(), r.name.clone()))
+                    .or_default()
+                    .push(r);
+            }
+        }
+        let mut objects = Vec::new();
+        for (kind, n, _) in &self.stmts {
+            match kind.as_str() {
+                "CreateTrigStmt" => {
+                    let t = trigger(n, catalog, search_path);
+                    catalog.triggers.push(t);
+                }
+                "CreateStmt" => create_table(n, catalog, search_path, &mut objects),
+                "AlterTableStmt" => alter_table(n, catalog, search_path, &mut objects),
+                "CreatePolicyStmt" => policy(n, catalog, search_path, &mut objects),
+                "IndexStmt" => index(n, catalog, search_path, &mut objects),
+                "GrantStmt" => grant(n, catalog, search_path, &mut objects),
+                "CreateStatsStmt" => statistics(n, catalog, search_path, &mut objects),
+                "CreatePublicationStmt" | "AlterPublicationStmt" => {
+                    publication(n, catalog, search_path, &mut objects)
+                }
+                "RuleStmt" => rule(n, catalog, search_path, &mut objects),
+                _ => {}
+            }
+        }
+        objects.sort();
+        objects.dedup();
+        catalog.objects.extend(objects);
+        catalog.objects.sort();
+        catalog.objects.dedup();
+    }
+}
+
+fn text<'v>(v: &'v Value, name: &str) -> &'v str {
+    v.get(name).and_then(Value::as_str).unwrap_or("")
+}
+
+fn int(v: &Value, name: &str) -> i64 {
+    v.get(name).and_then(Value::as_i64).unwrap_or(0)
+}
+
+fn list<'v>(v: &'v Value, name: &str) -> &'v [Value] {
+    match v.get(name) {
+        Some(Value::Array(a)) => a,
+        _ => &[],
+    }
+}
+
+static NULL: Value = Value::Null;
+
+fn field<'v>(v: &'v Value, name: &str) -> &'v Value {
+    v.get(name).unwrap_or(&NULL)
+}
+
+fn string_node(v: &Value) -> Option<&str> {
+    match node(v)? {
+        ("String", s) => s.get("sval").and_then(Value::as_str),
+        _ => None,
+    }
+}
+
+fn names(v: &[Value]) -> Vec<String> {
+    v.iter()
+        .filter_map(string_node)
+        .map(str::to_string)
+        .collect()
+}
+
+/// The table a RangeVar names: its schema, or the catalog's along the
+/// search path, or the first search-path schema.
+fn table_of(rv: &Value, catalog: &Catalog, search_path: &[String]) -> (String, String) {
+    let name = text(rv, "relname").to_string();
+    let schema = text(rv, "schemaname");
+    if !schema.is_empty() {
+        return (schema.to_string(), name);
+    }
+    if let Some(r) = catalog.lookup(search_path, &name) {
+        return (r.schema.clone(), name);
+    }
+    (
+        search_path
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "public".into()),
+        name,
+    )
+}
+
+/// PostgreSQL's display name of a type (`int8` → `bigint`), with `[]`.
+fn type_name(t: &Value) -> String {
+    let n = names(list(t, "names"));
+    let base = n.last().map(String::as_str).unwrap_or("");
+    let shown = match base {
+        "int8" => "bigint",
+        "int4" => "integer",
+        "int2" => "smallint",
+        "float8" => "double precision",
+        "float4" => "real",
+        "bool" => "boolean",
+        "varchar" => "character varying",
+        "bpchar" => "character",
+        "timestamptz" => "timestamp with time zone",
+        "timestamp" => "timestamp without time zone",
+        "timetz" => "time with time zone",
+        "time" => "time without time zone",
+        other => other,
+    };
+    let mut s = if n.len() > 1 && n[0] != "pg_catalog" {
+        format!("{}.{shown}", n[0])
+    } else {
+        shown.to_string()
+    };
+    for _ in list(t, "array_bounds") {
+        s.push_str("[]");
+    }
+    s
+}
+
+fn routine(n: &Value, text_: &str, catalog: &Catalog, search_path: &[String]) -> Routine {
+    let fname = names(list(n, "funcname"));
+    let (schema, name) = match fname.as_slice() {
+        [s, f] => (s.clone(), f.clone()),
+        [f] => (
+            search_path
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "public".into()),
+            f.clone(),
+        ),
+        other => (String::new(), other.join(".")),
+    };
+    let is_procedure = n
+        .get("is_procedure")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let mut args = Vec::new();
+    let mut min_args = 0;
+    let mut max_args = Some(0usize);
+    for p in list(n, "parameters") {
+        let Some(("FunctionParameter", fp)) = node(p) else {
+            continue;
+        };
+        let mode = int(fp, "mode");
+        if mode == consts::PARAM_TABLE || (mode == consts::PARAM_OUT && !is_procedure) {
+            continue;
+        }
+        let ty = type_name(field(fp, "arg_type"));
+        args.push(if mode == consts::PARAM_VARIADIC {
+            format!("VARIADIC {ty}")
+        } else {
+            ty
+        });
+        if mode == consts::PARAM_VARIADIC {
+            max_args = None;
+        } else if let Some(m) = max_args.as_mut() {
+            *m += 1;
+        }
+        if field(fp, "defexpr").is_null() && mode != consts::PARAM_VARIADIC {
+            min_args += 1;
+        }
+    }
+    let returns_trigger = type_name(field(n, "return_type")) == "trigger";
+    let atomic = n.get("sql_body").is_some_and(|b| !b.is_null());
+    let analysis = if returns_trigger {
+        // Analysed per trigger, with NEW/OLD bound.
+        Default::default()
+    } else {
+        analyze_routine("CreateFunctionStmt", n, text_, catalog, search_path, None)
+    };
+    Routine {
+        identity: format!("{schema}.{name}({})", args.join(", ")),
+        schema,
+        name,
+        kind: if is_procedure {
+            "procedure"
+        } else {
+            "function"
+        }
+        .into(),
+        min_args,
+        max_args,
+        atomic,
+        returns_trigger,
+        definition: text_.to_string(),
+        analysis,
+    }
+}
+
+/// `TRIGGER_TYPE_*` bits of `CreateTrigStmt.events`.
+const TRIGGER_INSERT: i64 = 1 << 2;
+const TRIGGER_DELETE: i64 = 1 << 3;
+const TRIGGER_UPDATE: i64 = 1 << 4;
+const TRIGGER_TRUNCATE: i64 = 1 << 5;
+
+fn trigger(n: &Value, catalog: &Catalog, search_path: &[String]) -> Trigger {
+    let (schema, table) = table_of(field(n, "relation"), catalog, search_path);
+    let ev = int(n, "events");
+    let mut events = Vec::new();
+    for (bit, name) in [
+        (TRIGGER_INSERT, "insert"),
+        (TRIGGER_UPDATE, "update"),
+        (TRIGGER_DELETE, "delete"),
+        (TRIGGER_TRUNCATE, "truncate"),
+    ] {
+        if ev & bit != 0 {
+            events.push(name.to_string());
+        }
+    }
+    let when = field(n, "when_clause");
+    let scope = RoutineScope::trigger(&schema, &table);
+    let when_uses = if when.is_null() {
+        Vec::new()
+    } else {
+        resolve_expr(when, None, catalog, search_path, Some(&scope))
+    };
+    let fname = names(list(n, "funcname"));
+    let candidates: Vec<&Routine> = match fname.as_slice() {
+        [s, f] => catalog
+            .routines
+            .get(&(s.clone(), f.clone()))
+            .map(|v| v.iter().collect())
+            .unwrap_or_default(),
+        [f] => search_path
+            .iter()
+            .find_map(|s| catalog.routines.get(&(s.clone(), f.clone())))
+            .map(|v| v.iter().collect())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let func = candidates.into_iter().find(|r| r.returns_trigger);
+    let (function, body, function_identity) = match func {
+        Some(r) => {
+            let body = parse::parse(&r.definition).ok().and_then(|mut s| {
+                let st = s.pop()?;
+                let (kind, fnode) = node(&st.tree)?;
+                Some(analyze_routine(
+                    kind,
+                    fnode,
+                    &st.text,
+                    catalog,
+                    search_path,
+                    Some((&schema, &table)),
+                ))
+            });
+            (
+                Some((r.schema.clone(), r.name.clone())),
+                body,
+                r.identity.clone(),
+            )
+        }
+        None => (None, None, format!("{}()", fname.join("."))),
+    };
+    Trigger {
+        name: text(n, "trigname").to_string(),
+        schema,
+        table,
+        events,
+        update_of: names(list(n, "columns")),
+        when_uses,
+        has_when: !when.is_null(),
+        function,
+        body,
+        function_identity,
+    }
+}
+
+/// Resolves an expression over one table (`table`: CHECK, index, policy,
+/// generated column …) or over the trigger records of `scope` (WHEN, rule
+/// qualifications), subqueries included.
+fn resolve_expr(
+    expr: &Value,
+    table: Option<(&str, &str)>,
+    catalog: &Catalog,
+    search_path: &[String],
+    scope: Option<&RoutineScope>,
+) -> Vec<ColumnUse> {
+    let sql = match table {
+        Some((s, t)) => format!("SELECT 1 FROM {}.{}", quote(s), quote(t)),
+        None => "SELECT 1".to_string(),
+    };
+    let Ok(mut stmts) = parse::parse(&sql) else {
+        return Vec::new();
+    };
+    let Some(st) = stmts.pop() else {
+        return Vec::new();
+    };
+    let mut tree = st.tree;
+    if let Some(t) = tree.pointer_mut("/node/SelectStmt/target_list/0/node/ResTarget/val") {
+        *t = expr.clone();
+    }
+    let mut r = Resolver::new(catalog, search_path);
+    r.routine = scope;
+    r.statement_node(&tree);
+    r.uses
+}
+
+fn quote(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+fn push_uses(
+    out: &mut Vec<ObjectUse>,
+    uses: &[ColumnUse],
+    object: &str,
+    object_type: &str,
+    on_drop: OnDrop,
+    detail: &str,
+) {
+    for u in uses {
+        let column = match &u.column {
+            ColSel::Named(c) => Some(c.clone()),
+            _ => None,
+        };
+        out.push(ObjectUse {
+            object: object.to_string(),
+            object_type: object_type.to_string(),
+            schema: u.schema.clone(),
+            table: u.table.clone(),
+            column,
+            on_drop,
+            detail: detail.to_string(),
+        });
+    }
+}
+
+fn push_columns(
+    out: &mut Vec<ObjectUse>,
+    (schema, table): (&str, &str),
+    columns: &[String],
+    object: &str,
+    object_type: &str,
+    on_drop: OnDrop,
+    detail: &str,
+) {
+    for c in columns {
+        out.push(ObjectUse {
+            object: object.to_string(),
+            object_type: object_type.to_string(),
+            schema: schema.to_string(),
+            table: table.to_string(),
+            column: Some(c.clone()),
+            on_drop,
+            detail: detail.to_string(),
+        });
+    }
+}
+
+fn create_table(n: &Value, catalog: &Catalog, sp: &[String], out: &mut Vec<ObjectUse>) {
+    let (schema, table) = table_of(field(n, "relation"), catalog, sp);
+    for elt in list(n, "table_elts") {
+        match node(elt) {
+            Some(("ColumnDef", cd)) => {
+                let col = text(cd, "colname");
+                for c in list(cd, "constraints") {
+                    if let Some(("Constraint", con)) = node(c) {
+                        constraint(con, (&schema, &table), Some(col), catalog, sp, out);
+                    }
+                }
+            }
+            Some(("Constraint", con)) => {
+                constraint(con, (&schema, &table), None, catalog, sp, out);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn alter_table(n: &Value, catalog: &Catalog, sp: &[String], out: &mut Vec<ObjectUse>) {
+    let (schema, table) = table_of(field(n, "relation"), catalog, sp);
+    for cmd in list(n, "cmds") {
+        let Some(("AlterTableCmd", c)) = node(cmd) else {
+            continue;
+        };
+        let sub = int(c, "subtype");
+        let def = field(c, "def");
+        if sub == consts::AT_ADD_CONSTRAINT {
+            if let Some(("Constraint", con)) = node(def) {
+                constraint(con, (&schema, &table), None, catalog, sp, out);
+            }
+        } else if sub == consts::AT_COLUMN_DEFAULT && !def.is_null() {
+            let col = text(c, "name");
+            default_of(def, (&schema, &table), col, catalog, sp, out);
+        } else if sub == consts::AT_ADD_COLUMN {
+            if let Some(("ColumnDef", cd)) = node(def) {
+                let col = text(cd, "colname");
+                for k in list(cd, "constraints") {
+                    if let Some(("Constraint", con)) = node(k) {
+                        constraint(con, (&schema, &table), Some(col), catalog, sp, out);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn default_of(
+    expr: &Value,
+    (schema, table): (&str, &str),
+    col: &str,
+    catalog: &Catalog,
+    sp: &[String],
+    out: &mut Vec<ObjectUse>,
+) {
+    let object = format!("{schema}.{table}.{col}");
+    push_columns(
+        out,
+        (schema, table),
+        &[col.to_string()],
+        &object,
+        "default",
+        OnDrop::Dropped,
+        "the column's default (an owned sequence is dropped too)",
+    );
+    let uses = resolve_expr(expr, Some((schema, table)), catalog, sp, None);
+    push_uses(
+        out,
+        &uses,
+        &object,
+        "default",
+        OnDrop::Dropped,
+        "used in the default",
+    );
+}
+
+fn constraint(
+    con: &Value,
+    (schema, table): (&str, &str),
+    column: Option<&str>,
+    catalog: &Catalog,
+    sp: &[String],
+    out: &mut Vec<ObjectUse>,
+) {
+    let ty = int(con, "contype");
+    let conname = text(con, "conname");
+    let here = (schema, table);
+    let own = |explicit: Vec<String>| -> Vec<String> {
+        if explicit.is_empty() {
+            column.map(|c| vec![c.to_string()]).unwrap_or_default()
+        } else {
+            explicit
+        }
+    };
+    let object = if conname.is_empty() {
+        format!("{} on {schema}.{table}", column.unwrap_or("constraint"))
+    } else {
+        format!("{conname} on {schema}.{table}")
+    };
+    match ty {
+        x if x == consts::CONSTR_DEFAULT => {
+            if let Some(col) = column {
+                default_of(field(con, "raw_expr"), here, col, catalog, sp, out);
+            }
+        }
+        x if x == consts::CONSTR_GENERATED => {
+            if let Some(col) = column {
+                let uses = resolve_expr(field(con, "raw_expr"), Some(here), catalog, sp, None);
+                push_uses(
+                    out,
+                    &uses,
+                    &format!("{schema}.{table}.{col}"),
+                    "generated_column",
+                    OnDrop::Blocked,
+                    "used in the generation expression",
+                );
+            }
+        }
+        x if x == consts::CONSTR_CHECK => {
+            let uses = resolve_expr(field(con, "raw_expr"), Some(here), catalog, sp, None);
+            push_uses(
+                out,
+                &uses,
+                &object,
+                "check_constraint",
+                OnDrop::Dropped,
+                "used in the CHECK expression",
+            );
+        }
+        x if x == consts::CONSTR_PRIMARY || x == consts::CONSTR_UNIQUE => {
+            let kind = if x == consts::CONSTR_PRIMARY {
+                "primary_key"
+            } else {
+                "unique_constraint"
+            };
+            let keys = own(names(list(con, "keys")));
+            let many = keys.len() > 1;
+            push_columns(
+                out,
+                here,
+                &keys,
+                &object,
+                kind,
+                OnDrop::Dropped,
+                if many {
+                    "key column (the uniqueness of the other key columns goes with it)"
+                } else {
+                    "key column"
+                },
+            );
+            push_columns(
+                out,
+                here,
+                &names(list(con, "including")),
+                &object,
+                kind,
+                OnDrop::Dropped,
+                "INCLUDE column of its index",
+            );
+        }
+        x if x == consts::CONSTR_EXCLUSION => {
+            let uses = resolve_expr(field(con, "where_clause"), Some(here), catalog, sp, None);
+            push_uses(
+                out,
+                &uses,
+                &object,
+                "exclusion_constraint",
+                OnDrop::Dropped,
+                "used in the predicate",
+            );
+            for e in list(con, "exclusions") {
+                if let Some(("List", l)) = node(e) {
+                    if let Some(elem) = list(l, "items").first() {
+                        if let Some(("IndexElem", ie)) = node(elem) {
+                            let name = text(ie, "name");
+                            if !name.is_empty() {
+                                push_columns(
+                                    out,
+                                    here,
+                                    &[name.to_string()],
+                                    &object,
+                                    "exclusion_constraint",
+                                    OnDrop::Dropped,
+                                    "key column",
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        x if x == consts::CONSTR_FOREIGN => {
+            let fk = own(names(list(con, "fk_attrs")));
+            push_columns(
+                out,
+                here,
+                &fk,
+                &object,
+                "foreign_key",
+                OnDrop::Dropped,
+                "referencing column",
+            );
+            let (ps, pt) = table_of(field(con, "pktable"), catalog, sp);
+            let mut pk = names(list(con, "pk_attrs"));
+            if pk.is_empty() {
+                pk = primary_key_of(catalog, &ps, &pt);
+            }
+            push_columns(
+                out,
+                (&ps, &pt),
+                &pk,
+                &object,
+                "foreign_key",
+                OnDrop::Blocked,
+                "referenced column (its unique key cannot go while the foreign key needs it)",
+            );
+        }
+        _ => {}
+    }
+}
+
+/// A referenced table's primary key is not in the catalog's relations; a
+/// foreign key without a column list references it. Unknown: empty.
+fn primary_key_of(catalog: &Catalog, schema: &str, table: &str) -> Vec<String> {
+    let mut v: Vec<String> = catalog
+        .objects
+        .iter()
+        .filter(|o| o.object_type == "primary_key" && o.schema == schema && o.table == table)
+        .filter_map(|o| o.column.clone())
+        .collect();
+    v.dedup();
+    v
+}
+
+fn policy(n: &Value, catalog: &Catalog, sp: &[String], out: &mut Vec<ObjectUse>) {
+    let (schema, table) = table_of(field(n, "table"), catalog, sp);
+    let object = format!("{} on {schema}.{table}", text(n, "policy_name"));
+    for (f, what) in [("qual", "USING"), ("with_check", "WITH CHECK")] {
+        let e = field(n, f);
+        if e.is_null() {
+            continue;
+        }
+        let uses = resolve_expr(e, Some((&schema, &table)), catalog, sp, None);
+        push_uses(
+            out,
+            &uses,
+            &object,
+            "policy",
+            OnDrop::Blocked,
+            &format!("used in the policy's {what} expression"),
+        );
+    }
+}
+
+fn index(n: &Value, catalog: &Catalog, sp: &[String], out: &mut Vec<ObjectUse>) {
+    let rv = field(n, "relation");
+    let (schema, table) = table_of(rv, catalog, sp);
+    let here = (schema.as_str(), table.as_str());
+    let idx_schema = if text(rv, "schemaname").is_empty() {
+        schema.clone()
+    } else {
+        text(rv, "schemaname").to_string()
+    };
+    let object = format!("{idx_schema}.{}", text(n, "idxname"));
+    for (lst, what) in [
+        ("index_params", "key"),
+        ("index_including_params", "INCLUDE column"),
+    ] {
+        for e in list(n, lst) {
+            let Some(("IndexElem", ie)) = node(e) else {
+                continue;
+            };
+            let name = text(ie, "name");
+            if !name.is_empty() {
+                push_columns(
+                    out,
+                    here,
+                    &[name.to_string()],
+                    &object,
+                    "index",
+                    OnDrop::Dropped,
+                    &format!("index {what}"),
+                );
+            }
+            let ex = field(ie, "expr");
+            if !ex.is_null() {
+                let uses = resolve_expr(ex, Some(here), catalog, sp, None);
+                push_uses(
+                    out,
+                    &uses,
+                    &object,
+                    "index",
+                    OnDrop::Dropped,
+                    "used in an index expression",
+                );
+            }
+        }
+    }
+    let w = field(n, "where_clause");
+    if !w.is_null() {
+        let uses = resolve_expr(w, Some(here), catalog, sp, None);
+        push_uses(
+            out,
+            &uses,
+            &object,
+            "index",
+            OnDrop::Dropped,
+            "used in the partial-index predicate",
+        );
+    }
+}
+
+fn grant(n: &Value, catalog: &Catalog, sp: &[String], out: &mut Vec<ObjectUse>) {
+    if !n.get("is_grant").and_then(Value::as_bool).unwrap_or(false) {
+        return;
+    }
+    let grantees: Vec<String> = list(n, "grantees")
+        .iter()
+        .filter_map(|g| match node(g) {
+            Some(("RoleSpec", r)) => Some(match text(r, "rolename") {
+                "" => "PUBLIC".to_string(),
+                name => name.to_string(),
+            }),
+            _ => None,
+        })
+        .collect();
+    for obj in list(n, "objects") {
+        let Some(("RangeVar", rv)) = node(obj) else {
+            continue;
+        };
+        let (schema, table) = table_of(rv, catalog, sp);
+        for p in list(n, "privileges") {
+            let Some(("AccessPriv", ap)) = node(p) else {
+                continue;
+            };
+            let cols = names(list(ap, "cols"));
+            if cols.is_empty() {
+                continue;
+            }
+            let privilege = text(ap, "priv_name").to_ascii_uppercase();
+            for c in &cols {
+                let object = format!(
+                    "{privilege} ({c}) on {schema}.{table} to {}",
+                    grantees.join(", ")
+                );
+                push_columns(
+                    out,
+                    (&schema, &table),
+                    std::slice::from_ref(c),
+                    &object,
+                    "column_grant",
+                    OnDrop::Dropped,
+                    "column privilege",
+                );
+            }
+        }
+    }
+}
+
+fn statistics(n: &Value, catalog: &Catalog, sp: &[String], out: &mut Vec<ObjectUse>) {
+    let Some(rv) = list(n, "relations").first().and_then(|r| match node(r) {
+        Some(("RangeVar", rv)) => Some(rv),
+        _ => None,
+    }) else {
+        return;
+    };
+    let (schema, table) = table_of(rv, catalog, sp);
+    let defn = names(list(n, "defnames"));
+    let object = match defn.as_slice() {
+        [s, name] => format!("{s}.{name}"),
+        [name] => format!("{schema}.{name}"),
+        other => other.join("."),
+    };
+    for e in list(n, "exprs") {
+        let Some(("StatsElem", se)) = node(e) else {
+            continue;
+        };
+        let name = text(se, "name");
+        if !name.is_empty() {
+            push_columns(
+                out,
+                (&schema, &table),
+                &[name.to_string()],
+                &object,
+                "statistics",
+                OnDrop::Dropped,
+                "column of extended statistics",
+            );
+        }
+        let ex = field(se, "expr");
+        if !ex.is_null() {
+            let uses = resolve_expr(ex, Some((&schema, &table)), catalog, sp, None);
+            push_uses(
+                out,
+                &uses,
+                &object,
+                "statistics",
+                OnDrop::Dropped,
+                "used in an extended-statistics expression",
+            );
+        }
+    }
+}
+
+fn publication(n: &Value, catalog: &Catalog, sp: &[String], out: &mut Vec<ObjectUse>) {
+    let pubname = text(n, "pubname");
+    for o in list(n, "pubobjects") {
+        let Some(("PublicationObjSpec", spec)) = node(o) else {
+            continue;
+        };
+        let pt = field(spec, "pubtable");
+        if pt.is_null() {
+            continue;
+        }
+        let (schema, table) = table_of(field(pt, "relation"), catalog, sp);
+        let object = format!("{pubname} ({schema}.{table})");
+        push_columns(
+            out,
+            (&schema, &table),
+            &names(list(pt, "columns")),
+            &object,
+            "publication",
+            OnDrop::Blocked,
+            "in the publication's column list",
+        );
+        let w = field(pt, "where_clause");
+        if !w.is_null() {
+            let uses = resolve_expr(w, Some((&schema, &table)), catalog, sp, None);
+            push_uses(
+                out,
+                &uses,
+                &object,
+                "publication",
+                OnDrop::Blocked,
+                "used in the publication's row filter",
+            );
+        }
+    }
+}
+
+fn rule(n: &Value, catalog: &Catalog, sp: &[String], out: &mut Vec<ObjectUse>) {
+    let (schema, table) = table_of(field(n, "relation"), catalog, sp);
+    let object = format!("{} on {schema}.{table}", text(n, "rulename"));
+    let scope = RoutineScope::trigger(&schema, &table);
+    let w = field(n, "where_clause");
+    if !w.is_null() {
+        let uses = resolve_expr(w, None, catalog, sp, Some(&scope));
+        push_uses(
+            out,
+            &uses,
+            &object,
+            "rule",
+            OnDrop::Blocked,
+            "used in the rule's condition",
+        );
+    }
+    for a in list(n, "actions") {
+        let mut r = Resolver::new(catalog, sp);
+        r.routine = Some(&scope);
+        r.statement_node(a);
+        push_uses(
+            out,
+            &r.uses,
+            &object,
+            "rule",
+            OnDrop::Blocked,
+            "used in the rule's action",
+        );
+    }
+}

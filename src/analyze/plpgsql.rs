@@ -1,0 +1,799 @@
+//! Routine bodies: PL/pgSQL functions, procedures and `DO` blocks (compiled
+//! with pg_query's PL/pgSQL compiler; every embedded statement and
+//! expression is resolved with the routine's parameters and variables in
+//! scope), SQL-language functions (string bodies and `BEGIN ATOMIC`), and
+//! what any statement calls and writes (functions, and the tables whose
+//! triggers it fires).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{json, Value};
+
+use super::parse::{self, ExprMode};
+use super::resolve::{node, ColSel, ColumnUse, Resolver};
+use crate::catalog::Catalog;
+use crate::inventory::{Access, Confidence};
+use crate::normalize::identifiers;
+
+/// The names a routine body sees besides columns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoutineScope {
+    variables: BTreeSet<String>,
+    records: BTreeMap<String, (String, String)>,
+    variables_first: bool,
+}
+
+impl RoutineScope {
+    /// The scope of a trigger's `WHEN` clause or a rule: `NEW` and `OLD`
+    /// stand for rows of `schema.table`.
+    pub fn trigger(schema: &str, table: &str) -> Self {
+        let mut s = Self::default();
+        for r in ["new", "old"] {
+            s.records
+                .insert(r.to_string(), (schema.to_string(), table.to_string()));
+        }
+        s
+    }
+
+    /// True when `name` is a parameter, variable, block label or the
+    /// function's own name.
+    pub fn is_variable(&self, name: &str) -> bool {
+        self.variables.contains(name) || self.records.contains_key(name)
+    }
+
+    /// The table a trigger record (`new`, `old`) stands for.
+    pub fn record_table(&self, name: &str) -> Option<(&str, &str)> {
+        self.records
+            .get(name)
+            .map(|(s, t)| (s.as_str(), t.as_str()))
+    }
+
+    /// `#variable_conflict use_variable`: variables win over columns.
+    pub fn variables_first(&self) -> bool {
+        self.variables_first
+    }
+}
+
+/// The trigger variables PL/pgSQL declares in a trigger function.
+const TRIGGER_VARIABLES: &[&str] = &[
+    "new",
+    "old",
+    "tg_name",
+    "tg_when",
+    "tg_level",
+    "tg_op",
+    "tg_relid",
+    "tg_relname",
+    "tg_table_name",
+    "tg_table_schema",
+    "tg_nargs",
+    "tg_argv",
+    "tg_event",
+    "tg_tag",
+];
+
+/// A function or procedure call found in a statement.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Call {
+    /// The name as written (`[schema,] name`), folded.
+    pub name: Vec<String>,
+    /// Number of arguments.
+    pub nargs: usize,
+}
+
+/// A write to a table found in a statement (what fires its triggers).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TableWrite {
+    /// Schema (from the catalog, or the first search_path entry).
+    pub schema: String,
+    /// The table.
+    pub table: String,
+    /// `insert`, `update`, `delete`, `truncate`.
+    pub event: String,
+    /// For `update`: the columns in its `SET` list.
+    pub set_columns: Vec<String>,
+}
+
+/// What a routine body (or a statement) uses, calls and writes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoutineAnalysis {
+    /// Column uses of the embedded statements and expressions.
+    pub uses: Vec<ColumnUse>,
+    /// Functions and procedures it calls.
+    pub calls: Vec<Call>,
+    /// Tables it writes (their triggers fire).
+    pub writes: Vec<TableWrite>,
+    /// True when it runs dynamic SQL (`EXECUTE`, `FOR … IN EXECUTE`,
+    /// `OPEN … FOR EXECUTE`, `RETURN QUERY EXECUTE`).
+    pub dynamic: bool,
+    /// Identifiers in the string constants of a routine that runs dynamic
+    /// SQL (what its dynamic statements may name).
+    pub dynamic_words: BTreeSet<String>,
+    /// Identifiers of parts that could not be analysed.
+    pub unresolved_words: BTreeSet<String>,
+    /// Why (part of) the body could not be analysed.
+    pub problem: Option<String>,
+}
+
+impl RoutineAnalysis {
+    fn problem(&mut self, p: String) {
+        if self.problem.is_none() {
+            self.problem = Some(p);
+        }
+    }
+}
+
+fn text<'v>(v: &'v Value, name: &str) -> &'v str {
+    v.get(name).and_then(Value::as_str).unwrap_or("")
+}
+
+fn list<'v>(v: &'v Value, name: &str) -> &'v [Value] {
+    match v.get(name) {
+        Some(Value::Array(a)) => a,
+        _ => &[],
+    }
+}
+
+fn string_node(v: &Value) -> Option<&str> {
+    match node(v)? {
+        ("String", s) => s.get("sval").and_then(Value::as_str),
+        _ => None,
+    }
+}
+
+/// The `DefElem` options of a `CREATE FUNCTION` or `DO`: language and body.
+fn def_option<'v>(options: &'v [Value], name: &str) -> Option<&'v Value> {
+    options.iter().find_map(|o| match node(o) {
+        Some(("DefElem", d)) if text(d, "defname") == name => d.get("arg"),
+        _ => None,
+    })
+}
+
+/// The language of a `CREATE FUNCTION` (`sql` for `BEGIN ATOMIC` bodies).
+pub fn function_language(n: &Value) -> String {
+    def_option(list(n, "options"), "language")
+        .and_then(string_node)
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_else(|| "sql".to_string())
+}
+
+/// The body string of a `CREATE FUNCTION … AS '…'`.
+fn function_body(n: &Value) -> Option<String> {
+    let arg = def_option(list(n, "options"), "as")?;
+    match node(arg)? {
+        ("List", l) => list(l, "items").first().and_then(string_node),
+        ("String", s) => s.get("sval").and_then(Value::as_str),
+        _ => None,
+    }
+    .map(str::to_string)
+}
+
+/// Analyses the body of a `CREATE FUNCTION`/`CREATE PROCEDURE` (`n` is the
+/// `CreateFunctionStmt`, `stmt_text` its whole text) or a `DO` block
+/// (`DoStmt`). `trigger_table` binds `NEW`/`OLD` for a trigger function.
+pub fn analyze_routine(
+    kind: &str,
+    n: &Value,
+    stmt_text: &str,
+    catalog: &Catalog,
+    search_path: &[String],
+    trigger_table: Option<(&str, &str)>,
+) -> RoutineAnalysis {
+    let mut out = RoutineAnalysis::default();
+    let mut scope = RoutineScope::default();
+    if let Some((s, t)) = trigger_table {
+        for r in ["new", "old"] {
+            scope
+                .records
+                .insert(r.to_string(), (s.to_string(), t.to_string()));
+        }
+    }
+    let language = if kind == "DoStmt" {
+        def_option(list(n, "args"), "language")
+            .and_then(string_node)
+            .map(str::to_ascii_lowercase)
+            .unwrap_or_else(|| "plpgsql".to_string())
+    } else {
+        function_language(n)
+    };
+    if kind == "CreateFunctionStmt" {
+        if let Some(name) = list(n, "funcname").last().and_then(string_node) {
+            scope.variables.insert(name.to_string());
+        }
+        for p in list(n, "parameters") {
+            if let Some(("FunctionParameter", fp)) = node(p) {
+                let name = text(fp, "name");
+                if !name.is_empty() {
+                    scope.variables.insert(name.to_string());
+                }
+            }
+        }
+    }
+    let sql_body = n.get("sql_body").filter(|b| !b.is_null());
+    match (language.as_str(), sql_body) {
+        (_, Some(body)) => {
+            // BEGIN ATOMIC / RETURN: already parsed statements.
+            let stmts: Vec<Value> = match node(body) {
+                Some(("List", l)) => list(l, "items")
+                    .iter()
+                    .flat_map(|i| match node(i) {
+                        Some(("List", inner)) => list(inner, "items").to_vec(),
+                        _ => vec![i.clone()],
+                    })
+                    .collect(),
+                _ => vec![body.clone()],
+            };
+            for st in &stmts {
+                resolve_tree(st, catalog, search_path, &scope, &mut out);
+            }
+        }
+        ("sql", None) => {
+            let body = function_body(n).unwrap_or_default();
+            match parse::parse(&body) {
+                Ok(stmts) => {
+                    for st in stmts {
+                        resolve_tree(&st.tree, catalog, search_path, &scope, &mut out);
+                    }
+                }
+                Err(e) => {
+                    out.problem(format!("the SQL function body could not be parsed ({e})"));
+                    out.unresolved_words.extend(identifiers(&body));
+                }
+            }
+        }
+        ("plpgsql", None) => plpgsql(stmt_text, catalog, search_path, scope, &mut out),
+        (other, None) => {
+            out.problem(format!("{other} bodies are not analysed"));
+            let body = if kind == "DoStmt" {
+                def_option(list(n, "args"), "as")
+                    .and_then(string_node)
+                    .map(str::to_string)
+            } else {
+                function_body(n)
+            };
+            out.unresolved_words
+                .extend(body.as_deref().map(words).unwrap_or_default());
+        }
+    }
+    out
+}
+
+/// Words of a text that is not (known to be) SQL: every identifier-like run.
+fn words(s: &str) -> BTreeSet<String> {
+    s.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
+        .filter(|w| {
+            w.chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
+        })
+        .map(crate::normalize::fold_identifier)
+        .collect()
+}
+
+fn plpgsql(
+    stmt_text: &str,
+    catalog: &Catalog,
+    search_path: &[String],
+    mut scope: RoutineScope,
+    out: &mut RoutineAnalysis,
+) {
+    let funcs = match parse::parse_plpgsql(stmt_text) {
+        Ok(f) => f,
+        Err(e) => {
+            out.problem(format!("the PL/pgSQL body could not be compiled ({e})"));
+            out.unresolved_words.extend(words(stmt_text));
+            return;
+        }
+    };
+    let lower = stmt_text.to_ascii_lowercase();
+    if lower.contains("#variable_conflict use_variable") {
+        scope.variables_first = true;
+    }
+    let mut exprs: Vec<(String, i64)> = Vec::new();
+    for f in funcs.as_array().map(Vec::as_slice).unwrap_or(&[]) {
+        let func = f.get("PLpgSQL_function").unwrap_or(&Value::Null);
+        for d in list(func, "datums") {
+            for kind in ["PLpgSQL_var", "PLpgSQL_rec", "PLpgSQL_row"] {
+                if let Some(v) = d.get(kind) {
+                    let name = text(v, "refname");
+                    if !name.is_empty() && !name.starts_with('(') {
+                        scope.variables.insert(name.to_ascii_lowercase());
+                    }
+                }
+            }
+            if d.as_object().is_some_and(|o| o.is_empty()) {
+                // The trigger variables (written as empty objects).
+                scope
+                    .variables
+                    .extend(TRIGGER_VARIABLES.iter().map(|s| s.to_string()));
+            }
+        }
+        collect_plpgsql(func, &mut scope, &mut exprs, out);
+    }
+    for (query, mode) in exprs {
+        let Some(mode) = ExprMode::from_plpgsql(mode) else {
+            continue;
+        };
+        match parse::parse_mode(&query, mode) {
+            Ok(stmts) => {
+                for st in stmts {
+                    if out.dynamic {
+                        collect_string_words(&st.tree, &mut out.dynamic_words);
+                    }
+                    match node(&st.tree) {
+                        Some(("PlassignStmt", a)) => {
+                            assignment(a, catalog, search_path, &scope, out)
+                        }
+                        _ => resolve_tree(&st.tree, catalog, search_path, &scope, out),
+                    }
+                }
+            }
+            Err(e) => {
+                out.problem(format!("an embedded statement could not be parsed ({e})"));
+                out.unresolved_words.extend(identifiers(&query));
+            }
+        }
+    }
+}
+
+/// Walks a PL/pgSQL function's JSON: block labels become names in scope,
+/// every `PLpgSQL_expr` is collected with its parse mode, and dynamic SQL is
+/// noted.
+fn collect_plpgsql(
+    v: &Value,
+    scope: &mut RoutineScope,
+    exprs: &mut Vec<(String, i64)>,
+    out: &mut RoutineAnalysis,
+) {
+    match v {
+        Value::Object(m) => {
+            for (k, val) in m {
+                match k.as_str() {
+                    "PLpgSQL_expr" => {
+                        let q = text(val, "query");
+                        let mode = val.get("parseMode").and_then(Value::as_i64).unwrap_or(0);
+                        exprs.push((q.to_string(), mode));
+                        continue;
+                    }
+                    "PLpgSQL_stmt_dynexecute" | "PLpgSQL_stmt_dynfors" | "dynquery" => {
+                        out.dynamic = true;
+                    }
+                    "label" => {
+                        if let Some(l) = val.as_str() {
+                            scope.variables.insert(l.to_ascii_lowercase());
+                        }
+                    }
+                    _ => {}
+                }
+                collect_plpgsql(val, scope, exprs, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_plpgsql(x, scope, exprs, out)),
+        _ => {}
+    }
+}
+
+/// `target := expr`: a write when the target is a trigger record's field
+/// (`NEW.c := …` writes column `c` of the trigger's table).
+fn assignment(
+    a: &Value,
+    catalog: &Catalog,
+    search_path: &[String],
+    scope: &RoutineScope,
+    out: &mut RoutineAnalysis,
+) {
+    let name = text(a, "name");
+    let field = list(a, "indirection").first().and_then(string_node);
+    if let (Some((schema, table)), Some(col)) = (scope.record_table(name), field) {
+        out.uses.push(ColumnUse {
+            schema: schema.to_string(),
+            table: table.to_string(),
+            schema_certain: true,
+            column: ColSel::Named(col.to_string()),
+            access: Access::Write,
+            via: "direct".into(),
+            confidence: Confidence::Certain,
+            reason: None,
+            location: 0,
+            view_path: Vec::new(),
+        });
+    }
+    if let Some(val) = a.get("val").filter(|v| !v.is_null()) {
+        let wrapped = json!({"node": {"SelectStmt": val}});
+        resolve_tree(&wrapped, catalog, search_path, scope, out);
+    }
+}
+
+fn collect_string_words(v: &Value, out: &mut BTreeSet<String>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(s) = m.get("sval").and_then(Value::as_str) {
+                out.extend(identifiers(s));
+                out.extend(words(s));
+            }
+            m.values().for_each(|x| collect_string_words(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_string_words(x, out)),
+        _ => {}
+    }
+}
+
+fn resolve_tree(
+    tree: &Value,
+    catalog: &Catalog,
+    search_path: &[String],
+    scope: &RoutineScope,
+    out: &mut RoutineAnalysis,
+) {
+    let mut r = Resolver::new(catalog, search_path);
+    r.routine = Some(scope);
+    r.statement_node(tree);
+    if r.too_deep {
+        out.problem("an embedded statement is nested too deeply to resolve".into());
+    }
+    out.uses.extend(r.uses);
+    let (calls, writes) = effects(tree, catalog, search_path);
+    out.calls.extend(calls);
+    out.writes.extend(writes);
+    out.calls.sort();
+    out.calls.dedup();
+    out.writes.sort();
+    out.writes.dedup();
+}
+
+/// The functions a statement calls and the tables it writes (directly, in
+/// CTEs and subqueries).
+pub fn effects(
+    tree: &Value,
+    catalog: &Catalog,
+    search_path: &[String],
+) -> (Vec<Call>, Vec<TableWrite>) {
+    let mut calls = Vec::new();
+    let mut writes = Vec::new();
+    walk_effects(tree, catalog, search_path, &mut calls, &mut writes, 0);
+    calls.sort();
+    calls.dedup();
+    writes.sort();
+    writes.dedup();
+    (calls, writes)
+}
+
+fn table_of(rv: &Value, catalog: &Catalog, search_path: &[String]) -> Option<(String, String)> {
+    let name = text(rv, "relname");
+    if name.is_empty() {
+        return None;
+    }
+    let schema = text(rv, "schemaname");
+    if !schema.is_empty() {
+        return Some((schema.to_string(), name.to_string()));
+    }
+    match catalog.lookup(search_path, name) {
+        Some(r) => Some((r.schema.clone(), r.name.clone())),
+        None => search_path
+            .iter()
+            .find(|s| !s.starts_with('$'))
+            .map(|s| (s.clone(), name.to_string())),
+    }
+}
+
+fn walk_effects(
+    v: &Value,
+    catalog: &Catalog,
+    search_path: &[String],
+    calls: &mut Vec<Call>,
+    writes: &mut Vec<TableWrite>,
+    depth: usize,
+) {
+    if depth > 1000 {
+        return;
+    }
+    let Value::Object(m) = v else {
+        if let Value::Array(a) = v {
+            for x in a {
+                walk_effects(x, catalog, search_path, calls, writes, depth + 1);
+            }
+        }
+        return;
+    };
+    if let Some((kind, n)) = node(v) {
+        match kind {
+            "FuncCall" => calls.push(call_of(n)),
+            "CallStmt" => {
+                // `funccall` is a FuncCall struct, not a node.
+                if let Some(f) = n.get("funccall").filter(|f| !f.is_null()) {
+                    calls.push(call_of(f));
+                }
+            }
+            "InsertStmt" | "UpdateStmt" | "DeleteStmt" | "MergeStmt" => {
+                if let Some((schema, table)) = table_of(
+                    n.get("relation").unwrap_or(&Value::Null),
+                    catalog,
+                    search_path,
+                ) {
+                    let events: Vec<&str> = match kind {
+                        "InsertStmt" => vec!["insert"],
+                        "UpdateStmt" => vec!["update"],
+                        "DeleteStmt" => vec!["delete"],
+                        _ => merge_events(n),
+                    };
+                    let set_columns: Vec<String> = match kind {
+                        "UpdateStmt" => set_names(list(n, "target_list")),
+                        "MergeStmt" => list(n, "merge_when_clauses")
+                            .iter()
+                            .filter_map(|w| match node(w) {
+                                Some(("MergeWhenClause", c)) => {
+                                    Some(set_names(list(c, "target_list")))
+                                }
+                                _ => None,
+                            })
+                            .flatten()
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                    for event in events {
+                        writes.push(TableWrite {
+                            schema: schema.clone(),
+                            table: table.clone(),
+                            event: event.to_string(),
+                            set_columns: if event == "update" {
+                                set_columns.clone()
+                            } else {
+                                Vec::new()
+                            },
+                        });
+                    }
+                    // ON CONFLICT DO UPDATE fires UPDATE triggers too.
+                    let oc = n.get("on_conflict_clause").unwrap_or(&Value::Null);
+                    if !list(oc, "target_list").is_empty() {
+                        writes.push(TableWrite {
+                            schema: schema.clone(),
+                            table: table.clone(),
+                            event: "update".into(),
+                            set_columns: set_names(list(oc, "target_list")),
+                        });
+                    }
+                }
+            }
+            "CopyStmt" if n.get("is_from").and_then(Value::as_bool).unwrap_or(false) => {
+                if let Some((schema, table)) = table_of(
+                    n.get("relation").unwrap_or(&Value::Null),
+                    catalog,
+                    search_path,
+                ) {
+                    writes.push(TableWrite {
+                        schema,
+                        table,
+                        event: "insert".into(),
+                        set_columns: Vec::new(),
+                    });
+                }
+            }
+            "TruncateStmt" => {
+                for rv in list(n, "relations") {
+                    if let Some(("RangeVar", r)) = node(rv) {
+                        if let Some((schema, table)) = table_of(r, catalog, search_path) {
+                            writes.push(TableWrite {
+                                schema,
+                                table,
+                                event: "truncate".into(),
+                                set_columns: Vec::new(),
+                            });
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for val in m.values() {
+        walk_effects(val, catalog, search_path, calls, writes, depth + 1);
+    }
+}
+
+fn call_of(f: &Value) -> Call {
+    Call {
+        name: list(f, "funcname")
+            .iter()
+            .filter_map(string_node)
+            .map(str::to_string)
+            .collect(),
+        nargs: list(f, "args").len(),
+    }
+}
+
+fn set_names(targets: &[Value]) -> Vec<String> {
+    let mut v: Vec<String> = targets
+        .iter()
+        .filter_map(|t| match node(t) {
+            Some(("ResTarget", rt)) => Some(text(rt, "name").to_string()),
+            _ => None,
+        })
+        .filter(|n| !n.is_empty())
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn merge_events(n: &Value) -> Vec<&'static str> {
+    let mut ev: Vec<&'static str> = list(n, "merge_when_clauses")
+        .iter()
+        .filter_map(|w| match node(w) {
+            Some(("MergeWhenClause", c)) => {
+                match c.get("command_type").and_then(Value::as_i64).unwrap_or(0) {
+                    x if x == parse::CMD_INSERT => Some("insert"),
+                    x if x == parse::CMD_UPDATE => Some("update"),
+                    x if x == parse::CMD_DELETE => Some("delete"),
+                    _ => None,
+                }
+            }
+            _ => None,
+        })
+        .collect();
+    ev.sort();
+    ev.dedup();
+    ev
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::load_schema;
+
+    fn catalog() -> Catalog {
+        load_schema(
+            "CREATE TABLE public.users (id bigint, email text, legacy_email text);\
+             CREATE TABLE public.audit (id bigint, note text);",
+        )
+    }
+
+    fn uses_of(
+        sql: &str,
+        trigger: Option<(&str, &str)>,
+    ) -> (BTreeSet<(String, String, Access)>, RoutineAnalysis) {
+        let c = catalog();
+        let sp = vec!["public".to_string()];
+        let stmt = parse::parse(sql).unwrap().remove(0);
+        let (kind, n) = node(&stmt.tree).unwrap();
+        let a = analyze_routine(kind, n, &stmt.text, &c, &sp, trigger);
+        let set = a
+            .uses
+            .iter()
+            .map(|u| {
+                let col = match &u.column {
+                    ColSel::Named(c) => c.clone(),
+                    other => format!("{other:?}"),
+                };
+                (format!("{}.{}", u.schema, u.table), col, u.access)
+            })
+            .collect();
+        (set, a)
+    }
+
+    fn set(items: &[(&str, &str, Access)]) -> BTreeSet<(String, String, Access)> {
+        items
+            .iter()
+            .map(|(t, c, a)| (t.to_string(), c.to_string(), *a))
+            .collect()
+    }
+
+    #[test]
+    fn plpgsql_variables_are_not_columns() {
+        let (u, a) = uses_of(
+            "CREATE FUNCTION public.get_contact(p_id bigint) RETURNS text LANGUAGE plpgsql AS $$
+             DECLARE legacy text;
+             BEGIN
+               SELECT legacy_email INTO legacy FROM users WHERE id = p_id AND id = get_contact.p_id;
+               IF legacy IS NULL THEN RETURN NULL; END IF;
+               RETURN legacy;
+             END $$",
+            None,
+        );
+        assert_eq!(a.problem, None);
+        assert_eq!(
+            u,
+            set(&[
+                ("public.users", "id", Access::Read),
+                ("public.users", "legacy_email", Access::Read)
+            ])
+        );
+    }
+
+    #[test]
+    fn trigger_function_new_fields_are_columns_of_the_trigger_table() {
+        let (u, _) = uses_of(
+            "CREATE FUNCTION public.sync() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+               NEW.legacy_email := NEW.email;
+               INSERT INTO audit (id, note) VALUES (OLD.id, TG_OP);
+               RETURN NEW;
+             END $$",
+            Some(("public", "users")),
+        );
+        assert_eq!(
+            u,
+            set(&[
+                ("public.users", "legacy_email", Access::Write),
+                ("public.users", "email", Access::Read),
+                ("public.users", "id", Access::Read),
+                ("public.audit", "id", Access::Write),
+                ("public.audit", "note", Access::Write),
+            ])
+        );
+    }
+
+    #[test]
+    fn dynamic_execute_is_noted_with_the_words_of_its_strings() {
+        let (u, a) = uses_of(
+            "DO $$ DECLARE q text; BEGIN
+               q := format('UPDATE %I SET legacy_email = NULL', 'users');
+               EXECUTE q;
+             END $$",
+            None,
+        );
+        assert!(u.is_empty(), "{u:?}");
+        assert!(a.dynamic);
+        assert!(a.dynamic_words.contains("legacy_email"));
+    }
+
+    #[test]
+    fn sql_function_string_body_and_begin_atomic() {
+        let (u, _) = uses_of(
+            "CREATE FUNCTION f(p_id bigint) RETURNS text LANGUAGE sql AS $$ SELECT email FROM users WHERE id = p_id; UPDATE users SET legacy_email = NULL WHERE id = $1 $$",
+            None,
+        );
+        assert_eq!(
+            u,
+            set(&[
+                ("public.users", "email", Access::Read),
+                ("public.users", "id", Access::Read),
+                ("public.users", "legacy_email", Access::Write)
+            ])
+        );
+        let (u, _) = uses_of(
+            "CREATE FUNCTION g(email text) RETURNS bigint LANGUAGE sql BEGIN ATOMIC SELECT id FROM users WHERE legacy_email = g.email; END",
+            None,
+        );
+        assert_eq!(
+            u,
+            set(&[
+                ("public.users", "id", Access::Read),
+                ("public.users", "legacy_email", Access::Read)
+            ])
+        );
+    }
+
+    #[test]
+    fn effects_list_calls_and_trigger_firing_writes() {
+        let c = catalog();
+        let sp = vec!["public".to_string()];
+        let stmt = parse::parse(
+            "WITH x AS (UPDATE users SET email = lower(email) RETURNING id) INSERT INTO audit SELECT id, public.note(id, 2) FROM x",
+        )
+        .unwrap()
+        .remove(0);
+        let (calls, writes) = effects(&stmt.tree, &c, &sp);
+        let names: Vec<(String, usize)> =
+            calls.iter().map(|c| (c.name.join("."), c.nargs)).collect();
+        assert_eq!(
+            names,
+            vec![("lower".to_string(), 1), ("public.note".to_string(), 2)]
+        );
+        let w: Vec<(String, Vec<String>)> = writes
+            .iter()
+            .map(|w| {
+                (
+                    format!("{} {}.{}", w.event, w.schema, w.table),
+                    w.set_columns.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            w,
+            vec![
+                ("insert public.audit".to_string(), vec![]),
+                ("update public.users".to_string(), vec!["email".to_string()])
+            ]
+        );
+    }
+}

@@ -1,0 +1,274 @@
+//! What a statement reaches beyond its own text: the bodies of the functions
+//! and procedures it calls (transitively) and the triggers its writes fire,
+//! as column uses whose `via` names the path
+//! (`function public.get_contact(bigint) > trigger trg on public.users`).
+
+use std::collections::BTreeSet;
+
+use super::plpgsql::{Call, RoutineAnalysis, TableWrite};
+use super::resolve::ColumnUse;
+use crate::catalog::{Catalog, Routine};
+use crate::inventory::Confidence;
+
+/// A word that a body which could not be fully analysed names.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct WordUse {
+    /// The identifier.
+    pub word: String,
+    /// The path to the body.
+    pub via: String,
+    /// Why it is only a possible use.
+    pub reason: String,
+}
+
+/// Uses and words reached.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reached {
+    /// Column uses, `via` set to the path.
+    pub uses: Vec<ColumnUse>,
+    /// Words of dynamic SQL and unanalysed bodies.
+    pub words: Vec<WordUse>,
+}
+
+/// Deepest call/trigger chain followed.
+const MAX_CHAIN: usize = 32;
+
+/// Follows calls and trigger-firing writes through the catalog.
+pub struct Reach<'c> {
+    catalog: &'c Catalog,
+    search_path: &'c [String],
+}
+
+impl<'c> Reach<'c> {
+    /// Over `catalog`, resolving unqualified function names on `search_path`.
+    pub fn new(catalog: &'c Catalog, search_path: &'c [String]) -> Self {
+        Self {
+            catalog,
+            search_path,
+        }
+    }
+
+    /// The routines a call may execute, with how sure that is.
+    pub fn resolve_call(&self, call: &Call) -> (Vec<&'c Routine>, Confidence, Option<String>) {
+        let found = match call.name.as_slice() {
+            [s, f] => self.catalog.routines.get(&(s.clone(), f.clone())),
+            [f] => self
+                .search_path
+                .iter()
+                .find_map(|s| self.catalog.routines.get(&(s.clone(), f.clone()))),
+            _ => None,
+        };
+        let Some(all) = found else {
+            return (Vec::new(), Confidence::Certain, None);
+        };
+        let all: Vec<&Routine> = all.iter().filter(|r| !r.returns_trigger).collect();
+        let n = call.nargs;
+        let fitting: Vec<&Routine> = all
+            .iter()
+            .copied()
+            .filter(|r| r.min_args <= n && r.max_args.is_none_or(|m| n <= m))
+            .collect();
+        let name = call.name.join(".");
+        match fitting.len() {
+            0 if all.is_empty() => (Vec::new(), Confidence::Certain, None),
+            0 => (
+                all,
+                Confidence::Possible,
+                Some(format!("no overload of {name} takes {n} argument(s)")),
+            ),
+            1 => (fitting, Confidence::Certain, None),
+            k => (
+                fitting,
+                Confidence::Possible,
+                Some(format!(
+                    "{k} overloads of {name} take {n} argument(s); the argument types decide"
+                )),
+            ),
+        }
+    }
+
+    /// Everything reached from these calls and writes.
+    pub fn from(&self, calls: &[Call], writes: &[TableWrite]) -> Reached {
+        let mut out = Reached::default();
+        let mut visiting = BTreeSet::new();
+        self.walk(
+            calls,
+            writes,
+            &[],
+            Confidence::Certain,
+            None,
+            &mut visiting,
+            &mut out,
+        );
+        out
+    }
+
+    /// A routine's own uses and everything it reaches, with `path` first.
+    pub fn routine(&self, analysis: &RoutineAnalysis, path: &[String]) -> Reached {
+        let mut out = Reached::default();
+        let mut visiting = BTreeSet::new();
+        emit(analysis, path, Confidence::Certain, None, &mut out);
+        self.walk(
+            &analysis.calls,
+            &analysis.writes,
+            path,
+            Confidence::Certain,
+            None,
+            &mut visiting,
+            &mut out,
+        );
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn walk(
+        &self,
+        calls: &[Call],
+        writes: &[TableWrite],
+        path: &[String],
+        conf: Confidence,
+        reason: Option<&str>,
+        visiting: &mut BTreeSet<String>,
+        out: &mut Reached,
+    ) {
+        if path.len() >= MAX_CHAIN {
+            return;
+        }
+        for call in calls {
+            let (routines, c, r) = self.resolve_call(call);
+            let (conf2, reason2) = lower(conf, reason, c, r.as_deref());
+            for routine in routines {
+                if !visiting.insert(routine.identity.clone()) {
+                    continue;
+                }
+                let mut p = path.to_vec();
+                p.push(format!("{} {}", routine.kind, routine.identity));
+                emit(&routine.analysis, &p, conf2, reason2.as_deref(), out);
+                self.walk(
+                    &routine.analysis.calls,
+                    &routine.analysis.writes,
+                    &p,
+                    conf2,
+                    reason2.as_deref(),
+                    visiting,
+                    out,
+                );
+                visiting.remove(&routine.identity);
+            }
+        }
+        for w in writes {
+            for t in self.catalog.triggers_on(&w.schema, &w.table) {
+                if !t.events.contains(&w.event) {
+                    continue;
+                }
+                if w.event == "update"
+                    && !t.update_of.is_empty()
+                    && !t.update_of.iter().any(|c| w.set_columns.contains(c))
+                {
+                    continue;
+                }
+                let label = t.label();
+                if !visiting.insert(label.clone()) {
+                    continue;
+                }
+                let mut p = path.to_vec();
+                p.push(label.clone());
+                let when = RoutineAnalysis {
+                    uses: t.when_uses.clone(),
+                    ..Default::default()
+                };
+                emit(&when, &p, conf, reason, out);
+                if let Some(body) = &t.body {
+                    let (c, r) = if t.has_when {
+                        lower(
+                            conf,
+                            reason,
+                            Confidence::Probable,
+                            Some("the trigger fires only when its WHEN clause holds"),
+                        )
+                    } else {
+                        (conf, reason.map(str::to_string))
+                    };
+                    emit(body, &p, c, r.as_deref(), out);
+                    self.walk(
+                        &body.calls,
+                        &body.writes,
+                        &p,
+                        c,
+                        r.as_deref(),
+                        visiting,
+                        out,
+                    );
+                }
+                visiting.remove(&label);
+            }
+        }
+    }
+}
+
+fn lower(
+    a: Confidence,
+    ra: Option<&str>,
+    b: Confidence,
+    rb: Option<&str>,
+) -> (Confidence, Option<String>) {
+    if b < a {
+        (b, rb.map(str::to_string))
+    } else {
+        (
+            a,
+            ra.or(rb)
+                .map(str::to_string)
+                .filter(|_| a != Confidence::Certain),
+        )
+    }
+}
+
+fn emit(
+    a: &RoutineAnalysis,
+    path: &[String],
+    conf: Confidence,
+    reason: Option<&str>,
+    out: &mut Reached,
+) {
+    let via = path.join(" > ");
+    for u in &a.uses {
+        let mut u = u.clone();
+        u.via = if u.via == "direct" || via.is_empty() {
+            if via.is_empty() {
+                u.via
+            } else {
+                via.clone()
+            }
+        } else {
+            format!("{via} > {}", u.via)
+        };
+        if conf < u.confidence {
+            u.confidence = conf;
+            u.reason = reason.map(str::to_string);
+        }
+        out.uses.push(u);
+    }
+    let last = path
+        .last()
+        .cloned()
+        .unwrap_or_else(|| "the body".to_string());
+    if a.dynamic {
+        for w in &a.dynamic_words {
+            out.words.push(WordUse {
+                word: w.clone(),
+                via: via.clone(),
+                reason: format!("{last} runs dynamic SQL (EXECUTE) whose strings name the column"),
+            });
+        }
+    }
+    if let Some(problem) = &a.problem {
+        for w in &a.unresolved_words {
+            out.words.push(WordUse {
+                word: w.clone(),
+                via: via.clone(),
+                reason: format!("{last}: {problem}; the text names the column"),
+            });
+        }
+    }
+}

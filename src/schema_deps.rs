@@ -1,0 +1,275 @@
+//! Schema-side dependencies: every object in the catalog that uses a target
+//! column (views, routines, triggers, policies, constraints, indexes, …),
+//! with what `DROP COLUMN` does to it.
+
+use crate::analyze::reach::{Reach, Reached};
+use crate::analyze::resolve::{ColSel, ColumnUse};
+use crate::catalog::{Catalog, RelKind};
+use crate::inventory::{Access, Confidence, OnDrop, SchemaDependency};
+use crate::target::ColumnTarget;
+
+/// True when `u` uses target `t`.
+fn hits(u: &ColumnUse, t: &ColumnTarget, catalog: &Catalog) -> bool {
+    if u.schema != t.schema || u.table != t.table {
+        return false;
+    }
+    let rel = catalog.get(&t.schema, &t.table);
+    match &u.column {
+        ColSel::Named(c) => *c == t.column,
+        ColSel::All => rel.is_none_or(|r| r.columns.contains(&t.column)),
+        ColSel::FirstN(k) => rel
+            .and_then(|r| r.columns.iter().position(|c| *c == t.column))
+            .is_none_or(|p| p < *k),
+    }
+}
+
+fn access_words(reads: bool, writes: bool) -> &'static str {
+    match (reads, writes) {
+        (true, true) => "reads and writes",
+        (false, true) => "writes",
+        _ => "reads",
+    }
+}
+
+/// How a routine's reached uses touch target `t`: (detail, confidence), or
+/// `None` when they do not.
+fn describe(
+    reached: &Reached,
+    t: &ColumnTarget,
+    catalog: &Catalog,
+    who: &str,
+) -> Option<(String, Confidence)> {
+    let hitting: Vec<&ColumnUse> = reached
+        .uses
+        .iter()
+        .filter(|u| hits(u, t, catalog))
+        .collect();
+    if !hitting.is_empty() {
+        let reads = hitting.iter().any(|u| u.access == Access::Read);
+        let writes = hitting.iter().any(|u| u.access == Access::Write);
+        let conf = hitting
+            .iter()
+            .map(|u| u.confidence)
+            .max()
+            .unwrap_or(Confidence::Certain);
+        let mut paths: Vec<&str> = hitting
+            .iter()
+            .map(|u| u.via.as_str())
+            .filter(|v| !v.is_empty() && *v != "direct")
+            .collect();
+        paths.sort();
+        paths.dedup();
+        let through = if paths.is_empty() {
+            String::new()
+        } else {
+            format!(" (via {})", paths.join("; "))
+        };
+        return Some((
+            format!("{who} {} the column{through}", access_words(reads, writes)),
+            conf,
+        ));
+    }
+    let words: Vec<_> = reached
+        .words
+        .iter()
+        .filter(|w| w.word == t.column)
+        .collect();
+    words.first().map(|w| {
+        (
+            format!("{who} may use the column: {}", w.reason),
+            Confidence::Possible,
+        )
+    })
+}
+
+/// Every schema object that uses a target.
+pub fn schema_dependencies(
+    catalog: &Catalog,
+    targets: &[ColumnTarget],
+    search_path: &[String],
+) -> Vec<SchemaDependency> {
+    let mut out = Vec::new();
+    for t in targets {
+        let column = t.to_string();
+        // Views and materialized views.
+        for rel in catalog.relations() {
+            if !matches!(rel.kind, RelKind::View | RelKind::MaterializedView) {
+                continue;
+            }
+            for u in &rel.uses {
+                if u.schema != t.schema || u.table != t.table {
+                    continue;
+                }
+                if u.column.as_ref().is_some_and(|c| *c != t.column) {
+                    continue;
+                }
+                let how = if u.column.is_none() {
+                    "uses the whole row"
+                } else {
+                    "uses the column"
+                };
+                let through = if u.path.is_empty() {
+                    String::new()
+                } else {
+                    format!(" through view {}", u.path.join(" > view "))
+                };
+                out.push(SchemaDependency {
+                    column: column.clone(),
+                    object: format!("{}.{}", rel.schema, rel.name),
+                    object_type: rel.kind.name().to_string(),
+                    on_drop: OnDrop::Blocked,
+                    confidence: Confidence::Certain,
+                    detail: format!(
+                        "{how}{through}; DROP COLUMN fails unless CASCADE also drops the {}",
+                        rel.kind.name().replace('_', " ")
+                    ),
+                });
+            }
+        }
+        // Indexes, constraints, policies, grants, statistics, publications,
+        // rules, generated columns and defaults.
+        for o in &catalog.objects {
+            if o.schema != t.schema || o.table != t.table {
+                continue;
+            }
+            if o.column.as_ref().is_some_and(|c| *c != t.column) {
+                continue;
+            }
+            out.push(SchemaDependency {
+                column: column.clone(),
+                object: o.object.clone(),
+                object_type: o.object_type.clone(),
+                on_drop: o.on_drop,
+                confidence: Confidence::Certain,
+                detail: format!("{}; {}", o.detail, on_drop_words(o.on_drop)),
+            });
+        }
+        // Functions and procedures (trigger functions come with their triggers).
+        let reach = Reach::new(catalog, search_path);
+        for routines in catalog.routines.values() {
+            for r in routines.iter().filter(|r| !r.returns_trigger) {
+                let own = reach.routine(&r.analysis, &[]);
+                let Some((detail, confidence)) = describe(&own, t, catalog, "its body") else {
+                    continue;
+                };
+                let direct = own.uses.iter().any(|u| {
+                    hits(u, t, catalog)
+                        && !u.via.contains(" > ")
+                        && !u.via.starts_with("function ")
+                        && !u.via.starts_with("procedure ")
+                        && !u.via.starts_with("trigger ")
+                });
+                let on_drop = if r.atomic && direct {
+                    OnDrop::Blocked
+                } else {
+                    OnDrop::BreaksAtRunTime
+                };
+                out.push(SchemaDependency {
+                    column: column.clone(),
+                    object: r.identity.clone(),
+                    object_type: r.kind.clone(),
+                    on_drop,
+                    confidence,
+                    detail: format!("{detail}; {}", on_drop_words(on_drop)),
+                });
+            }
+        }
+        // Triggers: UPDATE OF list, WHEN clause, and the function's body.
+        for trg in &catalog.triggers {
+            if trg.schema == t.schema && trg.table == t.table && trg.update_of.contains(&t.column) {
+                out.push(SchemaDependency {
+                    column: column.clone(),
+                    object: format!("{} on {}.{}", trg.name, trg.schema, trg.table),
+                    object_type: "trigger".into(),
+                    on_drop: OnDrop::Blocked,
+                    confidence: Confidence::Certain,
+                    detail: format!(
+                        "in the trigger's UPDATE OF list; {}",
+                        on_drop_words(OnDrop::Blocked)
+                    ),
+                });
+            }
+            if trg.when_uses.iter().any(|u| hits(u, t, catalog)) {
+                out.push(SchemaDependency {
+                    column: column.clone(),
+                    object: format!("{} on {}.{}", trg.name, trg.schema, trg.table),
+                    object_type: "trigger".into(),
+                    on_drop: OnDrop::Blocked,
+                    confidence: Confidence::Certain,
+                    detail: format!(
+                        "used in the trigger's WHEN clause; {}",
+                        on_drop_words(OnDrop::Blocked)
+                    ),
+                });
+            }
+            let Some(body) = &trg.body else {
+                continue;
+            };
+            let reached = reach.routine(body, &[]);
+            if let Some((detail, confidence)) = describe(
+                &reached,
+                t,
+                catalog,
+                &format!("its function {}", trg.function_identity),
+            ) {
+                out.push(SchemaDependency {
+                    column: column.clone(),
+                    object: format!("{} on {}.{}", trg.name, trg.schema, trg.table),
+                    object_type: "trigger".into(),
+                    on_drop: OnDrop::BreaksAtRunTime,
+                    confidence,
+                    detail: format!(
+                        "{detail}; fires on {}; {}",
+                        trigger_events(&trg.events, &trg.update_of),
+                        on_drop_words(OnDrop::BreaksAtRunTime)
+                    ),
+                });
+                out.push(SchemaDependency {
+                    column: column.clone(),
+                    object: trg.function_identity.clone(),
+                    object_type: "function".into(),
+                    on_drop: OnDrop::BreaksAtRunTime,
+                    confidence,
+                    detail: format!(
+                        "trigger function of {}: {}; {}",
+                        trg.label(),
+                        detail.replacen(
+                            &format!("its function {}", trg.function_identity),
+                            "its body",
+                            1
+                        ),
+                        on_drop_words(OnDrop::BreaksAtRunTime)
+                    ),
+                });
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn trigger_events(events: &[String], update_of: &[String]) -> String {
+    events
+        .iter()
+        .map(|e| {
+            if e == "update" && !update_of.is_empty() {
+                format!("UPDATE OF {}", update_of.join(", "))
+            } else {
+                e.to_ascii_uppercase()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
+/// What a drop does, in words.
+pub fn on_drop_words(d: OnDrop) -> &'static str {
+    match d {
+        OnDrop::Blocked => "DROP COLUMN fails unless CASCADE also drops it",
+        OnDrop::Dropped => "DROP COLUMN drops it silently",
+        OnDrop::BreaksAtRunTime => {
+            "PostgreSQL does not track it: DROP COLUMN succeeds and it fails when it next runs"
+        }
+    }
+}
