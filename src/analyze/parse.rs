@@ -156,6 +156,7 @@ pub fn parse_mode(sql: &str, mode: ExprMode) -> Result<Vec<ParsedStatement>, Str
         out.push(ParsedStatement {
             text: sql.trim().to_string(),
             tree,
+            location: 0,
         });
     }
     Ok(out)
