@@ -2,15 +2,21 @@
 # gen-fixtures.sh [OUTDIR]  -- regenerate the pgcontract integration fixtures.
 #
 # Starts a throwaway PostgreSQL 15 cluster, creates database `appdb`, and runs
-# the same workload (26 cases, see fixtures/app/CASES.md) three times with three
-# log_line_prefix settings.  Writes only inside OUTDIR (default: <repo>/fixtures/app):
-#   logs/custom.log logs/rds.log logs/default.log
+# the same workload (26 cases, see fixtures/app/CASES.md) seven times: with three
+# log_line_prefix settings, for pg_stat_statements with track = all, with a prefix
+# using many escapes (%c %l %q, padding ...), log_error_verbosity = verbose, and
+# through syslog.  The first run also writes
+# csvlog and jsonlog.  Writes only inside OUTDIR (default: <repo>/fixtures/app):
+#   logs/custom.log logs/custom.csv logs/custom.json logs/rds.log logs/default.log
+#   logs/escapes.log logs/verbose.log logs/syslog-bsd.log logs/syslog-iso.log
 #   pgss/pgss-names.csv pgss/pgss-oids.csv   (exactly one workload run: the custom one)
 #   pgss/pgss-all.{csv,ndjson,json}          (a fourth run with pg_stat_statements.track = all
 #                                             and a function case; CSV, row_to_json, json_agg)
 #   schema.sql                                (pg_dump --schema-only of appdb, before workload)
 # Setup/reseed/export sessions run in separate server "admin" phases whose log is
-# thrown away, so the three logs contain only the workload.
+# thrown away, so the logs contain only the workload.
+# The syslog run needs root (a private mount namespace gives the server a
+# /dev/log that leads to a throwaway rsyslogd); without root it is skipped.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -60,6 +66,41 @@ run_phase() { # run_phase NAME PREFIX
     pgt_set log_line_prefix "'$2'"
     pgt_start
 }
+reseed() { # between runs: a fresh copy of the data, outside the workload logs
+    admin_phase
+    echo "$SEED_SQL" | admin "$DB" -f -
+    pgt_stop
+}
+
+# ---------------------------------------------------------------- syslog
+# A throwaway rsyslogd listening on a socket in PGT_DIR writes PostgreSQL's
+# messages twice: with BSD and with ISO (RFC 3339) timestamps.
+RSYSLOG_PID=""
+start_rsyslog() {
+    cat > "$PGT_DIR/rsyslog.conf" <<CONF
+global(workDirectory="$PGT_DIR")
+module(load="imuxsock" SysSock.Use="off")
+input(type="imuxsock" Socket="$PGT_DIR/syslog.sock" RateLimit.Interval="0")
+template(name="bsd" type="string" string="%TIMESTAMP% %HOSTNAME% %syslogtag%%msg:::sp-if-no-1st-sp%%msg:::drop-last-lf%\n")
+template(name="iso" type="string" string="%TIMESTAMP:::date-rfc3339% %HOSTNAME% %syslogtag%%msg:::sp-if-no-1st-sp%%msg:::drop-last-lf%\n")
+if \$programname == "postgres" then {
+  action(type="omfile" file="$PGT_DIR/syslog-bsd.log" template="bsd")
+  action(type="omfile" file="$PGT_DIR/syslog-iso.log" template="iso")
+}
+CONF
+    (umask 000; exec /usr/sbin/rsyslogd -n -f "$PGT_DIR/rsyslog.conf" -i "$PGT_DIR/rsyslogd.pid") &
+    RSYSLOG_PID=$!
+    local i
+    for i in $(seq 100); do [ -S "$PGT_DIR/syslog.sock" ] && return 0; sleep 0.1; done
+    echo "gen-fixtures: rsyslogd did not create its socket" >&2; return 1
+}
+stop_rsyslog() {
+    [ -n "$RSYSLOG_PID" ] || return 0
+    kill "$RSYSLOG_PID" 2>/dev/null || true
+    wait "$RSYSLOG_PID" 2>/dev/null || true
+    RSYSLOG_PID=""
+}
+trap 'rc=$?; stop_rsyslog; (exit $rc); pgt_cleanup' EXIT
 
 # ---------------------------------------------------------------- setup
 ROLES=(r_direct r_star r_alias_star r_whole_row r_positional r_insert_cols
@@ -184,9 +225,11 @@ workload() {
 # run 1: custom prefix; pg_stat_statements reset right before, exported right after
 admin postgres -c "SELECT pg_stat_statements_reset()" >/dev/null
 pgt_stop
+pgt_set log_destination "'stderr,csvlog,jsonlog'"   # custom.log, custom.csv, custom.json
 run_phase custom '%m [%p] user=%u,db=%d,app=%a,client=%h '
 workload
 pgt_stop
+pgt_set log_destination "'stderr'"
 
 admin_phase   # pg_stat_statements survives the restart (pg_stat_statements.save = on)
 admin postgres -c "COPY (SELECT d.datname, r.rolname, s.* FROM pg_stat_statements s
@@ -204,9 +247,7 @@ run_phase rds '%t:%r:%u@%d:[%p]:'
 workload
 pgt_stop
 
-admin_phase
-echo "$SEED_SQL" | admin "$DB" -f -
-pgt_stop
+reseed
 
 # run 3: default prefix
 run_phase default '%m [%p] '
@@ -249,10 +290,47 @@ admin postgres -At -c "SELECT json_agg(x ORDER BY $PGSS_ORDER) FROM ($PGSS_NAMED
     > "$OUTDIR/pgss/pgss-all.json"
 pgt_stop
 
-for f in custom rds default; do
-    cp "$PGT_DATA/log/$f.log" "$OUTDIR/logs/$f.log"
-    chmod 0644 "$OUTDIR/logs/$f.log"
+reseed
+
+# run 5: many escapes: padding, session id, line number, xid, vxid, SQLSTATE,
+# command tag, backend type, %q, %r
+run_phase escapes '%m [%-6p] %c %l %x %v %e %i %b %q%-12u %d %r %a: '
+workload
+pgt_stop
+reseed
+
+# run 6: log_error_verbosity = verbose (SQLSTATE before each message, LOCATION lines)
+pgt_set log_error_verbosity "verbose"
+run_phase verbose '%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h '
+workload
+pgt_stop
+pgt_set log_error_verbosity "default"
+
+LOGS=(custom.log custom.csv custom.json rds.log default.log escapes.log verbose.log)
+for f in "${LOGS[@]}"; do
+    cp "$PGT_DATA/log/$f" "$OUTDIR/logs/$f"
+    chmod 0644 "$OUTDIR/logs/$f"
 done
+
+# run 7: syslog (root only: see the top of this file)
+if [ "$(id -u)" -eq 0 ]; then
+    reseed
+    start_rsyslog
+    pgt_set log_destination "'syslog'"
+    pgt_set syslog_facility "'local0'"
+    pgt_set syslog_ident "'postgres'"
+    pgt_set log_line_prefix "'user=%u,db=%d,app=%a,client=%h '"
+    pgt_start_devlog "$PGT_DIR/syslog.sock"
+    workload
+    pgt_stop
+    stop_rsyslog
+    for f in syslog-bsd.log syslog-iso.log; do
+        cp "$PGT_DIR/$f" "$OUTDIR/logs/$f"
+        chmod 0644 "$OUTDIR/logs/$f"
+    done
+else
+    echo "gen-fixtures: not root: syslog run skipped (logs/syslog-*.log not regenerated)" >&2
+fi
 
 # ---------------------------------------------------------------- sanity checks
 fail() { echo "gen-fixtures: check failed: $*" >&2; exit 1; }
@@ -261,10 +339,15 @@ expect_count() { # FILE PATTERN N
     n=$(grep -cF -- "$2" "$1" || true)
     [ "$n" -eq "$3" ] || fail "$(basename "$1"): expected $3 x '$2', got $n"
 }
-for f in custom rds default; do
+for f in custom rds default escapes verbose; do
     L="$OUTDIR/logs/$f.log"
     expect_count "$L" "statement: SELECT id, legacy_email FROM users WHERE id = 1;" 3
-    expect_count "$L" "ERROR:  division by zero" 1
+    if [ "$f" = verbose ]; then
+        expect_count "$L" "ERROR:  22012: division by zero" 1
+        grep -q 'LOCATION:  exec_simple_query' "$L" || fail "verbose.log: no LOCATION lines"
+    else
+        expect_count "$L" "ERROR:  division by zero" 1
+    fi
     expect_count "$L" "STATEMENT:  SELECT legacy_email, 1/0 FROM users;" 1
     expect_count "$L" "execute <unnamed>: SELECT legacy_email FROM users WHERE id = \$1" 5
     expect_count "$L" "execute P_0: UPDATE orders SET old_status = status WHERE id = \$1" 4
@@ -280,6 +363,18 @@ for f in custom rds default; do
     done
 done
 grep -q 'pgbench-extended' "$OUTDIR/logs/custom.log" || fail "custom.log: app name"
+expect_count "$OUTDIR/logs/custom.csv" ',"statement: SELECT id, legacy_email FROM users WHERE id = 1;"' 3
+expect_count "$OUTDIR/logs/custom.csv" ',"SELECT legacy_email, 1/0 FROM users;",' 1
+expect_count "$OUTDIR/logs/custom.json" '"message":"statement: SELECT id, legacy_email FROM users WHERE id = 1;"' 3
+expect_count "$OUTDIR/logs/custom.json" '"statement":"SELECT legacy_email, 1/0 FROM users;"' 1
+if [ "$(id -u)" -eq 0 ]; then
+    for f in syslog-bsd syslog-iso; do
+        L="$OUTDIR/logs/$f.log"
+        expect_count "$L" "LOG:  statement: SELECT id, legacy_email FROM users WHERE id = 1;" 3
+        expect_count "$L" "STATEMENT:  SELECT legacy_email, 1/0 FROM users;" 1
+        grep -q '\]: \[[0-9]*-2\] user=r_error,.* STATEMENT:  ' "$L" || fail "$f.log: STATEMENT is not chunk 2"
+    done
+fi
 grep -q 'pg_stat_statements_reset' "$OUTDIR/pgss/pgss-names.csv" && fail "reset call leaked into pgss export"
 grep -q '^appdb,r_extended,' "$OUTDIR/pgss/pgss-names.csv" || fail "pgss: r_extended missing"
 [ "$(grep -vc '^appdb,' "$OUTDIR/pgss/pgss-names.csv")" -eq 1 ] || fail "pgss: rows outside appdb"

@@ -166,3 +166,25 @@ pgt_cleanup() {
     PGT_DIR=""
     return $rc
 }
+
+# pgt_start_devlog SOCKET  -- like pgt_start, but the server's /dev/log (where
+# syslog(3) sends) is SOCKET: the server runs in a private mount namespace
+# whose /dev is a tmpfs of links to the real /dev entries plus `log`.  Needs
+# root (unshare -m).  Nothing outside the namespace changes.
+pgt_start_devlog() {
+    local sock=$1
+    mkdir -p "$PGT_DIR/realdev"
+    unshare -m --propagation private sh -c '
+        set -e
+        d=$1; sock=$2; user=$3; shift 3
+        mount --rbind /dev "$d/realdev"
+        mount -t tmpfs -o mode=755 tmpfs /dev
+        for f in "$d"/realdev/* "$d"/realdev/.[!.]*; do
+            [ -e "$f" ] || [ -L "$f" ] || continue
+            ln -s "$f" "/dev/${f##*/}"
+        done
+        ln -sf "$sock" /dev/log
+        cd "$d" && exec runuser -u "$user" -- "$@"
+    ' sh "$PGT_DIR" "$sock" "$PGT_OS_USER" "$PGT_BIN/pg_ctl" -D "$PGT_DATA" -l "$PGT_DIR/pg_ctl.log" -w -t 60 start >/dev/null \
+        || { echo "pg-throwaway: start (with /dev/log) failed:" >&2; tail -n 30 "$PGT_DIR/pg_ctl.log" >&2; return 1; }
+}

@@ -155,6 +155,9 @@ pub struct ScanArgs {
     /// The server's log_line_prefix (detected when not given).
     #[arg(long, value_name = "PREFIX")]
     pub log_line_prefix: Option<String>,
+    /// Read every input as this format instead of recognising it by content (the names shown in coverage).
+    #[arg(long, value_name = "FORMAT", value_parser = input_format_names())]
+    pub input_format: Option<String>,
     /// Default search_path for unqualified table names.
     #[arg(long, value_name = "SCHEMAS", default_value = "\"$user\", public")]
     pub search_path: String,
@@ -171,6 +174,13 @@ pub struct ScanArgs {
     /// Log files, directories, pg_stat_statements CSV exports, or `-` for stdin (gzip recognised by content).
     #[arg(value_name = "INPUT", required = true)]
     pub inputs: Vec<PathBuf>,
+}
+
+/// The `--input-format` values: every format's coverage name.
+fn input_format_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        crate::input::InputFormat::ALL.iter().map(|f| f.name()),
+    )
 }
 
 /// Flags of `explain`.

@@ -8,6 +8,7 @@ use crate::analyze::load_schema;
 use crate::catalog::Catalog;
 use crate::cli::{FormatArg, ScanArgs};
 use crate::input::prefix::Prefix;
+use crate::input::InputFormat;
 use crate::input::InputSource;
 use crate::migration::{targets_from_migrations, MigrationTargets};
 use crate::normalize::{fold_identifier, unquote_identifier};
@@ -35,6 +36,9 @@ pub enum ConfigError {
     /// A bad `--migration`.
     #[error(transparent)]
     Migration(#[from] crate::migration::MigrationError),
+    /// An `--input-format` that names no format.
+    #[error("unknown input format `{0}`")]
+    InputFormat(String),
     /// `-` given more than once.
     #[error("stdin (`-`) can be given only once")]
     StdinTwice,
@@ -142,6 +146,11 @@ pub fn scan_setup(args: &ScanArgs) -> Result<ScanSetup, ConfigError> {
         .as_deref()
         .map(Prefix::compile)
         .transpose()?;
+    let input_format = args
+        .input_format
+        .as_deref()
+        .map(|n| InputFormat::from_name(n).ok_or_else(|| ConfigError::InputFormat(n.to_string())))
+        .transpose()?;
     let mut inputs = Vec::new();
     for p in &args.inputs {
         if p.as_os_str() == "-" {
@@ -159,6 +168,7 @@ pub fn scan_setup(args: &ScanArgs) -> Result<ScanSetup, ConfigError> {
             catalog,
             inputs,
             prefix,
+            input_format,
             search_path,
             threads: args.threads,
             progress: !args.quiet,

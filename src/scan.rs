@@ -12,7 +12,10 @@ use crate::analyze::{Analysis, Analyzer};
 use crate::catalog::Catalog;
 use crate::extract::{stats_row, Extractor, Statement};
 use crate::input::prefix::Prefix;
-use crate::input::{self, detect_format, fingerprint, pgss, stderr, InputFormat, InputSource};
+use crate::input::{
+    self, csvlog, detect_format, fingerprint, jsonlog, pgss, stderr, syslog, InputFormat,
+    InputSource,
+};
 use crate::inventory::{Confidence, DepKey, DepStats, FileCoverage, Inventory, SourceRef};
 
 /// Why a dependency from a statement the log cut short is only possible.
@@ -30,6 +33,8 @@ pub struct ScanConfig {
     pub inputs: Vec<InputSource>,
     /// A forced `log_line_prefix`.
     pub prefix: Option<Prefix>,
+    /// A forced input format (`--input-format`); detected per input when `None`.
+    pub input_format: Option<InputFormat>,
     /// Default search path.
     pub search_path: Vec<String>,
     /// Worker threads (0 = all cores).
@@ -342,15 +347,10 @@ fn scan_input(
                     Vec::new()
                 }
             };
-            let format = match detect_format(&head) {
-                Some(
-                    f @ (InputFormat::PgssCsv
-                    | InputFormat::PgssNdjson
-                    | InputFormat::PgssJsonArray),
-                ) => Some(f),
-                _ if cfg.prefix.is_some() => Some(InputFormat::Stderr),
+            let format = cfg.input_format.or_else(|| match detect_format(&head) {
+                None if cfg.prefix.is_some() => Some(InputFormat::Stderr),
                 detected => detected,
-            };
+            });
             let compressed = opened
                 .compression
                 .map(|c| format!("+{c}"))
@@ -389,6 +389,54 @@ fn scan_input(
                         cov.errors.push(
                             input::InputError::Unrecognised { path: name.clone() }.to_string(),
                         );
+                    }
+                }
+                Some(f @ (InputFormat::Csvlog | InputFormat::Jsonlog)) => {
+                    cov.format = format!("{}{compressed}", f.name());
+                    let mut x = Extractor::default();
+                    let sink = |entry: input::LogEntry, cov: &mut FileCoverage| {
+                        x.entry(&entry, cov, &mut |s, cov| fs.statement(s, cov));
+                    };
+                    let res = if f == InputFormat::Csvlog {
+                        csvlog::read_entries(opened.reader, &name, lines_before, &mut cov, sink)
+                    } else {
+                        jsonlog::read_entries(opened.reader, &name, lines_before, &mut cov, sink)
+                    };
+                    if let Err((line, e)) = res {
+                        cov.errors.push(format!("{name}: read error after line {line}: {e}; the part before was scanned"));
+                        damaged_note(&mut cov, opened.compression);
+                    }
+                    logging_notes(&mut cov);
+                }
+                Some(InputFormat::Syslog) => {
+                    let prefix = cfg.prefix.clone().or_else(|| {
+                        let text = String::from_utf8_lossy(&head);
+                        let sample: Vec<&str> = text.lines().take(500).collect();
+                        syslog::detect_inner_prefix(&sample)
+                    });
+                    cov.format = format!("syslog{compressed}");
+                    match prefix {
+                        Some(prefix) => {
+                            cov.log_line_prefix = Some(prefix.source.clone());
+                            let mut x = Extractor::default();
+                            let res = syslog::read_entries(
+                                opened.reader,
+                                &prefix,
+                                lines_before,
+                                &mut cov,
+                                |entry, cov| {
+                                    x.entry(&entry, cov, &mut |s, cov| fs.statement(s, cov));
+                                },
+                            );
+                            if let Err((line, e)) = res {
+                                cov.errors.push(format!("{name}: read error after line {line}: {e}; the part before was scanned"));
+                                damaged_note(&mut cov, opened.compression);
+                            }
+                            logging_notes(&mut cov);
+                        }
+                        None => cov.errors.push(format!(
+                            "{name}: syslog messages match no known log_line_prefix; pass --log-line-prefix"
+                        )),
                     }
                 }
                 Some(InputFormat::PgssCsv) => {

@@ -2,8 +2,9 @@
 //! cluster (scripts/gen-fixtures.sh) and checks that the fresh logs and
 //! export give exactly the inventory the committed fixtures give.
 //!
-//! Needs the postgresql-15 server package (`/usr/lib/postgresql/15/bin`).
-//! Without it the test fails, unless `PGCONTRACT_SKIP_LIVE=1` is set.
+//! Needs the postgresql-15 server package (`/usr/lib/postgresql/15/bin`) and,
+//! for the syslog logs, rsyslog and root (see scripts/gen-fixtures.sh).
+//! Without them the test fails, unless `PGCONTRACT_SKIP_LIVE=1` is set.
 
 mod common;
 
@@ -100,6 +101,33 @@ fn regenerated_logs_from_a_live_server_give_the_same_inventory() {
             let user = d.actor.user.as_deref().unwrap_or("");
             assert!(!DECOY_ROLES.contains(&user), "{f}: decoy {user} in {d:?}");
         }
+    }
+
+    // The self-hosted formats of the same workload: csvlog and jsonlog of
+    // the first run, a prefix with many escapes, verbose error verbosity,
+    // and syslog through rsyslog (BSD and ISO headers).
+    for (f, prefix) in [
+        ("custom.csv", None),
+        ("custom.json", None),
+        (
+            "escapes.log",
+            Some("%m [%-6p] %c %l %x %v %e %i %b %q%-12u %d %r %a: "),
+        ),
+        ("verbose.log", None),
+        ("syslog-bsd.log", None),
+        ("syslog-iso.log", None),
+    ] {
+        let log = out_dir.join("logs").join(f);
+        assert!(log.is_file(), "{f} not written");
+        let mut cfg = config(std::slice::from_ref(&log), Some(&schema), 0);
+        cfg.prefix = prefix.map(|p| pgcontract::input::prefix::Prefix::compile(p).unwrap());
+        let doc = pgcontract::report::json::to_doc(&pgcontract::scan::scan(&cfg));
+        assert_eq!(rows(&doc), expected_log_rows_with_schema(), "{f}");
+        let input = &doc.coverage.inputs[0];
+        assert!(input.errors.is_empty(), "{f}: {:?}", input.errors);
+        assert_eq!(input.statements.seen, 43, "{f}");
+        assert_eq!(input.statements.unparseable, 0, "{f}");
+        assert_eq!(input.records_by_kind["statement"], 42, "{f}");
     }
 
     // pg_stat_statements: the same set minus the failed statement (not

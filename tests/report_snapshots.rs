@@ -21,6 +21,7 @@ fn render(format: OutputFormat, inputs: &[&str], schema: Option<&str>) -> String
             .map(|p| InputSource::File(PathBuf::from(p)))
             .collect(),
         prefix: None,
+        input_format: None,
         search_path: parse_search_path("\"$user\", public"),
         threads: 2,
         progress: false,

@@ -3,10 +3,14 @@
 //! reading them into records.
 
 pub mod cloud;
+pub mod csvlog;
 pub mod fingerprint;
+pub mod jsonlog;
 pub mod pgss;
 pub mod prefix;
+pub mod record;
 pub mod stderr;
+pub mod syslog;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -56,9 +60,32 @@ pub enum InputFormat {
     AzureEventHub,
     /// Azure Database for PostgreSQL, Log Analytics JSON export.
     AzureLogAnalytics,
+    /// PostgreSQL `csvlog` (23, 24 or 26 columns).
+    Csvlog,
+    /// PostgreSQL 15+ `jsonlog` (one object per line).
+    Jsonlog,
+    /// PostgreSQL logging through syslog, as a syslog daemon writes it.
+    Syslog,
 }
 
 impl InputFormat {
+    /// Every format, in the order `--input-format` lists them.
+    pub const ALL: &'static [InputFormat] = &[
+        InputFormat::Stderr,
+        InputFormat::Csvlog,
+        InputFormat::Jsonlog,
+        InputFormat::Syslog,
+        InputFormat::PgssCsv,
+        InputFormat::PgssNdjson,
+        InputFormat::PgssJsonArray,
+        InputFormat::RdsCloudWatch,
+        InputFormat::CloudSql,
+        InputFormat::CloudNativePg,
+        InputFormat::Heroku,
+        InputFormat::AzureEventHub,
+        InputFormat::AzureLogAnalytics,
+    ];
+
     /// True for the cloud shapes read by [`cloud::read_entries`].
     pub fn is_cloud(self) -> bool {
         matches!(
@@ -85,7 +112,15 @@ impl InputFormat {
             InputFormat::Heroku => "heroku-logplex",
             InputFormat::AzureEventHub => "azure-eventhub",
             InputFormat::AzureLogAnalytics => "azure-log-analytics",
+            InputFormat::Csvlog => "csvlog",
+            InputFormat::Jsonlog => "jsonlog",
+            InputFormat::Syslog => "syslog",
         }
+    }
+
+    /// The format named `name` (as [`InputFormat::name`] prints it).
+    pub fn from_name(name: &str) -> Option<InputFormat> {
+        Self::ALL.iter().copied().find(|f| f.name() == name)
     }
 }
 
@@ -262,6 +297,15 @@ pub fn detect_format(head: &[u8]) -> Option<InputFormat> {
         return Some(f);
     }
     let sample: Vec<&str> = text.lines().take(500).collect();
+    if jsonlog::looks_like_jsonlog(&sample) {
+        return Some(InputFormat::Jsonlog);
+    }
+    if csvlog::looks_like_csvlog(&sample) {
+        return Some(InputFormat::Csvlog);
+    }
+    if syslog::looks_like_syslog(&sample) {
+        return Some(InputFormat::Syslog);
+    }
     if stderr::detect_prefix(&sample).is_some() {
         return Some(InputFormat::Stderr);
     }

@@ -72,6 +72,9 @@ pub struct LineParts<'a> {
 const SEVERITIES: &str =
     "DEBUG[1-5]?|INFO|NOTICE|WARNING|ERROR|LOG|FATAL|PANIC|DETAIL|HINT|QUERY|CONTEXT|LOCATION|STATEMENT|BACKTRACE";
 
+/// Backend types PostgreSQL prints for `%b` (PG 13–18), longest first.
+const BACKEND_TYPES: &str = "client backend|autovacuum launcher|autovacuum worker|logical replication launcher|logical replication parallel worker|logical replication tablesync worker|logical replication apply worker|logical replication worker|parallel worker|background writer|background worker|checkpointer|walreceiver|walsender|walwriter|walsummarizer|wal summarizer|archiver|stats collector|startup|postmaster|standalone backend|slotsync worker|io worker|dead-end client backend";
+
 /// A timestamp as `%t` prints it, with an optional zone.
 const TS: &str = r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[ ]?(?:[A-Za-z][A-Za-z0-9/_+\-]{0,30}|[+\-]\d{2}(?::?\d{2})?))?";
 const TS_MS: &str = r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}\.\d{1,6}(?:[ ]?(?:[A-Za-z][A-Za-z0-9/_+\-]{0,30}|[+\-]\d{2}(?::?\d{2})?))?";
@@ -116,7 +119,10 @@ impl Prefix {
                     Some(Field::RemoteHostPort),
                 ),
                 'L' => (r"(?:\[local\]|[^\s]*?)".into(), None),
-                'b' => (r"(?:[a-z][a-z ]*?|)".into(), None),
+                // PostgreSQL's own backend types first (so that a lazy
+                // neighbour cannot take a word of them), then any name
+                // (background workers of extensions name themselves).
+                'b' => (format!("(?:{BACKEND_TYPES}|.*?)"), None),
                 'p' => (r"(\d+)".into(), Some(Field::Pid)),
                 'P' => (r"(?:\d*)".into(), None),
                 't' => (format!("({TS})"), Some(Field::Time)),
@@ -290,6 +296,90 @@ mod tests {
         assert_eq!(l.pid, Some("42"));
         assert_eq!(l.user, Some("alice"));
         assert_eq!(l.message, "statement: SELECT 1");
+    }
+
+    #[test]
+    fn every_escape_in_one_prefix() {
+        let p = Prefix::compile("%a|%u|%d|%r|%h|%L|%b|%p|%P|%t|%m|%n|%i|%e|%c|%l|%s|%v|%x|%Q|%%|")
+            .unwrap();
+        let l = p
+            .split(concat!(
+                "my app|alice|shop|::1(5432)|::1|10.0.0.1|client backend|4242|4240|",
+                "2024-06-27 00:00:07 CEST|2024-06-27 00:00:07.369 CEST|1719439207.369|",
+                "SELECT|00000|667c8f67.e327|12|2024-06-26 23:59:00 CEST|3/77|0|-123456789|%|",
+                "LOG:  statement: SELECT 1"
+            ))
+            .unwrap();
+        assert_eq!(l.application, Some("my app"));
+        assert_eq!(l.user, Some("alice"));
+        assert_eq!(l.database, Some("shop"));
+        assert_eq!(l.client, Some("::1"));
+        assert_eq!(l.pid, Some("4242"));
+        assert_eq!(l.time, Some("2024-06-27 00:00:07 CEST"));
+        assert_eq!(l.session, Some("667c8f67.e327"));
+        assert_eq!(l.message, "statement: SELECT 1");
+    }
+
+    #[test]
+    fn names_with_at_dot_dash_space_and_non_ascii() {
+        let p = Prefix::compile("%m [%p] user=%u,db=%d,app=%a,client=%h ").unwrap();
+        let l = p
+            .split("2024-01-01 00:00:00.000 +03 [9] user=ops.bot-1@corp,db=Bücher und Co,app=Jörg's tool,client=2001:db8::7 LOG:  x")
+            .unwrap();
+        assert_eq!(l.user, Some("ops.bot-1@corp"));
+        assert_eq!(l.database, Some("Bücher und Co"));
+        assert_eq!(l.application, Some("Jörg's tool"));
+        assert_eq!(l.client, Some("2001:db8::7"));
+        assert_eq!(l.time, Some("2024-01-01 00:00:00.000 +03"));
+        let empty = p
+            .split("2024-01-01 00:00:00.000 Europe/Berlin [9] user=,db=,app=,client= LOG:  x")
+            .unwrap();
+        assert_eq!(
+            (empty.user, empty.database, empty.client),
+            (None, None, None)
+        );
+    }
+
+    #[test]
+    fn epoch_time_session_and_right_padding() {
+        let p = Prefix::compile("%n %c %10u %-8d|").unwrap();
+        let l = p
+            .split(
+                "1719439207.369 667c8f67.e327      alice shop    |ERROR:  22012: division by zero",
+            )
+            .unwrap();
+        assert_eq!(l.time, Some("1719439207.369"));
+        assert_eq!(l.session, Some("667c8f67.e327"));
+        assert_eq!(l.user, Some("alice"));
+        assert_eq!(l.database, Some("shop"));
+        assert_eq!(l.severity, "ERROR");
+        assert_eq!(l.message, "division by zero");
+    }
+
+    #[test]
+    fn q_with_line_number_and_backend_type_of_a_background_process() {
+        let p = Prefix::compile("%m [%p] %b %l %q%u@%d/%a ").unwrap();
+        let bg = p
+            .split("2024-01-01 00:00:00.000 UTC [7] TimescaleDB Background Worker Scheduler 3 LOG:  started")
+            .unwrap();
+        assert_eq!((bg.user, bg.database), (None, None));
+        assert_eq!(bg.message, "started");
+        let s = p
+            .split("2024-01-01 00:00:00.000 UTC [8] client backend 14 bob@db/psql LOG:  statement: SELECT 1")
+            .unwrap();
+        assert_eq!(
+            (s.user, s.database, s.application),
+            (Some("bob"), Some("db"), Some("psql"))
+        );
+    }
+
+    #[test]
+    fn verbose_location_line() {
+        let p = Prefix::compile("%m [%p] ").unwrap();
+        let l = p
+            .split("2024-01-01 00:00:00.000 UTC [7] LOCATION:  exec_simple_query, postgres.c:1071")
+            .unwrap();
+        assert_eq!(l.severity, "LOCATION");
     }
 
     #[test]

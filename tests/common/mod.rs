@@ -29,6 +29,7 @@ pub fn config(inputs: &[PathBuf], schema: Option<&Path>, threads: usize) -> Scan
         catalog: pgcontract::config::load_catalog(schema).unwrap(),
         inputs: inputs.iter().cloned().map(InputSource::File).collect(),
         prefix: None,
+        input_format: None,
         search_path: parse_search_path("\"$user\", public"),
         threads,
         progress: false,

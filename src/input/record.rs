@@ -1,0 +1,179 @@
+//! Structured log records (csvlog, jsonlog): one record holds the message and
+//! its DETAIL, HINT, QUERY, CONTEXT, LOCATION and STATEMENT parts in fields of
+//! its own. This module turns such a record into the same sequence of
+//! [`LogEntry`] values a stderr log gives for the same event, so statement
+//! extraction is identical whatever the format.
+
+use super::LogEntry;
+use crate::inventory::FileCoverage;
+use crate::time::parse_timestamp;
+
+/// The fields of one structured log record that pgcontract uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StructuredRecord {
+    /// 1-based line where the record starts.
+    pub line: u64,
+    /// `log_time` / `timestamp` as written.
+    pub time: Option<String>,
+    /// `session_id`, else `process_id` / `pid`.
+    pub backend: Option<String>,
+    /// `user_name` / `user`.
+    pub user: Option<String>,
+    /// `database_name` / `dbname`.
+    pub database: Option<String>,
+    /// `application_name`.
+    pub application: Option<String>,
+    /// The client host (`connection_from` without its port, `remote_host`).
+    pub client: Option<String>,
+    /// `error_severity`.
+    pub severity: String,
+    /// `message`.
+    pub message: String,
+    /// `detail`.
+    pub detail: Option<String>,
+    /// `hint`.
+    pub hint: Option<String>,
+    /// `internal_query`.
+    pub internal_query: Option<String>,
+    /// `context`.
+    pub context: Option<String>,
+    /// `location` (csvlog) or `func_name, file_name:file_line_num` (jsonlog).
+    pub location: Option<String>,
+    /// `query` (csvlog) / `statement` (jsonlog): the statement a message
+    /// belongs to, written where stderr writes a `STATEMENT:` line.
+    pub statement: Option<String>,
+}
+
+/// Empty strings and `[unknown]` are absent values.
+pub fn present(v: Option<&str>) -> Option<String> {
+    v.filter(|s| !s.is_empty() && *s != "[unknown]")
+        .map(str::to_string)
+}
+
+/// Remembers whether an unknown time-zone note was already added.
+#[derive(Debug, Default)]
+pub struct TimeNotes {
+    unknown_zone_noted: bool,
+}
+
+impl StructuredRecord {
+    /// The entries a stderr log would hold for this record, in stderr's
+    /// order: the message, then DETAIL, HINT, QUERY, CONTEXT, LOCATION and
+    /// STATEMENT when present.
+    pub fn into_entries(self, cov: &mut FileCoverage, notes: &mut TimeNotes) -> Vec<LogEntry> {
+        let time = self.time.as_deref().and_then(parse_timestamp);
+        if let Some(t) = time {
+            if !t.zone_known && !notes.unknown_zone_noted {
+                notes.unknown_zone_noted = true;
+                cov.notes.push(
+                    "a time zone abbreviation is unknown; those times were read as UTC".into(),
+                );
+            }
+        }
+        let base = LogEntry {
+            line: self.line,
+            time: time.map(|t| t.millis),
+            backend: self.backend,
+            user: self.user,
+            database: self.database,
+            application: self.application,
+            client: self.client,
+            severity: String::new(),
+            message: String::new(),
+        };
+        let mut out = Vec::with_capacity(2);
+        let parts = [
+            (self.severity.as_str(), Some(self.message)),
+            ("DETAIL", self.detail),
+            ("HINT", self.hint),
+            ("QUERY", self.internal_query),
+            ("CONTEXT", self.context),
+            ("LOCATION", self.location),
+            ("STATEMENT", self.statement),
+        ];
+        for (severity, text) in parts {
+            let Some(text) = text.filter(|t| !t.is_empty()) else {
+                continue;
+            };
+            out.push(LogEntry {
+                severity: severity.to_string(),
+                message: text,
+                ..base.clone()
+            });
+        }
+        out
+    }
+}
+
+/// Collects per-record errors for one input: the first few are listed with
+/// their `file:line`, the rest are counted.
+#[derive(Debug)]
+pub struct RecordErrors {
+    name: String,
+    listed: usize,
+    more: u64,
+}
+
+/// How many record errors are listed per input.
+pub const LISTED_ERRORS: usize = 10;
+
+impl RecordErrors {
+    /// Errors for the input `name`.
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            listed: 0,
+            more: 0,
+        }
+    }
+
+    /// Counts the record at `line` as unparseable (`kind` names the reader)
+    /// and lists `why` with its position.
+    pub fn bad(&mut self, cov: &mut FileCoverage, kind: &str, line: u64, why: &str) {
+        cov.skip(&format!("unparseable {kind} record"));
+        if self.listed < LISTED_ERRORS {
+            self.listed += 1;
+            cov.errors.push(format!("{}:{line}: {why}", self.name));
+        } else {
+            self.more += 1;
+        }
+    }
+
+    /// Adds the count of errors not listed.
+    pub fn finish(self, cov: &mut FileCoverage) {
+        if self.more > 0 {
+            cov.errors.push(format!(
+                "{}: {} more unparseable records (not listed)",
+                self.name, self.more
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_expands_in_stderr_order() {
+        let r = StructuredRecord {
+            line: 3,
+            time: Some("2024-01-01 00:00:00.000 UTC".into()),
+            backend: Some("65a1.1".into()),
+            severity: "ERROR".into(),
+            message: "division by zero".into(),
+            hint: Some("h".into()),
+            detail: Some("d".into()),
+            statement: Some("SELECT 1/0".into()),
+            ..StructuredRecord::default()
+        };
+        let mut cov = FileCoverage::default();
+        let e = r.into_entries(&mut cov, &mut TimeNotes::default());
+        let sev: Vec<&str> = e.iter().map(|e| e.severity.as_str()).collect();
+        assert_eq!(sev, ["ERROR", "DETAIL", "HINT", "STATEMENT"]);
+        assert!(e
+            .iter()
+            .all(|e| e.line == 3 && e.time == Some(1_704_067_200_000)));
+        assert_eq!(e[3].message, "SELECT 1/0");
+    }
+}
