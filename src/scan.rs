@@ -409,7 +409,10 @@ fn scan_input(
                     logging_notes(&mut cov);
                 }
                 Some(InputFormat::Syslog) => {
-                    let prefix = cfg.prefix.clone().or_else(|| {
+                    let planned = plan
+                        .and_then(|p| p.prefix.as_deref())
+                        .and_then(|p| Prefix::compile(p).ok());
+                    let prefix = cfg.prefix.clone().or(planned).or_else(|| {
                         let text = String::from_utf8_lossy(&head);
                         let sample: Vec<&str> = text.lines().take(500).collect();
                         syslog::detect_inner_prefix(&sample)
