@@ -26,6 +26,7 @@ fn scan_with(schema: &Path, logs: &[PathBuf]) -> InventoryDoc {
         catalog: pgcontract::config::load_catalog(Some(schema)).unwrap(),
         inputs: logs.iter().cloned().map(InputSource::File).collect(),
         prefix: None,
+        input_format: None,
         search_path: parse_search_path("\"$user\", public"),
         threads: 0,
         progress: false,
