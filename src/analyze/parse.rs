@@ -73,6 +73,9 @@ pub mod consts {
     pub const AT_ADD_COLUMN: i64 = pb::AlterTableType::AtAddColumn as i64;
 }
 
+/// `EXISTS_SUBLINK` in pg_query's `SubLinkType` enum.
+pub const EXISTS_SUBLINK: i64 = pg_query::protobuf::SubLinkType::ExistsSublink as i64;
+
 /// One statement of a parsed string.
 pub struct ParsedStatement {
     /// The statement's own text (a slice of the input).

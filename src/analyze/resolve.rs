@@ -70,6 +70,9 @@ struct RelInfo {
 struct Col {
     name: String,
     origin: Option<(RelInfo, String)>,
+    /// Came from a `*` that used nothing by itself (see [`Level::by_name`]):
+    /// a whole-row use of the derived table uses its origin.
+    deferred: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -87,6 +90,9 @@ struct Item {
     passthrough: Vec<RelInfo>,
     /// For a join alias: the (hidden) items of the same level it covers.
     members: Vec<usize>,
+    /// Number of column aliases (`t AS x(a, b)`) over a relation whose
+    /// columns are known: the first `aliased` columns are renamed by position.
+    aliased: usize,
 }
 
 impl Item {
@@ -118,10 +124,18 @@ struct Level {
     ctes: Vec<Cte>,
     merged: Vec<Merged>,
     outputs: Vec<String>,
+    /// Output columns from a `*` expansion, by position (for ordinals).
+    star_outputs: Vec<Option<Col>>,
+    /// The query's output is only used by column name (a derived table, a
+    /// CTE, an `EXISTS` subquery): a `*` in its target list uses nothing by
+    /// itself; whoever names the output columns uses their base columns.
+    by_name: bool,
 }
 
 /// Deepest nesting walked before the statement is reported as too deep.
 pub const MAX_DEPTH: usize = 1500;
+
+use super::parse::EXISTS_SUBLINK;
 
 /// The resolver state for one statement.
 pub struct Resolver<'a> {
@@ -137,6 +151,11 @@ pub struct Resolver<'a> {
     /// that is a variable and not a column is not a column reference) and
     /// the trigger records `NEW`/`OLD`.
     pub routine: Option<&'a RoutineScope>,
+    /// The next query level's output is used by name only (see
+    /// [`Level::by_name`]).
+    pending_by_name: bool,
+    /// ColumnRef nodes visited (for the completeness check).
+    pub column_refs_seen: usize,
 }
 
 // ---------------------------------------------------------------- JSON helpers
@@ -204,6 +223,7 @@ fn named_cols(names: &[String]) -> Vec<Col> {
         .map(|n| Col {
             name: n.clone(),
             origin: None,
+            deferred: false,
         })
         .collect()
 }
@@ -262,6 +282,8 @@ impl<'a> Resolver<'a> {
             depth: 0,
             too_deep: false,
             routine: None,
+            pending_by_name: false,
+            column_refs_seen: 0,
         }
     }
 
@@ -392,11 +414,29 @@ impl<'a> Resolver<'a> {
                 .map(|c| Col {
                     name: c.clone(),
                     origin: Some((rel.clone(), c.clone())),
+                    deferred: false,
                 })
                 .collect::<Vec<_>>()
         });
+        let mut aliased = 0;
         if let Some(cols) = cols.as_mut() {
             rename(cols, &colnames);
+            if !colnames.is_empty() {
+                aliased = colnames.len();
+                if colnames.len() >= cols.len() {
+                    // Every column is renamed: dropping any leaves more
+                    // aliases than columns, which PostgreSQL refuses.
+                    self.use_rel(
+                        &rel,
+                        ColSel::All,
+                        Access::Read,
+                        "positional",
+                        Confidence::Certain,
+                        None,
+                        loc,
+                    );
+                }
+            }
         } else if !colnames.is_empty() {
             // Column aliases over a table whose columns are unknown: the first
             // N columns are renamed, but which ones is unknown.
@@ -422,6 +462,7 @@ impl<'a> Resolver<'a> {
             rel: Some(rel),
             passthrough,
             members: Vec::new(),
+            aliased,
         }
     }
 
@@ -438,7 +479,25 @@ impl<'a> Resolver<'a> {
             cols,
             passthrough: out.passthrough,
             members: Vec::new(),
+            aliased: 0,
         }
+    }
+
+    /// Pushes the level of a query, taking the pending "used by name" mark.
+    fn push_query_level(&mut self) {
+        let by_name = std::mem::take(&mut self.pending_by_name);
+        self.levels.push(Level {
+            by_name,
+            ..Level::default()
+        });
+    }
+
+    /// Analyses a subquery whose output is used by column name only.
+    fn by_name_statement(&mut self, v: &Value) -> Output {
+        self.pending_by_name = true;
+        let out = self.sub_statement(v);
+        self.pending_by_name = false;
+        out
     }
 
     fn top(&mut self) -> &mut Level {
@@ -598,7 +657,7 @@ impl<'a> Resolver<'a> {
                     out: placeholder,
                 });
             }
-            let mut out = self.sub_statement(field(c, "ctequery"));
+            let mut out = self.by_name_statement(field(c, "ctequery"));
             if let Some(cols) = out.cols.as_mut() {
                 rename(cols, &colnames);
             } else if !colnames.is_empty() {
@@ -611,9 +670,13 @@ impl<'a> Resolver<'a> {
     }
 
     fn select(&mut self, s: &Value) -> Output {
-        self.levels.push(Level::default());
+        self.push_query_level();
         self.with_clause(field(s, "with_clause"));
         let op = int(s, "op");
+        if op > 1 {
+            // Set operations combine outputs by position.
+            self.top().by_name = false;
+        }
         let out = if op > 1 {
             let l = self.select(field(s, "larg"));
             let r = self.select(field(s, "rarg"));
@@ -630,6 +693,7 @@ impl<'a> Resolver<'a> {
                         .map(|c| Col {
                             name: c.name,
                             origin: None,
+                            deferred: false,
                         })
                         .collect()
                 }),
@@ -653,6 +717,7 @@ impl<'a> Resolver<'a> {
                         .map(|i| Col {
                             name: format!("column{i}"),
                             origin: None,
+                            deferred: false,
                         })
                         .collect(),
                 ),
@@ -666,7 +731,10 @@ impl<'a> Resolver<'a> {
             self.top().outputs = out.cols.iter().flatten().map(|c| c.name.clone()).collect();
             self.expr(field(s, "where_clause"));
             for g in list(s, "group_clause") {
-                self.expr(g);
+                match node(g) {
+                    Some(("AConst", c)) => self.ordinal(c),
+                    _ => self.expr(g),
+                }
             }
             self.expr(field(s, "having_clause"));
             for w in list(s, "window_clause") {
@@ -707,10 +775,41 @@ impl<'a> Resolver<'a> {
                     }
                 }
             }
-            if let Some(("AConst", _)) = node(inner) {
+            if let Some(("AConst", c)) = node(inner) {
+                self.ordinal(c);
                 continue;
             }
             self.expr(inner);
+        }
+    }
+
+    /// `ORDER BY k` / `GROUP BY k` where output column k comes from a `*`:
+    /// which base column it is depends on the columns before it.
+    fn ordinal(&mut self, c: &Value) {
+        let Some(k) = field(field(c, "val"), "Ival")
+            .get("ival")
+            .and_then(Value::as_i64)
+        else {
+            return;
+        };
+        let Some(Some(col)) = usize::try_from(k - 1)
+            .ok()
+            .and_then(|i| self.levels.last().and_then(|l| l.star_outputs.get(i)))
+            .cloned()
+        else {
+            return;
+        };
+        if let Some((rel, name)) = &col.origin {
+            let loc = int(c, "location") as i32;
+            self.use_rel(
+                rel,
+                ColSel::Named(name.clone()),
+                Access::Read,
+                "ordinal",
+                Confidence::Certain,
+                None,
+                loc,
+            );
         }
     }
 
@@ -729,8 +828,16 @@ impl<'a> Resolver<'a> {
             if let Some(("ColumnRef", cr)) = node(val) {
                 let fields = list(cr, "fields");
                 if fields.last().is_some_and(is_star) {
+                    self.column_refs_seen += 1;
                     let loc = int(cr, "location") as i32;
-                    let expanded = self.star(&fields[..fields.len() - 1], star_via, loc);
+                    let emit = !self.levels.last().is_some_and(|l| l.by_name);
+                    let expanded = self.star(&fields[..fields.len() - 1], star_via, loc, emit);
+                    let level = self.top();
+                    if let Some(cols) = &expanded.cols {
+                        level.star_outputs.extend(cols.iter().cloned().map(Some));
+                    } else {
+                        level.star_outputs.push(None);
+                    }
                     match (out.cols.as_mut(), expanded.cols) {
                         (Some(mine), Some(theirs)) => mine.extend(theirs),
                         _ => out.cols = None,
@@ -739,6 +846,7 @@ impl<'a> Resolver<'a> {
                     continue;
                 }
             }
+            self.top().star_outputs.push(None);
             let before = self.uses.len();
             self.expr(val);
             let name = if alias.is_empty() {
@@ -762,7 +870,11 @@ impl<'a> Resolver<'a> {
                 _ => None,
             };
             if let Some(cols) = out.cols.as_mut() {
-                cols.push(Col { name, origin });
+                cols.push(Col {
+                    name,
+                    origin,
+                    deferred: false,
+                });
             }
         }
         out
@@ -786,7 +898,7 @@ impl<'a> Resolver<'a> {
     }
 
     /// Expands `*` (empty qualifier) or `q.*`, emitting uses.
-    fn star(&mut self, qualifier: &[Value], via: &str, loc: i32) -> Output {
+    fn star(&mut self, qualifier: &[Value], via: &str, loc: i32, emit: bool) -> Output {
         let mut out = Output {
             cols: Some(Vec::new()),
             passthrough: Vec::new(),
@@ -804,8 +916,15 @@ impl<'a> Resolver<'a> {
         };
         for (li, ii) in targets {
             let item = self.levels[li].items[ii].clone();
-            self.whole_item(li, ii, via, loc, Confidence::Certain, None);
-            match (out.cols.as_mut(), item.cols) {
+            let mut cols = item.cols;
+            if emit {
+                self.whole_item(li, ii, via, loc, Confidence::Certain, None);
+            } else if item.rel.is_some() || !item.members.is_empty() {
+                for c in cols.iter_mut().flatten() {
+                    c.deferred = true;
+                }
+            }
+            match (out.cols.as_mut(), cols) {
                 (Some(mine), Some(theirs)) => mine.extend(theirs),
                 _ => out.cols = None,
             }
@@ -830,15 +949,43 @@ impl<'a> Resolver<'a> {
         };
         if let Some(rel) = &item.rel {
             self.use_rel(rel, ColSel::All, Access::Read, via, conf, reason, loc);
-        } else {
+        } else if !item.members.is_empty() {
             for m in item.members {
                 self.whole_item(li, m, via, loc, conf, reason.clone());
+            }
+        } else if let Some(cols) = &item.cols {
+            // A derived table or CTE: the base columns its outputs pass
+            // through (a `*` inside it used nothing by itself).
+            for c in cols.iter().filter(|c| c.deferred) {
+                if let Some((rel, name)) = &c.origin {
+                    self.use_rel(
+                        rel,
+                        ColSel::Named(name.clone()),
+                        Access::Read,
+                        via,
+                        conf,
+                        reason.clone(),
+                        loc,
+                    );
+                }
+            }
+        } else {
+            for rel in &item.passthrough {
+                self.use_rel(
+                    rel,
+                    ColSel::All,
+                    Access::Read,
+                    via,
+                    conf,
+                    reason.clone(),
+                    loc,
+                );
             }
         }
     }
 
     fn insert(&mut self, n: &Value) -> Output {
-        self.levels.push(Level::default());
+        self.push_query_level();
         self.with_clause(field(n, "with_clause"));
         let rv = field(n, "relation");
         let loc = int(rv, "location") as i32;
@@ -961,7 +1108,7 @@ impl<'a> Resolver<'a> {
     }
 
     fn update(&mut self, n: &Value) -> Output {
-        self.levels.push(Level::default());
+        self.push_query_level();
         self.with_clause(field(n, "with_clause"));
         let Some(rel) = self.dml_target(n) else {
             self.levels.pop();
@@ -978,7 +1125,7 @@ impl<'a> Resolver<'a> {
     }
 
     fn delete(&mut self, n: &Value) -> Output {
-        self.levels.push(Level::default());
+        self.push_query_level();
         self.with_clause(field(n, "with_clause"));
         if self.dml_target(n).is_none() {
             self.levels.pop();
@@ -994,7 +1141,7 @@ impl<'a> Resolver<'a> {
     }
 
     fn merge(&mut self, n: &Value) -> Output {
-        self.levels.push(Level::default());
+        self.push_query_level();
         self.with_clause(field(n, "with_clause"));
         let Some(rel) = self.dml_target(n) else {
             self.levels.pop();
@@ -1126,7 +1273,7 @@ impl<'a> Resolver<'a> {
                 } else {
                     Some(std::mem::take(&mut self.top().merged))
                 };
-                let out = self.sub_statement(field(rs, "subquery"));
+                let out = self.by_name_statement(field(rs, "subquery"));
                 if let Some(items) = hidden {
                     self.top().items = items;
                 }
@@ -1178,7 +1325,11 @@ impl<'a> Resolver<'a> {
         let (aliasname, colnames) = alias_parts(alias);
         let mut cols: Vec<Col> = names
             .into_iter()
-            .map(|name| Col { name, origin: None })
+            .map(|name| Col {
+                name,
+                origin: None,
+                deferred: false,
+            })
             .collect();
         rename(&mut cols, &colnames);
         self.add_item(Item {
@@ -1188,6 +1339,7 @@ impl<'a> Resolver<'a> {
             cols: Some(cols),
             passthrough: Vec::new(),
             members: Vec::new(),
+            aliased: 0,
         });
     }
 
@@ -1255,7 +1407,11 @@ impl<'a> Resolver<'a> {
             Some(n) => {
                 let mut cols: Vec<Col> = n
                     .into_iter()
-                    .map(|name| Col { name, origin: None })
+                    .map(|name| Col {
+                        name,
+                        origin: None,
+                        deferred: false,
+                    })
                     .collect();
                 rename(&mut cols, &colnames);
                 Some(cols)
@@ -1266,6 +1422,7 @@ impl<'a> Resolver<'a> {
                     .map(|name| Col {
                         name: name.clone(),
                         origin: None,
+                        deferred: false,
                     })
                     .collect(),
             ),
@@ -1278,6 +1435,7 @@ impl<'a> Resolver<'a> {
             cols,
             passthrough: Vec::new(),
             members: Vec::new(),
+            aliased: 0,
         });
     }
 
@@ -1390,6 +1548,7 @@ impl<'a> Resolver<'a> {
                 cols,
                 passthrough,
                 members: (start..end).collect(),
+                aliased: 0,
             });
         }
     }
@@ -1442,6 +1601,7 @@ impl<'a> Resolver<'a> {
     fn expr_node(&mut self, kind: &str, n: &Value) {
         match kind {
             "ColumnRef" => {
+                self.column_refs_seen += 1;
                 let fields = list(n, "fields");
                 let loc = int(n, "location") as i32;
                 self.column_ref(fields, loc, None);
@@ -1450,6 +1610,7 @@ impl<'a> Resolver<'a> {
                 let arg = field(n, "arg");
                 let ind = list(n, "indirection");
                 if let (Some(("ColumnRef", cr)), Some(first)) = (node(arg), ind.first()) {
+                    self.column_refs_seen += 1;
                     let fields = list(cr, "fields");
                     let loc = int(cr, "location") as i32;
                     if let Some(f) = string_node(first) {
@@ -1469,7 +1630,12 @@ impl<'a> Resolver<'a> {
             "FuncCall" if self.functional_notation(n) => {}
             "SubLink" => {
                 self.expr(field(n, "testexpr"));
-                self.sub_statement(field(n, "subselect"));
+                if int(n, "sub_link_type") == EXISTS_SUBLINK {
+                    // EXISTS ignores its subquery's output columns.
+                    self.by_name_statement(field(n, "subselect"));
+                } else {
+                    self.sub_statement(field(n, "subselect"));
+                }
             }
             "SelectStmt" => {
                 self.select(n);
@@ -1627,6 +1793,39 @@ impl<'a> Resolver<'a> {
                 } else {
                     (conf, reason)
                 };
+                if item.aliased > 0 && item.rel.is_some() {
+                    if let Some(k) = cols.iter().position(|c| c.name == name) {
+                        let rel = item.rel.clone().unwrap_or_else(|| unreachable!());
+                        if k < item.aliased {
+                            // `x.a_k` of `t AS x(a_0, …)` is whichever column
+                            // is k-th: dropping any of the first k+1 columns
+                            // silently makes it another one.
+                            self.use_rel(
+                                &rel,
+                                ColSel::FirstN(k + 1),
+                                access,
+                                "positional",
+                                conf,
+                                reason,
+                                loc,
+                            );
+                            return;
+                        }
+                        if k == item.aliased {
+                            // The first column past the aliases takes the last
+                            // alias if an earlier column is dropped.
+                            self.use_rel(
+                                &rel,
+                                ColSel::FirstN(k),
+                                access,
+                                "positional",
+                                conf,
+                                reason.clone(),
+                                loc,
+                            );
+                        }
+                    }
+                }
                 for col in matching {
                     if let Some((rel, c)) = &col.origin {
                         self.use_rel(
@@ -1676,10 +1875,17 @@ impl<'a> Resolver<'a> {
         if fields.last().is_some_and(is_star) {
             // `t.*` outside a target list: a whole-row use.
             let q = &fields[..fields.len() - 1];
+            if let Some(FieldSel::Named(f)) = field_sel {
+                // `(t.*).f` is column f of t.
+                let names: Vec<&str> = q.iter().filter_map(string_node).collect();
+                if !names.is_empty() && self.qualified_column(&names, f, loc) {
+                    return;
+                }
+            }
             if q.is_empty() {
-                self.star(q, "star", loc);
+                self.star(q, "star", loc, true);
             } else {
-                self.star(q, "whole_row", loc);
+                self.star(q, "whole_row", loc, true);
             }
             return;
         }
@@ -1728,8 +1934,17 @@ impl<'a> Resolver<'a> {
         reason: Option<String>,
         loc: i32,
     ) {
+        // A column of an outer query level with the same name would take
+        // over the reference if this one were dropped: no error, another
+        // meaning. The reference is marked so.
+        let captured = (0..li).any(|l| {
+            let level = &self.levels[l];
+            level.items.iter().any(|it| it.has_known(name))
+                || level.merged.iter().any(|m| m.name == name)
+        });
+        let via = if captured { "outer_capture" } else { "direct" };
         for &k in hits {
-            self.item_column(li, k, name, Access::Read, conf, reason.clone(), loc);
+            self.item_column_via(li, k, name, Access::Read, via, conf, reason.clone(), loc);
         }
         for &(l, i) in maybes {
             self.item_column(
