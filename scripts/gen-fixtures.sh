@@ -9,6 +9,9 @@
 # csvlog and jsonlog.  Writes only inside OUTDIR (default: <repo>/fixtures/app):
 #   logs/custom.log logs/custom.csv logs/custom.json logs/rds.log logs/default.log
 #   logs/escapes.log logs/verbose.log logs/syslog-bsd.log logs/syslog-iso.log
+#   logs/multiline.{log,csv,json} logs/multiline-syslog-{bsd,iso}.log  (a small
+#       workload of multi-line, tab-holding and >900-byte statements, one run
+#       written to stderr, csvlog, jsonlog and syslog at once)
 #   pgss/pgss-names.csv pgss/pgss-oids.csv   (exactly one workload run: the custom one)
 #   pgss/pgss-all.{csv,ndjson,json}          (a fourth run with pg_stat_statements.track = all
 #                                             and a function case; CSV, row_to_json, json_agg)
@@ -76,7 +79,7 @@ reseed() { # between runs: a fresh copy of the data, outside the workload logs
 # A throwaway rsyslogd listening on a socket in PGT_DIR writes PostgreSQL's
 # messages twice: with BSD and with ISO (RFC 3339) timestamps.
 RSYSLOG_PID=""
-start_rsyslog() {
+start_rsyslog() { # start_rsyslog NAME  -> $PGT_DIR/NAME-bsd.log, $PGT_DIR/NAME-iso.log
     cat > "$PGT_DIR/rsyslog.conf" <<CONF
 global(workDirectory="$PGT_DIR")
 module(load="imuxsock" SysSock.Use="off")
@@ -84,8 +87,8 @@ input(type="imuxsock" Socket="$PGT_DIR/syslog.sock" RateLimit.Interval="0")
 template(name="bsd" type="string" string="%TIMESTAMP% %HOSTNAME% %syslogtag%%msg:::sp-if-no-1st-sp%%msg:::drop-last-lf%\n")
 template(name="iso" type="string" string="%TIMESTAMP:::date-rfc3339% %HOSTNAME% %syslogtag%%msg:::sp-if-no-1st-sp%%msg:::drop-last-lf%\n")
 if \$programname == "postgres" then {
-  action(type="omfile" file="$PGT_DIR/syslog-bsd.log" template="bsd")
-  action(type="omfile" file="$PGT_DIR/syslog-iso.log" template="iso")
+  action(type="omfile" file="$PGT_DIR/$1-bsd.log" template="bsd")
+  action(type="omfile" file="$PGT_DIR/$1-iso.log" template="iso")
 }
 CONF
     (umask 000; exec /usr/sbin/rsyslogd -n -f "$PGT_DIR/rsyslog.conf" -i "$PGT_DIR/rsyslogd.pid") &
@@ -315,7 +318,7 @@ done
 # run 7: syslog (root only: see the top of this file)
 if [ "$(id -u)" -eq 0 ]; then
     reseed
-    start_rsyslog
+    start_rsyslog syslog
     pgt_set log_destination "'syslog'"
     pgt_set syslog_facility "'local0'"
     pgt_set syslog_ident "'postgres'"
@@ -328,9 +331,49 @@ if [ "$(id -u)" -eq 0 ]; then
         cp "$PGT_DIR/$f" "$OUTDIR/logs/$f"
         chmod 0644 "$OUTDIR/logs/$f"
     done
+    pgt_set log_destination "'stderr'"
 else
-    echo "gen-fixtures: not root: syslog run skipped (logs/syslog-*.log not regenerated)" >&2
+    echo "gen-fixtures: not root: syslog runs skipped (logs/*syslog-*.log not regenerated)" >&2
 fi
+
+# run 8: multi-line statements, tabs and a statement longer than syslog's
+# 900-byte chunks, written to every destination at once (syslog only as root)
+multiline_workload() {
+    c r_direct ml-multiline tcp -c $'SELECT id,\n       legacy_email\n  FROM users\n WHERE id = 1;'
+    local cols="" i
+    for i in $(seq 1 150); do cols+="id AS c$i, "; done
+    c r_star ml-long tcp -c "SELECT ${cols}legacy_email FROM users WHERE id = 2;"
+    c r_direct ml-tabs tcp \
+        -c $'SELECT\tlegacy_email\tFROM users WHERE id = 3;' \
+        -c $'SELECT legacy_email\n\tFROM users\n\tWHERE id = 4;'
+    if c r_error ml-error tcp -c $'SELECT legacy_email,\n  1/0\nFROM users;' 2>/dev/null; then
+        echo "gen-fixtures: case ml-error unexpectedly succeeded" >&2; return 1
+    fi
+}
+reseed
+if [ "$(id -u)" -eq 0 ]; then
+    start_rsyslog multiline-syslog
+    pgt_set log_destination "'stderr,csvlog,jsonlog,syslog'"
+    pgt_set log_filename "'multiline.log'"
+    pgt_set log_line_prefix "'%m [%p] user=%u,db=%d,app=%a,client=%h '"
+    pgt_start_devlog "$PGT_DIR/syslog.sock"
+    multiline_workload
+    pgt_stop
+    stop_rsyslog
+    for f in multiline-syslog-bsd.log multiline-syslog-iso.log; do
+        cp "$PGT_DIR/$f" "$OUTDIR/logs/$f"
+        chmod 0644 "$OUTDIR/logs/$f"
+    done
+else
+    pgt_set log_destination "'stderr,csvlog,jsonlog'"
+    run_phase multiline '%m [%p] user=%u,db=%d,app=%a,client=%h '
+    multiline_workload
+    pgt_stop
+fi
+for f in multiline.log multiline.csv multiline.json; do
+    cp "$PGT_DATA/log/$f" "$OUTDIR/logs/$f"
+    chmod 0644 "$OUTDIR/logs/$f"
+done
 
 # ---------------------------------------------------------------- sanity checks
 fail() { echo "gen-fixtures: check failed: $*" >&2; exit 1; }
@@ -367,7 +410,10 @@ expect_count "$OUTDIR/logs/custom.csv" ',"statement: SELECT id, legacy_email FRO
 expect_count "$OUTDIR/logs/custom.csv" ',"SELECT legacy_email, 1/0 FROM users;",' 1
 expect_count "$OUTDIR/logs/custom.json" '"message":"statement: SELECT id, legacy_email FROM users WHERE id = 1;"' 3
 expect_count "$OUTDIR/logs/custom.json" '"statement":"SELECT legacy_email, 1/0 FROM users;"' 1
+grep -qx '       legacy_email' "$OUTDIR/logs/multiline.csv" || fail "multiline.csv: no raw newline in a quoted field"
+expect_count "$OUTDIR/logs/multiline.log" "ERROR:  division by zero" 1
 if [ "$(id -u)" -eq 0 ]; then
+    grep -q '#011#011FROM users' "$OUTDIR/logs/multiline-syslog-bsd.log" || fail "multiline-syslog-bsd.log: no #011 continuation"
     for f in syslog-bsd syslog-iso; do
         L="$OUTDIR/logs/$f.log"
         expect_count "$L" "LOG:  statement: SELECT id, legacy_email FROM users WHERE id = 1;" 3

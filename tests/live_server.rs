@@ -130,6 +130,23 @@ fn regenerated_logs_from_a_live_server_give_the_same_inventory() {
         assert_eq!(input.records_by_kind["statement"], 42, "{f}");
     }
 
+    // The multi-line workload, written to every destination at once: the
+    // same statements, byte for byte, and the same dependencies.
+    for f in [
+        "multiline.log",
+        "multiline.csv",
+        "multiline.json",
+        "multiline-syslog-bsd.log",
+        "multiline-syslog-iso.log",
+    ] {
+        let log = out_dir.join("logs").join(f);
+        let doc = run(std::slice::from_ref(&log), Some(&schema));
+        let input = &doc.coverage.inputs[0];
+        assert!(input.errors.is_empty(), "{f}: {:?}", input.errors);
+        assert_eq!(input.statements.seen, 5, "{f}");
+        assert_eq!(rows(&doc), expected_multiline_rows(), "{f}");
+    }
+
     // pg_stat_statements: the same set minus the failed statement (not
     // recorded), and no application names.
     let want = expected_pgss_rows_with_schema();

@@ -330,3 +330,104 @@ fn cli_input_format_flag() {
         assert!(err.contains(name), "{err}");
     }
 }
+
+const MULTILINE: &[&str] = &[
+    "multiline.log",
+    "multiline.csv",
+    "multiline.json",
+    "multiline-syslog-bsd.log",
+    "multiline-syslog-iso.log",
+];
+
+#[test]
+fn multiline_tabbed_and_long_statements_give_the_same_dependencies_in_every_format() {
+    for f in MULTILINE {
+        let doc = scan_with(&[log(f)], None, None);
+        assert_eq!(rows(&doc), expected_multiline_rows(), "{f}");
+        let i = &doc.coverage.inputs[0];
+        assert!(
+            i.errors.is_empty() && i.skipped.is_empty(),
+            "{f}: {:?} {:?}",
+            i.errors,
+            i.skipped
+        );
+        assert_eq!(i.statements.seen, 5, "{f}");
+        assert_eq!(
+            i.records_by_kind["failed_statement_already_logged"], 1,
+            "{f}"
+        );
+    }
+}
+
+/// The statement texts each reader gives for one multi-line log file, in
+/// file order of their statements (severity, message).
+fn statement_texts(f: &str) -> Vec<(String, String)> {
+    use pgcontract::input::{csvlog, jsonlog, stderr, syslog, LogEntry};
+    let text = std::fs::read(log(f)).unwrap();
+    let mut cov = pgcontract::inventory::FileCoverage::default();
+    let mut out: Vec<LogEntry> = Vec::new();
+    let sink = |e: LogEntry, _: &mut pgcontract::inventory::FileCoverage| out.push(e);
+    let prefix = Prefix::compile("%m [%p] user=%u,db=%d,app=%a,client=%h ").unwrap();
+    if f.ends_with(".csv") {
+        csvlog::read_entries(&text[..], f, 0, &mut cov, sink).unwrap();
+    } else if f.ends_with(".json") {
+        jsonlog::read_entries(&text[..], f, 0, &mut cov, sink).unwrap();
+    } else if f.contains("syslog") {
+        syslog::read_entries(&text[..], &prefix, 0, &mut cov, sink).unwrap();
+    } else {
+        stderr::read_entries(&text[..], &prefix, &mut cov, sink).unwrap();
+    }
+    let mut v: Vec<(String, String)> = out
+        .into_iter()
+        .filter(|e| e.severity == "STATEMENT" || e.message.starts_with("statement: "))
+        .map(|e| (e.severity, e.message))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn multiline_statements_are_reassembled_byte_for_byte_in_every_format() {
+    // The texts as psql sent them (see scripts/gen-fixtures.sh, run 8).
+    let stderr = statement_texts("multiline.log");
+    assert_eq!(stderr.len(), 6);
+    assert!(stderr.contains(&(
+        "LOG".into(),
+        "statement: SELECT id,\n       legacy_email\n  FROM users\n WHERE id = 1;".into()
+    )));
+    assert!(stderr.contains(&(
+        "LOG".into(),
+        "statement: SELECT legacy_email\n\tFROM users\n\tWHERE id = 4;".into()
+    )));
+    assert!(stderr.contains(&(
+        "LOG".into(),
+        "statement: SELECT\tlegacy_email\tFROM users WHERE id = 3;".into()
+    )));
+    let long = stderr
+        .iter()
+        .find(|(_, m)| m.contains("c150"))
+        .map(|(_, m)| m.clone())
+        .unwrap();
+    // Longer than one 900-byte syslog chunk with its prefix: three chunks.
+    assert!(long.len() > 1700, "{}", long.len());
+    let cols: Vec<String> = (1..=150).map(|i| format!("id AS c{i}, ")).collect();
+    assert_eq!(
+        long,
+        format!(
+            "statement: SELECT {}legacy_email FROM users WHERE id = 2;",
+            cols.concat()
+        )
+    );
+    for f in &MULTILINE[1..] {
+        assert_eq!(statement_texts(f), stderr, "{f}");
+    }
+    // The syslog files really hold a line cut at 900 bytes (a third chunk
+    // that is neither a continuation line nor a new prefixed line), and the
+    // csvlog a raw newline inside a quoted field.
+    let raw = std::fs::read_to_string(log("multiline-syslog-bsd.log")).unwrap();
+    assert!(raw
+        .lines()
+        .any(|l| l.contains("-3] ") && !l.contains("#011") && !l.contains(":  ")));
+    let raw = std::fs::read_to_string(log("multiline.csv")).unwrap();
+    assert!(raw.lines().any(|l| l == "       legacy_email"));
+}

@@ -381,3 +381,48 @@ pub const SECRETS: &[&str] = &[
     "u@example.com",
     "shipped",
 ];
+
+/// The dependency set of the multi-line workload (scripts/gen-fixtures.sh,
+/// run 8), with the schema.
+pub fn expected_multiline_rows() -> Vec<Row> {
+    let mut v = vec![
+        row(
+            "legacy_email",
+            "r_direct",
+            "ml-multiline",
+            "read",
+            "direct",
+            "certain",
+            1,
+        ),
+        row(
+            "legacy_email",
+            "r_direct",
+            "ml-tabs",
+            "read",
+            "direct",
+            "certain",
+            2,
+        ),
+        row(
+            "legacy_email",
+            "r_error",
+            "ml-error",
+            "read",
+            "direct",
+            "certain",
+            1,
+        ),
+        row(
+            "legacy_email",
+            "r_star",
+            "ml-long",
+            "read",
+            "direct",
+            "certain",
+            1,
+        ),
+    ];
+    v.sort();
+    v
+}
