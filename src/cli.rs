@@ -146,6 +146,11 @@ pub struct ScanArgs {
     /// `pg_dump --schema-only` output, to resolve `*`, positional writes, views and ambiguous names.
     #[arg(long, value_name = "DUMP.sql")]
     pub schema: Option<PathBuf>,
+    /// Read the catalog from a live server instead of a dump (read-only
+    /// queries against pg_catalog; `sslmode=require` for TLS). The password is
+    /// never printed.
+    #[arg(long, value_name = "URL", conflicts_with = "schema")]
+    pub database_url: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     pub format: FormatArg,

@@ -39,6 +39,9 @@ pub enum ConfigError {
     /// An `--input-format` that names no format.
     #[error("unknown input format `{0}`")]
     InputFormat(String),
+    /// The live catalog could not be read.
+    #[error(transparent)]
+    Live(#[from] crate::live_catalog::LiveError),
     /// `-` given more than once.
     #[error("stdin (`-`) can be given only once")]
     StdinTwice,
@@ -132,7 +135,10 @@ pub fn scan_setup(args: &ScanArgs) -> Result<ScanSetup, ConfigError> {
             targets.push(t);
         }
     }
-    let catalog = load_catalog(args.schema.as_deref())?;
+    let catalog = match &args.database_url {
+        Some(url) => crate::live_catalog::load(url)?,
+        None => load_catalog(args.schema.as_deref())?,
+    };
     let search_path = parse_search_path(&args.search_path);
     let files: Vec<&Path> = args.migrations.iter().map(PathBuf::as_path).collect();
     let migration = targets_from_migrations(&files, &catalog, &search_path)?;

@@ -15,6 +15,7 @@ pub mod config;
 pub mod extract;
 pub mod input;
 pub mod inventory;
+pub mod live_catalog;
 pub mod migration;
 pub mod normalize;
 pub mod progress;

@@ -357,6 +357,72 @@ fn a_dynamic_sql_only_use_is_possible_not_certain() {
     assert!(purge.detail.contains("dynamic SQL"), "{}", purge.detail);
 }
 
+fn scan_live(url: &str, logs: &[PathBuf]) -> InventoryDoc {
+    let cfg = ScanConfig {
+        targets: vec![ColumnTarget::parse(TARGET).unwrap()],
+        catalog: pgcontract::live_catalog::load(url).unwrap(),
+        inputs: logs.iter().cloned().map(InputSource::File).collect(),
+        prefix: None,
+        search_path: parse_search_path("\"$user\", public"),
+        threads: 0,
+        progress: false,
+    };
+    to_doc(&scan(&cfg))
+}
+
+/// The server the script left running; stopped when dropped.
+struct Server {
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Server {
+    fn from_script_output(stdout: &str) -> Option<Server> {
+        let line = stdout.lines().rev().find(|l| l.starts_with("PORT="))?;
+        let mut port = None;
+        let mut dir = None;
+        for part in line.split_whitespace() {
+            if let Some(p) = part.strip_prefix("PORT=") {
+                port = p.parse().ok();
+            } else if let Some(d) = part.strip_prefix("DIR=") {
+                dir = Some(PathBuf::from(d));
+            }
+        }
+        Some(Server {
+            port: port?,
+            dir: dir?,
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let data = self.dir.join("data");
+        let pg_ctl = "/usr/lib/postgresql/15/bin/pg_ctl";
+        let mut cmd = if running_as_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--", pg_ctl]);
+            c
+        } else {
+            Command::new(pg_ctl)
+        };
+        let _ = cmd
+            .arg("-D")
+            .arg(&data)
+            .args(["-m", "immediate", "-w", "stop"])
+            .current_dir(&self.dir)
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn running_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
 fn skip_requested() -> bool {
     std::env::var("PGCONTRACT_SKIP_LIVE").is_ok_and(|v| v == "1")
 }
@@ -379,13 +445,54 @@ fn regenerated_schema_fixture_gives_the_same_inventory() {
         .arg(root().join("scripts/gen-schema-fixtures.sh"))
         .arg(&out_dir)
         .current_dir(root())
+        .env("PGCONTRACT_KEEP_SERVER", "1")
         .output()
         .expect("cannot run bash");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let server = Server::from_script_output(&stdout);
     assert!(
         out.status.success(),
         "scripts/gen-schema-fixtures.sh failed\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let server = server.expect("the script printed no PORT=… DIR=… line");
+
+    // The live catalog gives the same inventory as the dump, plus the
+    // role-level search_path setting (which a dump does not hold).
+    let url = format!(
+        "postgresql://postgres:not-printed@127.0.0.1:{}/shop",
+        server.port
+    );
+    let live = scan_live(&url, &[dir().join("logs/workload.log")]);
+    let dumped = scan_with(
+        &out_dir.join("schema.sql"),
+        &[dir().join("logs/workload.log")],
+    );
+    assert_eq!(live.schema_dependencies, dumped.schema_dependencies);
+    assert_eq!(live.dependencies, dumped.dependencies);
+    assert_eq!(
+        live.warnings,
+        vec!["role reporting in database shop has its own search_path (reporting, public); its statements are resolved with the --search-path value".to_string()]
+    );
+    assert!(dumped.warnings.is_empty(), "{:?}", dumped.warnings);
+
+    // A bad password or role: a clear error without the password.
+    let bad = format!(
+        "postgresql://nobody:hunter2secret@127.0.0.1:{}/shop",
+        server.port
+    );
+    let err = pgcontract::live_catalog::load(&bad)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(&format!(
+            "--database-url nobody@127.0.0.1:{}/shop: FATAL: ",
+            server.port
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2secret"), "{err}");
+    drop(server);
     assert_eq!(
         std::fs::read_to_string(out_dir.join("drop-detail.txt")).unwrap(),
         std::fs::read_to_string(dir().join("drop-detail.txt")).unwrap()
@@ -406,4 +513,24 @@ fn regenerated_schema_fixture_gives_the_same_inventory() {
             .collect()
     };
     assert_eq!(strip(&fresh), strip(&committed));
+}
+
+#[test]
+fn an_unreachable_database_url_is_a_clear_error_without_the_password() {
+    let err = pgcontract::live_catalog::load("postgresql://app:s3cr3t-pass@127.0.0.1:1/shop")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("--database-url app@127.0.0.1:1/shop: error connecting to server"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cr3t-pass"), "{err}");
+    let err = pgcontract::live_catalog::load("postgresql://app:s3cr3t-pass@[bad")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("--database-url: not a valid connection URL"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cr3t-pass"), "{err}");
 }
