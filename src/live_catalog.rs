@@ -82,6 +82,29 @@ fn reason(e: &postgres::Error) -> String {
     msg
 }
 
+/// Removes a password written in `url` (`scheme://user:PASSWORD@…` or
+/// `password=PASSWORD`) from `msg`.
+fn scrub_url_password(msg: &str, url: &str) -> String {
+    let mut secrets = Vec::new();
+    if let Some((_, rest)) = url.split_once("://") {
+        if let Some((userinfo, _)) = rest.split_once('@') {
+            if let Some((_, pw)) = userinfo.split_once(':') {
+                secrets.push(pw.to_string());
+            }
+        }
+    }
+    for part in url.split_whitespace() {
+        if let Some(pw) = part.strip_prefix("password=") {
+            secrets.push(pw.trim_matches('\'').to_string());
+        }
+    }
+    let mut out = msg.to_string();
+    for s in secrets.iter().filter(|s| !s.is_empty()) {
+        out = out.replace(s.as_str(), "********");
+    }
+    out
+}
+
 fn quote(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
 }
@@ -93,8 +116,8 @@ fn qname(schema: &str, name: &str) -> String {
 /// Connects (TLS when the URL's `sslmode` is `prefer` or `require`),
 /// read-only with a statement timeout.
 pub fn connect(url: &str) -> Result<(Client, String), LiveError> {
-    let cfg =
-        Config::from_str(url).map_err(|e| LiveError::Url(scrub(&e.to_string(), &Config::new())))?;
+    let cfg = Config::from_str(url)
+        .map_err(|e| LiveError::Url(scrub_url_password(&e.to_string(), url)))?;
     let target = describe(&cfg);
     let mut cfg = cfg;
     cfg.connect_timeout(Duration::from_secs(30));

@@ -363,6 +363,7 @@ fn scan_live(url: &str, logs: &[PathBuf]) -> InventoryDoc {
         catalog: pgcontract::live_catalog::load(url).unwrap(),
         inputs: logs.iter().cloned().map(InputSource::File).collect(),
         prefix: None,
+        input_format: None,
         search_path: parse_search_path("\"$user\", public"),
         threads: 0,
         progress: false,
