@@ -176,6 +176,11 @@ pub struct ScanArgs {
     /// state file, add it to the inventory stored there, and update it.
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
+    /// A logging setting of the server(s) that wrote the logs, when it cannot be inferred from them:
+    /// log_statement=none|ddl|mod|all, log_min_duration_statement=MS, log_statement_sample_rate=R,
+    /// pgaudit.log=CLASSES. Repeatable. Blind spots it implies make a verdict inconclusive.
+    #[arg(long, value_name = "SETTING=VALUE")]
+    pub logging: Vec<String>,
     /// Log files, directories, pg_stat_statements CSV exports, or `-` for stdin (gzip recognised by content).
     #[arg(value_name = "INPUT", required = true)]
     pub inputs: Vec<PathBuf>,

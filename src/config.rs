@@ -45,6 +45,9 @@ pub enum ConfigError {
     /// `-` given more than once.
     #[error("stdin (`-`) can be given only once")]
     StdinTwice,
+    /// A bad `--logging` setting.
+    #[error(transparent)]
+    Logging(#[from] crate::visibility::DeclaredError),
 }
 
 /// Parses a `search_path` value: `"$user", public` → [`$user`, `public`].
@@ -178,6 +181,7 @@ pub fn scan_setup(args: &ScanArgs) -> Result<ScanSetup, ConfigError> {
             search_path,
             threads: args.threads,
             progress: !args.quiet,
+            logging: crate::visibility::Declared::parse(&args.logging)?,
         },
         format: output_format(args.format),
         output: args.output.clone(),

@@ -3,12 +3,21 @@
 //! extended protocol, bare `duration:` lines, ERROR + STATEMENT pairs,
 //! `connection authorized:` back-fill). Every entry is counted in coverage by
 //! kind. Bind parameter values (`DETAIL:  parameters:`) are never kept.
+//!
+//! pgAudit `AUDIT:` lines (see [`crate::audit`]) are statements too. When
+//! `log_statement`/`log_min_duration_statement` and pgAudit both log one
+//! execution, it counts once: per backend, a top-level audit statement and a
+//! logged statement with the same text pair up, whichever comes first (simple
+//! queries log `statement:` before the audit lines, the extended protocol
+//! logs `execute` after them). The audit lines of one multi-statement string
+//! (one statement id per statement, each with the whole string) count once.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use regex::Regex;
 
+use crate::audit::{self, AuditObject, AuditState};
 use crate::input::{LogEntry, StatsRow};
 use crate::inventory::{Actor, FileCoverage};
 use crate::time::Millis;
@@ -33,6 +42,20 @@ pub struct Statement {
     /// The log cut the record short ([`TRUNCATED_MARKER`]): the text is
     /// only the start of the statement.
     pub truncated: bool,
+    /// The function (or `DO block`) it ran inside, for pgAudit substatements.
+    pub inside: Option<String>,
+    /// pgAudit object evidence; when set, `text` is empty (the statement
+    /// text was not logged) or the object is a `TABLE COLUMN`.
+    pub audit_object: Option<AuditObject>,
+}
+
+/// Who logged the last statement text of a backend, for pairing.
+#[derive(Debug)]
+struct Logged {
+    by_audit: bool,
+    text: String,
+    /// Further audit statement ids of the same multi-statement string.
+    absorb: usize,
 }
 
 /// What AWS RDS/Aurora appends to a message cut at its size limit.
@@ -46,6 +69,8 @@ struct Backend {
     client: Option<String>,
     last_statement: Option<String>,
     error_pending: bool,
+    audit: AuditState,
+    logged: Option<Logged>,
 }
 
 /// Per-input extraction state.
@@ -78,6 +103,12 @@ fn duration_re() -> &'static Regex {
     re(&R, r"(?s)^duration: [0-9.]+ ms(?:  (.*))?$")
 }
 
+/// The milliseconds of a `duration: X ms…` message.
+fn duration_ms(msg: &str) -> Option<f64> {
+    let rest = msg.strip_prefix("duration: ")?;
+    rest.split_once(" ms")?.0.parse().ok()
+}
+
 fn kv(message: &str, key: &str) -> Option<String> {
     let start = message.find(&format!("{key}="))? + key.len() + 1;
     let rest = &message[start..];
@@ -89,6 +120,7 @@ fn kv(message: &str, key: &str) -> Option<String> {
 /// What a LOG message body is.
 enum LogBody<'a> {
     Statement(&'a str),
+    Audit(&'a str),
     Execute(&'a str),
     PortalFetch,
     ProtocolStep,
@@ -97,6 +129,9 @@ enum LogBody<'a> {
 }
 
 fn classify_log(msg: &str) -> LogBody<'_> {
+    if let Some(body) = msg.strip_prefix("AUDIT: ") {
+        return LogBody::Audit(body);
+    }
     if let Some(sql) = msg.strip_prefix("statement: ") {
         return LogBody::Statement(sql);
     }
@@ -165,19 +200,137 @@ impl Extractor {
     }
 
     fn statement(&mut self, e: &LogEntry, sql: &str, failed: bool) -> Statement {
-        let actor = self.actor(e);
         if let Some(b) = self.backend(e) {
             b.last_statement = Some(sql.to_string());
         }
+        self.make_statement(e, sql, failed)
+    }
+
+    fn make_statement(&self, e: &LogEntry, sql: &str, failed: bool) -> Statement {
         Statement {
             text: sql.to_string(),
-            actor,
+            actor: self.actor(e),
             time: e.time,
             calls: 1,
             failed,
             line: e.line,
             toplevel: None,
             truncated: self.truncating,
+            inside: None,
+            audit_object: None,
+        }
+    }
+
+    /// A statement logged by log_statement or log_min_duration_statement:
+    /// emitted unless it pairs with the same backend's audit line.
+    fn logged_statement(
+        &mut self,
+        e: &LogEntry,
+        sql: &str,
+        cov: &mut FileCoverage,
+        emit: &mut impl FnMut(Statement, &mut FileCoverage),
+    ) {
+        let duration = duration_ms(&e.message);
+        cov.logging.logged_statement(sql, duration);
+        if let Some(b) = self.backend(e) {
+            if b.logged
+                .as_ref()
+                .is_some_and(|l| l.by_audit && l.text == sql)
+            {
+                b.logged = None;
+                cov.record("statement_already_audited");
+                return;
+            }
+            b.logged = Some(Logged {
+                by_audit: false,
+                text: sql.to_string(),
+                absorb: 0,
+            });
+        }
+        cov.record("statement");
+        let s = self.statement(e, sql, false);
+        emit(s, cov);
+    }
+
+    fn audit(
+        &mut self,
+        e: &LogEntry,
+        body: &str,
+        cov: &mut FileCoverage,
+        emit: &mut impl FnMut(Statement, &mut FileCoverage),
+    ) {
+        let line = match audit::parse(body) {
+            Ok(l) => l,
+            Err(err) => {
+                cov.skip(&err.to_string());
+                return;
+            }
+        };
+        cov.logging.audit_lines += 1;
+        if line.kind == audit::AuditType::Session {
+            *cov.logging
+                .audit_session_classes
+                .entry(line.class.clone())
+                .or_default() += 1;
+        }
+        if line.text == audit::AuditText::NotLogged {
+            cov.logging.audit_text_not_logged += 1;
+        }
+        let mut fallback = AuditState::default();
+        let out = match self.backend(e) {
+            Some(b) => b.audit.step(line),
+            // Without a backend key there is nothing to pair with.
+            None => fallback.step(line),
+        };
+        let mut kind = out.kind;
+        let mut text = None;
+        if let Some((sql, inside, toplevel)) = out.statement {
+            if toplevel {
+                let paired = self.backend(e).and_then(|b| match b.logged.as_mut() {
+                    Some(l) if l.text == sql && !l.by_audit => Some("audit_already_logged"),
+                    Some(l) if l.text == sql && l.absorb > 0 => {
+                        l.absorb -= 1;
+                        Some("audit_same_query_string")
+                    }
+                    _ => {
+                        b.logged = Some(Logged {
+                            by_audit: true,
+                            absorb: audit::statement_count(&sql) - 1,
+                            text: sql.clone(),
+                        });
+                        None
+                    }
+                });
+                match paired {
+                    Some(k) => kind = k,
+                    None => text = Some((sql, None)),
+                }
+            } else {
+                cov.logging.audit_substatements += 1;
+                text = Some((sql, inside));
+            }
+        }
+        cov.record(kind);
+        if let Some((sql, inside)) = text {
+            // A substatement must not replace the top-level text that an
+            // ERROR's STATEMENT line would repeat.
+            let mut s = if inside.is_some() {
+                self.make_statement(e, &sql, false)
+            } else {
+                self.statement(e, &sql, false)
+            };
+            if inside.is_some() {
+                // run inside a function: what pg_stat_statements calls
+                // `toplevel = false`
+                s.toplevel = Some(false);
+            }
+            s.inside = inside;
+            emit(s, cov);
+        }
+        if let Some(obj) = out.object {
+            let mut s = self.make_statement(e, "", false);
+            s.audit_object = Some(obj);
+            emit(s, cov);
         }
     }
 
@@ -214,16 +367,10 @@ impl Extractor {
         cov.saw_time(e.time);
         match e.severity.as_str() {
             "LOG" => match classify_log(&e.message) {
-                LogBody::Statement(sql) => {
-                    cov.record("statement");
-                    let s = self.statement(e, sql, false);
-                    emit(s, cov);
+                LogBody::Statement(sql) | LogBody::Execute(sql) => {
+                    self.logged_statement(e, sql, cov, emit);
                 }
-                LogBody::Execute(sql) => {
-                    cov.record("statement");
-                    let s = self.statement(e, sql, false);
-                    emit(s, cov);
-                }
+                LogBody::Audit(body) => self.audit(e, body, cov, emit),
                 LogBody::PortalFetch => cov.record("portal_fetch"),
                 LogBody::ProtocolStep => cov.record("protocol_step"),
                 LogBody::Duration => cov.record("duration"),
@@ -268,6 +415,13 @@ impl Extractor {
                 } else if let Some(prepare) = m.strip_prefix("prepare: ") {
                     // SQL-level EXECUTE: the PREPARE text names the columns.
                     cov.record("prepare_detail");
+                    if let Some(b) = self.backend(e) {
+                        b.logged = Some(Logged {
+                            by_audit: false,
+                            text: prepare.to_string(),
+                            absorb: 0,
+                        });
+                    }
                     let s = self.statement(e, prepare, false);
                     emit(s, cov);
                 } else {
@@ -352,6 +506,8 @@ pub fn stats_row(row: StatsRow, cov: &mut FileCoverage) -> Option<Statement> {
         line: row.line,
         toplevel: row.toplevel,
         truncated: false,
+        inside: None,
+        audit_object: None,
     })
 }
 
@@ -439,5 +595,119 @@ mod tests {
         assert_eq!(out[0].actor.application.as_deref(), Some("my app"));
         assert_eq!(out[0].actor.client.as_deref(), Some("10.0.0.5"));
         assert_eq!(out[1].actor, Actor::default());
+    }
+
+    fn audit(line: u64, body: &str) -> LogEntry {
+        entry(line, "LOG", &format!("AUDIT: {body}"))
+    }
+
+    #[test]
+    fn audit_after_statement_line_counts_once() {
+        let (out, cov) = run(&[
+            entry(1, "LOG", "statement: SELECT 1; UPDATE t SET a = 2"),
+            audit(
+                2,
+                "SESSION,1,1,READ,SELECT,,,SELECT 1; UPDATE t SET a = 2,<none>",
+            ),
+            audit(
+                3,
+                "SESSION,2,1,WRITE,UPDATE,TABLE,public.t,SELECT 1; UPDATE t SET a = 2,<none>",
+            ),
+            entry(4, "LOG", "statement: SELECT 1; UPDATE t SET a = 2"),
+            audit(
+                5,
+                "SESSION,3,1,READ,SELECT,,,SELECT 1; UPDATE t SET a = 2,<none>",
+            ),
+            audit(
+                6,
+                "SESSION,4,1,WRITE,UPDATE,TABLE,public.t,SELECT 1; UPDATE t SET a = 2,<none>",
+            ),
+        ]);
+        assert_eq!(out.len(), 2);
+        assert_eq!(cov.records_by_kind["audit_already_logged"], 4);
+    }
+
+    #[test]
+    fn audit_before_execute_line_counts_once() {
+        let q = "SELECT a FROM t WHERE id = $1";
+        let (out, cov) = run(&[
+            audit(
+                1,
+                &format!("OBJECT,1,1,READ,SELECT,TABLE,public.t,{q},secret"),
+            ),
+            audit(
+                2,
+                "SESSION,1,1,READ,SELECT,TABLE,public.t,<previously logged>,<previously logged>",
+            ),
+            entry(3, "LOG", &format!("execute <unnamed>: {q}")),
+            entry(4, "DETAIL", "parameters: $1 = 'secret'"),
+            audit(
+                5,
+                &format!("OBJECT,2,1,READ,SELECT,TABLE,public.t,{q},secret"),
+            ),
+            entry(6, "LOG", &format!("execute <unnamed>: {q}")),
+        ]);
+        assert_eq!(out.len(), 2);
+        assert!(out
+            .iter()
+            .all(|s| s.text == q && s.line != 3 && s.line != 6));
+        assert_eq!(cov.records_by_kind["statement_already_audited"], 2);
+        assert_eq!(cov.records_by_kind["audit_repeat"], 1);
+    }
+
+    #[test]
+    fn audit_multi_statement_string_counts_once_per_execution() {
+        let q = "SELECT 1; UPDATE t SET a = 2";
+        let (out, cov) = run(&[
+            audit(1, &format!("SESSION,1,1,READ,SELECT,,,{q},<none>")),
+            audit(
+                2,
+                &format!("SESSION,2,1,WRITE,UPDATE,TABLE,public.t,{q},<none>"),
+            ),
+            audit(3, &format!("SESSION,3,1,READ,SELECT,,,{q},<none>")),
+            audit(
+                4,
+                &format!("SESSION,4,1,WRITE,UPDATE,TABLE,public.t,{q},<none>"),
+            ),
+            // a single-statement text repeated is two executions
+            audit(5, "SESSION,5,1,READ,SELECT,,,SELECT 2,<none>"),
+            audit(6, "SESSION,6,1,READ,SELECT,,,SELECT 2,<none>"),
+        ]);
+        assert_eq!(out.len(), 4);
+        assert_eq!(cov.records_by_kind["audit_same_query_string"], 2);
+    }
+
+    #[test]
+    fn audit_substatement_is_marked_and_keeps_the_failed_statement_pairing() {
+        let (out, cov) = run(&[
+            audit(1, "SESSION,1,1,READ,SELECT,,,SELECT f(1),<none>"),
+            audit(
+                2,
+                "SESSION,1,2,FUNCTION,EXECUTE,FUNCTION,public.f,SELECT f(1),<none>",
+            ),
+            audit(
+                3,
+                "SESSION,1,3,READ,SELECT,TABLE,public.t,SELECT a FROM t,<none>",
+            ),
+            entry(4, "ERROR", "division by zero"),
+            entry(5, "STATEMENT", "SELECT f(1)"),
+        ]);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].inside, None);
+        assert_eq!(out[1].inside.as_deref(), Some("public.f"));
+        assert_eq!(out[1].text, "SELECT a FROM t");
+        assert_eq!(cov.records_by_kind["failed_statement_already_logged"], 1);
+        assert_eq!(cov.logging.audit_substatements, 1);
+    }
+
+    #[test]
+    fn malformed_audit_line_is_skipped_with_its_reason() {
+        let (out, cov) = run(&[audit(1, "SESSION,1,1,READ")]);
+        assert!(out.is_empty());
+        assert_eq!(
+            cov.skipped["pgAudit line with 4 fields (expected 9 or 10)"],
+            1
+        );
+        assert_eq!(cov.records, 1);
     }
 }

@@ -100,7 +100,7 @@ pub struct DepStats {
     /// Executions that failed (ERROR + STATEMENT).
     pub failed_calls: u64,
     /// Executions run inside a function, trigger or DO block
-    /// (pg_stat_statements rows with `toplevel = false`).
+    /// (pg_stat_statements rows with `toplevel = false`, pgAudit substatements).
     pub nested_calls: u64,
     /// Earliest time seen.
     pub first_seen: Option<Millis>,
@@ -251,6 +251,15 @@ pub struct FileCoverage {
     /// The identity of each byte range read (sorted, deduplicated).
     #[serde(default)]
     pub scanned: Vec<ScannedRange>,
+    /// Reads or writes this input's logging set-up cannot show (see
+    /// [`crate::visibility`]); any of them keeps a verdict from `clear`.
+    #[serde(default)]
+    pub blind_spots: Vec<String>,
+    /// Evidence about the logging set-up, gathered while reading (stored,
+    /// so that an accumulated inventory's blind spots can be worked out
+    /// again from all of it).
+    #[serde(default)]
+    pub logging: crate::visibility::LoggingSeen,
 }
 
 /// The identity of one scanned byte range of an input: where it started in
@@ -320,6 +329,10 @@ impl FileCoverage {
         self.scanned.extend(o.scanned.iter().cloned());
         self.scanned.sort();
         self.scanned.dedup();
+        self.blind_spots.extend(o.blind_spots.iter().cloned());
+        self.blind_spots.sort();
+        self.blind_spots.dedup();
+        self.logging.merge(&o.logging);
     }
 }
 
@@ -364,6 +377,9 @@ pub struct TargetVerdict {
     pub verdict: Verdict,
     /// Why, in one sentence.
     pub reason: String,
+    /// What the inputs cannot show that matters for this target, one entry
+    /// per gap (`file: what`). Any gap keeps the verdict from `clear`.
+    pub coverage_gaps: Vec<String>,
 }
 
 impl Inventory {
@@ -431,8 +447,38 @@ impl Inventory {
         total
     }
 
-    /// The verdict for target `idx`, with its reason.
+    /// The verdict for target `idx`, with its reason and the coverage gaps
+    /// that apply to it: the verdict the evidence gives, turned from `clear`
+    /// into `inconclusive` when a gap could hide a use.
     pub fn verdict(&self, idx: usize) -> TargetVerdict {
+        let mut v = self.evidence_verdict(idx);
+        v.coverage_gaps = self.coverage_gaps(idx);
+        if v.verdict == Verdict::Clear && !v.coverage_gaps.is_empty() {
+            v.verdict = Verdict::Inconclusive;
+            v.reason = format!(
+                "{}, but the inputs cannot show every use: {}",
+                v.reason,
+                v.coverage_gaps.join("; ")
+            );
+        }
+        v
+    }
+
+    /// Gaps in what the inputs can show, for target `idx`: every input's
+    /// blind spots (reads or writes its logging set-up does not log).
+    pub fn coverage_gaps(&self, _idx: usize) -> Vec<String> {
+        let mut gaps: Vec<String> = self
+            .files
+            .iter()
+            .flat_map(|(file, cov)| cov.blind_spots.iter().map(move |b| format!("{file}: {b}")))
+            .collect();
+        gaps.sort();
+        gaps.dedup();
+        gaps
+    }
+
+    /// The verdict from the dependency evidence alone.
+    fn evidence_verdict(&self, idx: usize) -> TargetVerdict {
         let rows: Vec<&DepStats> = self
             .deps
             .iter()
@@ -481,6 +527,7 @@ impl Inventory {
         if firm_rows > 0 {
             return TargetVerdict {
                 verdict: Verdict::Blocked,
+                coverage_gaps: Vec::new(),
                 reason: format!(
                     "{firm_rows} dependenc{} ({firm} call{}) in the logs",
                     if firm_rows == 1 { "y" } else { "ies" },
@@ -491,6 +538,7 @@ impl Inventory {
         if schema_blockers > 0 {
             return TargetVerdict {
                 verdict: Verdict::Blocked,
+                coverage_gaps: Vec::new(),
                 reason: format!(
                     "{schema_blockers} object{} in the schema use{} it",
                     if schema_blockers == 1 { "" } else { "s" },
@@ -502,6 +550,7 @@ impl Inventory {
             let n = rows.len() + schema_possible;
             return TargetVerdict {
                 verdict: Verdict::Inconclusive,
+                coverage_gaps: Vec::new(),
                 reason: format!(
                     "{n} possible dependenc{} need a human look",
                     if n == 1 { "y" } else { "ies" }
@@ -512,6 +561,7 @@ impl Inventory {
         if mentions > 0 {
             return TargetVerdict {
                 verdict: Verdict::Inconclusive,
+                coverage_gaps: Vec::new(),
                 reason: format!(
                     "{mentions} unparseable statement{} mention the column name",
                     if mentions == 1 { "" } else { "s" }
@@ -522,6 +572,7 @@ impl Inventory {
         if truncated > 0 {
             return TargetVerdict {
                 verdict: Verdict::Inconclusive,
+                coverage_gaps: Vec::new(),
                 reason: format!(
                     "{truncated} statement{} cut short by the log ([Your log message was truncated]) could hide a reference",
                     if truncated == 1 { "" } else { "s" }
@@ -533,6 +584,7 @@ impl Inventory {
             return TargetVerdict {
                 verdict: Verdict::Inconclusive,
                 reason: "no statement in the inputs could be analysed".into(),
+                coverage_gaps: Vec::new(),
             };
         }
         let dropped = if dropped_with_it > 0 {
@@ -545,6 +597,7 @@ impl Inventory {
         };
         TargetVerdict {
             verdict: Verdict::Clear,
+            coverage_gaps: Vec::new(),
             reason: format!(
                 "no reference in {} analysed statements{dropped}",
                 total.statements.analysed

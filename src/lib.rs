@@ -8,6 +8,7 @@
 //! [`inventory`] (mergeable evidence) → [`report`].
 
 pub mod analyze;
+pub mod audit;
 pub mod catalog;
 pub mod cli;
 pub mod commands;
@@ -26,6 +27,7 @@ pub mod state;
 pub mod stored;
 pub mod target;
 pub mod time;
+pub mod visibility;
 
 use std::io::Write;
 use std::path::Path;

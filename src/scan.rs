@@ -20,7 +20,7 @@ use crate::inventory::{Confidence, DepKey, DepStats, FileCoverage, Inventory, So
 
 /// Why a dependency from a statement the log cut short is only possible.
 const TRUNCATED_REASON: &str = "the log cut this statement short ([Your log message was truncated]): the lost part could change how its names resolve";
-use crate::normalize::normalize;
+use crate::normalize::{normalize, stable_hash};
 use crate::target::ColumnTarget;
 
 /// Everything a scan needs, validated.
@@ -41,6 +41,8 @@ pub struct ScanConfig {
     pub threads: usize,
     /// Show a progress bar on stderr (when it is a terminal).
     pub progress: bool,
+    /// Logging settings stated with `--logging` (override inference).
+    pub logging: crate::visibility::Declared,
 }
 
 /// Expands directories (recursively, sorted) and glob patterns (`*`, `?`,
@@ -159,6 +161,9 @@ pub fn scan_planned(
         Err(_) => run(),
     };
     bar.finish();
+    for cov in inv.files.values_mut() {
+        crate::visibility::assess(cov, &cfg.logging);
+    }
     inv.targets.clone_from(&cfg.targets);
     inv.schema_deps =
         crate::schema_deps::schema_dependencies(&cfg.catalog, &cfg.targets, &cfg.search_path);
@@ -201,7 +206,62 @@ struct FileScan<'a> {
 }
 
 impl FileScan<'_> {
+    /// Records pgAudit object evidence (a `TABLE COLUMN`, or a table whose
+    /// statement text was not logged).
+    fn audit_object(&mut self, s: &Statement, obj: &crate::audit::AuditObject) {
+        for (target, column_level) in obj.matches(&self.inv.targets) {
+            let (via, confidence, reason) = if column_level {
+                ("audit_column", Confidence::Certain, None)
+            } else if s.text.is_empty() {
+                (
+                    "audit_object",
+                    Confidence::Possible,
+                    Some(format!(
+                        "pgAudit logged {} {} on {} without the statement text (pgaudit.log_statement = off): which columns it used is unknown",
+                        obj.class, obj.command, obj.name
+                    )),
+                )
+            } else {
+                continue;
+            };
+            let query = format!(
+                "pgaudit {} {} {} {}",
+                obj.class, obj.command, obj.object_type, obj.name
+            );
+            let key = DepKey {
+                target,
+                access: obj.access,
+                via: via.to_string(),
+                actor: s.actor.clone(),
+                fingerprint: format!("audit:{:016x}", stable_hash(&query)),
+            };
+            self.inv.add_dep(
+                key,
+                DepStats {
+                    confidence,
+                    reason,
+                    calls: s.calls,
+                    failed_calls: 0,
+                    nested_calls: 0,
+                    first_seen: s.time,
+                    last_seen: s.time,
+                    query,
+                    sources: vec![SourceRef {
+                        file: self.name.clone(),
+                        line: s.line,
+                    }],
+                },
+            );
+        }
+    }
+
     fn statement(&mut self, s: Statement, cov: &mut FileCoverage) {
+        if let Some(obj) = &s.audit_object {
+            self.audit_object(&s, obj);
+            if s.text.is_empty() {
+                return;
+            }
+        }
         let key = normalize(&s.text);
         let analysis = match self.cache.get(&key) {
             Some(a) => Arc::clone(a),
@@ -235,10 +295,15 @@ impl FileScan<'_> {
                         e.unparseable_mentions += 1;
                     }
                 }
+                let via = match &s.inside {
+                    None => r.via.clone(),
+                    Some(f) if r.via == "direct" => format!("substatement of {f}"),
+                    Some(f) => format!("substatement of {f} > {}", r.via),
+                };
                 let key = DepKey {
                     target: r.target,
                     access: r.access,
-                    via: r.via.clone(),
+                    via,
                     actor: s.actor.clone(),
                     fingerprint: st.fingerprint.clone(),
                 };
@@ -552,12 +617,11 @@ fn damaged_note(cov: &mut FileCoverage, compression: Option<&str>) {
 /// Notes on what a stderr log's logging set-up cannot show.
 fn logging_notes(cov: &mut FileCoverage) {
     let statements = cov.records_by_kind.get("statement").copied().unwrap_or(0);
-    if statements == 0 && cov.records > 0 {
+    if statements == 0 && cov.records > 0 && cov.logging.audit_lines == 0 {
         cov.notes.push("no `statement:`/`execute` lines: log_statement seems off, so reads and writes are not all logged".into());
     }
-    cov.notes.push(
-        "only top-level statements are logged: SQL inside functions, triggers and DO blocks is not visible".into(),
-    );
+    // What the logging set-up hides is worked out per input once the scan is
+    // complete (crate::visibility::assess).
     if cov.truncated_records > 0 {
         cov.notes.push(format!(
             "{} record{} cut short by the log ([Your log message was truncated]): dependencies from them are at most possible, and no column can be clear",

@@ -462,6 +462,10 @@ pub fn scan_incremental(cfg: &ScanConfig, state_path: &Path) -> Result<Inventory
         old.target_sites.clear();
         old.unchecked.clear();
         inv.merge(stored::retarget(old, &cfg.targets));
+        // Blind spots follow from all the evidence of an input, old and new.
+        for cov in inv.files.values_mut() {
+            crate::visibility::assess(cov, &cfg.logging);
+        }
     }
 
     let doc = StateDoc {

@@ -164,6 +164,8 @@ fn coverage_from(d: &InputDoc) -> Result<FileCoverage, String> {
         errors: d.errors.clone(),
         notes: d.notes.clone(),
         scanned: d.scanned.clone(),
+        blind_spots: d.blind_spots.clone(),
+        logging: d.logging.clone(),
     })
 }
 

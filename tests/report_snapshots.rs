@@ -25,6 +25,7 @@ fn render(format: OutputFormat, inputs: &[&str], schema: Option<&str>) -> String
         search_path: parse_search_path("\"$user\", public"),
         threads: 2,
         progress: false,
+        logging: Default::default(),
     };
     let inv = scan(&cfg);
     let mut out = Vec::new();

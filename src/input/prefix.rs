@@ -162,7 +162,8 @@ impl Prefix {
         }
         // Some platforms (RDS) put no space between the prefix and the
         // severity; the severity is followed by a colon and two spaces.
-        pattern.push_str(&format!(r"({SEVERITIES}):  ?(?:[0-9A-Z]{{5}}:  ?)?"));
+        // A verbose SQLSTATE always has a digit: `AUDIT:` (pgAudit) is not one.
+        pattern.push_str(&format!(r"({SEVERITIES}):  ?(?:{SQLSTATE}:  ?)?"));
         let severity_group = group + 1;
         pattern.push_str("(.*)$");
         let message_group = group + 2;
@@ -221,6 +222,10 @@ impl Prefix {
     }
 }
 
+/// Five characters, digits and upper-case letters, at least one digit.
+const SQLSTATE: &str =
+    "(?:[0-9][0-9A-Z]{4}|[A-Z][0-9][0-9A-Z]{3}|[A-Z]{2}[0-9][0-9A-Z]{2}|[A-Z]{3}[0-9][0-9A-Z]|[A-Z]{4}[0-9])";
+
 /// Prefixes tried, in order, when none is given: the default, AWS RDS, the
 /// Debian/Ubuntu package default, the pganalyze/Azure recommendation and
 /// pgBadger's recommended ones.
@@ -241,6 +246,22 @@ pub const KNOWN_PREFIXES: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pgaudit_word_is_not_a_verbose_sqlstate() {
+        let p = Prefix::compile("%m [%p] ").unwrap();
+        let a = p
+            .split("2024-01-01 00:00:00.000 UTC [7] LOG:  AUDIT: SESSION,1,1,READ,SELECT,,,SELECT 1,<none>")
+            .unwrap();
+        assert_eq!(
+            a.message,
+            "AUDIT: SESSION,1,1,READ,SELECT,,,SELECT 1,<none>"
+        );
+        let v = p
+            .split("2024-01-01 00:00:00.000 UTC [7] ERROR:  42P01: relation \"t\" does not exist")
+            .unwrap();
+        assert_eq!(v.message, "relation \"t\" does not exist");
+    }
 
     #[test]
     fn default_prefix() {

@@ -14,6 +14,7 @@ use crate::inventory::{
 };
 use crate::migration::{MigrationSite, UncheckedChange};
 use crate::time::format_rfc3339;
+use crate::visibility::LoggingSeen;
 
 /// The contract version.
 pub const VERSION: u32 = 1;
@@ -65,6 +66,10 @@ pub struct TargetDoc {
     /// they could hide a reference; omitted when 0.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub truncated_statements: u64,
+    /// What the inputs cannot show that matters for this column (`file:
+    /// what`); any gap keeps the verdict from `clear`.
+    #[serde(default)]
+    pub coverage_gaps: Vec<String>,
 }
 
 /// One dependency row.
@@ -150,6 +155,16 @@ pub struct InputDoc {
     /// Identity of each byte range read (empty for totals).
     #[serde(default)]
     pub scanned: Vec<ScannedRange>,
+    /// Reads or writes the logging set-up does not log (inferred from the
+    /// content, or from `--logging`); they keep verdicts from `clear`.
+    #[serde(default)]
+    pub blind_spots: Vec<String>,
+    /// What was seen of the logging set-up (statement kinds logged, their
+    /// messages, pgAudit classes): the evidence behind `blind_spots`, kept so
+    /// that stored and incremental inventories can work them out again.
+    /// Omitted when empty (and in totals).
+    #[serde(default, skip_serializing_if = "LoggingSeen::is_empty")]
+    pub logging: LoggingSeen,
 }
 
 /// The coverage section.
@@ -184,6 +199,12 @@ fn input_doc(file: Option<&str>, c: &FileCoverage) -> InputDoc {
         } else {
             Vec::new()
         },
+        blind_spots: c.blind_spots.clone(),
+        logging: if file.is_some() {
+            c.logging.clone()
+        } else {
+            LoggingSeen::default()
+        },
     }
 }
 
@@ -205,6 +226,7 @@ pub fn to_doc(inv: &Inventory) -> InventoryDoc {
                 migration: inv.target_sites.get(i).cloned().unwrap_or_default(),
                 unparseable_mentions: inv.evidence.get(i).map_or(0, |e| e.unparseable_mentions),
                 truncated_statements: inv.evidence.get(i).map_or(0, |e| e.truncated_statements),
+                coverage_gaps: v.coverage_gaps,
             }
         })
         .collect();

@@ -99,6 +99,14 @@ pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
             .iter()
             .filter(|d| d.column == t.column)
             .collect();
+        if !t.coverage_gaps.is_empty() {
+            writeln!(out, "The inputs cannot show every use of this column:")?;
+            writeln!(out)?;
+            for g in &t.coverage_gaps {
+                writeln!(out, "- {}", cell(g))?;
+            }
+            writeln!(out)?;
+        }
         if deps.is_empty() {
             writeln!(out, "No statement in the inputs uses this column.")?;
         } else {
@@ -221,7 +229,13 @@ pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
         .coverage
         .inputs
         .iter()
-        .flat_map(|i| i.notes.iter().chain(i.errors.iter()).cloned())
+        .flat_map(|i| {
+            let file = i.file.as_deref().unwrap_or("");
+            i.blind_spots
+                .iter()
+                .map(move |b| format!("blind spot of {file}: {b}"))
+                .chain(i.notes.iter().chain(i.errors.iter()).cloned())
+        })
         .chain(doc.warnings.iter().cloned())
         .collect();
     notes.sort();

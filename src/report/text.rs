@@ -47,6 +47,9 @@ pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
         for m in &t.migration {
             writeln!(out, "  changed by {} at {}:{}", m.change, m.file, m.line)?;
         }
+        for g in &t.coverage_gaps {
+            writeln!(out, "  cannot see: {g}")?;
+        }
         if deps.is_empty() {
             writeln!(out, "  no statement uses it")?;
         }
@@ -97,6 +100,13 @@ pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
     for i in &doc.coverage.inputs {
         for e in &i.errors {
             writeln!(out, "  error: {e}")?;
+        }
+        for b in &i.blind_spots {
+            writeln!(
+                out,
+                "  blind spot ({}): {b}",
+                i.file.as_deref().unwrap_or("")
+            )?;
         }
         for n in &i.notes {
             writeln!(out, "  note ({}): {n}", i.file.as_deref().unwrap_or(""))?;

@@ -1,0 +1,585 @@
+//! Logs written by a real PostgreSQL 15 server with pgAudit and with several
+//! logging set-ups (scripts/gen-audit-fixtures.sh, fixtures/audit/CASES.md):
+//! exact dependency sets and record counts, one execution counted once when
+//! pgAudit and log_statement both log it, interleaved stderr from concurrent
+//! sessions, and every blind spot turning a would-be `clear` into
+//! `inconclusive` with the reason stated.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use common::*;
+use pgcontract::inventory::Verdict;
+use pgcontract::report::json::{to_doc, InventoryDoc};
+use pgcontract::scan::scan;
+use pgcontract::visibility::Declared;
+
+fn log(name: &str) -> PathBuf {
+    fixture(&format!("audit/logs/{name}.log"))
+}
+
+fn schema() -> PathBuf {
+    fixture("audit/schema.sql")
+}
+
+fn doc_with(name: &str, declared: &[&str]) -> InventoryDoc {
+    let mut cfg = config(&[log(name)], Some(&schema()), 0);
+    cfg.logging = Declared::parse(declared).unwrap();
+    to_doc(&scan(&cfg))
+}
+
+/// Without the schema: there, `get_email()`'s body and the column grants
+/// are schema dependencies of `legacy_email` that block it by themselves,
+/// which would hide the blind-spot paths these tests pin.
+fn doc_without_schema(name: &str, declared: &[&str]) -> InventoryDoc {
+    let mut cfg = config(&[log(name)], None, 0);
+    cfg.logging = Declared::parse(declared).unwrap();
+    to_doc(&scan(&cfg))
+}
+
+fn doc(name: &str) -> InventoryDoc {
+    doc_with(name, &[])
+}
+
+fn verdict(doc: &InventoryDoc, column: &str) -> (Verdict, String, Vec<String>) {
+    let t = doc
+        .targets
+        .iter()
+        .find(|t| t.column == column)
+        .unwrap_or_else(|| panic!("no target {column}"));
+    (t.verdict, t.reason.clone(), t.coverage_gaps.clone())
+}
+
+fn kinds(doc: &InventoryDoc) -> BTreeMap<String, u64> {
+    doc.coverage.inputs[0].records_by_kind.clone()
+}
+
+fn assert_accounting(doc: &InventoryDoc) {
+    for i in &doc.coverage.inputs {
+        let by_kind: u64 = i.records_by_kind.values().sum();
+        let skipped: u64 = i.skipped.values().sum();
+        assert_eq!(i.records, by_kind + skipped, "{:?}", i.file);
+        assert!(i.skipped.is_empty(), "{:?}", i.skipped);
+        assert!(i.errors.is_empty(), "{:?}", i.errors);
+        assert_eq!(
+            i.statements.seen,
+            i.statements.analysed + i.statements.unparseable
+        );
+    }
+}
+
+/// The full workload (cases 1-12) as pgAudit session + object logging shows it.
+fn expected_full_workload_with_audit() -> Vec<Row> {
+    let mut v = vec![
+        row(
+            "legacy_email",
+            "r_reader",
+            "reader",
+            "read",
+            "direct",
+            "certain",
+            2,
+        ),
+        row(
+            "legacy_email",
+            "r_report",
+            "report",
+            "read",
+            "direct",
+            "certain",
+            1,
+        ),
+        row(
+            "legacy_email",
+            "r_func",
+            "func-caller",
+            "read",
+            "substatement of public.get_email",
+            "certain",
+            1,
+        ),
+        row(
+            "legacy_email",
+            "r_extended",
+            "pgbench-extended",
+            "read",
+            "direct",
+            "certain",
+            3,
+        ),
+        row(
+            "legacy_email",
+            "r_multi",
+            "multi-statement",
+            "write",
+            "direct",
+            "certain",
+            1,
+        ),
+        row(
+            "legacy_email",
+            "r_ddl",
+            "migration",
+            "write",
+            "audit_column",
+            "certain",
+            1,
+        ),
+        row(
+            "legacy_email",
+            "r_error",
+            "failing",
+            "read",
+            "direct",
+            "certain",
+            1,
+        ),
+        row(
+            "legacy_email",
+            "r_do",
+            "do-block",
+            "read",
+            "substatement of DO block",
+            "certain",
+            1,
+        ),
+        // the logged DO block, resolved
+        row(
+            "legacy_email",
+            "r_do",
+            "do-block",
+            "read",
+            "do_block",
+            "certain",
+            1,
+        ),
+        // the call, resolved through the function body in the schema
+        row(
+            "legacy_email",
+            "r_func",
+            "func-caller",
+            "read",
+            "function public.get_email(bigint)",
+            "certain",
+            1,
+        ),
+        row(
+            "old_status",
+            "r_report",
+            "report",
+            "read",
+            "direct",
+            "certain",
+            1,
+        ),
+        row(
+            "old_status",
+            "r_writer",
+            "writer",
+            "write",
+            "direct",
+            "certain",
+            1,
+        ),
+        row(
+            "old_status",
+            "r_prepared",
+            "prepared",
+            "read",
+            "direct",
+            "certain",
+            3,
+        ),
+    ];
+    v.sort();
+    v
+}
+
+#[test]
+fn pgaudit_session_and_object_logging_gives_the_exact_dependency_set() {
+    let d = doc("session");
+    assert_eq!(rows(&d), expected_full_workload_with_audit());
+    assert_accounting(&d);
+    let k = kinds(&d);
+    // 16 statement ids with text, 2 run inside a function or DO block, the
+    // second statement id of the multi-statement string, the function call
+    // line, and 14 lines repeating a statement (OBJECT twins, more relations).
+    assert_eq!(k["audit_statement"], 16);
+    assert_eq!(k["audit_substatement"], 2);
+    assert_eq!(k["audit_same_query_string"], 1);
+    assert_eq!(k["audit_function_call"], 1);
+    assert_eq!(k["audit_repeat"], 14);
+    assert!(!k.contains_key("statement"));
+    assert_eq!(verdict(&d, "public.users.legacy_email").0, Verdict::Blocked);
+    assert!(d.coverage.inputs[0].blind_spots.is_empty());
+}
+
+#[test]
+fn pgaudit_with_log_statement_all_counts_each_execution_once() {
+    // once.log: the same workload with log_statement = all on top of pgAudit
+    // (and pgaudit.log_statement_once = on): same rows, same calls.
+    let d = doc("once");
+    assert_eq!(rows(&d), expected_full_workload_with_audit());
+    assert_accounting(&d);
+    let k = kinds(&d);
+    // simple queries: `statement:` first, the audit line pairs with it
+    assert_eq!(k["audit_already_logged"], 14);
+    // extended protocol: audit line first, the `execute` line pairs with it
+    assert_eq!(k["audit_statement"], 3);
+    assert_eq!(k["statement_already_audited"], 3);
+    assert_eq!(k["statement"], 14);
+    assert_eq!(k["failed_statement_already_logged"], 1);
+}
+
+#[test]
+fn previously_logged_lines_repeat_the_recovered_statement() {
+    let text = std::fs::read_to_string(log("once")).unwrap();
+    assert!(text.contains("<previously logged>,<previously logged>"));
+    let d = doc("once");
+    // the substatement inside get_email() is logged with its text on the
+    // OBJECT line and `<previously logged>` on the SESSION line: one row
+    let f: Vec<Row> = rows(&d)
+        .into_iter()
+        .filter(|r| r.1 == "r_func" && r.4.starts_with("substatement"))
+        .collect();
+    assert_eq!(
+        f,
+        vec![row(
+            "legacy_email",
+            "r_func",
+            "func-caller",
+            "read",
+            "substatement of public.get_email",
+            "certain",
+            1
+        )]
+    );
+}
+
+#[test]
+fn pgaudit_not_logged_text_gives_possible_table_level_dependencies() {
+    let d = doc_without_schema("not-logged", &[]);
+    assert_accounting(&d);
+    let mut expected = vec![
+        row(
+            "legacy_email",
+            "r_reader",
+            "reader",
+            "read",
+            "audit_object",
+            "possible",
+            1,
+        ),
+        row(
+            "legacy_email",
+            "r_names",
+            "names",
+            "read",
+            "audit_object",
+            "possible",
+            1,
+        ),
+        row(
+            "old_status",
+            "r_writer",
+            "writer",
+            "write",
+            "audit_object",
+            "possible",
+            1,
+        ),
+        row(
+            "old_status",
+            "r_slow",
+            "slow-report",
+            "read",
+            "audit_object",
+            "possible",
+            1,
+        ),
+    ];
+    expected.sort();
+    assert_eq!(rows(&d), expected);
+    assert_eq!(kinds(&d)["audit_text_not_logged"], 7);
+    for col in ["public.users.legacy_email", "public.orders.old_status"] {
+        let (v, reason, _) = verdict(&d, col);
+        assert_eq!(v, Verdict::Inconclusive, "{col}");
+        assert_eq!(reason, "2 possible dependencies need a human look");
+    }
+    let dep = &d.dependencies[0];
+    assert!(
+        dep.reason
+            .as_deref()
+            .unwrap()
+            .contains("pgaudit.log_statement = off"),
+        "{:?}",
+        dep.reason
+    );
+}
+
+#[test]
+fn pgaudit_write_class_only_makes_unseen_columns_inconclusive() {
+    let d = doc_without_schema("write-only", &[]);
+    assert_accounting(&d);
+    assert_eq!(
+        rows(&d),
+        vec![row(
+            "old_status",
+            "r_writer",
+            "writer",
+            "write",
+            "direct",
+            "certain",
+            1
+        )]
+    );
+    let (v, reason, gaps) = verdict(&d, "public.users.legacy_email");
+    assert_eq!(v, Verdict::Inconclusive);
+    assert!(
+        reason.contains("reads are not logged: pgAudit session classes WRITE"),
+        "{reason}"
+    );
+    assert_eq!(gaps.len(), 1);
+    assert_eq!(verdict(&d, "public.orders.old_status").0, Verdict::Blocked);
+    // declaring that reads are audited (wrongly, here) removes the gap
+    let d = doc_without_schema("write-only", &["pgaudit.log=read,write"]);
+    assert_eq!(verdict(&d, "public.users.legacy_email").0, Verdict::Clear);
+}
+
+/// The full workload as the logs without pgAudit show it: no substatement,
+/// no `TABLE COLUMN`.
+fn expected_full_workload_without_audit() -> Vec<Row> {
+    expected_full_workload_with_audit()
+        .into_iter()
+        .filter(|r| !r.4.starts_with("substatement of ") && r.4 != "audit_column")
+        .collect()
+}
+
+#[test]
+fn log_min_duration_statement_zero_counts_each_execution_once() {
+    let d = doc("duration-all");
+    assert_eq!(rows(&d), expected_full_workload_without_audit());
+    assert_accounting(&d);
+    let k = kinds(&d);
+    // `duration: … statement|execute` lines; parse and bind durations of the
+    // extended protocol are protocol steps, counted at execute
+    assert_eq!(k["statement"], 16);
+    assert_eq!(k["protocol_step"], 6);
+    assert!(d.coverage.inputs[0].blind_spots.is_empty());
+}
+
+#[test]
+fn threshold_only_duration_logging_makes_unseen_columns_inconclusive() {
+    let d = doc_without_schema("slow-only", &[]);
+    assert_accounting(&d);
+    assert_eq!(
+        rows(&d),
+        vec![row(
+            "old_status",
+            "r_slow",
+            "slow-report",
+            "read",
+            "direct",
+            "certain",
+            1
+        )]
+    );
+    let (v, reason, _) = verdict(&d, "public.users.legacy_email");
+    assert_eq!(v, Verdict::Inconclusive);
+    assert!(
+        reason.contains("statements appear only on `duration:` lines"),
+        "{reason}"
+    );
+    // stated explicitly
+    let d = doc_without_schema("slow-only", &["log_min_duration_statement=200"]);
+    let (v, reason, _) = verdict(&d, "public.users.legacy_email");
+    assert_eq!(v, Verdict::Inconclusive);
+    assert!(
+        reason.contains("only statements slower than 200 ms are logged"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn log_statement_mod_makes_unseen_columns_inconclusive() {
+    let d = doc_without_schema("mod", &[]);
+    assert_accounting(&d);
+    assert_eq!(
+        rows(&d),
+        vec![row(
+            "old_status",
+            "r_writer",
+            "writer",
+            "write",
+            "direct",
+            "certain",
+            1
+        )]
+    );
+    let (v, reason, gaps) = verdict(&d, "public.users.legacy_email");
+    assert_eq!(v, Verdict::Inconclusive);
+    assert!(
+        reason.contains("reads are not logged: log_statement = mod (inferred)"),
+        "{reason}"
+    );
+    assert_eq!(
+        gaps,
+        d.coverage.inputs[0]
+            .blind_spots
+            .iter()
+            .map(|b| format!("{}: {b}", log("mod").display()))
+            .collect::<Vec<_>>()
+    );
+    // the blind spot is in every output format
+    let inv = scan(&config(&[log("mod")], None, 1));
+    for format in [
+        pgcontract::report::OutputFormat::Json,
+        pgcontract::report::OutputFormat::Markdown,
+        pgcontract::report::OutputFormat::Text,
+    ] {
+        let mut out = Vec::new();
+        pgcontract::report::write(&inv, format, &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            out.contains("reads are not logged: log_statement = mod (inferred)"),
+            "{format:?}"
+        );
+    }
+    // the user says log_statement = all: the inference is overridden
+    let d = doc_without_schema("mod", &["log_statement=all"]);
+    assert_eq!(verdict(&d, "public.users.legacy_email").0, Verdict::Clear);
+}
+
+#[test]
+fn interleaved_stderr_of_concurrent_sessions_keeps_statements_with_their_backend() {
+    // logging_collector = off: four concurrent sessions' messages interleave
+    // in the server's stderr; 120 multi-line SELECTs and 120 multi-line
+    // UPDATEs by three psql sessions, 60 extended-protocol executions by two
+    // pgbench clients.
+    let text = std::fs::read_to_string(log("interleaved")).unwrap();
+    let mut switches = 0;
+    let mut last = "";
+    for l in text.lines().filter(|l| !l.starts_with('\t')) {
+        let pid = l.split(['[', ']']).nth(1).unwrap_or("");
+        if pid != last {
+            switches += 1;
+            last = pid;
+        }
+    }
+    assert!(
+        switches > 100,
+        "the fixture barely interleaves ({switches})"
+    );
+    let d = doc("interleaved");
+    assert_accounting(&d);
+    let mut expected = vec![
+        row(
+            "legacy_email",
+            "r_conc1",
+            "conc-r_conc1",
+            "read",
+            "direct",
+            "certain",
+            40,
+        ),
+        row(
+            "legacy_email",
+            "r_conc2",
+            "conc-r_conc2",
+            "read",
+            "direct",
+            "certain",
+            40,
+        ),
+        row(
+            "legacy_email",
+            "r_conc3",
+            "conc-r_conc3",
+            "read",
+            "direct",
+            "certain",
+            40,
+        ),
+        row(
+            "legacy_email",
+            "r_conc4",
+            "conc-bench",
+            "read",
+            "direct",
+            "certain",
+            60,
+        ),
+        row(
+            "old_status",
+            "r_conc1",
+            "conc-r_conc1",
+            "write",
+            "direct",
+            "certain",
+            40,
+        ),
+        row(
+            "old_status",
+            "r_conc2",
+            "conc-r_conc2",
+            "write",
+            "direct",
+            "certain",
+            40,
+        ),
+        row(
+            "old_status",
+            "r_conc3",
+            "conc-r_conc3",
+            "write",
+            "direct",
+            "certain",
+            40,
+        ),
+    ];
+    expected.sort();
+    assert_eq!(rows(&d), expected);
+    let k = kinds(&d);
+    assert_eq!(k["statement"], 300);
+    assert_eq!(k["duration"], 300);
+    // every multi-line statement was rebuilt whole: one shape each
+    let shapes: std::collections::BTreeSet<&str> =
+        d.dependencies.iter().map(|x| x.query.as_str()).collect();
+    assert_eq!(
+        shapes.into_iter().collect::<Vec<_>>(),
+        vec![
+            "select legacy_email from users where id = $1",
+            "select u.id, u.legacy_email from users u where u.id = $1",
+            "update orders set old_status = $1 where id = $2",
+        ]
+    );
+}
+
+#[test]
+fn no_literal_or_parameter_from_audit_logs_reaches_any_output() {
+    for name in [
+        "session",
+        "once",
+        "not-logged",
+        "write-only",
+        "duration-all",
+        "slow-only",
+        "mod",
+        "interleaved",
+    ] {
+        let inv = scan(&config(&[log(name)], Some(&schema()), 1));
+        for format in [
+            pgcontract::report::OutputFormat::Json,
+            pgcontract::report::OutputFormat::Markdown,
+            pgcontract::report::OutputFormat::Text,
+        ] {
+            let mut out = Vec::new();
+            pgcontract::report::write(&inv, format, &mut out).unwrap();
+            let out = String::from_utf8(out).unwrap();
+            assert!(!out.contains("secret"), "{name} {format:?}");
+            assert!(!out.contains("<none>"), "{name} {format:?}");
+        }
+    }
+}
