@@ -368,6 +368,7 @@ fn scan_live(url: &str, logs: &[PathBuf]) -> InventoryDoc {
         search_path: parse_search_path("\"$user\", public"),
         threads: 0,
         progress: false,
+        logging: Default::default(),
     };
     to_doc(&scan(&cfg))
 }
