@@ -132,6 +132,55 @@ struct Level {
     by_name: bool,
 }
 
+/// Node kinds with a dedicated handler (they open a scope, name columns
+/// without a `ColumnRef`, or resolve one specially). Every other kind is
+/// walked field by field, so a `ColumnRef` anywhere below it is resolved.
+pub const HANDLED_NODES: &[&str] = &[
+    "RawStmt",
+    "SelectStmt",
+    "InsertStmt",
+    "UpdateStmt",
+    "DeleteStmt",
+    "MergeStmt",
+    "MergeWhenClause",
+    "CopyStmt",
+    "CreateTableAsStmt",
+    "ViewStmt",
+    "ExplainStmt",
+    "PrepareStmt",
+    "DeclareCursorStmt",
+    "IndexStmt",
+    "IndexElem",
+    "CommonTableExpr",
+    "WithClause",
+    "OnConflictClause",
+    "InferClause",
+    "ResTarget",
+    "MultiAssignRef",
+    "SortBy",
+    "RangeVar",
+    "RangeSubselect",
+    "RangeFunction",
+    "RangeTableFunc",
+    "RangeTableFuncCol",
+    "RangeTableSample",
+    "JoinExpr",
+    "JsonTable",
+    "JsonTableColumn",
+    "ColumnRef",
+    "AIndirection",
+    "AStar",
+    "FuncCall",
+    "SubLink",
+    "Alias",
+    "ColumnDef",
+];
+
+/// Node kinds not descended into: they cannot hold a column reference
+/// (`TypeName` typmods may be identifiers, which PostgreSQL does not resolve
+/// as columns).
+pub const LEAF_NODES: &[&str] = &["RangeVar", "String", "AConst", "ParamRef", "TypeName"];
+
 /// Deepest nesting walked before the statement is reported as too deep.
 pub const MAX_DEPTH: usize = 1500;
 
@@ -770,6 +819,8 @@ impl<'a> Resolver<'a> {
                             .last()
                             .is_some_and(|l| l.outputs.iter().any(|o| o == name))
                         {
+                            // The output column, not a column reference.
+                            self.column_refs_seen += 1;
                             continue;
                         }
                     }
@@ -1643,7 +1694,7 @@ impl<'a> Resolver<'a> {
             "InsertStmt" | "UpdateStmt" | "DeleteStmt" | "MergeStmt" => {
                 self.statement(kind, n);
             }
-            "RangeVar" | "String" | "AConst" | "ParamRef" | "TypeName" => {}
+            k if LEAF_NODES.contains(&k) => {}
             _ => self.walk_fields(n),
         }
     }
@@ -1682,6 +1733,7 @@ impl<'a> Resolver<'a> {
         if !self.levels[li].items[ii].has_known(name) {
             return false;
         }
+        self.column_refs_seen += 1;
         self.item_column(
             li,
             ii,
