@@ -171,8 +171,9 @@ pub struct Catalog {
     pub routines: BTreeMap<(String, String), Vec<Routine>>,
     /// Triggers.
     pub triggers: Vec<Trigger>,
-    /// `search_path` settings per (role, database) from a live catalog
-    /// (`""` = any); empty for a dump.
+    /// Roles' own `search_path` settings by (role, database; `""` = any):
+    /// from a live catalog, or from `ALTER ROLE r [IN DATABASE d] SET
+    /// search_path …` lines (`pg_dumpall --globals-only`) in a dump.
     pub role_search_paths: BTreeMap<(String, String), Vec<String>>,
     /// Statements of the dump that could not be used, with the reason.
     pub problems: Vec<String>,

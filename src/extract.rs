@@ -47,6 +47,9 @@ pub struct Statement {
     /// pgAudit object evidence; when set, `text` is empty (the statement
     /// text was not logged) or the object is a `TABLE COLUMN`.
     pub audit_object: Option<AuditObject>,
+    /// The `search_path` the session's `SET search_path`/`set_config` set
+    /// (`None`: the default applies).
+    pub search_path: Option<Vec<String>>,
 }
 
 /// Who logged the last statement text of a backend, for pairing.
@@ -71,6 +74,8 @@ struct Backend {
     error_pending: bool,
     audit: AuditState,
     logged: Option<Logged>,
+    /// Set by the session's own `SET search_path`.
+    search_path: Option<Vec<String>>,
 }
 
 /// Per-input extraction state.
@@ -202,6 +207,13 @@ impl Extractor {
     fn statement(&mut self, e: &LogEntry, sql: &str, failed: bool) -> Statement {
         if let Some(b) = self.backend(e) {
             b.last_statement = Some(sql.to_string());
+            // This text and later ones of the session resolve with the new
+            // path.
+            match crate::analyze::session::search_path_change(sql) {
+                Some(crate::analyze::session::PathChange::Set(p)) => b.search_path = Some(p),
+                Some(crate::analyze::session::PathChange::Reset) => b.search_path = None,
+                None => {}
+            }
         }
         self.make_statement(e, sql, failed)
     }
@@ -218,6 +230,11 @@ impl Extractor {
             truncated: self.truncating,
             inside: None,
             audit_object: None,
+            search_path: e
+                .backend
+                .as_ref()
+                .and_then(|k| self.backends.get(k))
+                .and_then(|b| b.search_path.clone()),
         }
     }
 
@@ -508,6 +525,7 @@ pub fn stats_row(row: StatsRow, cov: &mut FileCoverage) -> Option<Statement> {
         truncated: false,
         inside: None,
         audit_object: None,
+        search_path: None,
     })
 }
 

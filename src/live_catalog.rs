@@ -175,7 +175,7 @@ pub fn load(url: &str) -> Result<Catalog, LiveError> {
             (r, d) => format!("role {r} in database {d}"),
         };
         catalog.problems.push(format!(
-            "{who} has its own search_path ({}); its statements are resolved with the --search-path value",
+            "{who} has its own search_path ({}); its statements are resolved with it",
             path.join(", ")
         ));
     }

@@ -262,11 +262,19 @@ impl FileScan<'_> {
                 return;
             }
         }
-        let key = normalize(&s.text);
+        let path = crate::analyze::session::effective_search_path(
+            s.search_path.as_deref(),
+            self.analyzer.catalog(),
+            s.actor.user.as_deref(),
+            s.actor.database.as_deref(),
+            self.analyzer.search_path(),
+        );
+        // The same text resolves differently under another search_path.
+        let key = format!("{}\u{0}{}", path.join("\u{1}"), normalize(&s.text));
         let analysis = match self.cache.get(&key) {
             Some(a) => Arc::clone(a),
             None => {
-                let a = Arc::new(self.analyzer.analyze(&s.text));
+                let a = Arc::new(self.analyzer.analyze_with_path(&s.text, &path));
                 self.cache.insert(key, Arc::clone(&a));
                 a
             }

@@ -475,7 +475,7 @@ fn regenerated_schema_fixture_gives_the_same_inventory() {
     assert_eq!(live.dependencies, dumped.dependencies);
     assert_eq!(
         live.warnings,
-        vec!["role reporting in database shop has its own search_path (reporting, public); its statements are resolved with the --search-path value".to_string()]
+        vec!["role reporting in database shop has its own search_path (reporting, public); its statements are resolved with it".to_string()]
     );
     assert!(dumped.warnings.is_empty(), "{:?}", dumped.warnings);
 

@@ -10,6 +10,7 @@ pub mod plpgsql;
 pub mod reach;
 pub mod resolve;
 pub mod schema;
+pub mod session;
 
 pub use schema::load_schema;
 
@@ -104,6 +105,22 @@ impl<'a> Analyzer<'a> {
 
     /// Analyses one logged statement text.
     pub fn analyze(&self, sql: &str) -> Analysis {
+        self.analyze_with_path(sql, &self.search_path)
+    }
+
+    /// The catalog analysed against.
+    pub fn catalog(&self) -> &'a Catalog {
+        self.catalog
+    }
+
+    /// The default `search_path` (schema names, in order).
+    pub fn search_path(&self) -> &[String] {
+        &self.search_path
+    }
+
+    /// Analyses one logged statement text with another `search_path` (the
+    /// session's or the role's).
+    pub fn analyze_with_path(&self, sql: &str, search_path: &[String]) -> Analysis {
         let parsed = match parse::parse(sql) {
             Ok(p) => p,
             Err(reason) => {
@@ -132,8 +149,10 @@ impl<'a> Analyzer<'a> {
                     .unwrap_or_else(|| format!("text:{:016x}", stable_hash(&query)));
                 let kind = resolve::node(&stmt.tree).map(|(k, _)| k).unwrap_or("");
                 let (mut refs, problem) = match kind {
-                    "DoStmt" | "CreateFunctionStmt" => self.routine_refs(&stmt.tree, &stmt.text),
-                    _ => self.statement_refs(&stmt.tree, &stmt.text),
+                    "DoStmt" | "CreateFunctionStmt" => {
+                        self.routine_refs(&stmt.tree, &stmt.text, search_path)
+                    }
+                    _ => self.statement_refs(&stmt.tree, &stmt.text, search_path),
                 };
                 if kind == "CreateTrigStmt" {
                     if let Some((_, body)) = resolve::node(&stmt.tree) {
@@ -166,8 +185,9 @@ impl<'a> Analyzer<'a> {
         &self,
         tree: &serde_json::Value,
         text: &str,
+        search_path: &[String],
     ) -> (Vec<TargetRef>, Option<String>) {
-        let mut resolver = Resolver::new(self.catalog, &self.search_path);
+        let mut resolver = Resolver::new(self.catalog, search_path);
         resolver.statement_node(tree);
         let mut refs = self.match_uses(&resolver.uses);
         let mut problem = None;
@@ -179,8 +199,8 @@ impl<'a> Analyzer<'a> {
                 "the statement is nested too deeply to resolve; it names the column",
             ));
         }
-        let (calls, writes) = plpgsql::effects(tree, self.catalog, &self.search_path);
-        let reached = reach::Reach::new(self.catalog, &self.search_path).from(&calls, &writes);
+        let (calls, writes) = plpgsql::effects(tree, self.catalog, search_path);
+        let reached = reach::Reach::new(self.catalog, search_path).from(&calls, &writes);
         refs.extend(self.reached_refs(&reached));
         (refs, problem)
     }
@@ -191,19 +211,19 @@ impl<'a> Analyzer<'a> {
         &self,
         tree: &serde_json::Value,
         text: &str,
+        search_path: &[String],
     ) -> (Vec<TargetRef>, Option<String>) {
         let Some((kind, n)) = resolve::node(tree) else {
             return (Vec::new(), None);
         };
-        let analysis =
-            plpgsql::analyze_routine(kind, n, text, self.catalog, &self.search_path, None);
+        let analysis = plpgsql::analyze_routine(kind, n, text, self.catalog, search_path, None);
         let label = if kind == "DoStmt" {
             "do_block"
         } else {
             "function_body"
         };
-        let reached = reach::Reach::new(self.catalog, &self.search_path)
-            .routine(&analysis, &[label.to_string()]);
+        let reached =
+            reach::Reach::new(self.catalog, search_path).routine(&analysis, &[label.to_string()]);
         (self.reached_refs(&reached), analysis.problem.clone())
     }
 

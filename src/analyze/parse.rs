@@ -73,6 +73,13 @@ pub mod consts {
     pub const AT_ADD_COLUMN: i64 = pb::AlterTableType::AtAddColumn as i64;
 }
 
+/// `VAR_SET_VALUE` in pg_query's `VariableSetKind` enum (`SET x = …`).
+pub const VAR_SET_VALUE: i64 = pg_query::protobuf::VariableSetKind::VarSetValue as i64;
+/// `VAR_SET_DEFAULT` (`SET x TO DEFAULT`).
+pub const VAR_SET_DEFAULT: i64 = pg_query::protobuf::VariableSetKind::VarSetDefault as i64;
+/// `VAR_RESET` (`RESET x`).
+pub const VAR_RESET: i64 = pg_query::protobuf::VariableSetKind::VarReset as i64;
+
 /// `EXISTS_SUBLINK` in pg_query's `SubLinkType` enum.
 pub const EXISTS_SUBLINK: i64 = pg_query::protobuf::SubLinkType::ExistsSublink as i64;
 

@@ -97,6 +97,23 @@ pub fn load_schema(dump: &str) -> Catalog {
         pending.offer(kind, n, &stmt.text);
         match kind {
             "CreateStmt" => create_table(&mut catalog, n),
+            "AlterRoleSetStmt" => {
+                // `ALTER ROLE r [IN DATABASE d] SET search_path …` (pg_dumpall).
+                let role = n
+                    .get("role")
+                    .and_then(|r| r.get("rolename"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let db = text(n, "database");
+                let set = n.get("setstmt").unwrap_or(&Value::Null);
+                if let Some(path) = super::session::role_setting(set) {
+                    if !role.is_empty() {
+                        catalog
+                            .role_search_paths
+                            .insert((role.to_string(), db.to_string()), path);
+                    }
+                }
+            }
             "ViewStmt" => {
                 let (schema, name) = qualified(n.get("view").unwrap_or(&Value::Null), "public");
                 let aliases: Vec<String> = list(n, "aliases")
