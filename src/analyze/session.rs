@@ -45,8 +45,9 @@ fn sval(v: &Value) -> Option<&str> {
 
 /// The `search_path` a statement resolves with: its session's own (`SET
 /// search_path`), else its role's in its database, else its role's, else its
-/// database's (`ALTER DATABASE … SET`), else `default`; `$user` becomes the role's name (and is dropped when the log
-/// does not say who ran it).
+/// database's (`ALTER DATABASE … SET`), else `default`; `$user` becomes the
+/// role's name when the catalog has a schema of that name with relations (it
+/// is dropped otherwise, as when the log does not say who ran it).
 pub fn effective_search_path(
     session: Option<&[String]>,
     catalog: &Catalog,
@@ -75,7 +76,9 @@ pub fn effective_search_path(
     path.iter()
         .filter_map(|s| {
             if s == "$user" {
-                user.map(str::to_string)
+                // Only a schema that holds relations can resolve a name.
+                user.filter(|u| catalog.relations().any(|r| r.schema == *u))
+                    .map(str::to_string)
             } else {
                 Some(s.clone())
             }
@@ -175,8 +178,21 @@ mod tests {
         assert_eq!(p(Some(&s), Some("app"), None), ["x"]);
         assert_eq!(p(None, Some("app"), Some("shop")), ["app", "public"]);
         assert_eq!(p(None, Some("app"), Some("reporting")), ["analytics"]);
-        assert_eq!(p(None, Some("bob"), None), ["bob", "public"]);
+        assert_eq!(p(None, Some("bob"), None), ["public"]);
         assert_eq!(p(None, None, None), ["public"]);
+        let mut with_bob = c.clone();
+        with_bob.insert(crate::catalog::Relation {
+            schema: "bob".into(),
+            name: "t".into(),
+            kind: crate::catalog::RelKind::Table,
+            columns: vec!["a".into()],
+            uses: Vec::new(),
+            origins: Vec::new(),
+        });
+        assert_eq!(
+            effective_search_path(None, &with_bob, Some("bob"), None, &default),
+            ["bob", "public"]
+        );
     }
 
     #[test]
