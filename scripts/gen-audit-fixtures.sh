@@ -6,6 +6,7 @@
 # workload (fixtures/audit/CASES.md) under several logging set-ups, one log
 # file each.  Writes only inside OUTDIR (default: <repo>/fixtures/audit):
 #   logs/session.log      pgAudit session + object logging, log_statement = none
+#   logs/session.csv      the same run's csvlog, logs/session.json its jsonlog
 #   logs/once.log         the same plus log_statement = all, pgaudit.log_statement_once = on
 #   logs/not-logged.log   pgAudit with pgaudit.log_statement = off (<not logged>)
 #   logs/write-only.log   pgaudit.log = 'write' only (reads invisible)
@@ -61,6 +62,7 @@ quiet() {
     pgt_set pgaudit.log_statement_once "off"
     pgt_set pgaudit.role "''"
     pgt_set logging_collector "on"
+    pgt_set log_destination "'stderr'"
 }
 audit_objects() { pgt_set pgaudit.role "'auditor'"; }  # object audit on
 phase() { # phase NAME: start the server logging to log/NAME.log
@@ -161,6 +163,7 @@ reduced() {
 quiet
 pgt_set pgaudit.log "'read, write, function, ddl'"
 audit_objects
+pgt_set log_destination "'stderr,csvlog,jsonlog'"   # session.log, session.csv, session.json
 phase session
 workload
 pgt_stop
@@ -209,6 +212,10 @@ pgt_stop
 for f in session once not-logged write-only duration-all slow-only mod; do
     cp "$PGT_DATA/log/$f.log" "$OUTDIR/logs/$f.log"
     chmod 0644 "$OUTDIR/logs/$f.log"
+done
+for f in session.csv session.json; do
+    cp "$PGT_DATA/log/$f" "$OUTDIR/logs/$f"
+    chmod 0644 "$OUTDIR/logs/$f"
 done
 
 # ---------------------------------------------------------------- interleaved

@@ -583,3 +583,103 @@ fn no_literal_or_parameter_from_audit_logs_reaches_any_output() {
         }
     }
 }
+
+#[test]
+fn pgaudit_lines_in_csvlog_and_jsonlog_give_the_same_dependency_set() {
+    // session.csv and session.json: the csvlog and jsonlog of the run that
+    // wrote session.log (log_destination = 'stderr,csvlog,jsonlog').
+    for name in ["session.csv", "session.json"] {
+        let d = to_doc(&scan(&config(
+            &[fixture(&format!("audit/logs/{name}"))],
+            Some(&schema()),
+            0,
+        )));
+        assert_eq!(rows(&d), expected_full_workload_with_audit(), "{name}");
+        assert_accounting(&d);
+        let k = kinds(&d);
+        assert_eq!(k["audit_statement"], 16, "{name}");
+        assert_eq!(k["audit_substatement"], 2, "{name}");
+        assert_eq!(k["audit_repeat"], 14, "{name}");
+        assert!(d.coverage.inputs[0].blind_spots.is_empty(), "{name}");
+    }
+}
+
+/// True when every directory from `/` down to `dir` can be traversed by
+/// other users (the script runs the server as `postgres` when run as root).
+fn traversable_by_others(dir: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    dir.ancestors()
+        .all(|d| std::fs::metadata(d).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
+}
+
+#[test]
+fn regenerated_audit_fixtures_from_a_live_server_give_the_same_inventory() {
+    if std::env::var("PGCONTRACT_SKIP_LIVE").is_ok_and(|v| v == "1") {
+        eprintln!("audit_fixtures: live regeneration skipped (PGCONTRACT_SKIP_LIVE=1)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("audit");
+    let cluster_tmp = dir.path().join("tmp");
+    std::fs::create_dir(&cluster_tmp).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for d in [dir.path(), cluster_tmp.as_path()] {
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    }
+    let tmpdir = if traversable_by_others(&cluster_tmp) {
+        cluster_tmp
+    } else {
+        PathBuf::from("/tmp")
+    };
+    let out = std::process::Command::new("bash")
+        .arg(root().join("scripts/gen-audit-fixtures.sh"))
+        .arg(&out_dir)
+        .current_dir(root())
+        .env("TMPDIR", &tmpdir)
+        .output()
+        .expect("cannot run bash");
+    assert!(
+        out.status.success(),
+        "scripts/gen-audit-fixtures.sh failed ({})\n--- stdout:\n{}\n--- stderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in [
+        "session.log",
+        "session.csv",
+        "session.json",
+        "once.log",
+        "not-logged.log",
+        "write-only.log",
+        "duration-all.log",
+        "slow-only.log",
+        "mod.log",
+        "interleaved.log",
+    ] {
+        let fresh = out_dir.join("logs").join(name);
+        let committed = fixture(&format!("audit/logs/{name}"));
+        let a = to_doc(&scan(&config(
+            &[fresh],
+            Some(&out_dir.join("schema.sql")),
+            0,
+        )));
+        let b = to_doc(&scan(&config(&[committed], Some(&schema()), 0)));
+        assert_eq!(rows(&a), rows(&b), "{name}");
+        let (ta, tb) = (&a.targets, &b.targets);
+        for (x, y) in ta.iter().zip(tb.iter()) {
+            assert_eq!(x.verdict, y.verdict, "{name} {}", x.column);
+        }
+        if name != "interleaved.log" {
+            // (the interleaved log's start-up lines depend on timing)
+            assert_eq!(kinds(&a), kinds(&b), "{name}");
+        }
+        assert_eq!(
+            a.coverage.inputs[0].blind_spots.len(),
+            b.coverage.inputs[0].blind_spots.len(),
+            "{name}"
+        );
+    }
+}
