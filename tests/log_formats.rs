@@ -431,3 +431,38 @@ fn multiline_statements_are_reassembled_byte_for_byte_in_every_format() {
     let raw = std::fs::read_to_string(log("multiline.csv")).unwrap();
     assert!(raw.lines().any(|l| l == "       legacy_email"));
 }
+
+#[test]
+fn error_record_with_its_statement_column_is_evidence_of_use() {
+    // With log_statement = none only the ERROR record carries the text (the
+    // csvlog `query` column, the jsonlog `statement` key): keep just that
+    // record of the r_error session.
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["custom.csv", "custom.json"] {
+        let text = std::fs::read_to_string(log(f)).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.contains("r_error") && l.contains("division by zero"))
+            .unwrap();
+        let p = write(dir.path(), f, &format!("{line}\n"));
+        let doc = scan_with(&[p], None, None);
+        assert_eq!(
+            rows(&doc),
+            [row(
+                "legacy_email",
+                "r_error",
+                "failing",
+                "read",
+                "direct",
+                "certain",
+                1
+            )],
+            "{f}"
+        );
+        assert_eq!(doc.dependencies[0].failed_calls, 1, "{f}");
+        let i = &doc.coverage.inputs[0];
+        assert_eq!(i.records_by_kind["error"], 1, "{f}");
+        assert_eq!(i.records_by_kind["failed_statement"], 1, "{f}");
+        assert_eq!(i.records, 2, "{f}");
+    }
+}
