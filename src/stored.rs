@@ -376,9 +376,10 @@ pub fn merge(items: Vec<(String, Inventory)>) -> Result<Inventory, StoredError> 
     Ok(out)
 }
 
-/// Re-indexes an inventory's rows for `targets` (the same set, maybe in
-/// another order).
-pub fn retarget(inv: Inventory, targets: &[ColumnTarget]) -> Inventory {
+/// Re-indexes an inventory's per-target data (rows, evidence, migration
+/// sites) for `targets` (the same set, maybe in another order); everything
+/// else is kept as it is.
+pub fn retarget(mut inv: Inventory, targets: &[ColumnTarget]) -> Inventory {
     if inv.targets == targets {
         return inv;
     }
@@ -387,27 +388,60 @@ pub fn retarget(inv: Inventory, targets: &[ColumnTarget]) -> Inventory {
         .iter()
         .map(|t| targets.iter().position(|x| x == t).unwrap_or(0))
         .collect();
-    let mut out = Inventory::new(targets.to_vec());
-    for (old, e) in inv.evidence.iter().enumerate() {
+    let mut evidence = vec![TargetEvidence::default(); targets.len()];
+    for (old, e) in std::mem::take(&mut inv.evidence).into_iter().enumerate() {
         if let Some(&new) = map.get(old) {
-            out.evidence[new].unparseable_mentions += e.unparseable_mentions;
+            evidence[new] = e;
         }
     }
-    for (mut k, v) in inv.deps {
+    inv.evidence = evidence;
+    for (mut k, v) in std::mem::take(&mut inv.deps) {
         k.target = map.get(k.target).copied().unwrap_or(k.target);
-        out.add_dep(k, v);
+        inv.add_dep(k, v);
     }
     if !inv.target_sites.is_empty() {
-        out.target_sites = vec![Vec::new(); targets.len()];
-        for (old, sites) in inv.target_sites.into_iter().enumerate() {
+        let mut sites = vec![Vec::new(); targets.len()];
+        for (old, s) in std::mem::take(&mut inv.target_sites)
+            .into_iter()
+            .enumerate()
+        {
             if let Some(&new) = map.get(old) {
-                out.target_sites[new] = sites;
+                sites[new] = s;
             }
         }
+        inv.target_sites = sites;
     }
-    out.unchecked = inv.unchecked;
-    out.schema_deps = inv.schema_deps;
-    out.files = inv.files;
-    out.warnings = inv.warnings;
-    out
+    inv.targets = targets.to_vec();
+    inv
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retarget_moves_rows_evidence_and_sites_with_their_column() {
+        let a = ColumnTarget::parse("public.t.a").unwrap();
+        let b = ColumnTarget::parse("public.t.b").unwrap();
+        let mut inv = Inventory::new(vec![a.clone(), b.clone()]);
+        inv.evidence[1].unparseable_mentions = 2;
+        inv.evidence[1].truncated_statements = 3;
+        inv.target_sites = vec![
+            Vec::new(),
+            vec![crate::migration::MigrationSite {
+                file: "m.sql".into(),
+                line: 4,
+                change: "DROP COLUMN".into(),
+            }],
+        ];
+        inv.warnings.push("kept".into());
+        let out = retarget(inv, &[b.clone(), a.clone()]);
+        assert_eq!(out.targets, [b, a]);
+        assert_eq!(out.evidence[0].unparseable_mentions, 2);
+        assert_eq!(out.evidence[0].truncated_statements, 3);
+        assert_eq!(out.evidence[1], TargetEvidence::default());
+        assert_eq!(out.target_sites[0][0].line, 4);
+        assert!(out.target_sites[1].is_empty());
+        assert_eq!(out.warnings, ["kept"]);
+    }
 }

@@ -524,3 +524,46 @@ fn every_subcommand_help_has_examples() {
         );
     }
 }
+
+#[test]
+fn report_of_a_migration_scans_json_gives_the_same_markdown() {
+    let dir = tmp();
+    let schema = schema();
+    let mut checked = 0;
+    let mut migrations: Vec<PathBuf> = std::fs::read_dir(fixture("migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .filter(|p| !p.ends_with("broken.sql"))
+        .collect();
+    migrations.sort();
+    for m in &migrations {
+        let scan_as = |format: &str| {
+            pgc(&[
+                "scan",
+                "-q",
+                "--migration",
+                s(m),
+                "--schema",
+                s(&schema),
+                "--format",
+                format,
+                "fixtures/app/logs/custom.log",
+            ])
+        };
+        let j = dir.path().join("m.json");
+        let json_out = scan_as("json");
+        std::fs::write(&j, &json_out.stdout).unwrap();
+        let md = scan_as("markdown");
+        let out = pgc(&["report", s(&j), "--format", "markdown"]);
+        assert_eq!(out.status.code(), md.status.code(), "{}", m.display());
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(md.stdout).unwrap(),
+            "{}",
+            m.display()
+        );
+        checked += 1;
+    }
+    assert!(checked >= 9, "{checked}");
+}

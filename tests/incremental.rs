@@ -404,3 +404,30 @@ fn a_pg_stat_statements_export_is_not_read_twice_unless_it_changed() {
     let name = csv.display().to_string();
     assert_eq!(inv.files[&name].records, 2 * first.files[&name].records + 1);
 }
+
+#[test]
+fn yesterdays_and_todays_inventory_of_one_state_merge_to_todays() {
+    let p = parts();
+    let dir = tempfile::tempdir().unwrap();
+    let st = dir.path().join("state.json");
+    let log = dir.path().join("postgresql.log");
+    append(&log, p[0].as_bytes());
+    let day1 = incremental(&st, std::slice::from_ref(&log));
+    append(&log, p[1].as_bytes());
+    let day2 = incremental(&st, std::slice::from_ref(&log));
+    let merged = pgcontract::stored::merge(vec![
+        ("day2.json".into(), day2.clone()),
+        ("day1.json".into(), day1),
+    ])
+    .unwrap();
+    let (a, b) = (to_doc(&merged), to_doc(&day2));
+    assert_eq!(a.dependencies, b.dependencies);
+    assert_eq!(a.coverage, b.coverage);
+    assert_eq!(
+        a.warnings
+            .iter()
+            .filter(|w| w.ends_with("was in more than one merged inventory; counted once"))
+            .count(),
+        1
+    );
+}
