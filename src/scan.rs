@@ -114,6 +114,9 @@ pub struct ReadPlan {
     pub skip: u64,
     /// Lines before `offset`: line numbers continue from here.
     pub lines_before: u64,
+    /// The format found when the file was first read (a resumed read starts
+    /// mid-file, where detection has less to go on).
+    pub format: Option<InputFormat>,
     /// The `log_line_prefix` found when the file was first read.
     pub prefix: Option<String>,
     /// Coverage notes (rotation, truncation, what a resume point loses).
@@ -420,10 +423,14 @@ fn scan_input(
                     Vec::new()
                 }
             };
-            let format = cfg.input_format.or_else(|| match detect_format(&head) {
-                None if cfg.prefix.is_some() => Some(InputFormat::Stderr),
-                detected => detected,
-            });
+            let planned_format = plan.and_then(|p| p.format);
+            let format =
+                cfg.input_format
+                    .or(planned_format)
+                    .or_else(|| match detect_format(&head) {
+                        None if cfg.prefix.is_some() => Some(InputFormat::Stderr),
+                        detected => detected,
+                    });
             let compressed = opened
                 .compression
                 .map(|c| format!("+{c}"))

@@ -223,7 +223,7 @@ fn compression_on_disk(path: &Path) -> Option<String> {
 
 /// Formats that can be continued from a line boundary.
 fn resumable(format: &str) -> bool {
-    ["stderr", "csvlog", "jsonlog"]
+    ["stderr", "csvlog", "jsonlog", "syslog"]
         .iter()
         .any(|f| format.starts_with(f))
 }
@@ -324,6 +324,7 @@ fn decide(
     }
     plan.lines_before = k.lines;
     plan.prefix.clone_from(&k.log_line_prefix);
+    plan.format = input::InputFormat::from_name(k.format.split('+').next().unwrap_or(""));
     plan.notes.push(RESUME_NOTE.to_string());
     if renamed {
         plan.notes.push(format!(

@@ -431,3 +431,59 @@ fn yesterdays_and_todays_inventory_of_one_state_merge_to_todays() {
         1
     );
 }
+
+/// `text` cut into three at session starts (`connection received` lines).
+fn thirds(text: &str) -> Vec<String> {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let starts: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.contains("connection received"))
+        .map(|(i, _)| i)
+        .collect();
+    assert!(starts.len() >= 6, "{}", starts.len());
+    let cuts = [
+        0,
+        starts[starts.len() / 3],
+        starts[2 * starts.len() / 3],
+        lines.len(),
+    ];
+    cuts.windows(2)
+        .map(|w| lines[w[0]..w[1]].concat())
+        .collect()
+}
+
+#[test]
+fn csvlog_jsonlog_and_syslog_resume_like_stderr() {
+    for (fixture_name, format) in [
+        ("app/logs/custom.csv", "csvlog"),
+        ("app/logs/custom.json", "jsonlog"),
+        ("app/logs/syslog-bsd.log", "syslog"),
+        ("app/logs/syslog-iso.log", "syslog"),
+        ("app/logs/verbose.log", "stderr"),
+    ] {
+        let text = std::fs::read_to_string(fixture(fixture_name)).unwrap();
+        let pieces = thirds(&text);
+        let dir = tempfile::tempdir().unwrap();
+        let st = dir.path().join("state.json");
+        let log = dir.path().join("postgresql.log");
+        let mut inv = Inventory::default();
+        for piece in &pieces {
+            append(&log, piece.as_bytes());
+            inv = incremental(&st, std::slice::from_ref(&log));
+        }
+        let whole = dir.path().join("whole.log");
+        std::fs::write(&whole, &text).unwrap();
+        let once = to_doc(&full(&[whole]));
+        let incr = to_doc(&inv);
+        assert!(!once.dependencies.is_empty(), "{fixture_name}");
+        assert_eq!(deps(&incr), deps(&once), "{fixture_name}");
+        assert_eq!(totals(&incr), totals(&once), "{fixture_name}");
+        assert_eq!(
+            incr.coverage.inputs[0].format.as_deref(),
+            Some(format),
+            "{fixture_name}"
+        );
+        assert_eq!(incr.coverage.inputs[0].scanned.len(), 3, "{fixture_name}");
+    }
+}
