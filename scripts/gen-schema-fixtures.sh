@@ -11,7 +11,8 @@
 #                     (the objects that block the drop), sorted
 #   logs/workload.log the server log of workload.sql, run as role `app`
 # Set PGCONTRACT_KEEP_SERVER=1 to leave the server running (tests use it to
-# read the live catalog); the script then prints `PORT=<port>` last.
+# read the live catalog and pg_stat_statements, track = all); the script then
+# prints `PORT=<port> DIR=<dir>` last, and the caller stops the server.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -31,6 +32,8 @@ pgt_set timezone "'UTC'"
 pgt_set autovacuum "off"
 pgt_set log_line_prefix "'%m [%p] user=%u,db=%d,app=%a,client=%h '"
 pgt_set log_statement "'none'"
+pgt_set shared_preload_libraries "'pg_stat_statements'"
+pgt_set pg_stat_statements.track "'all'"
 pgt_start
 
 psql_q() { "$PGT_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PGT_HOST" -p "$PGT_PORT" "$@"; }
@@ -53,6 +56,10 @@ pgt_pg_dump -U postgres -d shop > "$OUTDIR/full-dump.sql"
 # What PostgreSQL blocks: the DETAIL of a plain DROP COLUMN.
 { psql_q -U postgres -d shop -c 'ALTER TABLE public.users DROP COLUMN legacy_email' 2>&1 || true; } \
     | sed -n 's/^DETAIL:  //p; /^[a-z].* depends on /p' | sed 's/^DETAIL:  //' | sort -u > "$OUTDIR/drop-detail.txt"
+
+# pg_stat_statements (after the dumps, so they do not list it), reset so
+# that it holds the workload only.
+psql_q -U postgres -d shop -c 'CREATE EXTENSION pg_stat_statements' -c 'SELECT pg_stat_statements_reset()' >/dev/null
 
 # The workload, logged.
 LOG="$PGT_DIR/pg_ctl.log"

@@ -151,6 +151,10 @@ pub struct ScanArgs {
     /// never printed.
     #[arg(long, value_name = "URL", conflicts_with = "schema")]
     pub database_url: Option<String>,
+    /// Also read pg_stat_statements directly over `--database-url` (with
+    /// role and database names), as one more input.
+    #[arg(long, requires = "database_url")]
+    pub pg_stat_statements: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     pub format: FormatArg,
@@ -182,7 +186,7 @@ pub struct ScanArgs {
     #[arg(long, value_name = "SETTING=VALUE")]
     pub logging: Vec<String>,
     /// Log files, directories, pg_stat_statements CSV exports, or `-` for stdin (gzip recognised by content).
-    #[arg(value_name = "INPUT", required = true)]
+    #[arg(value_name = "INPUT", required_unless_present = "pg_stat_statements")]
     pub inputs: Vec<PathBuf>,
 }
 

@@ -105,6 +105,10 @@ pub fn run(cli: Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow::
                 Some(state) => state::scan_incremental(&setup.scan, state)?,
                 None => scan::scan(&setup.scan),
             };
+            if let (true, Some(url)) = (args.pg_stat_statements, &args.database_url) {
+                let (name, rows) = live_catalog::read_stats(url)?;
+                inv.merge(scan::scan_stats_rows(&setup.scan, &name, rows));
+            }
             setup.attach_migration(&mut inv);
             for cov in inv.files.values() {
                 for e in &cov.errors {

@@ -183,6 +183,58 @@ pub fn load(url: &str) -> Result<Catalog, LiveError> {
     Ok(catalog)
 }
 
+/// Reads `pg_stat_statements` directly, with role and database names.
+/// Returns the input's name (`pg_stat_statements@user@host:port/db`, no
+/// password) and one row per entry, ordered by database, role and query id.
+pub fn read_stats(url: &str) -> Result<(String, Vec<crate::input::StatsRow>), LiveError> {
+    let (mut client, target) = connect(url)?;
+    let err = |e: postgres::Error| LiveError::Server {
+        target: target.clone(),
+        reason: reason(&e),
+    };
+    client
+        .batch_execute("SET search_path = pg_catalog; BEGIN READ ONLY")
+        .map_err(err)?;
+    let with_toplevel = "SELECT r.rolname::text, d.datname::text, s.query, s.calls, s.toplevel \
+         FROM public.pg_stat_statements s \
+         LEFT JOIN pg_roles r ON r.oid = s.userid LEFT JOIN pg_database d ON d.oid = s.dbid \
+         ORDER BY d.datname, r.rolname, s.queryid, s.toplevel";
+    let rows = match client.query(with_toplevel, &[]) {
+        Ok(rows) => rows,
+        Err(_) => {
+            // Before PostgreSQL 14 there is no `toplevel`; or the extension
+            // lives in another schema: try the unqualified name.
+            client
+                .batch_execute("ROLLBACK; SET search_path = \"$user\", public; BEGIN READ ONLY")
+                .map_err(err)?;
+            client
+                .query(
+                    "SELECT r.rolname::text, d.datname::text, s.query, s.calls, NULL::bool \
+                     FROM pg_stat_statements s \
+                     LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.userid \
+                     LEFT JOIN pg_catalog.pg_database d ON d.oid = s.dbid \
+                     ORDER BY d.datname, r.rolname, s.queryid",
+                    &[],
+                )
+                .map_err(err)?
+        }
+    };
+    let _ = client.batch_execute("ROLLBACK");
+    let out = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| crate::input::StatsRow {
+            line: i as u64 + 1,
+            query: r.get(2),
+            calls: u64::try_from(r.get::<_, i64>(3)).unwrap_or(0),
+            user: r.get(0),
+            database: r.get(1),
+            toplevel: r.get(4),
+        })
+        .collect();
+    Ok((format!("pg_stat_statements@{target}"), out))
+}
+
 /// The definitions, in an order the loader can follow (tables, then views
 /// in dependency order, then everything else).
 fn definitions(client: &mut Client, problems: &mut Vec<String>) -> Result<String, postgres::Error> {
@@ -193,6 +245,8 @@ fn definitions(client: &mut Client, problems: &mut Vec<String>) -> Result<String
             "SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm') AND {USER_SCHEMAS} \
+             AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_class'::regclass \
+                             AND e.objid = c.oid AND e.deptype = 'e') \
              ORDER BY n.nspname, c.relname"
         ),
         &[],

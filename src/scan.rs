@@ -177,6 +177,34 @@ pub fn scan_planned(
     inv
 }
 
+/// Scans pg_stat_statements rows read from a live server (`name` is the
+/// input's name in coverage).
+pub fn scan_stats_rows(cfg: &ScanConfig, name: &str, rows: Vec<input::StatsRow>) -> Inventory {
+    let analyzer = Analyzer::new(&cfg.catalog, &cfg.targets, cfg.search_path.clone());
+    let mut cov = FileCoverage {
+        format: "pg_stat_statements-live".into(),
+        ..FileCoverage::default()
+    };
+    let mut fs = FileScan {
+        name: name.to_string(),
+        analyzer: &analyzer,
+        cache: HashMap::new(),
+        inv: Inventory::new(cfg.targets.clone()),
+    };
+    for row in rows {
+        cov.lines += 1;
+        if let Some(s) = stats_row(row, &mut cov) {
+            fs.statement(s, &mut cov);
+        }
+    }
+    cov.notes.push(
+        "pg_stat_statements has no times: first_seen/last_seen come only from logs".to_string(),
+    );
+    let mut inv = fs.inv;
+    inv.files.insert(name.to_string(), cov);
+    inv
+}
+
 fn catalog_warnings(catalog: &Catalog, targets: &[ColumnTarget]) -> Vec<String> {
     let mut w: Vec<String> = catalog.problems.clone();
     if !catalog.loaded {

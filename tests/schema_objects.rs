@@ -15,7 +15,7 @@ use pgcontract::config::parse_search_path;
 use pgcontract::input::InputSource;
 use pgcontract::inventory::{OnDrop, Verdict};
 use pgcontract::report::json::{to_doc, InventoryDoc};
-use pgcontract::scan::{scan, ScanConfig};
+use pgcontract::scan::{scan, scan_stats_rows, ScanConfig};
 use pgcontract::target::ColumnTarget;
 
 const TARGET: &str = "public.users.legacy_email";
@@ -308,32 +308,30 @@ fn expected_callers() -> BTreeSet<Caller> {
     .collect()
 }
 
+fn caller(d: &pgcontract::report::json::DependencyDoc) -> Caller {
+    (
+        serde_json::to_value(d.access)
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_string(),
+        d.via.clone(),
+        serde_json::to_value(d.confidence)
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_string(),
+        d.query.clone(),
+    )
+}
+
 #[test]
 fn callers_of_views_functions_and_triggers_carry_the_path() {
     let doc = scan_with(
         &dir().join("schema.sql"),
         &[dir().join("logs/workload.log")],
     );
-    let got: BTreeSet<Caller> = doc
-        .dependencies
-        .iter()
-        .map(|d| {
-            (
-                serde_json::to_value(d.access)
-                    .unwrap()
-                    .as_str()
-                    .unwrap()
-                    .to_string(),
-                d.via.clone(),
-                serde_json::to_value(d.confidence)
-                    .unwrap()
-                    .as_str()
-                    .unwrap()
-                    .to_string(),
-                d.query.clone(),
-            )
-        })
-        .collect();
+    let got: BTreeSet<Caller> = doc.dependencies.iter().map(caller).collect();
     assert_eq!(got, expected_callers());
     // Every caller is the application role; the decoys (get_email,
     // user_names, DELETE FROM audit) give nothing.
@@ -478,6 +476,50 @@ fn regenerated_schema_fixture_gives_the_same_inventory() {
         vec!["role reporting in database shop has its own search_path (reporting, public); its statements are resolved with it".to_string()]
     );
     assert!(dumped.warnings.is_empty(), "{:?}", dumped.warnings);
+
+    // pg_stat_statements read directly (track = all): the top-level rows give
+    // the log's callers, except the failed call (pg_stat_statements does not
+    // record failed statements); nested rows (toplevel = false) are the
+    // statements inside the functions, marked as such.
+    let (name, rows) = pgcontract::live_catalog::read_stats(&url).unwrap();
+    assert_eq!(
+        name,
+        format!("pg_stat_statements@postgres@127.0.0.1:{}/shop", server.port)
+    );
+    let cfg = ScanConfig {
+        targets: vec![ColumnTarget::parse(TARGET).unwrap()],
+        catalog: pgcontract::config::load_catalog(Some(&dir().join("schema.sql"))).unwrap(),
+        inputs: Vec::new(),
+        prefix: None,
+        input_format: None,
+        search_path: parse_search_path("\"$user\", public"),
+        threads: 0,
+        progress: false,
+    };
+    let stats = to_doc(&scan_stats_rows(&cfg, &name, rows));
+    let top: BTreeSet<Caller> = stats
+        .dependencies
+        .iter()
+        .filter(|d| d.nested_calls == 0)
+        .map(caller)
+        .collect();
+    let mut want = expected_callers();
+    want.retain(|c| !c.3.contains("find_by_legacy"));
+    assert_eq!(top, want);
+    assert!(stats.dependencies.iter().any(|d| d.nested_calls > 0
+        && d.via == "direct"
+        && d.query
+            .starts_with("update public.users set legacy_email = ")
+        && d.query.ends_with(" where id = p_id")));
+    let cov = &stats.coverage.inputs[0];
+    assert_eq!(cov.format.as_deref(), Some("pg_stat_statements-live"));
+    assert!(
+        cov.records_by_kind
+            .get("pg_stat_statements_nested_row")
+            .copied()
+            .unwrap_or(0)
+            > 0
+    );
 
     // A bad password or role: a clear error without the password.
     let bad = format!(
