@@ -492,6 +492,7 @@ fn regenerated_schema_fixture_gives_the_same_inventory() {
         inputs: Vec::new(),
         prefix: None,
         input_format: None,
+        logging: Default::default(),
         search_path: parse_search_path("\"$user\", public"),
         threads: 0,
         progress: false,
