@@ -3,11 +3,13 @@
 # missing: a C toolchain and libclang (pg_query's build and bindgen), OpenSSL
 # headers (TLS for --database-url), and the
 # PostgreSQL 15 server, contrib (pg_stat_statements) and pgaudit for the tests
-# that run a real server, and rsyslog (the syslog fixture goes through it).
-# Sourced by setup.sh and test.sh; does nothing when everything is there.
+# that run a real server, rsyslog (the syslog fixture goes through it), and
+# python3 (scripts/gen-cloud-fixtures.py; the cloud fixtures are checked
+# against it). Sourced by setup.sh and test.sh; does nothing when everything
+# is there.
 set -euo pipefail
 pgcontract_deps() {
-    local pkgs=(build-essential libclang-dev pkg-config libssl-dev postgresql-15 postgresql-contrib postgresql-15-pgaudit gzip rsyslog)
+    local pkgs=(build-essential libclang-dev pkg-config libssl-dev postgresql-15 postgresql-contrib postgresql-15-pgaudit gzip rsyslog python3)
     local missing=()
     local p
     for p in "${pkgs[@]}"; do

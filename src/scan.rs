@@ -559,6 +559,7 @@ fn scan_input(
                     });
                     if let Err(e) = res {
                         cov.errors.push(format!("{name}: {e}"));
+                        damaged_note(&mut cov, opened.compression);
                     }
                     pgss_notes(&mut cov);
                 }

@@ -208,3 +208,39 @@ fn a_stored_inventory_keeps_the_truncation_evidence() {
     assert_eq!(back.verdict(1).verdict, Verdict::Inconclusive);
     assert_eq!(doc.targets[1].truncated_statements, 2);
 }
+
+#[test]
+fn cloud_fixtures_are_exactly_what_the_committed_script_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("python3")
+        .arg(root().join("scripts/gen-cloud-fixtures.py"))
+        .arg(fixture("app/logs/custom.log"))
+        .arg(dir.path())
+        .output()
+        .expect("python3 is needed (scripts/deps.sh installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let mut committed: Vec<String> = std::fs::read_dir(fixture("cloud"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "README.md")
+        .collect();
+    committed.sort();
+    assert_eq!(names, committed);
+    for n in &names {
+        let fresh = std::fs::read(dir.path().join(n)).unwrap();
+        let fixed = std::fs::read(fixture(&format!("cloud/{n}"))).unwrap();
+        assert!(
+            fresh == fixed,
+            "fixtures/cloud/{n} differs from what the script writes"
+        );
+    }
+}

@@ -226,3 +226,57 @@ fn glob_inputs_are_expanded_sorted_and_deduplicated() {
     );
     assert_eq!(inv.files[&n("logs/c.log.gz")].format, "stderr+gzip");
 }
+
+#[test]
+fn damaged_pg_stat_statements_export_keeps_the_rows_before_the_damage() {
+    // Enough rows to span several bzip2 blocks.
+    let one = std::fs::read_to_string(fixture("app/pgss/pgss-all.ndjson")).unwrap();
+    let data = one.repeat(12);
+    let total = data.lines().count() as u64;
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = compress("bzip2", data.as_bytes());
+    let p = dir.path().join("pgss.ndjson.bz2");
+    std::fs::write(&p, &bytes[..bytes.len() * 3 / 4]).unwrap();
+    let (_, covs) = coverage(std::slice::from_ref(&p));
+    let cov = &covs[0];
+    assert_eq!(cov.format, "pg_stat_statements-ndjson+bzip2");
+    assert!(
+        cov.lines > 0 && cov.lines < total,
+        "{} of {total}",
+        cov.lines
+    );
+    // Every whole line read before the damage is a row.
+    assert_eq!(cov.records, cov.lines);
+    assert_eq!(cov.errors.len(), 1, "{:?}", cov.errors);
+    assert!(cov.errors[0].starts_with(&format!(
+        "{}: read error after line {}: ",
+        p.display(),
+        cov.lines
+    )));
+    assert!(cov
+        .notes
+        .iter()
+        .any(|n| n.starts_with("the compressed stream is damaged (bzip2)")));
+
+    let csv = std::fs::read_to_string(fixture("app/pgss/pgss-all.csv")).unwrap();
+    let (header, body) = csv.split_once('\n').unwrap();
+    let data = format!("{header}\n{}", body.repeat(40));
+    let bytes = compress("bzip2", data.as_bytes());
+    let p = dir.path().join("pgss.csv.bz2");
+    std::fs::write(&p, &bytes[..bytes.len() * 3 / 4]).unwrap();
+    let (_, covs) = coverage(std::slice::from_ref(&p));
+    let cov = &covs[0];
+    assert_eq!(cov.format, "pg_stat_statements-csv+bzip2");
+    assert!(cov.records > 0, "{cov:?}");
+    assert_eq!(cov.errors.len(), 1, "{:?}", cov.errors);
+    assert!(
+        cov.errors[0].starts_with(&format!("{}: read error after line ", p.display()))
+            && cov.errors[0].ends_with("; the part before was scanned"),
+        "{:?}",
+        cov.errors
+    );
+    assert!(cov
+        .notes
+        .iter()
+        .any(|n| n.starts_with("the compressed stream is damaged (bzip2)")));
+}

@@ -164,6 +164,42 @@ fn regenerated_logs_from_a_live_server_give_the_same_inventory() {
         .sum();
     assert_eq!(calls, 31, "pgss-oids.csv");
 
+    // The fresh stderr log converted into every cloud shape
+    // (scripts/gen-cloud-fixtures.py) gives the same set again.
+    let cloud = out_dir.join("cloud");
+    let conv = Command::new("python3")
+        .arg(root().join("scripts/gen-cloud-fixtures.py"))
+        .arg(out_dir.join("logs/custom.log"))
+        .arg(&cloud)
+        .output()
+        .expect("cannot run python3");
+    assert!(
+        conv.status.success(),
+        "gen-cloud-fixtures.py failed: {}",
+        String::from_utf8_lossy(&conv.stderr)
+    );
+    let mut shapes: Vec<PathBuf> = std::fs::read_dir(&cloud)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.ends_with("rds-truncated.log"))
+        .collect();
+    shapes.sort();
+    assert_eq!(shapes.len(), 9);
+    for shape in &shapes {
+        let doc = run(std::slice::from_ref(shape), Some(&schema));
+        assert_eq!(
+            rows(&doc),
+            expected_log_rows_with_schema(),
+            "{}",
+            shape.display()
+        );
+        assert!(
+            doc.coverage.inputs[0].errors.is_empty(),
+            "{}",
+            shape.display()
+        );
+    }
+
     // track = all, as CSV, NDJSON and a JSON array: the same set plus the
     // nested statement, marked.
     for f in ["pgss-all.csv", "pgss-all.ndjson", "pgss-all.json"] {

@@ -144,6 +144,14 @@ pub fn read_rows(
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
+                if let csv::ErrorKind::Io(io) = e.kind() {
+                    // A damaged stream: what was read before is kept.
+                    cov.bytes += rdr.get_ref().bytes;
+                    return Err(format!(
+                        "read error after line {}: {io}; the part before was scanned",
+                        cov.lines
+                    ));
+                }
                 recno += 1;
                 cov.skip("malformed CSV record");
                 cov.errors.push(format!(
@@ -154,9 +162,6 @@ pub fn read_rows(
                         _ => "unreadable",
                     }
                 ));
-                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                    break;
-                }
                 continue;
             }
         }
