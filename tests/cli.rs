@@ -988,3 +988,53 @@ fn version_prints_the_crate_version() {
         format!("pgcontract {}\n", env!("CARGO_PKG_VERSION"))
     );
 }
+
+#[test]
+fn logging_flag_overrides_the_inferred_blind_spot() {
+    let base = [
+        "scan",
+        "-q",
+        "--format",
+        "json",
+        "-c",
+        "public.users.legacy_email",
+        "fixtures/audit/logs/mod.log",
+    ];
+    // inferred log_statement = mod: reads invisible, so not clear
+    let out = pgc(&base);
+    assert_code(&out, 1);
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["targets"][0]["verdict"], "inconclusive");
+    assert_eq!(
+        doc["coverage"]["inputs"][0]["blind_spots"][0],
+        "reads are not logged: log_statement = mod (inferred) (state the set-up with --logging if this inference is wrong)"
+    );
+    // stated: log_statement = all
+    let mut args = base.to_vec();
+    args.extend(["--logging", "log_statement=all"]);
+    let out = pgc(&args);
+    assert_code(&out, 0);
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["targets"][0]["verdict"], "clear");
+    assert_eq!(doc["targets"][0]["coverage_gaps"], serde_json::json!([]));
+}
+
+#[test]
+fn a_bad_logging_setting_exits_2_and_names_it() {
+    let out = pgc(&[
+        "scan",
+        "-q",
+        "-c",
+        "public.users.legacy_email",
+        "--logging",
+        "log_statement=some",
+        "fixtures/audit/logs/mod.log",
+    ]);
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out)
+            .contains("--logging log_statement=some: log_statement is none, ddl, mod or all"),
+        "{}",
+        stderr(&out)
+    );
+}

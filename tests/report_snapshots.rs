@@ -59,3 +59,21 @@ fn markdown_report_of_pg_stat_statements_export() {
         Some("fixtures/app/schema.sql")
     ));
 }
+
+#[test]
+fn markdown_report_of_a_writes_only_log_states_the_blind_spot() {
+    insta::assert_snapshot!(render(
+        OutputFormat::Markdown,
+        &["fixtures/audit/logs/mod.log"],
+        None
+    ));
+}
+
+#[test]
+fn text_report_of_pgaudit_session_logging() {
+    insta::assert_snapshot!(render(
+        OutputFormat::Text,
+        &["fixtures/audit/logs/session.log"],
+        Some("fixtures/audit/schema.sql")
+    ));
+}
