@@ -573,10 +573,15 @@ fn scan_input(
                 ) => {
                     cov.format = format!("{}{compressed}", f.name());
                     let mut x = Extractor::default();
-                    let res =
-                        input::cloud::read_entries(f, opened.reader, &mut cov, |entry, cov| {
+                    let res = input::cloud::read_entries(
+                        f,
+                        opened.reader,
+                        cfg.prefix.as_ref(),
+                        &mut cov,
+                        |entry, cov| {
                             x.entry(&entry, cov, &mut |s, cov| fs.statement(s, cov));
-                        });
+                        },
+                    );
                     if let Err((line, e)) = res {
                         cov.errors.push(format!("{name}: read error after line {line}: {e}; the part before was scanned"));
                         damaged_note(&mut cov, opened.compression);

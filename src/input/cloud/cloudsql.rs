@@ -42,6 +42,7 @@ struct Payload {
 /// a stderr log.
 pub fn read_entries(
     reader: impl BufRead,
+    forced: Option<&Prefix>,
     cov: &mut FileCoverage,
     mut sink: impl FnMut(LogEntry, &mut FileCoverage),
 ) -> Result<(), (u64, std::io::Error)> {
@@ -80,17 +81,19 @@ pub fn read_entries(
         .filter(|t| !t.starts_with('\t'))
         .take(500)
         .collect();
-    let prefix = PREFIXES
-        .iter()
-        .filter_map(|p| Prefix::compile(p).ok())
-        .map(|p| {
-            let hits = sample.iter().filter(|l| p.split(l).is_some()).count();
-            (hits, p)
-        })
-        .filter(|(hits, _)| *hits > 0)
-        .max_by_key(|(hits, _)| *hits)
-        .map(|(_, p)| p)
-        .or_else(|| detect_prefix(&sample));
+    let prefix = forced.cloned().or_else(|| {
+        PREFIXES
+            .iter()
+            .filter_map(|p| Prefix::compile(p).ok())
+            .map(|p| {
+                let hits = sample.iter().filter(|l| p.split(l).is_some()).count();
+                (hits, p)
+            })
+            .filter(|(hits, _)| *hits > 0)
+            .max_by_key(|(hits, _)| *hits)
+            .map(|(_, p)| p)
+            .or_else(|| detect_prefix(&sample))
+    });
     let Some(prefix) = prefix else {
         for _ in &payloads {
             cov.skip("line does not match log_line_prefix");
@@ -130,7 +133,7 @@ mod tests {
         let json = serde_json::to_string_pretty(&entries).unwrap();
         let mut cov = FileCoverage::default();
         let mut out = Vec::new();
-        read_entries(json.as_bytes(), &mut cov, |e, _| out.push(e)).unwrap();
+        read_entries(json.as_bytes(), None, &mut cov, |e, _| out.push(e)).unwrap();
         assert_eq!(out.len(), 2);
         assert_eq!(out[1].message, "statement: SELECT a\nFROM t");
         assert_eq!(out[1].user.as_deref(), Some("alice"));

@@ -58,13 +58,14 @@ pub fn detect(sample: &[&str]) -> Option<Prefix> {
 /// Reads entries: stamps removed, the rest read like a stderr log.
 pub fn read_entries(
     mut reader: impl BufRead,
+    forced: Option<&Prefix>,
     cov: &mut FileCoverage,
     mut sink: impl FnMut(LogEntry, &mut FileCoverage),
 ) -> Result<(), (u64, std::io::Error)> {
     let head = reader.fill_buf().map_err(|e| (0, e))?;
     let text = String::from_utf8_lossy(&head[..head.len().min(64 * 1024)]).into_owned();
     let sample: Vec<&str> = text.lines().take(500).collect();
-    let Some(prefix) = detect(&sample) else {
+    let Some(prefix) = forced.cloned().or_else(|| detect(&sample)) else {
         cov.errors
             .push("no CloudWatch-stamped PostgreSQL line with a known log_line_prefix".into());
         return Ok(());
@@ -88,7 +89,7 @@ mod tests {
         let log = "2024-05-01T10:00:00.123Z 2024-05-01 10:00:00 UTC:10.0.0.1(5000):alice@app:[42]:LOG:  statement: SELECT a\n\tFROM t\n2024-05-01T10:00:00.124Z \tWHERE b = 1\n2024-05-01T10:00:01.000Z 2024-05-01 10:00:01 UTC::@:[7]:LOG:  checkpoint starting: time\n";
         let mut cov = FileCoverage::default();
         let mut out = Vec::new();
-        read_entries(log.as_bytes(), &mut cov, |e, _| out.push(e)).unwrap();
+        read_entries(log.as_bytes(), None, &mut cov, |e, _| out.push(e)).unwrap();
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].message, "statement: SELECT a\nFROM t\nWHERE b = 1");
         assert_eq!(out[0].user.as_deref(), Some("alice"));
@@ -97,5 +98,21 @@ mod tests {
         assert_eq!(out[1].line, 4);
         assert_eq!(cov.lines, 4);
         assert_eq!(cov.log_line_prefix.as_deref(), Some("%t:%r:%u@%d:[%p]:"));
+    }
+
+    #[test]
+    fn a_forced_prefix_reads_a_prefix_detection_does_not_know() {
+        let log = "2024-05-01T10:00:00.123Z <2024-05-01 10:00:00 UTC|alice|app|42> LOG:  statement: SELECT 1\n";
+        let p = Prefix::compile("<%t|%u|%d|%p> ").unwrap();
+        let mut cov = FileCoverage::default();
+        let mut out = Vec::new();
+        read_entries(log.as_bytes(), Some(&p), &mut cov, |e, _| out.push(e)).unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].user.as_deref(), Some("alice"));
+        assert_eq!(out[0].message, "statement: SELECT 1");
+        assert!(cov.errors.is_empty());
+        let mut cov = FileCoverage::default();
+        read_entries(log.as_bytes(), None, &mut cov, |_, _| {}).unwrap();
+        assert_eq!(cov.errors.len(), 1);
     }
 }

@@ -46,21 +46,25 @@ pub fn detect(text: &str) -> Option<InputFormat> {
     None
 }
 
-/// Reads a cloud-shaped input, calling `sink` for each log entry. Returns the
-/// I/O error that stopped reading, with the last line read.
+/// Reads a cloud-shaped input, calling `sink` for each log entry. `forced`
+/// (`--log-line-prefix`) replaces prefix detection where the shape carries
+/// the server's own lines (RDS/CloudWatch, Cloud SQL, Azure Event Hub);
+/// Heroku's prefix is fixed and the record shapes have none. Returns the I/O
+/// error that stopped reading, with the last line read.
 pub fn read_entries(
     format: InputFormat,
     reader: impl BufRead,
+    forced: Option<&Prefix>,
     cov: &mut FileCoverage,
     sink: impl FnMut(LogEntry, &mut FileCoverage),
 ) -> Result<(), (u64, std::io::Error)> {
     match format {
-        InputFormat::RdsCloudWatch => cloudwatch::read_entries(reader, cov, sink),
-        InputFormat::CloudSql => cloudsql::read_entries(reader, cov, sink),
+        InputFormat::RdsCloudWatch => cloudwatch::read_entries(reader, forced, cov, sink),
+        InputFormat::CloudSql => cloudsql::read_entries(reader, forced, cov, sink),
         InputFormat::Heroku => heroku::read_entries(reader, cov, sink),
         InputFormat::CloudNativePg
         | InputFormat::AzureLogAnalytics
-        | InputFormat::AzureEventHub => records::read_entries(format, reader, cov, sink),
+        | InputFormat::AzureEventHub => records::read_entries(format, reader, forced, cov, sink),
         _ => Ok(()),
     }
 }

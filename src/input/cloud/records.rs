@@ -19,6 +19,7 @@ use crate::time::parse_timestamp;
 pub fn read_entries(
     format: InputFormat,
     reader: impl BufRead,
+    forced: Option<&Prefix>,
     cov: &mut FileCoverage,
     mut sink: impl FnMut(LogEntry, &mut FileCoverage),
 ) -> Result<(), (u64, std::io::Error)> {
@@ -69,7 +70,7 @@ pub fn read_entries(
         .map(|m| m.split('\n').next().unwrap_or(""))
         .take(500)
         .collect();
-    let prefix = detect_prefix(&firsts);
+    let prefix = forced.cloned().or_else(|| detect_prefix(&firsts));
     let mut used_prefix = None;
     for (line, p) in &hub_records {
         event_hub_record(p, *line, prefix.as_ref(), &mut used_prefix, cov, &mut sink);
@@ -207,7 +208,7 @@ mod tests {
     fn read(format: InputFormat, text: &str) -> (Vec<LogEntry>, FileCoverage) {
         let mut cov = FileCoverage::default();
         let mut out = Vec::new();
-        read_entries(format, text.as_bytes(), &mut cov, |e, _| out.push(e)).unwrap();
+        read_entries(format, text.as_bytes(), None, &mut cov, |e, _| out.push(e)).unwrap();
         (out, cov)
     }
 
