@@ -334,7 +334,13 @@ impl FileScan<'_> {
                         e.unparseable_mentions += 1;
                     }
                 }
-                let via = match &s.inside {
+                // A pg_stat_statements row run inside a function: the
+                // function whose body holds the statement.
+                let nested_in = match (&s.inside, s.toplevel) {
+                    (None, Some(false)) => self.analyzer.routines_containing(&st.fingerprint),
+                    _ => None,
+                };
+                let via = match s.inside.as_ref().or(nested_in.as_ref()) {
                     None => r.via.clone(),
                     Some(f) if r.via == "direct" => format!("substatement of {f}"),
                     Some(f) => format!("substatement of {f} > {}", r.via),

@@ -245,6 +245,29 @@ impl<'a> Analyzer<'a> {
         refs
     }
 
+    /// The catalog routines whose bodies hold a statement with this
+    /// fingerprint (`function schema.f(types)`, several joined with ` or `):
+    /// where a pg_stat_statements row with `toplevel = false` ran.
+    pub fn routines_containing(&self, fingerprint: &str) -> Option<String> {
+        let mut found: Vec<String> = Vec::new();
+        for r in self.catalog.routines.values().flatten() {
+            if r.analysis.statement_fingerprints.contains(fingerprint) {
+                found.push(format!("{} {}", r.kind, r.identity));
+            }
+        }
+        for t in &self.catalog.triggers {
+            if t.body
+                .as_ref()
+                .is_some_and(|b| b.statement_fingerprints.contains(fingerprint))
+            {
+                found.push(format!("function {}", t.function_identity));
+            }
+        }
+        found.sort();
+        found.dedup();
+        (!found.is_empty()).then(|| found.join(" or "))
+    }
+
     /// All uses of columns found in one statement, unfiltered (for `explain`).
     pub fn uses(&self, sql: &str) -> Result<Vec<Vec<ColumnUse>>, String> {
         let parsed = parse::parse(sql)?;

@@ -113,9 +113,18 @@ pub struct RoutineAnalysis {
     pub unresolved_words: BTreeSet<String>,
     /// Why (part of) the body could not be analysed.
     pub problem: Option<String>,
+    /// pg_query fingerprints of the embedded statements: what
+    /// pg_stat_statements (`toplevel = false`) records for them.
+    pub statement_fingerprints: BTreeSet<String>,
 }
 
 impl RoutineAnalysis {
+    fn note_statement(&mut self, text: &str) {
+        if let Some(f) = parse::fingerprint(text) {
+            self.statement_fingerprints.insert(f);
+        }
+    }
+
     fn problem(&mut self, p: String) {
         if self.problem.is_none() {
             self.problem = Some(p);
@@ -232,6 +241,7 @@ pub fn analyze_routine(
             match parse::parse(&body) {
                 Ok(stmts) => {
                     for st in stmts {
+                        out.note_statement(&st.text);
                         resolve_tree(&st.tree, catalog, search_path, &scope, &mut out);
                     }
                 }
@@ -316,6 +326,9 @@ fn plpgsql(
         };
         match parse::parse_mode(&query, mode) {
             Ok(stmts) => {
+                if mode == ExprMode::Statement {
+                    out.note_statement(&query);
+                }
                 for st in stmts {
                     if out.dynamic {
                         collect_string_words(&st.tree, &mut out.dynamic_words);
