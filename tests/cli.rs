@@ -360,7 +360,7 @@ fn assert_unrecognised(path: &Path) {
     ]);
     assert_code(&out, 2);
     let want = format!(
-        "{}: unrecognised input format (not a PostgreSQL stderr log with a known log_line_prefix, nor a pg_stat_statements CSV export); pass --log-line-prefix if it is a stderr log",
+        "{}: unrecognised input format (none of the supported log shapes or pg_stat_statements exports; see docs/inputs.md); pass --input-format to force one, or --log-line-prefix if it is a stderr log with an unusual prefix",
         path.display()
     );
     assert_eq!(stderr(&out), format!("pgcontract: {want}\n"));

@@ -152,7 +152,7 @@ pub enum InputError {
         pattern: String,
     },
     /// The content matches no supported format.
-    #[error("{path}: unrecognised input format (not a PostgreSQL stderr log with a known log_line_prefix, nor a pg_stat_statements CSV export); pass --log-line-prefix if it is a stderr log")]
+    #[error("{path}: unrecognised input format (none of the supported log shapes or pg_stat_statements exports; see docs/inputs.md); pass --input-format to force one, or --log-line-prefix if it is a stderr log with an unusual prefix")]
     Unrecognised {
         /// The input.
         path: String,
