@@ -188,6 +188,11 @@ fn explain(args: &ExplainArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus
                     .map(|r| format!(" ({r})"))
                     .unwrap_or_default(),
             )?;
+            writeln!(
+                out,
+                "      scope=query level {}  resolution: {}",
+                u.scope, u.resolution
+            )?;
         }
     }
     Ok(if any_target {

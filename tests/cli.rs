@@ -883,6 +883,35 @@ fn explain_marks_target_references() {
 }
 
 #[test]
+fn explain_shows_scope_and_resolution_of_each_reference() {
+    let schema = schema();
+    let out = pgc(&[
+        "explain",
+        "-c",
+        "public.users.legacy_email",
+        "--schema",
+        path_str(&schema),
+        "SELECT u.id, (SELECT count(*) FROM orders o WHERE o.user_id = u.id AND legacy_email IS NULL), row_to_json(u) FROM users u",
+    ]);
+    assert_code(&out, 1);
+    let text = stdout(&out);
+    let expected = "\
+statement 1:
+    public.users.id  access=read via=direct confidence=certain at=7
+      scope=query level 1  resolution: `u.id`: qualified by `u`
+    public.orders.user_id  access=read via=direct confidence=certain at=50
+      scope=query level 2  resolution: `o.user_id`: qualified by `o`
+    public.users.id  access=read via=direct confidence=certain at=62
+      scope=query level 2  resolution: `u.id`: qualified by `u`
+  * public.users.legacy_email  access=read via=direct confidence=certain at=71
+      scope=query level 2  resolution: unqualified `legacy_email`: column of `u`, 1 query level(s) out
+  * public.users.*  access=read via=whole_row confidence=certain at=106
+      scope=query level 1  resolution: `u` is no column: the whole row of FROM item `u`
+";
+    assert_eq!(text, expected);
+}
+
+#[test]
 fn explain_without_a_target_hit_exits_0() {
     let schema = schema();
     let out = pgc(&[

@@ -1705,3 +1705,21 @@ fn composite_field_of_a_whole_row_is_that_column() {
         ("SELECT (u.*).name FROM users u", NONE),
     ]);
 }
+
+#[test]
+fn trigger_update_of_list_and_when_condition_name_columns() {
+    check_all(&[
+        (
+            "CREATE TRIGGER t BEFORE UPDATE OF legacy_email ON users FOR EACH ROW EXECUTE FUNCTION f()",
+            READ,
+        ),
+        (
+            "CREATE TRIGGER t AFTER UPDATE ON users FOR EACH ROW WHEN (OLD.legacy_email IS DISTINCT FROM NEW.legacy_email) EXECUTE FUNCTION f()",
+            READ,
+        ),
+        (
+            "CREATE TRIGGER t BEFORE UPDATE OF name ON users FOR EACH ROW WHEN (NEW.email IS NULL) EXECUTE FUNCTION f()",
+            NONE,
+        ),
+    ]);
+}

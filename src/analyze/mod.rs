@@ -154,18 +154,6 @@ impl<'a> Analyzer<'a> {
                     }
                     _ => self.statement_refs(&stmt.tree, &stmt.text, search_path),
                 };
-                if kind == "CreateTrigStmt" {
-                    if let Some((_, body)) = resolve::node(&stmt.tree) {
-                        // Only names: search its words.
-                        let mut strings = String::new();
-                        collect_strings(body, &mut strings);
-                        refs.extend(self.possible_mentions(
-                            &strings,
-                            "function_body",
-                            "a trigger definition names the column",
-                        ));
-                    }
-                }
                 dedup_refs(&mut refs);
                 StatementAnalysis {
                     fingerprint,
@@ -343,19 +331,6 @@ impl<'a> Analyzer<'a> {
         }
         dedup_refs(&mut out);
         out
-    }
-}
-
-/// Appends every string value of a parse tree (function bodies, options).
-fn collect_strings(v: &serde_json::Value, out: &mut String) {
-    match v {
-        serde_json::Value::String(s) => {
-            out.push_str(s);
-            out.push('\n');
-        }
-        serde_json::Value::Array(a) => a.iter().for_each(|x| collect_strings(x, out)),
-        serde_json::Value::Object(m) => m.values().for_each(|x| collect_strings(x, out)),
-        _ => {}
     }
 }
 

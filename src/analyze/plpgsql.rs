@@ -409,6 +409,8 @@ fn assignment(
             reason: None,
             location: 0,
             view_path: Vec::new(),
+            scope: 0,
+            resolution: format!("assignment to `{name}.{col}` in the routine body"),
         });
     }
     if let Some(val) = a.get("val").filter(|v| !v.is_null()) {

@@ -56,6 +56,11 @@ pub struct ColumnUse {
     pub location: i32,
     /// For uses through views: the chain of views, outermost first.
     pub view_path: Vec<String>,
+    /// Query level of the reference (1 = the statement itself, 2 = a
+    /// subquery, CTE or derived table in it, …; for `explain`).
+    pub scope: usize,
+    /// How the name was resolved (for `explain`).
+    pub resolution: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,6 +156,7 @@ pub const HANDLED_NODES: &[&str] = &[
     "DeclareCursorStmt",
     "IndexStmt",
     "IndexElem",
+    "CreateTrigStmt",
     "CommonTableExpr",
     "WithClause",
     "OnConflictClause",
@@ -205,6 +211,24 @@ pub struct Resolver<'a> {
     pending_by_name: bool,
     /// ColumnRef nodes visited (for the completeness check).
     pub column_refs_seen: usize,
+    /// How the reference being resolved was resolved (for `explain`).
+    note: String,
+}
+
+/// What a use of this `via` means when no more specific note was set.
+fn default_resolution(via: &str) -> &'static str {
+    match via {
+        "star" => "`*` expands to every column",
+        "whole_row" => "a whole-row reference uses every column",
+        "positional" => "values written or read by position",
+        "natural_join" => "a common column of the NATURAL JOIN",
+        "ordinal" => "the column at that position of a `*` expansion",
+        "outer_capture" => "an outer query has a column of the same name",
+        v if v.starts_with("view ") || v.starts_with("materialized_view ") => {
+            "the view's definition uses it"
+        }
+        _ => "named",
+    }
 }
 
 // ---------------------------------------------------------------- JSON helpers
@@ -333,6 +357,7 @@ impl<'a> Resolver<'a> {
             routine: None,
             pending_by_name: false,
             column_refs_seen: 0,
+            note: String::new(),
         }
     }
 
@@ -378,6 +403,12 @@ impl<'a> Resolver<'a> {
             reason,
             location: loc,
             view_path: Vec::new(),
+            scope: self.levels.len(),
+            resolution: if self.note.is_empty() {
+                default_resolution(via).to_string()
+            } else {
+                self.note.clone()
+            },
         });
     }
 
@@ -660,6 +691,10 @@ impl<'a> Resolver<'a> {
             "RawStmt" => self.sub_statement(field(n, "stmt")),
             "IndexStmt" => {
                 self.index(n);
+                Output::default()
+            }
+            "CreateTrigStmt" => {
+                self.trigger(n);
                 Output::default()
             }
             _ => {
@@ -1120,6 +1155,29 @@ impl<'a> Resolver<'a> {
                 self.index_elem(e, target);
             }
             self.expr(field(n, "where_clause"));
+        }
+        self.levels.pop();
+    }
+
+    /// `CREATE TRIGGER … UPDATE OF c, … ON t … WHEN (NEW.c …)`: the column list
+    /// and the condition's `NEW`/`OLD` columns are columns of `t`.
+    fn trigger(&mut self, n: &Value) {
+        self.levels.push(Level::default());
+        let rv = field(n, "relation");
+        if let Ok(rel) = self.relation(rv) {
+            let loc = int(rv, "location") as i32;
+            let item = self.rel_item(rel, &NULL, loc);
+            let target = self.add_item(item.clone());
+            for name in ["new", "old"] {
+                let mut row = item.clone();
+                row.refname = Some(name.to_string());
+                self.add_item(row);
+            }
+            let li = self.levels.len() - 1;
+            for c in list(n, "columns").iter().filter_map(string_node) {
+                self.item_column(li, target, c, Access::Read, Confidence::Certain, None, loc);
+            }
+            self.expr(field(n, "when_clause"));
         }
         self.levels.pop();
     }
@@ -1924,6 +1982,24 @@ impl<'a> Resolver<'a> {
 
     /// Resolves a ColumnRef. `field_sel` is set for `(ref).field` and `(ref).*`.
     fn column_ref(&mut self, fields: &[Value], loc: i32, field_sel: Option<FieldSel<'_>>) {
+        let names: Vec<&str> = fields
+            .iter()
+            .map(|f| string_node(f).unwrap_or("*"))
+            .collect();
+        self.note = if names.len() > 1 {
+            format!(
+                "`{}`: qualified by `{}`",
+                names.join("."),
+                names[..names.len() - 1].join(".")
+            )
+        } else {
+            String::new()
+        };
+        self.column_ref_inner(fields, loc, field_sel);
+        self.note.clear();
+    }
+
+    fn column_ref_inner(&mut self, fields: &[Value], loc: i32, field_sel: Option<FieldSel<'_>>) {
         if fields.last().is_some_and(is_star) {
             // `t.*` outside a target list: a whole-row use.
             let q = &fields[..fields.len() - 1];
@@ -1995,6 +2071,26 @@ impl<'a> Resolver<'a> {
                 || level.merged.iter().any(|m| m.name == name)
         });
         let via = if captured { "outer_capture" } else { "direct" };
+        let depth = self.levels.len();
+        let owners: Vec<String> = hits
+            .iter()
+            .filter_map(|&k| self.levels[li].items.get(k))
+            .map(|it| format!("`{}`", it.refname.as_deref().unwrap_or("(unnamed)")))
+            .collect();
+        self.note = format!(
+            "unqualified `{name}`: column of {}{}",
+            owners.join(", "),
+            if li + 1 == depth {
+                String::new()
+            } else {
+                format!(", {} query level(s) out", depth - li - 1)
+            }
+        );
+        if captured {
+            self.note.push_str(
+                "; an outer query's same-named column would take it over if it were dropped",
+            );
+        }
         for &k in hits {
             self.item_column_via(li, k, name, Access::Read, via, conf, reason.clone(), loc);
         }
@@ -2097,6 +2193,12 @@ impl<'a> Resolver<'a> {
             return;
         }
         if let Some((li, ii)) = self.find_refname(name) {
+            self.note = match field_sel {
+                Some(FieldSel::Named(f)) => {
+                    format!("`{name}` is no column: field `{f}` of the row of FROM item `{name}`")
+                }
+                _ => format!("`{name}` is no column: the whole row of FROM item `{name}`"),
+            };
             let item = self.levels[li].items[ii].clone();
             let unsure = maybes.iter().any(|m| *m != (li, ii)) || item.unknown();
             let (conf, reason) = if unsure {

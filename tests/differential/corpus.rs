@@ -1850,6 +1850,27 @@ fn templates() -> Vec<(&'static str, Template)> {
                 Vec::new(),
             ))
         }),
+        ("create_trigger", |g| {
+            let t = g.table();
+            let c = g.col(t);
+            let w = g.col(t);
+            let n = g.next();
+            let when = if n % 2 == 0 {
+                format!(" WHEN (NEW.{0} IS DISTINCT FROM OLD.{0})", g.c(t, w))
+            } else {
+                String::new()
+            };
+            Some((
+                format!(
+                    "CREATE TRIGGER trg_{n} BEFORE UPDATE OF {} ON {} FOR EACH ROW{when} EXECUTE FUNCTION app.touch()",
+                    g.c(t, c),
+                    g.q(t)
+                ),
+                Exec::Direct(None),
+                vec![t],
+                Vec::new(),
+            ))
+        }),
         ("create_index", |g| {
             let t = g.table();
             let c = g.col(t);

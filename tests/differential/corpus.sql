@@ -4987,83 +4987,163 @@ DECLARE cur_6625 CURSOR FOR SELECT event_id FROM analytics.events ORDER BY event
 DECLARE cur_6626 CURSOR FOR SELECT old_status FROM app.orders ORDER BY old_status;
 -- declare_cursor
 DECLARE cur_6627 CURSOR FOR SELECT user_id FROM app.orders ORDER BY user_id;
+-- create_trigger
+CREATE TRIGGER trg_6628 BEFORE UPDATE OF user_id ON app.orders FOR EACH ROW WHEN (NEW.created_at IS DISTINCT FROM OLD.created_at) EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6629 BEFORE UPDATE OF plan ON analytics.dim_users FOR EACH ROW EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6630 BEFORE UPDATE OF name ON app.products FOR EACH ROW WHEN (NEW.name IS DISTINCT FROM OLD.name) EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6631 BEFORE UPDATE OF price ON app.order_items FOR EACH ROW EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6632 BEFORE UPDATE OF segment ON analytics.dim_users FOR EACH ROW WHEN (NEW.country IS DISTINCT FROM OLD.country) EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6633 BEFORE UPDATE OF events ON analytics.daily_rollup FOR EACH ROW EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6634 BEFORE UPDATE OF key ON app.settings FOR EACH ROW WHEN (NEW.preference_value_that_has_a_deliberately_long_name_for_truncati IS DISTINCT FROM OLD.preference_value_that_has_a_deliberately_long_name_for_truncati) EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6635 BEFORE UPDATE OF segment ON analytics.dim_users FOR EACH ROW EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6636 BEFORE UPDATE OF events ON analytics.daily_rollup FOR EACH ROW WHEN (NEW.device IS DISTINCT FROM OLD.device) EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6638 BEFORE UPDATE OF qty ON app.order_items FOR EACH ROW WHEN (NEW.price IS DISTINCT FROM OLD.price) EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6639 BEFORE UPDATE OF email ON app.users FOR EACH ROW EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6640 BEFORE UPDATE OF revenue ON analytics.daily_rollup FOR EACH ROW WHEN (NEW.bounce_rate IS DISTINCT FROM OLD.bounce_rate) EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6643 BEFORE UPDATE OF sessions ON analytics.daily_rollup FOR EACH ROW EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6644 BEFORE UPDATE OF is_bot ON analytics.sessions FOR EACH ROW WHEN (NEW.channel IS DISTINCT FROM OLD.channel) EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6645 BEFORE UPDATE OF status ON app.users_archive FOR EACH ROW EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6646 BEFORE UPDATE OF created_at ON app.accounts FOR EACH ROW WHEN (NEW.created_at IS DISTINCT FROM OLD.created_at) EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6647 BEFORE UPDATE OF "Label" ON app.products FOR EACH ROW EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6648 BEFORE UPDATE OF device ON analytics.daily_rollup FOR EACH ROW WHEN (NEW.bounce_rate IS DISTINCT FROM OLD.bounce_rate) EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6649 BEFORE UPDATE OF device ON analytics.daily_rollup FOR EACH ROW EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6650 BEFORE UPDATE OF country ON analytics.daily_rollup FOR EACH ROW WHEN (NEW.events IS DISTINCT FROM OLD.events) EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6651 BEFORE UPDATE OF country ON analytics.sessions FOR EACH ROW EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6652 BEFORE UPDATE OF email ON app.users FOR EACH ROW WHEN (NEW.status IS DISTINCT FROM OLD.status) EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6653 BEFORE UPDATE OF id ON app.orders FOR EACH ROW EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6654 BEFORE UPDATE OF status ON app.products FOR EACH ROW WHEN (NEW.sku IS DISTINCT FROM OLD.sku) EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6656 BEFORE UPDATE OF ab_bucket ON analytics.sessions FOR EACH ROW WHEN (NEW.started_at IS DISTINCT FROM OLD.started_at) EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6657 BEFORE UPDATE OF data ON app.products FOR EACH ROW EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6658 BEFORE UPDATE OF channel ON analytics.sessions FOR EACH ROW WHEN (NEW.user_id IS DISTINCT FROM OLD.user_id) EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6659 BEFORE UPDATE OF account_id ON app.orders FOR EACH ROW EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6660 BEFORE UPDATE OF tags ON app.users_archive FOR EACH ROW WHEN (NEW.score IS DISTINCT FROM OLD.score) EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6661 BEFORE UPDATE OF id ON app.users_archive FOR EACH ROW EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6662 BEFORE UPDATE OF sku ON app.products FOR EACH ROW WHEN (NEW.data IS DISTINCT FROM OLD.data) EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6663 BEFORE UPDATE OF plan ON app.accounts FOR EACH ROW EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6664 BEFORE UPDATE OF page ON analytics.dim_pages FOR EACH ROW WHEN (NEW.owner IS DISTINCT FROM OLD.owner) EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6665 BEFORE UPDATE OF status ON app.accounts FOR EACH ROW EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6666 BEFORE UPDATE OF revenue ON analytics.daily_rollup FOR EACH ROW WHEN (NEW.device IS DISTINCT FROM OLD.device) EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6667 BEFORE UPDATE OF owner ON analytics.dim_pages FOR EACH ROW EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6669 BEFORE UPDATE OF revenue ON analytics.sessions FOR EACH ROW EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6670 BEFORE UPDATE OF sessions ON analytics.daily_rollup FOR EACH ROW WHEN (NEW.bounce_rate IS DISTINCT FROM OLD.bounce_rate) EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6672 BEFORE UPDATE OF created_at ON app.accounts FOR EACH ROW WHEN (NEW.plan IS DISTINCT FROM OLD.plan) EXECUTE FUNCTION app.touch();
+-- create_trigger
+CREATE TRIGGER trg_6673 BEFORE UPDATE OF title ON analytics.dim_pages FOR EACH ROW EXECUTE FUNCTION app.touch();
 -- create_index
-CREATE INDEX idx_6628 ON app.orders (user_id) WHERE created_at IS NOT NULL;
+CREATE INDEX idx_6674 ON app.users (status) WHERE email IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6629 ON analytics.dim_users (plan) WHERE churned IS NOT NULL;
+CREATE INDEX idx_6675 ON analytics.events ((lower(os))) WHERE browser IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6630 ON app.products ((lower(name))) WHERE name IS NOT NULL;
+CREATE INDEX idx_6676 ON app.order_items (product_id) WHERE order_id IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6631 ON app.order_items (price) WHERE order_id IS NOT NULL;
+CREATE INDEX idx_6677 ON app.accounts (id) WHERE id IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6632 ON analytics.dim_users (segment) WHERE country IS NOT NULL;
+CREATE INDEX idx_6678 ON app.products ((lower(status))) WHERE status IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6633 ON analytics.daily_rollup (events) WHERE device IS NOT NULL;
+CREATE INDEX idx_6679 ON app.products (name) WHERE sku IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6634 ON app.settings (key) WHERE preference_value_that_has_a_deliberately_long_name_for_truncati IS NOT NULL;
+CREATE INDEX idx_6680 ON app.order_items (price) WHERE price IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6635 ON analytics.dim_users (segment) WHERE plan IS NOT NULL;
+CREATE INDEX idx_6681 ON analytics.dim_pages ((lower(page))) WHERE section IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6637 ON analytics.daily_rollup (events) WHERE revenue IS NOT NULL;
+CREATE INDEX idx_6682 ON analytics.events (os) WHERE device IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6638 ON app.order_items (qty) WHERE price IS NOT NULL;
+CREATE INDEX idx_6683 ON app.order_items (order_id) WHERE product_id IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6639 ON app.users ((lower(email))) WHERE id IS NOT NULL;
+CREATE INDEX idx_6684 ON analytics.dim_pages ((lower(section))) WHERE title IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6640 ON analytics.daily_rollup (revenue) WHERE bounce_rate IS NOT NULL;
+CREATE INDEX idx_6685 ON app.users (status) WHERE status IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6641 ON app.users (email) WHERE score IS NOT NULL;
+CREATE INDEX idx_6686 ON analytics.dim_users (signup_at) WHERE plan IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6643 ON analytics.daily_rollup (sessions) WHERE revenue IS NOT NULL;
+CREATE INDEX idx_6687 ON analytics.events ((lower(city))) WHERE city IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6644 ON analytics.sessions (is_bot) WHERE channel IS NOT NULL;
+CREATE INDEX idx_6688 ON analytics.events (utm_campaign) WHERE is_bot IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6645 ON app.users_archive ((lower(status))) WHERE status IS NOT NULL;
+CREATE INDEX idx_6689 ON app.settings (id) WHERE user_id IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6646 ON app.accounts (created_at) WHERE created_at IS NOT NULL;
+CREATE INDEX idx_6690 ON app.orders ((lower(note))) WHERE old_status IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6647 ON app.products ("Label") WHERE "Label" IS NOT NULL;
+CREATE INDEX idx_6691 ON analytics.sessions (revenue) WHERE pages IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6648 ON analytics.daily_rollup ((lower(device))) WHERE bounce_rate IS NOT NULL;
+CREATE INDEX idx_6692 ON app.products (status) WHERE sku IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6649 ON analytics.daily_rollup (device) WHERE device IS NOT NULL;
+CREATE INDEX idx_6693 ON app.products (price) WHERE price IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6650 ON analytics.daily_rollup (country) WHERE events IS NOT NULL;
+CREATE INDEX idx_6694 ON app.users (name) WHERE legacy_email IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6651 ON analytics.sessions ((lower(country))) WHERE started_at IS NOT NULL;
+CREATE INDEX idx_6695 ON analytics.daily_rollup (revenue) WHERE events IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6652 ON app.users (email) WHERE status IS NOT NULL;
+CREATE INDEX idx_6696 ON analytics.dim_users ((lower(country))) WHERE ltv IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6653 ON app.orders (id) WHERE user_id IS NOT NULL;
+CREATE INDEX idx_6697 ON analytics.dim_users (plan) WHERE ltv IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6654 ON app.products ((lower(status))) WHERE sku IS NOT NULL;
+CREATE INDEX idx_6698 ON app.products (status) WHERE status IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6655 ON app.users_archive (status) WHERE tags IS NOT NULL;
+CREATE INDEX idx_6699 ON app.orders (id) WHERE account_id IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6656 ON analytics.sessions (ab_bucket) WHERE started_at IS NOT NULL;
+CREATE INDEX idx_6700 ON analytics.events (utm_medium) WHERE utm_medium IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6657 ON app.products USING gin (data) WHERE data IS NOT NULL;
+CREATE INDEX idx_6701 ON app.orders (note) WHERE created_at IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6658 ON analytics.sessions (channel) WHERE user_id IS NOT NULL;
+CREATE INDEX idx_6702 ON app.accounts ((lower(plan))) WHERE created_at IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6659 ON app.orders (account_id) WHERE account_id IS NOT NULL;
+CREATE INDEX idx_6703 ON app.orders (id) WHERE note IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6660 ON app.users_archive USING gin (tags) WHERE score IS NOT NULL;
+CREATE INDEX idx_6704 ON analytics.sessions (is_bot) WHERE user_id IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6661 ON app.users_archive (id) WHERE email IS NOT NULL;
+CREATE INDEX idx_6705 ON analytics.dim_pages ((lower(owner))) WHERE section IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6662 ON app.products (sku) WHERE data IS NOT NULL;
+CREATE INDEX idx_6706 ON app.products (sku) WHERE "Label" IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6663 ON app.accounts ((lower(plan))) WHERE id IS NOT NULL;
+CREATE INDEX idx_6707 ON analytics.sessions (landing_page) WHERE landing_page IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6664 ON analytics.dim_pages (page) WHERE owner IS NOT NULL;
+CREATE INDEX idx_6708 ON app.users USING gin (tags) WHERE score IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6665 ON app.accounts (status) WHERE user_id IS NOT NULL;
+CREATE INDEX idx_6709 ON analytics.events (country) WHERE referrer IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6666 ON analytics.daily_rollup (revenue) WHERE device IS NOT NULL;
+CREATE INDEX idx_6710 ON app.accounts (user_id) WHERE status IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6667 ON analytics.dim_pages (owner) WHERE section IS NOT NULL;
+CREATE INDEX idx_6711 ON app.products USING gin (data) WHERE "Label" IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6669 ON analytics.sessions (revenue) WHERE pages IS NOT NULL;
+CREATE INDEX idx_6713 ON app.settings (user_id) WHERE preference_value_that_has_a_deliberately_long_name_for_truncati IS NOT NULL;
 -- create_index
-CREATE INDEX idx_6670 ON analytics.daily_rollup (sessions) WHERE bounce_rate IS NOT NULL;
+CREATE INDEX idx_6714 ON analytics.dim_users (churned) WHERE country IS NOT NULL;
