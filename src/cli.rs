@@ -28,11 +28,12 @@ pub enum Command {
     ///
     /// Exit status: 0 when every column is clear, 1 when any column is
     /// blocked or inconclusive, 2 on a usage error or when no input could be
-    /// read at all.
+    /// read at all. `--fail-on blocked` exits 1 only for blocked columns,
+    /// `--fail-on never` exits 0 whatever the verdicts.
     #[command(
-        after_help = "Examples:\n  pgcontract scan --column public.users.legacy_email --schema schema.sql postgresql.log\n  pgcontract scan --column users.legacy_email --format markdown --output inventory.md /var/log/postgresql/\n  pgcontract scan --column users.legacy_email --schema schema.sql pgss.csv\n  zcat postgresql.log.gz | pgcontract scan --column users.legacy_email -\n  pgcontract scan --column users.legacy_email --state state.json --format json --output inventory.json /var/log/postgresql/"
+        after_help = "Examples:\n  pgcontract scan --column public.users.legacy_email --schema schema.sql postgresql.log\n  pgcontract scan --column users.legacy_email --format markdown --output inventory.md /var/log/postgresql/\n  pgcontract scan --column users.legacy_email --schema schema.sql pgss.csv\n  zcat postgresql.log.gz | pgcontract scan --column users.legacy_email -\n  pgcontract scan --column users.legacy_email --state state.json --format json --output inventory.json /var/log/postgresql/\n  pgcontract scan --migration db/migrate/V7__contract.sql --schema schema.sql --window 7d --format markdown /var/log/postgresql/"
     )]
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
     /// Show, for one SQL statement, every column reference found and how it
     /// was resolved.
     #[command(
@@ -125,18 +126,17 @@ pub enum FormatArg {
     Markdown,
     /// Plain text for a terminal.
     Text,
+    /// SARIF 2.1.0 (code scanning), results at the migration lines.
+    Sarif,
+    /// GitHub Actions workflow commands (`::error file=…,line=…::`).
+    Github,
 }
 
 /// Flags of `scan`.
 #[derive(Debug, clap::Args)]
 pub struct ScanArgs {
     /// A column marked for contract: SCHEMA.TABLE.COLUMN, or TABLE.COLUMN for `public`. Repeatable.
-    #[arg(
-        long = "column",
-        short = 'c',
-        value_name = "SCHEMA.TABLE.COLUMN",
-        required_unless_present = "migrations"
-    )]
+    #[arg(long = "column", short = 'c', value_name = "SCHEMA.TABLE.COLUMN")]
     pub columns: Vec<String>,
     /// A pending migration (plain SQL): every column it drops, renames or
     /// retypes, and every column of the tables and views it drops or
@@ -185,8 +185,36 @@ pub struct ScanArgs {
     /// pgaudit.log=CLASSES. Repeatable. Blind spots it implies make a verdict inconclusive.
     #[arg(long, value_name = "SETTING=VALUE")]
     pub logging: Vec<String>,
+    /// The contract file (default: `pgcontract.toml` in the working
+    /// directory, when it exists): targets, inputs, schema, window, exit
+    /// policy and accepted dependencies.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Evidence from this time on (a date, or an RFC 3339 time; UTC unless a zone is given).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Evidence before this time.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// The soak window, e.g. `7d`, `12h`, `2w`: the last DURATION before
+    /// --until (or now), or DURATION from --since.
+    #[arg(long, value_name = "DURATION")]
+    pub window: Option<String>,
+    /// Longest stretch without any log record that still counts as
+    /// covered (default 1h).
+    #[arg(long, value_name = "DURATION")]
+    pub max_gap: Option<String>,
+    /// Which verdicts make the exit code non-zero: `blocked`, `inconclusive` (blocked or inconclusive; the default) or `never`.
+    #[arg(long, value_enum, value_name = "VERDICT")]
+    pub fail_on: Option<FailOnArg>,
+    /// Colour in the text report: `auto` (when stdout is a terminal and NO_COLOR is unset), `always`, `never`.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
+    /// The current time for windows and expiry dates (for tests and replays).
+    #[arg(long, value_name = "TIME", hide = true)]
+    pub now: Option<String>,
     /// Log files, directories, pg_stat_statements CSV exports, or `-` for stdin (gzip recognised by content).
-    #[arg(value_name = "INPUT", required_unless_present = "pg_stat_statements")]
+    #[arg(value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
 }
 
@@ -195,6 +223,28 @@ fn input_format_names() -> clap::builder::PossibleValuesParser {
     clap::builder::PossibleValuesParser::new(
         crate::input::InputFormat::ALL.iter().map(|f| f.name()),
     )
+}
+
+/// `--fail-on` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOnArg {
+    /// Exit 1 only when a column is blocked.
+    Blocked,
+    /// Exit 1 when a column is blocked or inconclusive (or a change is not checked).
+    Inconclusive,
+    /// Exit 0 whatever the verdicts (2 still means an error).
+    Never,
+}
+
+/// `--color` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    /// When stdout is a terminal and NO_COLOR is not set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
 }
 
 /// Flags of `explain`.

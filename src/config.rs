@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use crate::analyze::load_schema;
 use crate::catalog::Catalog;
-use crate::cli::{FormatArg, ScanArgs};
+use crate::cli::{ColorArg, FailOnArg, FormatArg, ScanArgs};
+use crate::contract::{AcceptRule, ContractFile};
 use crate::input::prefix::Prefix;
 use crate::input::InputFormat;
 use crate::input::InputSource;
@@ -15,6 +16,9 @@ use crate::normalize::{fold_identifier, unquote_identifier};
 use crate::report::OutputFormat;
 use crate::scan::ScanConfig;
 use crate::target::ColumnTarget;
+use crate::time::Millis;
+use crate::window::Window;
+use crate::FailOn;
 
 /// Errors in flags or in files named by flags.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +52,28 @@ pub enum ConfigError {
     /// A bad `--logging` setting.
     #[error(transparent)]
     Logging(#[from] crate::visibility::DeclaredError),
+    /// A bad contract file.
+    #[error(transparent)]
+    Contract(#[from] crate::contract::ContractError),
+    /// A bad `--since`, `--until`, `--window`, `--max-gap` or `--now`.
+    #[error(transparent)]
+    Window(#[from] crate::window::WindowError),
+    /// A bad `fail_on` in the contract file.
+    #[error("{path}: fail_on = \"{value}\" must be blocked, inconclusive or never")]
+    FailOn {
+        /// The contract file.
+        path: String,
+        /// The value.
+        value: String,
+    },
+    /// Nothing to check.
+    #[error(
+        "no target: give --column or --migration (or `columns`/`migrations` in pgcontract.toml)"
+    )]
+    NoTarget,
+    /// Nothing to read.
+    #[error("no INPUT: give log files, directories or exports (or `inputs` in pgcontract.toml)")]
+    NoInput,
 }
 
 /// Parses a `search_path` value: `"$user", public` → [`$user`, `public`].
@@ -85,6 +111,8 @@ pub fn output_format(f: FormatArg) -> OutputFormat {
         FormatArg::Json => OutputFormat::Json,
         FormatArg::Markdown => OutputFormat::Markdown,
         FormatArg::Text => OutputFormat::Text,
+        FormatArg::Sarif => OutputFormat::Sarif,
+        FormatArg::Github => OutputFormat::Github,
     }
 }
 
@@ -98,6 +126,19 @@ pub struct ScanSetup {
     pub output: Option<std::path::PathBuf>,
     /// What the `--migration` files ask to check beyond the targets.
     pub migration: MigrationTargets,
+    /// The evidence window.
+    pub window: Window,
+    /// Which verdicts fail the run.
+    pub fail_on: FailOn,
+    /// Accepted dependencies (contract file).
+    pub accepted: Vec<AcceptRule>,
+    /// The current time (expiry dates, `--window` without `--until`).
+    pub now: Millis,
+    /// Colour in the text report: `Some` when decided by the flags and
+    /// `NO_COLOR`, `None` when it depends on stdout being a terminal.
+    pub color: Option<bool>,
+    /// The contract file used, if any.
+    pub contract: Option<PathBuf>,
 }
 
 impl ScanSetup {
@@ -126,29 +167,63 @@ impl ScanSetup {
         inv.warnings.extend(self.migration.notes.iter().cloned());
         inv.warnings.sort();
         inv.warnings.dedup();
+        inv.window = self.window;
+        inv.accepted.clone_from(&self.accepted);
+        // Only needed (and only shown) when there are rules to expire.
+        inv.today = (!self.accepted.is_empty()).then_some(self.now);
     }
 }
 
-/// Validates `scan` flags.
+/// The current time: `--now` when given, else the system clock.
+fn now(args: &ScanArgs) -> Result<Millis, ConfigError> {
+    match &args.now {
+        Some(t) => Ok(crate::window::parse_instant(t)?),
+        None => Ok(std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))),
+    }
+}
+
+/// Validates `scan` flags, with the contract file (`--config`, or
+/// `pgcontract.toml` in the working directory) filling what they leave out.
 pub fn scan_setup(args: &ScanArgs) -> Result<ScanSetup, ConfigError> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let contract_path = crate::contract::find(args.config.as_deref(), &cwd);
+    let contract = match &contract_path {
+        Some(p) => ContractFile::load(p)?,
+        None => ContractFile::default(),
+    };
+    let contract_name = contract_path
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     let mut targets = Vec::new();
-    for c in &args.columns {
+    for c in args.columns.iter().chain(contract.columns.iter()) {
         let t = ColumnTarget::parse(c)?;
         if !targets.contains(&t) {
             targets.push(t);
         }
     }
+    let schema = args.schema.clone().or(contract.schema.clone());
     let catalog = match &args.database_url {
         Some(url) => crate::live_catalog::load(url)?,
-        None => load_catalog(args.schema.as_deref())?,
+        None => load_catalog(schema.as_deref())?,
     };
     let search_path = parse_search_path(&args.search_path);
-    let files: Vec<&Path> = args.migrations.iter().map(PathBuf::as_path).collect();
+    let files: Vec<&Path> = args
+        .migrations
+        .iter()
+        .chain(contract.migrations.iter())
+        .map(PathBuf::as_path)
+        .collect();
     let migration = targets_from_migrations(&files, &catalog, &search_path)?;
     for (t, _) in &migration.targets {
         if !targets.contains(t) {
             targets.push(t.clone());
         }
+    }
+    if targets.is_empty() && files.is_empty() {
+        return Err(ConfigError::NoTarget);
     }
     let prefix = args
         .log_line_prefix
@@ -160,8 +235,16 @@ pub fn scan_setup(args: &ScanArgs) -> Result<ScanSetup, ConfigError> {
         .as_deref()
         .map(|n| InputFormat::from_name(n).ok_or_else(|| ConfigError::InputFormat(n.to_string())))
         .transpose()?;
+    let given = if args.inputs.is_empty() {
+        &contract.inputs
+    } else {
+        &args.inputs
+    };
+    if given.is_empty() && !args.pg_stat_statements {
+        return Err(ConfigError::NoInput);
+    }
     let mut inputs = Vec::new();
-    for p in &args.inputs {
+    for p in given {
         if p.as_os_str() == "-" {
             if inputs.contains(&InputSource::Stdin) {
                 return Err(ConfigError::StdinTwice);
@@ -171,6 +254,40 @@ pub fn scan_setup(args: &ScanArgs) -> Result<ScanSetup, ConfigError> {
             inputs.push(InputSource::File(p.clone()));
         }
     }
+    let now = now(args)?;
+    let flags_window = args.since.is_some() || args.until.is_some() || args.window.is_some();
+    let window = Window::from_flags(
+        args.since.as_deref(),
+        args.until.as_deref(),
+        if flags_window {
+            args.window.as_deref()
+        } else {
+            contract.window.as_deref()
+        },
+        args.max_gap.as_deref().or(contract.max_gap.as_deref()),
+        now,
+    )?;
+    let fail_on = match (args.fail_on, contract.fail_on.as_deref()) {
+        (Some(FailOnArg::Blocked), _) | (None, Some("blocked")) => FailOn::Blocked,
+        (Some(FailOnArg::Never), _) | (None, Some("never")) => FailOn::Never,
+        (Some(FailOnArg::Inconclusive), _) | (None, Some("inconclusive") | None) => {
+            FailOn::Inconclusive
+        }
+        (None, Some(other)) => {
+            return Err(ConfigError::FailOn {
+                path: contract_name,
+                value: other.to_string(),
+            })
+        }
+    };
+    let color = match args.color {
+        ColorArg::Always => Some(true),
+        ColorArg::Never => Some(false),
+        ColorArg::Auto => {
+            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+            (no_color || args.output.is_some()).then_some(false)
+        }
+    };
     Ok(ScanSetup {
         scan: ScanConfig {
             targets,
@@ -186,6 +303,12 @@ pub fn scan_setup(args: &ScanArgs) -> Result<ScanSetup, ConfigError> {
         format: output_format(args.format),
         output: args.output.clone(),
         migration,
+        window,
+        fail_on,
+        accepted: contract.accept,
+        now,
+        color,
+        contract: contract_path,
     })
 }
 

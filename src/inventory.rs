@@ -7,9 +7,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::contract::{acceptance, AcceptRule, Acceptance};
 use crate::migration::{MigrationSite, UncheckedChange};
 use crate::target::ColumnTarget;
-use crate::time::Millis;
+use crate::time::{format_rfc3339, Millis};
+use crate::window::Window;
 
 /// Who ran a statement, as far as the log tells. `None` where unknown.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -202,6 +204,10 @@ pub struct StatementCounts {
     pub unparseable_reasons: BTreeMap<String, u64>,
     /// Executions represented (pg_stat_statements `calls` included).
     pub calls: u64,
+    /// Statements whose time is outside `--since`/`--until` (not analysed,
+    /// not in `seen`).
+    #[serde(default)]
+    pub outside_window: u64,
 }
 
 impl StatementCounts {
@@ -210,6 +216,7 @@ impl StatementCounts {
         self.analysed += o.analysed;
         self.unparseable += o.unparseable;
         self.calls += o.calls;
+        self.outside_window += o.outside_window;
         for (k, v) in &o.unparseable_reasons {
             *self.unparseable_reasons.entry(k.clone()).or_default() += v;
         }
@@ -248,6 +255,11 @@ pub struct FileCoverage {
     pub errors: Vec<String>,
     /// What the logging set-up of this input cannot show.
     pub notes: Vec<String>,
+    /// Stretches (from, to) longer than [`crate::window::MIN_SILENCE`]
+    /// between consecutive records: the input shows nothing there (the
+    /// longest [`MAX_SILENCES`] are kept).
+    #[serde(default)]
+    pub silences: Vec<(Millis, Millis)>,
     /// The identity of each byte range read (sorted, deduplicated).
     #[serde(default)]
     pub scanned: Vec<ScannedRange>,
@@ -260,6 +272,20 @@ pub struct FileCoverage {
     /// again from all of it).
     #[serde(default)]
     pub logging: crate::visibility::LoggingSeen,
+}
+
+/// How many silences each input keeps.
+pub const MAX_SILENCES: usize = 256;
+
+/// Keeps the longest `MAX_SILENCES` silences, in time order.
+fn trim_silences(s: &mut Vec<(Millis, Millis)>) {
+    s.sort();
+    s.dedup();
+    if s.len() > MAX_SILENCES {
+        s.sort_by(|a, b| (b.1 - b.0).cmp(&(a.1 - a.0)).then(a.cmp(b)));
+        s.truncate(MAX_SILENCES);
+        s.sort();
+    }
 }
 
 /// The identity of one scanned byte range of an input: where it started in
@@ -289,8 +315,16 @@ impl FileCoverage {
         *self.skipped.entry(reason.to_string()).or_default() += 1;
     }
 
-    /// Widens the time range.
+    /// Widens the time range (and notes a silence since the latest time).
     pub fn saw_time(&mut self, t: Option<Millis>) {
+        if let (Some(t), Some(prev)) = (t, self.last_time) {
+            if t - prev > crate::window::MIN_SILENCE {
+                self.silences.push((prev, t));
+                if self.silences.len() > 2 * MAX_SILENCES {
+                    trim_silences(&mut self.silences);
+                }
+            }
+        }
         self.first_time = min_opt(self.first_time, t);
         self.last_time = max_opt(self.last_time, t);
     }
@@ -333,6 +367,8 @@ impl FileCoverage {
         self.blind_spots.sort();
         self.blind_spots.dedup();
         self.logging.merge(&o.logging);
+        self.silences.extend(o.silences.iter().copied());
+        trim_silences(&mut self.silences);
     }
 }
 
@@ -368,18 +404,29 @@ pub struct Inventory {
     /// Destructive migration changes that could not be expanded into
     /// columns: they keep the run from being clear.
     pub unchecked: Vec<UncheckedChange>,
+    /// The window the evidence must cover (statements outside it are not
+    /// in `deps`).
+    pub window: Window,
+    /// Accepted dependencies from the contract file.
+    pub accepted: Vec<AcceptRule>,
+    /// The day expiry dates are checked against (UTC milliseconds); `None`
+    /// treats every acceptance with an expiry date as expired.
+    pub today: Option<Millis>,
 }
 
-/// A target's verdict with the reason stated.
+/// A target's verdict with the reasons stated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetVerdict {
     /// The decision.
     pub verdict: Verdict,
-    /// Why, in one sentence.
+    /// Every reason, joined with `; `.
     pub reason: String,
     /// What the inputs cannot show that matters for this target, one entry
     /// per gap (`file: what`). Any gap keeps the verdict from `clear`.
     pub coverage_gaps: Vec<String>,
+    /// Every reason: what blocks, then what is in doubt, then what was
+    /// accepted (never empty).
+    pub reasons: Vec<String>,
 }
 
 impl Inventory {
@@ -433,6 +480,13 @@ impl Inventory {
         self.unchecked.extend(other.unchecked);
         self.unchecked.sort();
         self.unchecked.dedup();
+        if self.window.is_unbounded() {
+            self.window = other.window;
+        }
+        self.accepted.extend(other.accepted);
+        self.accepted.sort();
+        self.accepted.dedup();
+        self.today = self.today.max(other.today);
     }
 
     /// Coverage summed over all inputs.
@@ -447,21 +501,80 @@ impl Inventory {
         total
     }
 
-    /// The verdict for target `idx`, with its reason and the coverage gaps
-    /// that apply to it: the verdict the evidence gives, turned from `clear`
-    /// into `inconclusive` when a gap could hide a use.
+    /// How a dependency row stands against the accepted dependencies of
+    /// the contract file on [`Inventory::today`].
+    pub fn acceptance(&self, key: &DepKey) -> Acceptance {
+        let column = self
+            .targets
+            .get(key.target)
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        acceptance(
+            &self.accepted,
+            self.today.unwrap_or(Millis::MAX),
+            &column,
+            &key.actor,
+            key.access,
+        )
+    }
+
+    /// The verdict for target `idx`, with every reason stated: what blocks
+    /// it, what keeps it from being clear, and what was accepted.
     pub fn verdict(&self, idx: usize) -> TargetVerdict {
-        let mut v = self.evidence_verdict(idx);
-        v.coverage_gaps = self.coverage_gaps(idx);
-        if v.verdict == Verdict::Clear && !v.coverage_gaps.is_empty() {
-            v.verdict = Verdict::Inconclusive;
-            v.reason = format!(
+        let mut blockers = Vec::new();
+        let mut doubts = Vec::new();
+        let mut info = Vec::new();
+        let mut schema_blockers = Vec::new();
+        let schema = self.schema_reasons(idx, &mut schema_blockers);
+        self.dependency_reasons(idx, schema.possible, &mut blockers, &mut doubts, &mut info);
+        blockers.extend(schema_blockers);
+        self.evidence_reasons(idx, &mut doubts);
+        self.window_reasons(&mut doubts);
+        let (verdict, mut reasons) = if !blockers.is_empty() {
+            blockers.extend(doubts);
+            (Verdict::Blocked, blockers)
+        } else if !doubts.is_empty() {
+            (Verdict::Inconclusive, doubts)
+        } else {
+            let total = self.total_coverage();
+            let within = if self.window.is_unbounded() {
+                String::new()
+            } else {
+                format!(" ({})", self.window.describe())
+            };
+            let mut clear = vec![format!(
+                "no reference in {} analysed statements{within}",
+                total.statements.analysed
+            )];
+            if schema.dropped > 0 {
+                clear.push(format!(
+                    "{} schema object{} (index, constraint, grant, …) would be dropped with it",
+                    schema.dropped,
+                    plural(schema.dropped, "", "s")
+                ));
+            }
+            (Verdict::Clear, clear)
+        };
+        reasons.extend(info);
+        // Blind spots of the logging set-up (what the inputs cannot show)
+        // keep a column from `clear`.
+        let coverage_gaps = self.coverage_gaps(idx);
+        let verdict = if verdict == Verdict::Clear && !coverage_gaps.is_empty() {
+            reasons[0] = format!(
                 "{}, but the inputs cannot show every use: {}",
-                v.reason,
-                v.coverage_gaps.join("; ")
+                reasons[0],
+                coverage_gaps.join("; ")
             );
+            Verdict::Inconclusive
+        } else {
+            verdict
+        };
+        TargetVerdict {
+            verdict,
+            reason: reasons.join("; "),
+            reasons,
+            coverage_gaps,
         }
-        v
     }
 
     /// Gaps in what the inputs can show, for target `idx`: every input's
@@ -477,132 +590,170 @@ impl Inventory {
         gaps
     }
 
-    /// The verdict from the dependency evidence alone.
-    fn evidence_verdict(&self, idx: usize) -> TargetVerdict {
-        let rows: Vec<&DepStats> = self
-            .deps
-            .iter()
-            .filter(|(k, _)| k.target == idx)
-            .map(|(_, v)| v)
-            .collect();
+    /// Reasons from the dependency rows: unaccepted certain/probable rows
+    /// and expired acceptances block; possible rows (and `schema_possible`
+    /// possible schema objects) are doubts; accepted rows are stated.
+    fn dependency_reasons(
+        &self,
+        idx: usize,
+        schema_possible: u64,
+        blockers: &mut Vec<String>,
+        doubts: &mut Vec<String>,
+        info: &mut Vec<String>,
+    ) {
+        let (mut firm_rows, mut firm_calls, mut untimed) = (0u64, 0u64, 0u64);
+        let mut possible = schema_possible;
+        let mut accepted = 0u64;
+        let mut expired: BTreeMap<(String, String), u64> = BTreeMap::new();
+        for (k, s) in self.deps.iter().filter(|(k, _)| k.target == idx) {
+            match self.acceptance(k) {
+                Acceptance::Accepted(_) => {
+                    accepted += 1;
+                    continue;
+                }
+                Acceptance::Expired(rule) => {
+                    *expired
+                        .entry((
+                            rule.expires.clone().unwrap_or_default(),
+                            rule.reason.clone(),
+                        ))
+                        .or_default() += 1;
+                }
+                Acceptance::None => {}
+            }
+            if s.confidence >= Confidence::Probable {
+                firm_rows += 1;
+                firm_calls += s.calls.max(1);
+                if s.last_seen.is_none() {
+                    untimed += 1;
+                }
+            } else {
+                possible += 1;
+            }
+        }
+        if firm_rows > 0 {
+            let mut r = format!(
+                "{firm_rows} dependenc{} ({firm_calls} call{}) in the logs",
+                plural(firm_rows, "y", "ies"),
+                plural(firm_calls, "", "s")
+            );
+            if untimed > 0 && !self.window.is_unbounded() {
+                r.push_str(&format!(
+                    " ({untimed} without a time: pg_stat_statements counts since its last reset, so they cannot be placed outside the window)"
+                ));
+            }
+            blockers.push(r);
+        }
+        for ((date, reason), n) in expired {
+            blockers.push(format!(
+                "{n} dependenc{} accepted until {date} (\"{reason}\") but the acceptance has expired",
+                plural(n, "y was", "ies were")
+            ));
+        }
+        if possible > 0 {
+            doubts.push(format!(
+                "{possible} possible dependenc{} need a human look",
+                plural(possible, "y", "ies")
+            ));
+        }
+        if accepted > 0 {
+            info.push(format!(
+                "{accepted} accepted dependenc{} (not blocking)",
+                plural(accepted, "y", "ies")
+            ));
+        }
+    }
+
+    /// Schema objects that use the column: those that fail or break when
+    /// it is dropped (certain or probable) block; possible ones are counted
+    /// for the doubts; objects dropped with it (indexes, constraints,
+    /// grants, …) are listed but do not block.
+    fn schema_reasons(&self, idx: usize, blockers: &mut Vec<String>) -> SchemaCounts {
         let column = self
             .targets
             .get(idx)
             .map(ToString::to_string)
             .unwrap_or_default();
-        // Objects dropped with the column (indexes, constraints, grants, …)
-        // are listed but do not block: nothing of theirs fails.
-        let schema_blockers = self
-            .schema_deps
-            .iter()
-            .filter(|d| {
-                d.column == column
-                    && d.confidence >= Confidence::Probable
-                    && d.on_drop != OnDrop::Dropped
-            })
-            .count();
-        let dropped_with_it = self
-            .schema_deps
-            .iter()
-            .filter(|d| d.column == column && d.on_drop == OnDrop::Dropped)
-            .count();
-        let schema_possible = self
-            .schema_deps
-            .iter()
-            .filter(|d| {
-                d.column == column
-                    && d.confidence < Confidence::Probable
-                    && d.on_drop != OnDrop::Dropped
-            })
-            .count();
-        let firm: u64 = rows
-            .iter()
-            .filter(|s| s.confidence >= Confidence::Probable)
-            .map(|s| s.calls.max(1))
-            .sum();
-        let firm_rows = rows
-            .iter()
-            .filter(|s| s.confidence >= Confidence::Probable)
-            .count();
-        if firm_rows > 0 {
-            return TargetVerdict {
-                verdict: Verdict::Blocked,
-                coverage_gaps: Vec::new(),
-                reason: format!(
-                    "{firm_rows} dependenc{} ({firm} call{}) in the logs",
-                    if firm_rows == 1 { "y" } else { "ies" },
-                    if firm == 1 { "" } else { "s" }
-                ),
-            };
+        let mut counts = SchemaCounts::default();
+        let mut firm = 0u64;
+        for d in self.schema_deps.iter().filter(|d| d.column == column) {
+            if d.on_drop == OnDrop::Dropped {
+                counts.dropped += 1;
+            } else if d.confidence >= Confidence::Probable {
+                firm += 1;
+            } else {
+                counts.possible += 1;
+            }
         }
-        if schema_blockers > 0 {
-            return TargetVerdict {
-                verdict: Verdict::Blocked,
-                coverage_gaps: Vec::new(),
-                reason: format!(
-                    "{schema_blockers} object{} in the schema use{} it",
-                    if schema_blockers == 1 { "" } else { "s" },
-                    if schema_blockers == 1 { "s" } else { "" }
-                ),
-            };
+        if firm > 0 {
+            blockers.push(format!(
+                "{firm} object{} in the schema use{} it",
+                plural(firm, "", "s"),
+                plural(firm, "s", "")
+            ));
         }
-        if !rows.is_empty() || schema_possible > 0 {
-            let n = rows.len() + schema_possible;
-            return TargetVerdict {
-                verdict: Verdict::Inconclusive,
-                coverage_gaps: Vec::new(),
-                reason: format!(
-                    "{n} possible dependenc{} need a human look",
-                    if n == 1 { "y" } else { "ies" }
-                ),
-            };
-        }
+        counts
+    }
+
+    /// What the statements could not show for this column.
+    fn evidence_reasons(&self, idx: usize, doubts: &mut Vec<String>) {
         let mentions = self.evidence.get(idx).map_or(0, |e| e.unparseable_mentions);
         if mentions > 0 {
-            return TargetVerdict {
-                verdict: Verdict::Inconclusive,
-                coverage_gaps: Vec::new(),
-                reason: format!(
-                    "{mentions} unparseable statement{} mention the column name",
-                    if mentions == 1 { "" } else { "s" }
-                ),
-            };
+            doubts.push(format!(
+                "{mentions} unparseable statement{} mention the column name",
+                plural(mentions, "", "s")
+            ));
         }
         let truncated = self.evidence.get(idx).map_or(0, |e| e.truncated_statements);
         if truncated > 0 {
-            return TargetVerdict {
-                verdict: Verdict::Inconclusive,
-                coverage_gaps: Vec::new(),
-                reason: format!(
-                    "{truncated} statement{} cut short by the log ([Your log message was truncated]) could hide a reference",
-                    if truncated == 1 { "" } else { "s" }
-                ),
-            };
+            doubts.push(format!(
+                "{truncated} statement{} cut short by the log ([Your log message was truncated]) could hide a reference",
+                plural(truncated, "", "s")
+            ));
         }
-        let total = self.total_coverage();
-        if total.statements.analysed == 0 {
-            return TargetVerdict {
-                verdict: Verdict::Inconclusive,
-                reason: "no statement in the inputs could be analysed".into(),
-                coverage_gaps: Vec::new(),
-            };
+        if self.total_coverage().statements.analysed == 0 {
+            doubts.push("no statement in the inputs could be analysed".into());
         }
-        let dropped = if dropped_with_it > 0 {
-            format!(
-                "; {dropped_with_it} schema object{} (index, constraint, grant, …) would be dropped with it",
-                if dropped_with_it == 1 { "" } else { "s" }
-            )
-        } else {
-            String::new()
-        };
-        TargetVerdict {
-            verdict: Verdict::Clear,
-            coverage_gaps: Vec::new(),
-            reason: format!(
-                "no reference in {} analysed statements{dropped}",
-                total.statements.analysed
-            ),
+    }
+
+    /// Whether the inputs' times cover the window.
+    fn window_reasons(&self, doubts: &mut Vec<String>) {
+        match self.window.uncovered(self.files.values()) {
+            None => {
+                if !self.window.is_unbounded() {
+                    doubts.push(format!(
+                        "no input has timestamps, so nothing shows the window ({}) was observed (pg_stat_statements counts since its last reset and cannot show absence within a window)",
+                        self.window.describe()
+                    ));
+                }
+            }
+            Some(gaps) => {
+                for (a, b) in gaps {
+                    doubts.push(format!(
+                        "no input covers {} to {}",
+                        format_rfc3339(a),
+                        format_rfc3339(b)
+                    ));
+                }
+            }
         }
+    }
+}
+
+/// Schema objects of one target that do not block by themselves.
+#[derive(Debug, Default, Clone, Copy)]
+struct SchemaCounts {
+    /// Possible uses (need a human look).
+    possible: u64,
+    /// Objects dropped with the column.
+    dropped: u64,
+}
+
+fn plural<'a>(n: u64, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 {
+        one
+    } else {
+        many
     }
 }
 

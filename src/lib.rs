@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod contract;
 pub mod extract;
 pub mod input;
 pub mod inventory;
@@ -28,6 +29,7 @@ pub mod stored;
 pub mod target;
 pub mod time;
 pub mod visibility;
+pub mod window;
 
 use std::io::Write;
 use std::path::Path;
@@ -59,8 +61,25 @@ impl ExitStatus {
     }
 }
 
-/// The exit status an inventory calls for.
+/// Which verdicts make the exit code non-zero (`--fail-on`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailOn {
+    /// Only a blocked column.
+    Blocked,
+    /// A blocked or inconclusive column, or a migration change not checked.
+    #[default]
+    Inconclusive,
+    /// Never (errors still exit 2).
+    Never,
+}
+
+/// The exit status an inventory calls for with the default policy.
 pub fn exit_status(inv: &Inventory) -> ExitStatus {
+    exit_status_with(inv, FailOn::Inconclusive)
+}
+
+/// The exit status an inventory calls for under `fail_on`.
+pub fn exit_status_with(inv: &Inventory, fail_on: FailOn) -> ExitStatus {
     let readable = inv
         .files
         .values()
@@ -68,12 +87,20 @@ pub fn exit_status(inv: &Inventory) -> ExitStatus {
     if !readable {
         return ExitStatus::Error;
     }
-    let all_clear = inv.unchecked.is_empty()
-        && (0..inv.targets.len()).all(|i| inv.verdict(i).verdict == Verdict::Clear);
-    if all_clear {
-        ExitStatus::Clear
-    } else {
+    let verdicts: Vec<Verdict> = (0..inv.targets.len())
+        .map(|i| inv.verdict(i).verdict)
+        .collect();
+    let blocked = verdicts.contains(&Verdict::Blocked);
+    let doubtful = !inv.unchecked.is_empty() || verdicts.contains(&Verdict::Inconclusive);
+    let fail = match fail_on {
+        FailOn::Blocked => blocked,
+        FailOn::Inconclusive => blocked || doubtful,
+        FailOn::Never => false,
+    };
+    if fail {
         ExitStatus::Findings
+    } else {
+        ExitStatus::Clear
     }
 }
 
@@ -98,12 +125,25 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Runs a parsed command line, writing reports to `stdout` and diagnostics
 /// to `stderr`.
 pub fn run(cli: Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow::Result<ExitStatus> {
+    run_with_terminal(cli, stdout, stderr, false)
+}
+
+/// [`run`], told whether `stdout` is a terminal (colour in `--color auto`).
+pub fn run_with_terminal(
+    cli: Cli,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+    stdout_is_terminal: bool,
+) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Scan(args) => {
             let setup = config::scan_setup(&args)?;
+            if args.state.is_some() && !setup.window.is_unbounded() {
+                anyhow::bail!("--state cannot be combined with --since, --until or --window (a state accumulates evidence across runs; scan the window without --state)");
+            }
             let mut inv = match &args.state {
                 Some(state) => state::scan_incremental(&setup.scan, state)?,
-                None => scan::scan(&setup.scan),
+                None => scan::scan_window(&setup.scan, &setup.window),
             };
             if let (true, Some(url)) = (args.pg_stat_statements, &args.database_url) {
                 let (name, rows) = live_catalog::read_stats(url)?;
@@ -116,13 +156,18 @@ pub fn run(cli: Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow::
                 }
             }
             let mut buf = Vec::new();
-            report::write(&inv, setup.format, &mut buf)?;
+            report::write_styled(
+                &inv,
+                setup.format,
+                setup.color.unwrap_or(stdout_is_terminal),
+                &mut buf,
+            )?;
             match &setup.output {
                 Some(p) => write_atomically(p, &buf)
                     .with_context(|| format!("{}: cannot write the report", p.display()))?,
                 None => stdout.write_all(&buf)?,
             }
-            Ok(exit_status(&inv))
+            Ok(exit_status_with(&inv, setup.fail_on))
         }
         Command::Explain(args) => explain(&args, stdout),
         Command::Report(args) => commands::report(&args, stdout),

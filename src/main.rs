@@ -6,7 +6,13 @@ fn main() {
     let cli = pgcontract::cli::Cli::parse();
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
-    let code = match pgcontract::run(cli, &mut stdout.lock(), &mut stderr.lock()) {
+    let terminal = std::io::IsTerminal::is_terminal(&stdout);
+    let code = match pgcontract::run_with_terminal(
+        cli,
+        &mut stdout.lock(),
+        &mut stderr.lock(),
+        terminal,
+    ) {
         Ok(status) => status.code(),
         Err(err) => {
             if err

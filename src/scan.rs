@@ -22,6 +22,7 @@ use crate::inventory::{Confidence, DepKey, DepStats, FileCoverage, Inventory, So
 const TRUNCATED_REASON: &str = "the log cut this statement short ([Your log message was truncated]): the lost part could change how its names resolve";
 use crate::normalize::{normalize, stable_hash};
 use crate::target::ColumnTarget;
+use crate::window::Window;
 
 /// Everything a scan needs, validated.
 pub struct ScanConfig {
@@ -136,6 +137,23 @@ pub fn scan_planned(
     inputs: &[InputSource],
     plans: &BTreeMap<String, ReadPlan>,
 ) -> Inventory {
+    scan_with(cfg, inputs, plans, &Window::default())
+}
+
+/// Runs the scan keeping only the statements whose time is in `window`
+/// (statements without a time are kept: they cannot be placed outside it).
+pub fn scan_window(cfg: &ScanConfig, window: &Window) -> Inventory {
+    scan_with(cfg, &expand_inputs(&cfg.inputs), &BTreeMap::new(), window)
+}
+
+/// Runs the scan with read plans (see [`scan_planned`]) and a window (see
+/// [`scan_window`]).
+pub fn scan_with(
+    cfg: &ScanConfig,
+    inputs: &[InputSource],
+    plans: &BTreeMap<String, ReadPlan>,
+    window: &Window,
+) -> Inventory {
     let analyzer = Analyzer::new(&cfg.catalog, &cfg.targets, cfg.search_path.clone());
     let bar = crate::progress::Progress::new(cfg.progress, inputs.len() as u64);
     let run = || {
@@ -143,7 +161,7 @@ pub fn scan_planned(
             .par_iter()
             .map(|source| {
                 let plan = plans.get(&source.display_name());
-                let inv = scan_input(source, cfg, &analyzer, plan);
+                let inv = scan_input(source, cfg, &analyzer, plan, window);
                 bar.file_done();
                 inv
             })
@@ -190,6 +208,8 @@ pub fn scan_stats_rows(cfg: &ScanConfig, name: &str, rows: Vec<input::StatsRow>)
         analyzer: &analyzer,
         cache: HashMap::new(),
         inv: Inventory::new(cfg.targets.clone()),
+        // Rows have no time: a window cannot exclude them.
+        window: &crate::window::UNBOUNDED,
     };
     for row in rows {
         cov.lines += 1;
@@ -234,6 +254,7 @@ struct FileScan<'a> {
     analyzer: &'a Analyzer<'a>,
     cache: HashMap<String, Arc<Analysis>>,
     inv: Inventory,
+    window: &'a Window,
 }
 
 impl FileScan<'_> {
@@ -287,6 +308,10 @@ impl FileScan<'_> {
     }
 
     fn statement(&mut self, s: Statement, cov: &mut FileCoverage) {
+        if !self.window.admits(s.time) {
+            cov.statements.outside_window += 1;
+            return;
+        }
         if let Some(obj) = &s.audit_object {
             self.audit_object(&s, obj);
             if s.text.is_empty() {
@@ -412,6 +437,7 @@ fn scan_input(
     cfg: &ScanConfig,
     analyzer: &Analyzer<'_>,
     plan: Option<&ReadPlan>,
+    window: &Window,
 ) -> Inventory {
     let name = source.display_name();
     let mut cov = FileCoverage::default();
@@ -423,6 +449,7 @@ fn scan_input(
         analyzer,
         cache: HashMap::new(),
         inv: Inventory::new(cfg.targets.clone()),
+        window,
     };
     let opened = match plan {
         Some(p) if p.offset > 0 || p.limit.is_some() => open_planned(source, p),

@@ -166,6 +166,20 @@ fn coverage_from(d: &InputDoc) -> Result<FileCoverage, String> {
         scanned: d.scanned.clone(),
         blind_spots: d.blind_spots.clone(),
         logging: d.logging.clone(),
+        silences: d
+            .silences
+            .iter()
+            .map(|[a, b]| {
+                let field = format!("coverage of {file}: silences");
+                match (
+                    time_from(&field, &Some(a.clone()))?,
+                    time_from(&field, &Some(b.clone()))?,
+                ) {
+                    (Some(a), Some(b)) => Ok((a, b)),
+                    _ => Err(field),
+                }
+            })
+            .collect::<Result<_, String>>()?,
     })
 }
 
@@ -243,6 +257,15 @@ pub fn from_doc(doc: &InventoryDoc) -> Result<Inventory, String> {
         inv.target_sites = doc.targets.iter().map(|t| t.migration.clone()).collect();
     }
     inv.unchecked.clone_from(&doc.unchecked);
+    if let Some(w) = &doc.window {
+        inv.window = crate::window::Window {
+            since: time_from("window.since", &w.since)?,
+            until: time_from("window.until", &w.until)?,
+            max_gap: w.max_gap_seconds.saturating_mul(1000),
+        };
+    }
+    inv.accepted.clone_from(&doc.accept);
+    inv.today = time_from("today", &doc.today)?;
     Ok(inv)
 }
 

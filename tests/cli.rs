@@ -788,7 +788,7 @@ fn markdown_starts_with_the_marker_and_has_the_verdict_table() {
             "",
             "| Column | Verdict | Why |",
             "|---|---|---|",
-            "| `public.users.legacy_email` | ⛔ **blocked** | 25 dependencies (32 calls) in the logs |",
+            "| `public.users.legacy_email` | ⛔ **blocked** | 25 dependencies (32 calls) in the logs; 1 object in the schema uses it |",
             "| `public.orders.old_status` | ⛔ **blocked** | 3 dependencies (7 calls) in the logs |",
             "| `archive.users.id` | ✅ **clear** | no reference in 43 analysed statements; 1 schema object (index, constraint, grant, …) would be dropped with it |",
         ]
@@ -817,7 +817,7 @@ fn text_format_lists_verdicts_then_actors() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0],
-        "BLOCKED       public.users.legacy_email  (25 dependencies (32 calls) in the logs)"
+        "BLOCKED       public.users.legacy_email  (25 dependencies (32 calls) in the logs; 1 object in the schema uses it)"
     );
     assert_eq!(
         lines[1],

@@ -8,6 +8,7 @@ use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 
+use crate::contract::{AcceptRule, Acceptance};
 use crate::inventory::{
     Access, Actor, Confidence, FileCoverage, Inventory, ScannedRange, SchemaDependency,
     StatementCounts, Verdict,
@@ -39,6 +40,39 @@ pub struct InventoryDoc {
     /// columns (they keep the run from being clear).
     #[serde(default)]
     pub unchecked: Vec<UncheckedChange>,
+    /// The evidence window (null in documents written before it existed).
+    #[serde(default)]
+    pub window: Option<WindowDoc>,
+    /// The accepted-dependency rules of the contract file.
+    #[serde(default)]
+    pub accept: Vec<AcceptRule>,
+    /// The time acceptance expiry dates were checked against (RFC 3339).
+    #[serde(default)]
+    pub today: Option<String>,
+}
+
+/// The evidence window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowDoc {
+    /// Start (inclusive), RFC 3339; null for the inputs' own start.
+    pub since: Option<String>,
+    /// End (exclusive), RFC 3339; null for the inputs' own end.
+    pub until: Option<String>,
+    /// Longest silence of the inputs that still counts as covered, seconds.
+    pub max_gap_seconds: i64,
+}
+
+/// An accepted dependency's rule, as applied to a row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptedDoc {
+    /// Why it is expected.
+    pub reason: String,
+    /// The first day it no longer applies (`YYYY-MM-DD`), if any.
+    pub expires: Option<String>,
+    /// True when the expiry date has passed: the row blocks again.
+    pub expired: bool,
 }
 
 /// A target and its verdict.
@@ -70,6 +104,9 @@ pub struct TargetDoc {
     /// what`); any gap keeps the verdict from `clear`.
     #[serde(default)]
     pub coverage_gaps: Vec<String>,
+    /// Every reason for the verdict (`reason` is them joined with `; `).
+    #[serde(default)]
+    pub reasons: Vec<String>,
 }
 
 /// One dependency row.
@@ -107,6 +144,9 @@ pub struct DependencyDoc {
     pub query: String,
     /// Up to three `file:line` samples.
     pub sources: Vec<String>,
+    /// The contract file's rule that accepts this row (null when none).
+    #[serde(default)]
+    pub accepted: Option<AcceptedDoc>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -165,6 +205,10 @@ pub struct InputDoc {
     /// Omitted when empty (and in totals).
     #[serde(default, skip_serializing_if = "LoggingSeen::is_empty")]
     pub logging: LoggingSeen,
+    /// Stretches of more than five minutes without any record, `[from, to]`
+    /// (RFC 3339); empty in the totals.
+    #[serde(default)]
+    pub silences: Vec<[String; 2]>,
 }
 
 /// The coverage section.
@@ -205,6 +249,14 @@ fn input_doc(file: Option<&str>, c: &FileCoverage) -> InputDoc {
         } else {
             LoggingSeen::default()
         },
+        silences: if file.is_some() {
+            c.silences
+                .iter()
+                .map(|&(a, b)| [format_rfc3339(a), format_rfc3339(b)])
+                .collect()
+        } else {
+            Vec::new()
+        },
     }
 }
 
@@ -221,6 +273,7 @@ pub fn to_doc(inv: &Inventory) -> InventoryDoc {
                 column: t.to_string(),
                 verdict: v.verdict,
                 reason: v.reason,
+                reasons: v.reasons,
                 dependencies: rows.len(),
                 calls: rows.iter().map(|(_, s)| s.calls).sum(),
                 migration: inv.target_sites.get(i).cloned().unwrap_or_default(),
@@ -256,6 +309,19 @@ pub fn to_doc(inv: &Inventory) -> InventoryDoc {
                 .iter()
                 .map(|r| format!("{}:{}", r.file, r.line))
                 .collect(),
+            accepted: match inv.acceptance(k) {
+                Acceptance::None => None,
+                Acceptance::Accepted(r) => Some(AcceptedDoc {
+                    reason: r.reason,
+                    expires: r.expires,
+                    expired: false,
+                }),
+                Acceptance::Expired(r) => Some(AcceptedDoc {
+                    reason: r.reason,
+                    expires: r.expires,
+                    expired: true,
+                }),
+            },
         })
         .collect();
     let inputs = inv
@@ -274,6 +340,13 @@ pub fn to_doc(inv: &Inventory) -> InventoryDoc {
         },
         warnings: inv.warnings.clone(),
         unchecked: inv.unchecked.clone(),
+        window: Some(WindowDoc {
+            since: inv.window.since.map(format_rfc3339),
+            until: inv.window.until.map(format_rfc3339),
+            max_gap_seconds: inv.window.max_gap / 1000,
+        }),
+        accept: inv.accepted.clone(),
+        today: inv.today.map(format_rfc3339),
     }
 }
 

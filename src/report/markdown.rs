@@ -48,6 +48,20 @@ pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "{MARKER}")?;
     writeln!(out, "## pgcontract: contract audit")?;
     writeln!(out)?;
+    if let Some(w) = doc
+        .window
+        .as_ref()
+        .filter(|w| w.since.is_some() || w.until.is_some())
+    {
+        writeln!(
+            out,
+            "Evidence window: {} to {} (silences over {} s count as not covered).",
+            w.since.as_deref().unwrap_or("the first record"),
+            w.until.as_deref().unwrap_or("the last record"),
+            w.max_gap_seconds
+        )?;
+        writeln!(out)?;
+    }
     writeln!(out, "| Column | Verdict | Why |")?;
     writeln!(out, "|---|---|---|")?;
     for t in &doc.targets {
@@ -107,82 +121,45 @@ pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
             }
             writeln!(out)?;
         }
+        // Accepted rows (not expired) are shown apart; they do not block.
+        let (accepted, open): (Vec<&DependencyDoc>, Vec<&DependencyDoc>) = deps
+            .iter()
+            .partition(|d| d.accepted.as_ref().is_some_and(|a| !a.expired));
         if deps.is_empty() {
             writeln!(out, "No statement in the inputs uses this column.")?;
-        } else {
-            // One row per actor, access, via and confidence.
-            let mut rows: BTreeMap<_, (u64, Option<String>, u64)> = BTreeMap::new();
-            for d in &deps {
-                let key = (
-                    d.actor.application.clone(),
-                    d.actor.user.clone(),
-                    d.actor.database.clone(),
-                    d.actor.client.clone(),
-                    d.access,
-                    d.via.clone(),
-                    d.confidence,
-                );
-                let e = rows.entry(key).or_insert((0, None, 0));
-                e.0 += d.calls;
-                e.2 += d.nested_calls;
-                if d.last_seen > e.1 {
-                    e.1.clone_from(&d.last_seen);
-                }
-            }
-            writeln!(out, "| Application | User | Database | Client | Access | Via | Confidence | Calls | Last seen |")?;
-            writeln!(out, "|---|---|---|---|---|---|---|---:|---|")?;
-            for ((app, user, db, client, access, via, conf), (calls, last, nested)) in &rows {
-                let calls = if *nested > 0 {
-                    format!("{calls} ({nested} nested)")
-                } else {
-                    calls.to_string()
-                };
-                writeln!(
-                    out,
-                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                    opt(app.as_ref()),
-                    opt(user.as_ref()),
-                    opt(db.as_ref()),
-                    opt(client.as_ref()),
-                    serde_plain(access),
-                    cell(via),
-                    serde_plain(conf),
-                    calls,
-                    opt(last.as_ref()),
-                )?;
-            }
+        } else if open.is_empty() {
+            writeln!(out, "Every statement that uses this column is accepted.")?;
+        }
+        if !open.is_empty() {
+            actor_table(&open, out)?;
+        }
+        if !accepted.is_empty() {
+            writeln!(out)?;
+            writeln!(out, "**Accepted** (expected, not blocking):")?;
             writeln!(out)?;
             writeln!(
                 out,
-                "<details><summary>Statements ({})</summary>",
-                deps.len()
+                "| Application | User | Access | Via | Calls | Last seen | Reason | Expires |"
             )?;
-            writeln!(out)?;
-            writeln!(
-                out,
-                "| Fingerprint | Access | Via | Calls | Statement | Sources |"
-            )?;
-            writeln!(out, "|---|---|---|---:|---|---|")?;
-            for d in &deps {
-                let reason = d
-                    .reason
-                    .as_ref()
-                    .map(|r| format!(" <br>_{}_", cell(r)))
-                    .unwrap_or_default();
+            writeln!(out, "|---|---|---|---|---:|---|---|---|")?;
+            for d in &accepted {
+                let a = d.accepted.as_ref().expect("partitioned on accepted");
                 writeln!(
                     out,
-                    "| `{}` | {} | {} | {} | <code>{}</code>{} | {} |",
-                    d.fingerprint,
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                    opt(d.actor.application.as_ref()),
+                    opt(d.actor.user.as_ref()),
                     serde_plain(&d.access),
                     cell(&d.via),
                     d.calls,
-                    cell(&d.query),
-                    reason,
-                    cell(&d.sources.join(", ")),
+                    opt(d.last_seen.as_ref()),
+                    cell(&a.reason),
+                    opt(a.expires.as_ref()),
                 )?;
             }
-            writeln!(out)?;
-            writeln!(out, "</details>")?;
+        }
+        if !deps.is_empty() {
+            statements_block(&deps, out)?;
         }
         let objs: Vec<_> = doc
             .schema_dependencies
@@ -206,6 +183,31 @@ pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
     }
     writeln!(out)?;
     writeln!(out, "### Coverage")?;
+    writeln!(out)?;
+    let tot = &doc.coverage.totals;
+    writeln!(
+        out,
+        "{} input{}, {} records, {} statements analysed, {} unparseable, {}.",
+        doc.coverage.inputs.len(),
+        if doc.coverage.inputs.len() == 1 {
+            ""
+        } else {
+            "s"
+        },
+        tot.records,
+        tot.statements.analysed,
+        tot.statements.unparseable,
+        match (&tot.first_time, &tot.last_time) {
+            (Some(a), Some(b)) => format!("{a} to {b}"),
+            _ => "no timestamps".to_string(),
+        },
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "<details><summary>Inputs and notes ({})</summary>",
+        doc.coverage.inputs.len()
+    )?;
     writeln!(out)?;
     writeln!(
         out,
@@ -246,7 +248,98 @@ pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
             writeln!(out, "- {}", cell(&n))?;
         }
     }
+    writeln!(out)?;
+    writeln!(out, "</details>")?;
     Ok(())
+}
+
+/// One row per actor (grouped by application, then role), access, via and
+/// confidence, with calls and the last time seen. Rows whose acceptance has
+/// expired say so.
+fn actor_table(deps: &[&DependencyDoc], out: &mut dyn Write) -> io::Result<()> {
+    let mut rows: BTreeMap<_, (u64, Option<String>, u64, bool)> = BTreeMap::new();
+    for d in deps {
+        let key = (
+            d.actor.application.clone(),
+            d.actor.user.clone(),
+            d.actor.database.clone(),
+            d.actor.client.clone(),
+            d.access,
+            d.via.clone(),
+            d.confidence,
+        );
+        let e = rows.entry(key).or_insert((0, None, 0, false));
+        e.0 += d.calls;
+        e.2 += d.nested_calls;
+        e.3 |= d.accepted.as_ref().is_some_and(|a| a.expired);
+        if d.last_seen > e.1 {
+            e.1.clone_from(&d.last_seen);
+        }
+    }
+    writeln!(out, "| Application | User | Database | Client | Access | Via | Confidence | Calls | Last seen |")?;
+    writeln!(out, "|---|---|---|---|---|---|---|---:|---|")?;
+    for ((app, user, db, client, access, via, conf), (calls, last, nested, expired)) in &rows {
+        let calls = if *nested > 0 {
+            format!("{calls} ({nested} nested)")
+        } else {
+            calls.to_string()
+        };
+        let conf = if *expired {
+            format!("{} (acceptance expired)", serde_plain(conf))
+        } else {
+            serde_plain(conf)
+        };
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            opt(app.as_ref()),
+            opt(user.as_ref()),
+            opt(db.as_ref()),
+            opt(client.as_ref()),
+            serde_plain(access),
+            cell(via),
+            conf,
+            calls,
+            opt(last.as_ref()),
+        )?;
+    }
+    Ok(())
+}
+
+/// The sample statements, in a collapsible block.
+fn statements_block(deps: &[&DependencyDoc], out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out)?;
+    writeln!(
+        out,
+        "<details><summary>Statements ({})</summary>",
+        deps.len()
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "| Fingerprint | Access | Via | Calls | Statement | Sources |"
+    )?;
+    writeln!(out, "|---|---|---|---:|---|---|")?;
+    for d in deps {
+        let reason = d
+            .reason
+            .as_ref()
+            .map(|r| format!(" <br>_{}_", cell(r)))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "| `{}` | {} | {} | {} | <code>{}</code>{} | {} |",
+            d.fingerprint,
+            serde_plain(&d.access),
+            cell(&d.via),
+            d.calls,
+            cell(&d.query),
+            reason,
+            cell(&d.sources.join(", ")),
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(out, "</details>")
 }
 
 /// The lowercase serde name of a unit enum value.

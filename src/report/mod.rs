@@ -2,8 +2,10 @@
 //! Markdown (for pull requests) or plain text (for terminals), each written
 //! to an injected writer.
 
+pub mod github;
 pub mod json;
 pub mod markdown;
+pub mod sarif;
 pub mod text;
 
 use std::io::{self, Write};
@@ -19,13 +21,30 @@ pub enum OutputFormat {
     Markdown,
     /// Plain text.
     Text,
+    /// SARIF 2.1.0.
+    Sarif,
+    /// GitHub Actions workflow commands.
+    Github,
 }
 
-/// Writes `inv` in `format` to `out`.
+/// Writes `inv` in `format` to `out` (no colour).
 pub fn write(inv: &Inventory, format: OutputFormat, out: &mut dyn Write) -> io::Result<()> {
+    write_styled(inv, format, false, out)
+}
+
+/// Writes `inv` in `format` to `out`; `color` adds ANSI colour to the text
+/// report (the caller decides: a terminal, `NO_COLOR`, `--color`).
+pub fn write_styled(
+    inv: &Inventory,
+    format: OutputFormat,
+    color: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     match format {
         OutputFormat::Json => json::write(inv, out),
         OutputFormat::Markdown => markdown::write(inv, out),
-        OutputFormat::Text => text::write(inv, out),
+        OutputFormat::Text => text::write_doc_styled(&json::to_doc(inv), color, out),
+        OutputFormat::Sarif => sarif::write(inv, out),
+        OutputFormat::Github => github::write(inv, out),
     }
 }

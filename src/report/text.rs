@@ -5,6 +5,7 @@ use std::io::{self, Write};
 
 use super::json::{to_doc, InventoryDoc};
 use super::markdown::serde_plain;
+use crate::inventory::Verdict;
 
 fn or_dash(s: Option<&String>) -> &str {
     s.map_or("-", String::as_str)
@@ -15,13 +16,45 @@ pub fn write(inv: &crate::inventory::Inventory, out: &mut dyn Write) -> io::Resu
     write_doc(&to_doc(inv), out)
 }
 
-/// Writes the text report from a document.
+/// Writes the text report from a document (no colour).
 pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
+    write_doc_styled(doc, false, out)
+}
+
+/// ANSI SGR codes, or nothing without colour.
+struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    fn wrap(&self, code: &str, s: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+
+    fn verdict(&self, v: Verdict) -> String {
+        let word = format!("{:<13}", serde_plain(&v).to_uppercase());
+        let code = match v {
+            Verdict::Blocked => "1;31",
+            Verdict::Inconclusive => "1;33",
+            Verdict::Clear => "1;32",
+        };
+        self.wrap(code, &word)
+    }
+}
+
+/// Writes the text report from a document; `color` adds ANSI colour to the
+/// verdicts and headings.
+pub fn write_doc_styled(doc: &InventoryDoc, color: bool, out: &mut dyn Write) -> io::Result<()> {
+    let paint = Paint { on: color };
     for t in &doc.targets {
         writeln!(
             out,
-            "{:<13} {}  ({})",
-            serde_plain(&t.verdict).to_uppercase(),
+            "{} {}  ({})",
+            paint.verdict(t.verdict),
             t.column,
             t.reason
         )?;
@@ -29,8 +62,13 @@ pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
     for u in &doc.unchecked {
         writeln!(
             out,
-            "{:<13} {}  ({} at {}:{}: {})",
-            "NOT CHECKED", u.object, u.site.change, u.site.file, u.site.line, u.reason
+            "{} {}  ({} at {}:{}: {})",
+            paint.wrap("1;33", &format!("{:<13}", "NOT CHECKED")),
+            u.object,
+            u.site.change,
+            u.site.file,
+            u.site.line,
+            u.reason
         )?;
     }
     if doc.targets.is_empty() && doc.unchecked.is_empty() {
@@ -43,7 +81,7 @@ pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
             .filter(|d| d.column == t.column)
             .collect();
         writeln!(out)?;
-        writeln!(out, "{}", t.column)?;
+        writeln!(out, "{}", paint.wrap("1", &t.column))?;
         for m in &t.migration {
             writeln!(out, "  changed by {} at {}:{}", m.change, m.file, m.line)?;
         }
@@ -75,6 +113,19 @@ pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
             writeln!(out, "        {}", d.query)?;
             if let Some(r) = &d.reason {
                 writeln!(out, "        ({r})")?;
+            }
+            if let Some(a) = &d.accepted {
+                let until = a
+                    .expires
+                    .as_ref()
+                    .map(|e| format!(" until {e}"))
+                    .unwrap_or_default();
+                let state = if a.expired {
+                    paint.wrap("1;31", "acceptance EXPIRED")
+                } else {
+                    paint.wrap("32", "accepted")
+                };
+                writeln!(out, "        {state}{until}: {}", a.reason)?;
             }
         }
         for o in doc
