@@ -298,6 +298,7 @@ pub fn scan_setup(args: &ScanArgs) -> Result<ScanSetup, ConfigError> {
             search_path,
             threads: args.threads,
             progress: !args.quiet,
+            chunk_bytes: 0,
             logging: crate::visibility::Declared::parse(&args.logging)?,
         },
         format: output_format(args.format),

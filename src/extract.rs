@@ -11,6 +11,16 @@
 //! queries log `statement:` before the audit lines, the extended protocol
 //! logs `execute` after them). The audit lines of one multi-statement string
 //! (one statement id per statement, each with the whole string) count once.
+//!
+//! A large file is read in chunks cut at record boundaries, in parallel. An
+//! [`Extractor::for_chunk`] does not know what the lines before its chunk
+//! said about a backend: actor fields it cannot fill are marked in
+//! [`Statement::inherit`], and `STATEMENT` records whose meaning depends on
+//! that earlier state are deferred. [`Carried`] holds the state at a chunk
+//! boundary and settles both, chunk by chunk in file order, so the result is
+//! exactly that of one sequential pass. pgAudit pairing and a session's own
+//! `search_path` are not carried: a file with `AUDIT:` lines or `SET
+//! search_path` is read in order (see [`Extractor::needs_sequential`]).
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -50,6 +60,9 @@ pub struct Statement {
     /// The `search_path` the session's `SET search_path`/`set_config` set
     /// (`None`: the default applies).
     pub search_path: Option<Vec<String>>,
+    /// Actor fields that come from lines before the chunk this statement
+    /// was read from (see [`Carried::fill`]); `None` when the actor is complete.
+    pub inherit: Option<Inherit>,
 }
 
 /// Who logged the last statement text of a backend, for pairing.
@@ -64,6 +77,24 @@ struct Logged {
 /// What AWS RDS/Aurora appends to a message cut at its size limit.
 pub const TRUNCATED_MARKER: &str = "[Your log message was truncated]";
 
+/// Which actor fields of a statement are to be taken from the backend's
+/// state at the start of its chunk.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inherit {
+    /// The backend key.
+    pub backend: String,
+    /// `user` is inherited.
+    pub user: bool,
+    /// `database` is inherited.
+    pub database: bool,
+    /// `application` is inherited.
+    pub application: bool,
+    /// `client` is inherited.
+    pub client: bool,
+}
+
+/// What one backend's records said so far. In a chunk (`inherits`), a field
+/// that is `None` may still be set by lines before the chunk.
 #[derive(Debug, Default)]
 struct Backend {
     user: Option<String>,
@@ -71,19 +102,62 @@ struct Backend {
     application: Option<String>,
     client: Option<String>,
     last_statement: Option<String>,
-    error_pending: bool,
+    /// `None`: not known in this chunk (inherited); means `false` otherwise.
+    error_pending: Option<bool>,
     audit: AuditState,
     logged: Option<Logged>,
     /// Set by the session's own `SET search_path`.
     search_path: Option<Vec<String>>,
+    /// Unset fields come from before the chunk (no connection start or end
+    /// was seen for this backend in the chunk yet).
+    inherits: bool,
+}
+impl Backend {
+    fn error_pending(&self) -> Option<bool> {
+        match self.error_pending {
+            None if self.inherits => None,
+            p => Some(p.unwrap_or(false)),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.user.is_none()
+            && self.database.is_none()
+            && self.application.is_none()
+            && self.client.is_none()
+            && self.last_statement.is_none()
+            && !self.error_pending.unwrap_or(false)
+    }
 }
 
-/// Per-input extraction state.
+/// A `STATEMENT` record whose meaning depends on its backend's state before
+/// the chunk; settled by [`Carried::settle`].
+#[derive(Debug, Clone)]
+pub struct Deferred {
+    entry: LogEntry,
+    actor: Actor,
+    inherit: Option<Inherit>,
+    /// Whether an error was pending, when the chunk knows.
+    pending: Option<bool>,
+    /// Whether the text equals the backend's last statement, when known.
+    already: Option<bool>,
+    /// The log cut the record short.
+    truncated: bool,
+}
+
+/// Per-input (or per-chunk) extraction state.
 #[derive(Debug, Default)]
 pub struct Extractor {
     backends: HashMap<String, Backend>,
     /// The entry being processed was cut short by the log.
     truncating: bool,
+    /// Reading a chunk that may not be the first: backend state before it
+    /// is unknown.
+    chunk: bool,
+    deferred: Vec<Deferred>,
+    /// A pgAudit line or a session `search_path` change was read: state
+    /// that is not carried across chunks.
+    sequential_state: bool,
 }
 
 fn re(cell: &'static OnceLock<Regex>, pat: &str) -> &'static Regex {
@@ -180,9 +254,23 @@ fn other_kind(msg: &str) -> &'static str {
 }
 
 impl Extractor {
-    fn actor(&self, e: &LogEntry) -> Actor {
+    /// An extractor for a chunk of a file that may start after other
+    /// records: what those records said about a backend is left open.
+    pub fn for_chunk() -> Self {
+        Self {
+            chunk: true,
+            ..Self::default()
+        }
+    }
+
+    /// The `STATEMENT` records that need the state before the chunk.
+    pub fn take_deferred(&mut self) -> Vec<Deferred> {
+        std::mem::take(&mut self.deferred)
+    }
+
+    fn actor(&self, e: &LogEntry) -> (Actor, Option<Inherit>) {
         let b = e.backend.as_ref().and_then(|k| self.backends.get(k));
-        Actor {
+        let actor = Actor {
             user: e.user.clone().or_else(|| b.and_then(|b| b.user.clone())),
             database: e
                 .database
@@ -196,12 +284,39 @@ impl Extractor {
                 .client
                 .clone()
                 .or_else(|| b.and_then(|b| b.client.clone())),
-        }
+        };
+        let open = match (&e.backend, b) {
+            (Some(_), Some(b)) => b.inherits,
+            (Some(_), None) => self.chunk,
+            (None, _) => false,
+        };
+        let inherit = e.backend.as_ref().filter(|_| open).and_then(|key| {
+            let i = Inherit {
+                backend: key.clone(),
+                user: actor.user.is_none(),
+                database: actor.database.is_none(),
+                application: actor.application.is_none(),
+                client: actor.client.is_none(),
+            };
+            (i.user || i.database || i.application || i.client).then_some(i)
+        });
+        (actor, inherit)
     }
 
     fn backend(&mut self, e: &LogEntry) -> Option<&mut Backend> {
         let key = e.backend.as_ref()?;
-        Some(self.backends.entry(key.clone()).or_default())
+        let inherits = self.chunk;
+        Some(self.backends.entry(key.clone()).or_insert_with(|| Backend {
+            inherits,
+            ..Backend::default()
+        }))
+    }
+
+    /// A pgAudit line or a session's own `search_path` change was read:
+    /// the chunks of this input cannot be settled exactly, and it must be
+    /// read in order.
+    pub fn needs_sequential(&self) -> bool {
+        self.sequential_state
     }
 
     fn statement(&mut self, e: &LogEntry, sql: &str, failed: bool) -> Statement {
@@ -210,8 +325,14 @@ impl Extractor {
             // This text and later ones of the session resolve with the new
             // path.
             match crate::analyze::session::search_path_change(sql) {
-                Some(crate::analyze::session::PathChange::Set(p)) => b.search_path = Some(p),
-                Some(crate::analyze::session::PathChange::Reset) => b.search_path = None,
+                Some(crate::analyze::session::PathChange::Set(p)) => {
+                    b.search_path = Some(p);
+                    self.sequential_state = true;
+                }
+                Some(crate::analyze::session::PathChange::Reset) => {
+                    b.search_path = None;
+                    self.sequential_state = true;
+                }
                 None => {}
             }
         }
@@ -219,9 +340,10 @@ impl Extractor {
     }
 
     fn make_statement(&self, e: &LogEntry, sql: &str, failed: bool) -> Statement {
+        let (actor, inherit) = self.actor(e);
         Statement {
             text: sql.to_string(),
-            actor: self.actor(e),
+            actor,
             time: e.time,
             calls: 1,
             failed,
@@ -235,6 +357,7 @@ impl Extractor {
                 .as_ref()
                 .and_then(|k| self.backends.get(k))
                 .and_then(|b| b.search_path.clone()),
+            inherit,
         }
     }
 
@@ -387,7 +510,10 @@ impl Extractor {
                 LogBody::Statement(sql) | LogBody::Execute(sql) => {
                     self.logged_statement(e, sql, cov, emit);
                 }
-                LogBody::Audit(body) => self.audit(e, body, cov, emit),
+                LogBody::Audit(body) => {
+                    self.sequential_state = true;
+                    self.audit(e, body, cov, emit);
+                }
                 LogBody::PortalFetch => cov.record("portal_fetch"),
                 LogBody::ProtocolStep => cov.record("protocol_step"),
                 LogBody::Duration => cov.record("duration"),
@@ -400,29 +526,44 @@ impl Extractor {
             "ERROR" | "FATAL" | "PANIC" => {
                 cov.record("error");
                 if let Some(b) = self.backend(e) {
-                    b.error_pending = true;
+                    b.error_pending = Some(true);
                 }
             }
             "STATEMENT" => {
-                let pending = self
-                    .backend(e)
-                    .is_some_and(|b| std::mem::take(&mut b.error_pending));
-                let already = e
-                    .backend
-                    .as_ref()
-                    .and_then(|k| self.backends.get(k))
-                    .and_then(|b| b.last_statement.as_deref())
-                    == Some(e.message.as_str());
-                if already {
-                    cov.record("failed_statement_already_logged");
-                } else if pending {
-                    cov.record("failed_statement");
-                    let s = self.statement(e, &e.message, true);
-                    emit(s, cov);
-                } else {
-                    cov.record("statement_context");
-                    let s = self.statement(e, &e.message, false);
-                    emit(s, cov);
+                let (pending, already) = match self.backend(e) {
+                    None => (Some(false), Some(false)),
+                    Some(b) => {
+                        let pending = b.error_pending();
+                        b.error_pending = Some(false);
+                        let already = match &b.last_statement {
+                            Some(last) => Some(*last == e.message),
+                            None if b.inherits => None,
+                            None => Some(false),
+                        };
+                        (pending, already)
+                    }
+                };
+                match (pending, already) {
+                    (_, Some(true)) => cov.record("failed_statement_already_logged"),
+                    (Some(pending), Some(false)) => {
+                        let s = self.statement(e, &e.message, pending);
+                        statement_record(s, pending, cov, emit);
+                    }
+                    _ => {
+                        // Settled later, with the state before the chunk.
+                        let (actor, inherit) = self.actor(e);
+                        self.deferred.push(Deferred {
+                            entry: e.clone(),
+                            actor,
+                            inherit,
+                            pending,
+                            already,
+                            truncated: self.truncating,
+                        });
+                        if let Some(b) = self.backend(e) {
+                            b.last_statement = Some(e.message.clone());
+                        }
+                    }
                 }
             }
             "DETAIL" => {
@@ -459,6 +600,7 @@ impl Extractor {
                     key,
                     Backend {
                         client: kv(m, "host"),
+                        error_pending: Some(false),
                         ..Backend::default()
                     },
                 );
@@ -482,7 +624,128 @@ impl Extractor {
             }
         } else if m.starts_with("disconnection:") {
             if let Some(k) = &e.backend {
-                self.backends.remove(k);
+                if self.chunk {
+                    // Known to be empty from here on (not inherited).
+                    self.backends.insert(k.clone(), Backend::default());
+                } else {
+                    self.backends.remove(k);
+                }
+            }
+        }
+    }
+}
+/// Counts a `STATEMENT` record that is not a repeat of the logged statement
+/// and emits its statement.
+fn statement_record(
+    s: Statement,
+    pending: bool,
+    cov: &mut FileCoverage,
+    emit: &mut impl FnMut(Statement, &mut FileCoverage),
+) {
+    cov.record(if pending {
+        "failed_statement"
+    } else {
+        "statement_context"
+    });
+    emit(s, cov);
+}
+
+/// Backend state at a chunk boundary of one input, everything known; folds
+/// the chunks' extractors in file order.
+#[derive(Debug, Default)]
+pub struct Carried {
+    backends: HashMap<String, Backend>,
+}
+
+impl Carried {
+    /// Fills a statement's inherited actor fields from the state before its
+    /// chunk (call before [`Carried::advance`] for that chunk).
+    pub fn fill(&self, s: &mut Statement) {
+        let Some(i) = s.inherit.take() else { return };
+        let Some(b) = self.backends.get(&i.backend) else {
+            return;
+        };
+        let a = &mut s.actor;
+        if i.user {
+            a.user.clone_from(&b.user);
+        }
+        if i.database {
+            a.database.clone_from(&b.database);
+        }
+        if i.application {
+            a.application.clone_from(&b.application);
+        }
+        if i.client {
+            a.client.clone_from(&b.client);
+        }
+    }
+
+    /// Settles a deferred `STATEMENT` record of the next chunk: counts it and
+    /// emits its statement, as one sequential pass would have.
+    pub fn settle(
+        &self,
+        d: Deferred,
+        cov: &mut FileCoverage,
+        emit: &mut impl FnMut(Statement, &mut FileCoverage),
+    ) {
+        let before = d.entry.backend.as_ref().and_then(|k| self.backends.get(k));
+        let pending = d
+            .pending
+            .unwrap_or_else(|| before.is_some_and(|b| b.error_pending == Some(true)));
+        let already = d.already.unwrap_or_else(|| {
+            before.and_then(|b| b.last_statement.as_deref()) == Some(d.entry.message.as_str())
+        });
+        if already {
+            cov.record("failed_statement_already_logged");
+            return;
+        }
+        let mut s = Statement {
+            text: d.entry.message,
+            actor: d.actor,
+            time: d.entry.time,
+            calls: 1,
+            failed: pending,
+            line: d.entry.line,
+            toplevel: None,
+            truncated: d.truncated,
+            inside: None,
+            audit_object: None,
+            search_path: None,
+            inherit: d.inherit,
+        };
+        self.fill(&mut s);
+        statement_record(s, pending, cov, emit);
+    }
+
+    /// Moves past a chunk: applies what its records said about each backend.
+    pub fn advance(&mut self, x: Extractor) {
+        for (key, b) in x.backends {
+            if !b.inherits {
+                if b.is_empty() {
+                    self.backends.remove(&key);
+                } else {
+                    self.backends.insert(key, b);
+                }
+                continue;
+            }
+            let into = self.backends.entry(key).or_default();
+            if b.user.is_some() {
+                into.user = b.user;
+            }
+            if b.database.is_some() {
+                into.database = b.database;
+            }
+            if b.application.is_some() {
+                into.application = b.application;
+            }
+            if b.client.is_some() {
+                into.client = b.client;
+            }
+            if b.last_statement.is_some() {
+                into.last_statement = b.last_statement;
+            }
+            if b.error_pending.is_some() {
+                into.error_pending = b.error_pending;
             }
         }
     }
@@ -526,6 +789,7 @@ pub fn stats_row(row: StatsRow, cov: &mut FileCoverage) -> Option<Statement> {
         inside: None,
         audit_object: None,
         search_path: None,
+        inherit: None,
     })
 }
 
@@ -597,6 +861,97 @@ mod tests {
         assert_eq!(out.len(), 2);
         assert!(!out[0].failed);
         assert!(out[1].failed);
+    }
+
+    fn entry_of(line: u64, backend: &str, user: Option<&str>, sev: &str, msg: &str) -> LogEntry {
+        LogEntry {
+            line,
+            backend: Some(backend.into()),
+            user: user.map(str::to_string),
+            severity: sev.into(),
+            message: msg.into(),
+            ..LogEntry::default()
+        }
+    }
+
+    /// Statements (sorted) and coverage of `entries` read as chunks cut
+    /// before each index in `cuts`, settled in order as the scan does.
+    fn run_chunked(entries: &[LogEntry], cuts: &[usize]) -> (Vec<Statement>, FileCoverage) {
+        let mut bounds = vec![0];
+        bounds.extend_from_slice(cuts);
+        bounds.push(entries.len());
+        let mut carried = Carried::default();
+        let mut cov = FileCoverage::default();
+        let mut out = Vec::new();
+        for (i, w) in bounds.windows(2).enumerate() {
+            let mut x = if i == 0 {
+                Extractor::default()
+            } else {
+                Extractor::for_chunk()
+            };
+            let mut open = Vec::new();
+            for e in &entries[w[0]..w[1]] {
+                x.entry(e, &mut cov, &mut |s, _| open.push(s));
+            }
+            for mut s in open {
+                carried.fill(&mut s);
+                out.push(s);
+            }
+            for d in x.take_deferred() {
+                carried.settle(d, &mut cov, &mut |s, _| out.push(s));
+            }
+            carried.advance(x);
+        }
+        out.sort_by_key(|s| s.line);
+        (out, cov)
+    }
+
+    #[test]
+    fn chunk_cuts_anywhere_give_the_sequential_result() {
+        let entries = vec![
+            entry_of(1, "7", None, "LOG", "connection received: host=10.0.0.5 port=5555"),
+            entry_of(2, "7", None, "LOG", "connection authorized: user=alice database=app application_name=web"),
+            entry_of(3, "8", Some("bob"), "LOG", "statement: SELECT 8"),
+            entry_of(4, "7", None, "LOG", "statement: SELECT 1/0"),
+            entry_of(5, "7", None, "ERROR", "division by zero"),
+            entry_of(6, "7", None, "STATEMENT", "SELECT 1/0"),
+            entry_of(7, "7", None, "ERROR", "syntax error"),
+            entry_of(8, "7", None, "STATEMENT", "SELECT a FORM t"),
+            entry_of(9, "7", None, "STATEMENT", "SELECT context"),
+            entry_of(10, "8", Some("bob"), "ERROR", "boom"),
+            entry_of(11, "7", None, "LOG", "statement: SELECT 2"),
+            entry_of(12, "8", Some("bob"), "STATEMENT", "SELECT 9"),
+            entry_of(13, "7", None, "LOG", "disconnection: session time: 0:00:00.010 user=alice database=app host=10.0.0.5 port=5555"),
+            entry_of(14, "7", None, "LOG", "statement: SELECT 3"),
+            entry_of(15, "7", None, "LOG", "connection received: host=10.9.9.9 port=1"),
+            entry_of(16, "7", Some("carol"), "LOG", "statement: SELECT 4"),
+            entry_of(17, "7", None, "ERROR", "late"),
+            entry_of(18, "8", None, "LOG", "connection authorized: user=dave database=db2"),
+            entry_of(19, "8", None, "LOG", "statement: SELECT 5"),
+            entry_of(20, "7", None, "STATEMENT", "SELECT 4"),
+            entry_of(21, "7", None, "STATEMENT", "SELECT 6"),
+        ];
+        let (want, want_cov) = run_chunked(&entries, &[]);
+        assert_eq!(want.len(), 10);
+        assert_eq!(want_cov.records_by_kind["failed_statement"], 2);
+        assert_eq!(
+            want_cov.records_by_kind["failed_statement_already_logged"],
+            2
+        );
+        assert_eq!(want_cov.records_by_kind["statement_context"], 2);
+        let n = entries.len();
+        for a in 1..n {
+            let (got, cov) = run_chunked(&entries, &[a]);
+            assert_eq!(got, want, "cut before entry {a}");
+            assert_eq!(cov, want_cov, "cut before entry {a}");
+            for b in a + 1..n {
+                let (got, cov) = run_chunked(&entries, &[a, b]);
+                assert_eq!(got, want, "cuts before entries {a} and {b}");
+                assert_eq!(cov, want_cov, "cuts before entries {a} and {b}");
+            }
+        }
+        let every: Vec<usize> = (1..n).collect();
+        assert_eq!(run_chunked(&entries, &every), (want, want_cov));
     }
 
     #[test]

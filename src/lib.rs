@@ -10,6 +10,7 @@
 pub mod analyze;
 pub mod audit;
 pub mod catalog;
+pub mod chunk;
 pub mod cli;
 pub mod commands;
 pub mod config;

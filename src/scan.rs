@@ -1,16 +1,20 @@
 //! The scan pipeline: expands inputs, reads each one (in parallel across
-//! inputs), extracts statements, analyses each distinct statement shape once
-//! (cached by its normalised text), and folds everything into an inventory.
+//! inputs, and within a large input in chunks cut at record boundaries),
+//! extracts statements, analyses each distinct statement shape once (cached
+//! by its normalised text and search_path, shared by all threads), and folds
+//! everything into an inventory.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
 use crate::analyze::{Analysis, Analyzer};
 use crate::catalog::Catalog;
-use crate::extract::{stats_row, Extractor, Statement};
+use crate::chunk::{self, Chunk};
+use crate::extract::{stats_row, Carried, Deferred, Extractor, Statement};
 use crate::input::prefix::Prefix;
 use crate::input::{
     self, csvlog, detect_format, fingerprint, jsonlog, pgss, stderr, syslog, InputFormat,
@@ -42,6 +46,9 @@ pub struct ScanConfig {
     pub threads: usize,
     /// Show a progress bar on stderr (when it is a terminal).
     pub progress: bool,
+    /// Size of the chunks a large input is cut into (0: the default).
+    /// Changes only speed and memory, never the result.
+    pub chunk_bytes: usize,
     /// Logging settings stated with `--logging` (override inference).
     pub logging: crate::visibility::Declared,
 }
@@ -155,13 +162,19 @@ pub fn scan_with(
     window: &Window,
 ) -> Inventory {
     let analyzer = Analyzer::new(&cfg.catalog, &cfg.targets, cfg.search_path.clone());
+    let cache = AnalysisCache::default();
     let bar = crate::progress::Progress::new(cfg.progress, inputs.len() as u64);
     let run = || {
         inputs
             .par_iter()
             .map(|source| {
                 let plan = plans.get(&source.display_name());
-                let inv = scan_input(source, cfg, &analyzer, plan, window);
+                let shared = Shared {
+                    analyzer: &analyzer,
+                    cache: &cache,
+                    window,
+                };
+                let inv = scan_input(source, cfg, shared, plan);
                 bar.file_done();
                 inv
             })
@@ -203,14 +216,14 @@ pub fn scan_stats_rows(cfg: &ScanConfig, name: &str, rows: Vec<input::StatsRow>)
         format: "pg_stat_statements-live".into(),
         ..FileCoverage::default()
     };
-    let mut fs = FileScan {
-        name: name.to_string(),
+    let cache = AnalysisCache::default();
+    let shared = Shared {
         analyzer: &analyzer,
-        cache: HashMap::new(),
-        inv: Inventory::new(cfg.targets.clone()),
+        cache: &cache,
         // Rows have no time: a window cannot exclude them.
         window: &crate::window::UNBOUNDED,
     };
+    let mut fs = FileScan::new(name.to_string(), shared, &cfg.targets);
     for row in rows {
         cov.lines += 1;
         if let Some(s) = stats_row(row, &mut cov) {
@@ -249,15 +262,94 @@ fn catalog_warnings(catalog: &Catalog, targets: &[ColumnTarget]) -> Vec<String> 
     w
 }
 
-struct FileScan<'a> {
-    name: String,
+/// Analyses shared by every thread and input of a scan, keyed by the
+/// normalised statement text (so each shape is parsed once).
+#[derive(Default)]
+struct AnalysisCache {
+    shards: [Mutex<HashMap<String, Arc<Analysis>>>; 16],
+}
+
+impl AnalysisCache {
+    fn shard(&self, key: &str) -> &Mutex<HashMap<String, Arc<Analysis>>> {
+        // A fixed hasher: the shard of a key must not change between calls.
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut h);
+        &self.shards[(h.finish() % 16) as usize]
+    }
+
+    fn get(&self, key: &str) -> Option<Arc<Analysis>> {
+        let shard = self.shard(key).lock().unwrap_or_else(|e| e.into_inner());
+        shard.get(key).cloned()
+    }
+
+    fn insert(&self, key: String, a: Arc<Analysis>) -> Arc<Analysis> {
+        let mut shard = self.shard(&key).lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(shard.entry(key).or_insert(a))
+    }
+}
+
+/// What the threads scanning inputs and chunks share.
+#[derive(Clone, Copy)]
+struct Shared<'a> {
     analyzer: &'a Analyzer<'a>,
-    cache: HashMap<String, Arc<Analysis>>,
-    inv: Inventory,
+    cache: &'a AnalysisCache,
+    /// Statements outside it are only counted.
     window: &'a Window,
 }
 
-impl FileScan<'_> {
+struct FileScan<'a> {
+    name: String,
+    shared: Shared<'a>,
+    /// This thread's view of the shared cache.
+    local: HashMap<String, Arc<Analysis>>,
+    inv: Inventory,
+    /// Statements with target references whose actor is completed from
+    /// the state before their chunk.
+    waiting: Vec<(Statement, Arc<Analysis>)>,
+    /// Statements whose user or database comes from before their chunk:
+    /// their search_path may depend on it, so they are analysed then.
+    held: Vec<Statement>,
+}
+
+impl<'a> FileScan<'a> {
+    fn new(name: String, shared: Shared<'a>, targets: &[ColumnTarget]) -> Self {
+        Self {
+            name,
+            shared,
+            local: HashMap::new(),
+            inv: Inventory::new(targets.to_vec()),
+            waiting: Vec::new(),
+            held: Vec::new(),
+        }
+    }
+
+    /// The analysis of a statement under its effective search_path.
+    /// The analysis of a statement under its effective search_path.
+    fn analysis(&mut self, s: &Statement) -> Arc<Analysis> {
+        let analyzer = self.shared.analyzer;
+        let path = crate::analyze::session::effective_search_path(
+            s.search_path.as_deref(),
+            analyzer.catalog(),
+            s.actor.user.as_deref(),
+            s.actor.database.as_deref(),
+            analyzer.search_path(),
+        );
+        // The same text resolves differently under another search_path.
+        let key = format!("{}\u{0}{}", path.join("\u{1}"), normalize(&s.text));
+        if let Some(a) = self.local.get(&key) {
+            return Arc::clone(a);
+        }
+        let a = match self.shared.cache.get(&key) {
+            Some(a) => a,
+            None => self.shared.cache.insert(
+                key.clone(),
+                Arc::new(analyzer.analyze_with_path(&s.text, &path)),
+            ),
+        };
+        self.local.insert(key, Arc::clone(&a));
+        a
+    }
+
     /// Records pgAudit object evidence (a `TABLE COLUMN`, or a table whose
     /// statement text was not logged).
     fn audit_object(&mut self, s: &Statement, obj: &crate::audit::AuditObject) {
@@ -308,7 +400,11 @@ impl FileScan<'_> {
     }
 
     fn statement(&mut self, s: Statement, cov: &mut FileCoverage) {
-        if !self.window.admits(s.time) {
+        if s.inherit.as_ref().is_some_and(|i| i.user || i.database) {
+            self.held.push(s);
+            return;
+        }
+        if !self.shared.window.admits(s.time) {
             cov.statements.outside_window += 1;
             return;
         }
@@ -318,23 +414,7 @@ impl FileScan<'_> {
                 return;
             }
         }
-        let path = crate::analyze::session::effective_search_path(
-            s.search_path.as_deref(),
-            self.analyzer.catalog(),
-            s.actor.user.as_deref(),
-            s.actor.database.as_deref(),
-            self.analyzer.search_path(),
-        );
-        // The same text resolves differently under another search_path.
-        let key = format!("{}\u{0}{}", path.join("\u{1}"), normalize(&s.text));
-        let analysis = match self.cache.get(&key) {
-            Some(a) => Arc::clone(a),
-            None => {
-                let a = Arc::new(self.analyzer.analyze_with_path(&s.text, &path));
-                self.cache.insert(key, Arc::clone(&a));
-                a
-            }
-        };
+        let analysis = self.analysis(&s);
         if s.truncated {
             for e in &mut self.inv.evidence {
                 e.truncated_statements += 1;
@@ -353,6 +433,16 @@ impl FileScan<'_> {
                     .entry(reason)
                     .or_default() += 1;
             }
+        }
+        if s.inherit.is_some() && analysis.statements.iter().any(|st| !st.refs.is_empty()) {
+            self.waiting.push((s, analysis));
+            return;
+        }
+        self.dependencies(&s, &analysis);
+    }
+
+    fn dependencies(&mut self, s: &Statement, analysis: &Analysis) {
+        for st in &analysis.statements {
             for r in &st.refs {
                 if r.via == "unparseable" {
                     if let Some(e) = self.inv.evidence.get_mut(r.target) {
@@ -362,7 +452,9 @@ impl FileScan<'_> {
                 // A pg_stat_statements row run inside a function: the
                 // function whose body holds the statement.
                 let nested_in = match (&s.inside, s.toplevel) {
-                    (None, Some(false)) => self.analyzer.routines_containing(&st.fingerprint),
+                    (None, Some(false)) => {
+                        self.shared.analyzer.routines_containing(&st.fingerprint)
+                    }
                     _ => None,
                 };
                 let via = match s.inside.as_ref().or(nested_in.as_ref()) {
@@ -412,6 +504,203 @@ impl FileScan<'_> {
     }
 }
 
+/// What scanning one chunk left to settle in file order.
+struct ChunkOut {
+    /// The chunk had state that is not carried across chunks.
+    audit: bool,
+    extractor: Extractor,
+    deferred: Vec<Deferred>,
+    waiting: Vec<(Statement, Arc<Analysis>)>,
+    held: Vec<Statement>,
+}
+
+/// Settles chunks in file order: the backend state carried over each
+/// boundary completes the actors and `STATEMENT` records left open.
+struct Settler<'a> {
+    next: usize,
+    ready: BTreeMap<usize, ChunkOut>,
+    carried: Carried,
+    fs: FileScan<'a>,
+    cov: FileCoverage,
+    /// Some chunk had state that is not carried across chunks.
+    audit_seen: bool,
+}
+
+impl Settler<'_> {
+    fn push(&mut self, index: usize, out: ChunkOut) {
+        self.ready.insert(index, out);
+        while let Some(out) = self.ready.remove(&self.next) {
+            self.next += 1;
+            self.audit_seen |= out.audit;
+            for (mut s, a) in out.waiting {
+                self.carried.fill(&mut s);
+                self.fs.dependencies(&s, &a);
+            }
+            for mut s in out.held {
+                self.carried.fill(&mut s);
+                self.fs.statement(s, &mut self.cov);
+            }
+            let fs = &mut self.fs;
+            for d in out.deferred {
+                self.carried.settle(d, &mut self.cov, &mut |mut s, cov| {
+                    // `settle` filled the actor already.
+                    s.inherit = None;
+                    fs.statement(s, cov);
+                });
+            }
+            self.carried.advance(out.extractor);
+        }
+    }
+}
+
+/// How the chunks of a stderr log are scanned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChunkMode {
+    /// In parallel, settled in file order.
+    Parallel,
+    /// One after the other by one extractor: exactly a sequential read,
+    /// with reading (and decompression) still on its own thread.
+    Sequential,
+}
+
+/// What scanning a stderr log in chunks gave.
+struct ChunkedScan {
+    inv: Inventory,
+    cov: FileCoverage,
+    /// The read error that ended the input early, with the lines read before.
+    read_result: Result<(), (u64, std::io::Error)>,
+    /// Parallel chunks met state that is not carried across chunks
+    /// (pgAudit): the result is not exact, read the input sequentially.
+    needs_sequential: bool,
+}
+
+/// Scans a stderr log in chunks cut at record boundaries: a reader thread
+/// reads (and decompresses) while the pool scans chunks. Line numbers
+/// continue from `lines_before`.
+fn scan_stderr_chunked(
+    reader: Box<dyn std::io::BufRead + Send>,
+    prefix: &Prefix,
+    name: &str,
+    lines_before: u64,
+    mode: ChunkMode,
+    cfg: &ScanConfig,
+    shared: Shared<'_>,
+) -> ChunkedScan {
+    let target = if cfg.chunk_bytes == 0 {
+        chunk::DEFAULT_CHUNK_BYTES
+    } else {
+        cfg.chunk_bytes
+    };
+    let threads = rayon::current_num_threads();
+    let settler = Mutex::new(Settler {
+        next: 0,
+        ready: BTreeMap::new(),
+        carried: Carried::default(),
+        fs: FileScan::new(name.to_string(), shared, &cfg.targets),
+        cov: FileCoverage::default(),
+        audit_seen: false,
+    });
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(threads + 1);
+    let start = |buf: &[u8], from: usize| stderr::next_record_start(prefix, buf, from);
+    let scan_chunk =
+        |c: &Chunk, x: &mut Extractor, fs: &mut FileScan<'_>, cov: &mut FileCoverage| {
+            let lines_before = lines_before + c.lines_before;
+            // Reading a byte slice cannot fail.
+            let _ = stderr::read_entries(&c.data[..], prefix, cov, |mut e, cov| {
+                e.line += lines_before;
+                x.entry(&e, cov, &mut |s, cov| fs.statement(s, cov));
+            });
+        };
+    let (read_result, parts, chunks) = std::thread::scope(|scope| {
+        let reader_thread =
+            scope.spawn(move || chunk::cut(reader, target, &start, |c| tx.send(c).is_ok()));
+        let mut chunks = 0usize;
+        let parts = match mode {
+            ChunkMode::Sequential => {
+                let mut cov = FileCoverage::default();
+                let mut fs = FileScan::new(name.to_string(), shared, &cfg.targets);
+                let mut x = Extractor::default();
+                for c in rx {
+                    chunks += 1;
+                    scan_chunk(&c, &mut x, &mut fs, &mut cov);
+                }
+                fs.inv.files.insert(name.to_string(), cov);
+                fs.inv
+            }
+            ChunkMode::Parallel => rx
+                .into_iter()
+                .par_bridge()
+                .map(|c| {
+                    let mut part_cov = FileCoverage::default();
+                    let mut fs = FileScan::new(name.to_string(), shared, &cfg.targets);
+                    let mut x = if c.index == 0 {
+                        Extractor::default()
+                    } else {
+                        Extractor::for_chunk()
+                    };
+                    scan_chunk(&c, &mut x, &mut fs, &mut part_cov);
+                    let out = ChunkOut {
+                        deferred: x.take_deferred(),
+                        audit: x.needs_sequential(),
+                        extractor: x,
+                        waiting: std::mem::take(&mut fs.waiting),
+                        held: std::mem::take(&mut fs.held),
+                    };
+                    settler
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(c.index, out);
+                    fs.inv.files.insert(name.to_string(), part_cov);
+                    fs.inv
+                })
+                .reduce(
+                    || Inventory::new(cfg.targets.clone()),
+                    |mut a, b| {
+                        a.merge(b);
+                        a
+                    },
+                ),
+        };
+        let read_result = reader_thread
+            .join()
+            .unwrap_or_else(|_| Err((0, std::io::Error::other("reader thread panicked"))));
+        (read_result, parts, chunks)
+    });
+    let settler = settler.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut inv = parts;
+    inv.merge(settler.fs.inv);
+    let mut cov = inv.files.remove(name).unwrap_or_default();
+    cov.merge(&settler.cov);
+    let chunks = chunks.max(settler.next);
+    ChunkedScan {
+        inv,
+        cov,
+        read_result,
+        needs_sequential: settler.audit_seen && chunks > 1,
+    }
+}
+
+/// Opens an input again from where its plan starts (for a second,
+/// sequential read).
+fn reopen(
+    source: &InputSource,
+    plan: Option<&ReadPlan>,
+) -> Result<Box<dyn std::io::BufRead + Send>, String> {
+    let mut opened = match plan {
+        Some(p) if p.offset > 0 || p.limit.is_some() => open_planned(source, p),
+        _ => input::open(source),
+    }
+    .map_err(|e| e.to_string())?;
+    if let Some(p) = plan.filter(|p| p.skip > 0) {
+        std::io::copy(
+            &mut std::io::Read::take(&mut opened.reader, p.skip),
+            &mut std::io::sink(),
+        )
+        .map_err(|e| e.to_string())?;
+    }
+    Ok(opened.reader)
+}
+
 /// Opens an uncompressed file at `plan.offset`, reading at most `plan.limit`
 /// bytes.
 fn open_planned(source: &InputSource, plan: &ReadPlan) -> Result<input::Opened, input::InputError> {
@@ -435,22 +724,15 @@ fn open_planned(source: &InputSource, plan: &ReadPlan) -> Result<input::Opened, 
 fn scan_input(
     source: &InputSource,
     cfg: &ScanConfig,
-    analyzer: &Analyzer<'_>,
+    shared: Shared<'_>,
     plan: Option<&ReadPlan>,
-    window: &Window,
 ) -> Inventory {
     let name = source.display_name();
     let mut cov = FileCoverage::default();
     let offset = plan.map_or(0, |p| p.offset + p.skip);
     let lines_before = plan.map_or(0, |p| p.lines_before);
     let mut fingerprint = None;
-    let mut fs = FileScan {
-        name: name.clone(),
-        analyzer,
-        cache: HashMap::new(),
-        inv: Inventory::new(cfg.targets.clone()),
-        window,
-    };
+    let mut fs = FileScan::new(name.clone(), shared, &cfg.targets);
     let opened = match plan {
         Some(p) if p.offset > 0 || p.limit.is_some() => open_planned(source, p),
         _ => input::open(source),
@@ -509,16 +791,48 @@ fn scan_input(
                     if let Some(prefix) = prefix {
                         cov.format = format!("stderr{compressed}");
                         cov.log_line_prefix = Some(prefix.source.clone());
-                        let mut x = Extractor::default();
-                        let res = stderr::read_entries(
+                        // pgAudit pairing and a session's own search_path
+                        // are not carried across chunks: such logs (and
+                        // stdin, which cannot be read twice) are read in
+                        // order.
+                        let mode = if memchr::memmem::find(&head, b"AUDIT: ").is_some()
+                            || head
+                                .windows(11)
+                                .any(|w| w.eq_ignore_ascii_case(b"search_path"))
+                            || *source == InputSource::Stdin
+                        {
+                            ChunkMode::Sequential
+                        } else {
+                            ChunkMode::Parallel
+                        };
+                        let mut run = scan_stderr_chunked(
                             opened.reader,
                             &prefix,
-                            &mut cov,
-                            |mut entry, cov| {
-                                entry.line += lines_before;
-                                x.entry(&entry, cov, &mut |s, cov| fs.statement(s, cov));
-                            },
+                            &name,
+                            lines_before,
+                            mode,
+                            cfg,
+                            shared,
                         );
+                        if run.needs_sequential {
+                            match reopen(source, plan) {
+                                Ok(reader) => {
+                                    run = scan_stderr_chunked(
+                                        reader,
+                                        &prefix,
+                                        &name,
+                                        lines_before,
+                                        ChunkMode::Sequential,
+                                        cfg,
+                                        shared,
+                                    );
+                                }
+                                Err(e) => run.cov.errors.push(format!("{name}: pgAudit lines or a session search_path change appeared after the start of the file, and reopening it to read it again in order failed ({e}): records near chunk boundaries may be misread")),
+                            }
+                        }
+                        fs.inv.merge(run.inv);
+                        cov.merge(&run.cov);
+                        let res = run.read_result;
                         if let Err((line, e)) = res {
                             let line = line + lines_before;
                             cov.errors.push(format!("{name}: read error after line {line}: {e}; the part before was scanned"));

@@ -25,6 +25,7 @@ fn render(format: OutputFormat, inputs: &[&str], schema: Option<&str>) -> String
         search_path: parse_search_path("\"$user\", public"),
         threads: 2,
         progress: false,
+        chunk_bytes: 0,
         logging: Default::default(),
     };
     let inv = scan(&cfg);

@@ -30,6 +30,7 @@ fn scan_with(schema: &Path, logs: &[PathBuf]) -> InventoryDoc {
         search_path: parse_search_path("\"$user\", public"),
         threads: 0,
         progress: false,
+        chunk_bytes: 0,
         logging: Default::default(),
     };
     to_doc(&scan(&cfg))
@@ -366,6 +367,7 @@ fn scan_live(url: &str, logs: &[PathBuf]) -> InventoryDoc {
         search_path: parse_search_path("\"$user\", public"),
         threads: 0,
         progress: false,
+        chunk_bytes: 0,
         logging: Default::default(),
     };
     to_doc(&scan(&cfg))
@@ -496,6 +498,7 @@ fn regenerated_schema_fixture_gives_the_same_inventory() {
         search_path: parse_search_path("\"$user\", public"),
         threads: 0,
         progress: false,
+        chunk_bytes: 0,
     };
     let stats = to_doc(&scan_stats_rows(&cfg, &name, rows));
     let top: BTreeSet<Caller> = stats

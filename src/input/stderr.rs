@@ -29,6 +29,31 @@ pub fn detect_prefix(sample: &[&str]) -> Option<Prefix> {
     best.map(|(_, p)| p)
 }
 
+/// The first record start at or after byte `from` of `buf` (see
+/// [`crate::chunk::RecordStart`]): a complete line that does not start with
+/// a tab and matches the prefix. [`read_entries`] starts a new entry at such
+/// a line whatever came before it, so a chunk cut there reads exactly as the
+/// whole file does. Lines that are not valid UTF-8 are never chosen.
+pub fn next_record_start(prefix: &Prefix, buf: &[u8], from: usize) -> Option<usize> {
+    let mut pos = from;
+    while pos < buf.len() {
+        let end = pos + memchr::memchr(b'\n', &buf[pos..])?;
+        let mut line = &buf[pos..end];
+        while let [rest @ .., b'\r'] = line {
+            line = rest;
+        }
+        if line.first() != Some(&b'\t') {
+            if let Ok(text) = std::str::from_utf8(line) {
+                if prefix.split(text).is_some() {
+                    return Some(pos);
+                }
+            }
+        }
+        pos = end + 1;
+    }
+    None
+}
+
 /// Longest entry kept in memory; longer continuations are cut and flagged.
 pub const MAX_ENTRY_BYTES: usize = 64 * 1024 * 1024;
 

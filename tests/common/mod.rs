@@ -33,6 +33,7 @@ pub fn config(inputs: &[PathBuf], schema: Option<&Path>, threads: usize) -> Scan
         search_path: parse_search_path("\"$user\", public"),
         threads,
         progress: false,
+        chunk_bytes: 0,
         logging: Default::default(),
     }
 }
