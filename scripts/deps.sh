@@ -5,11 +5,12 @@
 # PostgreSQL 15 server, contrib (pg_stat_statements) and pgaudit for the tests
 # that run a real server, rsyslog (the syslog fixture goes through it), and
 # python3 (scripts/gen-cloud-fixtures.py; the cloud fixtures are checked
-# against it). Sourced by setup.sh and test.sh; does nothing when everything
+# against it), and openssl (scripts/tls-server.sh makes a throwaway CA).
+# Sourced by setup.sh and test.sh; does nothing when everything
 # is there.
 set -euo pipefail
 pgcontract_deps() {
-    local pkgs=(build-essential libclang-dev pkg-config libssl-dev postgresql-15 postgresql-contrib postgresql-15-pgaudit gzip rsyslog python3)
+    local pkgs=(build-essential libclang-dev pkg-config libssl-dev postgresql-15 postgresql-contrib postgresql-15-pgaudit gzip rsyslog python3 openssl)
     local missing=()
     local p
     for p in "${pkgs[@]}"; do

@@ -147,7 +147,8 @@ pub struct ScanArgs {
     #[arg(long, value_name = "DUMP.sql")]
     pub schema: Option<PathBuf>,
     /// Read the catalog from a live server instead of a dump (read-only
-    /// queries against pg_catalog; `sslmode=require` for TLS). The password is
+    /// queries against pg_catalog; TLS as libpq's `sslmode`: disable, prefer,
+    /// require, verify-ca, verify-full, with `sslrootcert=PATH`). The password is
     /// never printed.
     #[arg(long, value_name = "URL", conflicts_with = "schema")]
     pub database_url: Option<String>,

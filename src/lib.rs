@@ -15,6 +15,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod contract;
+pub mod db_tls;
 pub mod extract;
 pub mod input;
 pub mod inventory;

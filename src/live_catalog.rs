@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 use std::time::Duration;
 
-use postgres::config::SslMode;
 use postgres::{Client, Config, NoTls};
 
 use crate::analyze::load_schema;
@@ -113,10 +112,12 @@ fn qname(schema: &str, name: &str) -> String {
     format!("{}.{}", quote(schema), quote(name))
 }
 
-/// Connects (TLS when the URL's `sslmode` is `prefer` or `require`),
-/// read-only with a statement timeout.
+/// Connects with TLS as the URL's `sslmode`/`sslrootcert` ask (libpq's
+/// meanings, see [`crate::db_tls`]), read-only with a statement timeout.
 pub fn connect(url: &str) -> Result<(Client, String), LiveError> {
-    let cfg = Config::from_str(url)
+    let (driver_url, tls) =
+        crate::db_tls::split(url).map_err(|e| LiveError::Url(scrub_url_password(&e, url)))?;
+    let cfg = Config::from_str(&driver_url)
         .map_err(|e| LiveError::Url(scrub_url_password(&e.to_string(), url)))?;
     let target = describe(&cfg);
     let mut cfg = cfg;
@@ -126,21 +127,16 @@ pub fn connect(url: &str) -> Result<(Client, String), LiveError> {
         target: target.clone(),
         reason: scrub(&reason(&e), &cfg),
     };
-    let client = if cfg.get_ssl_mode() == SslMode::Disable {
-        cfg.connect(NoTls).map_err(server)?
-    } else {
-        // libpq's `prefer`/`require` encrypt without verifying the
-        // certificate; the same here.
-        let connector = native_tls::TlsConnector::builder()
-            .danger_accept_invalid_certs(true)
-            .danger_accept_invalid_hostnames(true)
-            .build()
-            .map_err(|e| LiveError::Tls {
-                target: target.clone(),
-                reason: e.to_string(),
-            })?;
-        cfg.connect(postgres_native_tls::MakeTlsConnector::new(connector))
-            .map_err(server)?
+    let tls_err = |reason: String| LiveError::Tls {
+        target: target.clone(),
+        reason,
+    };
+    let plan = tls.plan().map_err(tls_err)?;
+    let client = match crate::db_tls::connector(&plan).map_err(tls_err)? {
+        None => cfg.connect(NoTls).map_err(server)?,
+        Some(connector) => cfg
+            .connect(postgres_native_tls::MakeTlsConnector::new(connector))
+            .map_err(server)?,
     };
     Ok((client, target))
 }
