@@ -100,7 +100,12 @@ pub fn load_catalog(path: Option<&Path>) -> Result<Catalog, ConfigError> {
                 path: p.display().to_string(),
                 source: e,
             })?;
-            Ok(load_schema(&String::from_utf8_lossy(&bytes)))
+            let mut catalog = load_schema(&String::from_utf8_lossy(&bytes));
+            let name = p.display().to_string();
+            for problem in &mut catalog.problems {
+                *problem = format!("{name}: {problem}");
+            }
+            Ok(catalog)
         }
     }
 }

@@ -291,7 +291,10 @@ pub fn sanitize_error(msg: &str) -> String {
             s = stripped.trim().to_string();
         }
     }
-    if s.is_empty() {
+    if s == "memory exhausted" || s == "stack depth limit exceeded" {
+        // The parser's own limits on nesting (bison stack, stack depth check).
+        format!("too deep: nested beyond the parser's limit ({s})")
+    } else if s.is_empty() {
         "parse error".to_string()
     } else {
         s

@@ -67,6 +67,21 @@ fn qualified(rv: &Value, default_schema: &str) -> (String, String) {
     (schema.to_string(), text(rv, "relname").to_string())
 }
 
+/// The 1-based line of byte offset `at` in `text`.
+fn line_at(text: &str, at: usize) -> usize {
+    text.as_bytes()
+        .iter()
+        .take(at)
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// Bytes of whitespace before a statement's first token.
+fn leading_blank(part: &str) -> usize {
+    part.len() - part.trim_start().len()
+}
+
 /// Loads a schema dump. Statements that cannot be parsed are listed in
 /// `Catalog::problems` (without their text) and skipped.
 pub fn load_schema(dump: &str) -> Catalog {
@@ -77,13 +92,23 @@ pub fn load_schema(dump: &str) -> Catalog {
         Ok(s) => s,
         Err(_) => {
             let mut all = Vec::new();
-            for (i, part) in parse::split(&cleaned).iter().enumerate() {
-                match parse::parse(part) {
-                    Ok(s) => all.extend(s),
-                    Err(e) => catalog
-                        .problems
-                        .push(format!("schema statement {}: {e}", i + 1)),
+            match parse::split_located(&cleaned) {
+                Some(parts) => {
+                    for (i, (at, part)) in parts.into_iter().enumerate() {
+                        match parse::parse(part) {
+                            Ok(s) => all.extend(s),
+                            Err(e) => catalog.problems.push(format!(
+                                "line {}: schema statement {} does not parse: {e}",
+                                line_at(&cleaned, at + leading_blank(part)),
+                                i + 1
+                            )),
+                        }
+                    }
                 }
+                None => catalog.problems.push(
+                    "the schema dump does not parse: an unterminated string, quoted name or comment"
+                        .to_string(),
+                ),
             }
             all
         }
