@@ -12,21 +12,48 @@ use crate::time::parse_timestamp;
 /// Picks the known prefix that matches the most non-continuation lines of
 /// `sample` (the earliest listed wins ties). `None` if none matches any.
 pub fn detect_prefix(sample: &[&str]) -> Option<Prefix> {
-    let mut best: Option<(usize, Prefix)> = None;
+    // Best: the most lines matched; on a tie, the most fields actually
+    // captured (`%u@%d/%a ` must beat `%u@%d `, which would read `shop/web`
+    // as the database, while a `%q` prefix whose optional part never occurs
+    // does not beat the plain one); then the order of the list.
+    let mut best: Option<((usize, usize), Prefix)> = None;
     for p in KNOWN_PREFIXES {
         let Ok(prefix) = Prefix::compile(p) else {
             continue;
         };
-        let hits = sample
+        let mut hits = 0;
+        let mut fields = 0;
+        for l in sample
             .iter()
             .filter(|l| !l.starts_with('\t') && !l.is_empty())
-            .filter(|l| prefix.split(l).is_some())
-            .count();
-        if hits > 0 && best.as_ref().is_none_or(|(b, _)| hits > *b) {
-            best = Some((hits, prefix));
+        {
+            if let Some(parts) = prefix.split(l) {
+                hits += 1;
+                fields += captured_fields(&parts);
+            }
+        }
+        let score = (hits, fields);
+        if hits > 0 && best.as_ref().is_none_or(|(b, _)| score > *b) {
+            best = Some((score, prefix));
         }
     }
     best.map(|(_, p)| p)
+}
+
+/// How many fields of a split line are present and non-empty.
+fn captured_fields(parts: &crate::input::prefix::LineParts<'_>) -> usize {
+    [
+        parts.application,
+        parts.user,
+        parts.database,
+        parts.client,
+        parts.pid,
+        parts.time,
+        parts.session,
+    ]
+    .iter()
+    .filter(|f| f.is_some_and(|v| !v.is_empty()))
+    .count()
 }
 
 /// The first record start at or after byte `from` of `buf` (see
@@ -150,6 +177,19 @@ pub fn read_entries(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn detect_prefix_prefers_the_more_specific_prefix_on_a_tie() {
+        let sample = [
+            "2026-11-21 10:00:00.123 UTC [123] app@shop/web LOG:  statement: select 1",
+            "2026-11-21 10:00:01.123 UTC [124] etl@shop/cron LOG:  statement: select 2",
+        ];
+        let p = super::detect_prefix(&sample).unwrap();
+        assert_eq!(p.source, "%m [%p] %q%u@%d/%a ");
+        let f = p.split(sample[0]).unwrap();
+        assert_eq!(f.database, Some("shop"));
+        assert_eq!(f.application, Some("web"));
+    }
+
     use super::*;
 
     #[test]
