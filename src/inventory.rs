@@ -602,6 +602,7 @@ impl Inventory {
         info: &mut Vec<String>,
     ) {
         let (mut firm_rows, mut firm_calls, mut untimed) = (0u64, 0u64, 0u64);
+        let mut firm_nested = 0u64;
         let mut possible = schema_possible;
         let mut accepted = 0u64;
         let mut expired: BTreeMap<(String, String), u64> = BTreeMap::new();
@@ -624,6 +625,7 @@ impl Inventory {
             if s.confidence >= Confidence::Probable {
                 firm_rows += 1;
                 firm_calls += s.calls.max(1);
+                firm_nested += s.nested_calls.min(s.calls.max(1));
                 if s.last_seen.is_none() {
                     untimed += 1;
                 }
@@ -632,8 +634,16 @@ impl Inventory {
             }
         }
         if firm_rows > 0 {
+            // A call inside a function can be seen twice: at the caller
+            // (through the function) and as the statement it ran (pgAudit
+            // substatement, `toplevel = false` row), so those are named.
+            let nested = if firm_nested > 0 {
+                format!(", {firm_nested} of them run inside functions")
+            } else {
+                String::new()
+            };
             let mut r = format!(
-                "{firm_rows} dependenc{} ({firm_calls} call{}) in the logs",
+                "{firm_rows} dependenc{} ({firm_calls} call{}{nested}) in the logs",
                 plural(firm_rows, "y", "ies"),
                 plural(firm_calls, "", "s")
             );

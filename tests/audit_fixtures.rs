@@ -686,3 +686,21 @@ fn regenerated_audit_fixtures_from_a_live_server_give_the_same_inventory() {
         );
     }
 }
+
+#[test]
+fn function_call_seen_at_caller_and_as_substatement_is_named_in_the_verdict() {
+    // `SELECT get_email(1)` is a row at the caller (`function …`) and its
+    // body's SELECT a pgAudit substatement row: one execution, two rows.
+    // The verdict must say how many calls ran inside functions, so the sum
+    // is not read as separate executions.
+    let d = doc("session");
+    let (v, reason, _) = verdict(&d, "public.users.legacy_email");
+    assert_eq!(v, Verdict::Blocked);
+    assert!(
+        reason
+            .starts_with("10 dependencies (13 calls, 2 of them run inside functions) in the logs"),
+        "{reason}"
+    );
+    let (_, reason, _) = verdict(&d, "public.orders.old_status");
+    assert_eq!(reason, "3 dependencies (5 calls) in the logs");
+}
