@@ -281,8 +281,10 @@ fn decide(
             "the file was replaced or rewritten since the last run (its first bytes changed): read from the start{}",
             if resumable(&k.format) {
                 ""
-            } else {
+            } else if k.format.starts_with("pg_stat_statements") {
                 "; a pg_stat_statements export's counters are cumulative, so calls counted before may be counted again"
+            } else {
+                "; records it repeats from the earlier file are counted again"
             }
         ));
         fresh_limit(&mut plan);

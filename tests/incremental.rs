@@ -487,3 +487,62 @@ fn csvlog_jsonlog_and_syslog_resume_like_stderr() {
         assert_eq!(incr.coverage.inputs[0].scanned.len(), 3, "{fixture_name}");
     }
 }
+
+/// The shapes that cannot be continued from a line boundary: one JSON
+/// document (an array) or records without a resumable framing.
+const WHOLE_FILE_SHAPES: [&str; 6] = [
+    "cloud/cloudsql.json",
+    "cloud/azure-log-analytics.json",
+    "cloud/cloudsql.ndjson",
+    "cloud/azure-eventhub.ndjson",
+    "cloud/cnpg.ndjson",
+    "app/pgss/pgss-all.json",
+];
+
+#[test]
+fn json_array_and_cloud_shapes_under_state_are_read_once_and_a_rewrite_is_said() {
+    for shape in WHOLE_FILE_SHAPES {
+        let dir = tempfile::tempdir().unwrap();
+        let st = dir.path().join("state.json");
+        let file = dir.path().join(Path::new(shape).file_name().unwrap());
+        let text = std::fs::read_to_string(fixture(shape)).unwrap();
+        std::fs::write(&file, &text).unwrap();
+        let first = incremental(&st, std::slice::from_ref(&file));
+        let name = file.display().to_string();
+        assert!(first.files[&name].records > 0, "{shape}");
+        assert!(
+            first.files[&name].errors.is_empty(),
+            "{shape}: {:?}",
+            first.files[&name].errors
+        );
+        // Nothing new: the same inventory, nothing read twice.
+        let again = incremental(&st, std::slice::from_ref(&file));
+        assert_eq!(first, again, "{shape}");
+        assert_eq!(full(std::slice::from_ref(&file)), first, "{shape}");
+        // Rewritten with a different first byte (a re-export): read from the
+        // start, its records counted again, and the note says so.
+        std::fs::write(&file, format!(" {text}")).unwrap();
+        let inv = incremental(&st, std::slice::from_ref(&file));
+        let notes: Vec<String> = notes_of(&inv, &file)
+            .into_iter()
+            .filter(|n| n.starts_with("the file"))
+            .collect();
+        let tail = if shape.contains("pgss") {
+            "a pg_stat_statements export's counters are cumulative, so calls counted before may be counted again"
+        } else {
+            "records it repeats from the earlier file are counted again"
+        };
+        assert_eq!(
+            notes,
+            [format!(
+                "the file was replaced or rewritten since the last run (its first bytes changed): read from the start; {tail}"
+            )],
+            "{shape}"
+        );
+        assert_eq!(
+            inv.files[&name].records,
+            2 * first.files[&name].records,
+            "{shape}"
+        );
+    }
+}
