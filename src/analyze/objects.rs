@@ -261,11 +261,7 @@ fn trigger(n: &Value, catalog: &Catalog, search_path: &[String]) -> Trigger {
     }
     let when = field(n, "when_clause");
     let scope = RoutineScope::trigger(&schema, &table);
-    let when_uses = if when.is_null() {
-        Vec::new()
-    } else {
-        resolve_expr(when, None, catalog, search_path, Some(&scope))
-    };
+    let when_uses = resolve_expr(when, None, catalog, search_path, Some(&scope));
     let fname = names(list(n, "funcname"));
     let candidates: Vec<&Routine> = match fname.as_slice() {
         [s, f] => catalog
@@ -319,7 +315,7 @@ fn trigger(n: &Value, catalog: &Catalog, search_path: &[String]) -> Trigger {
 
 /// Resolves an expression over one table (`table`: CHECK, index, policy,
 /// generated column …) or over the trigger records of `scope` (WHEN, rule
-/// qualifications), subqueries included.
+/// qualifications), subqueries included. An absent expression uses nothing.
 fn resolve_expr(
     expr: &Value,
     table: Option<(&str, &str)>,
@@ -327,6 +323,9 @@ fn resolve_expr(
     search_path: &[String],
     scope: Option<&RoutineScope>,
 ) -> Vec<ColumnUse> {
+    if expr.is_null() {
+        return Vec::new();
+    }
     let sql = match table {
         Some((s, t)) => format!("SELECT 1 FROM {}.{}", quote(s), quote(t)),
         None => "SELECT 1".to_string(),
@@ -351,50 +350,66 @@ fn quote(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
-fn push_uses(
-    out: &mut Vec<ObjectUse>,
-    uses: &[ColumnUse],
-    object: &str,
-    object_type: &str,
-    on_drop: OnDrop,
-    detail: &str,
-) {
-    for u in uses {
-        let column = match &u.column {
-            ColSel::Named(c) => Some(c.clone()),
-            _ => None,
-        };
-        out.push(ObjectUse {
-            object: object.to_string(),
-            object_type: object_type.to_string(),
-            schema: u.schema.clone(),
-            table: u.table.clone(),
+/// One schema object whose column uses are being recorded: its name and
+/// type, and where the uses go.
+struct Obj<'o> {
+    out: &'o mut Vec<ObjectUse>,
+    object: String,
+    object_type: &'static str,
+}
+
+impl<'o> Obj<'o> {
+    fn new(out: &'o mut Vec<ObjectUse>, object: String, object_type: &'static str) -> Self {
+        Obj {
+            out,
+            object,
+            object_type,
+        }
+    }
+
+    fn push(
+        &mut self,
+        (schema, table): (&str, &str),
+        column: Option<String>,
+        on_drop: OnDrop,
+        detail: &str,
+    ) {
+        self.out.push(ObjectUse {
+            object: self.object.clone(),
+            object_type: self.object_type.to_string(),
+            schema: schema.to_string(),
+            table: table.to_string(),
             column,
             on_drop,
             detail: detail.to_string(),
         });
     }
-}
 
-fn push_columns(
-    out: &mut Vec<ObjectUse>,
-    (schema, table): (&str, &str),
-    columns: &[String],
-    object: &str,
-    object_type: &str,
-    on_drop: OnDrop,
-    detail: &str,
-) {
-    for c in columns {
-        out.push(ObjectUse {
-            object: object.to_string(),
-            object_type: object_type.to_string(),
-            schema: schema.to_string(),
-            table: table.to_string(),
-            column: Some(c.clone()),
-            on_drop,
-            detail: detail.to_string(),
-        });
+    /// Named columns of `table`.
+    fn columns(&mut self, table: (&str, &str), columns: &[String], on_drop: OnDrop, detail: &str) {
+        for c in columns {
+            self.push(table, Some(c.clone()), on_drop, detail);
+        }
+    }
+
+    /// A column named in the node's `name` field (index and statistics
+    /// elements name either a column or an expression).
+    fn named(&mut self, table: (&str, &str), elem: &Value, on_drop: OnDrop, detail: &str) {
+        let name = text(elem, "name");
+        if !name.is_empty() {
+            self.push(table, Some(name.to_string()), on_drop, detail);
+        }
+    }
+
+    /// Resolved column uses (a whole-row or `*` use has no column).
+    fn uses(&mut self, uses: &[ColumnUse], on_drop: OnDrop, detail: &str) {
+        for u in uses {
+            let column = match &u.column {
+                ColSel::Named(c) => Some(c.clone()),
+                _ => None,
+            };
+            self.push((&u.schema, &u.table), column, on_drop, detail);
+        }
     }
 }
 
@@ -454,25 +469,15 @@ fn default_of(
     sp: &[String],
     out: &mut Vec<ObjectUse>,
 ) {
-    let object = format!("{schema}.{table}.{col}");
-    push_columns(
-        out,
+    let mut o = Obj::new(out, format!("{schema}.{table}.{col}"), "default");
+    o.columns(
         (schema, table),
         &[col.to_string()],
-        &object,
-        "default",
         OnDrop::Dropped,
         "the column's default (an owned sequence is dropped too)",
     );
     let uses = resolve_expr(expr, Some((schema, table)), catalog, sp, None);
-    push_uses(
-        out,
-        &uses,
-        &object,
-        "default",
-        OnDrop::Dropped,
-        "used in the default",
-    );
+    o.uses(&uses, OnDrop::Dropped, "used in the default");
 }
 
 fn constraint(
@@ -507,11 +512,8 @@ fn constraint(
         x if x == consts::CONSTR_GENERATED => {
             if let Some(col) = column {
                 let uses = resolve_expr(field(con, "raw_expr"), Some(here), catalog, sp, None);
-                push_uses(
-                    out,
+                Obj::new(out, format!("{schema}.{table}.{col}"), "generated_column").uses(
                     &uses,
-                    &format!("{schema}.{table}.{col}"),
-                    "generated_column",
                     OnDrop::Blocked,
                     "used in the generation expression",
                 );
@@ -519,11 +521,8 @@ fn constraint(
         }
         x if x == consts::CONSTR_CHECK => {
             let uses = resolve_expr(field(con, "raw_expr"), Some(here), catalog, sp, None);
-            push_uses(
-                out,
+            Obj::new(out, object, "check_constraint").uses(
                 &uses,
-                &object,
-                "check_constraint",
                 OnDrop::Dropped,
                 "used in the CHECK expression",
             );
@@ -535,69 +534,41 @@ fn constraint(
                 "unique_constraint"
             };
             let keys = own(names(list(con, "keys")));
-            let many = keys.len() > 1;
-            push_columns(
-                out,
+            let mut o = Obj::new(out, object, kind);
+            o.columns(
                 here,
                 &keys,
-                &object,
-                kind,
                 OnDrop::Dropped,
-                if many {
+                if keys.len() > 1 {
                     "key column (the uniqueness of the other key columns goes with it)"
                 } else {
                     "key column"
                 },
             );
-            push_columns(
-                out,
+            o.columns(
                 here,
                 &names(list(con, "including")),
-                &object,
-                kind,
                 OnDrop::Dropped,
                 "INCLUDE column of its index",
             );
         }
         x if x == consts::CONSTR_EXCLUSION => {
             let uses = resolve_expr(field(con, "where_clause"), Some(here), catalog, sp, None);
-            push_uses(
-                out,
-                &uses,
-                &object,
-                "exclusion_constraint",
-                OnDrop::Dropped,
-                "used in the predicate",
-            );
+            let mut o = Obj::new(out, object, "exclusion_constraint");
+            o.uses(&uses, OnDrop::Dropped, "used in the predicate");
             for e in list(con, "exclusions") {
                 if let Some(("List", l)) = node(e) {
-                    if let Some(elem) = list(l, "items").first() {
-                        if let Some(("IndexElem", ie)) = node(elem) {
-                            let name = text(ie, "name");
-                            if !name.is_empty() {
-                                push_columns(
-                                    out,
-                                    here,
-                                    &[name.to_string()],
-                                    &object,
-                                    "exclusion_constraint",
-                                    OnDrop::Dropped,
-                                    "key column",
-                                );
-                            }
-                        }
+                    if let Some(("IndexElem", ie)) = list(l, "items").first().and_then(node) {
+                        o.named(here, ie, OnDrop::Dropped, "key column");
                     }
                 }
             }
         }
         x if x == consts::CONSTR_FOREIGN => {
-            let fk = own(names(list(con, "fk_attrs")));
-            push_columns(
-                out,
+            let mut o = Obj::new(out, object, "foreign_key");
+            o.columns(
                 here,
-                &fk,
-                &object,
-                "foreign_key",
+                &own(names(list(con, "fk_attrs"))),
                 OnDrop::Dropped,
                 "referencing column",
             );
@@ -606,12 +577,9 @@ fn constraint(
             if pk.is_empty() {
                 pk = primary_key_of(catalog, &ps, &pt);
             }
-            push_columns(
-                out,
+            o.columns(
                 (&ps, &pt),
                 &pk,
-                &object,
-                "foreign_key",
                 OnDrop::Blocked,
                 "referenced column (its unique key cannot go while the foreign key needs it)",
             );
@@ -636,17 +604,11 @@ fn primary_key_of(catalog: &Catalog, schema: &str, table: &str) -> Vec<String> {
 fn policy(n: &Value, catalog: &Catalog, sp: &[String], out: &mut Vec<ObjectUse>) {
     let (schema, table) = table_of(field(n, "table"), catalog, sp);
     let object = format!("{} on {schema}.{table}", text(n, "policy_name"));
+    let mut o = Obj::new(out, object, "policy");
     for (f, what) in [("qual", "USING"), ("with_check", "WITH CHECK")] {
-        let e = field(n, f);
-        if e.is_null() {
-            continue;
-        }
-        let uses = resolve_expr(e, Some((&schema, &table)), catalog, sp, None);
-        push_uses(
-            out,
+        let uses = resolve_expr(field(n, f), Some((&schema, &table)), catalog, sp, None);
+        o.uses(
             &uses,
-            &object,
-            "policy",
             OnDrop::Blocked,
             &format!("used in the policy's {what} expression"),
         );
@@ -662,7 +624,7 @@ fn index(n: &Value, catalog: &Catalog, sp: &[String], out: &mut Vec<ObjectUse>) 
     } else {
         text(rv, "schemaname").to_string()
     };
-    let object = format!("{idx_schema}.{}", text(n, "idxname"));
+    let mut o = Obj::new(out, format!("{idx_schema}.{}", text(n, "idxname")), "index");
     for (lst, what) in [
         ("index_params", "key"),
         ("index_including_params", "INCLUDE column"),
@@ -671,44 +633,17 @@ fn index(n: &Value, catalog: &Catalog, sp: &[String], out: &mut Vec<ObjectUse>) 
             let Some(("IndexElem", ie)) = node(e) else {
                 continue;
             };
-            let name = text(ie, "name");
-            if !name.is_empty() {
-                push_columns(
-                    out,
-                    here,
-                    &[name.to_string()],
-                    &object,
-                    "index",
-                    OnDrop::Dropped,
-                    &format!("index {what}"),
-                );
-            }
-            let ex = field(ie, "expr");
-            if !ex.is_null() {
-                let uses = resolve_expr(ex, Some(here), catalog, sp, None);
-                push_uses(
-                    out,
-                    &uses,
-                    &object,
-                    "index",
-                    OnDrop::Dropped,
-                    "used in an index expression",
-                );
-            }
+            o.named(here, ie, OnDrop::Dropped, &format!("index {what}"));
+            let uses = resolve_expr(field(ie, "expr"), Some(here), catalog, sp, None);
+            o.uses(&uses, OnDrop::Dropped, "used in an index expression");
         }
     }
-    let w = field(n, "where_clause");
-    if !w.is_null() {
-        let uses = resolve_expr(w, Some(here), catalog, sp, None);
-        push_uses(
-            out,
-            &uses,
-            &object,
-            "index",
-            OnDrop::Dropped,
-            "used in the partial-index predicate",
-        );
-    }
+    let uses = resolve_expr(field(n, "where_clause"), Some(here), catalog, sp, None);
+    o.uses(
+        &uses,
+        OnDrop::Dropped,
+        "used in the partial-index predicate",
+    );
 }
 
 fn grant(n: &Value, catalog: &Catalog, sp: &[String], out: &mut Vec<ObjectUse>) {
@@ -744,12 +679,9 @@ fn grant(n: &Value, catalog: &Catalog, sp: &[String], out: &mut Vec<ObjectUse>) 
                     "{privilege} ({c}) on {schema}.{table} to {}",
                     grantees.join(", ")
                 );
-                push_columns(
-                    out,
+                Obj::new(out, object, "column_grant").columns(
                     (&schema, &table),
                     std::slice::from_ref(c),
-                    &object,
-                    "column_grant",
                     OnDrop::Dropped,
                     "column privilege",
                 );
@@ -772,34 +704,19 @@ fn statistics(n: &Value, catalog: &Catalog, sp: &[String], out: &mut Vec<ObjectU
         [name] => format!("{schema}.{name}"),
         other => other.join("."),
     };
+    let mut o = Obj::new(out, object, "statistics");
     for e in list(n, "exprs") {
         let Some(("StatsElem", se)) = node(e) else {
             continue;
         };
-        let name = text(se, "name");
-        if !name.is_empty() {
-            push_columns(
-                out,
-                (&schema, &table),
-                &[name.to_string()],
-                &object,
-                "statistics",
-                OnDrop::Dropped,
-                "column of extended statistics",
-            );
-        }
-        let ex = field(se, "expr");
-        if !ex.is_null() {
-            let uses = resolve_expr(ex, Some((&schema, &table)), catalog, sp, None);
-            push_uses(
-                out,
-                &uses,
-                &object,
-                "statistics",
-                OnDrop::Dropped,
-                "used in an extended-statistics expression",
-            );
-        }
+        let here = (schema.as_str(), table.as_str());
+        o.named(here, se, OnDrop::Dropped, "column of extended statistics");
+        let uses = resolve_expr(field(se, "expr"), Some(here), catalog, sp, None);
+        o.uses(
+            &uses,
+            OnDrop::Dropped,
+            "used in an extended-statistics expression",
+        );
     }
 }
 
@@ -814,28 +731,20 @@ fn publication(n: &Value, catalog: &Catalog, sp: &[String], out: &mut Vec<Object
             continue;
         }
         let (schema, table) = table_of(field(pt, "relation"), catalog, sp);
-        let object = format!("{pubname} ({schema}.{table})");
-        push_columns(
-            out,
-            (&schema, &table),
+        let here = (schema.as_str(), table.as_str());
+        let mut o = Obj::new(out, format!("{pubname} ({schema}.{table})"), "publication");
+        o.columns(
+            here,
             &names(list(pt, "columns")),
-            &object,
-            "publication",
             OnDrop::Blocked,
             "in the publication's column list",
         );
-        let w = field(pt, "where_clause");
-        if !w.is_null() {
-            let uses = resolve_expr(w, Some((&schema, &table)), catalog, sp, None);
-            push_uses(
-                out,
-                &uses,
-                &object,
-                "publication",
-                OnDrop::Blocked,
-                "used in the publication's row filter",
-            );
-        }
+        let uses = resolve_expr(field(pt, "where_clause"), Some(here), catalog, sp, None);
+        o.uses(
+            &uses,
+            OnDrop::Blocked,
+            "used in the publication's row filter",
+        );
     }
 }
 
@@ -843,29 +752,13 @@ fn rule(n: &Value, catalog: &Catalog, sp: &[String], out: &mut Vec<ObjectUse>) {
     let (schema, table) = table_of(field(n, "relation"), catalog, sp);
     let object = format!("{} on {schema}.{table}", text(n, "rulename"));
     let scope = RoutineScope::trigger(&schema, &table);
-    let w = field(n, "where_clause");
-    if !w.is_null() {
-        let uses = resolve_expr(w, None, catalog, sp, Some(&scope));
-        push_uses(
-            out,
-            &uses,
-            &object,
-            "rule",
-            OnDrop::Blocked,
-            "used in the rule's condition",
-        );
-    }
+    let mut o = Obj::new(out, object, "rule");
+    let uses = resolve_expr(field(n, "where_clause"), None, catalog, sp, Some(&scope));
+    o.uses(&uses, OnDrop::Blocked, "used in the rule's condition");
     for a in list(n, "actions") {
         let mut r = Resolver::new(catalog, sp);
         r.routine = Some(&scope);
         r.statement_node(a);
-        push_uses(
-            out,
-            &r.uses,
-            &object,
-            "rule",
-            OnDrop::Blocked,
-            "used in the rule's action",
-        );
+        o.uses(&r.uses, OnDrop::Blocked, "used in the rule's action");
     }
 }
