@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::parse::{self, codes};
-use super::resolve::node;
+use super::tree::{list, names, node, text};
 
 /// What a migration statement does to an object that readers may still use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -166,29 +166,8 @@ fn line_of(text: &str, offset: usize) -> u64 {
         + 1
 }
 
-fn text<'v>(v: &'v Value, name: &str) -> &'v str {
-    v.get(name).and_then(Value::as_str).unwrap_or("")
-}
-
-fn list<'v>(v: &'v Value, name: &str) -> &'v [Value] {
-    match v.get(name) {
-        Some(Value::Array(a)) => a,
-        _ => &[],
-    }
-}
-
 fn int(v: &Value, name: &str) -> i64 {
     v.get(name).and_then(Value::as_i64).unwrap_or(-1)
-}
-
-fn string_items(items: &[Value]) -> Vec<String> {
-    items
-        .iter()
-        .filter_map(|i| match node(i)? {
-            ("String", s) => s.get("sval").and_then(Value::as_str).map(str::to_string),
-            _ => None,
-        })
-        .collect()
 }
 
 /// `(schema, name)` of a `RangeVar`.
@@ -260,7 +239,7 @@ fn search_path_change(tree: &Value) -> Option<Option<Vec<String>>> {
             if fk != "FuncCall" {
                 return None;
             }
-            let name = string_items(list(f, "funcname"));
+            let name = names(list(f, "funcname"));
             if name.last().map(String::as_str) != Some("set_config") {
                 return None;
             }
@@ -355,8 +334,8 @@ fn changes_of(
             };
             for obj in list(n, "objects") {
                 let names = match node(obj) {
-                    Some(("List", l)) => string_items(list(l, "items")),
-                    Some(("ObjectWithArgs", o)) => string_items(list(o, "objname")),
+                    Some(("List", l)) => names(list(l, "items")),
+                    Some(("ObjectWithArgs", o)) => names(list(o, "objname")),
                     _ => continue,
                 };
                 if let Some(name) = dotted(&names) {

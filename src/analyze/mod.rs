@@ -11,6 +11,7 @@ pub mod reach;
 pub mod resolve;
 pub mod schema;
 pub mod session;
+mod tree;
 
 pub use schema::load_schema;
 
@@ -147,7 +148,7 @@ impl<'a> Analyzer<'a> {
                 let query = normalize(&stmt.text);
                 let fingerprint = parse::fingerprint(&stmt.text)
                     .unwrap_or_else(|| format!("text:{:016x}", stable_hash(&query)));
-                let kind = resolve::node(&stmt.tree).map(|(k, _)| k).unwrap_or("");
+                let kind = tree::node(&stmt.tree).map(|(k, _)| k).unwrap_or("");
                 let (mut refs, problem) = match kind {
                     "DoStmt" | "CreateFunctionStmt" => {
                         self.routine_refs(&stmt.tree, &stmt.text, search_path)
@@ -201,7 +202,7 @@ impl<'a> Analyzer<'a> {
         text: &str,
         search_path: &[String],
     ) -> (Vec<TargetRef>, Option<String>) {
-        let Some((kind, n)) = resolve::node(tree) else {
+        let Some((kind, n)) = tree::node(tree) else {
             return (Vec::new(), None);
         };
         let analysis = plpgsql::analyze_routine(kind, n, text, self.catalog, search_path, None);

@@ -8,7 +8,8 @@ use serde_json::Value;
 
 use super::parse::{self, consts};
 use super::plpgsql::{analyze_routine, RoutineScope};
-use super::resolve::{node, ColSel, ColumnUse, Resolver};
+use super::resolve::{ColSel, ColumnUse, Resolver};
+use super::tree::{field, int, list, names, node, text};
 use crate::catalog::{Catalog, ObjectUse, Routine, Trigger};
 use crate::inventory::OnDrop;
 
@@ -82,41 +83,6 @@ impl Pending {
         catalog.objects.sort();
         catalog.objects.dedup();
     }
-}
-
-fn text<'v>(v: &'v Value, name: &str) -> &'v str {
-    v.get(name).and_then(Value::as_str).unwrap_or("")
-}
-
-fn int(v: &Value, name: &str) -> i64 {
-    v.get(name).and_then(Value::as_i64).unwrap_or(0)
-}
-
-fn list<'v>(v: &'v Value, name: &str) -> &'v [Value] {
-    match v.get(name) {
-        Some(Value::Array(a)) => a,
-        _ => &[],
-    }
-}
-
-static NULL: Value = Value::Null;
-
-fn field<'v>(v: &'v Value, name: &str) -> &'v Value {
-    v.get(name).unwrap_or(&NULL)
-}
-
-fn string_node(v: &Value) -> Option<&str> {
-    match node(v)? {
-        ("String", s) => s.get("sval").and_then(Value::as_str),
-        _ => None,
-    }
-}
-
-fn names(v: &[Value]) -> Vec<String> {
-    v.iter()
-        .filter_map(string_node)
-        .map(str::to_string)
-        .collect()
 }
 
 /// The table a RangeVar names: its schema, or the catalog's along the

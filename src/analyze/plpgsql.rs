@@ -10,7 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Value};
 
 use super::parse::{self, ExprMode};
-use super::resolve::{node, ColSel, ColumnUse, Resolver};
+use super::resolve::{ColSel, ColumnUse, Resolver};
+use super::tree::{list, node, string_node, text};
 use crate::catalog::Catalog;
 use crate::inventory::{Access, Confidence};
 use crate::normalize::identifiers;
@@ -129,24 +130,6 @@ impl RoutineAnalysis {
         if self.problem.is_none() {
             self.problem = Some(p);
         }
-    }
-}
-
-fn text<'v>(v: &'v Value, name: &str) -> &'v str {
-    v.get(name).and_then(Value::as_str).unwrap_or("")
-}
-
-fn list<'v>(v: &'v Value, name: &str) -> &'v [Value] {
-    match v.get(name) {
-        Some(Value::Array(a)) => a,
-        _ => &[],
-    }
-}
-
-fn string_node(v: &Value) -> Option<&str> {
-    match node(v)? {
-        ("String", s) => s.get("sval").and_then(Value::as_str),
-        _ => None,
     }
 }
 

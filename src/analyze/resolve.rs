@@ -13,6 +13,7 @@
 use serde_json::Value;
 
 use super::plpgsql::RoutineScope;
+use super::tree::{field, flag, int, list, node, string_node, text, NULL};
 use crate::catalog::{Catalog, RelKind};
 use crate::inventory::{Access, Confidence};
 
@@ -232,45 +233,6 @@ fn default_resolution(via: &str) -> &'static str {
 }
 
 // ---------------------------------------------------------------- JSON helpers
-
-static NULL: Value = Value::Null;
-
-fn field<'v>(v: &'v Value, name: &str) -> &'v Value {
-    v.get(name).unwrap_or(&NULL)
-}
-
-fn list<'v>(v: &'v Value, name: &str) -> &'v [Value] {
-    match v.get(name) {
-        Some(Value::Array(a)) => a,
-        _ => &[],
-    }
-}
-
-fn text<'v>(v: &'v Value, name: &str) -> &'v str {
-    v.get(name).and_then(Value::as_str).unwrap_or("")
-}
-
-fn int(v: &Value, name: &str) -> i64 {
-    v.get(name).and_then(Value::as_i64).unwrap_or(0)
-}
-
-fn flag(v: &Value, name: &str) -> bool {
-    v.get(name).and_then(Value::as_bool).unwrap_or(false)
-}
-
-/// Unwraps `{"node": {"Kind": {...}}}` into `("Kind", {...})`.
-pub(crate) fn node(v: &Value) -> Option<(&str, &Value)> {
-    let inner = v.get("node")?.as_object()?;
-    let (k, val) = inner.iter().next()?;
-    Some((k.as_str(), val))
-}
-
-fn string_node(v: &Value) -> Option<&str> {
-    match node(v)? {
-        ("String", s) => s.get("sval").and_then(Value::as_str),
-        _ => None,
-    }
-}
 
 fn is_star(v: &Value) -> bool {
     matches!(node(v), Some(("AStar", _)))

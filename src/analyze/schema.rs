@@ -7,26 +7,9 @@ use serde_json::Value;
 
 use super::objects;
 use super::parse;
-use super::resolve::{node, ColSel, Resolver};
+use super::resolve::{ColSel, Resolver};
+use super::tree::{list, node, string_node, text};
 use crate::catalog::{Catalog, ColumnOrigin, RelKind, Relation, ViewUse};
-
-fn text<'v>(v: &'v Value, name: &str) -> &'v str {
-    v.get(name).and_then(Value::as_str).unwrap_or("")
-}
-
-fn list<'v>(v: &'v Value, name: &str) -> &'v [Value] {
-    match v.get(name) {
-        Some(Value::Array(a)) => a,
-        _ => &[],
-    }
-}
-
-fn string_node(v: &Value) -> Option<&str> {
-    match node(v)? {
-        ("String", s) => s.get("sval").and_then(Value::as_str),
-        _ => None,
-    }
-}
 
 /// Removes what psql, not the server, reads: meta-commands (`\connect`,
 /// `\restrict`) and the data of `COPY … FROM stdin` blocks.

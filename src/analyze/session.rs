@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::parse::{self, VAR_RESET, VAR_SET_DEFAULT, VAR_SET_VALUE};
-use super::resolve::node;
+use super::tree::node;
 use crate::catalog::Catalog;
 use crate::config::parse_search_path;
 
