@@ -836,19 +836,30 @@ fn text_format_lists_verdicts_then_actors() {
 
 // ---------------------------------------------------------------- explain
 
-#[test]
-fn explain_marks_target_references() {
-    let schema = schema();
+/// `explain --column COLUMN --schema SCHEMA SQL`: its stdout, after checking
+/// the exit code (1 when a target column is referenced, 0 when not).
+fn explain(schema: &Path, column: &str, sql: &str, code: i32) -> String {
     let out = pgc(&[
         "explain",
         "--column",
-        "public.users.legacy_email",
+        column,
         "--schema",
-        path_str(&schema),
-        "SELECT * FROM users",
+        path_str(schema),
+        sql,
     ]);
-    assert_code(&out, 1);
-    let text = stdout(&out);
+    assert_code(&out, code);
+    stdout(&out)
+}
+
+#[test]
+fn explain_marks_target_references() {
+    let schema = schema();
+    let text = explain(
+        &schema,
+        "public.users.legacy_email",
+        "SELECT * FROM users",
+        1,
+    );
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "statement 1:");
     let marked: Vec<&&str> = lines.iter().filter(|l| l.starts_with("  * ")).collect();
@@ -859,16 +870,12 @@ fn explain_marks_target_references() {
     assert!(marked[0].contains("confidence=certain"), "{}", marked[0]);
 
     // Two statements, one target reference, one non-target reference.
-    let out = pgc(&[
-        "explain",
-        "-c",
+    let text = explain(
+        &schema,
         "users.legacy_email",
-        "--schema",
-        path_str(&schema),
         "SELECT name FROM users; UPDATE users SET legacy_email = NULL WHERE id = 9",
-    ]);
-    assert_code(&out, 1);
-    let text = stdout(&out);
+        1,
+    );
     assert!(
         text.contains(
             "statement 1:\n    public.users.name  access=read via=direct confidence=certain"
@@ -885,16 +892,7 @@ fn explain_marks_target_references() {
 #[test]
 fn explain_shows_scope_and_resolution_of_each_reference() {
     let schema = schema();
-    let out = pgc(&[
-        "explain",
-        "-c",
-        "public.users.legacy_email",
-        "--schema",
-        path_str(&schema),
-        "SELECT u.id, (SELECT count(*) FROM orders o WHERE o.user_id = u.id AND legacy_email IS NULL), row_to_json(u) FROM users u",
-    ]);
-    assert_code(&out, 1);
-    let text = stdout(&out);
+    let text = explain(&schema, "public.users.legacy_email", "SELECT u.id, (SELECT count(*) FROM orders o WHERE o.user_id = u.id AND legacy_email IS NULL), row_to_json(u) FROM users u", 1);
     let expected = "\
 statement 1:
     public.users.id  access=read via=direct confidence=certain at=7
@@ -914,16 +912,12 @@ statement 1:
 #[test]
 fn explain_without_a_target_hit_exits_0() {
     let schema = schema();
-    let out = pgc(&[
-        "explain",
-        "--column",
+    let text = explain(
+        &schema,
         "public.users.legacy_email",
-        "--schema",
-        path_str(&schema),
         "SELECT legacy_email FROM newsletter",
-    ]);
-    assert_code(&out, 0);
-    let text = stdout(&out);
+        0,
+    );
     assert_eq!(text.lines().next(), Some("statement 1:"));
     assert!(!text.contains("  * "), "{text}");
     assert!(text.contains("public.newsletter.legacy_email"), "{text}");
