@@ -322,27 +322,32 @@ fn pgaudit_not_logged_text_gives_possible_table_level_dependencies() {
     );
 }
 
+/// A log whose only dependency is one `old_status` statement of `actor`
+/// (user, application, access) and whose blind spot leaves `legacy_email`
+/// inconclusive with `reason`; returns the verdict's coverage gaps.
+fn one_write_or_read_and_a_blind_spot(
+    d: &InventoryDoc,
+    (user, app, access): (&str, &str, &str),
+    reason: &str,
+) -> Vec<String> {
+    assert_accounting(d);
+    assert_eq!(
+        rows(d),
+        vec![row("old_status", user, app, access, "direct", "certain", 1)]
+    );
+    let (v, why, gaps) = verdict(d, "public.users.legacy_email");
+    assert_eq!(v, Verdict::Inconclusive);
+    assert!(why.contains(reason), "{why}");
+    gaps
+}
+
 #[test]
 fn pgaudit_write_class_only_makes_unseen_columns_inconclusive() {
     let d = doc_without_schema("write-only", &[]);
-    assert_accounting(&d);
-    assert_eq!(
-        rows(&d),
-        vec![row(
-            "old_status",
-            "r_writer",
-            "writer",
-            "write",
-            "direct",
-            "certain",
-            1
-        )]
-    );
-    let (v, reason, gaps) = verdict(&d, "public.users.legacy_email");
-    assert_eq!(v, Verdict::Inconclusive);
-    assert!(
-        reason.contains("reads are not logged: pgAudit session classes WRITE"),
-        "{reason}"
+    let gaps = one_write_or_read_and_a_blind_spot(
+        &d,
+        ("r_writer", "writer", "write"),
+        "reads are not logged: pgAudit session classes WRITE",
     );
     assert_eq!(gaps.len(), 1);
     assert_eq!(verdict(&d, "public.orders.old_status").0, Verdict::Blocked);
@@ -376,24 +381,10 @@ fn log_min_duration_statement_zero_counts_each_execution_once() {
 #[test]
 fn threshold_only_duration_logging_makes_unseen_columns_inconclusive() {
     let d = doc_without_schema("slow-only", &[]);
-    assert_accounting(&d);
-    assert_eq!(
-        rows(&d),
-        vec![row(
-            "old_status",
-            "r_slow",
-            "slow-report",
-            "read",
-            "direct",
-            "certain",
-            1
-        )]
-    );
-    let (v, reason, _) = verdict(&d, "public.users.legacy_email");
-    assert_eq!(v, Verdict::Inconclusive);
-    assert!(
-        reason.contains("statements appear only on `duration:` lines"),
-        "{reason}"
+    one_write_or_read_and_a_blind_spot(
+        &d,
+        ("r_slow", "slow-report", "read"),
+        "statements appear only on `duration:` lines",
     );
     // stated explicitly
     let d = doc_without_schema("slow-only", &["log_min_duration_statement=200"]);
@@ -408,24 +399,10 @@ fn threshold_only_duration_logging_makes_unseen_columns_inconclusive() {
 #[test]
 fn log_statement_mod_makes_unseen_columns_inconclusive() {
     let d = doc_without_schema("mod", &[]);
-    assert_accounting(&d);
-    assert_eq!(
-        rows(&d),
-        vec![row(
-            "old_status",
-            "r_writer",
-            "writer",
-            "write",
-            "direct",
-            "certain",
-            1
-        )]
-    );
-    let (v, reason, gaps) = verdict(&d, "public.users.legacy_email");
-    assert_eq!(v, Verdict::Inconclusive);
-    assert!(
-        reason.contains("reads are not logged: log_statement = mod (inferred)"),
-        "{reason}"
+    let gaps = one_write_or_read_and_a_blind_spot(
+        &d,
+        ("r_writer", "writer", "write"),
+        "reads are not logged: log_statement = mod (inferred)",
     );
     assert_eq!(
         gaps,
