@@ -18,10 +18,12 @@ pub mod contract;
 pub mod db_tls;
 pub mod extract;
 pub mod input;
+pub mod interrupt;
 pub mod inventory;
 pub mod live_catalog;
 pub mod migration;
 pub mod normalize;
+pub mod panics;
 pub mod progress;
 pub mod report;
 pub mod scan;
@@ -107,8 +109,10 @@ pub fn exit_status_with(inv: &Inventory, fail_on: FailOn) -> ExitStatus {
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same
-/// directory, then a rename.
+/// directory, flushed to disk, then a rename; on failure the temporary file
+/// is removed. SIGINT/SIGTERM wait for it to finish (see [`interrupt`]).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let _no_interruption = interrupt::writing();
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -118,10 +122,16 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.pgcontract-{}.tmp", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
-    })
+    }
+    written
 }
 
 /// Runs a parsed command line, writing reports to `stdout` and diagnostics

@@ -174,7 +174,25 @@ pub fn scan_with(
                     cache: &cache,
                     window,
                 };
-                let inv = scan_input(source, cfg, shared, plan);
+                let name = source.display_name();
+                let inv = crate::panics::catch(|| {
+                    crate::panics::test_hook(&name, None);
+                    scan_input(source, cfg, shared, plan)
+                })
+                .unwrap_or_else(|message| {
+                    // What the input gave before the panic is dropped: it
+                    // may be incomplete in ways nothing else records.
+                    let mut inv = Inventory::new(cfg.targets.clone());
+                    inv.files.insert(
+                        name.clone(),
+                        FileCoverage {
+                            format: "unscanned".into(),
+                            errors: vec![crate::panics::input_error(&name, None, &message)],
+                            ..FileCoverage::default()
+                        },
+                    );
+                    inv
+                });
                 bar.file_done();
                 inv
             })
@@ -605,11 +623,24 @@ fn scan_stderr_chunked(
     let scan_chunk =
         |c: &Chunk, x: &mut Extractor, fs: &mut FileScan<'_>, cov: &mut FileCoverage| {
             let lines_before = lines_before + c.lines_before;
-            // Reading a byte slice cannot fail.
-            let _ = stderr::read_entries(&c.data[..], prefix, cov, |mut e, cov| {
-                e.line += lines_before;
-                x.entry(&e, cov, &mut |s, cov| fs.statement(s, cov));
+            let scanned = crate::panics::catch(|| {
+                crate::panics::test_hook(name, Some(&format!("chunk{}", c.index)));
+                // Reading a byte slice cannot fail.
+                let _ = stderr::read_entries(&c.data[..], prefix, cov, |mut e, cov| {
+                    e.line += lines_before;
+                    x.entry(&e, cov, &mut |s, cov| fs.statement(s, cov));
+                });
             });
+            if let Err(message) = scanned {
+                let lines = memchr::memchr_iter(b'\n', &c.data).count() as u64;
+                let part = format!(
+                    "lines {} to {}",
+                    lines_before + 1,
+                    lines_before + lines.max(1)
+                );
+                cov.errors
+                    .push(crate::panics::input_error(name, Some(&part), &message));
+            }
         };
     let (read_result, parts, chunks) = std::thread::scope(|scope| {
         let reader_thread =
@@ -646,6 +677,7 @@ fn scan_stderr_chunked(
                         waiting: std::mem::take(&mut fs.waiting),
                         held: std::mem::take(&mut fs.held),
                     };
+                    crate::panics::test_hook(name, Some(&format!("settle{}", c.index)));
                     settler
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())

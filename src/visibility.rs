@@ -235,7 +235,10 @@ enum Sight {
 fn is_log_format(format: &str) -> bool {
     !(format.is_empty()
         || format.starts_with("pg_stat_statements")
-        || matches!(format, "empty" | "unrecognised" | "unreadable"))
+        || matches!(
+            format,
+            "empty" | "unrecognised" | "unreadable" | "unscanned"
+        ))
 }
 
 /// Works out an input's blind spots from what was seen and what was
@@ -243,6 +246,15 @@ fn is_log_format(format: &str) -> bool {
 /// `cov.notes` (informational). Idempotent.
 pub fn assess(cov: &mut FileCoverage, declared: &Declared) {
     cov.blind_spots.clear();
+    if cov
+        .errors
+        .iter()
+        .any(|e| crate::panics::is_internal_error(e))
+    {
+        cov.blind_spots.push(
+            "an internal error (a bug in pgcontract) stopped the scan of part of this input: what that part holds is unknown".into(),
+        );
+    }
     let seen = cov.logging.clone();
     // pg_stat_statements exports count every statement (their top-level-only
     // note comes from the scan); nothing else here applies to them.

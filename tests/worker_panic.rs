@@ -1,0 +1,248 @@
+//! A panic (a bug in pgcontract) while scanning one input, or one chunk of
+//! a large stderr log, is reported in that input's coverage and on stderr,
+//! never a hang or an abort: the run goes on with the other inputs and
+//! chunks. Uses the debug-build test hook `PGCONTRACT_TEST_PANIC_ON`
+//! (src/panics.rs).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{fixture, root};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_pgcontract");
+const TARGET: &str = "public.users.legacy_email";
+/// Far above what these scans need even on a loaded machine: reaching it
+/// means the run hung.
+const HANG: Duration = Duration::from_secs(600);
+
+struct Run {
+    code: Option<i32>,
+    doc: Value,
+    stderr: String,
+}
+
+/// Runs `scan --format json` over `inputs` with the test hook set to
+/// `panic_on` (none when empty), failing the test if it does not end in
+/// time.
+fn scan(dir: &Path, inputs: &[PathBuf], panic_on: &str) -> Run {
+    let out = dir.join(format!("report-{}.json", panic_on.replace(['/', '@'], "_")));
+    let err = dir.join(format!("stderr-{}.txt", panic_on.replace(['/', '@'], "_")));
+    let mut c = Command::new(BIN);
+    c.args([
+        "scan", "-c", TARGET, "--format", "json", "--quiet", "--output",
+    ])
+    .arg(&out)
+    .args(inputs)
+    .current_dir(root())
+    .env_remove("RUST_BACKTRACE")
+    .env_remove("PGCONTRACT_SHOW_PANICS")
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(std::fs::File::create(&err).unwrap());
+    if panic_on.is_empty() {
+        c.env_remove("PGCONTRACT_TEST_PANIC_ON");
+    } else {
+        c.env("PGCONTRACT_TEST_PANIC_ON", panic_on);
+    }
+    let mut child = c.spawn().expect("cannot run the pgcontract binary");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > HANG {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the scan hung (PGCONTRACT_TEST_PANIC_ON={panic_on})");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stderr = std::fs::read_to_string(&err).unwrap();
+    assert!(
+        status.code().is_some(),
+        "killed by a signal (abort): {status:?}; stderr: {stderr}"
+    );
+    let doc = serde_json::from_slice(&std::fs::read(&out).unwrap_or_else(|e| {
+        panic!("no report written ({e}); stderr: {stderr}");
+    }))
+    .unwrap();
+    Run {
+        code: status.code(),
+        doc,
+        stderr,
+    }
+}
+
+fn input<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    doc["coverage"]["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["file"] == name)
+        .unwrap_or_else(|| panic!("{name} is not in coverage: {doc:#}"))
+}
+
+const HOOK_MESSAGE: &str = "test panic requested with PGCONTRACT_TEST_PANIC_ON";
+const BLIND_SPOT: &str = "an internal error (a bug in pgcontract) stopped the scan of part of this input: what that part holds is unknown";
+
+/// The panic hook printed where the panic happened, and nothing but
+/// pgcontract's own lines (no input value).
+fn assert_panic_printed(stderr: &str) {
+    assert!(
+        stderr.contains("pgcontract: internal error (a bug in pgcontract) in ")
+            && stderr.contains("src/panics.rs:")
+            && stderr.contains(HOOK_MESSAGE),
+        "{stderr}"
+    );
+    for line in stderr.lines() {
+        assert!(line.starts_with("pgcontract: "), "unexpected line: {line}");
+    }
+}
+
+#[test]
+fn panic_in_one_input_is_reported_and_the_other_input_is_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = fixture("app/logs/custom.log");
+    let bad = fixture("app/logs/rds.log");
+    let good_name = good.display().to_string();
+    let bad_name = bad.display().to_string();
+    let alone = scan(dir.path(), std::slice::from_ref(&good), "");
+    let run = scan(dir.path(), &[good.clone(), bad.clone()], "rds.log");
+
+    // The other input: exactly what it gives on its own.
+    assert_eq!(run.doc["dependencies"], alone.doc["dependencies"]);
+    assert!(!alone.doc["dependencies"].as_array().unwrap().is_empty());
+    assert_eq!(input(&run.doc, &good_name), input(&alone.doc, &good_name));
+    // The panicking input: an error naming it, nothing from it, and a
+    // blind spot keeping the verdict from clear.
+    let b = input(&run.doc, &bad_name);
+    assert_eq!(b["format"], "unscanned");
+    assert_eq!(b["records"], 0);
+    assert_eq!(
+        b["errors"],
+        serde_json::json!([format!(
+            "{bad_name}: internal error while scanning this input (a bug in pgcontract: {HOOK_MESSAGE}); what it holds is left out of the results"
+        )])
+    );
+    assert_eq!(b["blind_spots"], serde_json::json!([BLIND_SPOT]));
+    assert_eq!(
+        run.doc["targets"][0]["coverage_gaps"],
+        serde_json::json!([format!("{bad_name}: {BLIND_SPOT}")])
+    );
+    assert_ne!(run.doc["targets"][0]["verdict"], "clear");
+    assert_eq!(run.code, Some(1));
+    assert_panic_printed(&run.stderr);
+}
+
+#[test]
+fn panic_in_the_only_input_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = fixture("app/logs/rds.log");
+    let run = scan(dir.path(), &[bad], "rds.log");
+    assert_eq!(run.code, Some(2));
+    assert_panic_printed(&run.stderr);
+}
+
+/// A stderr log of several default-size (4 MiB) chunks: the generated
+/// sample repeated.
+fn large_log(dir: &Path) -> (PathBuf, String) {
+    let sample = std::fs::read_to_string(root().join("fixtures/genlog/seed7-400KB.log")).unwrap();
+    let text = sample.repeat(24);
+    assert!(text.len() > 9 << 20, "fewer than three chunks");
+    let path = dir.join("robust-chunks.log");
+    std::fs::write(&path, &text).unwrap();
+    (path, text)
+}
+
+/// Records in `lines` (1-based, inclusive): lines that do not continue a
+/// record (genlog continues records with a tab).
+fn records_in(text: &str, from: usize, to: usize) -> u64 {
+    text.lines()
+        .enumerate()
+        .filter(|(i, l)| (from..=to).contains(&(i + 1)) && !l.starts_with('\t'))
+        .count() as u64
+}
+
+#[test]
+fn panic_in_one_chunk_leaves_out_exactly_its_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, text) = large_log(dir.path());
+    let name = log.display().to_string();
+    let run = scan(
+        dir.path(),
+        std::slice::from_ref(&log),
+        "robust-chunks.log@chunk1",
+    );
+    let cov = input(&run.doc, &name);
+    let errors = cov["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let e = errors[0].as_str().unwrap();
+    let rest = e
+        .strip_prefix(&format!("{name}: internal error while scanning lines "))
+        .unwrap_or_else(|| panic!("{e}"));
+    let (range, tail) = rest.split_once(' ').unwrap();
+    let from: usize = range.parse().unwrap();
+    let rest = tail.strip_prefix("to ").unwrap();
+    let (to, tail) = rest.split_once(' ').unwrap();
+    let to: usize = to.parse().unwrap();
+    assert_eq!(
+        tail,
+        format!("(a bug in pgcontract: {HOOK_MESSAGE}); that part is left out of the results")
+    );
+    // Chunk 1 starts after the first 4 MiB and ends before the end.
+    let total_lines = text.lines().count();
+    assert!(from > 1 && to < total_lines && from < to, "{from}..{to}");
+    // Exactly the chunk's lines and records are missing; the rest is read.
+    assert_eq!(
+        cov["lines"].as_u64().unwrap(),
+        (total_lines - (to - from + 1)) as u64
+    );
+    assert_eq!(
+        cov["records"].as_u64().unwrap(),
+        records_in(&text, 1, total_lines) - records_in(&text, from, to)
+    );
+    assert_eq!(cov["format"], "stderr");
+    assert!(
+        cov["blind_spots"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from(BLIND_SPOT)),
+        "{cov:#}"
+    );
+    assert!(!run.doc["dependencies"].as_array().unwrap().is_empty());
+    assert_ne!(run.doc["targets"][0]["verdict"], "clear");
+    assert_panic_printed(&run.stderr);
+}
+
+#[test]
+fn panic_escaping_a_chunk_worker_neither_hangs_nor_loses_the_other_input() {
+    // A panic where chunks are settled is not caught per chunk: it unwinds
+    // through the pool while the reader thread is still cutting chunks. The
+    // reader must stop (no deadlock) and the input becomes one error.
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = large_log(dir.path());
+    let name = log.display().to_string();
+    let good = fixture("app/logs/custom.log");
+    let good_name = good.display().to_string();
+    let alone = scan(dir.path(), std::slice::from_ref(&good), "");
+    let run = scan(
+        dir.path(),
+        &[good.clone(), log.clone()],
+        "robust-chunks.log@settle0",
+    );
+    let cov = input(&run.doc, &name);
+    assert_eq!(cov["format"], "unscanned");
+    assert_eq!(
+        cov["errors"],
+        serde_json::json!([format!(
+            "{name}: internal error while scanning this input (a bug in pgcontract: {HOOK_MESSAGE}); what it holds is left out of the results"
+        )])
+    );
+    assert_eq!(run.doc["dependencies"], alone.doc["dependencies"]);
+    assert_eq!(input(&run.doc, &good_name), input(&alone.doc, &good_name));
+    assert_panic_printed(&run.stderr);
+}
