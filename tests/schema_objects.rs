@@ -554,6 +554,8 @@ fn regenerated_schema_fixture_gives_the_same_inventory() {
             > 0
     );
 
+    live_connections_are_read_only_with_a_timeout_and_never_print_the_password(&url, "not-printed");
+
     // A bad password or role: a clear error without the password.
     let bad = format!(
         "postgresql://nobody:hunter2secret@127.0.0.1:{}/shop",
@@ -611,4 +613,83 @@ fn an_unreachable_database_url_is_a_clear_error_without_the_password() {
         "{err}"
     );
     assert!(!err.contains("s3cr3t-pass"), "{err}");
+}
+
+/// The next transaction id the server would assign: any write (by anyone)
+/// advances it; reads never do.
+fn next_xid(admin: &mut postgres::Client) -> String {
+    admin
+        .query_one("SELECT pg_snapshot_xmax(pg_current_snapshot())::text", &[])
+        .unwrap()
+        .get(0)
+}
+
+/// Issue 8, "live connections": pgcontract's connection is read only with a
+/// statement timeout (a write through it is refused by the server), a
+/// whole `scan --database-url … --pg-stat-statements` run assigns no
+/// transaction id (it wrote nothing), and the password appears in none of
+/// its output.
+fn live_connections_are_read_only_with_a_timeout_and_never_print_the_password(
+    url: &str,
+    password: &str,
+) {
+    let (mut client, target) = pgcontract::live_catalog::connect(url).unwrap();
+    assert!(!target.contains(password), "{target}");
+    let show = |c: &mut postgres::Client, what: &str| -> String {
+        c.query_one(&format!("SHOW {what}"), &[]).unwrap().get(0)
+    };
+    assert_eq!(show(&mut client, "default_transaction_read_only"), "on");
+    assert_eq!(show(&mut client, "transaction_read_only"), "on");
+    assert_eq!(show(&mut client, "statement_timeout"), "1min");
+    let refused = client
+        .batch_execute("CREATE TABLE public.pgcontract_write_probe (x int)")
+        .unwrap_err();
+    assert_eq!(
+        refused.code(),
+        Some(&postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION),
+        "{refused}"
+    );
+    drop(client);
+
+    // No autovacuum/autoanalyze may assign a transaction id meanwhile.
+    let mut admin = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    admin
+        .batch_execute("ALTER SYSTEM SET autovacuum = off")
+        .unwrap();
+    admin.batch_execute("SELECT pg_reload_conf()").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let before = next_xid(&mut admin);
+    let out = Command::new(env!("CARGO_BIN_EXE_pgcontract"))
+        .args(["scan", "-c", TARGET, "--format", "json", "--quiet"])
+        .args(["--database-url", url, "--pg-stat-statements"])
+        .arg(dir().join("logs/workload.log"))
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(next_xid(&mut admin), before, "the scan wrote something");
+    admin
+        .batch_execute("ALTER SYSTEM RESET autovacuum")
+        .unwrap();
+    admin.batch_execute("SELECT pg_reload_conf()").unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stdout.contains("pg_stat_statements@postgres@"), "{stdout}");
+    assert!(!stdout.contains(password), "the password is in the report");
+    assert!(!stderr.contains(password), "the password is on stderr");
+
+    // An error during the run (a role that does not exist) does not print it.
+    let bad = url.replacen("postgres:", "nobody:", 1);
+    let out = Command::new(env!("CARGO_BIN_EXE_pgcontract"))
+        .args(["scan", "-c", TARGET, "--format", "json", "--quiet"])
+        .args(["--database-url", &bad])
+        .arg(dir().join("logs/workload.log"))
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--database-url nobody@"), "{stderr}");
+    assert!(!stderr.contains(password), "{stderr}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(password));
 }
