@@ -120,26 +120,31 @@ pub fn parse(body: &str) -> Result<AuditLine, AuditError> {
         return Err(AuditError::FieldCount(f.len()));
     }
     f.truncate(8); // drop PARAMETER (and ROWS): never kept
-    let kind = match f[0].as_str() {
+    let Ok([kind, statement_id, substatement_id, class, command, object_type, object_name, text]) =
+        <[String; 8]>::try_from(f)
+    else {
+        return Err(AuditError::FieldCount(8));
+    };
+    let kind = match kind.as_str() {
         "SESSION" => AuditType::Session,
         "OBJECT" => AuditType::Object,
         _ => return Err(AuditError::Type),
     };
-    let statement_id = f[1].parse().map_err(|_| AuditError::Id)?;
-    let substatement_id = f[2].parse().map_err(|_| AuditError::Id)?;
-    let text = match f[7].as_str() {
+    let statement_id = statement_id.parse().map_err(|_| AuditError::Id)?;
+    let substatement_id = substatement_id.parse().map_err(|_| AuditError::Id)?;
+    let text = match text.as_str() {
         "<not logged>" => AuditText::NotLogged,
         "<previously logged>" => AuditText::PreviouslyLogged,
-        _ => AuditText::Text(std::mem::take(&mut f[7])),
+        _ => AuditText::Text(text),
     };
     Ok(AuditLine {
         kind,
         statement_id,
         substatement_id,
-        class: std::mem::take(&mut f[3]),
-        command: std::mem::take(&mut f[4]),
-        object_type: std::mem::take(&mut f[5]),
-        object_name: std::mem::take(&mut f[6]),
+        class,
+        command,
+        object_type,
+        object_name,
         text,
     })
 }

@@ -560,11 +560,12 @@ impl Inventory {
         // keep a column from `clear`.
         let coverage_gaps = self.coverage_gaps(idx);
         let verdict = if verdict == Verdict::Clear && !coverage_gaps.is_empty() {
-            reasons[0] = format!(
-                "{}, but the inputs cannot show every use: {}",
-                reasons[0],
-                coverage_gaps.join("; ")
-            );
+            if let Some(first) = reasons.first_mut() {
+                *first = format!(
+                    "{first}, but the inputs cannot show every use: {}",
+                    coverage_gaps.join("; ")
+                );
+            }
             Verdict::Inconclusive
         } else {
             verdict

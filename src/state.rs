@@ -199,8 +199,9 @@ fn complete_end(path: &Path, size: u64) -> std::io::Result<u64> {
         let start = end.saturating_sub(buf.len() as u64);
         let n = (end - start) as usize;
         f.seek(SeekFrom::Start(start))?;
-        f.read_exact(&mut buf[..n])?;
-        if let Some(i) = buf[..n].iter().rposition(|b| *b == b'\n') {
+        let part = buf.get_mut(..n).unwrap_or_default();
+        f.read_exact(part)?;
+        if let Some(i) = part.iter().rposition(|b| *b == b'\n') {
             return Ok(start + i as u64 + 1);
         }
         end = start;
@@ -212,13 +213,13 @@ fn compression_on_disk(path: &Path) -> Option<String> {
     let mut f = std::fs::File::open(path).ok()?;
     let mut head = [0u8; 8];
     let mut n = 0;
-    while n < head.len() {
-        match f.read(&mut head[n..]) {
+    while let Some(rest) = head.get_mut(n..).filter(|rest| !rest.is_empty()) {
+        match f.read(rest) {
             Ok(0) | Err(_) => break,
             Ok(k) => n += k,
         }
     }
-    input::compression_of(&head[..n]).map(str::to_string)
+    input::compression_of(head.get(..n).unwrap_or_default()).map(str::to_string)
 }
 
 /// Formats that can be continued from a line boundary.

@@ -197,8 +197,8 @@ pub fn from_doc(doc: &InventoryDoc) -> Result<Inventory, String> {
         .map(|(i, t)| (t.column.clone(), i))
         .collect();
     let mut inv = Inventory::new(targets);
-    for (i, t) in doc.targets.iter().enumerate() {
-        inv.evidence[i] = TargetEvidence {
+    for (e, t) in inv.evidence.iter_mut().zip(&doc.targets) {
+        *e = TargetEvidence {
             unparseable_mentions: t.unparseable_mentions,
             truncated_statements: t.truncated_statements,
         };
@@ -292,7 +292,11 @@ fn describe(id: &InputId) -> String {
 fn describe_all<'a>(ids: impl Iterator<Item = &'a InputId>) -> String {
     let all: Vec<String> = ids.map(describe).collect();
     if all.len() > 3 {
-        format!("{} and {} more", all[..3].join(", "), all.len() - 3)
+        format!(
+            "{} and {} more",
+            all.get(..3).unwrap_or_default().join(", "),
+            all.len() - 3
+        )
     } else {
         all.join(", ")
     }
@@ -354,15 +358,14 @@ pub fn merge(items: Vec<(String, Inventory)>) -> Result<Inventory, StoredError> 
 
     let mut warnings = Vec::new();
     let mut kept: Vec<usize> = Vec::new();
-    for i in 0..keyed.len() {
-        let ids = &keyed[i].0;
+    for (i, (ids, ..)) in keyed.iter().enumerate() {
         if ids.is_empty() {
             warnings.push("an inventory without input identities was merged: duplicates among its inputs cannot be recognised".to_string());
             kept.push(i);
             continue;
         }
-        let contained = (0..keyed.len()).any(|j| {
-            j != i && ids.is_subset(&keyed[j].0) && (ids.len() < keyed[j].0.len() || j < i)
+        let contained = keyed.iter().enumerate().any(|(j, (other, ..))| {
+            j != i && ids.is_subset(other) && (ids.len() < other.len() || j < i)
         });
         if contained {
             for id in ids {
@@ -375,13 +378,14 @@ pub fn merge(items: Vec<(String, Inventory)>) -> Result<Inventory, StoredError> 
             kept.push(i);
         }
     }
-    for (x, &i) in kept.iter().enumerate() {
-        for &j in &kept[x + 1..] {
-            let shared: Vec<&InputId> = keyed[i].0.intersection(&keyed[j].0).collect();
+    let kept_items: Vec<_> = kept.iter().filter_map(|&i| keyed.get(i)).collect();
+    for (x, (ids_a, _, name_a, _)) in kept_items.iter().enumerate() {
+        for (ids_b, _, name_b, _) in kept_items.iter().skip(x + 1) {
+            let shared: Vec<&InputId> = ids_a.intersection(ids_b).collect();
             if !shared.is_empty() {
                 return Err(StoredError::Overlap {
-                    a: keyed[i].2.clone(),
-                    b: keyed[j].2.clone(),
+                    a: name_a.clone(),
+                    b: name_b.clone(),
                     inputs: describe_all(shared.into_iter()),
                 });
             }
@@ -413,8 +417,8 @@ pub fn retarget(mut inv: Inventory, targets: &[ColumnTarget]) -> Inventory {
         .collect();
     let mut evidence = vec![TargetEvidence::default(); targets.len()];
     for (old, e) in std::mem::take(&mut inv.evidence).into_iter().enumerate() {
-        if let Some(&new) = map.get(old) {
-            evidence[new] = e;
+        if let Some(slot) = map.get(old).and_then(|&new| evidence.get_mut(new)) {
+            *slot = e;
         }
     }
     inv.evidence = evidence;
@@ -428,8 +432,8 @@ pub fn retarget(mut inv: Inventory, targets: &[ColumnTarget]) -> Inventory {
             .into_iter()
             .enumerate()
         {
-            if let Some(&new) = map.get(old) {
-                sites[new] = s;
+            if let Some(slot) = map.get(old).and_then(|&new| sites.get_mut(new)) {
+                *slot = s;
             }
         }
         inv.target_sites = sites;

@@ -118,7 +118,7 @@ pub struct Parsed {
 pub fn parse_timestamp(s: &str) -> Option<Parsed> {
     let s = s.trim();
     let b = s.as_bytes();
-    if b.len() >= 10 && b[4] == b'-' && b[7] == b'-' {
+    if b.len() >= 10 && b.get(4) == Some(&b'-') && b.get(7) == Some(&b'-') {
         let y: i64 = s.get(0..4)?.parse().ok()?;
         let mo: i64 = s.get(5..7)?.parse().ok()?;
         let d: i64 = s.get(8..10)?.parse().ok()?;

@@ -181,7 +181,10 @@ impl Window {
             return None;
         }
         covered.sort();
-        let lo = self.since.unwrap_or(covered[0].0);
+        let lo = self
+            .since
+            .or_else(|| covered.first().map(|c| c.0))
+            .unwrap_or_default();
         let hi = self
             .until
             .unwrap_or_else(|| covered.iter().map(|c| c.1).max().unwrap_or(lo));

@@ -158,9 +158,9 @@ fn up_part(text: &str, notes: &mut Vec<String>) -> String {
 }
 
 fn line_of(text: &str, offset: usize) -> u64 {
-    let end = offset.min(text.len());
-    text.as_bytes()[..end]
+    text.as_bytes()
         .iter()
+        .take(offset)
         .filter(|&&b| b == b'\n')
         .count() as u64
         + 1

@@ -124,10 +124,9 @@ fn type_name(t: &Value) -> String {
         "time" => "time without time zone",
         other => other,
     };
-    let mut s = if n.len() > 1 && n[0] != "pg_catalog" {
-        format!("{}.{shown}", n[0])
-    } else {
-        shown.to_string()
+    let mut s = match n.first() {
+        Some(schema) if n.len() > 1 && schema != "pg_catalog" => format!("{schema}.{shown}"),
+        _ => shown.to_string(),
     };
     for _ in list(t, "array_bounds") {
         s.push_str("[]");

@@ -243,12 +243,11 @@ fn repair_plpgsql_json(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut in_str = false;
     let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
+    while let Some(&c) = b.get(i) {
         out.push(c);
         if in_str {
-            if c == b'\\' && i + 1 < b.len() {
-                out.push(b[i + 1]);
+            if let (b'\\', Some(&escaped)) = (c, b.get(i + 1)) {
+                out.push(escaped);
                 i += 2;
                 continue;
             }
@@ -260,8 +259,10 @@ fn repair_plpgsql_json(s: &str) -> String {
         } else if c == b'{'
             && b.get(i + 1) == Some(&b'}')
             && b.get(i + 2) == Some(&b'}')
-            && out.len() >= 2
-            && matches!(out[out.len() - 2], b',' | b'[')
+            && matches!(
+                out.len().checked_sub(2).and_then(|k| out.get(k)),
+                Some(b',' | b'[')
+            )
         {
             out.push(b'}');
             i += 3;

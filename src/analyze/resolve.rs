@@ -542,12 +542,20 @@ impl<'a> Resolver<'a> {
         out
     }
 
+    // The vector is made non-empty just above the index (returning
+    // `last_mut()` conditionally does not pass the borrow checker).
+    #[allow(clippy::indexing_slicing)]
     fn top(&mut self) -> &mut Level {
         if self.levels.is_empty() {
             self.levels.push(Level::default());
         }
         let n = self.levels.len() - 1;
         &mut self.levels[n]
+    }
+
+    /// Item `ii` of query level `li`.
+    fn item(&self, li: usize, ii: usize) -> Option<&Item> {
+        self.levels.get(li)?.items.get(ii)
     }
 
     fn add_item(&mut self, item: Item) -> usize {
@@ -810,7 +818,7 @@ impl<'a> Resolver<'a> {
             if let Some(("ColumnRef", cr)) = node(inner) {
                 let fields = list(cr, "fields");
                 if fields.len() == 1 {
-                    if let Some(name) = string_node(&fields[0]) {
+                    if let Some(name) = fields.first().and_then(string_node) {
                         if self
                             .levels
                             .last()
@@ -879,7 +887,8 @@ impl<'a> Resolver<'a> {
                     self.column_refs_seen += 1;
                     let loc = int(cr, "location") as i32;
                     let emit = !self.levels.last().is_some_and(|l| l.by_name);
-                    let expanded = self.star(&fields[..fields.len() - 1], star_via, loc, emit);
+                    let qualifier = fields.split_last().map(|(_, q)| q).unwrap_or_default();
+                    let expanded = self.star(qualifier, star_via, loc, emit);
                     let level = self.top();
                     if let Some(cols) = &expanded.cols {
                         level.star_outputs.extend(cols.iter().cloned().map(Some));
@@ -902,7 +911,7 @@ impl<'a> Resolver<'a> {
             } else {
                 alias.to_string()
             };
-            let origin = match (node(val), &self.uses[before..]) {
+            let origin = match (node(val), self.uses.get(before..).unwrap_or_default()) {
                 (Some(("ColumnRef", _)), [one]) => match &one.column {
                     ColSel::Named(c) => Some((
                         RelInfo {
@@ -955,7 +964,7 @@ impl<'a> Resolver<'a> {
             let li = self.levels.len().saturating_sub(1);
             let n = self.levels.get(li).map_or(0, |l| l.items.len());
             (0..n)
-                .filter(|&i| !self.levels[li].items[i].hidden)
+                .filter(|&i| self.item(li, i).is_some_and(|it| !it.hidden))
                 .map(|i| (li, i))
                 .collect()
         } else {
@@ -963,7 +972,9 @@ impl<'a> Resolver<'a> {
             self.find_qualified_item(&names).into_iter().collect()
         };
         for (li, ii) in targets {
-            let item = self.levels[li].items[ii].clone();
+            let Some(item) = self.item(li, ii).cloned() else {
+                continue;
+            };
             let mut cols = item.cols;
             if emit {
                 self.whole_item(li, ii, via, loc, Confidence::Certain, None);
@@ -1466,8 +1477,8 @@ impl<'a> Resolver<'a> {
             // A single scalar function's column is named after the alias
             // (not a column definition list's column).
             if n.len() == 1 && colnames.is_empty() && functions.len() == 1 && !has_coldefs {
-                if let Some(a) = &aliasname {
-                    n[0].clone_from(a);
+                if let (Some(first), Some(a)) = (n.first_mut(), &aliasname) {
+                    first.clone_from(a);
                 }
             }
             if flag(rf, "ordinality") {
@@ -1525,11 +1536,11 @@ impl<'a> Resolver<'a> {
         let mut via = "direct";
         if flag(j, "is_natural") {
             via = "natural_join";
-            let items = &self.levels[li].items;
+            let items: &[Item] = self.levels.get(li).map_or(&[], |l| &l.items);
             let side_names = |r: std::ops::Range<usize>| -> Option<Vec<String>> {
                 let mut v = Vec::new();
-                for i in r {
-                    v.extend(items[i].cols.as_ref()?.iter().map(|c| c.name.clone()));
+                for it in items.get(r)? {
+                    v.extend(it.cols.as_ref()?.iter().map(|c| c.name.clone()));
                 }
                 Some(v)
             };
@@ -1538,7 +1549,7 @@ impl<'a> Resolver<'a> {
                 _ => {
                     // Common columns unknown without a schema.
                     for i in start..end {
-                        if self.levels[li].items[i].unknown() {
+                        if self.item(li, i).is_some_and(Item::unknown) {
                             self.whole_item(
                                 li,
                                 i,
@@ -1557,11 +1568,11 @@ impl<'a> Resolver<'a> {
             for range in [start..mid, mid..end] {
                 let known: Vec<usize> = range
                     .clone()
-                    .filter(|&i| self.levels[li].items[i].has_known(name))
+                    .filter(|&i| self.item(li, i).is_some_and(|it| it.has_known(name)))
                     .collect();
                 let chosen: Vec<usize> = if known.is_empty() {
                     range
-                        .filter(|&i| self.levels[li].items[i].unknown())
+                        .filter(|&i| self.item(li, i).is_some_and(Item::unknown))
                         .collect()
                 } else {
                     known
@@ -1585,18 +1596,20 @@ impl<'a> Resolver<'a> {
                 }
                 sides.extend(chosen);
             }
-            self.levels[li].merged.push(Merged {
-                name: name.clone(),
-                sides,
-            });
+            if let Some(level) = self.levels.get_mut(li) {
+                level.merged.push(Merged {
+                    name: name.clone(),
+                    sides,
+                });
+            }
         }
         self.expr(field(j, "quals"));
         let (aliasname, colnames) = alias_parts(field(j, "alias"));
         if aliasname.is_some() {
             let mut cols: Option<Vec<Col>> = Some(Vec::new());
             let mut passthrough = Vec::new();
-            for i in start..end {
-                let it = &mut self.levels[li].items[i];
+            let items: &mut [Item] = self.levels.get_mut(li).map_or(&mut [], |l| &mut l.items);
+            for it in items.get_mut(start..end).unwrap_or_default() {
                 it.hidden = true;
                 match (cols.as_mut(), it.cols.clone()) {
                     (Some(c), Some(theirs)) => c.extend(theirs),
@@ -1750,7 +1763,7 @@ impl<'a> Resolver<'a> {
         let Some((li, ii)) = self.find_refname(rel_name) else {
             return false;
         };
-        if !self.levels[li].items[ii].has_known(name) {
+        if !self.item(li, ii).is_some_and(|it| it.has_known(name)) {
             return false;
         }
         self.column_refs_seen += 1;
@@ -1775,8 +1788,8 @@ impl<'a> Resolver<'a> {
     /// Every item a qualifier names at the innermost level that has one
     /// (more than one means PostgreSQL would call the reference ambiguous).
     fn find_qualified_items(&self, names: &[&str]) -> Vec<(usize, usize)> {
-        for li in (0..self.levels.len()).rev() {
-            let hits: Vec<(usize, usize)> = self.levels[li]
+        for (li, level) in self.levels.iter().enumerate().rev() {
+            let hits: Vec<(usize, usize)> = level
                 .items
                 .iter()
                 .enumerate()
@@ -1952,7 +1965,10 @@ impl<'a> Resolver<'a> {
             format!(
                 "`{}`: qualified by `{}`",
                 names.join("."),
-                names[..names.len() - 1].join(".")
+                names
+                    .split_last()
+                    .map(|(_, q)| q.join("."))
+                    .unwrap_or_default()
             )
         } else {
             String::new()
@@ -1964,7 +1980,7 @@ impl<'a> Resolver<'a> {
     fn column_ref_inner(&mut self, fields: &[Value], loc: i32, field_sel: Option<FieldSel<'_>>) {
         if fields.last().is_some_and(is_star) {
             // `t.*` outside a target list: a whole-row use.
-            let q = &fields[..fields.len() - 1];
+            let q = fields.split_last().map(|(_, q)| q).unwrap_or_default();
             if let Some(FieldSel::Named(f)) = field_sel {
                 // `(t.*).f` is column f of t.
                 let names: Vec<&str> = q.iter().filter_map(string_node).collect();
@@ -2027,8 +2043,7 @@ impl<'a> Resolver<'a> {
         // A column of an outer query level with the same name would take
         // over the reference if this one were dropped: no error, another
         // meaning. The reference is marked so.
-        let captured = (0..li).any(|l| {
-            let level = &self.levels[l];
+        let captured = self.levels.iter().take(li).any(|level| {
             level.items.iter().any(|it| it.has_known(name))
                 || level.merged.iter().any(|m| m.name == name)
         });
@@ -2036,7 +2051,7 @@ impl<'a> Resolver<'a> {
         let depth = self.levels.len();
         let owners: Vec<String> = hits
             .iter()
-            .filter_map(|&k| self.levels[li].items.get(k))
+            .filter_map(|&k| self.item(li, k))
             .map(|it| format!("`{}`", it.refname.as_deref().unwrap_or("(unnamed)")))
             .collect();
         self.note = format!(
@@ -2108,7 +2123,9 @@ impl<'a> Resolver<'a> {
         }
         let mut maybes: Vec<(usize, usize)> = Vec::new();
         for li in (0..self.levels.len()).rev() {
-            let level = &self.levels[li];
+            let Some(level) = self.levels.get(li) else {
+                continue;
+            };
             if let Some(m) = level.merged.iter().find(|m| m.name == name) {
                 let sides = m.sides.clone();
                 let conf = if maybes.is_empty() {
@@ -2123,10 +2140,10 @@ impl<'a> Resolver<'a> {
                 return;
             }
             let known: Vec<usize> = (0..level.items.len())
-                .filter(|&i| level.items[i].has_known(name))
+                .filter(|&i| level.items.get(i).is_some_and(|it| it.has_known(name)))
                 .collect();
             let unknown: Vec<usize> = (0..level.items.len())
-                .filter(|&i| level.items[i].unknown())
+                .filter(|&i| level.items.get(i).is_some_and(Item::unknown))
                 .collect();
             if !known.is_empty() {
                 let conf = if known.len() == 1 && maybes.is_empty() {
@@ -2161,8 +2178,8 @@ impl<'a> Resolver<'a> {
                 }
                 _ => format!("`{name}` is no column: the whole row of FROM item `{name}`"),
             };
-            let item = self.levels[li].items[ii].clone();
-            let unsure = maybes.iter().any(|m| *m != (li, ii)) || item.unknown();
+            let unsure = maybes.iter().any(|m| *m != (li, ii))
+                || self.item(li, ii).is_none_or(Item::unknown);
             let (conf, reason) = if unsure {
                 (
                     Confidence::Probable,
@@ -2183,13 +2200,14 @@ impl<'a> Resolver<'a> {
         match maybes.len() {
             0 => {}
             1 => {
-                let (li, ii) = maybes[0];
-                self.item_column(li, ii, name, Access::Read, Confidence::Certain, None, loc);
+                if let Some(&(li, ii)) = maybes.first() {
+                    self.item_column(li, ii, name, Access::Read, Confidence::Certain, None, loc);
+                }
             }
             n => {
                 let names: Vec<String> = maybes
                     .iter()
-                    .filter_map(|(l, i)| self.levels[*l].items[*i].refname.clone())
+                    .filter_map(|&(l, i)| self.item(l, i).and_then(|it| it.refname.clone()))
                     .collect();
                 let reason = Some(format!(
                     "`{name}` could belong to any of {n} relations not in the schema ({})",

@@ -83,9 +83,10 @@ impl<R: BufRead> Read for Hashing<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = {
             let avail = self.fill_buf()?;
-            let n = avail.len().min(buf.len());
-            buf[..n].copy_from_slice(&avail[..n]);
-            n
+            buf.iter_mut()
+                .zip(avail)
+                .map(|(to, from)| *to = *from)
+                .count()
         };
         self.consume(n);
         Ok(n)
@@ -102,7 +103,7 @@ impl<R: BufRead> BufRead for Hashing<R> {
             if let Ok(buf) = self.inner.fill_buf() {
                 let n = amt.min(buf.len());
                 if let Ok(mut s) = self.fp.0.lock() {
-                    s.hasher.update(&buf[..n]);
+                    s.hasher.update(buf.get(..n).unwrap_or(buf));
                     s.consumed += n as u64;
                 }
             }

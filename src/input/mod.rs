@@ -283,7 +283,7 @@ pub struct StatsRow {
 
 /// Guesses the format of an input from its first bytes.
 pub fn detect_format(head: &[u8]) -> Option<InputFormat> {
-    let text = String::from_utf8_lossy(&head[..head.len().min(64 * 1024)]);
+    let text = String::from_utf8_lossy(head.get(..64 * 1024).unwrap_or(head));
     let first = text.lines().next().unwrap_or("");
     if pgss::looks_like_header(first) {
         return Some(InputFormat::PgssCsv);

@@ -342,15 +342,18 @@ fn read_array(
     noted: &mut bool,
     sink: &mut impl FnMut(StatsRow, &mut FileCoverage),
 ) {
-    let line_at = |pos: usize| 1 + all[..pos].iter().filter(|b| **b == b'\n').count() as u64;
+    let line_at = |pos: usize| 1 + all.iter().take(pos).filter(|b| **b == b'\n').count() as u64;
     let skip_ws = |mut pos: usize| {
-        while pos < all.len() && all[pos].is_ascii_whitespace() {
+        while all.get(pos).is_some_and(u8::is_ascii_whitespace) {
             pos += 1;
         }
         pos
     };
     let mut pos = skip_ws(0);
-    if all[pos..].starts_with("\u{feff}".as_bytes()) {
+    if all
+        .get(pos..)
+        .is_some_and(|rest| rest.starts_with("\u{feff}".as_bytes()))
+    {
         pos = skip_ws(pos + 3);
     }
     if all.get(pos) != Some(&b'[') {
@@ -367,8 +370,8 @@ fn read_array(
     }
     loop {
         let start = pos;
-        let mut it =
-            serde_json::Deserializer::from_slice(&all[start..]).into_iter::<serde_json::Value>();
+        let mut it = serde_json::Deserializer::from_slice(all.get(start..).unwrap_or_default())
+            .into_iter::<serde_json::Value>();
         match it.next() {
             Some(Ok(v)) => {
                 pos = skip_ws(start + it.byte_offset());

@@ -104,11 +104,14 @@ pub fn unescape(s: &str) -> Cow<'_, str> {
     let mut out = String::with_capacity(s.len());
     let mut i = 0;
     let mut last = 0;
-    while i + 3 < b.len() {
-        if b[i] == b'#' && b[i + 1..i + 4].iter().all(|d| (b'0'..=b'7').contains(d)) {
-            let v = u32::from(b[i + 1] - b'0') * 64
-                + u32::from(b[i + 2] - b'0') * 8
-                + u32::from(b[i + 3] - b'0');
+    while let Some(window) = b.get(i..i + 4) {
+        let octal = match window {
+            [b'#', digits @ ..] if digits.iter().all(|d| (b'0'..=b'7').contains(d)) => {
+                Some(digits.iter().fold(0u32, |v, d| v * 8 + u32::from(d - b'0')))
+            }
+            _ => None,
+        };
+        if let Some(v) = octal {
             if (v < 0x20 && v != 0x0a) || v == 0x7f {
                 out.push_str(&s[last..i]);
                 out.push(char::from(v as u8));

@@ -142,8 +142,10 @@ pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
                 "| Application | User | Access | Via | Calls | Last seen | Reason | Expires |"
             )?;
             writeln!(out, "|---|---|---|---|---:|---|---|---|")?;
-            for d in &accepted {
-                let a = d.accepted.as_ref().expect("partitioned on accepted");
+            for (d, a) in accepted
+                .iter()
+                .filter_map(|d| d.accepted.as_ref().map(|a| (d, a)))
+            {
                 writeln!(
                     out,
                     "| {} | {} | {} | {} | {} | {} | {} | {} |",

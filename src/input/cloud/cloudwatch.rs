@@ -63,7 +63,7 @@ pub fn read_entries(
     mut sink: impl FnMut(LogEntry, &mut FileCoverage),
 ) -> Result<(), (u64, std::io::Error)> {
     let head = reader.fill_buf().map_err(|e| (0, e))?;
-    let text = String::from_utf8_lossy(&head[..head.len().min(64 * 1024)]).into_owned();
+    let text = String::from_utf8_lossy(head.get(..64 * 1024).unwrap_or(head)).into_owned();
     let sample: Vec<&str> = text.lines().take(500).collect();
     let Some(prefix) = forced.cloned().or_else(|| detect(&sample)) else {
         cov.errors

@@ -119,7 +119,9 @@ pub fn read_entries(
             cov.skip("line does not match log_line_prefix");
             return;
         };
-        used.insert(PREFIXES[idx].to_string(), ());
+        if let Some(prefix) = PREFIXES.get(idx) {
+            used.insert(prefix.to_string(), ());
+        }
         let entry = LogEntry {
             line: n,
             time: parts

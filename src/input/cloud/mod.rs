@@ -216,25 +216,27 @@ pub(crate) fn for_each_json_value(
     );
     let line_at = |pos: usize| line_starts.partition_point(|s| *s <= pos) as u64;
     let skip_ws = |mut pos: usize| {
-        while pos < all.len() && all[pos].is_ascii_whitespace() {
+        while all.get(pos).is_some_and(u8::is_ascii_whitespace) {
             pos += 1;
         }
         pos
     };
     let mut pos = skip_ws(0);
-    if all[pos..].starts_with("\u{feff}".as_bytes()) {
+    if all
+        .get(pos..)
+        .is_some_and(|rest| rest.starts_with("\u{feff}".as_bytes()))
+    {
         pos = skip_ws(pos + 3);
     }
     let array = all.get(pos) == Some(&b'[');
     if array {
         pos = skip_ws(pos + 1);
     }
-    while pos < all.len() {
-        if array && all[pos] == b']' {
+    while let Some(rest) = all.get(pos..).filter(|rest| !rest.is_empty()) {
+        if array && rest.first() == Some(&b']') {
             break;
         }
-        let mut it =
-            serde_json::Deserializer::from_slice(&all[pos..]).into_iter::<serde_json::Value>();
+        let mut it = serde_json::Deserializer::from_slice(rest).into_iter::<serde_json::Value>();
         let line = line_at(pos);
         match it.next() {
             Some(Ok(v)) => {
