@@ -177,6 +177,11 @@ pub struct ScanArgs {
     /// No progress bar.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Show statement texts as logged, literal values included (by
+    /// default every literal is replaced by `$n`, so no value from the logs
+    /// reaches the output). The report is marked (`"literals": "kept"`).
+    #[arg(long)]
+    pub keep_literals: bool,
     /// Incremental scan: read only what is new since the last run with this
     /// state file, add it to the inventory stored there, and update it.
     #[arg(long, value_name = "FILE")]

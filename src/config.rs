@@ -305,6 +305,7 @@ pub fn scan_setup(args: &ScanArgs) -> Result<ScanSetup, ConfigError> {
             progress: !args.quiet,
             chunk_bytes: 0,
             logging: crate::visibility::Declared::parse(&args.logging)?,
+            keep_literals: args.keep_literals,
         },
         format: output_format(args.format),
         output: args.output.clone(),

@@ -61,6 +61,34 @@ pub enum Verdict {
     Inconclusive,
 }
 
+/// Whether the statement texts (`query`) of an inventory keep the literal
+/// values of the logs (`scan --keep-literals`) or have them replaced by `$n`.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Literals {
+    /// Every literal is replaced by `$n` (the default; documents written
+    /// before the mark existed are always this).
+    #[default]
+    Stripped,
+    /// The texts are as logged, values included.
+    Kept,
+    /// Merged from inventories of both kinds: some texts may carry values.
+    Mixed,
+}
+
+impl Literals {
+    /// The mark of an inventory merged from two marked ones.
+    pub fn combine(a: Option<Literals>, b: Option<Literals>) -> Option<Literals> {
+        match (a, b) {
+            (None, x) | (x, None) => x,
+            (Some(x), Some(y)) if x == y => Some(x),
+            _ => Some(Literals::Mixed),
+        }
+    }
+}
+
 /// The identity of one dependency row.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DepKey {
@@ -412,6 +440,9 @@ pub struct Inventory {
     /// The day expiry dates are checked against (UTC milliseconds); `None`
     /// treats every acceptance with an expiry date as expired.
     pub today: Option<Millis>,
+    /// Whether `query` texts keep literal values; `None` for an inventory
+    /// no scan or stored document has marked yet (shown as stripped).
+    pub literals: Option<Literals>,
 }
 
 /// A target's verdict with the reasons stated.
@@ -487,6 +518,7 @@ impl Inventory {
         self.accepted.sort();
         self.accepted.dedup();
         self.today = self.today.max(other.today);
+        self.literals = Literals::combine(self.literals, other.literals);
     }
 
     /// Coverage summed over all inputs.

@@ -109,10 +109,22 @@ pub fn exit_status_with(inv: &Inventory, fail_on: FailOn) -> ExitStatus {
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same
-/// directory, flushed to disk, then a rename; on failure the temporary file
-/// is removed. SIGINT/SIGTERM wait for it to finish (see [`interrupt`]).
+/// directory, flushed to disk, then renamed over `path`. Whatever fails (a
+/// full disk, a target that is a directory), `path` keeps its old content
+/// and the temporary file is removed. A symbolic link at `path` is written
+/// through (its target is replaced); an existing file's permissions are kept.
+/// SIGINT/SIGTERM wait for it to finish (see [`interrupt`]).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let _no_interruption = interrupt::writing();
+    let resolved;
+    let path = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            resolved = std::fs::canonicalize(path)?;
+            resolved.as_path()
+        }
+        _ => path,
+    };
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -121,17 +133,26 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.pgcontract-{}.tmp", std::process::id()));
-    let written = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(
+        ".{name}.pgcontract-{}-{seq}.tmp",
+        std::process::id()
+    ));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
         f.write_all(bytes)?;
+        if let Ok(old) = std::fs::metadata(path) {
+            f.set_permissions(old.permissions())?;
+        }
         f.sync_all()?;
         std::fs::rename(&tmp, path)
-    })();
-    if written.is_err() {
+    };
+    write().inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
-    }
-    written
+    })
 }
 
 /// Runs a parsed command line, writing reports to `stdout` and diagnostics

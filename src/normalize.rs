@@ -32,6 +32,7 @@ pub fn tokens(sql: &str) -> Lexer<'_> {
         src: sql,
         bytes: sql.as_bytes(),
         pos: 0,
+        legacy: false,
     }
 }
 
@@ -40,6 +41,9 @@ pub struct Lexer<'a> {
     src: &'a str,
     bytes: &'a [u8],
     pos: usize,
+    /// `standard_conforming_strings = off`: a backslash escapes the next
+    /// character in plain `'…'` strings too.
+    legacy: bool,
 }
 
 fn is_ident_start(b: u8) -> bool {
@@ -173,7 +177,7 @@ impl<'a> Iterator for Lexer<'a> {
         }
         // Strings.
         if c == b'\'' {
-            self.skip_quoted(false);
+            self.skip_quoted(self.legacy);
             return Some(Token::Literal);
         }
         if matches!(c, b'e' | b'E') && self.peek(1) == b'\'' {
@@ -183,7 +187,7 @@ impl<'a> Iterator for Lexer<'a> {
         }
         if matches!(c, b'b' | b'B' | b'x' | b'X' | b'n' | b'N') && self.peek(1) == b'\'' {
             self.pos += 1;
-            self.skip_quoted(false);
+            self.skip_quoted(self.legacy);
             return Some(Token::Literal);
         }
         if matches!(c, b'u' | b'U') && self.peek(1) == b'&' && self.peek(2) == b'\'' {
@@ -281,7 +285,45 @@ fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// `($n /*, ... */)` so that statements differing only in list length share
 /// one key. Quoted identifiers are kept exactly.
 pub fn normalize(sql: &str) -> String {
-    let toks: Vec<Token<'_>> = tokens(sql).collect();
+    normalize_tokens(sql, tokens(sql).collect())
+}
+
+/// [`normalize`] for text shown in output (`query`): where a backslash in a
+/// plain `'…'` string makes the string's end depend on
+/// `standard_conforming_strings` (off on old servers and for some clients:
+/// the backslash escapes the quote), the two readings can disagree on what
+/// is a value; the text is then cut before that string, so that a value is
+/// never shown as words.
+pub fn normalize_shown(sql: &str) -> String {
+    let standard = normalize(sql);
+    if !sql.contains('\\') {
+        return standard;
+    }
+    let mut legacy_lexer = tokens(sql);
+    legacy_lexer.legacy = true;
+    if normalize_tokens(sql, legacy_lexer.collect()) == standard {
+        return standard;
+    }
+    // Both readings agree up to the first plain string with a backslash.
+    let mut lx = tokens(sql);
+    let mut cut = sql.len();
+    loop {
+        let start = lx.pos;
+        let Some(tok) = lx.next() else { break };
+        let text = &lx.bytes[start..lx.pos];
+        if tok == Token::Literal
+            && !matches!(text.first(), Some(b'e' | b'E' | b'$'))
+            && text.contains(&b'\\')
+        {
+            cut = start;
+            break;
+        }
+    }
+    let head = normalize(&sql[..cut]);
+    format!("{head} … (the rest is not shown: a backslash in a string makes its end depend on standard_conforming_strings)")
+}
+
+fn normalize_tokens(sql: &str, toks: Vec<Token<'_>>) -> String {
     let max_param = toks
         .iter()
         .filter_map(|t| match t {
@@ -425,6 +467,23 @@ pub fn stable_hash(s: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backslash_string_never_shows_a_value_as_words() {
+        // With standard_conforming_strings = off the backslash escapes the
+        // quote: `x\' AND name = secret` is one string, not words.
+        let sql = "SELECT a FROM t WHERE n = 'x\\' AND name = secret9' AND m = 1";
+        let shown = normalize_shown(sql);
+        assert!(!shown.contains("secret9"), "{shown}");
+        assert!(shown.starts_with("select a from t where n = … (the rest is not shown"));
+        // The other way round: a value after the backslash string.
+        let sql = "SELECT a FROM t WHERE n = 'x\\' , 'y' secret8 '";
+        assert!(!normalize_shown(sql).contains("secret8"));
+        // A backslash both readings agree on changes nothing.
+        let sql = "SELECT a FROM t WHERE n ~ '^\\d+$' AND m = E'a\\'b'";
+        assert_eq!(normalize_shown(sql), normalize(sql));
+        assert_eq!(normalize(sql), "select a from t where n ~ $1 and m = $2");
+    }
 
     #[test]
     fn strips_every_kind_of_literal() {

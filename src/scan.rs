@@ -20,7 +20,9 @@ use crate::input::{
     self, csvlog, detect_format, fingerprint, jsonlog, pgss, stderr, syslog, InputFormat,
     InputSource,
 };
-use crate::inventory::{Confidence, DepKey, DepStats, FileCoverage, Inventory, SourceRef};
+use crate::inventory::{
+    Confidence, DepKey, DepStats, FileCoverage, Inventory, Literals, SourceRef,
+};
 
 /// Why a dependency from a statement the log cut short is only possible.
 const TRUNCATED_REASON: &str = "the log cut this statement short ([Your log message was truncated]): the lost part could change how its names resolve";
@@ -51,6 +53,8 @@ pub struct ScanConfig {
     pub chunk_bytes: usize,
     /// Logging settings stated with `--logging` (override inference).
     pub logging: crate::visibility::Declared,
+    /// Keep literal values in the statement texts shown (`--keep-literals`).
+    pub keep_literals: bool,
 }
 
 /// Expands directories (recursively, sorted) and glob patterns (`*`, `?`,
@@ -161,7 +165,8 @@ pub fn scan_with(
     plans: &BTreeMap<String, ReadPlan>,
     window: &Window,
 ) -> Inventory {
-    let analyzer = Analyzer::new(&cfg.catalog, &cfg.targets, cfg.search_path.clone());
+    let analyzer = Analyzer::new(&cfg.catalog, &cfg.targets, cfg.search_path.clone())
+        .keeping_literals(cfg.keep_literals);
     let cache = AnalysisCache::default();
     let bar = crate::progress::Progress::new(cfg.progress, inputs.len() as u64);
     let run = || {
@@ -223,13 +228,23 @@ pub fn scan_with(
         .extend(catalog_warnings(&cfg.catalog, &cfg.targets));
     inv.warnings.sort();
     inv.warnings.dedup();
+    inv.literals = Some(literals_mark(cfg));
     inv
+}
+
+fn literals_mark(cfg: &ScanConfig) -> Literals {
+    if cfg.keep_literals {
+        Literals::Kept
+    } else {
+        Literals::Stripped
+    }
 }
 
 /// Scans pg_stat_statements rows read from a live server (`name` is the
 /// input's name in coverage).
 pub fn scan_stats_rows(cfg: &ScanConfig, name: &str, rows: Vec<input::StatsRow>) -> Inventory {
-    let analyzer = Analyzer::new(&cfg.catalog, &cfg.targets, cfg.search_path.clone());
+    let analyzer = Analyzer::new(&cfg.catalog, &cfg.targets, cfg.search_path.clone())
+        .keeping_literals(cfg.keep_literals);
     let mut cov = FileCoverage {
         format: "pg_stat_statements-live".into(),
         ..FileCoverage::default()
@@ -253,6 +268,7 @@ pub fn scan_stats_rows(cfg: &ScanConfig, name: &str, rows: Vec<input::StatsRow>)
     );
     let mut inv = fs.inv;
     inv.files.insert(name.to_string(), cov);
+    inv.literals = Some(literals_mark(cfg));
     inv
 }
 
@@ -353,7 +369,13 @@ impl<'a> FileScan<'a> {
             analyzer.search_path(),
         );
         // The same text resolves differently under another search_path.
-        let key = format!("{}\u{0}{}", path.join("\u{1}"), normalize(&s.text));
+        // Texts shown with their values are analysed per text.
+        let text = if analyzer.keeps_literals() {
+            s.text.clone()
+        } else {
+            normalize(&s.text)
+        };
+        let key = format!("{}\u{0}{text}", path.join("\u{1}"));
         if let Some(a) = self.local.get(&key) {
             return Arc::clone(a);
         }

@@ -266,6 +266,7 @@ pub fn from_doc(doc: &InventoryDoc) -> Result<Inventory, String> {
     }
     inv.accepted.clone_from(&doc.accept);
     inv.today = time_from("today", &doc.today)?;
+    inv.literals = Some(doc.literals);
     Ok(inv)
 }
 

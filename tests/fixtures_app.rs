@@ -260,6 +260,7 @@ fn json_output_matches_the_documented_contract() {
     let doc: pgcontract::report::json::InventoryDoc = serde_json::from_slice(&out).unwrap();
     assert_eq!(doc.version, 1);
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["literals"], "stripped");
     let dep = &v["dependencies"][0];
     for k in [
         "column",

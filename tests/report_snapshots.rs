@@ -27,6 +27,7 @@ fn render(format: OutputFormat, inputs: &[&str], schema: Option<&str>) -> String
         progress: false,
         chunk_bytes: 0,
         logging: Default::default(),
+        keep_literals: false,
     };
     let inv = scan(&cfg);
     let mut out = Vec::new();

@@ -32,6 +32,7 @@ fn scan_with(schema: &Path, logs: &[PathBuf]) -> InventoryDoc {
         progress: false,
         chunk_bytes: 0,
         logging: Default::default(),
+        keep_literals: false,
     };
     to_doc(&scan(&cfg))
 }
@@ -369,6 +370,7 @@ fn scan_live(url: &str, logs: &[PathBuf]) -> InventoryDoc {
         progress: false,
         chunk_bytes: 0,
         logging: Default::default(),
+        keep_literals: false,
     };
     to_doc(&scan(&cfg))
 }
@@ -495,6 +497,7 @@ fn regenerated_schema_fixture_gives_the_same_inventory() {
         prefix: None,
         input_format: None,
         logging: Default::default(),
+        keep_literals: false,
         search_path: parse_search_path("\"$user\", public"),
         threads: 0,
         progress: false,

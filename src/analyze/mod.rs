@@ -17,7 +17,7 @@ pub use schema::load_schema;
 
 use crate::catalog::Catalog;
 use crate::inventory::{Access, Confidence};
-use crate::normalize::{identifiers, normalize, stable_hash};
+use crate::normalize::{identifiers, normalize_shown, stable_hash};
 use crate::target::ColumnTarget;
 use resolve::{ColSel, ColumnUse, Resolver};
 
@@ -65,6 +65,8 @@ pub struct Analyzer<'a> {
     catalog: &'a Catalog,
     targets: &'a [ColumnTarget],
     search_path: Vec<String>,
+    /// `query` texts keep their literal values (`--keep-literals`).
+    keep_literals: bool,
 }
 
 impl<'a> Analyzer<'a> {
@@ -78,6 +80,28 @@ impl<'a> Analyzer<'a> {
             catalog,
             targets,
             search_path,
+            keep_literals: false,
+        }
+    }
+
+    /// The same analyzer, whose `query` texts keep the literal values of the
+    /// statement (`keep`) or replace them by `$n` (the default).
+    pub fn keeping_literals(mut self, keep: bool) -> Self {
+        self.keep_literals = keep;
+        self
+    }
+
+    /// Whether `query` texts keep literal values.
+    pub fn keeps_literals(&self) -> bool {
+        self.keep_literals
+    }
+
+    /// The `query` text shown for a statement text.
+    fn shown(&self, sql: &str) -> String {
+        if self.keep_literals {
+            sql.trim().to_string()
+        } else {
+            normalize_shown(sql)
         }
     }
 
@@ -125,7 +149,7 @@ impl<'a> Analyzer<'a> {
         let parsed = match parse::parse(sql) {
             Ok(p) => p,
             Err(reason) => {
-                let query = normalize(sql);
+                let query = self.shown(sql);
                 let refs = self.possible_mentions(
                     sql,
                     "unparseable",
@@ -133,7 +157,7 @@ impl<'a> Analyzer<'a> {
                 );
                 return Analysis {
                     statements: vec![StatementAnalysis {
-                        fingerprint: format!("text:{:016x}", stable_hash(&query)),
+                        fingerprint: format!("text:{:016x}", stable_hash(&normalize_shown(sql))),
                         query,
                         refs,
                         parsed: false,
@@ -145,9 +169,10 @@ impl<'a> Analyzer<'a> {
         let statements = parsed
             .into_iter()
             .map(|stmt| {
-                let query = normalize(&stmt.text);
-                let fingerprint = parse::fingerprint(&stmt.text)
-                    .unwrap_or_else(|| format!("text:{:016x}", stable_hash(&query)));
+                let query = self.shown(&stmt.text);
+                let fingerprint = parse::fingerprint(&stmt.text).unwrap_or_else(|| {
+                    format!("text:{:016x}", stable_hash(&normalize_shown(&stmt.text)))
+                });
                 let kind = tree::node(&stmt.tree).map(|(k, _)| k).unwrap_or("");
                 let (mut refs, problem) = match kind {
                     "DoStmt" | "CreateFunctionStmt" => {

@@ -35,6 +35,13 @@ fn props(site: Option<&MigrationSite>, title: &str) -> String {
 /// Writes the annotations.
 pub fn write(inv: &Inventory, out: &mut dyn Write) -> io::Result<()> {
     let doc = to_doc(inv);
+    if let Some(notice) = super::literals_notice(doc.literals) {
+        writeln!(
+            out,
+            "::warning title=pgcontract: literal values kept::{}",
+            data(notice)
+        )?;
+    }
     for t in &doc.targets {
         let (cmd, word) = match t.verdict {
             Verdict::Blocked => ("error", "blocked"),

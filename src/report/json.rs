@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::contract::{AcceptRule, Acceptance};
 use crate::inventory::{
-    Access, Actor, Confidence, FileCoverage, Inventory, ScannedRange, SchemaDependency,
+    Access, Actor, Confidence, FileCoverage, Inventory, Literals, ScannedRange, SchemaDependency,
     StatementCounts, Verdict,
 };
 use crate::migration::{MigrationSite, UncheckedChange};
@@ -49,6 +49,11 @@ pub struct InventoryDoc {
     /// The time acceptance expiry dates were checked against (RFC 3339).
     #[serde(default)]
     pub today: Option<String>,
+    /// `stripped` (every literal in `query` replaced by `$n`), `kept`
+    /// (`scan --keep-literals`: texts as logged, values included) or `mixed`
+    /// (merged from both). Documents without it are `stripped`.
+    #[serde(default)]
+    pub literals: Literals,
 }
 
 /// The evidence window.
@@ -140,7 +145,8 @@ pub struct DependencyDoc {
     pub last_seen: Option<String>,
     /// Statement fingerprint.
     pub fingerprint: String,
-    /// The statement, every literal replaced by `$n`.
+    /// The statement, every literal replaced by `$n` (as logged, values
+    /// included, when the document's `literals` is `kept`).
     pub query: String,
     /// Up to three `file:line` samples.
     pub sources: Vec<String>,
@@ -347,6 +353,7 @@ pub fn to_doc(inv: &Inventory) -> InventoryDoc {
         }),
         accept: inv.accepted.clone(),
         today: inv.today.map(format_rfc3339),
+        literals: inv.literals.unwrap_or_default(),
     }
 }
 

@@ -48,6 +48,10 @@ pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "{MARKER}")?;
     writeln!(out, "## pgcontract: contract audit")?;
     writeln!(out)?;
+    if let Some(notice) = super::literals_notice(doc.literals) {
+        writeln!(out, "> ⚠️ **{notice}**")?;
+        writeln!(out)?;
+    }
     if let Some(w) = doc
         .window
         .as_ref()

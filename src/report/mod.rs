@@ -10,7 +10,21 @@ pub mod text;
 
 use std::io::{self, Write};
 
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, Literals};
+
+/// The line every human-readable report shows when statement texts may
+/// carry literal values (`--keep-literals`); `None` when they are stripped.
+pub fn literals_notice(literals: Literals) -> Option<&'static str> {
+    match literals {
+        Literals::Stripped => None,
+        Literals::Kept => Some(
+            "literal values kept (--keep-literals): the statement texts show values from the logs",
+        ),
+        Literals::Mixed => Some(
+            "literal values kept in part (merged with a --keep-literals inventory): some statement texts show values from the logs",
+        ),
+    }
+}
 
 /// An output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -75,10 +75,7 @@ pub fn to_sarif(doc: &InventoryDoc) -> Value {
             "partialFingerprints": { "pgcontractTarget/v1": u.object }
         }));
     }
-    json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": SARIF_VERSION,
-        "runs": [{
+    let mut run = json!({
             "tool": {
                 "driver": {
                     "name": "pgcontract",
@@ -91,7 +88,14 @@ pub fn to_sarif(doc: &InventoryDoc) -> Value {
                 }
             },
             "results": results
-        }]
+    });
+    if let Some(notice) = super::literals_notice(doc.literals) {
+        run["properties"] = json!({ "literals": doc.literals, "notice": notice });
+    }
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": SARIF_VERSION,
+        "runs": [run]
     })
 }
 

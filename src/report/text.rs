@@ -50,6 +50,9 @@ impl Paint {
 /// verdicts and headings.
 pub fn write_doc_styled(doc: &InventoryDoc, color: bool, out: &mut dyn Write) -> io::Result<()> {
     let paint = Paint { on: color };
+    if let Some(notice) = super::literals_notice(doc.literals) {
+        writeln!(out, "{} {notice}", paint.wrap("1;33", "NOTE:"))?;
+    }
     for t in &doc.targets {
         writeln!(
             out,

@@ -35,6 +35,7 @@ pub fn config(inputs: &[PathBuf], schema: Option<&Path>, threads: usize) -> Scan
         progress: false,
         chunk_bytes: 0,
         logging: Default::default(),
+        keep_literals: false,
     }
 }
 
