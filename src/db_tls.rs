@@ -340,13 +340,12 @@ fn pem_blocks(pem: &[u8]) -> Vec<String> {
     let text = String::from_utf8_lossy(pem);
     let mut out = Vec::new();
     let mut rest = text.as_ref();
-    while let Some(start) = rest.find(BEGIN) {
-        let Some(len) = rest[start..].find(END) else {
+    while let Some((_, after)) = rest.split_once(BEGIN) {
+        let Some((body, tail)) = after.split_once(END) else {
             break;
         };
-        let end = start + len + END.len();
-        out.push(rest[start..end].to_string());
-        rest = &rest[end..];
+        out.push(format!("{BEGIN}{body}{END}"));
+        rest = tail;
     }
     out
 }

@@ -88,6 +88,7 @@ pub const TEST_PANIC_ENV: &str = "PGCONTRACT_TEST_PANIC_ON";
 /// The test hook (see [`TEST_PANIC_ENV`]): panics when the variable names
 /// input `name` at `point` (`None`: the start of the input).
 #[cfg(debug_assertions)]
+#[allow(clippy::panic)] // the one deliberate panic of the library (debug builds only)
 pub fn test_hook(name: &str, point: Option<&str>) {
     let Ok(spec) = std::env::var(TEST_PANIC_ENV) else {
         return;

@@ -286,7 +286,7 @@ fn describe(id: &InputId) -> String {
         "{file} (bytes {}..{}, sha256 {})",
         r.offset,
         r.offset + r.length,
-        &r.sha256[..r.sha256.len().min(12)]
+        r.sha256.get(..12).unwrap_or(&r.sha256)
     )
 }
 

@@ -81,10 +81,10 @@ fn zone_offset(name: &str) -> Option<i64> {
 
 /// `+03`, `-0530`, `+05:30`.
 fn numeric_offset(s: &str) -> Option<i64> {
-    let (sign, rest) = match s.as_bytes().first()? {
-        b'+' => (1, &s[1..]),
-        b'-' => (-1, &s[1..]),
-        _ => return None,
+    let (sign, rest) = if let Some(rest) = s.strip_prefix('+') {
+        (1, rest)
+    } else {
+        (-1, s.strip_prefix('-')?)
     };
     let digits: String = rest.chars().filter(|c| *c != ':').collect();
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -93,11 +93,8 @@ fn numeric_offset(s: &str) -> Option<i64> {
     let (h, m) = match digits.len() {
         1 | 2 => (digits.parse::<i64>().ok()?, 0),
         3 | 4 => {
-            let split = digits.len() - 2;
-            (
-                digits[..split].parse::<i64>().ok()?,
-                digits[split..].parse::<i64>().ok()?,
-            )
+            let (h, m) = digits.split_at_checked(digits.len() - 2)?;
+            (h.parse::<i64>().ok()?, m.parse::<i64>().ok()?)
         }
         _ => return None,
     };
@@ -141,7 +138,7 @@ pub fn parse_timestamp(s: &str) -> Option<Parsed> {
         let mut rest = rest.get(8..)?;
         if let Some(frac) = rest.strip_prefix('.') {
             let digits: String = frac.chars().take_while(char::is_ascii_digit).collect();
-            rest = &frac[digits.len()..];
+            rest = frac.trim_start_matches(|c: char| c.is_ascii_digit());
             let mut f = 0i64;
             for (i, c) in digits.chars().take(3).enumerate() {
                 f += i64::from(c.to_digit(10)? as u8) * 10i64.pow(2 - i as u32);

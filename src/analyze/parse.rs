@@ -285,8 +285,9 @@ pub fn sanitize_error(msg: &str) -> String {
     let msg = msg.strip_prefix("Error parsing query: ").unwrap_or(msg);
     let msg = msg.strip_prefix("Parse error: ").unwrap_or(msg);
     let msg = msg.strip_prefix("Invalid statement: ").unwrap_or(msg);
-    let cut = msg.find(['"', '\'']).unwrap_or(msg.len());
-    let mut s = msg[..cut].trim().to_string();
+    // Only the words before the first quote: what follows can quote input.
+    let before_quote = msg.split(['"', '\'']).next().unwrap_or_default();
+    let mut s = before_quote.trim().to_string();
     for tail in [" at or near", " at end of input", " at or near end"] {
         if let Some(stripped) = s.strip_suffix(tail) {
             s = stripped.trim().to_string();

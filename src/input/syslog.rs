@@ -113,7 +113,7 @@ pub fn unescape(s: &str) -> Cow<'_, str> {
         };
         if let Some(v) = octal {
             if (v < 0x20 && v != 0x0a) || v == 0x7f {
-                out.push_str(&s[last..i]);
+                out.push_str(s.get(last..i).unwrap_or_default());
                 out.push(char::from(v as u8));
                 i += 4;
                 last = i;
@@ -122,7 +122,7 @@ pub fn unescape(s: &str) -> Cow<'_, str> {
         }
         i += 1;
     }
-    out.push_str(&s[last..]);
+    out.push_str(s.get(last..).unwrap_or_default());
     Cow::Owned(out)
 }
 

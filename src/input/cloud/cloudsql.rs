@@ -58,7 +58,7 @@ pub fn read_entries(
             return;
         }
         let text = match alloydb_re().find(text) {
-            Some(m) => &text[m.end()..],
+            Some(m) => text.get(m.end()..).unwrap_or(text),
             None => text,
         };
         payloads.push(Payload {

@@ -32,7 +32,8 @@ pub fn strip_stamp(line: &str) -> (Option<Millis>, &str) {
                 .get(1)
                 .and_then(|m| parse_timestamp(m.as_str()))
                 .map(|t| t.millis);
-            (t, &line[c.get(0).map_or(0, |m| m.end())..])
+            let rest = line.get(c.get(0).map_or(0, |m| m.end())..);
+            (t, rest.unwrap_or(line))
         }
         None => (None, line),
     }
