@@ -5,6 +5,8 @@
 //! [`RecordStart`] function); formats without one are read sequentially.
 
 use std::io::{self, BufRead};
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
 
 /// Finds the first record start at or after byte `from` of `buf`, looking
 /// only at complete lines (ending with `\n`); `None` when there is none yet.
@@ -26,6 +28,103 @@ pub struct Chunk {
 /// Default chunk size: large enough that per-chunk costs vanish, small
 /// enough that a few chunks per thread stay in memory.
 pub const DEFAULT_CHUNK_BYTES: usize = 4 << 20;
+
+/// Bounds the chunks of one input that are in memory at once: the reader
+/// may hand out chunk `i` only once every chunk before `i - cap` has been
+/// settled (scanned and folded in file order). A slow chunk therefore holds
+/// back the reader instead of letting finished chunks pile up behind it, so
+/// at most `cap` chunks (read, being scanned, or waiting for an earlier one)
+/// exist at any time, whatever the size of the input.
+#[derive(Debug)]
+pub struct InFlight {
+    cap: usize,
+    state: Mutex<Gate>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Gate {
+    /// Chunks `0..settled` are settled.
+    settled: usize,
+    /// The consumer stopped (finished or unwound): never wait again.
+    closed: bool,
+}
+
+impl InFlight {
+    /// A gate letting at most `cap` (at least 1) chunks be in flight.
+    pub fn new(cap: usize) -> Self {
+        Self {
+            cap: cap.max(1),
+            state: Mutex::new(Gate::default()),
+            changed: Condvar::new(),
+        }
+    }
+
+    /// The most chunks in flight at once.
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// Blocks until chunk `index` may be read: fewer than `cap` chunks before
+    /// it are unsettled. Returns false when the consumer has stopped.
+    pub fn admit(&self, index: usize) -> bool {
+        let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if g.closed {
+                return false;
+            }
+            if index < g.settled + self.cap {
+                return true;
+            }
+            // The timeout only guards against a lost wake-up.
+            g = self
+                .changed
+                .wait_timeout(g, Duration::from_millis(200))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Chunks `0..settled` are settled.
+    pub fn settled(&self, settled: usize) {
+        let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        g.settled = g.settled.max(settled);
+        self.changed.notify_all();
+    }
+
+    /// The consumer stopped: wakes and releases the reader for good.
+    pub fn close(&self) {
+        let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        g.closed = true;
+        self.changed.notify_all();
+    }
+
+    /// Closes the gate when dropped while unwinding from a panic, so that
+    /// the reader never waits for a chunk that will not be settled.
+    pub fn close_on_panic(&self) -> impl Drop + '_ {
+        struct Closer<'a>(&'a InFlight);
+        impl Drop for Closer<'_> {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    self.0.close();
+                }
+            }
+        }
+        Closer(self)
+    }
+
+    /// Closes the gate when dropped (also when unwinding from a panic), so
+    /// the reader never waits for a consumer that is gone.
+    pub fn closer(&self) -> impl Drop + '_ {
+        struct Closer<'a>(&'a InFlight);
+        impl Drop for Closer<'_> {
+            fn drop(&mut self) {
+                self.0.close();
+            }
+        }
+        Closer(self)
+    }
+}
 
 /// The start of the line holding byte `pos` (or `pos` if it starts one).
 fn line_start_at_or_after(buf: &[u8], pos: usize) -> Option<usize> {
@@ -192,5 +291,36 @@ mod tests {
         // The incomplete last line (`\t`) is dropped.
         assert_eq!(got, b"x\n\tx\n\tx\n\tx\n");
         assert_eq!(err.0, 4);
+    }
+    #[test]
+    fn in_flight_gate_holds_the_reader_back_until_earlier_chunks_settle() {
+        let gate = InFlight::new(2);
+        assert!(gate.admit(0));
+        assert!(gate.admit(1));
+        let admitted = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for i in 2..5 {
+                    assert!(gate.admit(i));
+                    admitted.store(i, std::sync::atomic::Ordering::SeqCst);
+                }
+                // The consumer is gone: the reader is released, refused.
+                assert!(!gate.admit(100));
+            });
+            std::thread::sleep(Duration::from_millis(50));
+            assert_eq!(admitted.load(std::sync::atomic::Ordering::SeqCst), 0);
+            gate.settled(1);
+            while admitted.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+                std::thread::yield_now();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            // Chunk 3 needs chunk 1 settled too.
+            assert_eq!(admitted.load(std::sync::atomic::Ordering::SeqCst), 2);
+            gate.settled(3);
+            while admitted.load(std::sync::atomic::Ordering::SeqCst) < 4 {
+                std::thread::yield_now();
+            }
+            drop(gate.closer());
+        });
     }
 }

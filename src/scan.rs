@@ -640,6 +640,10 @@ fn scan_stderr_chunked(
         cov: FileCoverage::default(),
         audit_seen: false,
     });
+    // At most this many chunks of the input exist at once (read, being
+    // scanned, or done and waiting for an earlier one to be settled).
+    let gate = chunk::InFlight::new(2 * threads + 2);
+    let gate = &gate;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(threads + 1);
     let start = |buf: &[u8], from: usize| stderr::next_record_start(prefix, buf, from);
     let scan_chunk =
@@ -665,9 +669,13 @@ fn scan_stderr_chunked(
             }
         };
     let (read_result, parts, chunks) = std::thread::scope(|scope| {
-        let reader_thread =
-            scope.spawn(move || chunk::cut(reader, target, &start, |c| tx.send(c).is_ok()));
+        let reader_thread = scope.spawn(move || {
+            chunk::cut(reader, target, &start, |c| {
+                gate.admit(c.index) && tx.send(c).is_ok()
+            })
+        });
         let mut chunks = 0usize;
+        let closer = gate.closer();
         let parts = match mode {
             ChunkMode::Sequential => {
                 let mut cov = FileCoverage::default();
@@ -676,6 +684,7 @@ fn scan_stderr_chunked(
                 for c in rx {
                     chunks += 1;
                     scan_chunk(&c, &mut x, &mut fs, &mut cov);
+                    gate.settled(chunks);
                 }
                 fs.inv.files.insert(name.to_string(), cov);
                 fs.inv
@@ -684,6 +693,9 @@ fn scan_stderr_chunked(
                 .into_iter()
                 .par_bridge()
                 .map(|c| {
+                    // A panic here must not leave the reader waiting for
+                    // this chunk to be settled.
+                    let _closer = gate.close_on_panic();
                     let mut part_cov = FileCoverage::default();
                     let mut fs = FileScan::new(name.to_string(), shared, &cfg.targets);
                     let mut x = if c.index == 0 {
@@ -692,6 +704,7 @@ fn scan_stderr_chunked(
                         Extractor::for_chunk()
                     };
                     scan_chunk(&c, &mut x, &mut fs, &mut part_cov);
+                    let index = c.index;
                     let out = ChunkOut {
                         deferred: x.take_deferred(),
                         audit: x.needs_sequential(),
@@ -699,11 +712,14 @@ fn scan_stderr_chunked(
                         waiting: std::mem::take(&mut fs.waiting),
                         held: std::mem::take(&mut fs.held),
                     };
-                    crate::panics::test_hook(name, Some(&format!("settle{}", c.index)));
-                    settler
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(c.index, out);
+                    crate::panics::test_hook(name, Some(&format!("settle{index}")));
+                    drop(c);
+                    let settled = {
+                        let mut settler = settler.lock().unwrap_or_else(|e| e.into_inner());
+                        settler.push(index, out);
+                        settler.next
+                    };
+                    gate.settled(settled);
                     fs.inv.files.insert(name.to_string(), part_cov);
                     fs.inv
                 })
@@ -715,6 +731,7 @@ fn scan_stderr_chunked(
                     },
                 ),
         };
+        drop(closer);
         let read_result = reader_thread
             .join()
             .unwrap_or_else(|_| Err((0, std::io::Error::other("reader thread panicked"))));

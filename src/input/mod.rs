@@ -5,6 +5,7 @@
 pub mod cloud;
 pub mod csvlog;
 pub mod fingerprint;
+pub mod json_stream;
 pub mod jsonlog;
 pub mod pgss;
 pub mod prefix;

@@ -6,6 +6,7 @@
 
 use std::io::{BufRead, Read};
 
+use super::json_stream::{JsonWindow, Next};
 use super::StatsRow;
 use crate::inventory::FileCoverage;
 
@@ -313,14 +314,13 @@ pub fn read_json_rows(
             }
         }
         JsonShape::Array => {
-            let mut all = Vec::new();
-            let res = reader.read_to_end(&mut all);
-            cov.bytes += all.len() as u64;
-            let newlines = all.iter().filter(|b| **b == b'\n').count() as u64;
-            cov.lines += newlines + u64::from(!all.is_empty() && !all.ends_with(b"\n"));
-            read_array(&all, cov, &mut noted, &mut sink);
-            if let Err(e) = res {
-                return Err((newlines, e));
+            let mut w = JsonWindow::new(reader);
+            read_array(&mut w, cov, &mut noted, &mut sink);
+            let totals = w.finish();
+            cov.bytes += totals.bytes;
+            cov.lines += totals.lines;
+            if let Some(e) = totals.error {
+                return Err((totals.newlines, e));
             }
         }
     }
@@ -336,73 +336,63 @@ fn json_problem(e: &serde_json::Error) -> String {
     format!("{e}")
 }
 
-fn read_array(
-    all: &[u8],
+/// Reads the elements of a JSON array one at a time (the input is streamed:
+/// only the element being read is held).
+fn read_array<R: BufRead>(
+    w: &mut JsonWindow<R>,
     cov: &mut FileCoverage,
     noted: &mut bool,
     sink: &mut impl FnMut(StatsRow, &mut FileCoverage),
 ) {
-    let line_at = |pos: usize| 1 + all.iter().take(pos).filter(|b| **b == b'\n').count() as u64;
-    let skip_ws = |mut pos: usize| {
-        while all.get(pos).is_some_and(u8::is_ascii_whitespace) {
-            pos += 1;
-        }
-        pos
-    };
-    let mut pos = skip_ws(0);
-    if all
-        .get(pos..)
-        .is_some_and(|rest| rest.starts_with("\u{feff}".as_bytes()))
-    {
-        pos = skip_ws(pos + 3);
-    }
-    if all.get(pos) != Some(&b'[') {
+    w.skip_ws();
+    w.skip_bom();
+    w.skip_ws();
+    if w.peek() != Some(b'[') {
         cov.skip("malformed JSON record");
         cov.errors.push(format!(
             "line {}: the JSON array does not start with `[`",
-            line_at(pos)
+            w.line()
         ));
         return;
     }
-    pos = skip_ws(pos + 1);
-    if all.get(pos) == Some(&b']') {
+    w.bump();
+    w.skip_ws();
+    if w.peek() == Some(b']') {
         return;
     }
     loop {
-        let start = pos;
-        let mut it = serde_json::Deserializer::from_slice(all.get(start..).unwrap_or_default())
-            .into_iter::<serde_json::Value>();
-        match it.next() {
-            Some(Ok(v)) => {
-                pos = skip_ws(start + it.byte_offset());
-                json_record(v, line_at(start), cov, noted, sink);
+        match w.value() {
+            Next::Value(v, line) => {
+                w.skip_ws();
+                json_record(v, line, cov, noted, sink);
             }
-            Some(Err(e)) => {
+            Next::Malformed(e, line) => {
                 cov.skip("malformed JSON record");
                 cov.errors.push(format!(
-                    "line {}: malformed JSON ({}); the rest of the array was not read",
-                    line_at(start),
+                    "line {line}: malformed JSON ({}); the rest of the array was not read",
                     json_problem(&e)
                 ));
                 return;
             }
-            None => {
+            Next::End => {
                 cov.skip("malformed JSON record");
-                cov.errors.push(format!(
-                    "line {}: the JSON array ends early",
-                    line_at(start)
-                ));
+                cov.errors
+                    .push(format!("line {}: the JSON array ends early", w.line()));
                 return;
             }
         }
-        match all.get(pos) {
-            Some(b',') => pos = skip_ws(pos + 1),
+        match w.peek() {
+            Some(b',') => {
+                w.bump();
+                w.skip_ws();
+            }
             Some(b']') => {
-                let end = skip_ws(pos + 1);
-                if end < all.len() {
+                w.bump();
+                w.skip_ws();
+                if w.peek().is_some() {
                     cov.errors.push(format!(
                         "line {}: text after the JSON array was not read",
-                        line_at(end)
+                        w.line()
                     ));
                 }
                 return;
@@ -411,7 +401,7 @@ fn read_array(
                 cov.skip("malformed JSON record");
                 cov.errors.push(format!(
                     "line {}: expected `,` or `]` in the JSON array; the rest was not read",
-                    line_at(pos.min(all.len()))
+                    w.line()
                 ));
                 return;
             }
@@ -557,5 +547,62 @@ mod tests {
         assert!(!looks_like_header(
             "2024-01-01 00:00:00 UTC [1] LOG:  statement: SELECT query, calls"
         ));
+    }
+    #[test]
+    fn json_array_is_streamed_with_the_same_rows_errors_and_lines_whatever_the_reads() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/app/pgss/pgss-all.json"
+        ))
+        .unwrap();
+        let elements = serde_json::from_str::<Vec<serde_json::Value>>(&text)
+            .unwrap()
+            .len();
+        assert!(elements > 20);
+        // The 6th element (on line 6) loses its closing brace; text follows
+        // an intact array.
+        let sixth = text.match_indices("\n {").nth(4).unwrap().0 + 2;
+        let broken = format!("{}{{\"query\": [1,{}", &text[..sixth], &text[sixth + 1..]);
+        let trailing = format!("\u{feff}{text}\n\n  garbage\n");
+        let read = |input: &str, cap: usize| {
+            let mut rows = 0;
+            let mut cov = FileCoverage::default();
+            read_json_rows(
+                std::io::BufReader::with_capacity(cap, input.as_bytes()),
+                JsonShape::Array,
+                &mut cov,
+                |_, _| rows += 1,
+            )
+            .unwrap();
+            (rows, cov)
+        };
+        for cap in [1, 5, 4096, 1 << 20] {
+            let (rows, cov) = read(&text, cap);
+            assert_eq!(rows, elements, "cap {cap}");
+            assert!(cov.errors.is_empty(), "cap {cap}: {:?}", cov.errors);
+            assert_eq!(cov.bytes, text.len() as u64);
+            assert_eq!(cov.lines, text.lines().count() as u64);
+
+            let (rows, cov) = read(&broken, cap);
+            assert_eq!(rows, 5, "cap {cap}");
+            assert_eq!(cov.errors.len(), 1, "cap {cap}: {:?}", cov.errors);
+            assert!(
+                cov.errors[0].starts_with("line 6: malformed JSON (")
+                    && cov.errors[0].ends_with("; the rest of the array was not read"),
+                "cap {cap}: {:?}",
+                cov.errors
+            );
+
+            let (rows, cov) = read(&trailing, cap);
+            assert_eq!(rows, elements, "cap {cap}");
+            let last = trailing.lines().count();
+            assert_eq!(
+                cov.errors,
+                [format!(
+                    "line {last}: text after the JSON array was not read"
+                )],
+                "cap {cap}"
+            );
+        }
     }
 }

@@ -193,78 +193,62 @@ pub(crate) fn for_each_line(
     }
 }
 
-/// Reads a JSON input whole and calls `f` for each top-level value (the
-/// elements of an array, or a sequence of values such as one object a line),
-/// with the line it starts on. A malformed value is counted and named; the
-/// reader goes on at the next line.
+/// Reads a JSON input and calls `f` for each top-level value (the elements
+/// of an array, or a sequence of values such as one object a line), with the
+/// line it starts on. The input is streamed: only the value being read is
+/// held. A malformed value is counted and named; the reader goes on at the
+/// next line.
 pub(crate) fn for_each_json_value(
-    mut reader: impl BufRead,
+    reader: impl BufRead,
     cov: &mut FileCoverage,
     mut f: impl FnMut(serde_json::Value, u64, &mut FileCoverage),
 ) -> Result<(), (u64, std::io::Error)> {
-    let mut all = Vec::new();
-    let res = reader.read_to_end(&mut all);
-    cov.bytes += all.len() as u64;
-    let newlines = all.iter().filter(|b| **b == b'\n').count() as u64;
-    cov.lines += newlines + u64::from(!all.is_empty() && !all.ends_with(b"\n"));
-    let mut line_starts = vec![0usize];
-    line_starts.extend(
-        all.iter()
-            .enumerate()
-            .filter(|(_, b)| **b == b'\n')
-            .map(|(i, _)| i + 1),
-    );
-    let line_at = |pos: usize| line_starts.partition_point(|s| *s <= pos) as u64;
-    let skip_ws = |mut pos: usize| {
-        while all.get(pos).is_some_and(u8::is_ascii_whitespace) {
-            pos += 1;
-        }
-        pos
-    };
-    let mut pos = skip_ws(0);
-    if all
-        .get(pos..)
-        .is_some_and(|rest| rest.starts_with("\u{feff}".as_bytes()))
-    {
-        pos = skip_ws(pos + 3);
-    }
-    let array = all.get(pos) == Some(&b'[');
+    use super::json_stream::{JsonWindow, Next};
+    let mut w = JsonWindow::new(reader);
+    w.skip_ws();
+    w.skip_bom();
+    w.skip_ws();
+    let array = w.peek() == Some(b'[');
     if array {
-        pos = skip_ws(pos + 1);
+        w.bump();
+        w.skip_ws();
     }
-    while let Some(rest) = all.get(pos..).filter(|rest| !rest.is_empty()) {
-        if array && rest.first() == Some(&b']') {
+    let skip_comma = |w: &mut JsonWindow<_>| {
+        if array && w.peek() == Some(b',') {
+            w.bump();
+            w.skip_ws();
+        }
+    };
+    while w.peek().is_some() {
+        if array && w.peek() == Some(b']') {
             break;
         }
-        let mut it = serde_json::Deserializer::from_slice(rest).into_iter::<serde_json::Value>();
-        let line = line_at(pos);
-        match it.next() {
-            Some(Ok(v)) => {
-                pos = skip_ws(pos + it.byte_offset());
+        match w.value() {
+            Next::Value(v, line) => {
+                w.skip_ws();
                 f(v, line, cov);
-                if array && all.get(pos) == Some(&b',') {
-                    pos = skip_ws(pos + 1);
-                }
+                skip_comma(&mut w);
             }
-            Some(Err(e)) => {
+            Next::Malformed(e, line) => {
                 cov.skip("malformed JSON record");
                 cov.errors.push(format!(
                     "line {line}: malformed JSON ({e}); went on at the next line"
                 ));
                 // Resynchronise at the next line.
-                let next = line_starts.get(line as usize).copied().unwrap_or(all.len());
-                pos = skip_ws(next.max(pos + 1));
-                if array && all.get(pos) == Some(&b',') {
-                    pos = skip_ws(pos + 1);
-                }
+                w.next_line();
+                w.skip_ws();
+                skip_comma(&mut w);
             }
-            None => break,
+            Next::End => break,
         }
     }
-    if let Err(e) = res {
-        return Err((newlines, e));
+    let totals = w.finish();
+    cov.bytes += totals.bytes;
+    cov.lines += totals.lines;
+    match totals.error {
+        Some(e) => Err((totals.newlines, e)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// A string field of a JSON object (numbers are given as text; empty and
@@ -280,5 +264,62 @@ pub(crate) fn json_str<'a>(
         }
         serde_json::Value::Number(n) => Some(std::borrow::Cow::Owned(n.to_string())),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(format: InputFormat, text: &str, cap: usize) -> (Vec<LogEntry>, FileCoverage) {
+        let mut entries = Vec::new();
+        let mut cov = FileCoverage::default();
+        read_entries(
+            format,
+            std::io::BufReader::with_capacity(cap, text.as_bytes()),
+            None,
+            &mut cov,
+            |e, _| entries.push(e),
+        )
+        .unwrap();
+        (entries, cov)
+    }
+
+    #[test]
+    fn json_shapes_are_streamed_with_the_same_entries_whatever_the_reads() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/cloud/");
+        for (file, format) in [
+            ("azure-log-analytics.json", InputFormat::AzureLogAnalytics),
+            ("cloudsql.json", InputFormat::CloudSql),
+            ("azure-eventhub.ndjson", InputFormat::AzureEventHub),
+            ("cnpg.ndjson", InputFormat::CloudNativePg),
+        ] {
+            let text = std::fs::read_to_string(format!("{dir}{file}")).unwrap();
+            // A value broken on its 3rd line: reading goes on at the next line.
+            let lines: Vec<&str> = text.split_inclusive('\n').collect();
+            let broken = format!(
+                "{}{{\"broken\": [1,\n{}",
+                lines[..2].concat(),
+                lines[2..].concat()
+            );
+            for input in [&text, &broken] {
+                let (whole, whole_cov) = read(format, input, 1 << 22);
+                assert!(whole.len() > 20, "{file}: {}", whole.len());
+                assert_eq!(whole_cov.lines, input.lines().count() as u64, "{file}");
+                for cap in [1, 7, 4096] {
+                    let (got, cov) = read(format, input, cap);
+                    assert_eq!(got, whole, "{file}, {cap}-byte reads");
+                    assert_eq!(cov, whole_cov, "{file}, {cap}-byte reads");
+                }
+            }
+            let (_, cov) = read(format, &broken, 1);
+            assert!(
+                cov.errors
+                    .iter()
+                    .any(|e| e.starts_with("line 3: malformed JSON (")),
+                "{file}: {:?}",
+                cov.errors
+            );
+        }
     }
 }

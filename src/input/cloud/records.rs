@@ -23,7 +23,13 @@ pub fn read_entries(
     cov: &mut FileCoverage,
     mut sink: impl FnMut(LogEntry, &mut FileCoverage),
 ) -> Result<(), (u64, std::io::Error)> {
-    let mut hub_records: Vec<(u64, serde_json::Value)> = Vec::new();
+    // Flexible Server messages carry the server's prefix: it is detected
+    // once from the first messages, as for a stderr log; records are held
+    // only until then.
+    let mut hub = Hub {
+        prefix: forced.map(|p| Some(p.clone())),
+        ..Hub::default()
+    };
     let res = for_each_json_value(reader, cov, |v, line, cov| match format {
         InputFormat::CloudNativePg => {
             let rec = v.get("record").filter(|r| r.is_object());
@@ -54,7 +60,9 @@ pub fn read_entries(
             for r in records {
                 match r {
                     serde_json::Value::Object(mut r) => match r.remove("properties") {
-                        Some(p @ serde_json::Value::Object(_)) => hub_records.push((line, p)),
+                        Some(p @ serde_json::Value::Object(_)) => {
+                            hub.record(line, p, cov, &mut sink);
+                        }
                         _ => cov.skip("Event Hub record without properties"),
                     },
                     _ => cov.skip("Event Hub record without properties"),
@@ -62,23 +70,77 @@ pub fn read_entries(
             }
         }
     });
-    // Flexible Server messages carry the server's prefix: detect it once
-    // from the first messages, as for a stderr log.
-    let firsts: Vec<&str> = hub_records
-        .iter()
-        .filter_map(|(_, p)| p.get("message").and_then(|m| m.as_str()))
-        .map(|m| m.split('\n').next().unwrap_or(""))
-        .take(500)
-        .collect();
-    let prefix = forced.cloned().or_else(|| detect_prefix(&firsts));
-    let mut used_prefix = None;
-    for (line, p) in &hub_records {
-        event_hub_record(p, *line, prefix.as_ref(), &mut used_prefix, cov, &mut sink);
-    }
-    if let Some(p) = used_prefix {
-        cov.log_line_prefix = Some(p);
-    }
+    hub.finish(cov, &mut sink);
     res
+}
+
+/// How many messages the prefix of Event Hub records is detected from.
+const HUB_SAMPLE: usize = 500;
+
+/// Event Hub records, held until their prefix is known.
+#[derive(Default)]
+struct Hub {
+    /// The prefix, once decided (`Some(None)`: none detected).
+    prefix: Option<Option<Prefix>>,
+    held: Vec<(u64, serde_json::Value)>,
+    /// Held records with a message.
+    messages: usize,
+    used_prefix: Option<String>,
+}
+
+impl Hub {
+    fn record(
+        &mut self,
+        line: u64,
+        p: serde_json::Value,
+        cov: &mut FileCoverage,
+        sink: &mut impl FnMut(LogEntry, &mut FileCoverage),
+    ) {
+        if let Some(prefix) = &self.prefix {
+            event_hub_record(&p, line, prefix.as_ref(), &mut self.used_prefix, cov, sink);
+            return;
+        }
+        if p.get("message").is_some_and(|m| m.is_string()) {
+            self.messages += 1;
+        }
+        self.held.push((line, p));
+        if self.messages >= HUB_SAMPLE {
+            self.decide(cov, sink);
+        }
+    }
+
+    /// Detects the prefix from the held records and hands them on.
+    fn decide(
+        &mut self,
+        cov: &mut FileCoverage,
+        sink: &mut impl FnMut(LogEntry, &mut FileCoverage),
+    ) {
+        let firsts: Vec<&str> = self
+            .held
+            .iter()
+            .filter_map(|(_, p)| p.get("message").and_then(|m| m.as_str()))
+            .map(|m| m.split('\n').next().unwrap_or(""))
+            .take(HUB_SAMPLE)
+            .collect();
+        let prefix = detect_prefix(&firsts);
+        for (line, p) in std::mem::take(&mut self.held) {
+            event_hub_record(&p, line, prefix.as_ref(), &mut self.used_prefix, cov, sink);
+        }
+        self.prefix = Some(prefix);
+    }
+
+    fn finish(
+        mut self,
+        cov: &mut FileCoverage,
+        sink: &mut impl FnMut(LogEntry, &mut FileCoverage),
+    ) {
+        if self.prefix.is_none() {
+            self.decide(cov, sink);
+        }
+        if let Some(p) = self.used_prefix {
+            cov.log_line_prefix = Some(p);
+        }
+    }
 }
 
 /// One csvlog-shaped record (field names as in csvlog).
