@@ -174,7 +174,9 @@ pub struct ScanArgs {
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
-    /// No progress bar.
+    /// No progress bar (otherwise one is drawn on stderr when it is a
+    /// terminal: bytes read of the inputs' size on disk, rate, ETA, files
+    /// done).
     #[arg(long, short = 'q')]
     pub quiet: bool,
     /// Show statement texts as logged, literal values included (by

@@ -168,11 +168,17 @@ pub fn scan_with(
     let analyzer = Analyzer::new(&cfg.catalog, &cfg.targets, cfg.search_path.clone())
         .keeping_literals(cfg.keep_literals);
     let cache = AnalysisCache::default();
-    let bar = crate::progress::Progress::new(cfg.progress, inputs.len() as u64);
+    let expected: Vec<u64> = inputs
+        .iter()
+        .map(|i| crate::progress::expected_bytes(i, plans.get(&i.display_name())))
+        .collect();
+    let bar =
+        crate::progress::Progress::new(cfg.progress, expected.iter().sum(), inputs.len() as u64);
     let run = || {
         inputs
             .par_iter()
-            .map(|source| {
+            .zip(&expected)
+            .map(|(source, expected)| {
                 let plan = plans.get(&source.display_name());
                 let shared = Shared {
                     analyzer: &analyzer,
@@ -180,9 +186,10 @@ pub fn scan_with(
                     window,
                 };
                 let name = source.display_name();
+                let counter = bar.counter();
                 let inv = crate::panics::catch(|| {
                     crate::panics::test_hook(&name, None);
-                    scan_input(source, cfg, shared, plan)
+                    scan_input(source, cfg, shared, plan, &counter)
                 })
                 .unwrap_or_else(|message| {
                     // What the input gave before the panic is dropped: it
@@ -198,7 +205,7 @@ pub fn scan_with(
                     );
                     inv
                 });
-                bar.file_done();
+                bar.file_done(&counter, *expected);
                 inv
             })
             .reduce(
@@ -758,7 +765,7 @@ fn reopen(
     plan: Option<&ReadPlan>,
 ) -> Result<Box<dyn std::io::BufRead + Send>, String> {
     let mut opened = match plan {
-        Some(p) if p.offset > 0 || p.limit.is_some() => open_planned(source, p),
+        Some(p) if p.offset > 0 || p.limit.is_some() => open_planned(source, p, None),
         _ => input::open(source),
     }
     .map_err(|e| e.to_string())?;
@@ -774,7 +781,11 @@ fn reopen(
 
 /// Opens an uncompressed file at `plan.offset`, reading at most `plan.limit`
 /// bytes.
-fn open_planned(source: &InputSource, plan: &ReadPlan) -> Result<input::Opened, input::InputError> {
+fn open_planned(
+    source: &InputSource,
+    plan: &ReadPlan,
+    counter: Option<&crate::progress::Counter>,
+) -> Result<input::Opened, input::InputError> {
     use std::io::{Read, Seek, SeekFrom};
     let InputSource::File(path) = source else {
         return input::open(source);
@@ -786,8 +797,12 @@ fn open_planned(source: &InputSource, plan: &ReadPlan) -> Result<input::Opened, 
     let mut f = std::fs::File::open(path).map_err(err)?;
     f.seek(SeekFrom::Start(plan.offset)).map_err(err)?;
     let limited = f.take(plan.limit.unwrap_or(u64::MAX));
+    let raw: Box<dyn Read + Send> = match counter {
+        Some(c) => Box::new(c.wrap(limited)),
+        None => Box::new(limited),
+    };
     Ok(input::Opened {
-        reader: Box::new(std::io::BufReader::with_capacity(256 * 1024, limited)),
+        reader: Box::new(std::io::BufReader::with_capacity(256 * 1024, raw)),
         compression: None,
     })
 }
@@ -797,6 +812,7 @@ fn scan_input(
     cfg: &ScanConfig,
     shared: Shared<'_>,
     plan: Option<&ReadPlan>,
+    counter: &crate::progress::Counter,
 ) -> Inventory {
     let name = source.display_name();
     let mut cov = FileCoverage::default();
@@ -805,8 +821,8 @@ fn scan_input(
     let mut fingerprint = None;
     let mut fs = FileScan::new(name.clone(), shared, &cfg.targets);
     let opened = match plan {
-        Some(p) if p.offset > 0 || p.limit.is_some() => open_planned(source, p),
-        _ => input::open(source),
+        Some(p) if p.offset > 0 || p.limit.is_some() => open_planned(source, p, Some(counter)),
+        _ => input::open_counted(source, Some(counter)),
     };
     match opened {
         Err(e) => {

@@ -1061,3 +1061,36 @@ fn a_bad_logging_setting_exits_2_and_names_it() {
         stderr(&out)
     );
 }
+
+#[test]
+fn progress_bar_is_hidden_when_stderr_is_not_a_terminal_and_never_on_stdout() {
+    // stderr is a pipe here: without --quiet the bar must stay hidden; its
+    // traces (carriage returns, escape sequences, "N/M files", byte rates)
+    // must not appear on either stream, and stdout must be what --quiet gives.
+    let schema = schema();
+    let dir = tempfile::tempdir().unwrap();
+    let gz = dir.path().join("custom.log.gz");
+    std::fs::write(&gz, gzip(&std::fs::read(custom_log()).unwrap())).unwrap();
+    let inputs: Vec<String> = all_inputs()
+        .iter()
+        .chain([&gz])
+        .map(|p| p.display().to_string())
+        .collect();
+    let mut loud: Vec<&str> = scan_args(path_str(&schema), &["--format", "json"])
+        .into_iter()
+        .filter(|a| *a != "-q")
+        .collect();
+    loud.extend(inputs.iter().map(String::as_str));
+    let out = pgc(&loud);
+    assert_code(&out, 1);
+    let mut quiet = scan_args(path_str(&schema), &["--format", "json"]);
+    quiet.extend(inputs.iter().map(String::as_str));
+    let q = pgc(&quiet);
+    assert_eq!(stdout(&out), stdout(&q));
+    for (stream, text) in [("stdout", stdout(&out)), ("stderr", stderr(&out))] {
+        assert!(!text.contains('\r'), "{stream}: {text}");
+        assert!(!text.contains('\u{1b}'), "{stream}: {text}");
+        assert!(!text.contains("/5 files"), "{stream}: {text}");
+        assert!(!text.contains("/s eta"), "{stream}: {text}");
+    }
+}

@@ -193,6 +193,15 @@ pub fn looks_like_glob(s: &str) -> bool {
 /// bytes, not by name; concatenated streams are read to the end). A damaged
 /// stream yields the data before the damage, then a read error.
 pub fn open(source: &InputSource) -> Result<Opened, InputError> {
+    open_counted(source, None)
+}
+
+/// [`open`], counting the bytes read from the file (before decompression)
+/// on a progress bar.
+pub fn open_counted(
+    source: &InputSource,
+    counter: Option<&crate::progress::Counter>,
+) -> Result<Opened, InputError> {
     let raw: Box<dyn Read + Send> = match source {
         InputSource::File(p) => Box::new(File::open(p).map_err(|e| {
             let name = p.display().to_string();
@@ -206,6 +215,10 @@ pub fn open(source: &InputSource) -> Result<Opened, InputError> {
             }
         })?),
         InputSource::Stdin => Box::new(io::stdin()),
+    };
+    let raw = match counter {
+        Some(c) => Box::new(c.wrap(raw)),
+        None => raw,
     };
     let mut buffered = BufReader::with_capacity(256 * 1024, raw);
     let head = buffered.fill_buf().map_err(|e| InputError::Open {
