@@ -23,6 +23,9 @@ pub struct Chunk {
     pub lines_before: u64,
     /// The bytes.
     pub data: Vec<u8>,
+    /// The last chunk of the input (the next one, if any, starts at a
+    /// record start).
+    pub last: bool,
 }
 
 /// Default chunk size: large enough that per-chunk costs vanish, small
@@ -158,12 +161,13 @@ pub fn cut(
     let mut search_from = target;
     let mut index = 0usize;
     let mut lines_before = 0u64;
-    let mut emit = |data: Vec<u8>, lines_before: &mut u64, index: &mut usize| -> bool {
+    let mut emit = |data: Vec<u8>, last: bool, lines_before: &mut u64, index: &mut usize| {
         let lines = count_lines(&data);
         let ok = send(Chunk {
             index: *index,
             lines_before: *lines_before,
             data,
+            last,
         });
         *index += 1;
         *lines_before += lines;
@@ -184,13 +188,13 @@ pub fn cut(
             buf.truncate(memchr::memrchr(b'\n', &buf).map_or(0, |p| p + 1));
             let lines = lines_before + count_lines(&buf);
             if !buf.is_empty() {
-                emit(buf, &mut lines_before, &mut index);
+                emit(buf, true, &mut lines_before, &mut index);
             }
             return Err((lines, e));
         }
         if n == 0 {
             if !buf.is_empty() {
-                emit(buf, &mut lines_before, &mut index);
+                emit(buf, true, &mut lines_before, &mut index);
             }
             return Ok(());
         }
@@ -204,7 +208,7 @@ pub fn cut(
                     rest.extend_from_slice(&buf[cut_at..]);
                     buf.truncate(cut_at);
                     let data = std::mem::replace(&mut buf, rest);
-                    if !emit(data, &mut lines_before, &mut index) {
+                    if !emit(data, false, &mut lines_before, &mut index) {
                         return Ok(());
                     }
                     search_from = target;
@@ -259,6 +263,7 @@ mod tests {
             for (i, c) in chunks.iter().enumerate() {
                 assert_eq!(c.index, i);
                 assert_eq!(c.lines_before, lines);
+                assert_eq!(c.last, i + 1 == chunks.len());
                 assert_ne!(c.data[0], b'\t', "target {target}");
                 lines += count_lines(&c.data);
             }

@@ -16,6 +16,7 @@ use crate::catalog::Catalog;
 use crate::chunk::{self, Chunk};
 use crate::extract::{stats_row, Carried, Deferred, Extractor, Statement};
 use crate::input::prefix::Prefix;
+use crate::input::record::ChunkErrors;
 use crate::input::{
     self, csvlog, detect_format, fingerprint, jsonlog, pgss, stderr, syslog, InputFormat,
     InputSource,
@@ -559,6 +560,8 @@ struct ChunkOut {
     deferred: Vec<Deferred>,
     waiting: Vec<(Statement, Arc<Analysis>)>,
     held: Vec<Statement>,
+    /// The record errors the chunk's reader listed, and how many it did not.
+    record_errors: (Vec<String>, u64),
 }
 
 /// Settles chunks in file order: the backend state carried over each
@@ -571,6 +574,7 @@ struct Settler<'a> {
     cov: FileCoverage,
     /// Some chunk had state that is not carried across chunks.
     audit_seen: bool,
+    errors: ChunkErrors,
 }
 
 impl Settler<'_> {
@@ -579,6 +583,8 @@ impl Settler<'_> {
         while let Some(out) = self.ready.remove(&self.next) {
             self.next += 1;
             self.audit_seen |= out.audit;
+            let (listed, more) = out.record_errors;
+            self.errors.add(&mut self.cov, listed, more);
             for (mut s, a) in out.waiting {
                 self.carried.fill(&mut s);
                 self.fs.dependencies(&s, &a);
@@ -621,12 +627,61 @@ struct ChunkedScan {
     needs_sequential: bool,
 }
 
-/// Scans a stderr log in chunks cut at record boundaries: a reader thread
-/// reads (and decompresses) while the pool scans chunks. Line numbers
-/// continue from `lines_before`.
-fn scan_stderr_chunked(
+/// A log format read in chunks cut at record boundaries.
+#[derive(Clone, Copy)]
+enum Chunked<'p> {
+    Stderr(&'p Prefix),
+    Csvlog,
+    Jsonlog,
+}
+
+impl Chunked<'_> {
+    /// Where a record may start (see [`chunk::RecordStart`]).
+    fn start(self, buf: &[u8], from: usize) -> Option<usize> {
+        match self {
+            Chunked::Stderr(prefix) => stderr::next_record_start(prefix, buf, from),
+            Chunked::Csvlog => csvlog::next_record_start(buf, from),
+            Chunked::Jsonlog => jsonlog::next_record_start(buf, from),
+        }
+    }
+
+    /// Reads the entries of one chunk; line numbers continue from
+    /// `lines_before`.
+    fn read(
+        self,
+        c: &Chunk,
+        name: &str,
+        lines_before: u64,
+        cov: &mut FileCoverage,
+        sink: &mut dyn FnMut(input::LogEntry, &mut FileCoverage),
+    ) {
+        // Reading a byte slice cannot fail.
+        match self {
+            Chunked::Stderr(prefix) => {
+                let _ = stderr::read_entries(&c.data[..], prefix, cov, |mut e, cov| {
+                    e.line += lines_before;
+                    sink(e, cov);
+                });
+            }
+            Chunked::Csvlog => csvlog::read_chunk(&c.data, name, lines_before, c.last, cov, sink),
+            Chunked::Jsonlog => {
+                let _ = jsonlog::read_entries(&c.data[..], name, lines_before, cov, sink);
+            }
+        }
+    }
+
+    /// Its reader lists record errors (only the first few per reader).
+    fn lists_record_errors(self) -> bool {
+        !matches!(self, Chunked::Stderr(_))
+    }
+}
+
+/// Scans a log in chunks cut at record boundaries: a reader thread reads
+/// (and decompresses) while the pool scans chunks. Line numbers continue
+/// from `lines_before`.
+fn scan_chunked(
     reader: Box<dyn std::io::BufRead + Send>,
-    prefix: &Prefix,
+    format: Chunked<'_>,
     name: &str,
     lines_before: u64,
     mode: ChunkMode,
@@ -646,24 +701,28 @@ fn scan_stderr_chunked(
         fs: FileScan::new(name.to_string(), shared, &cfg.targets),
         cov: FileCoverage::default(),
         audit_seen: false,
+        errors: ChunkErrors::default(),
     });
     // At most this many chunks of the input exist at once (read, being
     // scanned, or done and waiting for an earlier one to be settled).
     let gate = chunk::InFlight::new(2 * threads + 2);
     let gate = &gate;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(threads + 1);
-    let start = |buf: &[u8], from: usize| stderr::next_record_start(prefix, buf, from);
+    let start = |buf: &[u8], from: usize| format.start(buf, from);
     let scan_chunk =
         |c: &Chunk, x: &mut Extractor, fs: &mut FileScan<'_>, cov: &mut FileCoverage| {
             let lines_before = lines_before + c.lines_before;
             let scanned = crate::panics::catch(|| {
                 crate::panics::test_hook(name, Some(&format!("chunk{}", c.index)));
-                // Reading a byte slice cannot fail.
-                let _ = stderr::read_entries(&c.data[..], prefix, cov, |mut e, cov| {
-                    e.line += lines_before;
+                format.read(c, name, lines_before, cov, &mut |e, cov| {
                     x.entry(&e, cov, &mut |s, cov| fs.statement(s, cov));
                 });
             });
+            let record_errors = if format.lists_record_errors() {
+                ChunkErrors::take(name, &mut cov.errors)
+            } else {
+                (Vec::new(), 0)
+            };
             if let Err(message) = scanned {
                 let lines = memchr::memchr_iter(b'\n', &c.data).count() as u64;
                 let part = format!(
@@ -674,6 +733,7 @@ fn scan_stderr_chunked(
                 cov.errors
                     .push(crate::panics::input_error(name, Some(&part), &message));
             }
+            record_errors
         };
     let (read_result, parts, chunks) = std::thread::scope(|scope| {
         let reader_thread = scope.spawn(move || {
@@ -688,11 +748,16 @@ fn scan_stderr_chunked(
                 let mut cov = FileCoverage::default();
                 let mut fs = FileScan::new(name.to_string(), shared, &cfg.targets);
                 let mut x = Extractor::default();
+                let mut errors = ChunkErrors::default();
+                let mut listed = FileCoverage::default();
                 for c in rx {
                     chunks += 1;
-                    scan_chunk(&c, &mut x, &mut fs, &mut cov);
+                    let (l, more) = scan_chunk(&c, &mut x, &mut fs, &mut cov);
+                    errors.add(&mut listed, l, more);
                     gate.settled(chunks);
                 }
+                errors.finish(name, &mut listed);
+                cov.errors.append(&mut listed.errors);
                 fs.inv.files.insert(name.to_string(), cov);
                 fs.inv
             }
@@ -710,7 +775,7 @@ fn scan_stderr_chunked(
                     } else {
                         Extractor::for_chunk()
                     };
-                    scan_chunk(&c, &mut x, &mut fs, &mut part_cov);
+                    let record_errors = scan_chunk(&c, &mut x, &mut fs, &mut part_cov);
                     let index = c.index;
                     let out = ChunkOut {
                         deferred: x.take_deferred(),
@@ -718,6 +783,7 @@ fn scan_stderr_chunked(
                         extractor: x,
                         waiting: std::mem::take(&mut fs.waiting),
                         held: std::mem::take(&mut fs.held),
+                        record_errors,
                     };
                     crate::panics::test_hook(name, Some(&format!("settle{index}")));
                     drop(c);
@@ -744,7 +810,8 @@ fn scan_stderr_chunked(
             .unwrap_or_else(|_| Err((0, std::io::Error::other("reader thread panicked"))));
         (read_result, parts, chunks)
     });
-    let settler = settler.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut settler = settler.into_inner().unwrap_or_else(|e| e.into_inner());
+    std::mem::take(&mut settler.errors).finish(name, &mut settler.cov);
     let mut inv = parts;
     inv.merge(settler.fs.inv);
     let mut cov = inv.files.remove(name).unwrap_or_default();
@@ -755,6 +822,54 @@ fn scan_stderr_chunked(
         cov,
         read_result,
         needs_sequential: settler.audit_seen && chunks > 1,
+    }
+}
+
+/// Scans a log in chunks: in parallel, unless state that is not carried
+/// across chunks (pgAudit pairing, a session's own search_path) shows in
+/// `head` or the input is stdin (which cannot be read twice); a file where
+/// such state appears only later is read again, in order.
+#[allow(clippy::too_many_arguments)]
+fn scan_in_chunks(
+    source: &InputSource,
+    plan: Option<&ReadPlan>,
+    reader: Box<dyn std::io::BufRead + Send>,
+    head: &[u8],
+    format: Chunked<'_>,
+    cfg: &ScanConfig,
+    shared: Shared<'_>,
+) -> ChunkedScan {
+    let name = source.display_name();
+    let lines_before = plan.map_or(0, |p| p.lines_before);
+    let mode = if memchr::memmem::find(head, b"AUDIT: ").is_some()
+        || head
+            .windows(11)
+            .any(|w| w.eq_ignore_ascii_case(b"search_path"))
+        || *source == InputSource::Stdin
+    {
+        ChunkMode::Sequential
+    } else {
+        ChunkMode::Parallel
+    };
+    let run = scan_chunked(reader, format, &name, lines_before, mode, cfg, shared);
+    if !run.needs_sequential {
+        return run;
+    }
+    match reopen(source, plan) {
+        Ok(reader) => scan_chunked(
+            reader,
+            format,
+            &name,
+            lines_before,
+            ChunkMode::Sequential,
+            cfg,
+            shared,
+        ),
+        Err(e) => {
+            let mut run = run;
+            run.cov.errors.push(format!("{name}: pgAudit lines or a session search_path change appeared after the start of the file, and reopening it to read it again in order failed ({e}): records near chunk boundaries may be misread"));
+            run
+        }
     }
 }
 
@@ -878,49 +993,18 @@ fn scan_input(
                     if let Some(prefix) = prefix {
                         cov.format = format!("stderr{compressed}");
                         cov.log_line_prefix = Some(prefix.source.clone());
-                        // pgAudit pairing and a session's own search_path
-                        // are not carried across chunks: such logs (and
-                        // stdin, which cannot be read twice) are read in
-                        // order.
-                        let mode = if memchr::memmem::find(&head, b"AUDIT: ").is_some()
-                            || head
-                                .windows(11)
-                                .any(|w| w.eq_ignore_ascii_case(b"search_path"))
-                            || *source == InputSource::Stdin
-                        {
-                            ChunkMode::Sequential
-                        } else {
-                            ChunkMode::Parallel
-                        };
-                        let mut run = scan_stderr_chunked(
+                        let run = scan_in_chunks(
+                            source,
+                            plan,
                             opened.reader,
-                            &prefix,
-                            &name,
-                            lines_before,
-                            mode,
+                            &head,
+                            Chunked::Stderr(&prefix),
                             cfg,
                             shared,
                         );
-                        if run.needs_sequential {
-                            match reopen(source, plan) {
-                                Ok(reader) => {
-                                    run = scan_stderr_chunked(
-                                        reader,
-                                        &prefix,
-                                        &name,
-                                        lines_before,
-                                        ChunkMode::Sequential,
-                                        cfg,
-                                        shared,
-                                    );
-                                }
-                                Err(e) => run.cov.errors.push(format!("{name}: pgAudit lines or a session search_path change appeared after the start of the file, and reopening it to read it again in order failed ({e}): records near chunk boundaries may be misread")),
-                            }
-                        }
                         fs.inv.merge(run.inv);
                         cov.merge(&run.cov);
-                        let res = run.read_result;
-                        if let Err((line, e)) = res {
+                        if let Err((line, e)) = run.read_result {
                             let line = line + lines_before;
                             cov.errors.push(format!("{name}: read error after line {line}: {e}; the part before was scanned"));
                             damaged_note(&mut cov, opened.compression);
@@ -935,16 +1019,17 @@ fn scan_input(
                 }
                 Some(f @ (InputFormat::Csvlog | InputFormat::Jsonlog)) => {
                     cov.format = format!("{}{compressed}", f.name());
-                    let mut x = Extractor::default();
-                    let sink = |entry: input::LogEntry, cov: &mut FileCoverage| {
-                        x.entry(&entry, cov, &mut |s, cov| fs.statement(s, cov));
-                    };
-                    let res = if f == InputFormat::Csvlog {
-                        csvlog::read_entries(opened.reader, &name, lines_before, &mut cov, sink)
+                    let format = if f == InputFormat::Csvlog {
+                        Chunked::Csvlog
                     } else {
-                        jsonlog::read_entries(opened.reader, &name, lines_before, &mut cov, sink)
+                        Chunked::Jsonlog
                     };
-                    if let Err((line, e)) = res {
+                    let run =
+                        scan_in_chunks(source, plan, opened.reader, &head, format, cfg, shared);
+                    fs.inv.merge(run.inv);
+                    cov.merge(&run.cov);
+                    if let Err((line, e)) = run.read_result {
+                        let line = line + lines_before;
                         cov.errors.push(format!("{name}: read error after line {line}: {e}; the part before was scanned"));
                         damaged_note(&mut cov, opened.compression);
                     }

@@ -218,3 +218,97 @@ fn session_search_path_logs_read_in_chunks_match_the_sequential_read() {
         }
     }
 }
+
+/// Every csvlog and jsonlog fixture, plus hostile variants written from
+/// them: records broken in the middle of the file, more broken records than
+/// a reader lists, and a quoted field holding a line that looks like a
+/// record head.
+fn csv_and_json_inputs(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut inputs = vec![
+        fixture("app/logs/custom.csv"),
+        fixture("app/logs/multiline.csv"),
+        fixture("audit/logs/session.csv"),
+        fixture("app/logs/custom.json"),
+        fixture("app/logs/multiline.json"),
+        fixture("audit/logs/session.json"),
+    ];
+    let csv = std::fs::read_to_string(fixture("app/logs/custom.csv")).unwrap();
+    let json = std::fs::read_to_string(fixture("app/logs/custom.json")).unwrap();
+    let csv_lines: Vec<&str> = csv.lines().collect();
+    let json_lines: Vec<&str> = json.lines().collect();
+    let head = csv_lines
+        .iter()
+        .find(|l| l.contains(",LOG,00000,\"statement: "))
+        .unwrap();
+    // 1. Every 7th record loses its closing quote (an open quote then meets
+    //    the next record's head), and a statement holds a raw line break
+    //    followed by a line shaped like a record head.
+    let mut broken = String::new();
+    for (i, l) in csv_lines.iter().enumerate() {
+        if i % 7 == 3 && l.ends_with('"') {
+            broken.push_str(&l[..l.len() - 1]);
+        } else if i % 11 == 5 {
+            let quoted = l.rfind(",\"").map_or(0, |p| p + 2);
+            broken.push_str(&l[..quoted]);
+            broken.push('\n');
+            broken.push_str(head);
+            broken.push_str(&l[quoted..]);
+        } else {
+            broken.push_str(l);
+        }
+        broken.push('\n');
+    }
+    // 2. A quote left open at the very end.
+    broken.push_str(&head[..head.len() - 5]);
+    broken.push('\n');
+    let p = dir.join("broken.csv");
+    std::fs::write(&p, &broken).unwrap();
+    inputs.push(p);
+    // 3. Every 5th jsonlog line cut in the middle: far more broken records
+    //    than a reader lists by name.
+    let json_broken: String = json_lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            if i % 5 == 2 {
+                format!("{}\n", &l[..l.len() / 2])
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    let p = dir.join("broken.json");
+    std::fs::write(&p, json_broken).unwrap();
+    inputs.push(p);
+    inputs
+}
+
+#[test]
+fn csvlog_and_jsonlog_chunk_boundaries_lose_or_duplicate_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for log in csv_and_json_inputs(dir.path()) {
+        let inputs = [log.clone()];
+        let want = json(&inputs, 1, ONE_CHUNK);
+        let doc: serde_json::Value = serde_json::from_str(&want).unwrap();
+        let cov = &doc["coverage"]["totals"];
+        assert!(
+            cov["records"].as_u64().unwrap() > 20,
+            "{}: too few records for the test to mean anything",
+            log.display()
+        );
+        if log.ends_with("broken.json") || log.ends_with("broken.csv") {
+            let errors = doc["coverage"]["inputs"][0]["errors"].as_array().unwrap();
+            assert!(errors.len() > 3, "{}: {errors:?}", log.display());
+        }
+        for chunk_bytes in [1, 333, 4096] {
+            for threads in [1, 3] {
+                assert_eq!(
+                    json(&inputs, threads, chunk_bytes),
+                    want,
+                    "{}: {chunk_bytes}-byte chunks on {threads} threads",
+                    log.display()
+                );
+            }
+        }
+    }
+}

@@ -151,9 +151,61 @@ struct Pending {
 /// stopped reading, if any (everything before it has been delivered).
 /// Line numbers continue from `lines_before` (a resumed read).
 pub fn read_entries(
+    reader: impl BufRead,
+    name: &str,
+    lines_before: u64,
+    cov: &mut FileCoverage,
+    sink: impl FnMut(LogEntry, &mut FileCoverage),
+) -> Result<(), (u64, std::io::Error)> {
+    read_part(reader, name, lines_before, false, cov, sink)
+}
+
+/// The first record start at or after byte `from` of `buf` (see
+/// [`crate::chunk::RecordStart`]): a complete line holding the whole head of
+/// a record (log time, and a severity and SQLSTATE column). [`read_entries`]
+/// starts a new record at such a line whatever came before it (a record
+/// still open there lost its closing quote), so a chunk cut there reads
+/// exactly as the whole file does (see [`read_chunk`]). Lines that are not
+/// valid UTF-8 are never chosen.
+pub fn next_record_start(buf: &[u8], from: usize) -> Option<usize> {
+    let mut pos = from;
+    while pos < buf.len() {
+        let end = pos + memchr::memchr(b'\n', &buf[pos..])?;
+        let mut line = &buf[pos..end];
+        if let [rest @ .., b'\r'] = line {
+            line = rest;
+        }
+        if let Ok(text) = std::str::from_utf8(line) {
+            if record_start().is_match(text) && severity_field().is_match(text) {
+                return Some(pos);
+            }
+        }
+        pos = end + 1;
+    }
+    None
+}
+
+/// Reads one chunk of a csvlog cut by [`next_record_start`]: unless it is
+/// the last (`last`), the chunk after it starts with a record head, so a
+/// record still open at its end is reported as [`read_entries`] reports it
+/// when that head arrives.
+pub fn read_chunk(
+    chunk: &[u8],
+    name: &str,
+    lines_before: u64,
+    last: bool,
+    cov: &mut FileCoverage,
+    sink: impl FnMut(LogEntry, &mut FileCoverage),
+) {
+    // Reading a byte slice cannot fail.
+    let _ = read_part(chunk, name, lines_before, !last, cov, sink);
+}
+
+fn read_part(
     mut reader: impl BufRead,
     name: &str,
     lines_before: u64,
+    head_follows: bool,
     cov: &mut FileCoverage,
     mut sink: impl FnMut(LogEntry, &mut FileCoverage),
 ) -> Result<(), (u64, std::io::Error)> {
@@ -175,6 +227,16 @@ pub fn read_entries(
                 Ok(0) => {
                     // End of input: a record still open never closed its quote.
                     match pending.take() {
+                        Some(p) if head_follows => {
+                            // What the next record's head does to it.
+                            errors.bad(
+                                cov,
+                                "csvlog",
+                                p.start,
+                                "unbalanced quote: the next record starts before it ends",
+                            );
+                            break;
+                        }
                         Some(p) => {
                             errors.bad(
                                 cov,

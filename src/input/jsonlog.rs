@@ -71,6 +71,13 @@ fn record(m: &Map<String, Value>, line: u64) -> Result<StructuredRecord, String>
     })
 }
 
+/// The first record start at or after byte `from` of `buf` (see
+/// [`crate::chunk::RecordStart`]): every line is a record of its own (JSON
+/// strings escape their line breaks), so the first complete line.
+pub fn next_record_start(buf: &[u8], from: usize) -> Option<usize> {
+    memchr::memchr(b'\n', buf.get(from..)?).map(|_| from)
+}
+
 /// Reads jsonlog lines from `reader`, calling `sink` for each entry (one per
 /// non-empty message/detail/hint/internal_query/context/location/statement
 /// key, as stderr would write them). Returns the I/O error that stopped

@@ -142,10 +142,60 @@ impl RecordErrors {
     /// Adds the count of errors not listed.
     pub fn finish(self, cov: &mut FileCoverage) {
         if self.more > 0 {
-            cov.errors.push(format!(
-                "{}: {} more unparseable records (not listed)",
-                self.name, self.more
-            ));
+            cov.errors.push(more_line(&self.name, self.more));
+        }
+    }
+}
+
+fn more_line(name: &str, more: u64) -> String {
+    format!("{name}: {more} more unparseable records (not listed)")
+}
+
+/// The record errors of an input read in chunks, listed as one reader of
+/// the whole input lists them: the first [`LISTED_ERRORS`] in file order,
+/// then a count of the rest.
+#[derive(Debug, Default)]
+pub struct ChunkErrors {
+    listed: usize,
+    more: u64,
+}
+
+impl ChunkErrors {
+    /// Takes what a reader of one chunk listed out of `errors` (which must
+    /// hold only that reader's record errors): the errors it listed and how
+    /// many it did not.
+    pub fn take(name: &str, errors: &mut Vec<String>) -> (Vec<String>, u64) {
+        let suffix = " more unparseable records (not listed)";
+        let mut more = 0;
+        errors.retain(|e| {
+            let n = e
+                .strip_prefix(name)
+                .and_then(|r| r.strip_prefix(": "))
+                .and_then(|r| r.strip_suffix(suffix))
+                .and_then(|n| n.parse::<u64>().ok());
+            more += n.unwrap_or(0);
+            n.is_none()
+        });
+        (std::mem::take(errors), more)
+    }
+
+    /// Adds the next chunk's errors (chunks in file order).
+    pub fn add(&mut self, cov: &mut FileCoverage, listed: Vec<String>, more: u64) {
+        for e in listed {
+            if self.listed < LISTED_ERRORS {
+                self.listed += 1;
+                cov.errors.push(e);
+            } else {
+                self.more += 1;
+            }
+        }
+        self.more += more;
+    }
+
+    /// Adds the count of errors not listed.
+    pub fn finish(self, name: &str, cov: &mut FileCoverage) {
+        if self.more > 0 {
+            cov.errors.push(more_line(name, self.more));
         }
     }
 }
@@ -175,5 +225,34 @@ mod tests {
             .iter()
             .all(|e| e.line == 3 && e.time == Some(1_704_067_200_000)));
         assert_eq!(e[3].message, "SELECT 1/0");
+    }
+
+    #[test]
+    fn chunk_errors_are_listed_as_one_reader_lists_them() {
+        let mut whole = FileCoverage::default();
+        let mut e = RecordErrors::new("f");
+        for line in 1..=25 {
+            e.bad(&mut whole, "x", line, "bad");
+        }
+        e.finish(&mut whole);
+        let mut chunked = FileCoverage::default();
+        let mut all = ChunkErrors::default();
+        for lines in [1..=3, 4..=17, 18..=25] {
+            let mut cov = FileCoverage::default();
+            let mut e = RecordErrors::new("f");
+            for line in lines {
+                e.bad(&mut cov, "x", line, "bad");
+            }
+            e.finish(&mut cov);
+            let (listed, more) = ChunkErrors::take("f", &mut cov.errors);
+            all.add(&mut chunked, listed, more);
+        }
+        all.finish("f", &mut chunked);
+        assert_eq!(chunked.errors, whole.errors);
+        assert_eq!(chunked.errors.len(), LISTED_ERRORS + 1);
+        assert_eq!(
+            chunked.errors[10],
+            "f: 15 more unparseable records (not listed)"
+        );
     }
 }
