@@ -236,6 +236,60 @@ pub struct StatementCounts {
     /// not in `seen`).
     #[serde(default)]
     pub outside_window: u64,
+    /// Statement texts taken from records: one per record of a kind in
+    /// [`STATEMENT_KINDS`] (pgAudit object evidence without a text is none).
+    #[serde(default)]
+    pub texts: u64,
+    /// Texts that hold no statement (empty, or only comments and `;`).
+    #[serde(default)]
+    pub without_statement: u64,
+    /// Statements beyond the first of texts that hold several
+    /// (`SELECT 1; SELECT 2` is one text, two statements in `seen`).
+    #[serde(default)]
+    pub extra_statements: u64,
+}
+
+/// The record kinds (`records_by_kind`) that carry one statement text each;
+/// every other kind carries none (a repeat of a text already counted, or no
+/// statement at all).
+pub const STATEMENT_KINDS: &[&str] = &[
+    "statement",
+    "failed_statement",
+    "statement_context",
+    "prepare_detail",
+    "audit_statement",
+    "audit_substatement",
+    "pg_stat_statements_row",
+    "pg_stat_statements_nested_row",
+];
+
+/// How the records and statements of one input (or the totals) add up:
+/// `records` = `statement_records` + `other_records` + `skipped`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordBalance {
+    /// Records of a kind in [`STATEMENT_KINDS`].
+    pub statement_records: u64,
+    /// Records of every other kind.
+    pub other_records: u64,
+    /// Records skipped (any reason).
+    pub skipped: u64,
+}
+
+impl RecordBalance {
+    /// The balance of `records_by_kind` and `skipped`.
+    pub fn of(by_kind: &BTreeMap<String, u64>, skipped: &BTreeMap<String, u64>) -> Self {
+        let statement_records = by_kind
+            .iter()
+            .filter(|(k, _)| STATEMENT_KINDS.contains(&k.as_str()))
+            .map(|(_, n)| n)
+            .sum();
+        let all: u64 = by_kind.values().sum();
+        Self {
+            statement_records,
+            other_records: all - statement_records,
+            skipped: skipped.values().sum(),
+        }
+    }
 }
 
 impl StatementCounts {
@@ -245,6 +299,9 @@ impl StatementCounts {
         self.unparseable += o.unparseable;
         self.calls += o.calls;
         self.outside_window += o.outside_window;
+        self.texts += o.texts;
+        self.without_statement += o.without_statement;
+        self.extra_statements += o.extra_statements;
         for (k, v) in &o.unparseable_reasons {
             *self.unparseable_reasons.entry(k.clone()).or_default() += v;
         }

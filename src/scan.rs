@@ -452,8 +452,15 @@ impl<'a> FileScan<'a> {
             self.held.push(s);
             return;
         }
+        // pgAudit object evidence without the statement text is no text.
+        let object_only = s.text.is_empty() && s.audit_object.is_some();
+        if !object_only {
+            cov.statements.texts += 1;
+        }
         if !self.shared.window.admits(s.time) {
-            cov.statements.outside_window += 1;
+            if !object_only {
+                cov.statements.outside_window += 1;
+            }
             return;
         }
         if let Some(obj) = &s.audit_object {
@@ -467,6 +474,10 @@ impl<'a> FileScan<'a> {
             for e in &mut self.inv.evidence {
                 e.truncated_statements += 1;
             }
+        }
+        match analysis.statements.len() {
+            0 => cov.statements.without_statement += 1,
+            n => cov.statements.extra_statements += n as u64 - 1,
         }
         for st in &analysis.statements {
             cov.statements.seen += 1;

@@ -209,6 +209,8 @@ pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
         },
     )?;
     writeln!(out)?;
+    writeln!(out, "Accounting: {}.", cell(&super::accounting_line(tot)))?;
+    writeln!(out)?;
     writeln!(
         out,
         "<details><summary>Inputs and notes ({})</summary>",

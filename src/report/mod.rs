@@ -12,6 +12,38 @@ use std::io::{self, Write};
 
 use crate::inventory::{Inventory, Literals};
 
+/// The accounting of an input's (or the totals') records and statements,
+/// in words: `records = with a statement + other + skipped`, then what the
+/// statement texts gave.
+pub fn accounting_line(c: &json::InputDoc) -> String {
+    let b = crate::inventory::RecordBalance::of(&c.records_by_kind, &c.skipped);
+    let s = &c.statements;
+    let mut skipped: Vec<String> = c.skipped.iter().map(|(r, n)| format!("{r}: {n}")).collect();
+    skipped.sort();
+    let mut line = format!(
+        "{} records = {} with a statement + {} other + {} skipped",
+        c.records, b.statement_records, b.other_records, b.skipped
+    );
+    if !skipped.is_empty() {
+        line.push_str(&format!(" ({})", skipped.join(", ")));
+    }
+    line.push_str(&format!(
+        "; {} statement texts = {} statements ({} analysed + {} unparseable)",
+        s.texts, s.seen, s.analysed, s.unparseable
+    ));
+    if s.extra_statements > 0 {
+        line.push_str(&format!(
+            " − {} more from multi-statement texts",
+            s.extra_statements
+        ));
+    }
+    line.push_str(&format!(
+        " + {} outside the window + {} without a statement",
+        s.outside_window, s.without_statement
+    ));
+    line
+}
+
 /// The line every human-readable report shows when statement texts may
 /// carry literal values (`--keep-literals`); `None` when they are stripped.
 pub fn literals_notice(literals: Literals) -> Option<&'static str> {

@@ -151,6 +151,7 @@ pub fn write_doc_styled(doc: &InventoryDoc, color: bool, out: &mut dyn Write) ->
         or_dash(tot.first_time.as_ref()),
         or_dash(tot.last_time.as_ref()),
     )?;
+    writeln!(out, "  accounting: {}", super::accounting_line(tot))?;
     for i in &doc.coverage.inputs {
         for e in &i.errors {
             writeln!(out, "  error: {e}")?;
