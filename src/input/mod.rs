@@ -9,6 +9,7 @@ pub mod json_stream;
 pub mod jsonlog;
 pub mod pgss;
 pub mod prefix;
+mod prefix_match;
 pub mod record;
 pub mod stderr;
 pub mod syslog;

@@ -1,8 +1,13 @@
 //! The `log_line_prefix` compiler: turns a PostgreSQL prefix such as
-//! `%m [%p] %q%u@%d ` into a regular expression that splits a stderr log line
-//! into its prefix fields, severity and message.
+//! `%m [%p] %q%u@%d ` into a byte-level matcher (see
+//! [`super::prefix_match`]) and a regular expression that split a stderr log
+//! line into its prefix fields, severity and message. The matcher reads
+//! every ordinary line; the regex defines the result and decides the lines
+//! the matcher cannot.
 
 use regex::Regex;
+
+use super::prefix_match::{Matcher, Outcome, Piece, BACKEND_TYPES};
 
 /// A prefix field that pgcontract uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +41,9 @@ pub struct Prefix {
     fields: Vec<(usize, Field)>,
     severity_group: usize,
     message_group: usize,
+    pub(crate) matcher: Matcher,
+    /// The field each capturing piece of `matcher` is.
+    piece_fields: Vec<(usize, Field)>,
 }
 
 /// Error compiling a prefix.
@@ -72,9 +80,6 @@ pub struct LineParts<'a> {
 const SEVERITIES: &str =
     "DEBUG[1-5]?|INFO|NOTICE|WARNING|ERROR|LOG|FATAL|PANIC|DETAIL|HINT|QUERY|CONTEXT|LOCATION|STATEMENT|BACKTRACE";
 
-/// Backend types PostgreSQL prints for `%b` (PG 13–18), longest first.
-const BACKEND_TYPES: &str = "client backend|autovacuum launcher|autovacuum worker|logical replication launcher|logical replication parallel worker|logical replication tablesync worker|logical replication apply worker|logical replication worker|parallel worker|background writer|background worker|checkpointer|walreceiver|walsender|walwriter|walsummarizer|wal summarizer|archiver|stats collector|startup|postmaster|standalone backend|slotsync worker|io worker|dead-end client backend";
-
 /// A timestamp as `%t` prints it, with an optional zone.
 const TS: &str = r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[ ]?(?:[A-Za-z][A-Za-z0-9/_+\-]{0,30}|[+\-]\d{2}(?::?\d{2})?))?";
 const TS_MS: &str = r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}\.\d{1,6}(?:[ ]?(?:[A-Za-z][A-Za-z0-9/_+\-]{0,30}|[+\-]\d{2}(?::?\d{2})?))?";
@@ -86,12 +91,17 @@ impl Prefix {
         let mut fields = Vec::new();
         let mut group = 0usize;
         let mut optional_tail = false;
+        let mut pieces: Vec<Piece> = Vec::new();
+        let mut piece_fields = Vec::new();
+        let mut optional_from = None;
+        let mut literal = String::new();
         let chars: Vec<char> = prefix.chars().collect();
         let mut i = 0;
         while i < chars.len() {
             let c = chars[i];
             if c != '%' {
                 pattern.push_str(&regex::escape(&c.to_string()));
+                literal.push(c);
                 i += 1;
                 continue;
             }
@@ -109,6 +119,27 @@ impl Prefix {
             }
             let Some(&esc) = chars.get(i) else { break };
             i += 1;
+            if !literal.is_empty() {
+                pieces.push(Piece::Lit(std::mem::take(&mut literal).into()));
+            }
+            let scanner = match esc {
+                'a' | 'u' | 'd' | 'i' => Some(Piece::Lazy),
+                'h' => Some(Piece::Host),
+                'r' => Some(Piece::HostPort),
+                'L' => Some(Piece::LocalOrWord),
+                'b' => Some(Piece::BackendType),
+                'p' | 'l' | 'x' => Some(Piece::Digits),
+                'P' => Some(Piece::DigitsOpt),
+                't' | 's' => Some(Piece::Time),
+                'm' => Some(Piece::TimeMs),
+                'n' => Some(Piece::Epoch),
+                'e' => Some(Piece::Sqlstate),
+                'c' => Some(Piece::Session),
+                'v' => Some(Piece::Vxid),
+                'Q' => Some(Piece::SignedDigits),
+                '%' => Some(Piece::Lit("%".into())),
+                _ => None,
+            };
             let (piece, field): (String, Option<Field>) = match esc {
                 'a' => ("(.*?)".into(), Some(Field::Application)),
                 'u' => ("(.*?)".into(), Some(Field::User)),
@@ -122,7 +153,17 @@ impl Prefix {
                 // PostgreSQL's own backend types first (so that a lazy
                 // neighbour cannot take a word of them), then any name
                 // (background workers of extensions name themselves).
-                'b' => (format!("(?:{BACKEND_TYPES}|.*?)"), None),
+                'b' => (
+                    format!(
+                        "(?:{}|.*?)",
+                        BACKEND_TYPES
+                            .iter()
+                            .map(|t| regex::escape(t))
+                            .collect::<Vec<_>>()
+                            .join("|")
+                    ),
+                    None,
+                ),
                 'p' => (r"(\d+)".into(), Some(Field::Pid)),
                 'P' => (r"(?:\d*)".into(), None),
                 't' => (format!("({TS})"), Some(Field::Time)),
@@ -140,6 +181,7 @@ impl Prefix {
                 'q' => {
                     pattern.push_str("(?:");
                     optional_tail = true;
+                    optional_from = Some(pieces.len());
                     continue;
                 }
                 // PostgreSQL prints nothing for unknown escapes.
@@ -147,15 +189,24 @@ impl Prefix {
             };
             if padded {
                 pattern.push_str(" *");
+                pieces.push(Piece::Spaces);
             }
             if let Some(f) = field {
                 group += 1;
                 fields.push((group, f));
+                piece_fields.push((pieces.len(), f));
+            }
+            if let Some(p) = scanner {
+                pieces.push(p);
             }
             pattern.push_str(&piece);
             if padded {
                 pattern.push_str(" *");
+                pieces.push(Piece::Spaces);
             }
+        }
+        if !literal.is_empty() {
+            pieces.push(Piece::Lit(literal.into()));
         }
         if optional_tail {
             pattern.push_str(")?");
@@ -177,6 +228,11 @@ impl Prefix {
             fields,
             severity_group,
             message_group,
+            matcher: Matcher {
+                pieces,
+                optional_from,
+            },
+            piece_fields,
         })
     }
 
@@ -187,6 +243,27 @@ impl Prefix {
 
     /// Splits a line, or `None` when it does not start with this prefix.
     pub fn split<'a>(&self, line: &'a str) -> Option<LineParts<'a>> {
+        match self.matcher.run(line) {
+            Outcome::Match(spans) => {
+                let mut parts = LineParts {
+                    severity: &line[spans.severity.0..spans.severity.1],
+                    message: &line[spans.message..],
+                    ..LineParts::default()
+                };
+                for (i, f) in &self.piece_fields {
+                    if let Some(Some((a, b))) = spans.pieces.get(*i) {
+                        set_field(&mut parts, *f, &line[*a..*b]);
+                    }
+                }
+                Some(parts)
+            }
+            Outcome::NoMatch => None,
+            Outcome::Unsure => self.split_regex(line),
+        }
+    }
+
+    /// [`Prefix::split`] by the regular expression alone.
+    pub(crate) fn split_regex<'a>(&self, line: &'a str) -> Option<LineParts<'a>> {
         let caps = self.regex.captures(line)?;
         let mut parts = LineParts {
             severity: caps.get(self.severity_group)?.as_str(),
@@ -195,30 +272,36 @@ impl Prefix {
         };
         for (g, f) in &self.fields {
             let Some(m) = caps.get(*g) else { continue };
-            let v = m.as_str().trim();
-            let v = if v.is_empty() || v == "[unknown]" {
-                None
-            } else {
-                Some(v)
-            };
-            match f {
-                Field::Application => parts.application = parts.application.or(v),
-                Field::User => parts.user = parts.user.or(v),
-                Field::Database => parts.database = parts.database.or(v),
-                Field::Host => parts.client = parts.client.or(v),
-                Field::RemoteHostPort => {
-                    let host = v.map(|s| match s.find('(') {
-                        Some(p) if s.ends_with(')') => &s[..p],
-                        _ => s,
-                    });
-                    parts.client = parts.client.or(host.filter(|h| !h.is_empty()));
-                }
-                Field::Pid => parts.pid = parts.pid.or(v),
-                Field::Time | Field::EpochTime => parts.time = parts.time.or(v),
-                Field::Session => parts.session = parts.session.or(v),
-            }
+            set_field(&mut parts, *f, m.as_str());
         }
         Some(parts)
+    }
+}
+
+/// Sets a field from its captured text (trimmed; empty and `[unknown]` are
+/// absent; the first capture of a field wins).
+fn set_field<'a>(parts: &mut LineParts<'a>, f: Field, raw: &'a str) {
+    let v = raw.trim();
+    let v = if v.is_empty() || v == "[unknown]" {
+        None
+    } else {
+        Some(v)
+    };
+    match f {
+        Field::Application => parts.application = parts.application.or(v),
+        Field::User => parts.user = parts.user.or(v),
+        Field::Database => parts.database = parts.database.or(v),
+        Field::Host => parts.client = parts.client.or(v),
+        Field::RemoteHostPort => {
+            let host = v.map(|s| match s.find('(') {
+                Some(p) if s.ends_with(')') => &s[..p],
+                _ => s,
+            });
+            parts.client = parts.client.or(host.filter(|h| !h.is_empty()));
+        }
+        Field::Pid => parts.pid = parts.pid.or(v),
+        Field::Time | Field::EpochTime => parts.time = parts.time.or(v),
+        Field::Session => parts.session = parts.session.or(v),
     }
 }
 
