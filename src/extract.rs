@@ -22,15 +22,11 @@
 //! `search_path` are not carried: a file with `AUDIT:` lines or `SET
 //! search_path` is read in order (see [`Extractor::needs_sequential`]).
 
-use std::collections::HashMap;
-use std::sync::OnceLock;
-
-use regex::Regex;
-
 use crate::audit::{self, AuditObject, AuditState};
 use crate::input::{LogEntry, StatsRow};
 use crate::inventory::{Actor, FileCoverage};
 use crate::time::Millis;
+use std::collections::HashMap;
 
 /// A statement to analyse, with who ran it and when.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,26 +156,52 @@ pub struct Extractor {
     sequential_state: bool,
 }
 
-fn re(cell: &'static OnceLock<Regex>, pat: &str) -> &'static Regex {
-    cell.get_or_init(|| Regex::new(pat).unwrap_or_else(|e| unreachable!("static regex {pat}: {e}")))
+/// `[^:\s]+: ` at the start of `s` (a prepared statement or portal name,
+/// then `: `): the rest after it.
+fn after_name(s: &str) -> Option<&str> {
+    let end = s
+        .char_indices()
+        .find(|(_, c)| *c == ':' || c.is_whitespace())
+        .map_or(s.len(), |(i, _)| i);
+    if end == 0 {
+        return None;
+    }
+    s[end..].strip_prefix(": ")
 }
 
-fn execute_re() -> &'static Regex {
-    static R: OnceLock<Regex> = OnceLock::new();
-    re(
-        &R,
-        r"(?s)^execute (fetch from )?[^:\s]+(?:/[^:\s]+)?: (.*)$",
-    )
+/// `execute [fetch from ]NAME: SQL`: `Some((fetch, sql))`.
+fn execute_body(msg: &str) -> Option<(bool, &str)> {
+    let rest = msg.strip_prefix("execute ")?;
+    if let Some(sql) = rest.strip_prefix("fetch from ").and_then(after_name) {
+        return Some((true, sql));
+    }
+    after_name(rest).map(|sql| (false, sql))
 }
 
-fn step_re() -> &'static Regex {
-    static R: OnceLock<Regex> = OnceLock::new();
-    re(&R, r"(?s)^(parse|bind) [^:\s]+(?:/[^:\s]+)?: (.*)$")
+/// `parse NAME: …` or `bind NAME: …`.
+fn is_protocol_step(msg: &str) -> bool {
+    msg.strip_prefix("parse ")
+        .or_else(|| msg.strip_prefix("bind "))
+        .and_then(after_name)
+        .is_some()
 }
 
-fn duration_re() -> &'static Regex {
-    static R: OnceLock<Regex> = OnceLock::new();
-    re(&R, r"(?s)^duration: [0-9.]+ ms(?:  (.*))?$")
+/// `duration: X ms` alone (`Some(None)`) or followed by two spaces and
+/// more (`Some(Some(more))`).
+fn duration_rest(msg: &str) -> Option<Option<&str>> {
+    let rest = msg.strip_prefix("duration: ")?;
+    let n = rest
+        .bytes()
+        .take_while(|b| b.is_ascii_digit() || *b == b'.')
+        .count();
+    if n == 0 {
+        return None;
+    }
+    let tail = rest[n..].strip_prefix(" ms")?;
+    if tail.is_empty() {
+        return Some(None);
+    }
+    tail.strip_prefix("  ").map(Some)
 }
 
 /// The milliseconds of a `duration: X ms…` message.
@@ -214,26 +236,22 @@ fn classify_log(msg: &str) -> LogBody<'_> {
     if let Some(sql) = msg.strip_prefix("statement: ") {
         return LogBody::Statement(sql);
     }
-    if msg.starts_with("execute ") {
-        if let Some(c) = execute_re().captures(msg) {
-            if c.get(1).is_some() {
-                return LogBody::PortalFetch;
-            }
-            return LogBody::Execute(c.get(2).map_or("", |m| m.as_str()));
+    if let Some((fetch, sql)) = execute_body(msg) {
+        if fetch {
+            return LogBody::PortalFetch;
         }
+        return LogBody::Execute(sql);
     }
-    if msg.starts_with("duration: ") {
-        if let Some(c) = duration_re().captures(msg) {
-            return match c.get(1) {
-                None => LogBody::Duration,
-                Some(rest) => match classify_log(rest.as_str()) {
-                    LogBody::Other if step_re().is_match(rest.as_str()) => LogBody::ProtocolStep,
-                    other => other,
-                },
-            };
-        }
+    if let Some(rest) = duration_rest(msg) {
+        return match rest {
+            None => LogBody::Duration,
+            Some(rest) => match classify_log(rest) {
+                LogBody::Other if is_protocol_step(rest) => LogBody::ProtocolStep,
+                other => other,
+            },
+        };
     }
-    if step_re().is_match(msg) {
+    if is_protocol_step(msg) {
         return LogBody::ProtocolStep;
     }
     LogBody::Other
@@ -304,12 +322,16 @@ impl Extractor {
     }
 
     fn backend(&mut self, e: &LogEntry) -> Option<&mut Backend> {
-        let key = e.backend.as_ref()?;
-        let inherits = self.chunk;
-        Some(self.backends.entry(key.clone()).or_insert_with(|| Backend {
-            inherits,
-            ..Backend::default()
-        }))
+        let key = e.backend.as_deref()?;
+        // Look up before inserting: the key is copied only for a new backend.
+        if !self.backends.contains_key(key) {
+            let b = Backend {
+                inherits: self.chunk,
+                ..Backend::default()
+            };
+            self.backends.insert(key.to_string(), b);
+        }
+        self.backends.get_mut(key)
     }
 
     /// A pgAudit line or a session's own `search_path` change was read:
@@ -321,7 +343,7 @@ impl Extractor {
 
     fn statement(&mut self, e: &LogEntry, sql: &str, failed: bool) -> Statement {
         if let Some(b) = self.backend(e) {
-            b.last_statement = Some(sql.to_string());
+            set_text(&mut b.last_statement, sql);
             // This text and later ones of the session resolve with the new
             // path.
             match crate::analyze::session::search_path_change(sql) {
@@ -381,11 +403,22 @@ impl Extractor {
                 cov.record("statement_already_audited");
                 return;
             }
-            b.logged = Some(Logged {
-                by_audit: false,
-                text: sql.to_string(),
-                absorb: 0,
-            });
+            match &mut b.logged {
+                // Reuse the buffer of the last one.
+                Some(l) => {
+                    l.by_audit = false;
+                    l.absorb = 0;
+                    l.text.clear();
+                    l.text.push_str(sql);
+                }
+                None => {
+                    b.logged = Some(Logged {
+                        by_audit: false,
+                        text: sql.to_string(),
+                        absorb: 0,
+                    });
+                }
+            }
         }
         cov.record("statement");
         let s = self.statement(e, sql, false);
@@ -634,6 +667,17 @@ impl Extractor {
         }
     }
 }
+/// Sets `slot` to `text`, reusing its buffer.
+fn set_text(slot: &mut Option<String>, text: &str) {
+    match slot {
+        Some(s) => {
+            s.clear();
+            s.push_str(text);
+        }
+        None => *slot = Some(text.to_string()),
+    }
+}
+
 /// Counts a `STATEMENT` record that is not a repeat of the logged statement
 /// and emits its statement.
 fn statement_record(
@@ -815,6 +859,64 @@ mod tests {
             x.entry(e, &mut cov, &mut |s, _| out.push(s));
         }
         (out, cov)
+    }
+
+    /// The message parsers agree with the regular expressions they replace.
+    #[test]
+    fn message_parsers_match_the_regexes_they_replace() {
+        let execute =
+            regex::Regex::new(r"(?s)^execute (fetch from )?[^:\s]+(?:/[^:\s]+)?: (.*)$").unwrap();
+        let step = regex::Regex::new(r"(?s)^(parse|bind) [^:\s]+(?:/[^:\s]+)?: (.*)$").unwrap();
+        let duration = regex::Regex::new(r"(?s)^duration: [0-9.]+ ms(?:  (.*))?$").unwrap();
+        let names = [
+            "S_1",
+            "<unnamed>",
+            "a/b",
+            "C_2/S_1",
+            "",
+            "x\u{3000}y",
+            "a:b",
+            "/",
+            "ö",
+            "fetch",
+        ];
+        let mut msgs = vec![String::new()];
+        for n in names {
+            for sep in [": ", ":", " : ", ":  ", ": \n"] {
+                for head in [
+                    "execute ",
+                    "execute fetch from ",
+                    "parse ",
+                    "bind ",
+                    "execute  ",
+                ] {
+                    msgs.push(format!("{head}{n}{sep}SELECT 1"));
+                }
+            }
+        }
+        for d in ["0.1", "12", ".", "", "1.2.3", "x"] {
+            for tail in [
+                "",
+                "  statement: x",
+                " statement: x",
+                "  ",
+                "  execute S_1: y",
+                "x",
+            ] {
+                for unit in [" ms", " s", "ms"] {
+                    msgs.push(format!("duration: {d}{unit}{tail}"));
+                }
+            }
+        }
+        for m in &msgs {
+            let want = execute
+                .captures(m)
+                .map(|c| (c.get(1).is_some(), c.get(2).map_or("", |g| g.as_str())));
+            assert_eq!(execute_body(m), want, "{m:?}");
+            assert_eq!(is_protocol_step(m), step.is_match(m), "{m:?}");
+            let want = duration.captures(m).map(|c| c.get(1).map(|g| g.as_str()));
+            assert_eq!(duration_rest(m), want, "{m:?}");
+        }
     }
 
     #[test]

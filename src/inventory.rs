@@ -391,13 +391,23 @@ impl FileCoverage {
     /// Counts one record of `kind`.
     pub fn record(&mut self, kind: &str) {
         self.records += 1;
-        *self.records_by_kind.entry(kind.to_string()).or_default() += 1;
+        match self.records_by_kind.get_mut(kind) {
+            Some(n) => *n += 1,
+            None => {
+                self.records_by_kind.insert(kind.to_string(), 1);
+            }
+        }
     }
 
     /// Counts one skipped record with its reason.
     pub fn skip(&mut self, reason: &str) {
         self.records += 1;
-        *self.skipped.entry(reason.to_string()).or_default() += 1;
+        match self.skipped.get_mut(reason) {
+            Some(n) => *n += 1,
+            None => {
+                self.skipped.insert(reason.to_string(), 1);
+            }
+        }
     }
 
     /// Widens the time range (and notes a silence since the latest time).

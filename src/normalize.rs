@@ -37,6 +37,7 @@ pub fn tokens(sql: &str) -> Lexer<'_> {
 }
 
 /// The lexer state; see [`tokens`].
+#[derive(Clone)]
 pub struct Lexer<'a> {
     src: &'a str,
     bytes: &'a [u8],
@@ -285,7 +286,15 @@ fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// `($n /*, ... */)` so that statements differing only in list length share
 /// one key. Quoted identifiers are kept exactly.
 pub fn normalize(sql: &str) -> String {
-    normalize_tokens(sql, tokens(sql).collect())
+    let mut out = String::with_capacity(sql.len());
+    normalize_into(sql, &mut out);
+    out
+}
+
+/// [`normalize`], appending to `out` (a reused buffer; what it already holds
+/// is kept, and counts as nothing for the normalised text).
+pub fn normalize_into(sql: &str, out: &mut String) {
+    normalize_lexed(tokens(sql), out);
 }
 
 /// [`normalize`] for text shown in output (`query`): where a backslash in a
@@ -301,7 +310,9 @@ pub fn normalize_shown(sql: &str) -> String {
     }
     let mut legacy_lexer = tokens(sql);
     legacy_lexer.legacy = true;
-    if normalize_tokens(sql, legacy_lexer.collect()) == standard {
+    let mut legacy = String::with_capacity(sql.len());
+    normalize_lexed(legacy_lexer, &mut legacy);
+    if legacy == standard {
         return standard;
     }
     // Both readings agree up to the first plain string with a backslash.
@@ -323,38 +334,45 @@ pub fn normalize_shown(sql: &str) -> String {
     format!("{head} … (the rest is not shown: a backslash in a string makes its end depend on standard_conforming_strings)")
 }
 
-fn normalize_tokens(sql: &str, toks: Vec<Token<'_>>) -> String {
-    let max_param = toks
-        .iter()
-        .filter_map(|t| match t {
-            Token::Param(n) => Some(*n),
-            _ => None,
-        })
-        .max()
-        .unwrap_or(0);
+/// Normalises the tokens of `lexer` (one pass; a lexer clone looks ahead
+/// for `IN` lists) onto `out`.
+fn normalize_lexed(lexer: Lexer<'_>, out: &mut String) {
+    use std::fmt::Write as _;
+    // The highest parameter: only a text with a `$` can have one.
+    let max_param = if memchr::memchr(b'$', lexer.bytes).is_none() {
+        0
+    } else {
+        lexer
+            .clone()
+            .filter_map(|t| match t {
+                Token::Param(n) => Some(n),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0)
+    };
+    let start = out.len();
     let mut next = max_param;
-    let mut out = String::with_capacity(sql.len());
     let mut pending_space = false;
-    let mut i = 0;
     let mut prev_word_in = false;
-    while i < toks.len() {
-        let tok = toks[i];
+    let mut lexer = lexer;
+    while let Some(tok) = lexer.next() {
         if tok == Token::Space {
-            pending_space = !out.is_empty();
-            i += 1;
+            pending_space = out.len() > start;
             continue;
         }
         // IN ( const, const, ... ) collapsing.
         if prev_word_in && tok == Token::Punct("(") {
-            if let Some(end) = constant_list_end(&toks, i + 1) {
+            let mut ahead = lexer.clone();
+            if constant_list_end(&mut ahead) {
                 if pending_space {
                     out.push(' ');
                 }
                 next += 1;
-                out.push_str(&format!("(${next} /*, ... */)"));
+                let _ = write!(out, "(${next} /*, ... */)");
                 pending_space = false;
                 prev_word_in = false;
-                i = end + 1;
+                lexer = ahead;
                 continue;
             }
         }
@@ -366,48 +384,42 @@ fn normalize_tokens(sql: &str, toks: Vec<Token<'_>>) -> String {
         match tok {
             Token::Word(w) => {
                 prev_word_in = w.eq_ignore_ascii_case("in");
-                for ch in w.chars() {
-                    out.push(ch.to_ascii_lowercase());
-                }
+                let at = out.len();
+                out.push_str(w);
+                out[at..].make_ascii_lowercase();
             }
             Token::QuotedIdent(q) => out.push_str(q),
             Token::Literal => {
                 next += 1;
-                out.push('$');
-                out.push_str(&next.to_string());
+                let _ = write!(out, "${next}");
             }
             Token::Param(n) => {
-                out.push('$');
-                out.push_str(&n.to_string());
+                let _ = write!(out, "${n}");
             }
             Token::Punct(p) => out.push_str(p),
             Token::Space => {}
         }
-        i += 1;
     }
-    out
 }
 
-/// If `toks[start..]` is `const (, const)* )` (spaces allowed), returns the
-/// index of the closing parenthesis.
-fn constant_list_end(toks: &[Token<'_>], start: usize) -> Option<usize> {
+/// If the tokens ahead are `const (, const)* )` (spaces allowed), moves past
+/// the closing parenthesis and says so.
+fn constant_list_end(ahead: &mut Lexer<'_>) -> bool {
     let mut expect_value = true;
     let mut seen = 0usize;
-    let mut i = start;
-    while i < toks.len() {
-        match toks[i] {
+    for tok in ahead {
+        match tok {
             Token::Space => {}
             Token::Literal | Token::Param(_) if expect_value => {
                 expect_value = false;
                 seen += 1;
             }
             Token::Punct(",") if !expect_value => expect_value = true,
-            Token::Punct(")") if !expect_value && seen > 0 => return Some(i),
-            _ => return None,
+            Token::Punct(")") if !expect_value && seen > 0 => return true,
+            _ => return false,
         }
-        i += 1;
     }
-    None
+    false
 }
 
 /// The identifiers of `sql` as PostgreSQL would see them: unquoted words

@@ -27,9 +27,10 @@ use crate::inventory::{
 
 /// Why a dependency from a statement the log cut short is only possible.
 const TRUNCATED_REASON: &str = "the log cut this statement short ([Your log message was truncated]): the lost part could change how its names resolve";
-use crate::normalize::{normalize, stable_hash};
+use crate::normalize::{normalize_into, stable_hash};
 use crate::target::ColumnTarget;
 use crate::window::Window;
+use rustc_hash::FxHashMap;
 
 /// Everything a scan needs, validated.
 pub struct ScanConfig {
@@ -330,6 +331,34 @@ impl AnalysisCache {
     }
 }
 
+/// A thread's front of the shared analysis cache (looked up without a
+/// lock), with the search_path of each user's statements.
+#[derive(Default)]
+struct Front {
+    analyses: FxHashMap<String, Arc<Analysis>>,
+    /// For statements without a session path, when no role or database
+    /// sets one: the path depends only on the user.
+    user_paths: FxHashMap<String, PathKey>,
+    no_user_path: Option<PathKey>,
+    /// The key being built (a reused buffer).
+    key: String,
+}
+
+/// A search_path and the start of the cache keys of statements under it.
+struct PathKey {
+    path: Vec<String>,
+    key: String,
+}
+
+impl PathKey {
+    fn new(catalog: &Catalog, user: Option<&str>, default: &[String]) -> Self {
+        let path =
+            crate::analyze::session::effective_search_path(None, catalog, user, None, default);
+        let key = format!("{}\u{0}", path.join("\u{1}"));
+        Self { path, key }
+    }
+}
+
 /// What the threads scanning inputs and chunks share.
 #[derive(Clone, Copy)]
 struct Shared<'a> {
@@ -343,7 +372,7 @@ struct FileScan<'a> {
     name: String,
     shared: Shared<'a>,
     /// This thread's view of the shared cache.
-    local: HashMap<String, Arc<Analysis>>,
+    front: Front,
     inv: Inventory,
     /// Statements with target references whose actor is completed from
     /// the state before their chunk.
@@ -358,7 +387,7 @@ impl<'a> FileScan<'a> {
         Self {
             name,
             shared,
-            local: HashMap::new(),
+            front: Front::default(),
             inv: Inventory::new(targets.to_vec()),
             waiting: Vec::new(),
             held: Vec::new(),
@@ -366,35 +395,71 @@ impl<'a> FileScan<'a> {
     }
 
     /// The analysis of a statement under its effective search_path.
-    /// The analysis of a statement under its effective search_path.
     fn analysis(&mut self, s: &Statement) -> Arc<Analysis> {
         let analyzer = self.shared.analyzer;
-        let path = crate::analyze::session::effective_search_path(
-            s.search_path.as_deref(),
-            analyzer.catalog(),
-            s.actor.user.as_deref(),
-            s.actor.database.as_deref(),
-            analyzer.search_path(),
-        );
-        // The same text resolves differently under another search_path.
-        // Texts shown with their values are analysed per text.
-        let text = if analyzer.keeps_literals() {
-            s.text.clone()
+        let catalog = analyzer.catalog();
+        // The same text resolves differently under another search_path: the
+        // key is the path, then the normalised text.
+        let mut key = std::mem::take(&mut self.front.key);
+        key.clear();
+        let owned;
+        let path: &[String] = if s.search_path.is_none() && catalog.role_search_paths.is_empty() {
+            // Only the user can change the path (`$user`): one per user.
+            let user = s.actor.user.as_deref();
+            let memo =
+                match user {
+                    Some(u) => {
+                        if !self.front.user_paths.contains_key(u) {
+                            let p = PathKey::new(catalog, user, analyzer.search_path());
+                            self.front.user_paths.insert(u.to_string(), p);
+                        }
+                        self.front.user_paths.get(u)
+                    }
+                    None => Some(&*self.front.no_user_path.get_or_insert_with(|| {
+                        PathKey::new(catalog, None, analyzer.search_path())
+                    })),
+                };
+            match memo {
+                Some(m) => {
+                    key.push_str(&m.key);
+                    &m.path
+                }
+                None => &[],
+            }
         } else {
-            normalize(&s.text)
+            owned = crate::analyze::session::effective_search_path(
+                s.search_path.as_deref(),
+                catalog,
+                s.actor.user.as_deref(),
+                s.actor.database.as_deref(),
+                analyzer.search_path(),
+            );
+            key.push_str(&owned.join("\u{1}"));
+            key.push('\u{0}');
+            &owned
         };
-        let key = format!("{}\u{0}{text}", path.join("\u{1}"));
-        if let Some(a) = self.local.get(&key) {
-            return Arc::clone(a);
+        // Texts shown with their values are analysed per text.
+        if analyzer.keeps_literals() {
+            key.push_str(&s.text);
+        } else {
+            normalize_into(&s.text, &mut key);
         }
-        let a = match self.shared.cache.get(&key) {
-            Some(a) => a,
-            None => self.shared.cache.insert(
-                key.clone(),
-                Arc::new(analyzer.analyze_with_path(&s.text, &path)),
-            ),
+        let a = match self.front.analyses.get(key.as_str()) {
+            Some(a) => Arc::clone(a),
+            None => {
+                let path = path.to_vec();
+                let a = match self.shared.cache.get(&key) {
+                    Some(a) => a,
+                    None => self.shared.cache.insert(
+                        key.clone(),
+                        Arc::new(analyzer.analyze_with_path(&s.text, &path)),
+                    ),
+                };
+                self.front.analyses.insert(key.clone(), Arc::clone(&a));
+                a
+            }
         };
-        self.local.insert(key, Arc::clone(&a));
+        self.front.key = key;
         a
     }
 
@@ -664,19 +729,19 @@ impl Chunked<'_> {
         name: &str,
         lines_before: u64,
         cov: &mut FileCoverage,
-        sink: &mut dyn FnMut(input::LogEntry, &mut FileCoverage),
+        sink: &mut dyn FnMut(&input::LogEntry, &mut FileCoverage),
     ) {
+        let mut owned = |e: input::LogEntry, cov: &mut FileCoverage| sink(&e, cov);
         // Reading a byte slice cannot fail.
         match self {
             Chunked::Stderr(prefix) => {
-                let _ = stderr::read_entries(&c.data[..], prefix, cov, |mut e, cov| {
-                    e.line += lines_before;
-                    sink(e, cov);
-                });
+                stderr::read_chunk(&c.data, prefix, lines_before, cov, sink);
             }
-            Chunked::Csvlog => csvlog::read_chunk(&c.data, name, lines_before, c.last, cov, sink),
+            Chunked::Csvlog => {
+                csvlog::read_chunk(&c.data, name, lines_before, c.last, cov, &mut owned);
+            }
             Chunked::Jsonlog => {
-                let _ = jsonlog::read_entries(&c.data[..], name, lines_before, cov, sink);
+                let _ = jsonlog::read_entries(&c.data[..], name, lines_before, cov, &mut owned);
             }
         }
     }
@@ -726,7 +791,7 @@ fn scan_chunked(
             let scanned = crate::panics::catch(|| {
                 crate::panics::test_hook(name, Some(&format!("chunk{}", c.index)));
                 format.read(c, name, lines_before, cov, &mut |e, cov| {
-                    x.entry(&e, cov, &mut |s, cov| fs.statement(s, cov));
+                    x.entry(e, cov, &mut |s, cov| fs.statement(s, cov));
                 });
             });
             let record_errors = if format.lists_record_errors() {
@@ -775,12 +840,14 @@ fn scan_chunked(
             ChunkMode::Parallel => rx
                 .into_iter()
                 .par_bridge()
-                .map(|c| {
+                .map_init(Front::default, |front, c| {
                     // A panic here must not leave the reader waiting for
                     // this chunk to be settled.
                     let _closer = gate.close_on_panic();
                     let mut part_cov = FileCoverage::default();
                     let mut fs = FileScan::new(name.to_string(), shared, &cfg.targets);
+                    // The front cache outlives the chunk.
+                    fs.front = std::mem::take(front);
                     let mut x = if c.index == 0 {
                         Extractor::default()
                     } else {
@@ -796,6 +863,7 @@ fn scan_chunked(
                         held: std::mem::take(&mut fs.held),
                         record_errors,
                     };
+                    *front = std::mem::take(&mut fs.front);
                     crate::panics::test_hook(name, Some(&format!("settle{index}")));
                     drop(c);
                     let settled = {

@@ -21,7 +21,14 @@ pub enum PathChange {
 /// The last `search_path` change a statement text makes, if any. Texts that
 /// do not contain the word are not parsed.
 pub fn search_path_change(sql: &str) -> Option<PathChange> {
-    if !sql.to_ascii_lowercase().contains("search_path") {
+    // `search_path` in any case, found from its `_` (no lower-cased copy).
+    let b = sql.as_bytes();
+    let mentions = memchr::memchr_iter(b'_', b).any(|p| {
+        p >= 6
+            && b.get(p - 6..p + 5)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"search_path"))
+    });
+    if !mentions {
         return None;
     }
     let parsed = parse::parse(sql).ok()?;

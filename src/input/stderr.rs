@@ -94,71 +94,139 @@ pub fn read_entries(
     mut sink: impl FnMut(LogEntry, &mut FileCoverage),
 ) -> Result<(), (u64, std::io::Error)> {
     let mut buf = Vec::with_capacity(4096);
-    let mut current: Option<LogEntry> = None;
-    let mut line_no = 0u64;
-    let mut unknown_zone_noted = false;
+    let mut entries = Entries::new(prefix, 0);
+    let mut sink = |e: &LogEntry, cov: &mut FileCoverage| sink(e.clone(), cov);
     loop {
         buf.clear();
         let n = match reader.read_until(b'\n', &mut buf) {
             Ok(n) => n,
             Err(e) => {
-                if let Some(e) = current.take() {
-                    sink(e, cov);
-                }
-                return Err((line_no, e));
+                let lines = entries.line_no;
+                entries.finish(cov, &mut sink);
+                return Err((lines, e));
             }
         };
         if n == 0 {
             break;
         }
-        line_no += 1;
-        cov.lines += 1;
-        cov.bytes += n as u64;
-        while matches!(buf.last(), Some(b'\n' | b'\r')) {
-            buf.pop();
+        entries.line(&buf, cov, &mut sink);
+    }
+    entries.finish(cov, &mut sink);
+    Ok(())
+}
+
+/// Reads the entries of `data` (complete lines, e.g. a chunk cut at record
+/// boundaries), as [`read_entries`] does, numbering lines after
+/// `lines_before`. The entry passed to `sink` is reused for the next one.
+pub fn read_chunk(
+    data: &[u8],
+    prefix: &Prefix,
+    lines_before: u64,
+    cov: &mut FileCoverage,
+    mut sink: impl FnMut(&LogEntry, &mut FileCoverage),
+) {
+    let mut entries = Entries::new(prefix, lines_before);
+    let mut pos = 0;
+    while pos < data.len() {
+        let end = memchr::memchr(b'\n', &data[pos..]).map_or(data.len(), |n| pos + n + 1);
+        entries.line(&data[pos..end], cov, &mut sink);
+        pos = end;
+    }
+    entries.finish(cov, &mut sink);
+}
+
+/// Builds entries line by line, reusing one entry's buffers.
+struct Entries<'p> {
+    prefix: &'p Prefix,
+    current: LogEntry,
+    /// `current` holds an entry not yet delivered.
+    open: bool,
+    line_no: u64,
+    unknown_zone_noted: bool,
+}
+
+/// Sets `slot` to `v`, reusing its buffer.
+fn set(slot: &mut Option<String>, v: Option<&str>) {
+    match (slot.as_mut(), v) {
+        (Some(s), Some(v)) => {
+            s.clear();
+            s.push_str(v);
         }
-        let line = match std::str::from_utf8(&buf) {
+        (None, Some(v)) => *slot = Some(v.to_string()),
+        (_, None) => *slot = None,
+    }
+}
+
+impl<'p> Entries<'p> {
+    fn new(prefix: &'p Prefix, line_no: u64) -> Self {
+        Self {
+            prefix,
+            current: LogEntry::default(),
+            open: false,
+            line_no,
+            unknown_zone_noted: false,
+        }
+    }
+
+    /// One line, with its line end (`\n`, `\r\n`) if it has one.
+    fn line(
+        &mut self,
+        raw: &[u8],
+        cov: &mut FileCoverage,
+        sink: &mut impl FnMut(&LogEntry, &mut FileCoverage),
+    ) {
+        self.line_no += 1;
+        cov.lines += 1;
+        cov.bytes += raw.len() as u64;
+        let mut bytes = raw;
+        while let [rest @ .., b'\n' | b'\r'] = bytes {
+            bytes = rest;
+        }
+        let line = match std::str::from_utf8(bytes) {
             Ok(s) => std::borrow::Cow::Borrowed(s),
             Err(_) => {
                 cov.invalid_utf8_lines += 1;
-                String::from_utf8_lossy(&buf)
+                String::from_utf8_lossy(bytes)
             }
         };
         if let Some(rest) = line.strip_prefix('\t') {
-            if let Some(entry) = current.as_mut() {
-                if entry.message.len() + rest.len() < MAX_ENTRY_BYTES {
-                    entry.message.push('\n');
-                    entry.message.push_str(rest);
+            if self.open {
+                let message = &mut self.current.message;
+                if message.len() + rest.len() < MAX_ENTRY_BYTES {
+                    message.push('\n');
+                    message.push_str(rest);
                 }
-                continue;
+                return;
             }
         }
-        match prefix.split(&line) {
+        match self.prefix.split(&line) {
             Some(parts) => {
-                if let Some(e) = current.take() {
-                    sink(e, cov);
+                if self.open {
+                    sink(&self.current, cov);
                 }
                 let time = parts.time.and_then(parse_timestamp);
                 if let Some(t) = time {
-                    if !t.zone_known && !unknown_zone_noted {
-                        unknown_zone_noted = true;
+                    if !t.zone_known && !self.unknown_zone_noted {
+                        self.unknown_zone_noted = true;
                         cov.notes.push(
                             "a time zone abbreviation is unknown; those times were read as UTC"
                                 .into(),
                         );
                     }
                 }
-                current = Some(LogEntry {
-                    line: line_no,
-                    time: time.map(|t| t.millis),
-                    backend: parts.session.or(parts.pid).map(str::to_string),
-                    user: parts.user.map(str::to_string),
-                    database: parts.database.map(str::to_string),
-                    application: parts.application.map(str::to_string),
-                    client: parts.client.map(str::to_string),
-                    severity: parts.severity.to_string(),
-                    message: parts.message.to_string(),
-                });
+                let e = &mut self.current;
+                e.line = self.line_no;
+                e.time = time.map(|t| t.millis);
+                set(&mut e.backend, parts.session.or(parts.pid));
+                set(&mut e.user, parts.user);
+                set(&mut e.database, parts.database);
+                set(&mut e.application, parts.application);
+                set(&mut e.client, parts.client);
+                e.severity.clear();
+                e.severity.push_str(parts.severity);
+                e.message.clear();
+                e.message.push_str(parts.message);
+                self.open = true;
             }
             None => {
                 if line.trim().is_empty() {
@@ -169,10 +237,17 @@ pub fn read_entries(
             }
         }
     }
-    if let Some(e) = current.take() {
-        sink(e, cov);
+
+    /// Delivers the last entry.
+    fn finish(
+        &mut self,
+        cov: &mut FileCoverage,
+        sink: &mut impl FnMut(&LogEntry, &mut FileCoverage),
+    ) {
+        if std::mem::take(&mut self.open) {
+            sink(&self.current, cov);
+        }
     }
-    Ok(())
 }
 
 #[cfg(test)]
