@@ -26,7 +26,7 @@ use crate::audit::{self, AuditObject, AuditState};
 use crate::input::{LogEntry, StatsRow};
 use crate::inventory::{Actor, FileCoverage};
 use crate::time::Millis;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// A statement to analyse, with who ran it and when.
 #[derive(Debug, Clone, PartialEq, Eq)]

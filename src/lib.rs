@@ -30,6 +30,7 @@ pub mod scan;
 pub mod schema_deps;
 pub mod state;
 pub mod stored;
+pub mod tally;
 pub mod target;
 pub mod time;
 pub mod visibility;

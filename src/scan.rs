@@ -25,9 +25,8 @@ use crate::inventory::{
     Confidence, DepKey, DepStats, FileCoverage, Inventory, Literals, SourceRef,
 };
 
-/// Why a dependency from a statement the log cut short is only possible.
-const TRUNCATED_REASON: &str = "the log cut this statement short ([Your log message was truncated]): the lost part could change how its names resolve";
 use crate::normalize::{normalize_into, stable_hash};
+use crate::tally::Tally;
 use crate::target::ColumnTarget;
 use crate::window::Window;
 use rustc_hash::FxHashMap;
@@ -275,7 +274,7 @@ pub fn scan_stats_rows(cfg: &ScanConfig, name: &str, rows: Vec<input::StatsRow>)
     cov.notes.push(
         "pg_stat_statements has no times: first_seen/last_seen come only from logs".to_string(),
     );
-    let mut inv = fs.inv;
+    let mut inv = fs.finish();
     inv.files.insert(name.to_string(), cov);
     inv.literals = Some(literals_mark(cfg));
     inv
@@ -373,6 +372,8 @@ struct FileScan<'a> {
     shared: Shared<'a>,
     /// This thread's view of the shared cache.
     front: Front,
+    /// Dependency evidence not yet made into rows.
+    tally: Tally,
     inv: Inventory,
     /// Statements with target references whose actor is completed from
     /// the state before their chunk.
@@ -388,6 +389,7 @@ impl<'a> FileScan<'a> {
             name,
             shared,
             front: Front::default(),
+            tally: Tally::default(),
             inv: Inventory::new(targets.to_vec()),
             waiting: Vec::new(),
             held: Vec::new(),
@@ -551,11 +553,14 @@ impl<'a> FileScan<'a> {
                 cov.statements.analysed += 1;
             } else {
                 cov.statements.unparseable += 1;
-                let reason = st.problem.clone().unwrap_or_else(|| "parse error".into());
-                *cov.statements
-                    .unparseable_reasons
-                    .entry(reason)
-                    .or_default() += 1;
+                let reason = st.problem.as_deref().unwrap_or("parse error");
+                let reasons = &mut cov.statements.unparseable_reasons;
+                match reasons.get_mut(reason) {
+                    Some(n) => *n += 1,
+                    None => {
+                        reasons.insert(reason.to_string(), 1);
+                    }
+                }
             }
         }
         if s.inherit.is_some() && analysis.statements.iter().any(|st| !st.refs.is_empty()) {
@@ -565,66 +570,19 @@ impl<'a> FileScan<'a> {
         self.dependencies(&s, &analysis);
     }
 
-    fn dependencies(&mut self, s: &Statement, analysis: &Analysis) {
-        for st in &analysis.statements {
-            for r in &st.refs {
-                if r.via == "unparseable" {
-                    if let Some(e) = self.inv.evidence.get_mut(r.target) {
-                        e.unparseable_mentions += 1;
-                    }
-                }
-                // A pg_stat_statements row run inside a function: the
-                // function whose body holds the statement.
-                let nested_in = match (&s.inside, s.toplevel) {
-                    (None, Some(false)) => {
-                        self.shared.analyzer.routines_containing(&st.fingerprint)
-                    }
-                    _ => None,
-                };
-                let via = match s.inside.as_ref().or(nested_in.as_ref()) {
-                    None => r.via.clone(),
-                    Some(f) if r.via == "direct" => format!("substatement of {f}"),
-                    Some(f) => format!("substatement of {f} > {}", r.via),
-                };
-                let key = DepKey {
-                    target: r.target,
-                    access: r.access,
-                    via,
-                    actor: s.actor.clone(),
-                    fingerprint: st.fingerprint.clone(),
-                };
-                let (confidence, reason) = if s.truncated {
-                    (
-                        r.confidence.min(Confidence::Possible),
-                        Some(match &r.reason {
-                            Some(why) => format!("{why}; {TRUNCATED_REASON}"),
-                            None => TRUNCATED_REASON.to_string(),
-                        }),
-                    )
-                } else {
-                    (r.confidence, r.reason.clone())
-                };
-                let stats = DepStats {
-                    confidence,
-                    reason,
-                    calls: s.calls,
-                    failed_calls: if s.failed { s.calls } else { 0 },
-                    nested_calls: if s.toplevel == Some(false) {
-                        s.calls
-                    } else {
-                        0
-                    },
-                    first_seen: s.time,
-                    last_seen: s.time,
-                    query: st.query.clone(),
-                    sources: vec![SourceRef {
-                        file: self.name.clone(),
-                        line: s.line,
-                    }],
-                };
-                self.inv.add_dep(key, stats);
-            }
+    /// Counts the target references of a statement (rows are made when
+    /// the part is done: see [`FileScan::finish`]).
+    fn dependencies(&mut self, s: &Statement, analysis: &Arc<Analysis>) {
+        if analysis.statements.iter().any(|st| !st.refs.is_empty()) {
+            self.tally.add(s, analysis);
         }
+    }
+
+    /// The inventory of this part, with the tallied dependency rows.
+    fn finish(mut self) -> Inventory {
+        self.tally
+            .flush(&mut self.inv, self.shared.analyzer, &self.name);
+        self.inv
     }
 }
 
@@ -834,8 +792,9 @@ fn scan_chunked(
                 }
                 errors.finish(name, &mut listed);
                 cov.errors.append(&mut listed.errors);
-                fs.inv.files.insert(name.to_string(), cov);
-                fs.inv
+                let mut inv = fs.finish();
+                inv.files.insert(name.to_string(), cov);
+                inv
             }
             ChunkMode::Parallel => rx
                 .into_iter()
@@ -872,8 +831,9 @@ fn scan_chunked(
                         settler.next
                     };
                     gate.settled(settled);
-                    fs.inv.files.insert(name.to_string(), part_cov);
-                    fs.inv
+                    let mut inv = fs.finish();
+                    inv.files.insert(name.to_string(), part_cov);
+                    inv
                 })
                 .reduce(
                     || Inventory::new(cfg.targets.clone()),
@@ -892,7 +852,7 @@ fn scan_chunked(
     let mut settler = settler.into_inner().unwrap_or_else(|e| e.into_inner());
     std::mem::take(&mut settler.errors).finish(name, &mut settler.cov);
     let mut inv = parts;
-    inv.merge(settler.fs.inv);
+    inv.merge(settler.fs.finish());
     let mut cov = inv.files.remove(name).unwrap_or_default();
     cov.merge(&settler.cov);
     let chunks = chunks.max(settler.next);
@@ -1227,7 +1187,7 @@ fn scan_input(
     cov.errors.sort();
     cov.notes.sort();
     cov.notes.dedup();
-    let mut inv = fs.inv;
+    let mut inv = fs.finish();
     inv.files.insert(name, cov);
     inv
 }

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::inventory::FileCoverage;
-use crate::normalize::{fold_identifier, tokens, Token};
+use crate::normalize::{tokens, Token};
 
 /// Evidence about the logging set-up, counted while reading one input.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,16 +104,25 @@ pub enum StatementClass {
 
 /// Classifies a statement text by its first word.
 pub fn statement_class(sql: &str) -> StatementClass {
+    // The first word (keywords are short: no folded copy needed).
     let first = tokens(sql).find_map(|t| match t {
-        Token::Word(w) => Some(fold_identifier(w)),
+        Token::Word(w) => Some(Some(w)),
         Token::Space | Token::Punct("(") => None,
-        _ => Some(String::new()),
+        _ => Some(None),
     });
-    match first.as_deref() {
-        Some("create" | "alter" | "drop" | "comment" | "grant" | "revoke") => StatementClass::Ddl,
-        Some("insert" | "update" | "delete" | "truncate" | "merge") => StatementClass::Mod,
-        Some("with" | "prepare" | "execute" | "explain" | "copy") | None => StatementClass::Depends,
-        Some(_) => StatementClass::Other,
+    let is = |words: &[&str]| {
+        first
+            .flatten()
+            .is_some_and(|w| words.iter().any(|k| w.eq_ignore_ascii_case(k)))
+    };
+    if first.is_none() || is(&["with", "prepare", "execute", "explain", "copy"]) {
+        StatementClass::Depends
+    } else if is(&["create", "alter", "drop", "comment", "grant", "revoke"]) {
+        StatementClass::Ddl
+    } else if is(&["insert", "update", "delete", "truncate", "merge"]) {
+        StatementClass::Mod
+    } else {
+        StatementClass::Other
     }
 }
 

@@ -520,21 +520,17 @@ impl Run<'_> {
     fn tail(&mut self, pos: usize) -> Step {
         let b = self.b;
         let rest = &b[pos..];
-        let Some(sev) = SEVERITIES.iter().find_map(|s| {
-            if !rest.starts_with(s.as_bytes()) {
-                return None;
-            }
-            let mut n = s.len();
-            if *s == "DEBUG"
-                && matches!(rest.get(n), Some(b'1'..=b'5'))
-                && rest.get(n + 1) == Some(&b':')
-            {
-                n += 1;
-            }
-            rest[n..].starts_with(b": ").then_some(n)
-        }) else {
+        // A severity is a word that ends at the first `:` (`DEBUG1` to
+        // `DEBUG5` too): at most one alternative can match.
+        let Some(sev) = memchr::memchr(b':', &rest[..rest.len().min(10)]) else {
             return Ok(false);
         };
+        let word = &rest[..sev];
+        let known = SEVERITIES.iter().any(|s| s.as_bytes() == word)
+            || matches!(word, [b'D', b'E', b'B', b'U', b'G', b'1'..=b'5']);
+        if !known || rest.get(sev + 1) != Some(&b' ') {
+            return Ok(false);
+        }
         let mut at = pos + sev + 2;
         if b.get(at) == Some(&b' ') {
             at += 1;

@@ -1,0 +1,210 @@
+//! Dependency evidence tallied per scan part: statements with the same
+//! analysis, actor and flags are counted together (calls, failures, first
+//! and last time, the first source lines) and become inventory rows once,
+//! when the part is done, instead of one keyed map update per statement.
+//! The rows are exactly those the statements give one by one: a row's
+//! counts add up, its times and sources are a minimum/maximum, and the rest
+//! is the same for every statement of a tally entry.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHasher};
+
+use crate::analyze::{Analysis, Analyzer};
+use crate::extract::Statement;
+use crate::inventory::{Actor, Confidence, DepKey, DepStats, Inventory, SourceRef, MAX_SOURCES};
+use crate::time::Millis;
+
+/// Why a dependency from a statement the log cut short is only possible.
+pub const TRUNCATED_REASON: &str = "the log cut this statement short ([Your log message was truncated]): the lost part could change how its names resolve";
+
+/// What the statements of one entry share.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Shared {
+    actor: Actor,
+    inside: Option<String>,
+    toplevel: Option<bool>,
+    truncated: bool,
+}
+
+/// What the statements of one entry add up to.
+#[derive(Debug)]
+struct Counts {
+    analysis: Arc<Analysis>,
+    /// Statements.
+    statements: u64,
+    calls: u64,
+    failed_calls: u64,
+    nested_calls: u64,
+    first_seen: Option<Millis>,
+    last_seen: Option<Millis>,
+    /// The smallest `MAX_SOURCES` distinct lines, sorted.
+    lines: Vec<u64>,
+}
+
+/// The tally of one scan part (one input, or one chunk of it).
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// By analysis (its address: the entry holds it, so it stays unique)
+    /// and a hash of what the statements share; the few entries under one
+    /// key are told apart by comparing.
+    entries: FxHashMap<(usize, u64), Vec<(Shared, Counts)>>,
+}
+
+fn shared_hash(s: &Statement) -> u64 {
+    let mut h = FxHasher::default();
+    s.actor.hash(&mut h);
+    s.inside.hash(&mut h);
+    s.toplevel.hash(&mut h);
+    s.truncated.hash(&mut h);
+    h.finish()
+}
+
+fn is_shared(x: &Shared, s: &Statement) -> bool {
+    x.actor == s.actor
+        && x.inside == s.inside
+        && x.toplevel == s.toplevel
+        && x.truncated == s.truncated
+}
+
+impl Tally {
+    /// Counts a statement with target references.
+    pub fn add(&mut self, s: &Statement, analysis: &Arc<Analysis>) {
+        let key = (Arc::as_ptr(analysis) as usize, shared_hash(s));
+        let list = self.entries.entry(key).or_default();
+        let i = match list.iter().position(|(x, _)| is_shared(x, s)) {
+            Some(i) => i,
+            None => {
+                list.push((
+                    Shared {
+                        actor: s.actor.clone(),
+                        inside: s.inside.clone(),
+                        toplevel: s.toplevel,
+                        truncated: s.truncated,
+                    },
+                    Counts {
+                        analysis: Arc::clone(analysis),
+                        statements: 0,
+                        calls: 0,
+                        failed_calls: 0,
+                        nested_calls: 0,
+                        first_seen: None,
+                        last_seen: None,
+                        lines: Vec::new(),
+                    },
+                ));
+                list.len() - 1
+            }
+        };
+        let c = &mut list[i].1;
+        c.statements += 1;
+        c.calls += s.calls;
+        if s.failed {
+            c.failed_calls += s.calls;
+        }
+        if s.toplevel == Some(false) {
+            c.nested_calls += s.calls;
+        }
+        if let Some(t) = s.time {
+            c.first_seen = Some(c.first_seen.map_or(t, |f| f.min(t)));
+            c.last_seen = Some(c.last_seen.map_or(t, |l| l.max(t)));
+        }
+        keep_line(&mut c.lines, s.line);
+    }
+
+    /// Turns the tally into dependency rows of `inv` (sources named `file`).
+    pub fn flush(&mut self, inv: &mut Inventory, analyzer: &Analyzer<'_>, file: &str) {
+        for (_, list) in std::mem::take(&mut self.entries) {
+            for (x, c) in list {
+                rows(inv, analyzer, file, &x, &c);
+            }
+        }
+    }
+}
+
+/// Adds `line` to the sorted, distinct, at most `MAX_SOURCES` smallest.
+fn keep_line(lines: &mut Vec<u64>, line: u64) {
+    if lines.len() == MAX_SOURCES && lines.last().is_some_and(|l| *l <= line) {
+        return;
+    }
+    if let Err(at) = lines.binary_search(&line) {
+        lines.insert(at, line);
+        lines.truncate(MAX_SOURCES);
+    }
+}
+
+/// The rows of one tally entry: what each of its statements gives, added up.
+fn rows(inv: &mut Inventory, analyzer: &Analyzer<'_>, file: &str, x: &Shared, c: &Counts) {
+    for st in &c.analysis.statements {
+        for r in &st.refs {
+            if r.via == "unparseable" {
+                if let Some(e) = inv.evidence.get_mut(r.target) {
+                    e.unparseable_mentions += c.statements;
+                }
+            }
+            // A pg_stat_statements row run inside a function: the
+            // function whose body holds the statement.
+            let nested_in = match (&x.inside, x.toplevel) {
+                (None, Some(false)) => analyzer.routines_containing(&st.fingerprint),
+                _ => None,
+            };
+            let via = match x.inside.as_ref().or(nested_in.as_ref()) {
+                None => r.via.clone(),
+                Some(f) if r.via == "direct" => format!("substatement of {f}"),
+                Some(f) => format!("substatement of {f} > {}", r.via),
+            };
+            let key = DepKey {
+                target: r.target,
+                access: r.access,
+                via,
+                actor: x.actor.clone(),
+                fingerprint: st.fingerprint.clone(),
+            };
+            let (confidence, reason) = if x.truncated {
+                (
+                    r.confidence.min(Confidence::Possible),
+                    Some(match &r.reason {
+                        Some(why) => format!("{why}; {TRUNCATED_REASON}"),
+                        None => TRUNCATED_REASON.to_string(),
+                    }),
+                )
+            } else {
+                (r.confidence, r.reason.clone())
+            };
+            let stats = DepStats {
+                confidence,
+                reason,
+                calls: c.calls,
+                failed_calls: c.failed_calls,
+                nested_calls: c.nested_calls,
+                first_seen: c.first_seen,
+                last_seen: c.last_seen,
+                query: st.query.clone(),
+                sources: c
+                    .lines
+                    .iter()
+                    .map(|l| SourceRef {
+                        file: file.to_string(),
+                        line: *l,
+                    })
+                    .collect(),
+            };
+            inv.add_dep(key, stats);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keep_line_keeps_the_smallest_distinct_lines() {
+        let mut v = Vec::new();
+        for l in [9, 4, 4, 7, 1, 8, 1, 2] {
+            keep_line(&mut v, l);
+        }
+        assert_eq!(v, vec![1, 2, 4]);
+    }
+}
