@@ -87,13 +87,10 @@ const NOT_INPUTS: &[(&str, &str)] = &[
 ];
 
 /// Inputs whose `log_line_prefix` is not detected, with their prefix.
-const NEEDS_PREFIX: &[(&str, &str)] = &[
-    (
-        "app/logs/escapes.log",
-        "%m [%-6p] %c %l %x %v %e %i %b %q%-12u %d %r %a: ",
-    ),
-    ("search_path/server.log", "%m [%p] user=%u,db=%d "),
-];
+const NEEDS_PREFIX: &[(&str, &str)] = &[(
+    "app/logs/escapes.log",
+    "%m [%-6p] %c %l %x %v %e %i %b %q%-12u %d %r %a: ",
+)];
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {

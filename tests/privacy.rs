@@ -623,13 +623,10 @@ impl Outputs {
 
 /// The fixture logs whose `log_line_prefix` is not detected, with their
 /// prefix (see scripts/gen-fixtures.sh, gen-search-path-fixture.sh).
-const NEEDS_PREFIX: &[(&str, &str)] = &[
-    (
-        "app/logs/escapes.log",
-        "%m [%-6p] %c %l %x %v %e %i %b %q%-12u %d %r %a: ",
-    ),
-    ("search_path/server.log", "%m [%p] user=%u,db=%d "),
-];
+const NEEDS_PREFIX: &[(&str, &str)] = &[(
+    "app/logs/escapes.log",
+    "%m [%-6p] %c %l %x %v %e %i %b %q%-12u %d %r %a: ",
+)];
 
 const FORMATS: &[&str] = &["json", "markdown", "text", "sarif", "github"];
 

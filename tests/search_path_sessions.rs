@@ -22,8 +22,6 @@ fn set_search_path_set_config_and_role_settings_decide_the_table() {
             "archive.users.legacy_email",
             "--schema",
             "fixtures/search_path/schema.sql",
-            "--log-line-prefix",
-            "%m [%p] user=%u,db=%d ",
             "--format",
             "json",
             "fixtures/search_path/server.log",

@@ -310,8 +310,12 @@ const SQLSTATE: &str =
     "(?:[0-9][0-9A-Z]{4}|[A-Z][0-9][0-9A-Z]{3}|[A-Z]{2}[0-9][0-9A-Z]{2}|[A-Z]{3}[0-9][0-9A-Z]|[A-Z]{4}[0-9])";
 
 /// Prefixes tried, in order, when none is given: the default, AWS RDS, the
-/// Debian/Ubuntu package default, the pganalyze/Azure recommendation and
-/// pgBadger's recommended ones.
+/// Debian/Ubuntu package default, the pganalyze/Azure recommendation,
+/// pgBadger's recommended ones and their common shorter variants. A shorter
+/// `key=value` list comes after the longer ones it is a beginning of: on a
+/// line whose later values are empty both capture as many fields, and the
+/// earlier one wins (the shorter one would read `shop,app=,client=` as the
+/// database).
 pub const KNOWN_PREFIXES: &[&str] = &[
     "%m [%p] ",
     "%t:%r:%u@%d:[%p]:",
@@ -324,11 +328,45 @@ pub const KNOWN_PREFIXES: &[&str] = &[
     "%m [%p] %q%u@%d/%a ",
     "%m [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ",
     "%t [%p-%l] %q%u@%d ",
+    "%t [%p] user=%u,db=%d,app=%a,client=%h ",
+    "%m [%p] [%l-1] user=%u,db=%d,app=%a,client=%h ",
+    "%t [%p]: [%l-1] user=%u,db=%d,app=%a ",
+    "%m [%p] user=%u,db=%d,app=%a ",
+    "%m [%p] user=%u,db=%d ",
+    "%t [%p]: [%l-1] db=%d,user=%u ",
+    "%t [%p] ",
 ];
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_db_prefix_without_app_is_detected() {
+        // regression: `%m [%p] user=%u,db=%d ` (fixtures/search_path) was not
+        // in the list, and no known prefix matched its lines.
+        let sample = [
+            "2026-11-22 00:46:50.861 UTC [10946] user=,db= LOG:  starting PostgreSQL 15",
+            "2026-11-22 00:46:51.001 UTC [10950] user=app,db=shop LOG:  statement: select 1",
+        ];
+        let p = crate::input::stderr::detect_prefix(&sample).unwrap();
+        assert_eq!(p.source, "%m [%p] user=%u,db=%d ");
+        let f = p.split(sample[1]).unwrap();
+        assert_eq!((f.user, f.database), (Some("app"), Some("shop")));
+    }
+
+    #[test]
+    fn longer_key_value_prefix_wins_when_its_later_values_are_empty() {
+        let sample = [
+            "2026-11-22 00:46:51.001 UTC [10950] user=app,db=shop,app=,client= LOG:  statement: select 1",
+            "2026-11-22 00:46:51.002 UTC [10951] user=etl,db=shop,app=cron,client=10.0.0.5 LOG:  statement: select 2",
+        ];
+        let p = crate::input::stderr::detect_prefix(&sample).unwrap();
+        assert_eq!(p.source, "%m [%p] user=%u,db=%d,app=%a,client=%h ");
+        let only_empty = [sample[0]];
+        let p = crate::input::stderr::detect_prefix(&only_empty).unwrap();
+        assert_eq!(p.split(sample[0]).unwrap().database, Some("shop"));
+    }
 
     #[test]
     fn pgaudit_word_is_not_a_verbose_sqlstate() {
