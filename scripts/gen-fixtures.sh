@@ -79,7 +79,9 @@ reseed() { # between runs: a fresh copy of the data, outside the workload logs
 # A throwaway rsyslogd listening on a socket in PGT_DIR writes PostgreSQL's
 # messages twice: with BSD and with ISO (RFC 3339) timestamps.
 RSYSLOG_PID=""
+RSYSLOG_NAME=""
 start_rsyslog() { # start_rsyslog NAME  -> $PGT_DIR/NAME-bsd.log, $PGT_DIR/NAME-iso.log
+    RSYSLOG_NAME=$1
     cat > "$PGT_DIR/rsyslog.conf" <<CONF
 global(workDirectory="$PGT_DIR")
 module(load="imuxsock" SysSock.Use="off")
@@ -99,6 +101,16 @@ CONF
 }
 stop_rsyslog() {
     [ -n "$RSYSLOG_PID" ] || return 0
+    # rsyslogd drops what is still queued when it is stopped (after its
+    # shutdown timeout), which a loaded machine can reach: wait until the
+    # server's last message is written to both files first.
+    local i f
+    for i in $(seq 300); do
+        for f in "$PGT_DIR/$RSYSLOG_NAME-bsd.log" "$PGT_DIR/$RSYSLOG_NAME-iso.log"; do
+            grep -q 'database system is shut down' "$f" 2>/dev/null || { sleep 0.1; continue 2; }
+        done
+        break
+    done
     kill "$RSYSLOG_PID" 2>/dev/null || true
     wait "$RSYSLOG_PID" 2>/dev/null || true
     RSYSLOG_PID=""

@@ -363,9 +363,20 @@ mod tests {
         ];
         let p = crate::input::stderr::detect_prefix(&sample).unwrap();
         assert_eq!(p.source, "%m [%p] user=%u,db=%d,app=%a,client=%h ");
-        let only_empty = [sample[0]];
+        // Only lines whose app and client are empty (a server's start): the
+        // shorter prefixes would read `,client=` as the application.
+        let only_empty = [
+            sample[0],
+            "2026-11-22 00:34:01.922 UTC [15160] user=,db=,app=,client= LOG:  starting PostgreSQL 15",
+        ];
         let p = crate::input::stderr::detect_prefix(&only_empty).unwrap();
+        assert_eq!(p.source, "%m [%p] user=%u,db=%d,app=%a,client=%h ");
         assert_eq!(p.split(sample[0]).unwrap().database, Some("shop"));
+        assert!(p
+            .split(sample[0])
+            .unwrap()
+            .application
+            .is_none_or(str::is_empty));
     }
 
     #[test]

@@ -40,7 +40,10 @@ pub fn detect_prefix(sample: &[&str]) -> Option<Prefix> {
     best.map(|(_, p)| p)
 }
 
-/// How many fields of a split line are present and non-empty.
+/// How many fields of a split line are present and non-empty. A value
+/// holding `=` does not count: it is the `key=value` text of a longer
+/// prefix swallowed by a lazy field (`user=%u,db=%d,app=%a ` reads
+/// `app=,client= ` as the application `,client=`).
 fn captured_fields(parts: &crate::input::prefix::LineParts<'_>) -> usize {
     [
         parts.application,
@@ -52,7 +55,7 @@ fn captured_fields(parts: &crate::input::prefix::LineParts<'_>) -> usize {
         parts.session,
     ]
     .iter()
-    .filter(|f| f.is_some_and(|v| !v.is_empty()))
+    .filter(|f| f.is_some_and(|v| !v.is_empty() && !v.contains('=')))
     .count()
 }
 
