@@ -7,25 +7,48 @@
 //! [`analyze`] (pg_query + resolver, against the [`catalog`]) →
 //! [`inventory`] (mergeable evidence) → [`report`].
 
+// Library code never panics on input: no `unwrap`/`expect`, no indexing or
+// slicing that can go out of bounds or split a UTF-8 character, no `panic!`
+// (CI's clippy run makes these errors; tests are exempt). The scan hot path
+// (the modules marked below) is exempt until its rewrite for speed settles.
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::string_slice,
+        clippy::panic
+    )
+)]
+
 pub mod analyze;
 pub mod audit;
 pub mod catalog;
+// Scan hot path, exempt for now (see the lints above).
+#[allow(clippy::indexing_slicing)]
 pub mod chunk;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod contract;
 pub mod db_tls;
+// Scan hot path, exempt for now (see the lints above).
+#[allow(clippy::string_slice)]
 pub mod extract;
 pub mod input;
 pub mod interrupt;
 pub mod inventory;
 pub mod live_catalog;
 pub mod migration;
+// Scan hot path, exempt for now (see the lints above).
+#[allow(clippy::indexing_slicing, clippy::string_slice)]
 pub mod normalize;
 pub mod panics;
 pub mod progress;
 pub mod report;
+// Scan hot path, exempt for now (see the lints above).
+#[allow(clippy::indexing_slicing)]
 pub mod scan;
 pub mod schema_deps;
 pub mod state;

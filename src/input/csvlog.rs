@@ -169,9 +169,10 @@ pub fn read_entries(
 /// valid UTF-8 are never chosen.
 pub fn next_record_start(buf: &[u8], from: usize) -> Option<usize> {
     let mut pos = from;
-    while pos < buf.len() {
-        let end = pos + memchr::memchr(b'\n', &buf[pos..])?;
-        let mut line = &buf[pos..end];
+    while let Some(rest) = buf.get(pos..).filter(|rest| !rest.is_empty()) {
+        let len = memchr::memchr(b'\n', rest)?;
+        let end = pos + len;
+        let mut line = rest.get(..len).unwrap_or_default();
         if let [rest @ .., b'\r'] = line {
             line = rest;
         }

@@ -89,8 +89,11 @@ pub fn to_sarif(doc: &InventoryDoc) -> Value {
             },
             "results": results
     });
-    if let Some(notice) = super::literals_notice(doc.literals) {
-        run["properties"] = json!({ "literals": doc.literals, "notice": notice });
+    if let (Some(notice), Some(run)) = (super::literals_notice(doc.literals), run.as_object_mut()) {
+        run.insert(
+            "properties".into(),
+            json!({ "literals": doc.literals, "notice": notice }),
+        );
     }
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
