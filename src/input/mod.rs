@@ -11,6 +11,8 @@ pub mod pgss;
 // Scan hot path, exempt for now (see the lints in src/lib.rs).
 #[allow(clippy::indexing_slicing, clippy::string_slice)]
 pub mod prefix;
+// Scan hot path, exempt for now (see the lints in src/lib.rs).
+#[allow(clippy::indexing_slicing, clippy::string_slice)]
 mod prefix_match;
 pub mod record;
 // Scan hot path, exempt for now (see the lints in src/lib.rs).
