@@ -170,28 +170,41 @@ pub fn targets_from_migrations(
             source: e,
         })?;
         let text = String::from_utf8_lossy(&bytes);
-        let scan = read_migration(&text).map_err(|e| MigrationError::Parse {
-            path: name.clone(),
-            line: e.line,
-            reason: e.reason,
-        })?;
-        if name.ends_with(".down.sql") {
-            out.notes.push(format!(
-                "{name}: a \"down\" migration; its changes are checked as given"
-            ));
-        }
-        if scan.changes.is_empty() {
-            out.notes.push(format!(
-                "{name}: no DROP, RENAME or ALTER COLUMN TYPE in {} statement{}",
-                scan.statements,
-                if scan.statements == 1 { "" } else { "s" }
-            ));
-        }
-        out.notes
-            .extend(scan.notes.iter().map(|n| format!("{name}: {n}")));
-        expand(&name, &scan.changes, catalog, search_path, &mut out);
+        targets_from_text(&name, &text, catalog, search_path, &mut out)?;
     }
     Ok(out)
+}
+
+/// Reads one migration's text (`name` as given, for sites and notes) and
+/// adds its changes to `out`.
+pub fn targets_from_text(
+    name: &str,
+    text: &str,
+    catalog: &Catalog,
+    search_path: &[String],
+    out: &mut MigrationTargets,
+) -> Result<(), MigrationError> {
+    let scan = read_migration(text).map_err(|e| MigrationError::Parse {
+        path: name.to_string(),
+        line: e.line,
+        reason: e.reason,
+    })?;
+    if name.ends_with(".down.sql") {
+        out.notes.push(format!(
+            "{name}: a \"down\" migration; its changes are checked as given"
+        ));
+    }
+    if scan.changes.is_empty() {
+        out.notes.push(format!(
+            "{name}: no DROP, RENAME or ALTER COLUMN TYPE in {} statement{}",
+            scan.statements,
+            if scan.statements == 1 { "" } else { "s" }
+        ));
+    }
+    out.notes
+        .extend(scan.notes.iter().map(|n| format!("{name}: {n}")));
+    expand(name, &scan.changes, catalog, search_path, out);
+    Ok(())
 }
 
 #[cfg(test)]
