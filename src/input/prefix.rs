@@ -5,6 +5,9 @@
 //! every ordinary line; the regex defines the result and decides the lines
 //! the matcher cannot.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
 use regex::Regex;
 
 use super::prefix_match::{Matcher, Outcome, Piece, BACKEND_TYPES};
@@ -234,6 +237,24 @@ impl Prefix {
             },
             piece_fields,
         })
+    }
+
+    /// [`Prefix::compile`] for the built-in prefixes that detection tries,
+    /// compiled once per process: detection runs once per input, and a scan
+    /// of many small files would otherwise compile every candidate again
+    /// for each of them.
+    pub fn compile_known(prefix: &'static str) -> Result<Self, PrefixError> {
+        static CACHE: OnceLock<Mutex<HashMap<&'static str, Prefix>>> = OnceLock::new();
+        let cache = CACHE.get_or_init(Mutex::default);
+        if let Some(p) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(prefix) {
+            return Ok(p.clone());
+        }
+        let p = Self::compile(prefix)?;
+        cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(prefix, p.clone());
+        Ok(p)
     }
 
     /// Does this prefix name the actor fields?
@@ -542,5 +563,17 @@ mod tests {
         assert!(p
             .split("2024-01-01 00:00:00 UTC:x(1):u@d:[1]:LOG:  x")
             .is_none());
+    }
+
+    #[test]
+    fn compile_known_is_compile_cached() {
+        let line = "2026-11-21 10:00:00 UTC:10.0.0.1(5432):app@shop:[42]:LOG:  statement: select 1";
+        for _ in 0..2 {
+            let cached = Prefix::compile_known("%t:%r:%u@%d:[%p]:").unwrap();
+            let fresh = Prefix::compile("%t:%r:%u@%d:[%p]:").unwrap();
+            assert_eq!(cached.source, fresh.source);
+            assert_eq!(cached.split(line), fresh.split(line));
+            assert_eq!(cached.split(line).unwrap().database, Some("shop"));
+        }
     }
 }

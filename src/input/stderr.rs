@@ -18,7 +18,7 @@ pub fn detect_prefix(sample: &[&str]) -> Option<Prefix> {
     // does not beat the plain one); then the order of the list.
     let mut best: Option<((usize, usize), Prefix)> = None;
     for p in KNOWN_PREFIXES {
-        let Ok(prefix) = Prefix::compile(p) else {
+        let Ok(prefix) = Prefix::compile_known(p) else {
             continue;
         };
         let mut hits = 0;

@@ -152,7 +152,7 @@ pub fn detect_inner_prefix(sample: &[&str]) -> Option<Prefix> {
         .collect();
     let mut best: Option<(usize, Prefix)> = None;
     for p in SYSLOG_PREFIXES.iter().chain(KNOWN_PREFIXES).chain(&[""]) {
-        let Ok(prefix) = Prefix::compile(p) else {
+        let Ok(prefix) = Prefix::compile_known(p) else {
             continue;
         };
         let hits = starts.iter().filter(|m| prefix.split(m).is_some()).count();

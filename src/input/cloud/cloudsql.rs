@@ -84,7 +84,7 @@ pub fn read_entries(
     let prefix = forced.cloned().or_else(|| {
         PREFIXES
             .iter()
-            .filter_map(|p| Prefix::compile(p).ok())
+            .filter_map(|p| Prefix::compile_known(p).ok())
             .map(|p| {
                 let hits = sample.iter().filter(|l| p.split(l).is_some()).count();
                 (hits, p)

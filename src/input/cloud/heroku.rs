@@ -78,7 +78,7 @@ pub fn read_entries(
 ) -> Result<(), (u64, std::io::Error)> {
     let prefixes: Vec<Prefix> = PREFIXES
         .iter()
-        .filter_map(|p| Prefix::compile(p).ok())
+        .filter_map(|p| Prefix::compile_known(p).ok())
         .collect();
     let mut pending: BTreeMap<String, Pending> = BTreeMap::new();
     let mut used: BTreeMap<String, ()> = BTreeMap::new();
