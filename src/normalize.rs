@@ -391,15 +391,25 @@ fn normalize_lexed(lexer: Lexer<'_>, out: &mut String) {
             Token::QuotedIdent(q) => out.push_str(q),
             Token::Literal => {
                 next += 1;
-                let _ = write!(out, "${next}");
+                push_param(out, start, next);
             }
-            Token::Param(n) => {
-                let _ = write!(out, "${n}");
-            }
+            Token::Param(n) => push_param(out, start, n),
             Token::Punct(p) => out.push_str(p),
             Token::Space => {}
         }
     }
+}
+
+/// Appends `$n`, after a space when the text before it ends with a word
+/// character or `$`: glued on, the `$` would continue that word, or close a
+/// `$tag$` that reads the rest of the statement as a dollar-quoted string
+/// (`x$tag'v'` must not become `x$tag$1`).
+fn push_param(out: &mut String, start: usize, n: u32) {
+    if out.len() > start && out.bytes().last().is_some_and(is_ident_cont) {
+        out.push(' ');
+    }
+    out.push('$');
+    out.push_str(&n.to_string());
 }
 
 /// If the tokens ahead are `const (, const)* )` (spaces allowed), moves past
@@ -504,6 +514,23 @@ mod tests {
             normalize(sql),
             "select a from t where b = $1 and c = $2 and d = $3 and e = $4 and f = $5 and g = $6"
         );
+    }
+
+    #[test]
+    fn fuzz_normalize_dollar_word_before_a_literal_does_not_open_a_dollar_quote() {
+        // Found by fuzz/fuzz_targets/normalize.rs: `$con'…'` gave `$con$1`,
+        // which lexes as the start of a `$con$` dollar-quoted string.
+        let n = normalize("SELECT ge$ $con');");
+        assert_eq!(n, "select ge$ $con $1");
+        assert!(!tokens(&n).any(|t| t == Token::Literal), "{n}");
+        // And (fuzz/fuzz_targets/resolve.rs) a lone `$` before a literal
+        // gave `$$1`, an empty-tag dollar quote.
+        let n = normalize("legacy_email\u{fffd}($'ot 1nn'e);");
+        assert_eq!(n, "legacy_email\u{fffd}($ $1e);");
+        assert!(!tokens(&n).any(|t| t == Token::Literal), "{n}");
+        // A typed literal written without a space keeps its word apart.
+        assert_eq!(normalize("SELECT date'2026-11-22'"), "select date $1");
+        assert_eq!(normalize("SELECT x$1"), "select x$1");
     }
 
     #[test]

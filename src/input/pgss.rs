@@ -140,6 +140,7 @@ pub fn read_rows(
     column_notes(&cols, cov);
     let mut record = csv::StringRecord::new();
     let mut recno = 1u64;
+    let mut last_line = 1u64;
     loop {
         match rdr.read_record(&mut record) {
             Ok(false) => break,
@@ -167,7 +168,14 @@ pub fn read_rows(
             }
         }
         recno += 1;
-        let line = record.position().map_or(recno, |p| p.line());
+        // The csv crate counts only `\n` as a line end, but ends records at
+        // a lone `\r` too: a row never numbers at or before the line of the
+        // row above (each lone `\r` row end counts as one line).
+        let line = record
+            .position()
+            .map_or(recno, |p| p.line())
+            .max(last_line + 1);
+        last_line = line;
         cov.lines = cov.lines.max(line);
         let get = |i: usize| record.get(i).map(str::trim).filter(|s| !s.is_empty());
         if let Some(row) = cols.row(line, get, record.get(cols.query), cov) {
@@ -425,6 +433,34 @@ impl<R: Read> Read for CountingReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fuzz_pgss_csv_carriage_return_line_ends_number_rows_after_the_header() {
+        // Found by fuzz/fuzz_targets/pgss_csv.rs: the csv crate ends records
+        // at a lone `\r` but counts only `\n`, so every row was "line 1",
+        // the header's line.
+        let numbers = |csv: &str| {
+            let mut cov = FileCoverage::default();
+            let mut rows = Vec::new();
+            read_rows(csv.as_bytes(), &mut cov, |r, _| rows.push(r.line)).unwrap();
+            (rows, cov.lines)
+        };
+        let header = "datname,rolname,query,calls";
+        assert_eq!(
+            numbers(&format!(
+                "{header}\rappdb,alice,SELECT 1,7\rappdb,bob,SELECT 2,1\r"
+            )),
+            (vec![2, 3], 3)
+        );
+        // `\n` and `\r\n` line ends number as before (the csv crate's
+        // count, which a quoted newline does not advance).
+        assert_eq!(
+            numbers(&format!(
+                "{header}\nappdb,alice,\"SELECT\n1\",7\r\nappdb,bob,SELECT 2,1\n"
+            )),
+            (vec![2, 3], 3)
+        );
+    }
 
     #[test]
     fn reads_named_and_oid_exports() {
