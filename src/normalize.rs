@@ -368,7 +368,7 @@ fn normalize_lexed(lexer: Lexer<'_>, out: &mut String) {
                 if pending_space {
                     out.push(' ');
                 }
-                next += 1;
+                next = next.saturating_add(1);
                 let _ = write!(out, "(${next} /*, ... */)");
                 pending_space = false;
                 prev_word_in = false;
@@ -390,7 +390,7 @@ fn normalize_lexed(lexer: Lexer<'_>, out: &mut String) {
             }
             Token::QuotedIdent(q) => out.push_str(q),
             Token::Literal => {
-                next += 1;
+                next = next.saturating_add(1);
                 push_param(out, start, next);
             }
             Token::Param(n) => push_param(out, start, n),
@@ -531,6 +531,16 @@ mod tests {
         // A typed literal written without a space keeps its word apart.
         assert_eq!(normalize("SELECT date'2026-11-22'"), "select date $1");
         assert_eq!(normalize("SELECT x$1"), "select x$1");
+    }
+
+    #[test]
+    fn fuzz_normalize_highest_parameter_number_does_not_overflow() {
+        // Found by fuzz/fuzz_targets/normalize.rs: a `$n` past u32::MAX (read
+        // saturated) followed by a literal overflowed the next number.
+        assert_eq!(
+            normalize("SELECT $99999999999, 'x' WHERE a IN (1, 2)"),
+            "select $4294967295, $4294967295 where a in ($4294967295 /*, ... */)"
+        );
     }
 
     #[test]
