@@ -40,6 +40,7 @@ fn run(threads: usize, chunk_bytes: usize) -> Inventory {
         progress: false,
         chunk_bytes,
         logging: Default::default(),
+        keep_literals: false,
     };
     scan(&cfg)
 }
