@@ -28,6 +28,7 @@ use crate::inventory::{
 use crate::normalize::{normalize_into, stable_hash};
 use crate::tally::Tally;
 use crate::target::ColumnTarget;
+use crate::time::Millis;
 use crate::window::Window;
 use rustc_hash::FxHashMap;
 
@@ -596,6 +597,57 @@ struct ChunkOut {
     held: Vec<Statement>,
     /// The record errors the chunk's reader listed, and how many it did not.
     record_errors: (Vec<String>, u64),
+    /// The chunk's times, for the silences that depend on earlier chunks.
+    times: ChunkTimes,
+}
+
+/// What a chunk's silences depend on: a silence is measured from the
+/// latest time of all records before it, and a chunk alone knows only its
+/// own. Settled in file order by [`ChunkTimes::settle`], the silences are
+/// those of one sequential read.
+#[derive(Default)]
+struct ChunkTimes {
+    /// The time of the chunk's first timed record.
+    first: Option<Millis>,
+    /// The latest time in the chunk.
+    latest: Option<Millis>,
+    /// Silences measured from the chunk's own records only.
+    silences: Vec<(Millis, Millis)>,
+}
+
+impl ChunkTimes {
+    /// Moves the chunk-local silences out of `cov` (they are settled later).
+    fn take(first: Option<Millis>, cov: &mut FileCoverage) -> Self {
+        ChunkTimes {
+            first,
+            latest: cov.last_time,
+            silences: std::mem::take(&mut cov.silences),
+        }
+    }
+
+    /// The chunk's silences given `before`, the latest time of all earlier
+    /// chunks, into `cov`; returns the latest time including this chunk.
+    /// A local silence starting before `before` really starts at `before`
+    /// (and is no silence if it ends within the minimum of it); the first
+    /// record is a silence after `before` when it is far enough after it.
+    fn settle(self, before: Option<Millis>, cov: &mut FileCoverage) -> Option<Millis> {
+        let Some(m) = before else {
+            cov.silences.extend(self.silences);
+            return self.latest;
+        };
+        let min = crate::window::MIN_SILENCE;
+        if let Some(t) = self.first.filter(|t| t - m > min) {
+            cov.silences.push((m, t));
+        }
+        for (a, b) in self.silences {
+            if a >= m {
+                cov.silences.push((a, b));
+            } else if b - m > min {
+                cov.silences.push((m, b));
+            }
+        }
+        Some(self.latest.map_or(m, |l| l.max(m)))
+    }
 }
 
 /// Settles chunks in file order: the backend state carried over each
@@ -609,6 +661,8 @@ struct Settler<'a> {
     /// Some chunk had state that is not carried across chunks.
     audit_seen: bool,
     errors: ChunkErrors,
+    /// The latest time of the chunks settled so far.
+    latest: Option<Millis>,
 }
 
 impl Settler<'_> {
@@ -619,6 +673,7 @@ impl Settler<'_> {
             self.audit_seen |= out.audit;
             let (listed, more) = out.record_errors;
             self.errors.add(&mut self.cov, listed, more);
+            self.latest = out.times.settle(self.latest, &mut self.cov);
             for (mut s, a) in out.waiting {
                 self.carried.fill(&mut s);
                 self.fs.dependencies(&s, &a);
@@ -736,6 +791,7 @@ fn scan_chunked(
         cov: FileCoverage::default(),
         audit_seen: false,
         errors: ChunkErrors::default(),
+        latest: None,
     });
     // At most this many chunks of the input exist at once (read, being
     // scanned, or done and waiting for an earlier one to be settled).
@@ -743,32 +799,38 @@ fn scan_chunked(
     let gate = &gate;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(threads + 1);
     let start = |buf: &[u8], from: usize| format.start(buf, from);
-    let scan_chunk =
-        |c: &Chunk, x: &mut Extractor, fs: &mut FileScan<'_>, cov: &mut FileCoverage| {
-            let lines_before = lines_before + c.lines_before;
-            let scanned = crate::panics::catch(|| {
-                crate::panics::test_hook(name, Some(&format!("chunk{}", c.index)));
-                format.read(c, name, lines_before, cov, &mut |e, cov| {
-                    x.entry(e, cov, &mut |s, cov| fs.statement(s, cov));
-                });
+    let scan_chunk = |c: &Chunk,
+                      x: &mut Extractor,
+                      fs: &mut FileScan<'_>,
+                      cov: &mut FileCoverage,
+                      first: &mut Option<Millis>| {
+        let lines_before = lines_before + c.lines_before;
+        let scanned = crate::panics::catch(|| {
+            crate::panics::test_hook(name, Some(&format!("chunk{}", c.index)));
+            format.read(c, name, lines_before, cov, &mut |e, cov| {
+                if first.is_none() {
+                    *first = e.time;
+                }
+                x.entry(e, cov, &mut |s, cov| fs.statement(s, cov));
             });
-            let record_errors = if format.lists_record_errors() {
-                ChunkErrors::take(name, &mut cov.errors)
-            } else {
-                (Vec::new(), 0)
-            };
-            if let Err(message) = scanned {
-                let lines = memchr::memchr_iter(b'\n', &c.data).count() as u64;
-                let part = format!(
-                    "lines {} to {}",
-                    lines_before + 1,
-                    lines_before + lines.max(1)
-                );
-                cov.errors
-                    .push(crate::panics::input_error(name, Some(&part), &message));
-            }
-            record_errors
+        });
+        let record_errors = if format.lists_record_errors() {
+            ChunkErrors::take(name, &mut cov.errors)
+        } else {
+            (Vec::new(), 0)
         };
+        if let Err(message) = scanned {
+            let lines = memchr::memchr_iter(b'\n', &c.data).count() as u64;
+            let part = format!(
+                "lines {} to {}",
+                lines_before + 1,
+                lines_before + lines.max(1)
+            );
+            cov.errors
+                .push(crate::panics::input_error(name, Some(&part), &message));
+        }
+        record_errors
+    };
     let (read_result, parts, chunks) = std::thread::scope(|scope| {
         let reader_thread = scope.spawn(move || {
             chunk::cut(reader, target, &start, |c| {
@@ -786,7 +848,7 @@ fn scan_chunked(
                 let mut listed = FileCoverage::default();
                 for c in rx {
                     chunks += 1;
-                    let (l, more) = scan_chunk(&c, &mut x, &mut fs, &mut cov);
+                    let (l, more) = scan_chunk(&c, &mut x, &mut fs, &mut cov, &mut None);
                     errors.add(&mut listed, l, more);
                     gate.settled(chunks);
                 }
@@ -812,9 +874,11 @@ fn scan_chunked(
                     } else {
                         Extractor::for_chunk()
                     };
-                    let record_errors = scan_chunk(&c, &mut x, &mut fs, &mut part_cov);
+                    let mut first = None;
+                    let record_errors = scan_chunk(&c, &mut x, &mut fs, &mut part_cov, &mut first);
                     let index = c.index;
                     let out = ChunkOut {
+                        times: ChunkTimes::take(first, &mut part_cov),
                         deferred: x.take_deferred(),
                         audit: x.needs_sequential(),
                         extractor: x,

@@ -312,3 +312,47 @@ fn csvlog_and_jsonlog_chunk_boundaries_lose_or_duplicate_nothing() {
         }
     }
 }
+
+#[test]
+fn silence_across_a_chunk_boundary_is_found_as_in_a_sequential_read() {
+    // Found by the `scan` fuzz target: each chunk measured silences from its
+    // own records only, so a silence whose two sides fell in different
+    // chunks was missed (and a time going backwards across a cut made one
+    // up). Times here: a 2 h 28 min silence, a step back in time, and a
+    // 10-minute silence measured from the latest time before it.
+    let times = [
+        "10:00:00", "10:01:00", "10:02:00", "12:30:00", "12:31:00", "12:20:00", "12:35:00",
+        "12:45:00", "12:46:00",
+    ];
+    let mut log = String::new();
+    for (i, t) in times.iter().enumerate() {
+        log.push_str(&format!(
+            "2026-11-20 {t}.000 UTC [{pid}] LOG:  statement: SELECT id FROM users WHERE id = {i}\n",
+            pid = 100 + i
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("silences.log");
+    std::fs::write(&path, &log).unwrap();
+    let inputs = [path];
+    let want = json(&inputs, 1, ONE_CHUNK);
+    let doc: serde_json::Value = serde_json::from_str(&want).unwrap();
+    let at = |t: &str| format!("2026-11-20T{t}.000Z");
+    assert_eq!(
+        doc["coverage"]["inputs"][0]["silences"],
+        serde_json::json!([
+            [at("10:02:00"), at("12:30:00")],
+            [at("12:35:00"), at("12:45:00")]
+        ]),
+        "{want}"
+    );
+    for chunk_bytes in [1, 120, 333] {
+        for threads in [1, 3] {
+            assert_eq!(
+                json(&inputs, threads, chunk_bytes),
+                want,
+                "{chunk_bytes}-byte chunks on {threads} threads"
+            );
+        }
+    }
+}
