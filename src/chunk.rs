@@ -134,7 +134,7 @@ fn line_start_at_or_after(buf: &[u8], pos: usize) -> Option<usize> {
     if pos == 0 {
         return Some(0);
     }
-    let nl = memchr(b'\n', &buf[pos - 1..])?;
+    let nl = memchr(b'\n', buf.get(pos - 1..)?)?;
     Some(pos + nl)
 }
 
@@ -205,7 +205,7 @@ pub fn cut(
             match start(&buf, from) {
                 Some(cut_at) if cut_at > 0 => {
                     let mut rest = Vec::with_capacity(capacity);
-                    rest.extend_from_slice(&buf[cut_at..]);
+                    rest.extend_from_slice(buf.get(cut_at..).unwrap_or_default());
                     buf.truncate(cut_at);
                     let data = std::mem::replace(&mut buf, rest);
                     if !emit(data, false, &mut lines_before, &mut index) {

@@ -166,7 +166,7 @@ fn after_name(s: &str) -> Option<&str> {
     if end == 0 {
         return None;
     }
-    s[end..].strip_prefix(": ")
+    s.get(end..)?.strip_prefix(": ")
 }
 
 /// `execute [fetch from ]NAME: SQL`: `Some((fetch, sql))`.
@@ -197,7 +197,7 @@ fn duration_rest(msg: &str) -> Option<Option<&str>> {
     if n == 0 {
         return None;
     }
-    let tail = rest[n..].strip_prefix(" ms")?;
+    let tail = rest.get(n..)?.strip_prefix(" ms")?;
     if tail.is_empty() {
         return Some(None);
     }
@@ -212,9 +212,8 @@ fn duration_ms(msg: &str) -> Option<f64> {
 
 fn kv(message: &str, key: &str) -> Option<String> {
     let start = message.find(&format!("{key}="))? + key.len() + 1;
-    let rest = &message[start..];
-    let end = rest.find(' ').unwrap_or(rest.len());
-    let v = rest[..end].trim();
+    let rest = message.get(start..)?;
+    let v = rest.split(' ').next().unwrap_or_default().trim();
     (!v.is_empty()).then(|| v.to_string())
 }
 
@@ -639,14 +638,13 @@ impl Extractor {
                 );
             }
         } else if m.starts_with("connection authorized:") {
-            let app = m.find("application_name=").map(|i| {
-                let rest = &m[i + "application_name=".len()..];
+            let app = m.split_once("application_name=").map(|(_, rest)| {
                 let end = [" SSL enabled", " GSS ", " (", "\n"]
                     .iter()
                     .filter_map(|s| rest.find(s))
                     .min()
                     .unwrap_or(rest.len());
-                rest[..end].trim().to_string()
+                rest.get(..end).unwrap_or(rest).trim().to_string()
             });
             if let Some(b) = self.backend(e) {
                 b.user = kv(m, "user").or(b.user.take());

@@ -317,7 +317,9 @@ impl AnalysisCache {
         // A fixed hasher: the shard of a key must not change between calls.
         let mut h = std::collections::hash_map::DefaultHasher::new();
         key.hash(&mut h);
-        &self.shards[(h.finish() % 16) as usize]
+        let i = (h.finish() % self.shards.len() as u64) as usize;
+        let [first, ..] = &self.shards;
+        self.shards.get(i).unwrap_or(first)
     }
 
     fn get(&self, key: &str) -> Option<Arc<Analysis>> {

@@ -73,31 +73,29 @@ impl Tally {
     pub fn add(&mut self, s: &Statement, analysis: &Arc<Analysis>) {
         let key = (Arc::as_ptr(analysis) as usize, shared_hash(s));
         let list = self.entries.entry(key).or_default();
-        let i = match list.iter().position(|(x, _)| is_shared(x, s)) {
-            Some(i) => i,
-            None => {
-                list.push((
-                    Shared {
-                        actor: s.actor.clone(),
-                        inside: s.inside.clone(),
-                        toplevel: s.toplevel,
-                        truncated: s.truncated,
-                    },
-                    Counts {
-                        analysis: Arc::clone(analysis),
-                        statements: 0,
-                        calls: 0,
-                        failed_calls: 0,
-                        nested_calls: 0,
-                        first_seen: None,
-                        last_seen: None,
-                        lines: Vec::new(),
-                    },
-                ));
-                list.len() - 1
-            }
+        if !list.iter().any(|(x, _)| is_shared(x, s)) {
+            list.push((
+                Shared {
+                    actor: s.actor.clone(),
+                    inside: s.inside.clone(),
+                    toplevel: s.toplevel,
+                    truncated: s.truncated,
+                },
+                Counts {
+                    analysis: Arc::clone(analysis),
+                    statements: 0,
+                    calls: 0,
+                    failed_calls: 0,
+                    nested_calls: 0,
+                    first_seen: None,
+                    last_seen: None,
+                    lines: Vec::new(),
+                },
+            ));
+        }
+        let Some((_, c)) = list.iter_mut().find(|(x, _)| is_shared(x, s)) else {
+            return;
         };
-        let c = &mut list[i].1;
         c.statements += 1;
         c.calls += s.calls;
         if s.failed {

@@ -15,8 +15,6 @@ pub mod prefix;
 #[allow(clippy::indexing_slicing, clippy::string_slice)]
 mod prefix_match;
 pub mod record;
-// Scan hot path, exempt for now (see the lints in src/lib.rs).
-#[allow(clippy::indexing_slicing)]
 pub mod stderr;
 pub mod syslog;
 

@@ -67,8 +67,8 @@ fn captured_fields(parts: &crate::input::prefix::LineParts<'_>) -> usize {
 pub fn next_record_start(prefix: &Prefix, buf: &[u8], from: usize) -> Option<usize> {
     let mut pos = from;
     while pos < buf.len() {
-        let end = pos + memchr::memchr(b'\n', &buf[pos..])?;
-        let mut line = &buf[pos..end];
+        let end = pos + memchr::memchr(b'\n', buf.get(pos..)?)?;
+        let mut line = buf.get(pos..end)?;
         while let [rest @ .., b'\r'] = line {
             line = rest;
         }
@@ -130,10 +130,10 @@ pub fn read_chunk(
 ) {
     let mut entries = Entries::new(prefix, lines_before);
     let mut pos = 0;
-    while pos < data.len() {
-        let end = memchr::memchr(b'\n', &data[pos..]).map_or(data.len(), |n| pos + n + 1);
-        entries.line(&data[pos..end], cov, &mut sink);
-        pos = end;
+    while let Some(rest) = data.get(pos..).filter(|r| !r.is_empty()) {
+        let len = memchr::memchr(b'\n', rest).map_or(rest.len(), |n| n + 1);
+        entries.line(rest.get(..len).unwrap_or(rest), cov, &mut sink);
+        pos += len;
     }
     entries.finish(cov, &mut sink);
 }
