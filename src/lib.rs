@@ -9,9 +9,7 @@
 
 // Library code never panics on input: no `unwrap`/`expect`, no indexing or
 // slicing that can go out of bounds or split a UTF-8 character, no `panic!`
-// (CI's clippy run makes these errors; tests are exempt). The byte-level
-// lexers of the scan hot path (`normalize`, `input::prefix`,
-// `input::prefix_match`, marked where they are declared) are still exempt.
+// (CI's clippy run makes these errors; tests are exempt).
 #![cfg_attr(
     not(test),
     warn(
@@ -38,8 +36,6 @@ pub mod interrupt;
 pub mod inventory;
 pub mod live_catalog;
 pub mod migration;
-// Scan hot path, exempt for now (see the lints above).
-#[allow(clippy::indexing_slicing, clippy::string_slice)]
 pub mod normalize;
 pub mod panics;
 pub mod progress;

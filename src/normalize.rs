@@ -64,7 +64,9 @@ impl<'a> Lexer<'a> {
     fn skip_quoted(&mut self, backslash_escapes: bool) {
         self.pos += 1;
         while self.pos < self.bytes.len() {
-            let b = self.bytes[self.pos];
+            let Some(&b) = self.bytes.get(self.pos) else {
+                break;
+            };
             if backslash_escapes && b == b'\\' {
                 self.pos += 2;
                 continue;
@@ -84,7 +86,7 @@ impl<'a> Lexer<'a> {
 
     /// Tries to read a dollar-quote opening tag at `self.pos`; returns its length.
     fn dollar_tag_len(&self) -> Option<usize> {
-        let rest = &self.bytes[self.pos..];
+        let rest = self.bytes.get(self.pos..)?;
         if rest.first() != Some(&b'$') {
             return None;
         }
@@ -104,30 +106,30 @@ impl<'a> Lexer<'a> {
 
     fn number(&mut self) {
         let b = self.bytes;
-        if b[self.pos] == b'0' && matches!(self.peek(1), b'x' | b'X' | b'o' | b'O' | b'b' | b'B') {
+        if self.peek(0) == b'0' && matches!(self.peek(1), b'x' | b'X' | b'o' | b'O' | b'b' | b'B') {
             self.pos += 2;
-            while self.pos < b.len() && (b[self.pos].is_ascii_hexdigit() || b[self.pos] == b'_') {
+            while self.pos < b.len() && (self.peek(0).is_ascii_hexdigit() || self.peek(0) == b'_') {
                 self.pos += 1;
             }
             return;
         }
-        while self.pos < b.len() && (b[self.pos].is_ascii_digit() || b[self.pos] == b'_') {
+        while self.pos < b.len() && (self.peek(0).is_ascii_digit() || self.peek(0) == b'_') {
             self.pos += 1;
         }
-        if self.pos < b.len() && b[self.pos] == b'.' && self.peek(1) != b'.' {
+        if self.pos < b.len() && self.peek(0) == b'.' && self.peek(1) != b'.' {
             self.pos += 1;
-            while self.pos < b.len() && (b[self.pos].is_ascii_digit() || b[self.pos] == b'_') {
+            while self.pos < b.len() && (self.peek(0).is_ascii_digit() || self.peek(0) == b'_') {
                 self.pos += 1;
             }
         }
-        if self.pos < b.len() && matches!(b[self.pos], b'e' | b'E') {
+        if self.pos < b.len() && matches!(self.peek(0), b'e' | b'E') {
             let mut j = self.pos + 1;
-            if j < b.len() && matches!(b[j], b'+' | b'-') {
+            if j < b.len() && matches!(b.get(j).copied().unwrap_or(0), b'+' | b'-') {
                 j += 1;
             }
-            if j < b.len() && b[j].is_ascii_digit() {
+            if j < b.len() && b.get(j).copied().unwrap_or(0).is_ascii_digit() {
                 self.pos = j;
-                while self.pos < b.len() && b[self.pos].is_ascii_digit() {
+                while self.pos < b.len() && self.peek(0).is_ascii_digit() {
                     self.pos += 1;
                 }
             }
@@ -144,17 +146,17 @@ impl<'a> Iterator for Lexer<'a> {
             return None;
         }
         let start = self.pos;
-        let c = b[start];
+        let c = self.peek(0);
         // Whitespace.
         if c.is_ascii_whitespace() {
-            while self.pos < b.len() && b[self.pos].is_ascii_whitespace() {
+            while self.pos < b.len() && self.peek(0).is_ascii_whitespace() {
                 self.pos += 1;
             }
             return Some(Token::Space);
         }
         // Comments.
         if c == b'-' && self.peek(1) == b'-' {
-            while self.pos < b.len() && b[self.pos] != b'\n' {
+            while self.pos < b.len() && self.peek(0) != b'\n' {
                 self.pos += 1;
             }
             return Some(Token::Space);
@@ -163,10 +165,10 @@ impl<'a> Iterator for Lexer<'a> {
             self.pos += 2;
             let mut depth = 1usize;
             while self.pos < b.len() && depth > 0 {
-                if b[self.pos] == b'/' && self.peek(1) == b'*' {
+                if self.peek(0) == b'/' && self.peek(1) == b'*' {
                     depth += 1;
                     self.pos += 2;
-                } else if b[self.pos] == b'*' && self.peek(1) == b'/' {
+                } else if self.peek(0) == b'*' && self.peek(1) == b'/' {
                     depth -= 1;
                     self.pos += 2;
                 } else {
@@ -209,19 +211,19 @@ impl<'a> Iterator for Lexer<'a> {
             if self.peek(1).is_ascii_digit() {
                 self.pos += 1;
                 let mut n: u32 = 0;
-                while self.pos < b.len() && b[self.pos].is_ascii_digit() {
+                while self.pos < b.len() && self.peek(0).is_ascii_digit() {
                     n = n
                         .saturating_mul(10)
-                        .saturating_add(u32::from(b[self.pos] - b'0'));
+                        .saturating_add(u32::from(self.peek(0) - b'0'));
                     self.pos += 1;
                 }
                 return Some(Token::Param(n));
             }
             if let Some(len) = self.dollar_tag_len() {
-                let tag = &b[start..start + len];
+                let tag = b.get(start..start + len).unwrap_or_default();
                 self.pos += len;
                 let body_start = self.pos;
-                let found = memfind(&b[body_start..], tag);
+                let found = memfind(b.get(body_start..).unwrap_or_default(), tag);
                 self.pos = match found {
                     Some(off) => body_start + off + len,
                     None => b.len(),
@@ -236,10 +238,12 @@ impl<'a> Iterator for Lexer<'a> {
         }
         // Words.
         if is_ident_start(c) {
-            while self.pos < b.len() && is_ident_cont(b[self.pos]) {
+            while self.pos < b.len() && is_ident_cont(self.peek(0)) {
                 self.pos += 1;
             }
-            return Some(Token::Word(&self.src[start..self.pos]));
+            return Some(Token::Word(
+                self.src.get(start..self.pos).unwrap_or_default(),
+            ));
         }
         // Punctuation: one char at a time, except multi-char operators that
         // never split ambiguously for our purposes.
@@ -247,7 +251,9 @@ impl<'a> Iterator for Lexer<'a> {
         while self.pos < b.len() && !self.src.is_char_boundary(self.pos) {
             self.pos += 1;
         }
-        Some(Token::Punct(&self.src[start..self.pos]))
+        Some(Token::Punct(
+            self.src.get(start..self.pos).unwrap_or_default(),
+        ))
     }
 }
 
@@ -257,18 +263,18 @@ impl<'a> Lexer<'a> {
         let b = self.bytes;
         self.pos += 1;
         while self.pos < b.len() {
-            if b[self.pos] == b'"' {
+            if self.peek(0) == b'"' {
                 if self.peek(1) == b'"' {
                     self.pos += 2;
                     continue;
                 }
                 self.pos += 1;
-                return Token::QuotedIdent(&self.src[start..self.pos]);
+                return Token::QuotedIdent(self.src.get(start..self.pos).unwrap_or_default());
             }
             self.pos += 1;
         }
         self.pos = b.len();
-        Token::QuotedIdent(&self.src[start..self.pos])
+        Token::QuotedIdent(self.src.get(start..self.pos).unwrap_or_default())
     }
 }
 
@@ -321,7 +327,7 @@ pub fn normalize_shown(sql: &str) -> String {
     loop {
         let start = lx.pos;
         let Some(tok) = lx.next() else { break };
-        let text = &lx.bytes[start..lx.pos];
+        let text = lx.bytes.get(start..lx.pos).unwrap_or_default();
         if tok == Token::Literal
             && !matches!(text.first(), Some(b'e' | b'E' | b'$'))
             && text.contains(&b'\\')
@@ -330,7 +336,7 @@ pub fn normalize_shown(sql: &str) -> String {
             break;
         }
     }
-    let head = normalize(&sql[..cut]);
+    let head = normalize(sql.get(..cut).unwrap_or_default());
     format!("{head} … (the rest is not shown: a backslash in a string makes its end depend on standard_conforming_strings)")
 }
 
@@ -386,7 +392,9 @@ fn normalize_lexed(lexer: Lexer<'_>, out: &mut String) {
                 prev_word_in = w.eq_ignore_ascii_case("in");
                 let at = out.len();
                 out.push_str(w);
-                out[at..].make_ascii_lowercase();
+                if let Some(w) = out.get_mut(at..) {
+                    w.make_ascii_lowercase();
+                }
             }
             Token::QuotedIdent(q) => out.push_str(q),
             Token::Literal => {
@@ -472,7 +480,7 @@ pub fn truncate_identifier(s: &str) -> String {
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    s[..end].to_string()
+    s.get(..end).unwrap_or_default().to_string()
 }
 
 /// A stable 64-bit FNV-1a hash, used to fingerprint text that pg_query could

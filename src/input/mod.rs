@@ -8,11 +8,7 @@ pub mod fingerprint;
 pub mod json_stream;
 pub mod jsonlog;
 pub mod pgss;
-// Scan hot path, exempt for now (see the lints in src/lib.rs).
-#[allow(clippy::indexing_slicing, clippy::string_slice)]
 pub mod prefix;
-// Scan hot path, exempt for now (see the lints in src/lib.rs).
-#[allow(clippy::indexing_slicing, clippy::string_slice)]
 mod prefix_match;
 pub mod record;
 pub mod stderr;

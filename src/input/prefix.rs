@@ -100,8 +100,7 @@ impl Prefix {
         let mut literal = String::new();
         let chars: Vec<char> = prefix.chars().collect();
         let mut i = 0;
-        while i < chars.len() {
-            let c = chars[i];
+        while let Some(&c) = chars.get(i) {
             if c != '%' {
                 pattern.push_str(&regex::escape(&c.to_string()));
                 literal.push(c);
@@ -111,12 +110,15 @@ impl Prefix {
             i += 1;
             // Padding: %-10u or %10u.
             let mut padded = false;
-            if i < chars.len() && (chars[i] == '-' || chars[i].is_ascii_digit()) {
+            if chars
+                .get(i)
+                .is_some_and(|c| *c == '-' || c.is_ascii_digit())
+            {
                 padded = true;
-                if chars[i] == '-' {
+                if chars.get(i) == Some(&'-') {
                     i += 1;
                 }
-                while i < chars.len() && chars[i].is_ascii_digit() {
+                while chars.get(i).is_some_and(char::is_ascii_digit) {
                     i += 1;
                 }
             }
@@ -266,14 +268,25 @@ impl Prefix {
     pub fn split<'a>(&self, line: &'a str) -> Option<LineParts<'a>> {
         match self.matcher.run(line) {
             Outcome::Match(spans) => {
+                // The matcher's spans are at character boundaries; a span
+                // that were not would make the line fall to the regex.
+                let (Some(severity), Some(message)) = (
+                    line.get(spans.severity.0..spans.severity.1),
+                    line.get(spans.message..),
+                ) else {
+                    return self.split_regex(line);
+                };
                 let mut parts = LineParts {
-                    severity: &line[spans.severity.0..spans.severity.1],
-                    message: &line[spans.message..],
+                    severity,
+                    message,
                     ..LineParts::default()
                 };
                 for (i, f) in &self.piece_fields {
                     if let Some(Some((a, b))) = spans.pieces.get(*i) {
-                        set_field(&mut parts, *f, &line[*a..*b]);
+                        let Some(v) = line.get(*a..*b) else {
+                            return self.split_regex(line);
+                        };
+                        set_field(&mut parts, *f, v);
                     }
                 }
                 Some(parts)
@@ -315,7 +328,7 @@ fn set_field<'a>(parts: &mut LineParts<'a>, f: Field, raw: &'a str) {
         Field::Host => parts.client = parts.client.or(v),
         Field::RemoteHostPort => {
             let host = v.map(|s| match s.find('(') {
-                Some(p) if s.ends_with(')') => &s[..p],
+                Some(p) if s.ends_with(')') => s.get(..p).unwrap_or(s),
                 _ => s,
             });
             parts.client = parts.client.or(host.filter(|h| !h.is_empty()));

@@ -143,7 +143,7 @@ struct Run<'a> {
 /// The ASCII digits from `pos`; unsure when a non-ASCII character follows
 /// (the regex's `\d` is Unicode).
 fn digit_run(b: &[u8], pos: usize) -> Result<usize, Unsure> {
-    let n = b[pos.min(b.len())..]
+    let n = after(b, pos)
         .iter()
         .take_while(|c| c.is_ascii_digit())
         .count();
@@ -216,7 +216,7 @@ impl Run<'_> {
             if self.piece(i, pos)? {
                 return Ok(true);
             }
-            for s in &mut self.spans[i..] {
+            for s in self.spans.get_mut(i..).unwrap_or_default() {
                 *s = None;
             }
             return self.tail(pos);
@@ -232,14 +232,14 @@ impl Run<'_> {
         let b = self.b;
         match piece {
             Piece::Lit(l) => {
-                if b[pos..].starts_with(l.as_bytes()) {
+                if after(b, pos).starts_with(l.as_bytes()) {
                     self.next(i, pos, pos + l.len())
                 } else {
                     Ok(false)
                 }
             }
             Piece::Spaces => {
-                let n = b[pos..].iter().take_while(|c| **c == b' ').count();
+                let n = after(b, pos).iter().take_while(|c| **c == b' ').count();
                 for end in (pos..=pos + n).rev() {
                     if self.next(i, pos, end)? {
                         return Ok(true);
@@ -276,7 +276,7 @@ impl Run<'_> {
                     if self.next(i, pos, end)? {
                         return Ok(true);
                     }
-                    match self.text[end..].chars().next() {
+                    match self.text.get(end..).unwrap_or_default().chars().next() {
                         Some(c) if !c.is_whitespace() && c != '(' && c != ')' => {
                             self.charge(1)?;
                             end += c.len_utf8();
@@ -293,7 +293,9 @@ impl Run<'_> {
             }
             Piece::BackendType => {
                 for t in BACKEND_TYPES {
-                    if b[pos..].starts_with(t.as_bytes()) && self.next(i, pos, pos + t.len())? {
+                    if after(b, pos).starts_with(t.as_bytes())
+                        && self.next(i, pos, pos + t.len())?
+                    {
                         return Ok(true);
                     }
                 }
@@ -347,11 +349,11 @@ impl Run<'_> {
             }
             Piece::Session => {
                 let hex = |c: &u8| c.is_ascii_digit() || (b'a'..=b'f').contains(c);
-                let n = b[pos..].iter().take_while(|c| hex(c)).count();
+                let n = after(b, pos).iter().take_while(|c| hex(c)).count();
                 if n == 0 || b.get(pos + n) != Some(&b'.') {
                     return Ok(false);
                 }
-                let m = b[pos + n + 1..].iter().take_while(|c| hex(c)).count();
+                let m = after(b, pos + n + 1).iter().take_while(|c| hex(c)).count();
                 self.greedy(i, pos, pos + n + 2, pos + n + 1 + m)
             }
         }
@@ -364,7 +366,9 @@ impl Run<'_> {
 
     /// Piece `i` took `pos..end`: on to the next one.
     fn next(&mut self, i: usize, pos: usize, end: usize) -> Step {
-        self.spans[i] = Some((pos, end));
+        if let Some(s) = self.spans.get_mut(i) {
+            *s = Some((pos, end));
+        }
         self.from(i + 1, end)
     }
 
@@ -385,7 +389,7 @@ impl Run<'_> {
 
     /// `\[local\]` at `pos`.
     fn local(&mut self, i: usize, pos: usize) -> Step {
-        if self.b[pos..].starts_with(b"[local]") {
+        if after(self.b, pos).starts_with(b"[local]") {
             self.next(i, pos, pos + 7)
         } else {
             Ok(false)
@@ -405,10 +409,10 @@ impl Run<'_> {
             // Any character: jump from one occurrence of the literal to the
             // next (a literal always starts on a character boundary).
             let mut from = pos;
-            while let Some(off) = memchr::memchr(l[0], &b[from..]) {
+            while let Some(off) = l.first().and_then(|&c| memchr::memchr(c, after(b, from))) {
                 self.charge(off as u64 + 1)?;
                 let end = from + off;
-                if b[end..].starts_with(l) && self.next(i, pos, end)? {
+                if after(b, end).starts_with(l) && self.next(i, pos, end)? {
                     return Ok(true);
                 }
                 from = end + 1;
@@ -417,11 +421,11 @@ impl Run<'_> {
         }
         let mut end = pos;
         loop {
-            let skip = lit.is_some_and(|l| !b[end..].starts_with(l));
+            let skip = lit.is_some_and(|l| !after(b, end).starts_with(l));
             if !skip && self.next(i, pos, end)? {
                 return Ok(true);
             }
-            match self.text[end..].chars().next() {
+            match self.text.get(end..).unwrap_or_default().chars().next() {
                 Some(c) if any || ok(c) => {
                     self.charge(1)?;
                     end += c.len_utf8();
@@ -483,7 +487,7 @@ impl Run<'_> {
             }
             match b.get(start) {
                 Some(c) if is_zone_start(*c) => {
-                    let n = b[start + 1..]
+                    let n = after(b, start + 1)
                         .iter()
                         .take(30)
                         .take_while(|c| is_zone_char(**c))
@@ -519,13 +523,13 @@ impl Run<'_> {
     /// `(SEVERITY):  ?(?:SQLSTATE:  ?)?(.*)$` at `pos`.
     fn tail(&mut self, pos: usize) -> Step {
         let b = self.b;
-        let rest = &b[pos..];
+        let rest = after(b, pos);
         // A severity is a word that ends at the first `:` (`DEBUG1` to
         // `DEBUG5` too): at most one alternative can match.
-        let Some(sev) = memchr::memchr(b':', &rest[..rest.len().min(10)]) else {
+        let Some(sev) = memchr::memchr(b':', rest.get(..10).unwrap_or(rest)) else {
             return Ok(false);
         };
-        let word = &rest[..sev];
+        let word = rest.get(..sev).unwrap_or(rest);
         let known = SEVERITIES.iter().any(|s| s.as_bytes() == word)
             || matches!(word, [b'D', b'E', b'B', b'U', b'G', b'1'..=b'5']);
         if !known || rest.get(sev + 1) != Some(&b' ') {
@@ -535,7 +539,7 @@ impl Run<'_> {
         if b.get(at) == Some(&b' ') {
             at += 1;
         }
-        if sqlstate_at(b, at) && b[at + 5..].starts_with(b": ") {
+        if sqlstate_at(b, at) && after(b, at + 5).starts_with(b": ") {
             at += 7;
             if b.get(at) == Some(&b' ') {
                 at += 1;
@@ -545,6 +549,11 @@ impl Run<'_> {
         self.message = at;
         Ok(true)
     }
+}
+
+/// The bytes of `b` from `pos` on (empty past the end).
+fn after(b: &[u8], pos: usize) -> &[u8] {
+    b.get(pos..).unwrap_or_default()
 }
 
 #[cfg(test)]
