@@ -221,17 +221,7 @@ fn invalid_utf8_is_decoded_lossily_and_counted() {
     assert_eq!(cov["statements"]["analysed"], 3, "{cov:#}");
     assert_eq!(cov["statements"]["unparseable"], 0, "{cov:#}");
     assert!(errors(cov).is_empty(), "{cov:#}");
-    let deps: Vec<&Value> = doc["dependencies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|d| {
-            d["sources"][0]
-                .as_str()
-                .unwrap()
-                .starts_with(&*bad.to_string_lossy())
-        })
-        .collect();
+    let deps = deps_from(&doc, &bad);
     // Both reads, the one with a lossily decoded identifier included.
     assert_eq!(deps.len(), 2, "{deps:#?}");
     assert_run_went_on(&out, &doc);
@@ -362,17 +352,7 @@ fn sql_nested_10000_deep_is_reported_too_deep() {
         "{reasons:?}"
     );
     // Each names the column: evidence kept as possible, never dropped.
-    let deps: Vec<&Value> = doc["dependencies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|d| {
-            d["sources"][0]
-                .as_str()
-                .unwrap()
-                .starts_with(&*bad.to_string_lossy())
-        })
-        .collect();
+    let deps = deps_from(&doc, &bad);
     assert_eq!(deps.len(), 4, "{deps:#?}");
     assert!(
         deps.iter().all(|d| d["confidence"] == "possible"),
@@ -497,4 +477,15 @@ fn nothing_scannable_exits_2_with_every_error() {
     assert_eq!(errors(input(&doc, &missing)).len(), 1);
     assert_eq!(errors(input(&doc, &noise)).len(), 1);
     assert_eq!(stderr.lines().count(), 2, "{stderr}");
+}
+
+/// The dependency rows whose first sample comes from `input`.
+fn deps_from<'d>(doc: &'d Value, input: &std::path::Path) -> Vec<&'d Value> {
+    let name = input.to_string_lossy();
+    doc["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["sources"][0].as_str().unwrap().starts_with(&*name))
+        .collect()
 }
