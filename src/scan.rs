@@ -25,7 +25,7 @@ use crate::inventory::{
     Confidence, DepKey, DepStats, FileCoverage, Inventory, Literals, SourceRef,
 };
 
-use crate::normalize::{normalize_into, stable_hash};
+use crate::normalize::{normalize_bytes, stable_hash};
 use crate::tally::Tally;
 use crate::target::ColumnTarget;
 use crate::time::Millis;
@@ -309,11 +309,11 @@ fn catalog_warnings(catalog: &Catalog, targets: &[ColumnTarget]) -> Vec<String> 
 /// normalised statement text (so each shape is parsed once).
 #[derive(Default)]
 struct AnalysisCache {
-    shards: [Mutex<HashMap<String, Arc<Analysis>>>; 16],
+    shards: [Mutex<HashMap<Vec<u8>, Arc<Analysis>>>; 16],
 }
 
 impl AnalysisCache {
-    fn shard(&self, key: &str) -> &Mutex<HashMap<String, Arc<Analysis>>> {
+    fn shard(&self, key: &[u8]) -> &Mutex<HashMap<Vec<u8>, Arc<Analysis>>> {
         // A fixed hasher: the shard of a key must not change between calls.
         let mut h = std::collections::hash_map::DefaultHasher::new();
         key.hash(&mut h);
@@ -322,12 +322,12 @@ impl AnalysisCache {
         self.shards.get(i).unwrap_or(first)
     }
 
-    fn get(&self, key: &str) -> Option<Arc<Analysis>> {
+    fn get(&self, key: &[u8]) -> Option<Arc<Analysis>> {
         let shard = self.shard(key).lock().unwrap_or_else(|e| e.into_inner());
         shard.get(key).cloned()
     }
 
-    fn insert(&self, key: String, a: Arc<Analysis>) -> Arc<Analysis> {
+    fn insert(&self, key: Vec<u8>, a: Arc<Analysis>) -> Arc<Analysis> {
         let mut shard = self.shard(&key).lock().unwrap_or_else(|e| e.into_inner());
         Arc::clone(shard.entry(key).or_insert(a))
     }
@@ -337,26 +337,28 @@ impl AnalysisCache {
 /// lock), with the search_path of each user's statements.
 #[derive(Default)]
 struct Front {
-    analyses: FxHashMap<String, Arc<Analysis>>,
+    analyses: FxHashMap<Vec<u8>, Arc<Analysis>>,
     /// For statements without a session path, when no role or database
     /// sets one: the path depends only on the user.
     user_paths: FxHashMap<String, PathKey>,
     no_user_path: Option<PathKey>,
     /// The key being built (a reused buffer).
-    key: String,
+    key: Vec<u8>,
+    /// Where the key's literals are numbered (a reused buffer).
+    holes: Vec<usize>,
 }
 
 /// A search_path and the start of the cache keys of statements under it.
 struct PathKey {
     path: Vec<String>,
-    key: String,
+    key: Vec<u8>,
 }
 
 impl PathKey {
     fn new(catalog: &Catalog, user: Option<&str>, default: &[String]) -> Self {
         let path =
             crate::analyze::session::effective_search_path(None, catalog, user, None, default);
-        let key = format!("{}\u{0}", path.join("\u{1}"));
+        let key = format!("{}\u{0}", path.join("\u{1}")).into_bytes();
         Self { path, key }
     }
 }
@@ -426,7 +428,7 @@ impl<'a> FileScan<'a> {
                 };
             match memo {
                 Some(m) => {
-                    key.push_str(&m.key);
+                    key.extend_from_slice(&m.key);
                     &m.path
                 }
                 None => &[],
@@ -439,17 +441,17 @@ impl<'a> FileScan<'a> {
                 s.actor.database.as_deref(),
                 analyzer.search_path(),
             );
-            key.push_str(&owned.join("\u{1}"));
-            key.push('\u{0}');
+            key.extend_from_slice(owned.join("\u{1}").as_bytes());
+            key.push(0);
             &owned
         };
         // Texts shown with their values are analysed per text.
         if analyzer.keeps_literals() {
-            key.push_str(&s.text);
+            key.extend_from_slice(s.text.as_bytes());
         } else {
-            normalize_into(&s.text, &mut key);
+            normalize_bytes(&s.text, &mut key, &mut self.front.holes);
         }
-        let a = match self.front.analyses.get(key.as_str()) {
+        let a = match self.front.analyses.get(key.as_slice()) {
             Some(a) => Arc::clone(a),
             None => {
                 let path = path.to_vec();
