@@ -29,7 +29,7 @@ use crate::time::Millis;
 use rustc_hash::FxHashMap as HashMap;
 
 /// A statement to analyse, with who ran it and when.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Statement {
     /// The SQL as logged (may hold several `;`-separated statements).
     pub text: String,
@@ -154,6 +154,9 @@ pub struct Extractor {
     /// A pgAudit line or a session `search_path` change was read: state
     /// that is not carried across chunks.
     sequential_state: bool,
+    /// The statement handed to `emit` for logged statements (its buffers
+    /// are reused).
+    scratch: Statement,
 }
 
 /// `[^:\s]+: ` at the start of `s` (a prepared statement or portal name,
@@ -286,38 +289,44 @@ impl Extractor {
     }
 
     fn actor(&self, e: &LogEntry) -> (Actor, Option<Inherit>) {
+        let mut actor = Actor::default();
+        let inherit = self.actor_into(e, &mut actor);
+        (actor, inherit)
+    }
+
+    /// Sets `actor` to who logged `e` (reusing its buffers), and says which
+    /// fields come from before the chunk.
+    fn actor_into(&self, e: &LogEntry, actor: &mut Actor) -> Option<Inherit> {
         let b = e.backend.as_ref().and_then(|k| self.backends.get(k));
-        let actor = Actor {
-            user: e.user.clone().or_else(|| b.and_then(|b| b.user.clone())),
-            database: e
-                .database
-                .clone()
-                .or_else(|| b.and_then(|b| b.database.clone())),
-            application: e
-                .application
-                .clone()
-                .or_else(|| b.and_then(|b| b.application.clone())),
-            client: e
-                .client
-                .clone()
-                .or_else(|| b.and_then(|b| b.client.clone())),
-        };
+        set_opt(&mut actor.user, or_kept(&e.user, b.map(|b| &b.user)));
+        set_opt(
+            &mut actor.database,
+            or_kept(&e.database, b.map(|b| &b.database)),
+        );
+        set_opt(
+            &mut actor.application,
+            or_kept(&e.application, b.map(|b| &b.application)),
+        );
+        set_opt(&mut actor.client, or_kept(&e.client, b.map(|b| &b.client)));
         let open = match (&e.backend, b) {
             (Some(_), Some(b)) => b.inherits,
             (Some(_), None) => self.chunk,
             (None, _) => false,
         };
-        let inherit = e.backend.as_ref().filter(|_| open).and_then(|key| {
-            let i = Inherit {
-                backend: key.clone(),
-                user: actor.user.is_none(),
-                database: actor.database.is_none(),
-                application: actor.application.is_none(),
-                client: actor.client.is_none(),
-            };
-            (i.user || i.database || i.application || i.client).then_some(i)
-        });
-        (actor, inherit)
+        let key = e.backend.as_ref().filter(|_| open)?;
+        let (user, database, application, client) = (
+            actor.user.is_none(),
+            actor.database.is_none(),
+            actor.application.is_none(),
+            actor.client.is_none(),
+        );
+        (user || database || application || client).then(|| Inherit {
+            backend: key.clone(),
+            user,
+            database,
+            application,
+            client,
+        })
     }
 
     fn backend(&mut self, e: &LogEntry) -> Option<&mut Backend> {
@@ -341,6 +350,13 @@ impl Extractor {
     }
 
     fn statement(&mut self, e: &LogEntry, sql: &str, failed: bool) -> Statement {
+        self.note_statement(e, sql);
+        self.make_statement(e, sql, failed)
+    }
+
+    /// What a statement text of `e` tells about its backend: the last text
+    /// (an ERROR's `STATEMENT` line repeats it), and a `search_path` change.
+    fn note_statement(&mut self, e: &LogEntry, sql: &str) {
         if let Some(b) = self.backend(e) {
             set_text(&mut b.last_statement, sql);
             // This text and later ones of the session resolve with the new
@@ -357,28 +373,38 @@ impl Extractor {
                 None => {}
             }
         }
-        self.make_statement(e, sql, failed)
     }
 
     fn make_statement(&self, e: &LogEntry, sql: &str, failed: bool) -> Statement {
-        let (actor, inherit) = self.actor(e);
-        Statement {
-            text: sql.to_string(),
-            actor,
-            time: e.time,
-            calls: 1,
-            failed,
-            line: e.line,
-            toplevel: None,
-            truncated: self.truncating,
-            inside: None,
-            audit_object: None,
-            search_path: e
-                .backend
-                .as_ref()
-                .and_then(|k| self.backends.get(k))
-                .and_then(|b| b.search_path.clone()),
-            inherit,
+        let mut s = Statement::default();
+        self.fill_statement(e, sql, failed, &mut s);
+        s
+    }
+
+    /// [`Extractor::make_statement`] into `s`, reusing its buffers.
+    fn fill_statement(&self, e: &LogEntry, sql: &str, failed: bool, s: &mut Statement) {
+        s.inherit = self.actor_into(e, &mut s.actor);
+        s.text.clear();
+        s.text.push_str(sql);
+        s.time = e.time;
+        s.calls = 1;
+        s.failed = failed;
+        s.line = e.line;
+        s.toplevel = None;
+        s.truncated = self.truncating;
+        s.inside = None;
+        s.audit_object = None;
+        match e
+            .backend
+            .as_ref()
+            .and_then(|k| self.backends.get(k))
+            .and_then(|b| b.search_path.as_ref())
+        {
+            Some(p) => match &mut s.search_path {
+                Some(mine) => mine.clone_from(p),
+                None => s.search_path = Some(p.clone()),
+            },
+            None => s.search_path = None,
         }
     }
 
@@ -389,7 +415,7 @@ impl Extractor {
         e: &LogEntry,
         sql: &str,
         cov: &mut FileCoverage,
-        emit: &mut impl FnMut(Statement, &mut FileCoverage),
+        emit: &mut impl FnMut(&Statement, &mut FileCoverage),
     ) {
         let duration = duration_ms(&e.message);
         cov.logging.logged_statement(sql, duration);
@@ -420,8 +446,11 @@ impl Extractor {
             }
         }
         cov.record("statement");
-        let s = self.statement(e, sql, false);
-        emit(s, cov);
+        self.note_statement(e, sql);
+        let mut s = std::mem::take(&mut self.scratch);
+        self.fill_statement(e, sql, false, &mut s);
+        emit(&s, cov);
+        self.scratch = s;
     }
 
     fn audit(
@@ -429,7 +458,7 @@ impl Extractor {
         e: &LogEntry,
         body: &str,
         cov: &mut FileCoverage,
-        emit: &mut impl FnMut(Statement, &mut FileCoverage),
+        emit: &mut impl FnMut(&Statement, &mut FileCoverage),
     ) {
         let line = match audit::parse(body) {
             Ok(l) => l,
@@ -497,12 +526,12 @@ impl Extractor {
                 s.toplevel = Some(false);
             }
             s.inside = inside;
-            emit(s, cov);
+            emit(&s, cov);
         }
         if let Some(obj) = out.object {
             let mut s = self.make_statement(e, "", false);
             s.audit_object = Some(obj);
-            emit(s, cov);
+            emit(&s, cov);
         }
     }
 
@@ -514,7 +543,7 @@ impl Extractor {
         &mut self,
         e: &LogEntry,
         cov: &mut FileCoverage,
-        emit: &mut impl FnMut(Statement, &mut FileCoverage),
+        emit: &mut impl FnMut(&Statement, &mut FileCoverage),
     ) {
         if let Some(cut) = e.message.trim_end().strip_suffix(TRUNCATED_MARKER) {
             cov.truncated_records += 1;
@@ -534,7 +563,7 @@ impl Extractor {
         &mut self,
         e: &LogEntry,
         cov: &mut FileCoverage,
-        emit: &mut impl FnMut(Statement, &mut FileCoverage),
+        emit: &mut impl FnMut(&Statement, &mut FileCoverage),
     ) {
         cov.saw_time(e.time);
         match e.severity.as_str() {
@@ -579,7 +608,7 @@ impl Extractor {
                     (_, Some(true)) => cov.record("failed_statement_already_logged"),
                     (Some(pending), Some(false)) => {
                         let s = self.statement(e, &e.message, pending);
-                        statement_record(s, pending, cov, emit);
+                        statement_record(&s, pending, cov, emit);
                     }
                     _ => {
                         // Settled later, with the state before the chunk.
@@ -613,7 +642,7 @@ impl Extractor {
                         });
                     }
                     let s = self.statement(e, prepare, false);
-                    emit(s, cov);
+                    emit(&s, cov);
                 } else {
                     cov.record("detail");
                 }
@@ -666,6 +695,23 @@ impl Extractor {
     }
 }
 /// Sets `slot` to `text`, reusing its buffer.
+/// An entry's own value of an actor field, or else the backend's.
+fn or_kept<'a>(own: &'a Option<String>, kept: Option<&'a Option<String>>) -> Option<&'a str> {
+    own.as_deref().or_else(|| kept.and_then(Option::as_deref))
+}
+
+/// Sets `slot` to `v`, reusing its buffer.
+fn set_opt(slot: &mut Option<String>, v: Option<&str>) {
+    match (slot.as_mut(), v) {
+        (Some(s), Some(v)) => {
+            s.clear();
+            s.push_str(v);
+        }
+        (None, Some(v)) => *slot = Some(v.to_string()),
+        (_, None) => *slot = None,
+    }
+}
+
 fn set_text(slot: &mut Option<String>, text: &str) {
     match slot {
         Some(s) => {
@@ -679,10 +725,10 @@ fn set_text(slot: &mut Option<String>, text: &str) {
 /// Counts a `STATEMENT` record that is not a repeat of the logged statement
 /// and emits its statement.
 fn statement_record(
-    s: Statement,
+    s: &Statement,
     pending: bool,
     cov: &mut FileCoverage,
-    emit: &mut impl FnMut(Statement, &mut FileCoverage),
+    emit: &mut impl FnMut(&Statement, &mut FileCoverage),
 ) {
     cov.record(if pending {
         "failed_statement"
@@ -728,7 +774,7 @@ impl Carried {
         &self,
         d: Deferred,
         cov: &mut FileCoverage,
-        emit: &mut impl FnMut(Statement, &mut FileCoverage),
+        emit: &mut impl FnMut(&Statement, &mut FileCoverage),
     ) {
         let before = d.entry.backend.as_ref().and_then(|k| self.backends.get(k));
         let pending = d
@@ -756,7 +802,7 @@ impl Carried {
             inherit: d.inherit,
         };
         self.fill(&mut s);
-        statement_record(s, pending, cov, emit);
+        statement_record(&s, pending, cov, emit);
     }
 
     /// Moves past a chunk: applies what its records said about each backend.
@@ -854,7 +900,7 @@ mod tests {
         let mut cov = FileCoverage::default();
         let mut out = Vec::new();
         for e in entries {
-            x.entry(e, &mut cov, &mut |s, _| out.push(s));
+            x.entry(e, &mut cov, &mut |s, _| out.push(s.clone()));
         }
         (out, cov)
     }
@@ -991,14 +1037,14 @@ mod tests {
             };
             let mut open = Vec::new();
             for e in &entries[w[0]..w[1]] {
-                x.entry(e, &mut cov, &mut |s, _| open.push(s));
+                x.entry(e, &mut cov, &mut |s, _| open.push(s.clone()));
             }
             for mut s in open {
                 carried.fill(&mut s);
                 out.push(s);
             }
             for d in x.take_deferred() {
-                carried.settle(d, &mut cov, &mut |s, _| out.push(s));
+                carried.settle(d, &mut cov, &mut |s, _| out.push(s.clone()));
             }
             carried.advance(x);
         }

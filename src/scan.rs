@@ -269,7 +269,7 @@ pub fn scan_stats_rows(cfg: &ScanConfig, name: &str, rows: Vec<input::StatsRow>)
     for row in rows {
         cov.lines += 1;
         if let Some(s) = stats_row(row, &mut cov) {
-            fs.statement(s, &mut cov);
+            fs.statement(&s, &mut cov);
         }
     }
     cov.notes.push(
@@ -519,9 +519,9 @@ impl<'a> FileScan<'a> {
         }
     }
 
-    fn statement(&mut self, s: Statement, cov: &mut FileCoverage) {
+    fn statement(&mut self, s: &Statement, cov: &mut FileCoverage) {
         if s.inherit.as_ref().is_some_and(|i| i.user || i.database) {
-            self.held.push(s);
+            self.held.push(s.clone());
             return;
         }
         // pgAudit object evidence without the statement text is no text.
@@ -569,7 +569,7 @@ impl<'a> FileScan<'a> {
             }
         }
         if s.inherit.is_some() && analysis.statements.iter().any(|st| !st.refs.is_empty()) {
-            self.waiting.push((s, analysis));
+            self.waiting.push((s.clone(), analysis));
             return;
         }
         self.dependencies(&s, &analysis);
@@ -684,15 +684,13 @@ impl Settler<'_> {
             }
             for mut s in out.held {
                 self.carried.fill(&mut s);
-                self.fs.statement(s, &mut self.cov);
+                self.fs.statement(&s, &mut self.cov);
             }
             let fs = &mut self.fs;
             for d in out.deferred {
-                self.carried.settle(d, &mut self.cov, &mut |mut s, cov| {
-                    // `settle` filled the actor already.
-                    s.inherit = None;
-                    fs.statement(s, cov);
-                });
+                // `settle` filled the actor (and cleared `inherit`).
+                self.carried
+                    .settle(d, &mut self.cov, &mut |s, cov| fs.statement(s, cov));
             }
             self.carried.advance(out.extractor);
         }
@@ -1180,7 +1178,7 @@ fn scan_input(
                     cov.format = format!("{}{compressed}", InputFormat::PgssCsv.name());
                     let res = pgss::read_rows(opened.reader, &mut cov, |row, cov| {
                         if let Some(s) = stats_row(row, cov) {
-                            fs.statement(s, cov);
+                            fs.statement(&s, cov);
                         }
                     });
                     if let Err(e) = res {
@@ -1223,7 +1221,7 @@ fn scan_input(
                     };
                     let res = pgss::read_json_rows(opened.reader, shape, &mut cov, |row, cov| {
                         if let Some(s) = stats_row(row, cov) {
-                            fs.statement(s, cov);
+                            fs.statement(&s, cov);
                         }
                     });
                     if let Err((line, e)) = res {
