@@ -536,12 +536,12 @@ impl<'a> FileScan<'a> {
             return;
         }
         if let Some(obj) = &s.audit_object {
-            self.audit_object(&s, obj);
+            self.audit_object(s, obj);
             if s.text.is_empty() {
                 return;
             }
         }
-        let analysis = self.analysis(&s);
+        let analysis = self.analysis(s);
         if s.truncated {
             for e in &mut self.inv.evidence {
                 e.truncated_statements += 1;
@@ -572,7 +572,7 @@ impl<'a> FileScan<'a> {
             self.waiting.push((s.clone(), analysis));
             return;
         }
-        self.dependencies(&s, &analysis);
+        self.dependencies(s, &analysis);
     }
 
     /// Counts the target references of a statement (rows are made when
