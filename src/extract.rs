@@ -75,7 +75,7 @@ pub const TRUNCATED_MARKER: &str = "[Your log message was truncated]";
 
 /// Which actor fields of a statement are to be taken from the backend's
 /// state at the start of its chunk.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Inherit {
     /// The backend key.
     pub backend: String,
@@ -749,11 +749,17 @@ impl Carried {
     /// Fills a statement's inherited actor fields from the state before its
     /// chunk (call before [`Carried::advance`] for that chunk).
     pub fn fill(&self, s: &mut Statement) {
-        let Some(i) = s.inherit.take() else { return };
+        if let Some(i) = s.inherit.take() {
+            self.fill_actor(&mut s.actor, &i);
+        }
+    }
+
+    /// Fills the fields of `a` that `i` says are inherited from the state
+    /// before the chunk.
+    pub fn fill_actor(&self, a: &mut Actor, i: &Inherit) {
         let Some(b) = self.backends.get(&i.backend) else {
             return;
         };
-        let a = &mut s.actor;
         if i.user {
             a.user.clone_from(&b.user);
         }

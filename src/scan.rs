@@ -380,9 +380,9 @@ struct FileScan<'a> {
     /// Dependency evidence not yet made into rows.
     tally: Tally,
     inv: Inventory,
-    /// Statements with target references whose actor is completed from
-    /// the state before their chunk.
-    waiting: Vec<(Statement, Arc<Analysis>)>,
+    /// The dependency evidence of statements whose actor is completed from
+    /// the state before their chunk, tallied apart until then.
+    waiting: Tally,
     /// Statements whose user or database comes from before their chunk:
     /// their search_path may depend on it, so they are analysed then.
     held: Vec<Statement>,
@@ -396,7 +396,7 @@ impl<'a> FileScan<'a> {
             front: Front::default(),
             tally: Tally::default(),
             inv: Inventory::new(targets.to_vec()),
-            waiting: Vec::new(),
+            waiting: Tally::default(),
             held: Vec::new(),
         }
     }
@@ -569,7 +569,7 @@ impl<'a> FileScan<'a> {
             }
         }
         if s.inherit.is_some() && analysis.statements.iter().any(|st| !st.refs.is_empty()) {
-            self.waiting.push((s.clone(), analysis));
+            self.waiting.add(s, &analysis);
             return;
         }
         self.dependencies(s, &analysis);
@@ -597,7 +597,7 @@ struct ChunkOut {
     audit: bool,
     extractor: Extractor,
     deferred: Vec<Deferred>,
-    waiting: Vec<(Statement, Arc<Analysis>)>,
+    waiting: Tally,
     held: Vec<Statement>,
     /// The record errors the chunk's reader listed, and how many it did not.
     record_errors: (Vec<String>, u64),
@@ -678,10 +678,9 @@ impl Settler<'_> {
             let (listed, more) = out.record_errors;
             self.errors.add(&mut self.cov, listed, more);
             self.latest = out.times.settle(self.latest, &mut self.cov);
-            for (mut s, a) in out.waiting {
-                self.carried.fill(&mut s);
-                self.fs.dependencies(&s, &a);
-            }
+            let carried = &self.carried;
+            let mut waiting = out.waiting;
+            waiting.settle_into(&mut self.fs.tally, |a, i| carried.fill_actor(a, i));
             for mut s in out.held {
                 self.carried.fill(&mut s);
                 self.fs.statement(&s, &mut self.cov);
@@ -797,6 +796,10 @@ fn scan_chunked(
     });
     // At most this many chunks of the input exist at once (read, being
     // scanned, or done and waiting for an earlier one to be settled).
+    // Each worker thread tallies the dependency evidence of all its chunks
+    // (rows are made once, at the end, instead of per chunk and merged).
+    let tallies: Vec<Mutex<Tally>> = (0..threads).map(|_| Mutex::default()).collect();
+    let tallies = &tallies;
     let gate = chunk::InFlight::new(2 * threads + 2);
     let gate = &gate;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(threads + 1);
@@ -869,8 +872,15 @@ fn scan_chunked(
                     let _closer = gate.close_on_panic();
                     let mut part_cov = FileCoverage::default();
                     let mut fs = FileScan::new(name.to_string(), shared, &cfg.targets);
-                    // The front cache outlives the chunk.
+                    // The front cache and the tally outlive the chunk.
                     fs.front = std::mem::take(front);
+                    let slot = rayon::current_thread_index()
+                        .and_then(|i| tallies.get(i))
+                        .or(tallies.first());
+                    let mut tally = slot.map(|t| t.lock().unwrap_or_else(|e| e.into_inner()));
+                    if let Some(t) = tally.as_deref_mut() {
+                        fs.tally = std::mem::take(t);
+                    }
                     let mut x = if c.index == 0 {
                         Extractor::default()
                     } else {
@@ -889,6 +899,10 @@ fn scan_chunked(
                         record_errors,
                     };
                     *front = std::mem::take(&mut fs.front);
+                    if let Some(t) = tally.as_deref_mut() {
+                        *t = std::mem::take(&mut fs.tally);
+                    }
+                    drop(tally);
                     crate::panics::test_hook(name, Some(&format!("settle{index}")));
                     drop(c);
                     let settled = {
@@ -918,6 +932,10 @@ fn scan_chunked(
     let mut settler = settler.into_inner().unwrap_or_else(|e| e.into_inner());
     std::mem::take(&mut settler.errors).finish(name, &mut settler.cov);
     let mut inv = parts;
+    for t in tallies {
+        let mut t = t.lock().unwrap_or_else(|e| e.into_inner());
+        t.flush(&mut inv, shared.analyzer, name);
+    }
     inv.merge(settler.fs.finish());
     let mut cov = inv.files.remove(name).unwrap_or_default();
     cov.merge(&settler.cov);

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap, FxHasher};
 
 use crate::analyze::{Analysis, Analyzer};
-use crate::extract::Statement;
+use crate::extract::{Inherit, Statement};
 use crate::inventory::{Actor, Confidence, DepKey, DepStats, Inventory, SourceRef, MAX_SOURCES};
 use crate::time::Millis;
 
@@ -26,6 +26,8 @@ struct Shared {
     inside: Option<String>,
     toplevel: Option<bool>,
     truncated: bool,
+    /// The actor fields still to be taken from the state before the chunk.
+    inherit: Option<Inherit>,
 }
 
 /// What the statements of one entry add up to.
@@ -43,6 +45,40 @@ struct Counts {
     lines: Vec<u64>,
 }
 
+impl Counts {
+    fn new(analysis: &Arc<Analysis>) -> Self {
+        Self {
+            analysis: Arc::clone(analysis),
+            statements: 0,
+            calls: 0,
+            failed_calls: 0,
+            nested_calls: 0,
+            first_seen: None,
+            last_seen: None,
+            lines: Vec::new(),
+        }
+    }
+
+    /// Adds what `other` (of the same analysis) counted.
+    fn absorb(&mut self, other: &Counts) {
+        self.statements += other.statements;
+        self.calls += other.calls;
+        self.failed_calls += other.failed_calls;
+        self.nested_calls += other.nested_calls;
+        self.first_seen = match (self.first_seen, other.first_seen) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last_seen = match (self.last_seen, other.last_seen) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        for l in &other.lines {
+            keep_line(&mut self.lines, *l);
+        }
+    }
+}
+
 /// The tally of one scan part (one input, or one chunk of it).
 #[derive(Debug, Default)]
 pub struct Tally {
@@ -52,12 +88,19 @@ pub struct Tally {
     entries: FxHashMap<(usize, u64), Vec<(Shared, Counts)>>,
 }
 
-fn shared_hash(s: &Statement) -> u64 {
+fn shared_hash(
+    actor: &Actor,
+    inside: &Option<String>,
+    toplevel: Option<bool>,
+    truncated: bool,
+    inherit: &Option<Inherit>,
+) -> u64 {
     let mut h = FxHasher::default();
-    s.actor.hash(&mut h);
-    s.inside.hash(&mut h);
-    s.toplevel.hash(&mut h);
-    s.truncated.hash(&mut h);
+    actor.hash(&mut h);
+    inside.hash(&mut h);
+    toplevel.hash(&mut h);
+    truncated.hash(&mut h);
+    inherit.hash(&mut h);
     h.finish()
 }
 
@@ -66,34 +109,34 @@ fn is_shared(x: &Shared, s: &Statement) -> bool {
         && x.inside == s.inside
         && x.toplevel == s.toplevel
         && x.truncated == s.truncated
+        && x.inherit == s.inherit
 }
 
 impl Tally {
-    /// Counts a statement with target references.
+    /// Counts a statement with target references. A statement whose actor
+    /// is not complete yet (`inherit`) is counted apart, until
+    /// [`Tally::settle_into`] completes it.
     pub fn add(&mut self, s: &Statement, analysis: &Arc<Analysis>) {
-        let key = (Arc::as_ptr(analysis) as usize, shared_hash(s));
+        let hash = shared_hash(&s.actor, &s.inside, s.toplevel, s.truncated, &s.inherit);
+        let key = (Arc::as_ptr(analysis) as usize, hash);
         let list = self.entries.entry(key).or_default();
-        if !list.iter().any(|(x, _)| is_shared(x, s)) {
-            list.push((
-                Shared {
-                    actor: s.actor.clone(),
-                    inside: s.inside.clone(),
-                    toplevel: s.toplevel,
-                    truncated: s.truncated,
-                },
-                Counts {
-                    analysis: Arc::clone(analysis),
-                    statements: 0,
-                    calls: 0,
-                    failed_calls: 0,
-                    nested_calls: 0,
-                    first_seen: None,
-                    last_seen: None,
-                    lines: Vec::new(),
-                },
-            ));
-        }
-        let Some((_, c)) = list.iter_mut().find(|(x, _)| is_shared(x, s)) else {
+        let at = match list.iter().position(|(x, _)| is_shared(x, s)) {
+            Some(at) => at,
+            None => {
+                list.push((
+                    Shared {
+                        actor: s.actor.clone(),
+                        inside: s.inside.clone(),
+                        toplevel: s.toplevel,
+                        truncated: s.truncated,
+                        inherit: s.inherit.clone(),
+                    },
+                    Counts::new(analysis),
+                ));
+                list.len() - 1
+            }
+        };
+        let Some((_, c)) = list.get_mut(at) else {
             return;
         };
         c.statements += 1;
@@ -109,6 +152,25 @@ impl Tally {
             c.last_seen = Some(c.last_seen.map_or(t, |l| l.max(t)));
         }
         keep_line(&mut c.lines, s.line);
+    }
+
+    /// Moves every entry into `into`, completing the actors of entries
+    /// counted with `inherit` by `fill` (the state before their chunk): the
+    /// same counts as completing each statement and adding it to `into`.
+    pub fn settle_into(&mut self, into: &mut Tally, fill: impl Fn(&mut Actor, &Inherit)) {
+        for ((analysis, _), list) in std::mem::take(&mut self.entries) {
+            for (mut x, c) in list {
+                if let Some(i) = x.inherit.take() {
+                    fill(&mut x.actor, &i);
+                }
+                let hash = shared_hash(&x.actor, &x.inside, x.toplevel, x.truncated, &x.inherit);
+                let list = into.entries.entry((analysis, hash)).or_default();
+                match list.iter_mut().find(|(y, _)| *y == x) {
+                    Some((_, mine)) => mine.absorb(&c),
+                    None => list.push((x, c)),
+                }
+            }
+        }
     }
 
     /// Turns the tally into dependency rows of `inv` (sources named `file`).
