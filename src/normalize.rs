@@ -553,6 +553,12 @@ pub fn normalize_bytes(sql: &str, out: &mut Vec<u8>, holes: &mut Vec<usize>) {
         if std::mem::take(&mut pending_space) {
             out.push(b' ');
         }
+        // Most tokens are words: one not followed by `'` or `&` cannot
+        // start a literal (`E'…'`, `U&'…'`) or a quoted identifier (`U&"…"`).
+        if is_ident_start(c) && !matches!(at(b, i + 1), b'\'' | b'&') {
+            i = push_word(b, i, out, &mut after_in);
+            continue;
+        }
         // Quoted identifiers, kept as written.
         let quoted = if c == b'"' {
             Some(i)
@@ -600,14 +606,7 @@ pub fn normalize_bytes(sql: &str, out: &mut Vec<u8>, holes: &mut Vec<usize>) {
         }
         // Words, folded to lower case.
         if is_ident_start(c) {
-            let mut j = i + 1;
-            while j < b.len() && is_ident_cont(at(b, j)) {
-                j += 1;
-            }
-            let word = b.get(i..j).unwrap_or_default();
-            out.extend(word.iter().map(u8::to_ascii_lowercase));
-            after_in = word.eq_ignore_ascii_case(b"in");
-            i = j;
+            i = push_word(b, i, out, &mut after_in);
             continue;
         }
         // `IN (const, …)` collapses whatever its length.
@@ -640,6 +639,20 @@ pub fn normalize_bytes(sql: &str, out: &mut Vec<u8>, holes: &mut Vec<usize>) {
         }
         out.extend_from_slice(tail.get(from - first..).unwrap_or_default());
     }
+}
+
+/// Appends the word starting at `i`, folded to lower case, says whether it
+/// is `IN`, and returns the position past it.
+#[inline]
+fn push_word(b: &[u8], i: usize, out: &mut Vec<u8>, is_in: &mut bool) -> usize {
+    let mut j = i + 1;
+    while j < b.len() && is_ident_cont(at(b, j)) {
+        j += 1;
+    }
+    let word = b.get(i..j).unwrap_or_default();
+    out.extend(word.iter().map(u8::to_ascii_lowercase));
+    *is_in = word.eq_ignore_ascii_case(b"in");
+    j
 }
 
 /// Appends the decimal digits of `n`.
