@@ -137,12 +137,12 @@ pub fn parse_timestamp(s: &str) -> Option<Parsed> {
         ms += (h * 3600 + mi * 60 + se) * 1000;
         let mut rest = rest.get(8..)?;
         if let Some(frac) = rest.strip_prefix('.') {
-            let digits: String = frac.chars().take_while(char::is_ascii_digit).collect();
-            rest = frac.trim_start_matches(|c: char| c.is_ascii_digit());
+            let n = frac.bytes().take_while(u8::is_ascii_digit).count();
             let mut f = 0i64;
-            for (i, c) in digits.chars().take(3).enumerate() {
-                f += i64::from(c.to_digit(10)? as u8) * 10i64.pow(2 - i as u32);
+            for (i, c) in frac.bytes().take(n.min(3)).enumerate() {
+                f += i64::from(c - b'0') * 10i64.pow(2 - i as u32);
             }
+            rest = frac.get(n..)?;
             ms += f;
         }
         let zone = rest.trim();
