@@ -23,6 +23,7 @@
 //! search_path` is read in order (see [`Extractor::needs_sequential`]).
 
 use crate::audit::{self, AuditObject, AuditState};
+use crate::input::record::set_reusing;
 use crate::input::{LogEntry, StatsRow};
 use crate::inventory::{Actor, FileCoverage};
 use crate::time::Millis;
@@ -298,16 +299,16 @@ impl Extractor {
     /// fields come from before the chunk.
     fn actor_into(&self, e: &LogEntry, actor: &mut Actor) -> Option<Inherit> {
         let b = e.backend.as_ref().and_then(|k| self.backends.get(k));
-        set_opt(&mut actor.user, or_kept(&e.user, b.map(|b| &b.user)));
-        set_opt(
+        set_reusing(&mut actor.user, or_kept(&e.user, b.map(|b| &b.user)));
+        set_reusing(
             &mut actor.database,
             or_kept(&e.database, b.map(|b| &b.database)),
         );
-        set_opt(
+        set_reusing(
             &mut actor.application,
             or_kept(&e.application, b.map(|b| &b.application)),
         );
-        set_opt(&mut actor.client, or_kept(&e.client, b.map(|b| &b.client)));
+        set_reusing(&mut actor.client, or_kept(&e.client, b.map(|b| &b.client)));
         let open = match (&e.backend, b) {
             (Some(_), Some(b)) => b.inherits,
             (Some(_), None) => self.chunk,
@@ -698,18 +699,6 @@ impl Extractor {
 /// An entry's own value of an actor field, or else the backend's.
 fn or_kept<'a>(own: &'a Option<String>, kept: Option<&'a Option<String>>) -> Option<&'a str> {
     own.as_deref().or_else(|| kept.and_then(Option::as_deref))
-}
-
-/// Sets `slot` to `v`, reusing its buffer.
-fn set_opt(slot: &mut Option<String>, v: Option<&str>) {
-    match (slot.as_mut(), v) {
-        (Some(s), Some(v)) => {
-            s.clear();
-            s.push_str(v);
-        }
-        (None, Some(v)) => *slot = Some(v.to_string()),
-        (_, None) => *slot = None,
-    }
 }
 
 fn set_text(slot: &mut Option<String>, text: &str) {

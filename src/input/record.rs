@@ -50,6 +50,19 @@ pub fn present(v: Option<&str>) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Sets `slot` to `v`, reusing the buffer it holds (the hot paths fill the
+/// same entry and statement again and again).
+pub fn set_reusing(slot: &mut Option<String>, v: Option<&str>) {
+    match (slot.as_mut(), v) {
+        (Some(s), Some(v)) => {
+            s.clear();
+            s.push_str(v);
+        }
+        (None, Some(v)) => *slot = Some(v.to_string()),
+        (_, None) => *slot = None,
+    }
+}
+
 /// Remembers whether an unknown time-zone note was already added.
 #[derive(Debug, Default)]
 pub struct TimeNotes {

@@ -5,6 +5,7 @@
 use std::io::BufRead;
 
 use super::prefix::{Prefix, KNOWN_PREFIXES};
+use super::record::set_reusing;
 use super::LogEntry;
 use crate::inventory::FileCoverage;
 use crate::time::parse_timestamp;
@@ -148,18 +149,6 @@ struct Entries<'p> {
     unknown_zone_noted: bool,
 }
 
-/// Sets `slot` to `v`, reusing its buffer.
-fn set(slot: &mut Option<String>, v: Option<&str>) {
-    match (slot.as_mut(), v) {
-        (Some(s), Some(v)) => {
-            s.clear();
-            s.push_str(v);
-        }
-        (None, Some(v)) => *slot = Some(v.to_string()),
-        (_, None) => *slot = None,
-    }
-}
-
 impl<'p> Entries<'p> {
     fn new(prefix: &'p Prefix, line_no: u64) -> Self {
         Self {
@@ -220,11 +209,11 @@ impl<'p> Entries<'p> {
                 let e = &mut self.current;
                 e.line = self.line_no;
                 e.time = time.map(|t| t.millis);
-                set(&mut e.backend, parts.session.or(parts.pid));
-                set(&mut e.user, parts.user);
-                set(&mut e.database, parts.database);
-                set(&mut e.application, parts.application);
-                set(&mut e.client, parts.client);
+                set_reusing(&mut e.backend, parts.session.or(parts.pid));
+                set_reusing(&mut e.user, parts.user);
+                set_reusing(&mut e.database, parts.database);
+                set_reusing(&mut e.application, parts.application);
+                set_reusing(&mut e.client, parts.client);
                 e.severity.clear();
                 e.severity.push_str(parts.severity);
                 e.message.clear();
