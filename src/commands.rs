@@ -9,14 +9,24 @@ use clap::CommandFactory;
 
 use crate::cli::{Cli, CompletionsArgs, ManArgs, MergeArgs, ReportArgs};
 use crate::inventory::Inventory;
-use crate::{config, exit_status, report, stored, write_atomically, ExitStatus};
+use crate::{config, exit_status, report, stored, write_atomically_with, ExitStatus};
 
-/// Writes a finished report to `output` (atomically) or to `stdout`.
-pub fn emit(bytes: &[u8], output: Option<&Path>, stdout: &mut dyn Write) -> anyhow::Result<()> {
+/// Writes the report `write` makes, as it makes it (through a buffer), to
+/// `output` (atomically: the file appears complete or not at all) or to
+/// `stdout`.
+pub fn emit_with(
+    output: Option<&Path>,
+    stdout: &mut dyn Write,
+    write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
     match output {
-        Some(p) => write_atomically(p, bytes)
+        Some(p) => write_atomically_with(p, write)
             .with_context(|| format!("{}: cannot write the report", p.display())),
-        None => Ok(stdout.write_all(bytes)?),
+        None => {
+            let mut out = std::io::BufWriter::with_capacity(64 << 10, stdout);
+            write(&mut out)?;
+            Ok(out.flush()?)
+        }
     }
 }
 
@@ -26,9 +36,8 @@ fn render(
     output: Option<&Path>,
     stdout: &mut dyn Write,
 ) -> anyhow::Result<ExitStatus> {
-    let mut buf = Vec::new();
-    report::write(inv, config::output_format(format), &mut buf)?;
-    emit(&buf, output, stdout)?;
+    let format = config::output_format(format);
+    emit_with(output, stdout, &mut |out| report::write(inv, format, out))?;
     Ok(exit_status(inv))
 }
 

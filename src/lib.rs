@@ -53,8 +53,6 @@ pub mod window;
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::Context;
-
 use crate::cli::{Cli, Command, ExplainArgs};
 use crate::inventory::{Inventory, Verdict};
 
@@ -130,6 +128,15 @@ pub fn exit_status_with(inv: &Inventory, fail_on: FailOn) -> ExitStatus {
 /// through (its target is replaced); an existing file's permissions are kept.
 /// SIGINT/SIGTERM wait for it to finish (see [`interrupt`]).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomically_with(path, &mut |f| f.write_all(bytes))
+}
+
+/// [`write_atomically`] with the content written by `fill` (through a
+/// buffer), so that it never has to exist whole in memory.
+pub fn write_atomically_with(
+    path: &Path,
+    fill: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let _no_interruption = interrupt::writing();
     let resolved;
@@ -153,12 +160,15 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         ".{name}.pgcontract-{}-{seq}.tmp",
         std::process::id()
     ));
-    let write = || -> std::io::Result<()> {
+    let mut write = || -> std::io::Result<()> {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&tmp)?;
-        f.write_all(bytes)?;
+        let mut buffered = std::io::BufWriter::with_capacity(64 << 10, &mut f);
+        fill(&mut buffered)?;
+        buffered.flush()?;
+        drop(buffered);
         if let Ok(old) = std::fs::metadata(path) {
             f.set_permissions(old.permissions())?;
         }
@@ -203,18 +213,12 @@ pub fn run_with_terminal(
                     writeln!(stderr, "pgcontract: {e}")?;
                 }
             }
-            let mut buf = Vec::new();
-            report::write_styled(
-                &inv,
-                setup.format,
-                setup.color.unwrap_or(stdout_is_terminal),
-                &mut buf,
-            )?;
-            match &setup.output {
-                Some(p) => write_atomically(p, &buf)
-                    .with_context(|| format!("{}: cannot write the report", p.display()))?,
-                None => stdout.write_all(&buf)?,
-            }
+            let color = setup.color.unwrap_or(stdout_is_terminal);
+            // Written as it is made: a large report never exists whole in
+            // memory.
+            commands::emit_with(setup.output.as_deref(), stdout, &mut |out| {
+                report::write_styled(&inv, setup.format, color, out)
+            })?;
             Ok(exit_status_with(&inv, setup.fail_on))
         }
         Command::Explain(args) => explain(&args, stdout),

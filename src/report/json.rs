@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::contract::{AcceptRule, Acceptance};
 use crate::inventory::{
-    Access, Actor, Confidence, FileCoverage, Inventory, Literals, ScannedRange, SchemaDependency,
-    StatementCounts, Verdict,
+    Access, Actor, Confidence, DepKey, DepStats, FileCoverage, Inventory, Literals, ScannedRange,
+    SchemaDependency, StatementCounts, Verdict,
 };
 use crate::migration::{MigrationSite, UncheckedChange};
 use crate::time::format_rfc3339;
@@ -266,68 +266,84 @@ fn input_doc(file: Option<&str>, c: &FileCoverage) -> InputDoc {
     }
 }
 
+/// The document row of one dependency.
+fn dependency_doc(inv: &Inventory, k: &DepKey, s: &DepStats) -> DependencyDoc {
+    DependencyDoc {
+        column: inv
+            .targets
+            .get(k.target)
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        access: k.access,
+        via: k.via.to_string(),
+        confidence: s.confidence,
+        reason: s.reason.as_deref().map(str::to_string),
+        actor: Actor::clone(&k.actor),
+        calls: s.calls,
+        failed_calls: s.failed_calls,
+        nested_calls: s.nested_calls,
+        first_seen: s.first_seen.map(format_rfc3339),
+        last_seen: s.last_seen.map(format_rfc3339),
+        fingerprint: k.fingerprint.to_string(),
+        query: s.query.to_string(),
+        sources: s
+            .sources
+            .iter()
+            .map(|r| format!("{}:{}", r.file, r.line))
+            .collect(),
+        accepted: match inv.acceptance(k) {
+            Acceptance::None => None,
+            Acceptance::Accepted(r) => Some(AcceptedDoc {
+                reason: r.reason,
+                expires: r.expires,
+                expired: false,
+            }),
+            Acceptance::Expired(r) => Some(AcceptedDoc {
+                reason: r.reason,
+                expires: r.expires,
+                expired: true,
+            }),
+        },
+    }
+}
+
 /// Converts an inventory into the document.
 pub fn to_doc(inv: &Inventory) -> InventoryDoc {
+    InventoryDoc {
+        dependencies: inv
+            .deps
+            .iter()
+            .map(|(k, s)| dependency_doc(inv, k, s))
+            .collect(),
+        ..to_doc_without_dependencies(inv)
+    }
+}
+
+/// The document with an empty `dependencies` list.
+fn to_doc_without_dependencies(inv: &Inventory) -> InventoryDoc {
     let targets = inv
         .targets
         .iter()
         .enumerate()
         .map(|(i, t)| {
             let v = inv.verdict(i);
-            let rows: Vec<_> = inv.deps.iter().filter(|(k, _)| k.target == i).collect();
+            let (rows, calls) = inv
+                .deps
+                .iter()
+                .filter(|(k, _)| k.target == i)
+                .fold((0, 0), |(n, c), (_, s)| (n + 1, c + s.calls));
             TargetDoc {
                 column: t.to_string(),
                 verdict: v.verdict,
                 reason: v.reason,
                 reasons: v.reasons,
-                dependencies: rows.len(),
-                calls: rows.iter().map(|(_, s)| s.calls).sum(),
+                dependencies: rows,
+                calls,
                 migration: inv.target_sites.get(i).cloned().unwrap_or_default(),
                 unparseable_mentions: inv.evidence.get(i).map_or(0, |e| e.unparseable_mentions),
                 truncated_statements: inv.evidence.get(i).map_or(0, |e| e.truncated_statements),
                 coverage_gaps: v.coverage_gaps,
             }
-        })
-        .collect();
-    let dependencies = inv
-        .deps
-        .iter()
-        .map(|(k, s)| DependencyDoc {
-            column: inv
-                .targets
-                .get(k.target)
-                .map(ToString::to_string)
-                .unwrap_or_default(),
-            access: k.access,
-            via: k.via.clone(),
-            confidence: s.confidence,
-            reason: s.reason.clone(),
-            actor: k.actor.clone(),
-            calls: s.calls,
-            failed_calls: s.failed_calls,
-            nested_calls: s.nested_calls,
-            first_seen: s.first_seen.map(format_rfc3339),
-            last_seen: s.last_seen.map(format_rfc3339),
-            fingerprint: k.fingerprint.clone(),
-            query: s.query.clone(),
-            sources: s
-                .sources
-                .iter()
-                .map(|r| format!("{}:{}", r.file, r.line))
-                .collect(),
-            accepted: match inv.acceptance(k) {
-                Acceptance::None => None,
-                Acceptance::Accepted(r) => Some(AcceptedDoc {
-                    reason: r.reason,
-                    expires: r.expires,
-                    expired: false,
-                }),
-                Acceptance::Expired(r) => Some(AcceptedDoc {
-                    reason: r.reason,
-                    expires: r.expires,
-                    expired: true,
-                }),
-            },
         })
         .collect();
     let inputs = inv
@@ -338,7 +354,7 @@ pub fn to_doc(inv: &Inventory) -> InventoryDoc {
     InventoryDoc {
         version: VERSION,
         targets,
-        dependencies,
+        dependencies: Vec::new(),
         schema_dependencies: inv.schema_deps.clone(),
         coverage: CoverageDoc {
             inputs,
@@ -357,9 +373,121 @@ pub fn to_doc(inv: &Inventory) -> InventoryDoc {
     }
 }
 
-/// Writes the document as pretty JSON with a trailing newline.
+/// Writes the document as pretty JSON with a trailing newline: the bytes
+/// of serialising [`to_doc`], but the dependency rows are made and written
+/// one at a time, so the document never exists whole in memory.
 pub fn write(inv: &Inventory, out: &mut dyn Write) -> std::io::Result<()> {
-    let doc = to_doc(inv);
-    serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::other)?;
-    writeln!(out)
+    let head = to_doc_without_dependencies(inv);
+    let mut out = std::io::BufWriter::with_capacity(64 << 10, out);
+    serde_json::to_writer_pretty(&mut out, &Streamed { head: &head, inv })
+        .map_err(std::io::Error::other)?;
+    writeln!(out)?;
+    out.flush()
+}
+
+/// [`InventoryDoc`] serialised with its `dependencies` taken from the
+/// inventory row by row (same fields, same order).
+struct Streamed<'a> {
+    /// Everything but the dependency rows.
+    head: &'a InventoryDoc,
+    inv: &'a Inventory,
+}
+
+/// The dependency rows of an inventory, as a JSON array made row by row.
+struct Rows<'a>(&'a Inventory);
+
+impl Serialize for Rows<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let inv = self.0;
+        serializer.collect_seq(inv.deps.iter().map(|(k, s)| dependency_doc(inv, k, s)))
+    }
+}
+
+impl Serialize for Streamed<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let d = self.head;
+        let mut s = serializer.serialize_struct("InventoryDoc", 11)?;
+        s.serialize_field("version", &d.version)?;
+        s.serialize_field("targets", &d.targets)?;
+        s.serialize_field("dependencies", &Rows(self.inv))?;
+        s.serialize_field("schema_dependencies", &d.schema_dependencies)?;
+        s.serialize_field("coverage", &d.coverage)?;
+        s.serialize_field("warnings", &d.warnings)?;
+        s.serialize_field("unchecked", &d.unchecked)?;
+        s.serialize_field("window", &d.window)?;
+        s.serialize_field("accept", &d.accept)?;
+        s.serialize_field("today", &d.today)?;
+        s.serialize_field("literals", &d.literals)?;
+        s.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::SourceRef;
+    use crate::target::ColumnTarget;
+
+    fn inventory(rows: u64) -> Inventory {
+        let targets = vec![
+            ColumnTarget::parse("public.users.legacy_email").unwrap(),
+            ColumnTarget::parse("public.orders.old_status").unwrap(),
+        ];
+        let mut inv = Inventory::new(targets);
+        for n in 0..rows {
+            let key = DepKey {
+                target: (n % 2) as usize,
+                access: if n % 3 == 0 {
+                    Access::Write
+                } else {
+                    Access::Read
+                },
+                via: "direct".into(),
+                actor: Actor {
+                    user: Some(format!("u{}", n % 4)),
+                    client: Some(format!("10.0.0.{n}")),
+                    ..Actor::default()
+                }
+                .into(),
+                fingerprint: format!("{n:016x}").into(),
+            };
+            let stats = DepStats {
+                confidence: if n % 5 == 0 {
+                    Confidence::Possible
+                } else {
+                    Confidence::Certain
+                },
+                reason: (n % 5 == 0).then(|| "ambiguous \"name\"".into()),
+                calls: n + 1,
+                failed_calls: n % 2,
+                nested_calls: n % 3,
+                first_seen: Some(1_700_000_000_000 + n as i64),
+                last_seen: (n % 4 != 0).then_some(1_700_000_100_000),
+                query: format!("select legacy_email from users where id = ${n}").into(),
+                sources: vec![SourceRef {
+                    file: "a.log".into(),
+                    line: n + 10,
+                }],
+            };
+            inv.add_dep(key, stats);
+        }
+        inv
+    }
+
+    fn whole_document(inv: &Inventory) -> String {
+        let mut s = serde_json::to_string_pretty(&to_doc(inv)).unwrap();
+        s.push('\n');
+        s
+    }
+
+    #[test]
+    fn streamed_document_is_the_serialised_document_byte_for_byte() {
+        for rows in [0, 1, 7] {
+            let inv = inventory(rows);
+            let mut streamed = Vec::new();
+            write(&inv, &mut streamed).unwrap();
+            assert_eq!(String::from_utf8(streamed).unwrap(), whole_document(&inv));
+        }
+    }
 }
