@@ -4,6 +4,7 @@
 //! inventories (one per file or per thread) in any order gives the same result.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -89,7 +90,8 @@ impl Literals {
     }
 }
 
-/// The identity of one dependency row.
+/// The identity of one dependency row. Its texts and actor are shared
+/// with the other rows of the inventory (see [`crate::intern`]).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DepKey {
     /// Index of the target in [`Inventory::targets`].
@@ -98,19 +100,19 @@ pub struct DepKey {
     pub access: Access,
     /// `direct`, `star`, `whole_row`, `positional`, `natural_join`, or
     /// `view schema.name` for references through a view.
-    pub via: String,
+    pub via: Arc<str>,
     /// Who ran it.
-    pub actor: Actor,
+    pub actor: Arc<Actor>,
     /// Statement fingerprint (pg_query fingerprint, or `text:`-hash when
     /// the statement could not be parsed).
-    pub fingerprint: String,
+    pub fingerprint: Arc<str>,
 }
 
 /// A `file:line` sample of where a dependency was seen.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SourceRef {
     /// The input as named on the command line.
-    pub file: String,
+    pub file: Arc<str>,
     /// 1-based line (or CSV record) number.
     pub line: u64,
 }
@@ -124,7 +126,7 @@ pub struct DepStats {
     /// Highest confidence seen for this row.
     pub confidence: Confidence,
     /// Why the confidence is below certain (none for certain rows).
-    pub reason: Option<String>,
+    pub reason: Option<Arc<str>>,
     /// Executions (log lines count one each; pg_stat_statements rows add `calls`).
     pub calls: u64,
     /// Executions that failed (ERROR + STATEMENT).
@@ -137,7 +139,7 @@ pub struct DepStats {
     /// Latest time seen.
     pub last_seen: Option<Millis>,
     /// The normalised statement text (smallest seen, for determinism).
-    pub query: String,
+    pub query: Arc<str>,
     /// The smallest `MAX_SOURCES` source positions.
     pub sources: Vec<SourceRef>,
 }
@@ -510,6 +512,8 @@ pub struct Inventory {
     /// Whether `query` texts keep literal values; `None` for an inventory
     /// no scan or stored document has marked yet (shown as stripped).
     pub literals: Option<Literals>,
+    /// The shared copies of the rows' texts and actors.
+    pub strings: crate::intern::Interner,
 }
 
 /// A target's verdict with the reasons stated.
@@ -538,11 +542,18 @@ impl Inventory {
         }
     }
 
-    /// Adds one observation to a dependency row.
-    pub fn add_dep(&mut self, key: DepKey, stats: DepStats) {
+    /// Adds one observation to a dependency row (its texts and actor
+    /// become the inventory's shared copies).
+    pub fn add_dep(&mut self, mut key: DepKey, mut stats: DepStats) {
         match self.deps.get_mut(&key) {
-            Some(existing) => existing.merge(&stats),
+            Some(existing) => {
+                existing.merge(&stats);
+                // Texts taken over from `stats` are shared too.
+                self.strings.stats(existing);
+            }
             None => {
+                self.strings.key(&mut key);
+                self.strings.stats(&mut stats);
                 self.deps.insert(key, stats);
             }
         }
@@ -874,13 +885,13 @@ mod tests {
     fn stats(calls: u64, first: i64, file_line: u64, conf: Confidence) -> DepStats {
         DepStats {
             confidence: conf,
-            reason: (conf != Confidence::Certain).then(|| "r".to_string()),
+            reason: (conf != Confidence::Certain).then(|| "r".into()),
             calls,
             failed_calls: 0,
             nested_calls: 0,
             first_seen: Some(first),
             last_seen: Some(first),
-            query: format!("q{file_line}"),
+            query: format!("q{file_line}").into(),
             sources: vec![SourceRef {
                 file: "f".into(),
                 line: file_line,
@@ -904,6 +915,6 @@ mod tests {
         assert_eq!(a.last_seen, Some(20));
         assert_eq!(a.confidence, Confidence::Certain);
         assert_eq!(a.reason, None);
-        assert_eq!(a.query, "q1");
+        assert_eq!(&*a.query, "q1");
     }
 }

@@ -32,6 +32,7 @@ pub mod contract;
 pub mod db_tls;
 pub mod extract;
 pub mod input;
+pub mod intern;
 pub mod interrupt;
 pub mod inventory;
 pub mod live_catalog;

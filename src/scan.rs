@@ -176,11 +176,14 @@ pub fn scan_with(
         .collect();
     let bar =
         crate::progress::Progress::new(cfg.progress, expected.iter().sum(), inputs.len() as u64);
+    // Each input's rows are merged into one inventory as soon as the input
+    // is done (the rows exist once, not once per thread).
+    let merged = Mutex::new(Inventory::new(cfg.targets.clone()));
     let run = || {
         inputs
             .par_iter()
             .zip(&expected)
-            .map(|(source, expected)| {
+            .for_each(|(source, expected)| {
                 let plan = plans.get(&source.display_name());
                 let shared = Shared {
                     analyzer: &analyzer,
@@ -208,24 +211,18 @@ pub fn scan_with(
                     inv
                 });
                 bar.file_done(&counter, *expected);
-                inv
-            })
-            .reduce(
-                || Inventory::new(cfg.targets.clone()),
-                |mut a, b| {
-                    a.merge(b);
-                    a
-                },
-            )
+                merged.lock().unwrap_or_else(|e| e.into_inner()).merge(inv);
+            });
     };
-    let mut inv = match rayon::ThreadPoolBuilder::new()
+    match rayon::ThreadPoolBuilder::new()
         .num_threads(cfg.threads)
         .stack_size(64 * 1024 * 1024)
         .build()
     {
         Ok(pool) => pool.install(run),
         Err(_) => run(),
-    };
+    }
+    let mut inv = merged.into_inner().unwrap_or_else(|e| e.into_inner());
     bar.finish();
     for cov in inv.files.values_mut() {
         crate::visibility::assess(cov, &cfg.logging);
@@ -495,23 +492,23 @@ impl<'a> FileScan<'a> {
             let key = DepKey {
                 target,
                 access: obj.access,
-                via: via.to_string(),
-                actor: s.actor.clone(),
-                fingerprint: format!("audit:{:016x}", stable_hash(&query)),
+                via: via.into(),
+                actor: Arc::new(s.actor.clone()),
+                fingerprint: format!("audit:{:016x}", stable_hash(&query)).into(),
             };
             self.inv.add_dep(
                 key,
                 DepStats {
                     confidence,
-                    reason,
+                    reason: reason.map(Arc::from),
                     calls: s.calls,
                     failed_calls: 0,
                     nested_calls: 0,
                     first_seen: s.time,
                     last_seen: s.time,
-                    query,
+                    query: query.into(),
                     sources: vec![SourceRef {
-                        file: self.name.clone(),
+                        file: self.name.as_str().into(),
                         line: s.line,
                     }],
                 },
@@ -583,10 +580,17 @@ impl<'a> FileScan<'a> {
         }
     }
 
-    /// The inventory of this part, with the tallied dependency rows.
-    fn finish(mut self) -> Inventory {
+    /// Makes the tallied dependency rows into rows of this part's
+    /// inventory (the rows are the same whenever it is done: a tally whose
+    /// part goes on is flushed now and then so that it stays small).
+    fn flush(&mut self) {
         self.tally
             .flush(&mut self.inv, self.shared.analyzer, &self.name);
+    }
+
+    /// The inventory of this part, with the tallied dependency rows.
+    fn finish(mut self) -> Inventory {
+        self.flush();
         self.inv
     }
 }
@@ -695,6 +699,12 @@ impl Settler<'_> {
         }
     }
 }
+
+/// How many entries a tally that outlives its chunk (a worker thread's,
+/// the settler's, a sequential read's) may hold before it is made into
+/// rows: tallies grow with the distinct actors and shapes seen, and the
+/// rows they become are kept once, in one inventory.
+const TALLY_BOUND: usize = 4096;
 
 /// How the chunks of a stderr log are scanned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -855,6 +865,9 @@ fn scan_chunked(
                     chunks += 1;
                     let (l, more) = scan_chunk(&c, &mut x, &mut fs, &mut cov, &mut None);
                     errors.add(&mut listed, l, more);
+                    if fs.tally.len() > TALLY_BOUND {
+                        fs.flush();
+                    }
                     gate.settled(chunks);
                 }
                 errors.finish(name, &mut listed);
@@ -863,65 +876,78 @@ fn scan_chunked(
                 inv.files.insert(name.to_string(), cov);
                 inv
             }
-            ChunkMode::Parallel => rx
-                .into_iter()
-                .par_bridge()
-                .map_init(Front::default, |front, c| {
-                    // A panic here must not leave the reader waiting for
-                    // this chunk to be settled.
-                    let _closer = gate.close_on_panic();
-                    let mut part_cov = FileCoverage::default();
-                    let mut fs = FileScan::new(name.to_string(), shared, &cfg.targets);
-                    // The front cache and the tally outlive the chunk.
-                    fs.front = std::mem::take(front);
-                    let slot = rayon::current_thread_index()
-                        .and_then(|i| tallies.get(i))
-                        .or(tallies.first());
-                    let mut tally = slot.map(|t| t.lock().unwrap_or_else(|e| e.into_inner()));
-                    if let Some(t) = tally.as_deref_mut() {
-                        fs.tally = std::mem::take(t);
-                    }
-                    let mut x = if c.index == 0 {
-                        Extractor::default()
-                    } else {
-                        Extractor::for_chunk()
-                    };
-                    let mut first = None;
-                    let record_errors = scan_chunk(&c, &mut x, &mut fs, &mut part_cov, &mut first);
-                    let index = c.index;
-                    let out = ChunkOut {
-                        times: ChunkTimes::take(first, &mut part_cov),
-                        deferred: x.take_deferred(),
-                        audit: x.needs_sequential(),
-                        extractor: x,
-                        waiting: std::mem::take(&mut fs.waiting),
-                        held: std::mem::take(&mut fs.held),
-                        record_errors,
-                    };
-                    *front = std::mem::take(&mut fs.front);
-                    if let Some(t) = tally.as_deref_mut() {
-                        *t = std::mem::take(&mut fs.tally);
-                    }
-                    drop(tally);
-                    crate::panics::test_hook(name, Some(&format!("settle{index}")));
-                    drop(c);
-                    let settled = {
-                        let mut settler = settler.lock().unwrap_or_else(|e| e.into_inner());
-                        settler.push(index, out);
-                        settler.next
-                    };
-                    gate.settled(settled);
-                    let mut inv = fs.finish();
-                    inv.files.insert(name.to_string(), part_cov);
-                    inv
-                })
-                .reduce(
-                    || Inventory::new(cfg.targets.clone()),
-                    |mut a, b| {
-                        a.merge(b);
-                        a
-                    },
-                ),
+            ChunkMode::Parallel => {
+                // Each chunk's rows are merged into one inventory as soon
+                // as the chunk is done, so that the rows exist once (not
+                // once per thread) however many threads scan.
+                let merged = Mutex::new(Inventory::new(cfg.targets.clone()));
+                rx.into_iter()
+                    .par_bridge()
+                    .for_each_init(Front::default, |front, c| {
+                        // A panic here must not leave the reader waiting for
+                        // this chunk to be settled.
+                        let _closer = gate.close_on_panic();
+                        let mut part_cov = FileCoverage::default();
+                        let mut fs = FileScan::new(name.to_string(), shared, &cfg.targets);
+                        // The front cache and the tally outlive the chunk.
+                        fs.front = std::mem::take(front);
+                        let slot = rayon::current_thread_index()
+                            .and_then(|i| tallies.get(i))
+                            .or(tallies.first());
+                        let mut tally = slot.map(|t| t.lock().unwrap_or_else(|e| e.into_inner()));
+                        if let Some(t) = tally.as_deref_mut() {
+                            fs.tally = std::mem::take(t);
+                        }
+                        let mut x = if c.index == 0 {
+                            Extractor::default()
+                        } else {
+                            Extractor::for_chunk()
+                        };
+                        let mut first = None;
+                        let record_errors =
+                            scan_chunk(&c, &mut x, &mut fs, &mut part_cov, &mut first);
+                        let index = c.index;
+                        let out = ChunkOut {
+                            times: ChunkTimes::take(first, &mut part_cov),
+                            deferred: x.take_deferred(),
+                            audit: x.needs_sequential(),
+                            extractor: x,
+                            waiting: std::mem::take(&mut fs.waiting),
+                            held: std::mem::take(&mut fs.held),
+                            record_errors,
+                        };
+                        *front = std::mem::take(&mut fs.front);
+                        // A tally grown past the bound is made into rows
+                        // now (it grows with the distinct actors seen).
+                        let mut full = Vec::new();
+                        if fs.tally.len() > TALLY_BOUND {
+                            full.push(std::mem::take(&mut fs.tally));
+                        }
+                        if let Some(t) = tally.as_deref_mut() {
+                            *t = std::mem::take(&mut fs.tally);
+                        }
+                        drop(tally);
+                        crate::panics::test_hook(name, Some(&format!("settle{index}")));
+                        drop(c);
+                        let settled = {
+                            let mut settler = settler.lock().unwrap_or_else(|e| e.into_inner());
+                            settler.push(index, out);
+                            if settler.fs.tally.len() > TALLY_BOUND {
+                                full.push(std::mem::take(&mut settler.fs.tally));
+                            }
+                            settler.next
+                        };
+                        gate.settled(settled);
+                        let mut inv = fs.finish();
+                        inv.files.insert(name.to_string(), part_cov);
+                        let mut merged = merged.lock().unwrap_or_else(|e| e.into_inner());
+                        merged.merge(inv);
+                        for mut t in full {
+                            t.flush(&mut merged, shared.analyzer, name);
+                        }
+                    });
+                merged.into_inner().unwrap_or_else(|e| e.into_inner())
+            }
         };
         drop(closer);
         let read_result = reader_thread

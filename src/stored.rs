@@ -215,31 +215,32 @@ pub fn from_doc(doc: &InventoryDoc) -> Result<Inventory, String> {
                 .and_then(|(f, l)| Some((f, l.parse::<u64>().ok()?)))
                 .ok_or_else(|| format!("{at}: source `{s}` is not file:line"))?;
             sources.push(SourceRef {
-                file: file.to_string(),
+                file: file.into(),
                 line,
             });
         }
         let key = DepKey {
             target,
             access: d.access,
-            via: d.via.clone(),
-            actor: d.actor.clone(),
-            fingerprint: d.fingerprint.clone(),
+            via: d.via.as_str().into(),
+            actor: std::sync::Arc::new(d.actor.clone()),
+            fingerprint: d.fingerprint.as_str().into(),
         };
         let stats = DepStats {
             confidence: d.confidence,
-            reason: d.reason.clone(),
+            reason: d.reason.as_deref().map(Into::into),
             calls: d.calls,
             failed_calls: d.failed_calls,
             nested_calls: d.nested_calls,
             first_seen: time_from(&format!("{at}.first_seen"), &d.first_seen)?,
             last_seen: time_from(&format!("{at}.last_seen"), &d.last_seen)?,
-            query: d.query.clone(),
+            query: d.query.as_str().into(),
             sources,
         };
-        if inv.deps.insert(key, stats).is_some() {
+        if inv.deps.contains_key(&key) {
             return Err(format!("{at}: the same dependency row appears twice"));
         }
+        inv.add_dep(key, stats);
     }
     inv.schema_deps.clone_from(&doc.schema_dependencies);
     for d in &doc.coverage.inputs {

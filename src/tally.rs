@@ -154,6 +154,17 @@ impl Tally {
         keep_line(&mut c.lines, s.line);
     }
 
+    /// How many keys it holds (its entries, but for the rare hash
+    /// collision that puts two under one key).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     /// Moves every entry into `into`, completing the actors of entries
     /// counted with `inherit` by `fill` (the state before their chunk): the
     /// same counts as completing each statement and adding it to `into`.
@@ -175,9 +186,10 @@ impl Tally {
 
     /// Turns the tally into dependency rows of `inv` (sources named `file`).
     pub fn flush(&mut self, inv: &mut Inventory, analyzer: &Analyzer<'_>, file: &str) {
+        let file: Arc<str> = file.into();
         for (_, list) in std::mem::take(&mut self.entries) {
             for (x, c) in list {
-                rows(inv, analyzer, file, &x, &c);
+                rows(inv, analyzer, &file, &x, &c);
             }
         }
     }
@@ -195,8 +207,11 @@ fn keep_line(lines: &mut Vec<u64>, line: u64) {
 }
 
 /// The rows of one tally entry: what each of its statements gives, added up.
-fn rows(inv: &mut Inventory, analyzer: &Analyzer<'_>, file: &str, x: &Shared, c: &Counts) {
+fn rows(inv: &mut Inventory, analyzer: &Analyzer<'_>, file: &Arc<str>, x: &Shared, c: &Counts) {
+    let actor = Arc::new(x.actor.clone());
     for st in &c.analysis.statements {
+        let query: Arc<str> = st.query.as_str().into();
+        let fingerprint: Arc<str> = st.fingerprint.as_str().into();
         for r in &st.refs {
             if r.via == "unparseable" {
                 if let Some(e) = inv.evidence.get_mut(r.target) {
@@ -209,28 +224,28 @@ fn rows(inv: &mut Inventory, analyzer: &Analyzer<'_>, file: &str, x: &Shared, c:
                 (None, Some(false)) => analyzer.routines_containing(&st.fingerprint),
                 _ => None,
             };
-            let via = match x.inside.as_ref().or(nested_in.as_ref()) {
-                None => r.via.clone(),
-                Some(f) if r.via == "direct" => format!("substatement of {f}"),
-                Some(f) => format!("substatement of {f} > {}", r.via),
+            let via: Arc<str> = match x.inside.as_ref().or(nested_in.as_ref()) {
+                None => r.via.as_str().into(),
+                Some(f) if r.via == "direct" => format!("substatement of {f}").into(),
+                Some(f) => format!("substatement of {f} > {}", r.via).into(),
             };
             let key = DepKey {
                 target: r.target,
                 access: r.access,
                 via,
-                actor: x.actor.clone(),
-                fingerprint: st.fingerprint.clone(),
+                actor: Arc::clone(&actor),
+                fingerprint: Arc::clone(&fingerprint),
             };
             let (confidence, reason) = if x.truncated {
                 (
                     r.confidence.min(Confidence::Possible),
                     Some(match &r.reason {
-                        Some(why) => format!("{why}; {TRUNCATED_REASON}"),
-                        None => TRUNCATED_REASON.to_string(),
+                        Some(why) => format!("{why}; {TRUNCATED_REASON}").into(),
+                        None => TRUNCATED_REASON.into(),
                     }),
                 )
             } else {
-                (r.confidence, r.reason.clone())
+                (r.confidence, r.reason.as_deref().map(Arc::from))
             };
             let stats = DepStats {
                 confidence,
@@ -240,12 +255,12 @@ fn rows(inv: &mut Inventory, analyzer: &Analyzer<'_>, file: &str, x: &Shared, c:
                 nested_calls: c.nested_calls,
                 first_seen: c.first_seen,
                 last_seen: c.last_seen,
-                query: st.query.clone(),
+                query: Arc::clone(&query),
                 sources: c
                     .lines
                     .iter()
                     .map(|l| SourceRef {
-                        file: file.to_string(),
+                        file: Arc::clone(file),
                         line: *l,
                     })
                     .collect(),
