@@ -8,7 +8,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use common::*;
 use pgcontract::inventory::Verdict;
@@ -24,19 +24,22 @@ fn schema() -> PathBuf {
     fixture("audit/schema.sql")
 }
 
-fn doc_with(name: &str, declared: &[&str]) -> InventoryDoc {
-    let mut cfg = config(&[log(name)], Some(&schema()), 0);
+/// The report of the log `name` with the `--logging` settings `declared`.
+fn doc_of(name: &str, schema: Option<&Path>, declared: &[&str]) -> InventoryDoc {
+    let mut cfg = config(&[log(name)], schema, 0);
     cfg.logging = Declared::parse(declared).unwrap();
     to_doc(&scan(&cfg))
+}
+
+fn doc_with(name: &str, declared: &[&str]) -> InventoryDoc {
+    doc_of(name, Some(&schema()), declared)
 }
 
 /// Without the schema: there, `get_email()`'s body and the column grants
 /// are schema dependencies of `legacy_email` that block it by themselves,
 /// which would hide the blind-spot paths these tests pin.
 fn doc_without_schema(name: &str, declared: &[&str]) -> InventoryDoc {
-    let mut cfg = config(&[log(name)], None, 0);
-    cfg.logging = Declared::parse(declared).unwrap();
-    to_doc(&scan(&cfg))
+    doc_of(name, None, declared)
 }
 
 fn doc(name: &str) -> InventoryDoc {
@@ -67,6 +70,17 @@ fn assert_accounting(doc: &InventoryDoc) {
             i.statements.seen,
             i.statements.analysed + i.statements.unparseable
         );
+    }
+}
+
+/// Asserts that `d` (of `what`) has exactly the dependency rows `want`, that
+/// every record is accounted for, and the record counts `want_kinds`.
+fn assert_rows_and_kinds(d: &InventoryDoc, what: &str, want: Vec<Row>, want_kinds: &[(&str, u64)]) {
+    assert_eq!(rows(d), want, "{what}");
+    assert_accounting(d);
+    let k = kinds(d);
+    for &(kind, n) in want_kinds {
+        assert_eq!(k.get(kind), Some(&n), "{what}: records of kind {kind}");
     }
 }
 
@@ -200,18 +214,22 @@ fn expected_full_workload_with_audit() -> Vec<Row> {
 #[test]
 fn pgaudit_session_and_object_logging_gives_the_exact_dependency_set() {
     let d = doc("session");
-    assert_eq!(rows(&d), expected_full_workload_with_audit());
-    assert_accounting(&d);
-    let k = kinds(&d);
     // 16 statement ids with text, 2 run inside a function or DO block, the
     // second statement id of the multi-statement string, the function call
     // line, and 14 lines repeating a statement (OBJECT twins, more relations).
-    assert_eq!(k["audit_statement"], 16);
-    assert_eq!(k["audit_substatement"], 2);
-    assert_eq!(k["audit_same_query_string"], 1);
-    assert_eq!(k["audit_function_call"], 1);
-    assert_eq!(k["audit_repeat"], 14);
-    assert!(!k.contains_key("statement"));
+    assert_rows_and_kinds(
+        &d,
+        "session",
+        expected_full_workload_with_audit(),
+        &[
+            ("audit_statement", 16),
+            ("audit_substatement", 2),
+            ("audit_same_query_string", 1),
+            ("audit_function_call", 1),
+            ("audit_repeat", 14),
+        ],
+    );
+    assert!(!kinds(&d).contains_key("statement"));
     assert_eq!(verdict(&d, "public.users.legacy_email").0, Verdict::Blocked);
     assert!(d.coverage.inputs[0].blind_spots.is_empty());
 }
@@ -220,17 +238,20 @@ fn pgaudit_session_and_object_logging_gives_the_exact_dependency_set() {
 fn pgaudit_with_log_statement_all_counts_each_execution_once() {
     // once.log: the same workload with log_statement = all on top of pgAudit
     // (and pgaudit.log_statement_once = on): same rows, same calls.
-    let d = doc("once");
-    assert_eq!(rows(&d), expected_full_workload_with_audit());
-    assert_accounting(&d);
-    let k = kinds(&d);
-    // simple queries: `statement:` first, the audit line pairs with it
-    assert_eq!(k["audit_already_logged"], 14);
-    // extended protocol: audit line first, the `execute` line pairs with it
-    assert_eq!(k["audit_statement"], 3);
-    assert_eq!(k["statement_already_audited"], 3);
-    assert_eq!(k["statement"], 14);
-    assert_eq!(k["failed_statement_already_logged"], 1);
+    assert_rows_and_kinds(
+        &doc("once"),
+        "once",
+        expected_full_workload_with_audit(),
+        &[
+            // simple queries: `statement:` first, the audit line pairs with it
+            ("audit_already_logged", 14),
+            // extended protocol: audit line first, the `execute` line pairs with it
+            ("audit_statement", 3),
+            ("statement_already_audited", 3),
+            ("statement", 14),
+            ("failed_statement_already_logged", 1),
+        ],
+    );
 }
 
 #[test]
@@ -368,13 +389,14 @@ fn expected_full_workload_without_audit() -> Vec<Row> {
 #[test]
 fn log_min_duration_statement_zero_counts_each_execution_once() {
     let d = doc("duration-all");
-    assert_eq!(rows(&d), expected_full_workload_without_audit());
-    assert_accounting(&d);
-    let k = kinds(&d);
     // `duration: … statement|execute` lines; parse and bind durations of the
     // extended protocol are protocol steps, counted at execute
-    assert_eq!(k["statement"], 16);
-    assert_eq!(k["protocol_step"], 6);
+    assert_rows_and_kinds(
+        &d,
+        "duration-all",
+        expected_full_workload_without_audit(),
+        &[("statement", 16), ("protocol_step", 6)],
+    );
     assert!(d.coverage.inputs[0].blind_spots.is_empty());
 }
 
@@ -453,7 +475,6 @@ fn interleaved_stderr_of_concurrent_sessions_keeps_statements_with_their_backend
         "the fixture barely interleaves ({switches})"
     );
     let d = doc("interleaved");
-    assert_accounting(&d);
     let mut expected = vec![
         row(
             "legacy_email",
@@ -520,10 +541,12 @@ fn interleaved_stderr_of_concurrent_sessions_keeps_statements_with_their_backend
         ),
     ];
     expected.sort();
-    assert_eq!(rows(&d), expected);
-    let k = kinds(&d);
-    assert_eq!(k["statement"], 300);
-    assert_eq!(k["duration"], 300);
+    assert_rows_and_kinds(
+        &d,
+        "interleaved",
+        expected,
+        &[("statement", 300), ("duration", 300)],
+    );
     // every multi-line statement was rebuilt whole: one shape each
     let shapes: std::collections::BTreeSet<&str> =
         d.dependencies.iter().map(|x| x.query.as_str()).collect();
@@ -574,12 +597,16 @@ fn pgaudit_lines_in_csvlog_and_jsonlog_give_the_same_dependency_set() {
             Some(&schema()),
             0,
         )));
-        assert_eq!(rows(&d), expected_full_workload_with_audit(), "{name}");
-        assert_accounting(&d);
-        let k = kinds(&d);
-        assert_eq!(k["audit_statement"], 16, "{name}");
-        assert_eq!(k["audit_substatement"], 2, "{name}");
-        assert_eq!(k["audit_repeat"], 14, "{name}");
+        assert_rows_and_kinds(
+            &d,
+            name,
+            expected_full_workload_with_audit(),
+            &[
+                ("audit_statement", 16),
+                ("audit_substatement", 2),
+                ("audit_repeat", 14),
+            ],
+        );
         assert!(d.coverage.inputs[0].blind_spots.is_empty(), "{name}");
     }
 }

@@ -72,6 +72,13 @@ fn assert_code(out: &Output, want: i32) {
     );
 }
 
+/// Asserts that stderr is one line starting with `prefix`.
+fn assert_one_error_line(out: &Output, prefix: &str) {
+    let err = stderr(out);
+    assert!(err.starts_with(prefix), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
 fn doc(out: &Output) -> InventoryDoc {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -110,6 +117,41 @@ fn scan_args<'a>(schema: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     ];
     v.extend_from_slice(extra);
     v
+}
+
+/// `scan -q -c COLUMN… --schema schema.sql --format FORMAT custom.log`.
+fn scan_custom_log(columns: &[&str], format: &str) -> Output {
+    let (schema, log) = (schema(), custom_log());
+    pgc(&quiet_scan(
+        columns,
+        &[
+            "--schema",
+            path_str(&schema),
+            "--format",
+            format,
+            path_str(&log),
+        ],
+    ))
+}
+
+/// `scan -q -c users.legacy_email --log-line-prefix PREFIX --format json INPUT`.
+fn prefix_scan_args<'a>(prefix: &'a str, input: &'a str) -> Vec<&'a str> {
+    quiet_scan(
+        &[EMAIL],
+        &["--log-line-prefix", prefix, "--format", "json", input],
+    )
+}
+
+/// The column most cases without a schema scan for.
+const EMAIL: &str = "users.legacy_email";
+
+/// Asserts a blocked run (exit 1) whose JSON report has the fixture
+/// workload's exact dependency set; returns the report.
+fn assert_fixture_inventory(out: &Output) -> InventoryDoc {
+    assert_code(out, 1);
+    let d = doc(out);
+    assert_eq!(rows(&d), expected_log_rows_with_schema());
+    d
 }
 
 /// A synthetic stderr log with an unusual prefix, `%t [%p-%l] %q%u@%d/%a `:
@@ -218,20 +260,7 @@ fn a_column_nobody_uses_is_clear_exit_0() {
 
 #[test]
 fn a_clear_column_in_a_mixed_run_still_exits_1() {
-    let schema = schema();
-    let out = pgc(&[
-        "scan",
-        "-q",
-        "-c",
-        "public.users.legacy_email",
-        "-c",
-        "archive.users.id",
-        "--schema",
-        path_str(&schema),
-        "--format",
-        "json",
-        path_str(&custom_log()),
-    ]);
+    let out = scan_custom_log(&["public.users.legacy_email", "archive.users.id"], "json");
     assert_code(&out, 1);
     let d = doc(&out);
     let verdicts: Vec<_> = d.targets.iter().map(|t| t.verdict).collect();
@@ -248,15 +277,10 @@ fn a_log_without_analysable_statements_is_inconclusive_not_clear() {
          2024-05-01 10:00:01.000 UTC [7] LOG:  checkpoint complete: wrote 3 buffers\n",
     )
     .unwrap();
-    let out = pgc(&[
-        "scan",
-        "-q",
-        "-c",
-        "archive.users.id",
-        "--format",
-        "json",
-        path_str(&log),
-    ]);
+    let out = pgc(&quiet_scan(
+        &["archive.users.id"],
+        &["--format", "json", path_str(&log)],
+    ));
     assert_code(&out, 1);
     let d = doc(&out);
     assert_eq!(d.targets[0].verdict, Verdict::Inconclusive);
@@ -318,22 +342,15 @@ fn missing_flags_are_usage_errors() {
 fn a_missing_input_exits_2_and_names_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("no-such.log");
-    let out = pgc(&[
-        "scan",
-        "-q",
-        "-c",
-        "users.legacy_email",
-        "--format",
-        "json",
-        path_str(&missing),
-    ]);
+    let out = pgc(&quiet_scan(
+        &[EMAIL],
+        &["--format", "json", path_str(&missing)],
+    ));
     assert_code(&out, 2);
-    let err = stderr(&out);
-    assert!(
-        err.starts_with(&format!("pgcontract: {}: cannot open:", missing.display())),
-        "{err}"
+    assert_one_error_line(
+        &out,
+        &format!("pgcontract: {}: cannot open:", missing.display()),
     );
-    assert_eq!(err.lines().count(), 1, "{err}");
     // The report is still written, with the error in coverage.
     let d = doc(&out);
     assert_eq!(d.targets[0].verdict, Verdict::Inconclusive);
@@ -349,15 +366,7 @@ fn a_missing_input_exits_2_and_names_the_file() {
 }
 
 fn assert_unrecognised(path: &Path) {
-    let out = pgc(&[
-        "scan",
-        "-q",
-        "-c",
-        "users.legacy_email",
-        "--format",
-        "json",
-        path_str(path),
-    ]);
+    let out = pgc(&quiet_scan(&[EMAIL], &["--format", "json", path_str(path)]));
     assert_code(&out, 2);
     let want = format!(
         "{}: unrecognised input format (none of the supported log shapes or pg_stat_statements exports; see docs/inputs.md); pass --input-format to force one, or --log-line-prefix if it is a stderr log with an unusual prefix",
@@ -407,26 +416,16 @@ fn an_unreadable_schema_exits_2_and_names_the_file() {
     let missing = dir.path().join("no-such-schema.sql");
     // A missing file, and a directory given as the schema.
     for bad in [missing.as_path(), dir.path()] {
-        let out = pgc(&[
-            "scan",
-            "-q",
-            "-c",
-            "users.legacy_email",
-            "--schema",
-            path_str(bad),
-            path_str(&custom_log()),
-        ]);
+        let out = pgc(&quiet_scan(
+            &[EMAIL],
+            &["--schema", path_str(bad), path_str(&custom_log())],
+        ));
         assert_code(&out, 2);
         assert_eq!(stdout(&out), "", "no report without a schema");
-        let err = stderr(&out);
-        assert!(
-            err.starts_with(&format!(
-                "pgcontract: {}: cannot read the schema: ",
-                bad.display()
-            )),
-            "{err}"
+        assert_one_error_line(
+            &out,
+            &format!("pgcontract: {}: cannot read the schema: ", bad.display()),
         );
-        assert_eq!(err.lines().count(), 1, "{err}");
     }
 }
 
@@ -434,15 +433,10 @@ fn an_unreadable_schema_exits_2_and_names_the_file() {
 fn an_unreadable_schema_error_names_its_cause_once() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("no-such-schema.sql");
-    let out = pgc(&[
-        "scan",
-        "-q",
-        "-c",
-        "users.legacy_email",
-        "--schema",
-        path_str(&missing),
-        path_str(&custom_log()),
-    ]);
+    let out = pgc(&quiet_scan(
+        &[EMAIL],
+        &["--schema", path_str(&missing), path_str(&custom_log())],
+    ));
     assert_code(&out, 2);
     assert_eq!(
         stderr(&out),
@@ -467,15 +461,11 @@ fn one_good_and_one_missing_input_exits_1_with_the_good_ones_dependencies() {
             path_str(&missing),
         ],
     ));
-    assert_code(&out, 1);
-    let d = doc(&out);
-    assert_eq!(rows(&d), expected_log_rows_with_schema());
-    let err = stderr(&out);
-    assert!(
-        err.starts_with(&format!("pgcontract: {}: cannot open:", missing.display())),
-        "{err}"
+    let d = assert_fixture_inventory(&out);
+    assert_one_error_line(
+        &out,
+        &format!("pgcontract: {}: cannot open:", missing.display()),
     );
-    assert_eq!(err.lines().count(), 1, "{err}");
     let inputs: Vec<_> = d
         .coverage
         .inputs
@@ -512,9 +502,7 @@ fn dash_reads_stdin() {
         &scan_args(path_str(&schema), &["--format", "json", "-"]),
         &log,
     );
-    assert_code(&out, 1);
-    let d = doc(&out);
-    assert_eq!(rows(&d), expected_log_rows_with_schema());
+    let d = assert_fixture_inventory(&out);
     assert_eq!(d.coverage.inputs.len(), 1);
     assert_eq!(d.coverage.inputs[0].file.as_deref(), Some("-"));
     assert_eq!(d.coverage.inputs[0].format.as_deref(), Some("stderr"));
@@ -537,9 +525,7 @@ fn gzip_is_recognised_by_magic_bytes_whatever_the_name() {
         path_str(&schema),
         &["--format", "json", path_str(&f)],
     ));
-    assert_code(&out, 1);
-    let d = doc(&out);
-    assert_eq!(rows(&d), expected_log_rows_with_schema());
+    let d = assert_fixture_inventory(&out);
     let input = &d.coverage.inputs[0];
     assert_eq!(input.format.as_deref(), Some("stderr+gzip"));
     assert_eq!(
@@ -557,9 +543,7 @@ fn gzip_is_recognised_by_magic_bytes_whatever_the_name() {
         &scan_args(path_str(&schema), &["--format", "json", "-"]),
         &gz,
     );
-    assert_code(&out, 1);
-    let d = doc(&out);
-    assert_eq!(rows(&d), expected_log_rows_with_schema());
+    let d = assert_fixture_inventory(&out);
     assert_eq!(d.coverage.inputs[0].format.as_deref(), Some("stderr+gzip"));
 }
 
@@ -573,9 +557,7 @@ fn a_directory_input_is_scanned_recursively() {
         path_str(&schema),
         &["--format", "json", path_str(dir.path())],
     ));
-    assert_code(&out, 1);
-    let d = doc(&out);
-    assert_eq!(rows(&d), expected_log_rows_with_schema());
+    let d = assert_fixture_inventory(&out);
     assert_eq!(
         d.coverage.inputs[0].file.as_deref(),
         Some(path_str(&dir.path().join("sub/custom.log")))
@@ -587,17 +569,7 @@ fn log_line_prefix_override_parses_an_unusual_prefix() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("odd.log");
     std::fs::write(&log, ODD_PREFIX_LOG).unwrap();
-    let out = pgc(&[
-        "scan",
-        "-q",
-        "-c",
-        "users.legacy_email",
-        "--log-line-prefix",
-        ODD_PREFIX,
-        "--format",
-        "json",
-        path_str(&log),
-    ]);
+    let out = pgc(&prefix_scan_args(ODD_PREFIX, path_str(&log)));
     assert_code(&out, 1);
     let d = doc(&out);
     let input = &d.coverage.inputs[0];
@@ -619,17 +591,7 @@ fn log_line_prefix_override_parses_an_unusual_prefix() {
 
     // The same log on stdin, with the override.
     let out = pgc_stdin(
-        &[
-            "scan",
-            "-q",
-            "-c",
-            "users.legacy_email",
-            "--log-line-prefix",
-            ODD_PREFIX,
-            "--format",
-            "json",
-            "-",
-        ],
+        &prefix_scan_args(ODD_PREFIX, "-"),
         ODD_PREFIX_LOG.as_bytes(),
     );
     assert_code(&out, 1);
@@ -642,15 +604,7 @@ fn log_line_prefix_override_parses_an_unusual_prefix() {
     // Without the override a shorter known prefix is detected, which cannot
     // split the application off the database: the override is what makes
     // the actor right.
-    let out = pgc(&[
-        "scan",
-        "-q",
-        "-c",
-        "users.legacy_email",
-        "--format",
-        "json",
-        path_str(&log),
-    ]);
+    let out = pgc(&quiet_scan(&[EMAIL], &["--format", "json", path_str(&log)]));
     let d3 = doc(&out);
     assert_ne!(
         d3.coverage.inputs[0].log_line_prefix.as_deref(),
@@ -669,17 +623,7 @@ fn a_log_line_prefix_that_matches_no_line_is_not_clear() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("odd.log");
     std::fs::write(&log, ODD_PREFIX_LOG).unwrap();
-    let out = pgc(&[
-        "scan",
-        "-q",
-        "-c",
-        "users.legacy_email",
-        "--log-line-prefix",
-        "%m {%p} ",
-        "--format",
-        "json",
-        path_str(&log),
-    ]);
+    let out = pgc(&prefix_scan_args("%m {%p} ", path_str(&log)));
     // Nothing matched: no statement analysed, so not clear.
     assert_code(&out, 1);
     let d = doc(&out);
@@ -761,22 +705,7 @@ fn an_unwritable_output_path_exits_2() {
 
 #[test]
 fn markdown_starts_with_the_marker_and_has_the_verdict_table() {
-    let schema = schema();
-    let out = pgc(&[
-        "scan",
-        "-q",
-        "-c",
-        "public.users.legacy_email",
-        "-c",
-        "public.orders.old_status",
-        "-c",
-        "archive.users.id",
-        "--schema",
-        path_str(&schema),
-        "--format",
-        "markdown",
-        path_str(&custom_log()),
-    ]);
+    let out = scan_custom_log(&[TARGETS[0], TARGETS[1], "archive.users.id"], "markdown");
     assert_code(&out, 1);
     let md = stdout(&out);
     let head: Vec<&str> = md.lines().take(8).collect();
@@ -1044,15 +973,14 @@ fn logging_flag_overrides_the_inferred_blind_spot() {
 
 #[test]
 fn a_bad_logging_setting_exits_2_and_names_it() {
-    let out = pgc(&[
-        "scan",
-        "-q",
-        "-c",
-        "public.users.legacy_email",
-        "--logging",
-        "log_statement=some",
-        "fixtures/audit/logs/mod.log",
-    ]);
+    let out = pgc(&quiet_scan(
+        &["public.users.legacy_email"],
+        &[
+            "--logging",
+            "log_statement=some",
+            "fixtures/audit/logs/mod.log",
+        ],
+    ));
     assert_code(&out, 2);
     assert!(
         stderr(&out)

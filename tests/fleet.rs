@@ -8,24 +8,13 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use common::*;
 use pgcontract::inventory::Inventory;
 use pgcontract::report::{self, json::to_doc, OutputFormat};
 use pgcontract::scan::scan;
 use pgcontract::stored::{self, StoredError};
-
-const BIN: &str = env!("CARGO_BIN_EXE_pgcontract");
-
-fn pgc(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(root())
-        .stdin(Stdio::null())
-        .output()
-        .expect("cannot run the pgcontract binary")
-}
 
 fn schema() -> PathBuf {
     fixture("app/schema.sql")
@@ -539,17 +528,12 @@ fn report_of_a_migration_scans_json_gives_the_same_markdown() {
     migrations.sort();
     for m in &migrations {
         let scan_as = |format: &str| {
-            pgc(&[
-                "scan",
-                "-q",
-                "--migration",
+            pgc(&migration_scan(
                 s(m),
-                "--schema",
                 s(&schema),
-                "--format",
                 format,
                 "fixtures/app/logs/custom.log",
-            ])
+            ))
         };
         let j = dir.path().join("m.json");
         let json_out = scan_as("json");

@@ -5,15 +5,12 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use common::*;
 use pgcontract::config::{load_catalog, parse_search_path};
 use pgcontract::inventory::Verdict;
 use pgcontract::migration::targets_from_migrations;
-use pgcontract::report::json::InventoryDoc;
-
-const BIN: &str = env!("CARGO_BIN_EXE_pgcontract");
 
 fn migration(name: &str) -> PathBuf {
     fixture(&format!("migrations/{name}"))
@@ -46,68 +43,66 @@ fn row(t: &str, line: u64, change: &str) -> (String, u64, String) {
     (t.to_string(), line, change.to_string())
 }
 
+/// Asserts the (target, line, change) rows of one file, expanded against the
+/// fixture schema, and the objects in it that are not checked.
+fn assert_targets(name: &str, want: &[(&str, u64, &str)], unchecked: &[&str]) {
+    let want: Vec<_> = want.iter().map(|&(t, l, c)| row(t, l, c)).collect();
+    let unchecked: Vec<_> = unchecked.iter().map(|u| u.to_string()).collect();
+    assert_eq!(targets_of(name, true), (want, unchecked), "{name}");
+}
+
 #[test]
 fn flyway_migration_with_comments_gives_its_dropped_column() {
-    assert_eq!(
-        targets_of("V7__contract_legacy_email.sql", true),
-        (
-            vec![row("public.users.legacy_email", 3, "DROP COLUMN")],
-            vec![]
-        )
+    assert_targets(
+        "V7__contract_legacy_email.sql",
+        &[("public.users.legacy_email", 3, "DROP COLUMN")],
+        &[],
     );
 }
 
 #[test]
 fn golang_migrate_up_file_in_a_transaction_gives_its_dropped_column() {
-    assert_eq!(
-        targets_of("000042_contract_orders.up.sql", true),
-        (
-            vec![row("public.orders.old_status", 4, "DROP COLUMN")],
-            vec![]
-        )
+    assert_targets(
+        "000042_contract_orders.up.sql",
+        &[("public.orders.old_status", 4, "DROP COLUMN")],
+        &[],
     );
 }
 
 #[test]
 fn goose_migration_reads_only_the_up_part() {
     // The Down part drops `users`: not what runs on deploy.
-    assert_eq!(
-        targets_of("20261120093000_contract.sql", true),
-        (
-            vec![
-                row("public.users.legacy_email", 3, "RENAME COLUMN"),
-                row("public.orders.old_status", 7, "ALTER COLUMN TYPE"),
-            ],
-            vec![]
-        )
+    assert_targets(
+        "20261120093000_contract.sql",
+        &[
+            ("public.users.legacy_email", 3, "RENAME COLUMN"),
+            ("public.orders.old_status", 7, "ALTER COLUMN TYPE"),
+        ],
+        &[],
     );
 }
 
 #[test]
 fn sql_migrate_drop_table_means_every_column_of_it() {
-    assert_eq!(
-        targets_of("3_drop_newsletter.sql", true),
-        (
-            vec![
-                row("public.newsletter.id", 2, "DROP TABLE"),
-                row("public.newsletter.legacy_email", 2, "DROP TABLE"),
-            ],
-            vec![]
-        )
+    assert_targets(
+        "3_drop_newsletter.sql",
+        &[
+            ("public.newsletter.id", 2, "DROP TABLE"),
+            ("public.newsletter.legacy_email", 2, "DROP TABLE"),
+        ],
+        &[],
     );
 }
 
 #[test]
 fn dbmate_drop_view_means_every_column_and_drop_function_is_not_checked() {
-    assert_eq!(
-        targets_of("20261120100000_drop_contacts_view.sql", true),
-        (
-            vec![
-                row("public.user_contacts.id", 2, "DROP VIEW"),
-                row("public.user_contacts.legacy_email", 2, "DROP VIEW"),
-            ],
-            vec!["public.legacy_email_of DROP FUNCTION:3".to_string()]
-        )
+    assert_targets(
+        "20261120100000_drop_contacts_view.sql",
+        &[
+            ("public.user_contacts.id", 2, "DROP VIEW"),
+            ("public.user_contacts.legacy_email", 2, "DROP VIEW"),
+        ],
+        &["public.legacy_email_of DROP FUNCTION:3"],
     );
 }
 
@@ -130,23 +125,19 @@ fn django_sqlmigrate_output_with_quoted_names_and_a_table_rename() {
 
 #[test]
 fn prisma_migration_ignores_the_added_column_and_the_index() {
-    assert_eq!(
-        targets_of("prisma_migration.sql", true),
-        (
-            vec![row("public.users.legacy_email", 2, "DROP COLUMN")],
-            vec![]
-        )
+    assert_targets(
+        "prisma_migration.sql",
+        &[("public.users.legacy_email", 2, "DROP COLUMN")],
+        &[],
     );
 }
 
 #[test]
 fn rails_structure_style_sql_with_an_empty_search_path() {
-    assert_eq!(
-        targets_of("rails_structure_migration.sql", true),
-        (
-            vec![row("public.orders.old_status", 7, "DROP COLUMN")],
-            vec![]
-        )
+    assert_targets(
+        "rails_structure_migration.sql",
+        &[("public.orders.old_status", 7, "DROP COLUMN")],
+        &[],
     );
 }
 
@@ -160,47 +151,20 @@ fn drop_table_without_a_schema_is_reported_as_not_checked() {
 
 // ------------------------------------------------------------ end to end
 
-fn pgc(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(root())
-        .stdin(Stdio::null())
-        .output()
-        .expect("cannot run the pgcontract binary")
-}
-
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-fn doc(out: &Output) -> InventoryDoc {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not an inventory: {e}\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+/// `scan -q --migration FILE --schema schema.sql --format json custom.log`.
+fn scan_migration(m: &Path) -> Output {
+    let (schema, log) = (fixture("app/schema.sql"), fixture("app/logs/custom.log"));
+    pgc(&migration_scan(s(m), s(&schema), "json", s(&log)))
 }
 
 #[test]
 fn migration_targets_are_scanned_and_point_at_the_migration_line() {
-    let (schema, log, m) = (
-        fixture("app/schema.sql"),
-        fixture("app/logs/custom.log"),
-        migration("V7__contract_legacy_email.sql"),
-    );
-    let out = pgc(&[
-        "scan",
-        "-q",
-        "--migration",
-        s(&m),
-        "--schema",
-        s(&schema),
-        "--format",
-        "json",
-        s(&log),
-    ]);
+    let m = migration("V7__contract_legacy_email.sql");
+    let out = scan_migration(&m);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let d = doc(&out);
     assert_eq!(d.targets.len(), 1);
@@ -278,22 +242,8 @@ fn an_unparseable_migration_exits_2_naming_file_and_line() {
 fn an_unchecked_drop_function_keeps_the_run_from_exiting_0() {
     // The view's columns are used by nobody in the fixture logs except
     // through `users`, but the dropped function cannot be checked.
-    let (schema, log, m) = (
-        fixture("app/schema.sql"),
-        fixture("app/logs/custom.log"),
-        migration("20261120100000_drop_contacts_view.sql"),
-    );
-    let out = pgc(&[
-        "scan",
-        "-q",
-        "--migration",
-        s(&m),
-        "--schema",
-        s(&schema),
-        "--format",
-        "json",
-        s(&log),
-    ]);
+    let m = migration("20261120100000_drop_contacts_view.sql");
+    let out = scan_migration(&m);
     assert_eq!(out.status.code(), Some(1));
     let d = doc(&out);
     assert_eq!(d.unchecked.len(), 1);

@@ -1607,53 +1607,28 @@ fn without_schema_unqualified_table_with_target_in_another_schema_is_possible() 
 fn several_targets_are_resolved_independently() {
     let targets = [TARGET, "public.orders.legacy_email"];
     let sp = ["$user", "public"];
-    let row =
-        |t: usize, a: &str, v: &str, c: &str| (t, a.to_string(), v.to_string(), c.to_string());
-    assert_eq!(
-        all_refs(
-            schema(),
-            &targets,
-            &sp,
-            "SELECT u.legacy_email, o.legacy_email FROM users u JOIN orders o ON u.id = o.user_id",
-        ),
-        vec![BTreeSet::from([
-            row(0, "read", "direct", "certain"),
-            row(1, "read", "direct", "certain"),
-        ])]
+    // The (access, via, confidence) of the references to each target.
+    let check = |sql: &str, users: &[(&str, &str, &str)], orders: &[(&str, &str, &str)]| {
+        let want: BTreeSet<_> = [users, orders]
+            .iter()
+            .enumerate()
+            .flat_map(|(t, refs)| refs.iter().map(move |&(a, v, c)| (t, a, v, c)))
+            .map(|(t, a, v, c)| (t, a.to_string(), v.to_string(), c.to_string()))
+            .collect();
+        assert_eq!(all_refs(schema(), &targets, &sp, sql), vec![want], "{sql}");
+    };
+    let join = "FROM users u JOIN orders o ON u.id = o.user_id";
+    check(
+        &format!("SELECT u.legacy_email, o.legacy_email {join}"),
+        READ,
+        READ,
     );
-    assert_eq!(
-        all_refs(
-            schema(),
-            &targets,
-            &sp,
-            "SELECT legacy_email FROM users u JOIN orders o ON u.id = o.user_id",
-        ),
-        vec![BTreeSet::from([
-            row(0, "read", "direct", "possible"),
-            row(1, "read", "direct", "possible"),
-        ])]
-    );
-    assert_eq!(
-        all_refs(
-            schema(),
-            &targets,
-            &sp,
-            "UPDATE orders o SET legacy_email = u.legacy_email FROM users u WHERE u.id = o.user_id",
-        ),
-        vec![BTreeSet::from([
-            row(0, "read", "direct", "certain"),
-            row(1, "write", "direct", "certain"),
-        ])]
-    );
-    assert_eq!(
-        all_refs(schema(), &targets, &sp, "SELECT * FROM contacts"),
-        vec![BTreeSet::from([row(
-            0,
-            "read",
-            "view public.contacts",
-            "certain"
-        )])]
-    );
+    check(&format!("SELECT legacy_email {join}"), AMBIGUOUS, AMBIGUOUS);
+    let update =
+        "UPDATE orders o SET legacy_email = u.legacy_email FROM users u WHERE u.id = o.user_id";
+    check(update, READ, WRITE);
+    let view = [("read", "view public.contacts", "certain")];
+    check("SELECT * FROM contacts", &view, NONE);
 }
 
 #[test]

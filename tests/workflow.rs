@@ -38,16 +38,6 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-fn doc(out: &Output) -> InventoryDoc {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not an inventory: {e}\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
 fn target<'a>(d: &'a InventoryDoc, column: &str) -> &'a TargetDoc {
     d.targets
         .iter()
@@ -67,26 +57,31 @@ const OLD_STATUS: &str = "public.orders.old_status";
 /// Used by nobody in the fixture workload.
 const UNUSED: &str = "archive.users.id";
 
-/// `scan -q -c old_status -c archive.users.id --schema … --format json` + extra + custom.log.
-fn scan_custom(extra: &[&str]) -> Output {
-    let (schema, log) = (schema(), custom());
-    let mut args = vec![
-        "scan",
-        "-q",
-        "-c",
-        OLD_STATUS,
-        "-c",
-        UNUSED,
-        "--schema",
-        s(&schema),
-        "--format",
-        "json",
-    ];
+/// `scan -q -c old_status -c archive.users.id --schema … --format json` + extra + `input`.
+fn scan_both(extra: &[&str], input: &Path) -> Output {
+    let schema = schema();
+    let mut args = quiet_scan(
+        &[OLD_STATUS, UNUSED],
+        &["--schema", s(&schema), "--format", "json"],
+    );
     args.extend_from_slice(extra);
-    args.push(s(&log));
-    let args: Vec<String> = args.into_iter().map(str::to_string).collect();
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    pgc(&refs)
+    args.push(s(input));
+    pgc(&args)
+}
+
+/// `scan_both` of custom.log.
+fn scan_custom(extra: &[&str]) -> Output {
+    scan_both(extra, &custom())
+}
+
+/// `scan -q -c users.legacy_email --format json --since … --until …` of `logs`.
+fn scan_email_between(since: &str, until: &str, logs: &[&Path]) -> Output {
+    let mut args = quiet_scan(
+        &["users.legacy_email"],
+        &["--format", "json", "--since", since, "--until", until],
+    );
+    args.extend(logs.iter().map(|p| s(p)));
+    pgc(&args)
 }
 
 // ------------------------------------------------------------------ window
@@ -233,20 +228,7 @@ fn a_day_missing_between_log_files_is_inconclusive() {
             .map(|(t, q)| (t.as_str(), *q))
             .collect::<Vec<_>>(),
     );
-    let out = pgc(&[
-        "scan",
-        "-q",
-        "-c",
-        "users.legacy_email",
-        "--format",
-        "json",
-        "--since",
-        "2026-11-01",
-        "--until",
-        "2026-11-04",
-        s(&a),
-        s(&b),
-    ]);
+    let out = scan_email_between("2026-11-01", "2026-11-04", &[&a, &b]);
     assert_eq!(out.status.code(), Some(1));
     let d = doc(&out);
     assert_eq!(
@@ -264,19 +246,11 @@ fn a_day_missing_between_log_files_is_inconclusive() {
             ("2026-11-01 04:00:00.000", "SELECT 1"),
         ],
     );
-    let d = doc(&pgc(&[
-        "scan",
-        "-q",
-        "-c",
-        "users.legacy_email",
-        "--format",
-        "json",
-        "--since",
+    let d = doc(&scan_email_between(
         "2026-11-01T00:00:00Z",
-        "--until",
         "2026-11-01T04:00:00Z",
-        s(&c),
-    ]));
+        &[&c],
+    ));
     assert_eq!(
         d.targets[0].reasons,
         vec!["no input covers 2026-11-01T00:50:00.000Z to 2026-11-01T03:00:00.000Z"]
@@ -302,24 +276,10 @@ fn a_day_missing_between_log_files_is_inconclusive() {
 
 #[test]
 fn pg_stat_statements_with_a_window_cannot_show_absence_but_its_rows_still_block() {
-    let (schema, pgss) = (schema(), fixture("app/pgss/pgss-names.csv"));
-    let out = pgc(&[
-        "scan",
-        "-q",
-        "-c",
-        OLD_STATUS,
-        "-c",
-        UNUSED,
-        "--schema",
-        s(&schema),
-        "--format",
-        "json",
-        "--window",
-        "7d",
-        "--now",
-        "2026-11-22T00:00:00Z",
-        s(&pgss),
-    ]);
+    let out = scan_both(
+        &["--window", "7d", "--now", "2026-11-22T00:00:00Z"],
+        &fixture("app/pgss/pgss-names.csv"),
+    );
     let d = doc(&out);
     let doubt = "no input has timestamps, so nothing shows the window (2026-11-15T00:00:00.000Z to 2026-11-22T00:00:00.000Z) was observed (pg_stat_statements counts since its last reset and cannot show absence within a window)";
     let t = target(&d, UNUSED);
@@ -371,19 +331,18 @@ fn fail_on_decides_the_exit_code() {
     // Only the unused column, in a window the log does not cover: inconclusive.
     let (schema, log) = (schema(), custom());
     let inconclusive = |fail_on: &str| {
-        pgc(&[
-            "scan",
-            "-q",
-            "-c",
-            UNUSED,
-            "--schema",
-            s(&schema),
-            "--since",
-            "2026-11-20",
-            "--fail-on",
-            fail_on,
-            s(&log),
-        ])
+        pgc(&quiet_scan(
+            &[UNUSED],
+            &[
+                "--schema",
+                s(&schema),
+                "--since",
+                "2026-11-20",
+                "--fail-on",
+                fail_on,
+                s(&log),
+            ],
+        ))
         .status
         .code()
     };
@@ -444,21 +403,20 @@ expires = "2026-12-01"
     let cfg = dir.path().join("pgcontract.toml");
     let run = |now: &str| {
         let (schema, log) = (schema(), custom());
-        doc(&pgc(&[
-            "scan",
-            "-q",
-            "-c",
-            OLD_STATUS,
-            "--schema",
-            s(&schema),
-            "--config",
-            s(&cfg),
-            "--format",
-            "json",
-            "--now",
-            now,
-            s(&log),
-        ]))
+        doc(&pgc(&quiet_scan(
+            &[OLD_STATUS],
+            &[
+                "--schema",
+                s(&schema),
+                "--config",
+                s(&cfg),
+                "--format",
+                "json",
+                "--now",
+                now,
+                s(&log),
+            ],
+        )))
     };
     let d = run("2026-11-22T00:00:00Z");
     let t = &d.targets[0];
@@ -531,15 +489,10 @@ fn a_bad_contract_file_is_a_usage_error_naming_it() {
     assert!(err.contains("pgcontract.toml"), "{err}");
     assert!(err.contains("colums"), "{err}");
     // An explicit --config that does not exist.
-    let out = pgc(&[
-        "scan",
-        "-q",
-        "-c",
-        "users.legacy_email",
-        "--config",
-        "/nonexistent/pgcontract.toml",
-        s(&custom()),
-    ]);
+    let out = pgc(&quiet_scan(
+        &["users.legacy_email"],
+        &["--config", "/nonexistent/pgcontract.toml", s(&custom())],
+    ));
     assert_eq!(out.status.code(), Some(2));
 }
 

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 
 use pgcontract::config::parse_search_path;
 use pgcontract::input::InputSource;
@@ -37,6 +38,49 @@ pub fn config(inputs: &[PathBuf], schema: Option<&Path>, threads: usize) -> Scan
         logging: Default::default(),
         keep_literals: false,
     }
+}
+
+/// Runs the `pgcontract` binary in the crate root with `args` and an empty stdin.
+pub fn pgc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pgcontract"))
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run the pgcontract binary")
+}
+
+/// The inventory a run printed as JSON; shows both streams when it is none.
+pub fn doc(out: &Output) -> InventoryDoc {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not an inventory: {e}\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// The arguments of `scan -q`, `-c COLUMN` for each of `columns`, then `rest`.
+pub fn quiet_scan<'a>(columns: &[&'a str], rest: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec!["scan", "-q"];
+    for column in columns {
+        v.extend(["-c", column]);
+    }
+    v.extend_from_slice(rest);
+    v
+}
+
+/// The arguments of `scan -q --migration FILE --schema SCHEMA --format FORMAT INPUT`.
+pub fn migration_scan<'a>(
+    migration: &'a str,
+    schema: &'a str,
+    format: &'a str,
+    input: &'a str,
+) -> Vec<&'a str> {
+    let mut v = vec!["scan", "-q", "--migration", migration, "--schema", schema];
+    v.extend(["--format", format, input]);
+    v
 }
 
 pub fn run(inputs: &[PathBuf], schema: Option<&Path>) -> InventoryDoc {
