@@ -436,14 +436,7 @@ fn log_statement_mod_makes_unseen_columns_inconclusive() {
     );
     // the blind spot is in every output format
     let inv = scan(&config(&[log("mod")], None, 1));
-    for format in [
-        pgcontract::report::OutputFormat::Json,
-        pgcontract::report::OutputFormat::Markdown,
-        pgcontract::report::OutputFormat::Text,
-    ] {
-        let mut out = Vec::new();
-        pgcontract::report::write(&inv, format, &mut out).unwrap();
-        let out = String::from_utf8(out).unwrap();
+    for (format, out) in reports_in_every_format(&inv) {
         assert!(
             out.contains("reads are not logged: log_statement = mod (inferred)"),
             "{format:?}"
@@ -573,14 +566,7 @@ fn no_literal_or_parameter_from_audit_logs_reaches_any_output() {
         "interleaved",
     ] {
         let inv = scan(&config(&[log(name)], Some(&schema()), 1));
-        for format in [
-            pgcontract::report::OutputFormat::Json,
-            pgcontract::report::OutputFormat::Markdown,
-            pgcontract::report::OutputFormat::Text,
-        ] {
-            let mut out = Vec::new();
-            pgcontract::report::write(&inv, format, &mut out).unwrap();
-            let out = String::from_utf8(out).unwrap();
+        for (format, out) in reports_in_every_format(&inv) {
             assert!(!out.contains("secret"), "{name} {format:?}");
             assert!(!out.contains("<none>"), "{name} {format:?}");
         }

@@ -252,17 +252,8 @@ fn no_literal_or_parameter_value_reaches_any_output_in_any_format() {
         .map(|(f, _)| f)
         .collect();
     let inv = pgcontract::scan::scan(&config(&inputs, Some(&fixture("app/schema.sql")), 0));
-    for fmt in [
-        pgcontract::report::OutputFormat::Json,
-        pgcontract::report::OutputFormat::Markdown,
-        pgcontract::report::OutputFormat::Text,
-    ] {
-        let mut out = Vec::new();
-        pgcontract::report::write(&inv, fmt, &mut out).unwrap();
-        let out = String::from_utf8(out).unwrap();
-        for s in SECRETS {
-            assert!(!out.contains(s), "{s} leaked in {fmt:?}");
-        }
+    for (fmt, out) in reports_in_every_format(&inv) {
+        assert_no_secret(&out, fmt);
         assert!(!out.contains("@example.com"), "{fmt:?}");
         assert!(!out.contains("parameters:"), "{fmt:?}");
     }

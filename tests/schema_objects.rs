@@ -11,8 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::*;
-use pgcontract::config::parse_search_path;
-use pgcontract::input::InputSource;
+use pgcontract::catalog::Catalog;
 use pgcontract::inventory::{OnDrop, Verdict};
 use pgcontract::report::json::{to_doc, InventoryDoc};
 use pgcontract::scan::{scan, scan_stats_rows, ScanConfig};
@@ -20,21 +19,23 @@ use pgcontract::target::ColumnTarget;
 
 const TARGET: &str = "public.users.legacy_email";
 
+/// The scan of `logs` for `TARGET` alone, with `catalog`.
+fn target_config(catalog: Catalog, logs: &[PathBuf]) -> ScanConfig {
+    let mut cfg = config(logs, None, 0);
+    cfg.targets = vec![ColumnTarget::parse(TARGET).unwrap()];
+    cfg.catalog = catalog;
+    cfg
+}
+
+fn scan_against(catalog: Catalog, logs: &[PathBuf]) -> InventoryDoc {
+    to_doc(&scan(&target_config(catalog, logs)))
+}
+
 fn scan_with(schema: &Path, logs: &[PathBuf]) -> InventoryDoc {
-    let cfg = ScanConfig {
-        targets: vec![ColumnTarget::parse(TARGET).unwrap()],
-        catalog: pgcontract::config::load_catalog(Some(schema)).unwrap(),
-        inputs: logs.iter().cloned().map(InputSource::File).collect(),
-        prefix: None,
-        input_format: None,
-        search_path: parse_search_path("\"$user\", public"),
-        threads: 0,
-        progress: false,
-        chunk_bytes: 0,
-        logging: Default::default(),
-        keep_literals: false,
-    };
-    to_doc(&scan(&cfg))
+    scan_against(
+        pgcontract::config::load_catalog(Some(schema)).unwrap(),
+        logs,
+    )
 }
 
 fn dir() -> PathBuf {
@@ -51,16 +52,8 @@ fn objects(doc: &InventoryDoc) -> BTreeSet<Obj> {
             (
                 s.object.clone(),
                 s.object_type.clone(),
-                serde_json::to_value(s.on_drop)
-                    .unwrap()
-                    .as_str()
-                    .unwrap()
-                    .to_string(),
-                serde_json::to_value(s.confidence)
-                    .unwrap()
-                    .as_str()
-                    .unwrap()
-                    .to_string(),
+                json_name(s.on_drop),
+                json_name(s.confidence),
             )
         })
         .collect()
@@ -312,17 +305,9 @@ fn expected_callers() -> BTreeSet<Caller> {
 
 fn caller(d: &pgcontract::report::json::DependencyDoc) -> Caller {
     (
-        serde_json::to_value(d.access)
-            .unwrap()
-            .as_str()
-            .unwrap()
-            .to_string(),
+        json_name(d.access),
         d.via.clone(),
-        serde_json::to_value(d.confidence)
-            .unwrap()
-            .as_str()
-            .unwrap()
-            .to_string(),
+        json_name(d.confidence),
         d.query.clone(),
     )
 }
@@ -359,20 +344,7 @@ fn a_dynamic_sql_only_use_is_possible_not_certain() {
 }
 
 fn scan_live(url: &str, logs: &[PathBuf]) -> InventoryDoc {
-    let cfg = ScanConfig {
-        targets: vec![ColumnTarget::parse(TARGET).unwrap()],
-        catalog: pgcontract::live_catalog::load(url).unwrap(),
-        inputs: logs.iter().cloned().map(InputSource::File).collect(),
-        prefix: None,
-        input_format: None,
-        search_path: parse_search_path("\"$user\", public"),
-        threads: 0,
-        progress: false,
-        chunk_bytes: 0,
-        logging: Default::default(),
-        keep_literals: false,
-    };
-    to_doc(&scan(&cfg))
+    scan_against(pgcontract::live_catalog::load(url).unwrap(), logs)
 }
 
 /// The server the script left running; stopped when dropped.
@@ -490,19 +462,10 @@ fn regenerated_schema_fixture_gives_the_same_inventory() {
         name,
         format!("pg_stat_statements@postgres@127.0.0.1:{}/shop", server.port)
     );
-    let cfg = ScanConfig {
-        targets: vec![ColumnTarget::parse(TARGET).unwrap()],
-        catalog: pgcontract::config::load_catalog(Some(&dir().join("schema.sql"))).unwrap(),
-        inputs: Vec::new(),
-        prefix: None,
-        input_format: None,
-        logging: Default::default(),
-        keep_literals: false,
-        search_path: parse_search_path("\"$user\", public"),
-        threads: 0,
-        progress: false,
-        chunk_bytes: 0,
-    };
+    let cfg = target_config(
+        pgcontract::config::load_catalog(Some(&dir().join("schema.sql"))).unwrap(),
+        &[],
+    );
     let stats = to_doc(&scan_stats_rows(&cfg, &name, rows));
     let top: BTreeSet<Caller> = stats
         .dependencies

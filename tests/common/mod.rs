@@ -7,7 +7,9 @@ use std::process::{Command, Output, Stdio};
 
 use pgcontract::config::parse_search_path;
 use pgcontract::input::InputSource;
+use pgcontract::inventory::Inventory;
 use pgcontract::report::json::{to_doc, InventoryDoc};
+use pgcontract::report::OutputFormat;
 use pgcontract::scan::{scan, ScanConfig};
 use pgcontract::target::ColumnTarget;
 
@@ -87,6 +89,40 @@ pub fn run(inputs: &[PathBuf], schema: Option<&Path>) -> InventoryDoc {
     to_doc(&scan(&config(inputs, schema, 0)))
 }
 
+/// `inv` written as a report in each format a person reads: JSON, Markdown
+/// and text.
+pub fn reports_in_every_format(inv: &Inventory) -> Vec<(OutputFormat, String)> {
+    [
+        OutputFormat::Json,
+        OutputFormat::Markdown,
+        OutputFormat::Text,
+    ]
+    .into_iter()
+    .map(|format| {
+        let mut out = Vec::new();
+        pgcontract::report::write(inv, format, &mut out).unwrap();
+        (format, String::from_utf8(out).unwrap())
+    })
+    .collect()
+}
+
+/// Asserts that none of the planted literals (`SECRETS`) is in `text`, the
+/// report in `format`.
+pub fn assert_no_secret(text: &str, format: OutputFormat) {
+    for s in SECRETS {
+        assert!(!text.contains(s), "{s} leaked in {format:?}");
+    }
+}
+
+/// The name a value has in the JSON report (`"read"`, `"certain"`, …).
+pub fn json_name<T: serde::Serialize>(value: T) -> String {
+    serde_json::to_value(value)
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 /// (column, user, application, access, via, confidence, calls), summed over
 /// fingerprints and clients.
 pub type Row = (String, String, String, String, String, String, u64);
@@ -99,17 +135,9 @@ pub fn rows(doc: &InventoryDoc) -> Vec<Row> {
             d.column.rsplit('.').next().unwrap().to_string(),
             d.actor.user.clone().unwrap_or_default(),
             d.actor.application.clone().unwrap_or_default(),
-            serde_json::to_value(d.access)
-                .unwrap()
-                .as_str()
-                .unwrap()
-                .to_string(),
+            json_name(d.access),
             d.via.clone(),
-            serde_json::to_value(d.confidence)
-                .unwrap()
-                .as_str()
-                .unwrap()
-                .to_string(),
+            json_name(d.confidence),
         );
         *map.entry(key).or_default() += d.calls;
     }
