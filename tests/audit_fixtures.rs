@@ -597,14 +597,6 @@ fn pgaudit_lines_in_csvlog_and_jsonlog_give_the_same_dependency_set() {
     }
 }
 
-/// True when every directory from `/` down to `dir` can be traversed by
-/// other users (the script runs the server as `postgres` when run as root).
-fn traversable_by_others(dir: &std::path::Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    dir.ancestors()
-        .all(|d| std::fs::metadata(d).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
-}
-
 #[test]
 fn regenerated_audit_fixtures_from_a_live_server_give_the_same_inventory() {
     if std::env::var("PGCONTRACT_SKIP_LIVE").is_ok_and(|v| v == "1") {
@@ -613,33 +605,7 @@ fn regenerated_audit_fixtures_from_a_live_server_give_the_same_inventory() {
     }
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("audit");
-    let cluster_tmp = dir.path().join("tmp");
-    std::fs::create_dir(&cluster_tmp).unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        for d in [dir.path(), cluster_tmp.as_path()] {
-            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
-    }
-    let tmpdir = if traversable_by_others(&cluster_tmp) {
-        cluster_tmp
-    } else {
-        PathBuf::from("/tmp")
-    };
-    let out = std::process::Command::new("bash")
-        .arg(root().join("scripts/gen-audit-fixtures.sh"))
-        .arg(&out_dir)
-        .current_dir(root())
-        .env("TMPDIR", &tmpdir)
-        .output()
-        .expect("cannot run bash");
-    assert!(
-        out.status.success(),
-        "scripts/gen-audit-fixtures.sh failed ({})\n--- stdout:\n{}\n--- stderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_fixture_script("gen-audit-fixtures.sh", dir.path(), &out_dir);
     for name in [
         "session.log",
         "session.csv",

@@ -21,14 +21,6 @@ fn skip_requested() -> bool {
     std::env::var("PGCONTRACT_SKIP_LIVE").is_ok_and(|v| v == "1")
 }
 
-/// True when every directory from `/` down to `dir` can be traversed by
-/// other users (the script runs the server as `postgres` when run as root).
-fn traversable_by_others(dir: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    dir.ancestors()
-        .all(|d| std::fs::metadata(d).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
-}
-
 #[test]
 fn regenerated_logs_from_a_live_server_give_the_same_inventory() {
     if skip_requested() {
@@ -43,40 +35,8 @@ fn regenerated_logs_from_a_live_server_give_the_same_inventory() {
 
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("app");
-    // The script puts its throwaway cluster (data directory and unix
-    // socket) under $TMPDIR and, as root, runs the server as `postgres`:
-    // keep it inside our temporary directory (so it goes away with it), and
-    // let `postgres` in. Fall back to /tmp when an ancestor of the temporary
-    // directory is closed to other users.
-    let cluster_tmp = dir.path().join("tmp");
-    std::fs::create_dir(&cluster_tmp).unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        for d in [dir.path(), cluster_tmp.as_path()] {
-            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
-    }
-    let tmpdir: PathBuf = if traversable_by_others(&cluster_tmp) {
-        cluster_tmp
-    } else {
-        PathBuf::from("/tmp")
-    };
-
     let started = Instant::now();
-    let out = Command::new("bash")
-        .arg(root().join("scripts/gen-fixtures.sh"))
-        .arg(&out_dir)
-        .current_dir(root())
-        .env("TMPDIR", &tmpdir)
-        .output()
-        .expect("cannot run bash");
-    assert!(
-        out.status.success(),
-        "scripts/gen-fixtures.sh failed ({})\n--- stdout:\n{}\n--- stderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_fixture_script("gen-fixtures.sh", dir.path(), &out_dir);
     eprintln!(
         "live_server: fixtures regenerated in {:.1}s",
         started.elapsed().as_secs_f64()

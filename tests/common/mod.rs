@@ -63,6 +63,51 @@ pub fn doc(out: &Output) -> InventoryDoc {
     })
 }
 
+/// True when every directory from `/` down to `dir` can be traversed by
+/// other users (the fixture scripts run the server as `postgres` when run as
+/// root).
+pub fn traversable_by_others(dir: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    dir.ancestors()
+        .all(|d| std::fs::metadata(d).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
+}
+
+/// Runs `bash scripts/SCRIPT OUT_DIR` and asserts it succeeded, showing both
+/// streams when not. The script puts its throwaway cluster (data directory
+/// and unix socket) under $TMPDIR and, as root, runs the server as
+/// `postgres`: keep it inside `dir` (so it goes away with it), and let
+/// `postgres` in. Fall back to /tmp when an ancestor of `dir` is closed to
+/// other users.
+pub fn run_fixture_script(script: &str, dir: &Path, out_dir: &Path) {
+    let cluster_tmp = dir.join("tmp");
+    std::fs::create_dir(&cluster_tmp).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for d in [dir, cluster_tmp.as_path()] {
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    }
+    let tmpdir = if traversable_by_others(&cluster_tmp) {
+        cluster_tmp
+    } else {
+        PathBuf::from("/tmp")
+    };
+    let out = Command::new("bash")
+        .arg(root().join("scripts").join(script))
+        .arg(out_dir)
+        .current_dir(root())
+        .env("TMPDIR", &tmpdir)
+        .output()
+        .expect("cannot run bash");
+    assert!(
+        out.status.success(),
+        "scripts/{script} failed ({})\n--- stdout:\n{}\n--- stderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The arguments of `scan -q`, `-c COLUMN` for each of `columns`, then `rest`.
 pub fn quiet_scan<'a>(columns: &[&'a str], rest: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec!["scan", "-q"];
