@@ -18,7 +18,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use common::*;
 use pgcontract::input::prefix::Prefix;
@@ -92,15 +91,18 @@ const NEEDS_PREFIX: &[(&str, &str)] = &[(
     "%m [%-6p] %c %l %x %v %e %i %b %q%-12u %d %r %a: ",
 )];
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            walk(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
+/// Every fixture file, relative to `fixtures/`.
+fn fixture_names() -> Vec<String> {
+    let base = root().join("fixtures");
+    fixture_files()
+        .iter()
+        .map(|f| {
+            f.strip_prefix(&base)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect()
 }
 
 fn excluded(rel: &str) -> bool {
@@ -117,17 +119,8 @@ fn excluded(rel: &str) -> bool {
 
 /// The fixture inputs, relative to `fixtures/`.
 fn inputs() -> Vec<String> {
-    let base = root().join("fixtures");
-    let mut files = Vec::new();
-    walk(&base, &mut files);
-    let mut rel: Vec<String> = files
-        .iter()
-        .map(|f| {
-            f.strip_prefix(&base)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned()
-        })
+    let mut rel: Vec<String> = fixture_names()
+        .into_iter()
         .filter(|r| !excluded(r))
         .collect();
     rel.sort();
@@ -250,18 +243,7 @@ fn every_fixture_input_accounts_for_every_record() {
 
 #[test]
 fn the_exclusion_list_names_only_files_that_exist() {
-    let base = root().join("fixtures");
-    let mut files = Vec::new();
-    walk(&base, &mut files);
-    let rel: Vec<String> = files
-        .iter()
-        .map(|f| {
-            f.strip_prefix(&base)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
+    let rel = fixture_names();
     for (pat, why) in NOT_INPUTS {
         assert!(!why.is_empty());
         assert!(

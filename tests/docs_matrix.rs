@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use pgcontract::input::InputFormat;
 
@@ -39,20 +39,7 @@ fn code_spans(cell: &str) -> Vec<String> {
 }
 
 fn all_fixture_files() -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for e in fs::read_dir(dir).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(&common::root().join("fixtures"), &mut out);
-    out.sort();
-    out
+    common::fixture_files()
 }
 
 #[test]

@@ -358,20 +358,17 @@ fn s(p: &Path) -> &str {
 
 fn scan_to(out: &Path, format: &str, inputs: &[&str]) -> Output {
     let schema = schema();
-    let mut args = vec![
-        "scan",
-        "-q",
-        "-c",
-        "public.users.legacy_email",
-        "-c",
-        "public.orders.old_status",
-        "--schema",
-        s(&schema),
-        "--format",
-        format,
-        "--output",
-        s(out),
-    ];
+    let mut args = quiet_scan(
+        TARGETS,
+        &[
+            "--schema",
+            s(&schema),
+            "--format",
+            format,
+            "--output",
+            s(out),
+        ],
+    );
     args.extend_from_slice(inputs);
     pgc(&args)
 }

@@ -336,18 +336,10 @@ fn scan_state_through_the_binary_matches_a_full_scan() {
     let log = dir.path().join("postgresql.log");
     let schema = fixture("app/schema.sql");
     let run = |extra: &[&str]| {
-        let mut args = vec![
-            "scan",
-            "-q",
-            "-c",
-            "public.users.legacy_email",
-            "-c",
-            "public.orders.old_status",
-            "--schema",
-            schema.to_str().unwrap(),
-            "--format",
-            "json",
-        ];
+        let mut args = quiet_scan(
+            TARGETS,
+            &["--schema", schema.to_str().unwrap(), "--format", "json"],
+        );
         args.extend_from_slice(extra);
         Command::new(env!("CARGO_BIN_EXE_pgcontract"))
             .args(&args)

@@ -537,23 +537,10 @@ fn mutate(p: &mut Planter, path: &Path, text: &str) -> (Kind, String) {
     (kind, out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            walk(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
-
 /// Every fixture, mutated into `into` (same relative paths), by kind.
 fn planted_fixtures(p: &mut Planter, into: &Path) -> BTreeMap<PathBuf, Kind> {
     let base = root().join("fixtures");
-    let mut files = Vec::new();
-    walk(&base, &mut files);
-    files.sort();
+    let files = fixture_files();
     let mut kinds = BTreeMap::new();
     for f in files {
         let rel = f.strip_prefix(&base).unwrap();

@@ -21,6 +21,24 @@ pub fn fixture(rel: &str) -> PathBuf {
     root().join("fixtures").join(rel)
 }
 
+/// Every file under `fixtures/`, sorted.
+pub fn fixture_files() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&root().join("fixtures"), &mut out);
+    out.sort();
+    out
+}
+
 pub const TARGETS: &[&str] = &["public.users.legacy_email", "public.orders.old_status"];
 
 pub fn config(inputs: &[PathBuf], schema: Option<&Path>, threads: usize) -> ScanConfig {
