@@ -5,7 +5,7 @@
 mod common;
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use common::{config, fixture, root};
 use pgcontract::report::{self, OutputFormat};
@@ -32,6 +32,22 @@ fn genlog_sample() -> PathBuf {
 /// The whole input as one chunk, on one thread: the sequential reference.
 const ONE_CHUNK: usize = usize::MAX;
 
+/// Asserts that the JSON report of `log` is `want` with every chunk size of
+/// `chunk_sizes` on 1 and on 3 threads.
+fn assert_same_for_every_chunking(log: &Path, want: &str, chunk_sizes: &[usize]) {
+    let inputs = [log.to_path_buf()];
+    for &chunk_bytes in chunk_sizes {
+        for threads in [1, 3] {
+            assert_eq!(
+                json(&inputs, threads, chunk_bytes),
+                want,
+                "{}: {chunk_bytes}-byte chunks on {threads} threads",
+                log.display()
+            );
+        }
+    }
+}
+
 #[test]
 fn chunk_boundaries_lose_or_duplicate_nothing() {
     let logs = [
@@ -53,16 +69,7 @@ fn chunk_boundaries_lose_or_duplicate_nothing() {
             log.display()
         );
         // 1 byte: every record is a chunk of its own.
-        for chunk_bytes in [1, 333, 4096, 65_536] {
-            for threads in [1, 3] {
-                assert_eq!(
-                    json(&inputs, threads, chunk_bytes),
-                    want,
-                    "{}: {chunk_bytes}-byte chunks on {threads} threads",
-                    log.display()
-                );
-            }
-        }
+        assert_same_for_every_chunking(log, &want, &[1, 333, 4096, 65_536]);
     }
 }
 
@@ -300,16 +307,7 @@ fn csvlog_and_jsonlog_chunk_boundaries_lose_or_duplicate_nothing() {
             let errors = doc["coverage"]["inputs"][0]["errors"].as_array().unwrap();
             assert!(errors.len() > 3, "{}: {errors:?}", log.display());
         }
-        for chunk_bytes in [1, 333, 4096] {
-            for threads in [1, 3] {
-                assert_eq!(
-                    json(&inputs, threads, chunk_bytes),
-                    want,
-                    "{}: {chunk_bytes}-byte chunks on {threads} threads",
-                    log.display()
-                );
-            }
-        }
+        assert_same_for_every_chunking(&log, &want, &[1, 333, 4096]);
     }
 }
 

@@ -106,12 +106,7 @@ fn pg_stat_statements_exports_with_names_and_oids() {
         .user
         .as_deref()
         .is_some_and(|u| u.starts_with("oid:"))));
-    let calls: u64 = doc
-        .dependencies
-        .iter()
-        .filter(|d| d.column == "public.users.legacy_email")
-        .map(|d| d.calls)
-        .sum();
+    let calls = calls_to(&doc, "public.users.legacy_email");
     assert_eq!(calls, 31);
 }
 

@@ -116,12 +116,7 @@ fn regenerated_logs_from_a_live_server_give_the_same_inventory() {
 
     let doc = run(&[out_dir.join("pgss/pgss-oids.csv")], Some(&schema));
     assert_eq!(doc.dependencies.len(), 27, "pgss-oids.csv");
-    let calls: u64 = doc
-        .dependencies
-        .iter()
-        .filter(|d| d.column == "public.users.legacy_email")
-        .map(|d| d.calls)
-        .sum();
+    let calls = calls_to(&doc, "public.users.legacy_email");
     assert_eq!(calls, 31, "pgss-oids.csv");
 
     // The fresh stderr log converted into every cloud shape

@@ -186,6 +186,15 @@ pub fn json_name<T: serde::Serialize>(value: T) -> String {
         .to_string()
 }
 
+/// The calls of every dependency on `column`, summed.
+pub fn calls_to(doc: &InventoryDoc, column: &str) -> u64 {
+    doc.dependencies
+        .iter()
+        .filter(|d| d.column == column)
+        .map(|d| d.calls)
+        .sum()
+}
+
 /// (column, user, application, access, via, confidence, calls), summed over
 /// fingerprints and clients.
 pub type Row = (String, String, String, String, String, String, u64);
