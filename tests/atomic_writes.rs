@@ -18,6 +18,20 @@ const BIN: &str = env!("CARGO_BIN_EXE_pgcontract");
 /// here is larger (checked), so the write fails half-way.
 const LIMIT_KIB: u64 = 1;
 
+/// `scan -c users.legacy_email --format FORMAT --output OUTPUT LOG`.
+fn scan_to_args<'a>(format: &'a str, output: &'a str, log: &'a str) -> Vec<&'a str> {
+    vec![
+        "scan",
+        "-c",
+        "users.legacy_email",
+        "--format",
+        format,
+        "--output",
+        output,
+        log,
+    ]
+}
+
 /// Runs the binary; with `limited`, under `ulimit -f LIMIT_KIB` with
 /// SIGXFSZ ignored, so that a write past the limit fails with EFBIG.
 fn pgc(args: &[&str], dir: &Path, limited: bool) -> Output {
@@ -62,37 +76,12 @@ fn a_report_write_that_fails_half_way_leaves_the_old_report_intact() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let inventory = dir.join("inventory.json");
-    let out = pgc(
-        &[
-            "scan",
-            "-c",
-            "users.legacy_email",
-            "--format",
-            "json",
-            "--output",
-            "inventory.json",
-            &log(),
-        ],
-        dir,
-        false,
-    );
+    let out = pgc(&scan_to_args("json", "inventory.json", &log()), dir, false);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let inventory_arg = inventory.to_string_lossy().into_owned();
     let log = log();
     let commands: Vec<(&str, Vec<&str>)> = vec![
-        (
-            "scan",
-            vec![
-                "scan",
-                "-c",
-                "users.legacy_email",
-                "--format",
-                "markdown",
-                "--output",
-                "out.md",
-                &log,
-            ],
-        ),
+        ("scan", scan_to_args("markdown", "out.md", &log)),
         (
             "report",
             vec![
@@ -243,20 +232,7 @@ fn an_output_through_a_symlink_replaces_its_target_and_keeps_permissions() {
     std::fs::write(&real, "old").unwrap();
     std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
     std::os::unix::fs::symlink("real.md", dir.join("link.md")).unwrap();
-    let out = pgc(
-        &[
-            "scan",
-            "-c",
-            "users.legacy_email",
-            "--format",
-            "markdown",
-            "--output",
-            "link.md",
-            &log(),
-        ],
-        dir,
-        false,
-    );
+    let out = pgc(&scan_to_args("markdown", "link.md", &log()), dir, false);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let link = std::fs::symlink_metadata(dir.join("link.md")).unwrap();
     assert!(link.file_type().is_symlink());
