@@ -2,60 +2,22 @@
 //! accepts TLS (`hostssl`), with a certificate from a throwaway CA
 //! (scripts/tls-server.sh). Skipped with PGCONTRACT_SKIP_LIVE=1.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::Command;
+
+use common::*;
 
 const PASSWORD: &str = "tls-test-password";
 
-struct Server {
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let pg_ctl = "/usr/lib/postgresql/15/bin/pg_ctl";
-        let root = Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-        let mut cmd = if root {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--", pg_ctl]);
-            c
-        } else {
-            Command::new(pg_ctl)
-        };
-        let _ = cmd
-            .arg("-D")
-            .arg(self.dir.join("data"))
-            .args(["-m", "immediate", "-w", "stop"])
-            .current_dir(&self.dir)
-            .output();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn start() -> Server {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+fn start() -> KeptServer {
+    let root = root();
     let out = Command::new("bash")
         .arg(root.join("scripts/tls-server.sh"))
         .output()
         .expect("cannot run bash");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let line = stdout.lines().rev().find(|l| l.starts_with("PORT="));
-    let server = line.map(|l| {
-        let mut port = 0;
-        let mut dir = PathBuf::new();
-        for part in l.split_whitespace() {
-            if let Some(p) = part.strip_prefix("PORT=") {
-                port = p.parse().unwrap();
-            } else if let Some(d) = part.strip_prefix("DIR=") {
-                dir = PathBuf::from(d);
-            }
-        }
-        Server { port, dir }
-    });
+    let server = KeptServer::from_script_output(&stdout);
     assert!(
         out.status.success(),
         "scripts/tls-server.sh failed\n{}",

@@ -347,59 +347,6 @@ fn scan_live(url: &str, logs: &[PathBuf]) -> InventoryDoc {
     scan_against(pgcontract::live_catalog::load(url).unwrap(), logs)
 }
 
-/// The server the script left running; stopped when dropped.
-struct Server {
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Server {
-    fn from_script_output(stdout: &str) -> Option<Server> {
-        let line = stdout.lines().rev().find(|l| l.starts_with("PORT="))?;
-        let mut port = None;
-        let mut dir = None;
-        for part in line.split_whitespace() {
-            if let Some(p) = part.strip_prefix("PORT=") {
-                port = p.parse().ok();
-            } else if let Some(d) = part.strip_prefix("DIR=") {
-                dir = Some(PathBuf::from(d));
-            }
-        }
-        Some(Server {
-            port: port?,
-            dir: dir?,
-        })
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let data = self.dir.join("data");
-        let pg_ctl = "/usr/lib/postgresql/15/bin/pg_ctl";
-        let mut cmd = if running_as_root() {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--", pg_ctl]);
-            c
-        } else {
-            Command::new(pg_ctl)
-        };
-        let _ = cmd
-            .arg("-D")
-            .arg(&data)
-            .args(["-m", "immediate", "-w", "stop"])
-            .current_dir(&self.dir)
-            .output();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn running_as_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
 fn skip_requested() -> bool {
     std::env::var("PGCONTRACT_SKIP_LIVE").is_ok_and(|v| v == "1")
 }
@@ -426,7 +373,7 @@ fn regenerated_schema_fixture_gives_the_same_inventory() {
         .output()
         .expect("cannot run bash");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let server = Server::from_script_output(&stdout);
+    let server = KeptServer::from_script_output(&stdout);
     assert!(
         out.status.success(),
         "scripts/gen-schema-fixtures.sh failed\n{}",

@@ -126,6 +126,59 @@ pub fn run_fixture_script(script: &str, dir: &Path, out_dir: &Path) {
     );
 }
 
+/// A server a script left running (it printed `PORT=… DIR=…` last); stopped
+/// and its directory removed when dropped.
+pub struct KeptServer {
+    pub port: u16,
+    pub dir: PathBuf,
+}
+
+impl KeptServer {
+    pub fn from_script_output(stdout: &str) -> Option<KeptServer> {
+        let line = stdout.lines().rev().find(|l| l.starts_with("PORT="))?;
+        let mut port = None;
+        let mut dir = None;
+        for part in line.split_whitespace() {
+            if let Some(p) = part.strip_prefix("PORT=") {
+                port = p.parse().ok();
+            } else if let Some(d) = part.strip_prefix("DIR=") {
+                dir = Some(PathBuf::from(d));
+            }
+        }
+        Some(KeptServer {
+            port: port?,
+            dir: dir?,
+        })
+    }
+}
+
+impl Drop for KeptServer {
+    fn drop(&mut self) {
+        let pg_ctl = "/usr/lib/postgresql/15/bin/pg_ctl";
+        let mut cmd = if running_as_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--", pg_ctl]);
+            c
+        } else {
+            Command::new(pg_ctl)
+        };
+        let _ = cmd
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", "immediate", "-w", "stop"])
+            .current_dir(&self.dir)
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn running_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
 /// The arguments of `scan -q`, `-c COLUMN` for each of `columns`, then `rest`.
 pub fn quiet_scan<'a>(columns: &[&'a str], rest: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec!["scan", "-q"];
