@@ -599,8 +599,7 @@ fn pgaudit_lines_in_csvlog_and_jsonlog_give_the_same_dependency_set() {
 
 #[test]
 fn regenerated_audit_fixtures_from_a_live_server_give_the_same_inventory() {
-    if std::env::var("PGCONTRACT_SKIP_LIVE").is_ok_and(|v| v == "1") {
-        eprintln!("audit_fixtures: live regeneration skipped (PGCONTRACT_SKIP_LIVE=1)");
+    if live_skipped("audit_fixtures: live regeneration") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

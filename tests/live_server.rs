@@ -17,14 +17,9 @@ use pgcontract::inventory::Verdict;
 
 const INITDB: &str = "/usr/lib/postgresql/15/bin/initdb";
 
-fn skip_requested() -> bool {
-    std::env::var("PGCONTRACT_SKIP_LIVE").is_ok_and(|v| v == "1")
-}
-
 #[test]
 fn regenerated_logs_from_a_live_server_give_the_same_inventory() {
-    if skip_requested() {
-        eprintln!("live_server: skipped (PGCONTRACT_SKIP_LIVE=1)");
+    if live_skipped("live_server:") {
         return;
     }
     assert!(

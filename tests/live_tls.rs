@@ -11,19 +11,9 @@ use common::*;
 const PASSWORD: &str = "tls-test-password";
 
 fn start() -> KeptServer {
-    let root = root();
-    let out = Command::new("bash")
-        .arg(root.join("scripts/tls-server.sh"))
-        .output()
-        .expect("cannot run bash");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let server = KeptServer::from_script_output(&stdout);
-    assert!(
-        out.status.success(),
-        "scripts/tls-server.sh failed\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    server.expect("no PORT=… DIR=… line")
+    let mut script = Command::new("bash");
+    script.arg(root().join("scripts/tls-server.sh"));
+    start_kept_server(script, "tls-server.sh")
 }
 
 /// Connects and asks the server whether this session is encrypted.
@@ -40,8 +30,7 @@ fn encrypted(url: &str) -> Result<bool, String> {
 
 #[test]
 fn sslmodes_against_a_hostssl_only_server_with_a_throwaway_ca() {
-    if std::env::var("PGCONTRACT_SKIP_LIVE").is_ok_and(|v| v == "1") {
-        eprintln!("live_tls: skipped (PGCONTRACT_SKIP_LIVE=1)");
+    if live_skipped("live_tls:") {
         return;
     }
     let s = start();

@@ -347,16 +347,11 @@ fn scan_live(url: &str, logs: &[PathBuf]) -> InventoryDoc {
     scan_against(pgcontract::live_catalog::load(url).unwrap(), logs)
 }
 
-fn skip_requested() -> bool {
-    std::env::var("PGCONTRACT_SKIP_LIVE").is_ok_and(|v| v == "1")
-}
-
 /// Regenerates the fixture on a throwaway server and checks the fresh dump,
 /// PostgreSQL's drop DETAIL and the fresh log give the committed results.
 #[test]
 fn regenerated_schema_fixture_gives_the_same_inventory() {
-    if skip_requested() {
-        eprintln!("schema_objects: live part skipped (PGCONTRACT_SKIP_LIVE=1)");
+    if live_skipped("schema_objects: live part") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -365,21 +360,13 @@ fn regenerated_schema_fixture_gives_the_same_inventory() {
         std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     let out_dir = tmp.path().join("schema-objects");
-    let out = Command::new("bash")
+    let mut script = Command::new("bash");
+    script
         .arg(root().join("scripts/gen-schema-fixtures.sh"))
         .arg(&out_dir)
         .current_dir(root())
-        .env("PGCONTRACT_KEEP_SERVER", "1")
-        .output()
-        .expect("cannot run bash");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let server = KeptServer::from_script_output(&stdout);
-    assert!(
-        out.status.success(),
-        "scripts/gen-schema-fixtures.sh failed\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let server = server.expect("the script printed no PORT=… DIR=… line");
+        .env("PGCONTRACT_KEEP_SERVER", "1");
+    let server = start_kept_server(script, "gen-schema-fixtures.sh");
 
     // The live catalog gives the same inventory as the dump, plus the
     // role-level search_path setting (which a dump does not hold).

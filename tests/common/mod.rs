@@ -126,6 +126,32 @@ pub fn run_fixture_script(script: &str, dir: &Path, out_dir: &Path) {
     );
 }
 
+/// True (and says so on stderr) when PGCONTRACT_SKIP_LIVE=1 asks to skip the
+/// tests that need a real server; `what` names the part skipped.
+pub fn live_skipped(what: &str) -> bool {
+    let skip = std::env::var("PGCONTRACT_SKIP_LIVE").is_ok_and(|v| v == "1");
+    if skip {
+        eprintln!("{what} skipped (PGCONTRACT_SKIP_LIVE=1)");
+    }
+    skip
+}
+
+/// Runs `script`, which leaves a server running and prints `PORT=… DIR=…`,
+/// and returns that server; panics with the script's stderr when it fails.
+pub fn start_kept_server(mut script: Command, name: &str) -> KeptServer {
+    let out = script.output().expect("cannot run bash");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    // Parsed before the status is checked, so that a failing script's server
+    // is stopped too.
+    let server = KeptServer::from_script_output(&stdout);
+    assert!(
+        out.status.success(),
+        "scripts/{name} failed\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    server.expect("the script printed no PORT=… DIR=… line")
+}
+
 /// A server a script left running (it printed `PORT=… DIR=…` last); stopped
 /// and its directory removed when dropped.
 pub struct KeptServer {
