@@ -319,8 +319,26 @@ pub fn to_doc(inv: &Inventory) -> InventoryDoc {
     }
 }
 
+/// The document rows of the dependencies of `column` (a target's
+/// `schema.table.column`), in document order: the rows of
+/// [`to_doc`]`(inv).dependencies` whose `column` it is.
+pub(crate) fn column_dependencies(inv: &Inventory, column: &str) -> Vec<DependencyDoc> {
+    let targets: Vec<usize> = inv
+        .targets
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.to_string() == column)
+        .map(|(i, _)| i)
+        .collect();
+    inv.deps
+        .iter()
+        .filter(|(k, _)| targets.contains(&k.target))
+        .map(|(k, s)| dependency_doc(inv, k, s))
+        .collect()
+}
+
 /// The document with an empty `dependencies` list.
-fn to_doc_without_dependencies(inv: &Inventory) -> InventoryDoc {
+pub(crate) fn to_doc_without_dependencies(inv: &Inventory) -> InventoryDoc {
     let targets = inv
         .targets
         .iter()

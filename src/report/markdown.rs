@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use super::json::{to_doc, DependencyDoc, InventoryDoc};
+use std::borrow::Cow;
+
+use super::json::{column_dependencies, to_doc_without_dependencies, DependencyDoc, InventoryDoc};
 use crate::inventory::Verdict;
 
 /// The first line, so that a bot can find and update its own comment.
@@ -38,13 +40,44 @@ fn verdict_badge(v: Verdict) -> &'static str {
     }
 }
 
-/// Writes the Markdown report.
+/// Writes the Markdown report (the document rows of one column at a time
+/// exist in memory, never the whole document).
 pub fn write(inv: &crate::inventory::Inventory, out: &mut dyn Write) -> io::Result<()> {
-    write_doc(&to_doc(inv), out)
+    let doc = to_doc_without_dependencies(inv);
+    write_with(
+        &doc,
+        &mut |column| {
+            column_dependencies(inv, column)
+                .into_iter()
+                .map(Cow::Owned)
+                .collect()
+        },
+        out,
+    )
 }
 
 /// Writes the Markdown report from a document.
 pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
+    write_with(
+        doc,
+        &mut |column| {
+            doc.dependencies
+                .iter()
+                .filter(|d| d.column == column)
+                .map(Cow::Borrowed)
+                .collect()
+        },
+        out,
+    )
+}
+
+/// Writes the Markdown report of `doc`, whose dependency rows for a column
+/// are `rows(column)` (`doc.dependencies` is not read).
+fn write_with<'d>(
+    doc: &InventoryDoc,
+    rows: &mut dyn FnMut(&str) -> Vec<Cow<'d, DependencyDoc>>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     writeln!(out, "{MARKER}")?;
     writeln!(out, "## pgcontract: contract audit")?;
     writeln!(out)?;
@@ -112,11 +145,8 @@ pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
             writeln!(out, "Changed by {}.", sites.join(", "))?;
             writeln!(out)?;
         }
-        let deps: Vec<&DependencyDoc> = doc
-            .dependencies
-            .iter()
-            .filter(|d| d.column == t.column)
-            .collect();
+        let rows = rows(&t.column);
+        let deps: Vec<&DependencyDoc> = rows.iter().map(AsRef::as_ref).collect();
         if !t.coverage_gaps.is_empty() {
             writeln!(out, "The inputs cannot show every use of this column:")?;
             writeln!(out)?;

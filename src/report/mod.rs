@@ -89,7 +89,7 @@ pub fn write_styled(
     match format {
         OutputFormat::Json => json::write(inv, out),
         OutputFormat::Markdown => markdown::write(inv, out),
-        OutputFormat::Text => text::write_doc_styled(&json::to_doc(inv), color, out),
+        OutputFormat::Text => text::write_styled(inv, color, out),
         OutputFormat::Sarif => sarif::write(inv, out),
         OutputFormat::Github => github::write(inv, out),
     }

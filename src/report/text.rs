@@ -3,7 +3,9 @@
 
 use std::io::{self, Write};
 
-use super::json::{to_doc, InventoryDoc};
+use std::borrow::Cow;
+
+use super::json::{column_dependencies, to_doc_without_dependencies, DependencyDoc, InventoryDoc};
 use super::markdown::serde_plain;
 use crate::inventory::Verdict;
 
@@ -13,7 +15,28 @@ fn or_dash(s: Option<&String>) -> &str {
 
 /// Writes the text report.
 pub fn write(inv: &crate::inventory::Inventory, out: &mut dyn Write) -> io::Result<()> {
-    write_doc(&to_doc(inv), out)
+    write_styled(inv, false, out)
+}
+
+/// Writes the text report with ANSI colour when `color` (the document rows
+/// of one column at a time exist in memory, never the whole document).
+pub fn write_styled(
+    inv: &crate::inventory::Inventory,
+    color: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let doc = to_doc_without_dependencies(inv);
+    write_with(
+        &doc,
+        color,
+        &mut |column| {
+            column_dependencies(inv, column)
+                .into_iter()
+                .map(Cow::Owned)
+                .collect()
+        },
+        out,
+    )
 }
 
 /// Writes the text report from a document (no colour).
@@ -49,6 +72,28 @@ impl Paint {
 /// Writes the text report from a document; `color` adds ANSI colour to the
 /// verdicts and headings.
 pub fn write_doc_styled(doc: &InventoryDoc, color: bool, out: &mut dyn Write) -> io::Result<()> {
+    write_with(
+        doc,
+        color,
+        &mut |column| {
+            doc.dependencies
+                .iter()
+                .filter(|d| d.column == column)
+                .map(Cow::Borrowed)
+                .collect()
+        },
+        out,
+    )
+}
+
+/// Writes the text report of `doc`, whose dependency rows for a column are
+/// `rows(column)` (`doc.dependencies` is not read).
+fn write_with<'d>(
+    doc: &InventoryDoc,
+    color: bool,
+    rows: &mut dyn FnMut(&str) -> Vec<Cow<'d, DependencyDoc>>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let paint = Paint { on: color };
     if let Some(notice) = super::literals_notice(doc.literals) {
         writeln!(out, "{} {notice}", paint.wrap("1;33", "NOTE:"))?;
@@ -78,11 +123,8 @@ pub fn write_doc_styled(doc: &InventoryDoc, color: bool, out: &mut dyn Write) ->
         writeln!(out, "no column to check")?;
     }
     for t in &doc.targets {
-        let deps: Vec<_> = doc
-            .dependencies
-            .iter()
-            .filter(|d| d.column == t.column)
-            .collect();
+        let rows = rows(&t.column);
+        let deps: Vec<&DependencyDoc> = rows.iter().map(AsRef::as_ref).collect();
         writeln!(out)?;
         writeln!(out, "{}", paint.wrap("1", &t.column))?;
         for m in &t.migration {
