@@ -86,127 +86,23 @@ fn assert_rows_and_kinds(d: &InventoryDoc, what: &str, want: Vec<Row>, want_kind
 
 /// The full workload (cases 1-12) as pgAudit session + object logging shows it.
 fn expected_full_workload_with_audit() -> Vec<Row> {
-    let mut v = vec![
-        row(
-            "legacy_email",
-            "r_reader",
-            "reader",
-            "read",
-            "direct",
-            "certain",
-            2,
-        ),
-        row(
-            "legacy_email",
-            "r_report",
-            "report",
-            "read",
-            "direct",
-            "certain",
-            1,
-        ),
-        row(
-            "legacy_email",
-            "r_func",
-            "func-caller",
-            "read",
-            "substatement of public.get_email",
-            "certain",
-            1,
-        ),
-        row(
-            "legacy_email",
-            "r_extended",
-            "pgbench-extended",
-            "read",
-            "direct",
-            "certain",
-            3,
-        ),
-        row(
-            "legacy_email",
-            "r_multi",
-            "multi-statement",
-            "write",
-            "direct",
-            "certain",
-            1,
-        ),
-        row(
-            "legacy_email",
-            "r_ddl",
-            "migration",
-            "write",
-            "audit_column",
-            "certain",
-            1,
-        ),
-        row(
-            "legacy_email",
-            "r_error",
-            "failing",
-            "read",
-            "direct",
-            "certain",
-            1,
-        ),
-        row(
-            "legacy_email",
-            "r_do",
-            "do-block",
-            "read",
-            "substatement of DO block",
-            "certain",
-            1,
-        ),
-        // the logged DO block, resolved
-        row(
-            "legacy_email",
-            "r_do",
-            "do-block",
-            "read",
-            "do_block",
-            "certain",
-            1,
-        ),
-        // the call, resolved through the function body in the schema
-        row(
-            "legacy_email",
-            "r_func",
-            "func-caller",
-            "read",
-            "function public.get_email(bigint)",
-            "certain",
-            1,
-        ),
-        row(
-            "old_status",
-            "r_report",
-            "report",
-            "read",
-            "direct",
-            "certain",
-            1,
-        ),
-        row(
-            "old_status",
-            "r_writer",
-            "writer",
-            "write",
-            "direct",
-            "certain",
-            1,
-        ),
-        row(
-            "old_status",
-            "r_prepared",
-            "prepared",
-            "read",
-            "direct",
-            "certain",
-            3,
-        ),
-    ];
+    let mut v = rows_from(
+        "
+        legacy_email | r_reader   | reader           | read  | direct                            | certain | 2
+        legacy_email | r_report   | report           | read  | direct                            | certain | 1
+        legacy_email | r_func     | func-caller      | read  | substatement of public.get_email  | certain | 1
+        legacy_email | r_extended | pgbench-extended | read  | direct                            | certain | 3
+        legacy_email | r_multi    | multi-statement  | write | direct                            | certain | 1
+        legacy_email | r_ddl      | migration        | write | audit_column                      | certain | 1
+        legacy_email | r_error    | failing          | read  | direct                            | certain | 1
+        legacy_email | r_do       | do-block         | read  | substatement of DO block          | certain | 1
+        legacy_email | r_do       | do-block         | read  | do_block                          | certain | 1  # the logged DO block, resolved
+        legacy_email | r_func     | func-caller      | read  | function public.get_email(bigint) | certain | 1  # the call, resolved through the function body in the schema
+        old_status   | r_report   | report           | read  | direct                            | certain | 1
+        old_status   | r_writer   | writer           | write | direct                            | certain | 1
+        old_status   | r_prepared | prepared         | read  | direct                            | certain | 3
+        ",
+    );
     v.sort();
     v
 }
@@ -283,44 +179,14 @@ fn previously_logged_lines_repeat_the_recovered_statement() {
 fn pgaudit_not_logged_text_gives_possible_table_level_dependencies() {
     let d = doc_without_schema("not-logged", &[]);
     assert_accounting(&d);
-    let mut expected = vec![
-        row(
-            "legacy_email",
-            "r_reader",
-            "reader",
-            "read",
-            "audit_object",
-            "possible",
-            1,
-        ),
-        row(
-            "legacy_email",
-            "r_names",
-            "names",
-            "read",
-            "audit_object",
-            "possible",
-            1,
-        ),
-        row(
-            "old_status",
-            "r_writer",
-            "writer",
-            "write",
-            "audit_object",
-            "possible",
-            1,
-        ),
-        row(
-            "old_status",
-            "r_slow",
-            "slow-report",
-            "read",
-            "audit_object",
-            "possible",
-            1,
-        ),
-    ];
+    let mut expected = rows_from(
+        "
+        legacy_email | r_reader | reader      | read  | audit_object | possible | 1
+        legacy_email | r_names  | names       | read  | audit_object | possible | 1
+        old_status   | r_writer | writer      | write | audit_object | possible | 1
+        old_status   | r_slow   | slow-report | read  | audit_object | possible | 1
+        ",
+    );
     expected.sort();
     assert_eq!(rows(&d), expected);
     assert_eq!(kinds(&d)["audit_text_not_logged"], 7);
@@ -468,71 +334,17 @@ fn interleaved_stderr_of_concurrent_sessions_keeps_statements_with_their_backend
         "the fixture barely interleaves ({switches})"
     );
     let d = doc("interleaved");
-    let mut expected = vec![
-        row(
-            "legacy_email",
-            "r_conc1",
-            "conc-r_conc1",
-            "read",
-            "direct",
-            "certain",
-            40,
-        ),
-        row(
-            "legacy_email",
-            "r_conc2",
-            "conc-r_conc2",
-            "read",
-            "direct",
-            "certain",
-            40,
-        ),
-        row(
-            "legacy_email",
-            "r_conc3",
-            "conc-r_conc3",
-            "read",
-            "direct",
-            "certain",
-            40,
-        ),
-        row(
-            "legacy_email",
-            "r_conc4",
-            "conc-bench",
-            "read",
-            "direct",
-            "certain",
-            60,
-        ),
-        row(
-            "old_status",
-            "r_conc1",
-            "conc-r_conc1",
-            "write",
-            "direct",
-            "certain",
-            40,
-        ),
-        row(
-            "old_status",
-            "r_conc2",
-            "conc-r_conc2",
-            "write",
-            "direct",
-            "certain",
-            40,
-        ),
-        row(
-            "old_status",
-            "r_conc3",
-            "conc-r_conc3",
-            "write",
-            "direct",
-            "certain",
-            40,
-        ),
-    ];
+    let mut expected = rows_from(
+        "
+        legacy_email | r_conc1 | conc-r_conc1 | read  | direct | certain | 40
+        legacy_email | r_conc2 | conc-r_conc2 | read  | direct | certain | 40
+        legacy_email | r_conc3 | conc-r_conc3 | read  | direct | certain | 40
+        legacy_email | r_conc4 | conc-bench   | read  | direct | certain | 60
+        old_status   | r_conc1 | conc-r_conc1 | write | direct | certain | 40
+        old_status   | r_conc2 | conc-r_conc2 | write | direct | certain | 40
+        old_status   | r_conc3 | conc-r_conc3 | write | direct | certain | 40
+        ",
+    );
     expected.sort();
     assert_rows_and_kinds(
         &d,

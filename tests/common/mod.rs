@@ -317,245 +317,56 @@ pub fn row(
     )
 }
 
+/// Rows written as a table, one a line: `column | user | application |
+/// access | via | confidence | calls`, then an optional `# comment`. Blank
+/// lines are skipped.
+pub fn rows_from(table: &str) -> Vec<Row> {
+    table
+        .lines()
+        .map(|l| l.split('#').next().unwrap().trim())
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split('|').map(str::trim).collect();
+            assert_eq!(f.len(), 7, "not a row: {l}");
+            let calls = f[6].parse().unwrap_or_else(|e| panic!("{l}: {e}"));
+            row(f[0], f[1], f[2], f[3], f[4], f[5], calls)
+        })
+        .collect()
+}
+
 /// The dependency set every log of the fixture workload must give, with the
 /// schema dump loaded (see fixtures/app/CASES.md).
 pub fn expected_log_rows_with_schema() -> Vec<Row> {
-    let mut v = vec![
-        row(
-            "legacy_email",
-            "r_alias_star",
-            "alias-star",
-            "read",
-            "star",
-            "certain",
-            1,
-        ),
-        row(
-            "legacy_email",
-            "r_copy_all",
-            "copy-all",
-            "read",
-            "positional",
-            "certain",
-            1,
-        ),
-        row(
-            "legacy_email",
-            "r_copy_cols",
-            "copy-cols",
-            "read",
-            "direct",
-            "certain",
-            1,
-        ),
-        row(
-            "legacy_email",
-            "r_ctas",
-            "ctas",
-            "read",
-            "direct",
-            "certain",
-            1,
-        ),
-        row(
-            "legacy_email",
-            "r_cte",
-            "cte",
-            "read",
-            "direct",
-            "certain",
-            1,
-        ),
-        row(
-            "legacy_email",
-            "r_direct",
-            "direct-reader",
-            "read",
-            "direct",
-            "certain",
-            3,
-        ),
-        row(
-            "legacy_email",
-            "r_error",
-            "failing",
-            "read",
-            "direct",
-            "certain",
-            1,
-        ),
-        row(
-            "legacy_email",
-            "r_extended",
-            "pgbench-extended",
-            "read",
-            "direct",
-            "certain",
-            5,
-        ),
-        row(
-            "legacy_email",
-            "r_insert_cols",
-            "insert-cols",
-            "write",
-            "direct",
-            "certain",
-            1,
-        ),
-        row(
-            "legacy_email",
-            "r_join_using",
-            "join-using",
-            "read",
-            "direct",
-            "certain",
-            1,
-        ),
-        row(
-            "legacy_email",
-            "r_join_using",
-            "join-using",
-            "read",
-            "star",
-            "certain",
-            1,
-        ),
-        row(
-            "legacy_email",
-            "r_multi",
-            "multi-statement",
-            "write",
-            "direct",
-            "certain",
-            1,
-        ),
-        row(
-            "legacy_email",
-            "r_positional",
-            "positional-insert",
-            "write",
-            "positional",
-            "certain",
-            1,
-        ),
-        row(
-            "legacy_email",
-            "r_quoted",
-            "quoted",
-            "read",
-            "direct",
-            "certain",
-            2,
-        ),
-        row(
-            "legacy_email",
-            "r_returning",
-            "returning",
-            "read",
-            "direct",
-            "certain",
-            1,
-        ),
-        row(
-            "legacy_email",
-            "r_star",
-            "bi-report",
-            "read",
-            "star",
-            "certain",
-            1,
-        ),
-        row(
-            "legacy_email",
-            "r_subquery",
-            "subquery",
-            "read",
-            "direct",
-            "certain",
-            2,
-        ),
-        row(
-            "legacy_email",
-            "r_update_rw",
-            "update-rw",
-            "read",
-            "direct",
-            "certain",
-            1,
-        ),
-        row(
-            "legacy_email",
-            "r_update_rw",
-            "update-rw",
-            "write",
-            "direct",
-            "certain",
-            1,
-        ),
-        row(
-            "legacy_email",
-            "r_upsert",
-            "upsert",
-            "read",
-            "direct",
-            "certain",
-            1,
-        ),
-        row(
-            "legacy_email",
-            "r_upsert",
-            "upsert",
-            "write",
-            "direct",
-            "certain",
-            1,
-        ),
-        row(
-            "legacy_email",
-            "r_view_reader",
-            "crm",
-            "read",
-            "view public.user_contacts",
-            "certain",
-            1,
-        ),
-        row(
-            "legacy_email",
-            "r_whole_row",
-            "whole-row",
-            "read",
-            "whole_row",
-            "certain",
-            2,
-        ),
-        row(
-            "old_status",
-            "r_join_using",
-            "join-using",
-            "read",
-            "star",
-            "certain",
-            1,
-        ),
-        row(
-            "old_status",
-            "r_orders",
-            "orders-svc",
-            "read",
-            "direct",
-            "certain",
-            2,
-        ),
-        row(
-            "old_status",
-            "r_prepared",
-            "pgbench-prepared",
-            "write",
-            "direct",
-            "certain",
-            4,
-        ),
-    ];
+    let mut v = rows_from(
+        "
+        legacy_email | r_alias_star  | alias-star        | read  | star                      | certain | 1
+        legacy_email | r_copy_all    | copy-all          | read  | positional                | certain | 1
+        legacy_email | r_copy_cols   | copy-cols         | read  | direct                    | certain | 1
+        legacy_email | r_ctas        | ctas              | read  | direct                    | certain | 1
+        legacy_email | r_cte         | cte               | read  | direct                    | certain | 1
+        legacy_email | r_direct      | direct-reader     | read  | direct                    | certain | 3
+        legacy_email | r_error       | failing           | read  | direct                    | certain | 1
+        legacy_email | r_extended    | pgbench-extended  | read  | direct                    | certain | 5
+        legacy_email | r_insert_cols | insert-cols       | write | direct                    | certain | 1
+        legacy_email | r_join_using  | join-using        | read  | direct                    | certain | 1
+        legacy_email | r_join_using  | join-using        | read  | star                      | certain | 1
+        legacy_email | r_multi       | multi-statement   | write | direct                    | certain | 1
+        legacy_email | r_positional  | positional-insert | write | positional                | certain | 1
+        legacy_email | r_quoted      | quoted            | read  | direct                    | certain | 2
+        legacy_email | r_returning   | returning         | read  | direct                    | certain | 1
+        legacy_email | r_star        | bi-report         | read  | star                      | certain | 1
+        legacy_email | r_subquery    | subquery          | read  | direct                    | certain | 2
+        legacy_email | r_update_rw   | update-rw         | read  | direct                    | certain | 1
+        legacy_email | r_update_rw   | update-rw         | write | direct                    | certain | 1
+        legacy_email | r_upsert      | upsert            | read  | direct                    | certain | 1
+        legacy_email | r_upsert      | upsert            | write | direct                    | certain | 1
+        legacy_email | r_view_reader | crm               | read  | view public.user_contacts | certain | 1
+        legacy_email | r_whole_row   | whole-row         | read  | whole_row                 | certain | 2
+        old_status   | r_join_using  | join-using        | read  | star                      | certain | 1
+        old_status   | r_orders      | orders-svc        | read  | direct                    | certain | 2
+        old_status   | r_prepared    | pgbench-prepared  | write | direct                    | certain | 4
+        ",
+    );
     v.sort();
     v
 }
@@ -611,44 +422,14 @@ pub const SECRETS: &[&str] = &[
 /// The dependency set of the multi-line workload (scripts/gen-fixtures.sh,
 /// run 8), with the schema.
 pub fn expected_multiline_rows() -> Vec<Row> {
-    let mut v = vec![
-        row(
-            "legacy_email",
-            "r_direct",
-            "ml-multiline",
-            "read",
-            "direct",
-            "certain",
-            1,
-        ),
-        row(
-            "legacy_email",
-            "r_direct",
-            "ml-tabs",
-            "read",
-            "direct",
-            "certain",
-            2,
-        ),
-        row(
-            "legacy_email",
-            "r_error",
-            "ml-error",
-            "read",
-            "direct",
-            "certain",
-            1,
-        ),
-        row(
-            "legacy_email",
-            "r_star",
-            "ml-long",
-            "read",
-            "direct",
-            "certain",
-            1,
-        ),
-    ];
+    let mut v = rows_from(
+        "
+        legacy_email | r_direct | ml-multiline | read | direct | certain | 1
+        legacy_email | r_direct | ml-tabs      | read | direct | certain | 2
+        legacy_email | r_error  | ml-error     | read | direct | certain | 1
+        legacy_email | r_star   | ml-long      | read | direct | certain | 1
+        ",
+    );
     v.sort();
     v
 }
