@@ -319,10 +319,14 @@ pub fn to_doc(inv: &Inventory) -> InventoryDoc {
     }
 }
 
-/// The document rows of the dependencies of `column` (a target's
-/// `schema.table.column`), in document order: the rows of
-/// [`to_doc`]`(inv).dependencies` whose `column` it is.
-pub(crate) fn column_dependencies(inv: &Inventory, column: &str) -> Vec<DependencyDoc> {
+/// Visits the document rows of the dependencies of `column` (a target's
+/// `schema.table.column`) in document order, made one at a time: the rows
+/// of [`to_doc`]`(inv).dependencies` whose `column` it is.
+pub(crate) fn each_column_dependency(
+    inv: &Inventory,
+    column: &str,
+    visit: &mut dyn FnMut(&DependencyDoc),
+) {
     let targets: Vec<usize> = inv
         .targets
         .iter()
@@ -330,12 +334,14 @@ pub(crate) fn column_dependencies(inv: &Inventory, column: &str) -> Vec<Dependen
         .filter(|(_, t)| t.to_string() == column)
         .map(|(i, _)| i)
         .collect();
-    inv.deps
-        .iter()
-        .filter(|(k, _)| targets.contains(&k.target))
-        .map(|(k, s)| dependency_doc(inv, k, s))
-        .collect()
+    for (k, s) in inv.deps.iter().filter(|(k, _)| targets.contains(&k.target)) {
+        visit(&dependency_doc(inv, k, s));
+    }
 }
+
+/// Visits the dependency rows of `column`: `(column, visit)` calls `visit`
+/// with each of them, in document order.
+pub(crate) type ColumnRows<'a> = dyn FnMut(&str, &mut dyn FnMut(&DependencyDoc)) + 'a;
 
 /// The document with an empty `dependencies` list.
 pub(crate) fn to_doc_without_dependencies(inv: &Inventory) -> InventoryDoc {
@@ -497,6 +503,121 @@ mod tests {
         let mut s = serde_json::to_string_pretty(&to_doc(inv)).unwrap();
         s.push('\n');
         s
+    }
+
+    fn markdown(inv: &Inventory) -> (String, String) {
+        let (mut made, mut whole) = (Vec::new(), Vec::new());
+        crate::report::markdown::write(inv, &mut made).unwrap();
+        crate::report::markdown::write_doc(&to_doc(inv), &mut whole).unwrap();
+        (
+            String::from_utf8(made).unwrap(),
+            String::from_utf8(whole).unwrap(),
+        )
+    }
+
+    fn text(inv: &Inventory) -> (String, String) {
+        let (mut made, mut whole) = (Vec::new(), Vec::new());
+        crate::report::text::write(inv, &mut made).unwrap();
+        crate::report::text::write_doc(&to_doc(inv), &mut whole).unwrap();
+        (
+            String::from_utf8(made).unwrap(),
+            String::from_utf8(whole).unwrap(),
+        )
+    }
+
+    #[test]
+    fn markdown_and_text_made_column_by_column_are_those_of_the_whole_document() {
+        for rows in [0, 1, 7] {
+            let inv = inventory(rows);
+            let (made, whole) = markdown(&inv);
+            assert_eq!(made, whole);
+            assert_eq!(
+                made.matches("No statement in the inputs uses this column.")
+                    .count(),
+                if rows == 0 {
+                    2
+                } else if rows == 1 {
+                    1
+                } else {
+                    0
+                }
+            );
+            assert_eq!(
+                made.matches("<details><summary>Statements (").count(),
+                if rows == 0 {
+                    0
+                } else if rows == 1 {
+                    1
+                } else {
+                    2
+                }
+            );
+            let (made, whole) = text(&inv);
+            assert_eq!(made, whole);
+            assert_eq!(
+                made.matches("no statement uses it").count(),
+                if rows == 0 {
+                    2
+                } else if rows == 1 {
+                    1
+                } else {
+                    0
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn markdown_and_text_of_accepted_rows_are_written_in_their_passes() {
+        let mut doc = to_doc(&inventory(7));
+        // old_status (odd rows): every row accepted; legacy_email (even
+        // rows): row 0 accepted, row 2 accepted but expired.
+        for (n, d) in doc.dependencies.iter_mut().enumerate() {
+            let fp = u64::from_str_radix(&d.fingerprint, 16).unwrap();
+            let expired = fp == 2;
+            if fp % 2 == 1 || fp == 0 || expired {
+                d.accepted = Some(AcceptedDoc {
+                    reason: format!("reason {n}"),
+                    expires: expired.then(|| "2020-01-01".to_string()),
+                    expired,
+                });
+            }
+        }
+        let mut out = Vec::new();
+        crate::report::markdown::write_doc(&doc, &mut out).unwrap();
+        let md = String::from_utf8(out).unwrap();
+        assert_eq!(
+            md.matches("Every statement that uses this column is accepted.")
+                .count(),
+            1
+        );
+        assert_eq!(
+            md.matches("**Accepted** (expected, not blocking):").count(),
+            2
+        );
+        // Accepted rows: 3 of old_status, 1 of legacy_email; the expired one
+        // is in the actor table.
+        assert_eq!(md.matches("| reason ").count(), 4);
+        assert_eq!(md.matches("(acceptance expired)").count(), 1);
+        assert_eq!(
+            md.matches("<details><summary>Statements (4)</summary>")
+                .count(),
+            1
+        );
+        assert_eq!(
+            md.matches("<details><summary>Statements (3)</summary>")
+                .count(),
+            1
+        );
+        let mut out = Vec::new();
+        crate::report::text::write_doc(&doc, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.matches("        accepted: reason").count(), 4);
+        assert_eq!(
+            text.matches("        acceptance EXPIRED until 2020-01-01: reason")
+                .count(),
+            1
+        );
     }
 
     #[test]

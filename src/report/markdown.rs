@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use std::borrow::Cow;
-
-use super::json::{column_dependencies, to_doc_without_dependencies, DependencyDoc, InventoryDoc};
-use crate::inventory::Verdict;
+use super::json::{
+    each_column_dependency, to_doc_without_dependencies, ColumnRows, DependencyDoc, InventoryDoc,
+};
+use crate::inventory::{Access, Confidence, Verdict};
 
 /// The first line, so that a bot can find and update its own comment.
 pub const MARKER: &str = "<!-- pgcontract:inventory v1 -->";
@@ -40,18 +40,13 @@ fn verdict_badge(v: Verdict) -> &'static str {
     }
 }
 
-/// Writes the Markdown report (the document rows of one column at a time
-/// exist in memory, never the whole document).
+/// Writes the Markdown report (the document rows are made one at a time,
+/// never the whole document).
 pub fn write(inv: &crate::inventory::Inventory, out: &mut dyn Write) -> io::Result<()> {
     let doc = to_doc_without_dependencies(inv);
     write_with(
         &doc,
-        &mut |column| {
-            column_dependencies(inv, column)
-                .into_iter()
-                .map(Cow::Owned)
-                .collect()
-        },
+        &mut |column, visit| each_column_dependency(inv, column, visit),
         out,
     )
 }
@@ -60,22 +55,40 @@ pub fn write(inv: &crate::inventory::Inventory, out: &mut dyn Write) -> io::Resu
 pub fn write_doc(doc: &InventoryDoc, out: &mut dyn Write) -> io::Result<()> {
     write_with(
         doc,
-        &mut |column| {
-            doc.dependencies
-                .iter()
-                .filter(|d| d.column == column)
-                .map(Cow::Borrowed)
-                .collect()
+        &mut |column, visit| {
+            for d in doc.dependencies.iter().filter(|d| d.column == column) {
+                visit(d);
+            }
         },
         out,
     )
 }
 
+/// Accepted rows (not expired) are shown apart; they do not block.
+fn is_accepted(d: &DependencyDoc) -> bool {
+    d.accepted.as_ref().is_some_and(|a| !a.expired)
+}
+
+/// Writes `line(row)` for every row of `column` until a write fails.
+fn write_rows(
+    rows: &mut ColumnRows<'_>,
+    column: &str,
+    line: &mut dyn FnMut(&DependencyDoc) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut result = Ok(());
+    rows(column, &mut |d| {
+        if result.is_ok() {
+            result = line(d);
+        }
+    });
+    result
+}
+
 /// Writes the Markdown report of `doc`, whose dependency rows for a column
-/// are `rows(column)` (`doc.dependencies` is not read).
-fn write_with<'d>(
+/// are visited by `rows` (`doc.dependencies` is not read).
+fn write_with(
     doc: &InventoryDoc,
-    rows: &mut dyn FnMut(&str) -> Vec<Cow<'d, DependencyDoc>>,
+    rows: &mut ColumnRows<'_>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     writeln!(out, "{MARKER}")?;
@@ -145,8 +158,18 @@ fn write_with<'d>(
             writeln!(out, "Changed by {}.", sites.join(", "))?;
             writeln!(out)?;
         }
-        let rows = rows(&t.column);
-        let deps: Vec<&DependencyDoc> = rows.iter().map(AsRef::as_ref).collect();
+        // One pass for the counts and the actor table of the open rows;
+        // the accepted rows and the statements are written in later passes.
+        let (mut all, mut accepted) = (0usize, 0usize);
+        let mut actors = ActorRows::new();
+        rows(&t.column, &mut |d| {
+            all += 1;
+            if is_accepted(d) {
+                accepted += 1;
+            } else {
+                add_actor_row(&mut actors, d);
+            }
+        });
         if !t.coverage_gaps.is_empty() {
             writeln!(out, "The inputs cannot show every use of this column:")?;
             writeln!(out)?;
@@ -155,19 +178,16 @@ fn write_with<'d>(
             }
             writeln!(out)?;
         }
-        // Accepted rows (not expired) are shown apart; they do not block.
-        let (accepted, open): (Vec<&DependencyDoc>, Vec<&DependencyDoc>) = deps
-            .iter()
-            .partition(|d| d.accepted.as_ref().is_some_and(|a| !a.expired));
-        if deps.is_empty() {
+        if all == 0 {
             writeln!(out, "No statement in the inputs uses this column.")?;
-        } else if open.is_empty() {
+        } else if all == accepted {
             writeln!(out, "Every statement that uses this column is accepted.")?;
         }
-        if !open.is_empty() {
-            actor_table(&open, out)?;
+        if all > accepted {
+            actor_table(&actors, out)?;
         }
-        if !accepted.is_empty() {
+        drop(actors);
+        if accepted > 0 {
             writeln!(out)?;
             writeln!(out, "**Accepted** (expected, not blocking):")?;
             writeln!(out)?;
@@ -176,10 +196,10 @@ fn write_with<'d>(
                 "| Application | User | Access | Via | Calls | Last seen | Reason | Expires |"
             )?;
             writeln!(out, "|---|---|---|---|---:|---|---|---|")?;
-            for (d, a) in accepted
-                .iter()
-                .filter_map(|d| d.accepted.as_ref().map(|a| (d, a)))
-            {
+            write_rows(rows, &t.column, &mut |d| {
+                let Some(a) = d.accepted.as_ref().filter(|_| is_accepted(d)) else {
+                    return Ok(());
+                };
                 writeln!(
                     out,
                     "| {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -191,11 +211,11 @@ fn write_with<'d>(
                     opt(d.last_seen.as_ref()),
                     cell(&a.reason),
                     opt(a.expires.as_ref()),
-                )?;
-            }
+                )
+            })?;
         }
-        if !deps.is_empty() {
-            statements_block(&deps, out)?;
+        if all > 0 {
+            statements_block(all, rows, &t.column, out)?;
         }
         let objs: Vec<_> = doc
             .schema_dependencies
@@ -294,29 +314,10 @@ fn write_with<'d>(
 /// One row per actor (grouped by application, then role), access, via and
 /// confidence, with calls and the last time seen. Rows whose acceptance has
 /// expired say so.
-fn actor_table(deps: &[&DependencyDoc], out: &mut dyn Write) -> io::Result<()> {
-    let mut rows: BTreeMap<_, (u64, Option<String>, u64, bool)> = BTreeMap::new();
-    for d in deps {
-        let key = (
-            d.actor.application.clone(),
-            d.actor.user.clone(),
-            d.actor.database.clone(),
-            d.actor.client.clone(),
-            d.access,
-            d.via.clone(),
-            d.confidence,
-        );
-        let e = rows.entry(key).or_insert((0, None, 0, false));
-        e.0 += d.calls;
-        e.2 += d.nested_calls;
-        e.3 |= d.accepted.as_ref().is_some_and(|a| a.expired);
-        if d.last_seen > e.1 {
-            e.1.clone_from(&d.last_seen);
-        }
-    }
+fn actor_table(rows: &ActorRows, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "| Application | User | Database | Client | Access | Via | Confidence | Calls | Last seen |")?;
     writeln!(out, "|---|---|---|---|---|---|---|---:|---|")?;
-    for ((app, user, db, client, access, via, conf), (calls, last, nested, expired)) in &rows {
+    for ((app, user, db, client, access, via, conf), (calls, last, nested, expired)) in rows {
         let calls = if *nested > 0 {
             format!("{calls} ({nested} nested)")
         } else {
@@ -344,21 +345,58 @@ fn actor_table(deps: &[&DependencyDoc], out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-/// The sample statements, in a collapsible block.
-fn statements_block(deps: &[&DependencyDoc], out: &mut dyn Write) -> io::Result<()> {
+/// The actor table's rows: (application, user, database, client, access,
+/// via, confidence) → (calls, last seen, nested calls, acceptance expired).
+type ActorRows = BTreeMap<
+    (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Access,
+        String,
+        Confidence,
+    ),
+    (u64, Option<String>, u64, bool),
+>;
+
+/// Counts a dependency row in the actor table.
+fn add_actor_row(rows: &mut ActorRows, d: &DependencyDoc) {
+    let key = (
+        d.actor.application.clone(),
+        d.actor.user.clone(),
+        d.actor.database.clone(),
+        d.actor.client.clone(),
+        d.access,
+        d.via.clone(),
+        d.confidence,
+    );
+    let e = rows.entry(key).or_insert((0, None, 0, false));
+    e.0 += d.calls;
+    e.2 += d.nested_calls;
+    e.3 |= d.accepted.as_ref().is_some_and(|a| a.expired);
+    if d.last_seen > e.1 {
+        e.1.clone_from(&d.last_seen);
+    }
+}
+
+/// The sample statements (the `count` rows of `column`), in a collapsible
+/// block.
+fn statements_block(
+    count: usize,
+    rows: &mut ColumnRows<'_>,
+    column: &str,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     writeln!(out)?;
-    writeln!(
-        out,
-        "<details><summary>Statements ({})</summary>",
-        deps.len()
-    )?;
+    writeln!(out, "<details><summary>Statements ({count})</summary>",)?;
     writeln!(out)?;
     writeln!(
         out,
         "| Fingerprint | Access | Via | Calls | Statement | Sources |"
     )?;
     writeln!(out, "|---|---|---|---:|---|---|")?;
-    for d in deps {
+    write_rows(rows, column, &mut |d| {
         let reason = d
             .reason
             .as_ref()
@@ -374,8 +412,8 @@ fn statements_block(deps: &[&DependencyDoc], out: &mut dyn Write) -> io::Result<
             cell(&d.query),
             reason,
             cell(&d.sources.join(", ")),
-        )?;
-    }
+        )
+    })?;
     writeln!(out)?;
     writeln!(out, "</details>")
 }

@@ -3,9 +3,9 @@
 
 use std::io::{self, Write};
 
-use std::borrow::Cow;
-
-use super::json::{column_dependencies, to_doc_without_dependencies, DependencyDoc, InventoryDoc};
+use super::json::{
+    each_column_dependency, to_doc_without_dependencies, ColumnRows, DependencyDoc, InventoryDoc,
+};
 use super::markdown::serde_plain;
 use crate::inventory::Verdict;
 
@@ -29,12 +29,7 @@ pub fn write_styled(
     write_with(
         &doc,
         color,
-        &mut |column| {
-            column_dependencies(inv, column)
-                .into_iter()
-                .map(Cow::Owned)
-                .collect()
-        },
+        &mut |column, visit| each_column_dependency(inv, column, visit),
         out,
     )
 }
@@ -75,23 +70,21 @@ pub fn write_doc_styled(doc: &InventoryDoc, color: bool, out: &mut dyn Write) ->
     write_with(
         doc,
         color,
-        &mut |column| {
-            doc.dependencies
-                .iter()
-                .filter(|d| d.column == column)
-                .map(Cow::Borrowed)
-                .collect()
+        &mut |column, visit| {
+            for d in doc.dependencies.iter().filter(|d| d.column == column) {
+                visit(d);
+            }
         },
         out,
     )
 }
 
 /// Writes the text report of `doc`, whose dependency rows for a column are
-/// `rows(column)` (`doc.dependencies` is not read).
-fn write_with<'d>(
+/// visited by `rows` (`doc.dependencies` is not read).
+fn write_with(
     doc: &InventoryDoc,
     color: bool,
-    rows: &mut dyn FnMut(&str) -> Vec<Cow<'d, DependencyDoc>>,
+    rows: &mut ColumnRows<'_>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let paint = Paint { on: color };
@@ -123,8 +116,6 @@ fn write_with<'d>(
         writeln!(out, "no column to check")?;
     }
     for t in &doc.targets {
-        let rows = rows(&t.column);
-        let deps: Vec<&DependencyDoc> = rows.iter().map(AsRef::as_ref).collect();
         writeln!(out)?;
         writeln!(out, "{}", paint.wrap("1", &t.column))?;
         for m in &t.migration {
@@ -133,45 +124,17 @@ fn write_with<'d>(
         for g in &t.coverage_gaps {
             writeln!(out, "  cannot see: {g}")?;
         }
-        if deps.is_empty() {
+        // The rows are written as they are made (none: nothing written).
+        let (mut any, mut result) = (false, Ok(()));
+        rows(&t.column, &mut |d| {
+            any = true;
+            if result.is_ok() {
+                result = dependency_lines(d, &paint, out);
+            }
+        });
+        result?;
+        if !any {
             writeln!(out, "  no statement uses it")?;
-        }
-        for d in deps {
-            writeln!(
-                out,
-                "  {:<5} {:<12} {:<8} user={} db={} app={} client={} calls={}{} last_seen={}",
-                serde_plain(&d.access),
-                d.via,
-                serde_plain(&d.confidence),
-                or_dash(d.actor.user.as_ref()),
-                or_dash(d.actor.database.as_ref()),
-                or_dash(d.actor.application.as_ref()),
-                or_dash(d.actor.client.as_ref()),
-                d.calls,
-                if d.nested_calls > 0 {
-                    format!(" nested_calls={}", d.nested_calls)
-                } else {
-                    String::new()
-                },
-                or_dash(d.last_seen.as_ref()),
-            )?;
-            writeln!(out, "        {}", d.query)?;
-            if let Some(r) = &d.reason {
-                writeln!(out, "        ({r})")?;
-            }
-            if let Some(a) = &d.accepted {
-                let until = a
-                    .expires
-                    .as_ref()
-                    .map(|e| format!(" until {e}"))
-                    .unwrap_or_default();
-                let state = if a.expired {
-                    paint.wrap("1;31", "acceptance EXPIRED")
-                } else {
-                    paint.wrap("32", "accepted")
-                };
-                writeln!(out, "        {state}{until}: {}", a.reason)?;
-            }
         }
         for o in doc
             .schema_dependencies
@@ -211,6 +174,46 @@ fn write_with<'d>(
     }
     for w in &doc.warnings {
         writeln!(out, "  warning: {w}")?;
+    }
+    Ok(())
+}
+
+/// The lines of one dependency row.
+fn dependency_lines(d: &DependencyDoc, paint: &Paint, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "  {:<5} {:<12} {:<8} user={} db={} app={} client={} calls={}{} last_seen={}",
+        serde_plain(&d.access),
+        d.via,
+        serde_plain(&d.confidence),
+        or_dash(d.actor.user.as_ref()),
+        or_dash(d.actor.database.as_ref()),
+        or_dash(d.actor.application.as_ref()),
+        or_dash(d.actor.client.as_ref()),
+        d.calls,
+        if d.nested_calls > 0 {
+            format!(" nested_calls={}", d.nested_calls)
+        } else {
+            String::new()
+        },
+        or_dash(d.last_seen.as_ref()),
+    )?;
+    writeln!(out, "        {}", d.query)?;
+    if let Some(r) = &d.reason {
+        writeln!(out, "        ({r})")?;
+    }
+    if let Some(a) = &d.accepted {
+        let until = a
+            .expires
+            .as_ref()
+            .map(|e| format!(" until {e}"))
+            .unwrap_or_default();
+        let state = if a.expired {
+            paint.wrap("1;31", "acceptance EXPIRED")
+        } else {
+            paint.wrap("32", "accepted")
+        };
+        writeln!(out, "        {state}{until}: {}", a.reason)?;
     }
     Ok(())
 }
