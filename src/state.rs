@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::input::fingerprint::sha256_hex;
 use crate::input::{self, InputSource};
 use crate::inventory::Inventory;
-use crate::report::json::{to_doc, InventoryDoc};
+use crate::report::json::InventoryDoc;
 use crate::scan::{expand_inputs, scan_planned, ReadPlan, ScanConfig};
 use crate::stored;
 use crate::target::ColumnTarget;
@@ -472,19 +472,29 @@ pub fn scan_incremental(cfg: &ScanConfig, state_path: &Path) -> Result<Inventory
         }
     }
 
-    let doc = StateDoc {
-        version: STATE_VERSION,
-        files: files.into_values().collect(),
-        inventory: to_doc(&inv),
-    };
-    let mut bytes = serde_json::to_vec_pretty(&doc).map_err(|e| StateError::Write {
-        path: spath.clone(),
-        source: std::io::Error::other(e),
-    })?;
-    bytes.push(b'\n');
-    crate::write_atomically(state_path, &bytes).map_err(|e| StateError::Write {
-        path: spath,
-        source: e,
-    })?;
+    // The fields of `StateDoc`, the inventory's rows made as they are
+    // written (the document never exists whole in memory).
+    #[derive(Serialize)]
+    struct Streamed<'a, I: Serialize> {
+        version: u32,
+        files: &'a [FileState],
+        inventory: I,
+    }
+    let files: Vec<FileState> = files.into_values().collect();
+    {
+        let doc = Streamed {
+            version: STATE_VERSION,
+            files: &files,
+            inventory: crate::report::json::streamed(&inv),
+        };
+        crate::write_atomically_with(state_path, &mut |w| {
+            serde_json::to_writer_pretty(&mut *w, &doc).map_err(std::io::Error::other)?;
+            w.write_all(b"\n")
+        })
+        .map_err(|e| StateError::Write {
+            path: spath,
+            source: e,
+        })?;
+    }
     Ok(inv)
 }

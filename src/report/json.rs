@@ -409,6 +409,31 @@ pub fn write(inv: &Inventory, out: &mut dyn Write) -> std::io::Result<()> {
     out.flush()
 }
 
+/// The document of `inv`, serialised as [`to_doc`]`(inv)` is but with the
+/// dependency rows made one at a time as they are written.
+pub(crate) fn streamed(inv: &Inventory) -> impl Serialize + '_ {
+    StreamedDoc {
+        head: to_doc_without_dependencies(inv),
+        inv,
+    }
+}
+
+/// [`Streamed`] owning everything but the rows.
+struct StreamedDoc<'a> {
+    head: InventoryDoc,
+    inv: &'a Inventory,
+}
+
+impl Serialize for StreamedDoc<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Streamed {
+            head: &self.head,
+            inv: self.inv,
+        }
+        .serialize(serializer)
+    }
+}
+
 /// [`InventoryDoc`] serialised with its `dependencies` taken from the
 /// inventory row by row (same fields, same order).
 struct Streamed<'a> {
