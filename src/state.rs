@@ -164,23 +164,28 @@ pub fn load(path: &Path) -> Result<Option<(Vec<FileState>, Inventory)>, StateErr
             })
         }
     };
-    let value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| json_err(&name, &e))?;
-    match value.get("version") {
+    // The version is read without building the whole document, and each
+    // form of the state is dropped once the next is made.
+    let version = stored::top_level_version(&bytes).map_err(|e| json_err(&name, &e))?;
+    match version {
         Some(v) if v.as_u64() == Some(u64::from(STATE_VERSION)) => {}
         other => {
             return Err(StateError::Version {
                 path: name,
-                found: other.map_or_else(|| "missing".to_string(), ToString::to_string),
+                found: other.map_or_else(|| "missing".to_string(), |v| v.to_string()),
             })
         }
     }
     let doc: StateDoc = serde_json::from_slice(&bytes).map_err(|e| json_err(&name, &e))?;
-    let inv = stored::from_doc(&doc.inventory).map_err(|message| StateError::Inventory {
+    drop(bytes);
+    let StateDoc {
+        files, inventory, ..
+    } = doc;
+    let inv = stored::from_doc(&inventory).map_err(|message| StateError::Inventory {
         path: name.clone(),
         message,
     })?;
-    Ok(Some((doc.files, inv)))
+    Ok(Some((files, inv)))
 }
 
 fn head_of(path: &Path, len: u64) -> Option<(u64, String)> {

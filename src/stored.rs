@@ -84,27 +84,43 @@ pub fn load(path: &Path) -> Result<Inventory, StoredError> {
         path: name.clone(),
         source: e,
     })?;
-    parse(&name, &bytes)
+    // The text is dropped once the document is made from it.
+    let doc = parse_doc(&name, &bytes)?;
+    drop(bytes);
+    inventory_of(&name, &doc)
 }
 
 /// Parses an inventory document; `name` is used in errors.
 pub fn parse(name: &str, bytes: &[u8]) -> Result<Inventory, StoredError> {
+    inventory_of(name, &parse_doc(name, bytes)?)
+}
+
+/// The inventory of a parsed document; `name` is used in errors.
+fn inventory_of(name: &str, doc: &InventoryDoc) -> Result<Inventory, StoredError> {
+    from_doc(doc).map_err(|message| StoredError::Invalid {
+        path: name.to_string(),
+        message,
+    })
+}
+
+/// Parses the text of an inventory document (its version checked first).
+fn parse_doc(name: &str, bytes: &[u8]) -> Result<InventoryDoc, StoredError> {
     let json_err = |e: serde_json::Error| StoredError::Json {
         path: name.to_string(),
         line: e.line(),
         column: e.column(),
         message: e.to_string(),
     };
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(json_err)?;
-    match value.get("version").and_then(serde_json::Value::as_u64) {
+    let version = top_level_version(bytes).map_err(json_err)?;
+    match version.as_ref().and_then(serde_json::Value::as_u64) {
         Some(v) if v == u64::from(VERSION) => {}
         other => {
             return Err(StoredError::Version {
                 path: name.to_string(),
                 found: other.map_or_else(
                     || {
-                        value
-                            .get("version")
+                        version
+                            .as_ref()
                             .map_or_else(|| "missing".to_string(), ToString::to_string)
                     },
                     |v| v.to_string(),
@@ -113,11 +129,74 @@ pub fn parse(name: &str, bytes: &[u8]) -> Result<Inventory, StoredError> {
         }
     }
     // Parse the text again (not the Value) so that errors carry a line.
-    let doc: InventoryDoc = serde_json::from_slice(bytes).map_err(json_err)?;
-    from_doc(&doc).map_err(|message| StoredError::Invalid {
-        path: name.to_string(),
-        message,
-    })
+    serde_json::from_slice(bytes).map_err(json_err)
+}
+
+/// The top-level `version` of a JSON document, read without building the
+/// document (which can be large): what `serde_json::Value::get("version")`
+/// of the whole document gives (`None` when the document is not an object
+/// or has none; the last one when it appears twice). Errors are those of
+/// parsing the document.
+pub(crate) fn top_level_version(
+    bytes: &[u8],
+) -> Result<Option<serde_json::Value>, serde_json::Error> {
+    use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    struct Probe;
+
+    impl<'de> Visitor<'de> for Probe {
+        type Value = Option<serde_json::Value>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON document")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut version = None;
+            while let Some(key) = map.next_key::<String>()? {
+                if key == "version" {
+                    version = Some(map.next_value::<serde_json::Value>()?);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(version)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let version = serde::Deserializer::deserialize_any(&mut de, Probe)?;
+    de.end()?;
+    Ok(version)
 }
 
 /// A target as written in the document (`schema.table.column`, already
@@ -447,6 +526,43 @@ pub fn retarget(mut inv: Inventory, targets: &[ColumnTarget]) -> Inventory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn top_level_version_is_what_the_whole_documents_value_gives() {
+        for text in [
+            r#"{"version": 1, "targets": [{"version": 9}]}"#,
+            r#"{"targets": [], "version": "1"}"#,
+            r#"{"version": 1, "version": 2}"#,
+            r#"{"targets": {"version": 3}}"#,
+            r#"[{"version": 1}]"#,
+            r#""version""#,
+            "12",
+            "null",
+            "true",
+            r#"{"version": {"major": 1, "x": [1, 2.5, null]}}"#,
+        ] {
+            let whole: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert_eq!(
+                top_level_version(text.as_bytes()).unwrap(),
+                whole.get("version").cloned(),
+                "{text}"
+            );
+        }
+        for bad in [
+            r#"{"version": 1"#,
+            r#"{"version": 1} x"#,
+            "",
+            r#"{"version": 1, oops}"#,
+        ] {
+            let whole = serde_json::from_str::<serde_json::Value>(bad).unwrap_err();
+            let probe = top_level_version(bad.as_bytes()).unwrap_err();
+            assert_eq!(
+                (probe.line(), probe.column()),
+                (whole.line(), whole.column()),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn retarget_moves_rows_evidence_and_sites_with_their_column() {
