@@ -1,7 +1,9 @@
 //! Dependency evidence tallied per scan part: statements with the same
 //! analysis, actor and flags are counted together (calls, failures, first
-//! and last time, the first source lines) and become inventory rows once,
-//! when the part is done, instead of one keyed map update per statement.
+//! and last time, the first source lines) and become inventory rows when
+//! the part is done (or its tally outgrows its bound), instead of one keyed
+//! map update per statement. Statements whose actor is completed from the
+//! lines before their chunk are tallied apart and completed per entry.
 //! The rows are exactly those the statements give one by one: a row's
 //! counts add up, its times and sources are a minimum/maximum, and the rest
 //! is the same for every statement of a tally entry.
