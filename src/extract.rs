@@ -274,6 +274,27 @@ fn other_kind(msg: &str) -> &'static str {
     }
 }
 
+impl Backend {
+    /// What a statement text tells about its backend: the last text (an
+    /// ERROR's `STATEMENT` line repeats it), and a `search_path` change,
+    /// this text and later ones of the session resolving with the new path
+    /// (then `true`: state that is not carried across chunks).
+    fn note(&mut self, sql: &str) -> bool {
+        set_text(&mut self.last_statement, sql);
+        match crate::analyze::session::search_path_change(sql) {
+            Some(crate::analyze::session::PathChange::Set(p)) => {
+                self.search_path = Some(p);
+                true
+            }
+            Some(crate::analyze::session::PathChange::Reset) => {
+                self.search_path = None;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 impl Extractor {
     /// An extractor for a chunk of a file that may start after other
     /// records: what those records said about a backend is left open.
@@ -299,6 +320,11 @@ impl Extractor {
     /// fields come from before the chunk.
     fn actor_into(&self, e: &LogEntry, actor: &mut Actor) -> Option<Inherit> {
         let b = e.backend.as_ref().and_then(|k| self.backends.get(k));
+        self.actor_from(e, b, actor)
+    }
+
+    /// [`Extractor::actor_into`] with `e`'s backend state `b` looked up.
+    fn actor_from(&self, e: &LogEntry, b: Option<&Backend>, actor: &mut Actor) -> Option<Inherit> {
         set_reusing(&mut actor.user, or_kept(&e.user, b.map(|b| &b.user)));
         set_reusing(
             &mut actor.database,
@@ -359,19 +385,8 @@ impl Extractor {
     /// (an ERROR's `STATEMENT` line repeats it), and a `search_path` change.
     fn note_statement(&mut self, e: &LogEntry, sql: &str) {
         if let Some(b) = self.backend(e) {
-            set_text(&mut b.last_statement, sql);
-            // This text and later ones of the session resolve with the new
-            // path.
-            match crate::analyze::session::search_path_change(sql) {
-                Some(crate::analyze::session::PathChange::Set(p)) => {
-                    b.search_path = Some(p);
-                    self.sequential_state = true;
-                }
-                Some(crate::analyze::session::PathChange::Reset) => {
-                    b.search_path = None;
-                    self.sequential_state = true;
-                }
-                None => {}
+            if b.note(sql) {
+                self.sequential_state = true;
             }
         }
     }
@@ -384,7 +399,8 @@ impl Extractor {
 
     /// [`Extractor::make_statement`] into `s`, reusing its buffers.
     fn fill_statement(&self, e: &LogEntry, sql: &str, failed: bool, s: &mut Statement) {
-        s.inherit = self.actor_into(e, &mut s.actor);
+        let b = e.backend.as_ref().and_then(|k| self.backends.get(k));
+        s.inherit = self.actor_from(e, b, &mut s.actor);
         s.text.clear();
         s.text.push_str(sql);
         s.time = e.time;
@@ -395,12 +411,7 @@ impl Extractor {
         s.truncated = self.truncating;
         s.inside = None;
         s.audit_object = None;
-        match e
-            .backend
-            .as_ref()
-            .and_then(|k| self.backends.get(k))
-            .and_then(|b| b.search_path.as_ref())
-        {
+        match b.and_then(|b| b.search_path.as_ref()) {
             Some(p) => match &mut s.search_path {
                 Some(mine) => mine.clone_from(p),
                 None => s.search_path = Some(p.clone()),
@@ -420,6 +431,7 @@ impl Extractor {
     ) {
         let duration = duration_ms(&e.message);
         cov.logging.logged_statement(sql, duration);
+        let mut path_changed = false;
         if let Some(b) = self.backend(e) {
             if b.logged
                 .as_ref()
@@ -445,9 +457,10 @@ impl Extractor {
                     });
                 }
             }
+            path_changed = b.note(sql);
         }
+        self.sequential_state |= path_changed;
         cov.record("statement");
-        self.note_statement(e, sql);
         let mut s = std::mem::take(&mut self.scratch);
         self.fill_statement(e, sql, false, &mut s);
         emit(&s, cov);
