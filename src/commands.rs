@@ -23,6 +23,9 @@ pub fn emit_with(
         Some(p) => write_atomically_with(p, write)
             .with_context(|| format!("{}: cannot write the report", p.display())),
         None => {
+            // An interruption waits for the report to be complete: a
+            // partial report on stdout could pass for a whole one.
+            let _no_interruption = crate::interrupt::writing();
             let mut out = std::io::BufWriter::with_capacity(64 << 10, stdout);
             write(&mut out)?;
             Ok(out.flush()?)
