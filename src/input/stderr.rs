@@ -130,11 +130,20 @@ pub fn read_chunk(
     mut sink: impl FnMut(&LogEntry, &mut FileCoverage),
 ) {
     let mut entries = Entries::new(prefix, lines_before);
-    let mut pos = 0;
-    while let Some(rest) = data.get(pos..).filter(|r| !r.is_empty()) {
-        let len = memchr::memchr(b'\n', rest).map_or(rest.len(), |n| n + 1);
-        entries.line(rest.get(..len).unwrap_or(rest), cov, &mut sink);
-        pos += len;
+    // A chunk that is valid UTF-8 as a whole (the usual case) is checked
+    // once, not line by line.
+    if let Ok(text) = std::str::from_utf8(data) {
+        for raw in text.split_inclusive('\n') {
+            entries.count(raw.as_bytes(), cov);
+            entries.text(raw.trim_end_matches(['\n', '\r']), cov, &mut sink);
+        }
+    } else {
+        let mut pos = 0;
+        while let Some(rest) = data.get(pos..).filter(|r| !r.is_empty()) {
+            let len = memchr::memchr(b'\n', rest).map_or(rest.len(), |n| n + 1);
+            entries.line(rest.get(..len).unwrap_or(rest), cov, &mut sink);
+            pos += len;
+        }
     }
     entries.finish(cov, &mut sink);
 }
@@ -167,9 +176,7 @@ impl<'p> Entries<'p> {
         cov: &mut FileCoverage,
         sink: &mut impl FnMut(&LogEntry, &mut FileCoverage),
     ) {
-        self.line_no += 1;
-        cov.lines += 1;
-        cov.bytes += raw.len() as u64;
+        self.count(raw, cov);
         let mut bytes = raw;
         while let [rest @ .., b'\n' | b'\r'] = bytes {
             bytes = rest;
@@ -181,6 +188,23 @@ impl<'p> Entries<'p> {
                 String::from_utf8_lossy(bytes)
             }
         };
+        self.text(&line, cov, sink);
+    }
+
+    /// Counts a line read (`raw` with its line end).
+    fn count(&mut self, raw: &[u8], cov: &mut FileCoverage) {
+        self.line_no += 1;
+        cov.lines += 1;
+        cov.bytes += raw.len() as u64;
+    }
+
+    /// A counted line's text, without its line end.
+    fn text(
+        &mut self,
+        line: &str,
+        cov: &mut FileCoverage,
+        sink: &mut impl FnMut(&LogEntry, &mut FileCoverage),
+    ) {
         if let Some(rest) = line.strip_prefix('\t') {
             if self.open {
                 let message = &mut self.current.message;
@@ -191,7 +215,7 @@ impl<'p> Entries<'p> {
                 return;
             }
         }
-        match self.prefix.split(&line) {
+        match self.prefix.split(line) {
             Some(parts) => {
                 if self.open {
                     sink(&self.current, cov);
