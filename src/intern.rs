@@ -17,33 +17,30 @@ pub struct Interner {
     actors: FxHashSet<Arc<Actor>>,
 }
 
+/// Makes `v` the copy of its value kept in `set` (kept there first when
+/// it is new).
+fn share<T: ?Sized + Eq + std::hash::Hash>(set: &mut FxHashSet<Arc<T>>, v: &mut Arc<T>) {
+    match set.get(&**v) {
+        Some(shared) => {
+            if !Arc::ptr_eq(shared, v) {
+                *v = Arc::clone(shared);
+            }
+        }
+        None => {
+            set.insert(Arc::clone(v));
+        }
+    }
+}
+
 impl Interner {
     /// Makes `s` the shared copy of its text.
     fn share_str(&mut self, s: &mut Arc<str>) {
-        match self.strings.get(&**s) {
-            Some(shared) => {
-                if !Arc::ptr_eq(shared, s) {
-                    *s = Arc::clone(shared);
-                }
-            }
-            None => {
-                self.strings.insert(Arc::clone(s));
-            }
-        }
+        share(&mut self.strings, s);
     }
 
     /// Makes `a` the shared copy of its actor.
     fn share_actor(&mut self, a: &mut Arc<Actor>) {
-        match self.actors.get(&**a) {
-            Some(shared) => {
-                if !Arc::ptr_eq(shared, a) {
-                    *a = Arc::clone(shared);
-                }
-            }
-            None => {
-                self.actors.insert(Arc::clone(a));
-            }
-        }
+        share(&mut self.actors, a);
     }
 
     /// Shares the strings and the actor of a row's key.

@@ -530,23 +530,32 @@ mod tests {
         s
     }
 
+    /// A report made from the inventory row by row, and the same report
+    /// made from the whole document.
+    fn both(
+        inv: &Inventory,
+        made: fn(&Inventory, &mut Vec<u8>) -> std::io::Result<()>,
+        whole: fn(&InventoryDoc, &mut Vec<u8>) -> std::io::Result<()>,
+    ) -> (String, String) {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        made(inv, &mut a).unwrap();
+        whole(&to_doc(inv), &mut b).unwrap();
+        (String::from_utf8(a).unwrap(), String::from_utf8(b).unwrap())
+    }
+
     fn markdown(inv: &Inventory) -> (String, String) {
-        let (mut made, mut whole) = (Vec::new(), Vec::new());
-        crate::report::markdown::write(inv, &mut made).unwrap();
-        crate::report::markdown::write_doc(&to_doc(inv), &mut whole).unwrap();
-        (
-            String::from_utf8(made).unwrap(),
-            String::from_utf8(whole).unwrap(),
+        both(
+            inv,
+            |i, o| crate::report::markdown::write(i, o),
+            |d, o| crate::report::markdown::write_doc(d, o),
         )
     }
 
     fn text(inv: &Inventory) -> (String, String) {
-        let (mut made, mut whole) = (Vec::new(), Vec::new());
-        crate::report::text::write(inv, &mut made).unwrap();
-        crate::report::text::write_doc(&to_doc(inv), &mut whole).unwrap();
-        (
-            String::from_utf8(made).unwrap(),
-            String::from_utf8(whole).unwrap(),
+        both(
+            inv,
+            |i, o| crate::report::text::write(i, o),
+            |d, o| crate::report::text::write_doc(d, o),
         )
     }
 
