@@ -120,24 +120,16 @@ def main():
         if name in PREFIXES:
             write("prefix", name, PREFIXES[name].encode() + b"\n" + head(data, 1500))
     write("prefix", "percent-q-padding", b"%q%-10u%5d %% %Z \n")
-    for name, path in {
-        "custom": "app/logs/custom.csv",
-        "multiline": "app/logs/multiline.csv",
-        "audit": "audit/logs/session.csv",
-    }.items():
-        data = head(fixture(path))
-        write("csvlog", name, data)
-        write("detect", name + "-csv", data)
-        write("scan", name + "-csv", b"\x03" + data)
-    for name, path in {
-        "custom": "app/logs/custom.json",
-        "multiline": "app/logs/multiline.json",
-        "audit": "audit/logs/session.json",
-    }.items():
-        data = head(fixture(path))
-        write("jsonlog", name, data)
-        write("detect", name + "-json", data)
-        write("scan", name + "-json", b"\x03" + data)
+    for target, ext in (("csvlog", "csv"), ("jsonlog", "json")):
+        for name, path in {
+            "custom": f"app/logs/custom.{ext}",
+            "multiline": f"app/logs/multiline.{ext}",
+            "audit": f"audit/logs/session.{ext}",
+        }.items():
+            data = head(fixture(path))
+            write(target, name, data)
+            write("detect", f"{name}-{ext}", data)
+            write("scan", f"{name}-{ext}", b"\x03" + data)
     for name, path in {
         "bsd": "app/logs/syslog-bsd.log",
         "iso": "app/logs/syslog-iso.log",

@@ -47,6 +47,8 @@ pub mod state;
 pub mod stored;
 pub mod tally;
 pub mod target;
+#[cfg(test)]
+mod test_rng;
 pub mod time;
 pub mod visibility;
 pub mod window;

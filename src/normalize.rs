@@ -906,26 +906,11 @@ mod tests {
             "0x1F", "1_000", "e", "E", "in", "IN", "In (", "select", "a", "t1", "_x", "é", "ß",
             "x$", "=", "<>", "::",
         ];
-        // splitmix64: deterministic.
-        let mut state: u64 = 0x5eed;
-        let mut next = move || {
-            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        };
+        let mut r = crate::test_rng::Rng(0x5eed);
         (0..n)
             .map(|_| {
-                let len = next() % 24;
-                (0..len)
-                    .map(|_| {
-                        PIECES
-                            .get(next() as usize % PIECES.len())
-                            .copied()
-                            .unwrap_or(" ")
-                    })
-                    .collect()
+                let len = r.next() % 24;
+                (0..len).map(|_| r.pick(PIECES)).collect()
             })
             .collect()
     }
