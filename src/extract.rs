@@ -311,19 +311,15 @@ impl Extractor {
     }
 
     fn actor(&self, e: &LogEntry) -> (Actor, Option<Inherit>) {
+        let b = e.backend.as_ref().and_then(|k| self.backends.get(k));
         let mut actor = Actor::default();
-        let inherit = self.actor_into(e, &mut actor);
+        let inherit = self.actor_from(e, b, &mut actor);
         (actor, inherit)
     }
 
-    /// Sets `actor` to who logged `e` (reusing its buffers), and says which
-    /// fields come from before the chunk.
-    fn actor_into(&self, e: &LogEntry, actor: &mut Actor) -> Option<Inherit> {
-        let b = e.backend.as_ref().and_then(|k| self.backends.get(k));
-        self.actor_from(e, b, actor)
-    }
-
-    /// [`Extractor::actor_into`] with `e`'s backend state `b` looked up.
+    /// Sets `actor` to who logged `e` (reusing its buffers), `b` being the
+    /// state of `e`'s backend, and says which fields come from before the
+    /// chunk.
     fn actor_from(&self, e: &LogEntry, b: Option<&Backend>, actor: &mut Actor) -> Option<Inherit> {
         set_reusing(&mut actor.user, or_kept(&e.user, b.map(|b| &b.user)));
         set_reusing(
