@@ -47,12 +47,40 @@ pub struct Lexer<'a> {
     legacy: bool,
 }
 
-fn is_ident_start(b: u8) -> bool {
-    b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
+/// Byte classes of identifiers, looked up in one step on the hot path.
+const IDENT_START: u8 = 1;
+const IDENT_CONT: u8 = 2;
+// Indexing in a constant is checked when the crate compiles: it cannot panic.
+#[allow(clippy::indexing_slicing)]
+const CLASSES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        if b.is_ascii_alphabetic() || b == b'_' || b >= 0x80 {
+            t[i] = IDENT_START | IDENT_CONT;
+        } else if b.is_ascii_digit() || b == b'$' {
+            t[i] = IDENT_CONT;
+        }
+        i += 1;
+    }
+    t
+};
+
+#[inline]
+fn class(b: u8) -> u8 {
+    // Every byte has an entry: the lookup cannot miss.
+    CLASSES.get(usize::from(b)).copied().unwrap_or(0)
 }
 
+#[inline]
+fn is_ident_start(b: u8) -> bool {
+    class(b) & IDENT_START != 0
+}
+
+#[inline]
 fn is_ident_cont(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
+    class(b) & IDENT_CONT != 0
 }
 
 impl<'a> Lexer<'a> {
@@ -645,10 +673,13 @@ pub fn normalize_bytes(sql: &str, out: &mut Vec<u8>, holes: &mut Vec<usize>) {
 /// is `IN`, and returns the position past it.
 #[inline]
 fn push_word(b: &[u8], i: usize, out: &mut Vec<u8>, is_in: &mut bool) -> usize {
-    let mut j = i + 1;
-    while j < b.len() && is_ident_cont(at(b, j)) {
-        j += 1;
-    }
+    let rest = b.get(i + 1..).unwrap_or_default();
+    let j = i
+        + 1
+        + rest
+            .iter()
+            .position(|c| !is_ident_cont(*c))
+            .unwrap_or(rest.len());
     let word = b.get(i..j).unwrap_or_default();
     out.extend(word.iter().map(u8::to_ascii_lowercase));
     *is_in = word.eq_ignore_ascii_case(b"in");

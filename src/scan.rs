@@ -334,7 +334,9 @@ impl AnalysisCache {
 /// lock), with the search_path of each user's statements.
 #[derive(Default)]
 struct Front {
-    analyses: FxHashMap<Vec<u8>, Arc<Analysis>>,
+    /// Where in `list` the analysis of each key is.
+    analyses: FxHashMap<Vec<u8>, usize>,
+    list: Vec<Arc<Analysis>>,
     /// For statements without a session path, when no role or database
     /// sets one: the path depends only on the user.
     user_paths: FxHashMap<String, PathKey>,
@@ -385,26 +387,17 @@ struct FileScan<'a> {
     held: Vec<Statement>,
 }
 
-impl<'a> FileScan<'a> {
-    fn new(name: String, shared: Shared<'a>, targets: &[ColumnTarget]) -> Self {
-        Self {
-            name,
-            shared,
-            front: Front::default(),
-            tally: Tally::default(),
-            inv: Inventory::new(targets.to_vec()),
-            waiting: Tally::default(),
-            held: Vec::new(),
-        }
-    }
-
-    /// The analysis of a statement under its effective search_path.
-    fn analysis(&mut self, s: &Statement) -> Arc<Analysis> {
-        let analyzer = self.shared.analyzer;
+impl Front {
+    /// The analysis of a statement under its effective search_path,
+    /// borrowed from this thread's front cache: a statement of a known
+    /// shape touches no reference count (the analyses are shared by every
+    /// thread, and a count changed by two cores at once is slow).
+    fn analysis(&mut self, shared: Shared<'_>, s: &Statement) -> &Arc<Analysis> {
+        let analyzer = shared.analyzer;
         let catalog = analyzer.catalog();
         // The same text resolves differently under another search_path: the
         // key is the path, then the normalised text.
-        let mut key = std::mem::take(&mut self.front.key);
+        let mut key = std::mem::take(&mut self.key);
         key.clear();
         let owned;
         let path: &[String] = if s.search_path.is_none() && catalog.role_search_paths.is_empty() {
@@ -413,13 +406,13 @@ impl<'a> FileScan<'a> {
             let memo =
                 match user {
                     Some(u) => {
-                        if !self.front.user_paths.contains_key(u) {
+                        if !self.user_paths.contains_key(u) {
                             let p = PathKey::new(catalog, user, analyzer.search_path());
-                            self.front.user_paths.insert(u.to_string(), p);
+                            self.user_paths.insert(u.to_string(), p);
                         }
-                        self.front.user_paths.get(u)
+                        self.user_paths.get(u)
                     }
-                    None => Some(&*self.front.no_user_path.get_or_insert_with(|| {
+                    None => Some(&*self.no_user_path.get_or_insert_with(|| {
                         PathKey::new(catalog, None, analyzer.search_path())
                     })),
                 };
@@ -446,25 +439,44 @@ impl<'a> FileScan<'a> {
         if analyzer.keeps_literals() {
             key.extend_from_slice(s.text.as_bytes());
         } else {
-            normalize_bytes(&s.text, &mut key, &mut self.front.holes);
+            normalize_bytes(&s.text, &mut key, &mut self.holes);
         }
-        let a = match self.front.analyses.get(key.as_slice()) {
-            Some(a) => Arc::clone(a),
+        let at = match self.analyses.get(key.as_slice()) {
+            Some(at) => *at,
             None => {
                 let path = path.to_vec();
-                let a = match self.shared.cache.get(&key) {
+                let a = match shared.cache.get(&key) {
                     Some(a) => a,
-                    None => self.shared.cache.insert(
+                    None => shared.cache.insert(
                         key.clone(),
                         Arc::new(analyzer.analyze_with_path(&s.text, &path)),
                     ),
                 };
-                self.front.analyses.insert(key.clone(), Arc::clone(&a));
-                a
+                let at = self.list.len();
+                self.list.push(a);
+                self.analyses.insert(key.clone(), at);
+                at
             }
         };
-        self.front.key = key;
-        a
+        self.key = key;
+        let [first, ..] = self.list.as_slice() else {
+            unreachable!("an analysis was just found or added")
+        };
+        self.list.get(at).unwrap_or(first)
+    }
+}
+
+impl<'a> FileScan<'a> {
+    fn new(name: String, shared: Shared<'a>, targets: &[ColumnTarget]) -> Self {
+        Self {
+            name,
+            shared,
+            front: Front::default(),
+            tally: Tally::default(),
+            inv: Inventory::new(targets.to_vec()),
+            waiting: Tally::default(),
+            held: Vec::new(),
+        }
     }
 
     /// Records pgAudit object evidence (a `TABLE COLUMN`, or a table whose
@@ -538,9 +550,17 @@ impl<'a> FileScan<'a> {
                 return;
             }
         }
-        let analysis = self.analysis(s);
+        let Self {
+            shared,
+            front,
+            tally,
+            inv,
+            waiting,
+            ..
+        } = self;
+        let analysis = front.analysis(*shared, s);
         if s.truncated {
-            for e in &mut self.inv.evidence {
+            for e in &mut inv.evidence {
                 e.truncated_statements += 1;
             }
         }
@@ -565,18 +585,14 @@ impl<'a> FileScan<'a> {
                 }
             }
         }
-        if s.inherit.is_some() && analysis.statements.iter().any(|st| !st.refs.is_empty()) {
-            self.waiting.add(s, &analysis);
-            return;
-        }
-        self.dependencies(s, &analysis);
-    }
-
-    /// Counts the target references of a statement (rows are made when
-    /// the part is done: see [`FileScan::finish`]).
-    fn dependencies(&mut self, s: &Statement, analysis: &Arc<Analysis>) {
+        // The target references are counted (rows are made when the part
+        // is done: see [`FileScan::finish`]); a statement whose actor is
+        // completed later is counted apart.
         if analysis.statements.iter().any(|st| !st.refs.is_empty()) {
-            self.tally.add(s, analysis);
+            match s.inherit {
+                Some(_) => waiting.add(s, analysis),
+                None => tally.add(s, analysis),
+            }
         }
     }
 

@@ -289,6 +289,7 @@ impl Prefix {
                         set_field(&mut parts, *f, v);
                     }
                 }
+                super::prefix_match::recycle(spans.pieces);
                 Some(parts)
             }
             Outcome::NoMatch => None,
@@ -315,7 +316,15 @@ impl Prefix {
 /// Sets a field from its captured text (trimmed; empty and `[unknown]` are
 /// absent; the first capture of a field wins).
 fn set_field<'a>(parts: &mut LineParts<'a>, f: Field, raw: &'a str) {
-    let v = raw.trim();
+    // Most values start and end with an ASCII character that is not
+    // whitespace: nothing to trim.
+    let b = raw.as_bytes();
+    let plain = |c: Option<&u8>| c.is_some_and(|c| c.is_ascii() && !char::from(*c).is_whitespace());
+    let v = if plain(b.first()) && plain(b.last()) {
+        raw
+    } else {
+        raw.trim()
+    };
     let v = if v.is_empty() || v == "[unknown]" {
         None
     } else {

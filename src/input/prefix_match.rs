@@ -183,14 +183,29 @@ fn sqlstate_at(b: &[u8], pos: usize) -> bool {
         .is_some_and(|s| s.iter().all(|c| is_sqlstate_char(*c)) && s.iter().any(u8::is_ascii_digit))
 }
 
+thread_local! {
+    /// The span buffer of the last line matched on this thread, reused
+    /// (see [`recycle`]): a line is matched without an allocation.
+    static SPARE: std::cell::Cell<Vec<Option<(usize, usize)>>> =
+        const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Gives the spans of a match back for the next line to reuse.
+pub(crate) fn recycle(pieces: Vec<Option<(usize, usize)>>) {
+    SPARE.with(|s| s.set(pieces));
+}
+
 impl Matcher {
     /// Matches `text` (a whole line).
     pub(crate) fn run(&self, text: &str) -> Outcome {
+        let mut spans = SPARE.with(std::cell::Cell::take);
+        spans.clear();
+        spans.resize(self.pieces.len(), None);
         let mut r = Run {
             m: self,
             text,
             b: text.as_bytes(),
-            spans: vec![None; self.pieces.len()],
+            spans,
             severity: (0, 0),
             message: 0,
             budget: BUDGET + 16 * text.len() as u64,
@@ -201,8 +216,14 @@ impl Matcher {
                 severity: r.severity,
                 message: r.message,
             }),
-            Ok(false) => Outcome::NoMatch,
-            Err(Unsure) => Outcome::Unsure,
+            Ok(false) => {
+                recycle(r.spans);
+                Outcome::NoMatch
+            }
+            Err(Unsure) => {
+                recycle(r.spans);
+                Outcome::Unsure
+            }
         }
     }
 }

@@ -133,9 +133,15 @@ pub fn read_chunk(
     // A chunk that is valid UTF-8 as a whole (the usual case) is checked
     // once, not line by line.
     if let Ok(text) = std::str::from_utf8(data) {
-        for raw in text.split_inclusive('\n') {
+        let mut pos = 0;
+        while pos < text.len() {
+            // `\n` is ASCII: the cuts fall on character boundaries.
+            let len = memchr::memchr(b'\n', data.get(pos..).unwrap_or_default())
+                .map_or(text.len() - pos, |n| n + 1);
+            let raw = text.get(pos..pos + len).unwrap_or_default();
             entries.count(raw.as_bytes(), cov);
             entries.text(raw.trim_end_matches(['\n', '\r']), cov, &mut sink);
+            pos += len;
         }
     } else {
         let mut pos = 0;
