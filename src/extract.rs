@@ -313,14 +313,21 @@ impl Extractor {
     fn actor(&self, e: &LogEntry) -> (Actor, Option<Inherit>) {
         let b = e.backend.as_ref().and_then(|k| self.backends.get(k));
         let mut actor = Actor::default();
-        let inherit = self.actor_from(e, b, &mut actor);
+        let mut inherit = None;
+        self.actor_from(e, b, &mut actor, &mut inherit);
         (actor, inherit)
     }
 
-    /// Sets `actor` to who logged `e` (reusing its buffers), `b` being the
-    /// state of `e`'s backend, and says which fields come from before the
-    /// chunk.
-    fn actor_from(&self, e: &LogEntry, b: Option<&Backend>, actor: &mut Actor) -> Option<Inherit> {
+    /// Sets `actor` to who logged `e` and `inherit` to which of its fields
+    /// come from before the chunk (reusing the buffers of both), `b` being
+    /// the state of `e`'s backend.
+    fn actor_from(
+        &self,
+        e: &LogEntry,
+        b: Option<&Backend>,
+        actor: &mut Actor,
+        inherit: &mut Option<Inherit>,
+    ) {
         set_reusing(&mut actor.user, or_kept(&e.user, b.map(|b| &b.user)));
         set_reusing(
             &mut actor.database,
@@ -336,20 +343,32 @@ impl Extractor {
             (Some(_), None) => self.chunk,
             (None, _) => false,
         };
-        let key = e.backend.as_ref().filter(|_| open)?;
         let (user, database, application, client) = (
             actor.user.is_none(),
             actor.database.is_none(),
             actor.application.is_none(),
             actor.client.is_none(),
         );
-        (user || database || application || client).then(|| Inherit {
-            backend: key.clone(),
-            user,
-            database,
-            application,
-            client,
-        })
+        match e.backend.as_ref().filter(|_| open) {
+            Some(key) if user || database || application || client => match inherit {
+                Some(i) => {
+                    i.backend.clear();
+                    i.backend.push_str(key);
+                    (i.user, i.database, i.application, i.client) =
+                        (user, database, application, client);
+                }
+                None => {
+                    *inherit = Some(Inherit {
+                        backend: key.clone(),
+                        user,
+                        database,
+                        application,
+                        client,
+                    });
+                }
+            },
+            _ => *inherit = None,
+        }
     }
 
     fn backend(&mut self, e: &LogEntry) -> Option<&mut Backend> {
@@ -396,7 +415,7 @@ impl Extractor {
     /// [`Extractor::make_statement`] into `s`, reusing its buffers.
     fn fill_statement(&self, e: &LogEntry, sql: &str, failed: bool, s: &mut Statement) {
         let b = e.backend.as_ref().and_then(|k| self.backends.get(k));
-        s.inherit = self.actor_from(e, b, &mut s.actor);
+        self.actor_from(e, b, &mut s.actor, &mut s.inherit);
         s.text.clear();
         s.text.push_str(sql);
         s.time = e.time;

@@ -654,18 +654,39 @@ pub fn normalize_bytes(sql: &str, out: &mut Vec<u8>, holes: &mut Vec<usize>) {
         after_in = false;
         i += 1;
     }
-    // Number the literals after the highest parameter.
-    if let Some(&first) = holes.first() {
-        let tail = out.split_off(first);
-        let mut from = first;
-        let mut next = max_param;
-        for &hole in holes.iter() {
-            out.extend_from_slice(tail.get(from - first..hole - first).unwrap_or_default());
-            next = next.saturating_add(1);
-            push_number(out, next);
-            from = hole;
-        }
-        out.extend_from_slice(tail.get(from - first..).unwrap_or_default());
+    // Number the literals after the highest parameter, in place: the text
+    // is widened by the digits, then moved back from its end, each hole
+    // getting its number on the way.
+    if holes.is_empty() {
+        return;
+    }
+    let number = |k: usize| max_param.saturating_add(u32::try_from(k + 1).unwrap_or(u32::MAX));
+    let widths: usize = (0..holes.len()).map(|k| digits(number(k))).sum();
+    let mut end = out.len();
+    out.resize(end + widths, 0);
+    let mut to = out.len();
+    for (k, &hole) in holes.iter().enumerate().rev() {
+        let run = end - hole;
+        out.copy_within(hole..end, to - run);
+        to -= run;
+        let n = number(k);
+        let w = digits(n);
+        write_number(out.get_mut(to - w..to).unwrap_or_default(), n);
+        to -= w;
+        end = hole;
+    }
+}
+
+/// How many decimal digits `n` has.
+fn digits(n: u32) -> usize {
+    n.checked_ilog10().map_or(1, |l| l as usize + 1)
+}
+
+/// Writes the decimal digits of `n` into `slot` (exactly [`digits`] long).
+fn write_number(slot: &mut [u8], mut n: u32) {
+    for d in slot.iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
     }
 }
 
