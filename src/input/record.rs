@@ -6,7 +6,6 @@
 
 use super::LogEntry;
 use crate::inventory::FileCoverage;
-use crate::time::parse_timestamp;
 
 /// The fields of one structured log record that pgcontract uses.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,10 +62,12 @@ pub fn set_reusing(slot: &mut Option<String>, v: Option<&str>) {
     }
 }
 
-/// Remembers whether an unknown time-zone note was already added.
+/// Remembers whether an unknown time-zone note was already added, and the
+/// last timestamp read.
 #[derive(Debug, Default)]
 pub struct TimeNotes {
     unknown_zone_noted: bool,
+    times: crate::time::TimeMemo,
 }
 
 impl StructuredRecord {
@@ -74,7 +75,7 @@ impl StructuredRecord {
     /// order: the message, then DETAIL, HINT, QUERY, CONTEXT, LOCATION and
     /// STATEMENT when present.
     pub fn into_entries(self, cov: &mut FileCoverage, notes: &mut TimeNotes) -> Vec<LogEntry> {
-        let time = self.time.as_deref().and_then(parse_timestamp);
+        let time = self.time.as_deref().and_then(|t| notes.times.parse(t));
         if let Some(t) = time {
             if !t.zone_known && !notes.unknown_zone_noted {
                 notes.unknown_zone_noted = true;

@@ -8,7 +8,7 @@ use super::prefix::{Prefix, KNOWN_PREFIXES};
 use super::record::set_reusing;
 use super::LogEntry;
 use crate::inventory::FileCoverage;
-use crate::time::parse_timestamp;
+use crate::time::TimeMemo;
 
 /// Picks the known prefix that matches the most non-continuation lines of
 /// `sample` (the earliest listed wins ties). `None` if none matches any.
@@ -162,6 +162,7 @@ struct Entries<'p> {
     open: bool,
     line_no: u64,
     unknown_zone_noted: bool,
+    times: TimeMemo,
 }
 
 impl<'p> Entries<'p> {
@@ -172,6 +173,7 @@ impl<'p> Entries<'p> {
             open: false,
             line_no,
             unknown_zone_noted: false,
+            times: TimeMemo::default(),
         }
     }
 
@@ -226,7 +228,7 @@ impl<'p> Entries<'p> {
                 if self.open {
                     sink(&self.current, cov);
                 }
-                let time = parts.time.and_then(parse_timestamp);
+                let time = parts.time.and_then(|t| self.times.parse(t));
                 if let Some(t) = time {
                     if !t.zone_known && !self.unknown_zone_noted {
                         self.unknown_zone_noted = true;
