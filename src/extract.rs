@@ -158,6 +158,10 @@ pub struct Extractor {
     /// The statement handed to `emit` for logged statements (its buffers
     /// are reused).
     scratch: Statement,
+    /// Records counted by kind and not yet added to the coverage (see
+    /// [`Extractor::flush_counts`]): a counter found by the address of its
+    /// kind's name costs less than a lookup by name per record.
+    kinds: Vec<(&'static str, u64)>,
 }
 
 /// `[^:\s]+: ` at the start of `s` (a prepared statement or portal name,
@@ -302,6 +306,24 @@ impl Extractor {
         Self {
             chunk: true,
             ..Self::default()
+        }
+    }
+
+    /// Counts a record of `kind` (added to the coverage by
+    /// [`Extractor::flush_counts`]).
+    fn count(&mut self, kind: &'static str) {
+        match self.kinds.iter_mut().find(|(k, _)| std::ptr::eq(*k, kind)) {
+            Some((_, n)) => *n += 1,
+            None => self.kinds.push((kind, 1)),
+        }
+    }
+
+    /// Adds the records counted since the last call to `cov`. Call it when
+    /// the entries given with `cov` are done (and before reading `cov`):
+    /// until then some records are counted here only.
+    pub fn flush_counts(&mut self, cov: &mut FileCoverage) {
+        for (kind, n) in self.kinds.drain(..) {
+            cov.record_n(kind, n);
         }
     }
 
@@ -453,7 +475,7 @@ impl Extractor {
                 .is_some_and(|l| l.by_audit && l.text == sql)
             {
                 b.logged = None;
-                cov.record("statement_already_audited");
+                self.count("statement_already_audited");
                 return;
             }
             match &mut b.logged {
@@ -475,7 +497,7 @@ impl Extractor {
             path_changed = b.note(sql);
         }
         self.sequential_state |= path_changed;
-        cov.record("statement");
+        self.count("statement");
         let mut s = std::mem::take(&mut self.scratch);
         self.fill_statement(e, sql, false, &mut s);
         emit(&s, cov);
@@ -604,17 +626,17 @@ impl Extractor {
                     self.sequential_state = true;
                     self.audit(e, body, cov, emit);
                 }
-                LogBody::PortalFetch => cov.record("portal_fetch"),
-                LogBody::ProtocolStep => cov.record("protocol_step"),
-                LogBody::Duration => cov.record("duration"),
+                LogBody::PortalFetch => self.count("portal_fetch"),
+                LogBody::ProtocolStep => self.count("protocol_step"),
+                LogBody::Duration => self.count("duration"),
                 LogBody::Other => {
                     let kind = other_kind(&e.message);
-                    cov.record(kind);
+                    self.count(kind);
                     self.connection_state(e);
                 }
             },
             "ERROR" | "FATAL" | "PANIC" => {
-                cov.record("error");
+                self.count("error");
                 if let Some(b) = self.backend(e) {
                     b.error_pending = Some(true);
                 }
@@ -634,7 +656,7 @@ impl Extractor {
                     }
                 };
                 match (pending, already) {
-                    (_, Some(true)) => cov.record("failed_statement_already_logged"),
+                    (_, Some(true)) => self.count("failed_statement_already_logged"),
                     (Some(pending), Some(false)) => {
                         let s = self.statement(e, &e.message, pending);
                         statement_record(&s, pending, cov, emit);
@@ -659,10 +681,10 @@ impl Extractor {
             "DETAIL" => {
                 let m = e.message.as_str();
                 if m.starts_with("parameters: ") || m.starts_with("Parameters: ") {
-                    cov.record("bind_parameters");
+                    self.count("bind_parameters");
                 } else if let Some(prepare) = m.strip_prefix("prepare: ") {
                     // SQL-level EXECUTE: the PREPARE text names the columns.
-                    cov.record("prepare_detail");
+                    self.count("prepare_detail");
                     if let Some(b) = self.backend(e) {
                         b.logged = Some(Logged {
                             by_audit: false,
@@ -673,11 +695,11 @@ impl Extractor {
                     let s = self.statement(e, prepare, false);
                     emit(&s, cov);
                 } else {
-                    cov.record("detail");
+                    self.count("detail");
                 }
             }
-            "HINT" | "CONTEXT" | "QUERY" | "LOCATION" | "BACKTRACE" => cov.record("auxiliary"),
-            _ => cov.record("other_severity"),
+            "HINT" | "CONTEXT" | "QUERY" | "LOCATION" | "BACKTRACE" => self.count("auxiliary"),
+            _ => self.count("other_severity"),
         }
     }
 
@@ -925,6 +947,7 @@ mod tests {
         for e in entries {
             x.entry(e, &mut cov, &mut |s, _| out.push(s.clone()));
         }
+        x.flush_counts(&mut cov);
         (out, cov)
     }
 
@@ -1062,6 +1085,7 @@ mod tests {
             for e in &entries[w[0]..w[1]] {
                 x.entry(e, &mut cov, &mut |s, _| open.push(s.clone()));
             }
+            x.flush_counts(&mut cov);
             for mut s in open {
                 carried.fill(&mut s);
                 out.push(s);

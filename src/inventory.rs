@@ -392,11 +392,16 @@ pub struct ScannedRange {
 impl FileCoverage {
     /// Counts one record of `kind`.
     pub fn record(&mut self, kind: &str) {
-        self.records += 1;
+        self.record_n(kind, 1);
+    }
+
+    /// Counts `n` records of `kind`.
+    pub fn record_n(&mut self, kind: &str, n: u64) {
+        self.records += n;
         match self.records_by_kind.get_mut(kind) {
-            Some(n) => *n += 1,
+            Some(m) => *m += n,
             None => {
-                self.records_by_kind.insert(kind.to_string(), 1);
+                self.records_by_kind.insert(kind.to_string(), n);
             }
         }
     }

@@ -845,6 +845,8 @@ fn scan_chunked(
                 x.entry(e, cov, &mut |s, cov| fs.statement(s, cov));
             });
         });
+        // Also after a panic: the records before it were read.
+        x.flush_counts(cov);
         let record_errors = if format.lists_record_errors() {
             ChunkErrors::take(name, &mut cov.errors)
         } else {
@@ -1223,6 +1225,7 @@ fn scan_input(
                                     x.entry(&entry, cov, &mut |s, cov| fs.statement(s, cov));
                                 },
                             );
+                            x.flush_counts(&mut cov);
                             if let Err((line, e)) = res {
                                 cov.errors.push(format!("{name}: read error after line {line}: {e}; the part before was scanned"));
                                 damaged_note(&mut cov, opened.compression);
@@ -1266,6 +1269,7 @@ fn scan_input(
                             x.entry(&entry, cov, &mut |s, cov| fs.statement(s, cov));
                         },
                     );
+                    x.flush_counts(&mut cov);
                     if let Err((line, e)) = res {
                         cov.errors.push(format!("{name}: read error after line {line}: {e}; the part before was scanned"));
                         damaged_note(&mut cov, opened.compression);

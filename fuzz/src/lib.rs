@@ -89,5 +89,6 @@ impl Drain {
             *statements += 1;
             let _ = normalize(&s.text);
         });
+        self.extractor.flush_counts(cov);
     }
 }
