@@ -201,6 +201,29 @@ impl Matcher {
         let mut spans = SPARE.with(std::cell::Cell::take);
         spans.clear();
         spans.resize(self.pieces.len(), None);
+        // Most lines match along the first choice of every piece: found
+        // without the search.
+        match self.first_path(text, &mut spans) {
+            First::Match(severity, message) => {
+                return Outcome::Match(Spans {
+                    pieces: spans,
+                    severity,
+                    message,
+                })
+            }
+            First::Unsure => {
+                recycle(spans);
+                return Outcome::Unsure;
+            }
+            First::Search => {}
+        }
+        spans.fill(None);
+        self.search(text, spans)
+    }
+
+    /// Matches `text` by the backtracking search alone, filling `spans`
+    /// (one per piece, all `None`).
+    fn search(&self, text: &str, spans: Vec<Option<(usize, usize)>>) -> Outcome {
         let mut r = Run {
             m: self,
             text,
@@ -225,6 +248,274 @@ impl Matcher {
                 Outcome::Unsure
             }
         }
+    }
+}
+
+/// What following the first choice of every piece gave.
+enum First {
+    /// The match (the severity's range, where the message starts): the
+    /// one the search finds, since it tries this path first.
+    Match((usize, usize), usize),
+    /// The search would give up on this path ([`Outcome::Unsure`]) before
+    /// trying any other.
+    Unsure,
+    /// The path fails: the search decides.
+    Search,
+}
+
+impl From<Unsure> for First {
+    fn from(_: Unsure) -> Self {
+        First::Unsure
+    }
+}
+
+/// The first path: a piece's first choice, or `Err(First::Search)` when it
+/// has none (or `First::Unsure`).
+type Choice = Result<usize, First>;
+
+impl Matcher {
+    /// Follows the first choice of every piece, in the order
+    /// [`Run::piece`] tries them, charging the same budget: when that path
+    /// matches, it is the match the search returns (it tries it first), so
+    /// the search is needed only when it fails.
+    fn first_path(&self, text: &str, spans: &mut [Option<(usize, usize)>]) -> First {
+        let mut f = FirstPath {
+            m: self,
+            text,
+            b: text.as_bytes(),
+            budget: BUDGET + 16 * text.len() as u64,
+        };
+        let mut pos = 0;
+        for (i, piece) in self.pieces.iter().enumerate() {
+            let end = match f
+                .charge(ATTEMPT_COST)
+                .map_err(First::from)
+                .and_then(|()| f.piece(i, piece, pos))
+            {
+                Ok(end) => end,
+                Err(e) => return e,
+            };
+            if let Some(s) = spans.get_mut(i) {
+                *s = Some((pos, end));
+            }
+            pos = end;
+        }
+        if f.charge(ATTEMPT_COST).is_err() {
+            return First::Unsure;
+        }
+        match tail_at(f.b, pos) {
+            Some((severity, message)) => First::Match(severity, message),
+            None => First::Search,
+        }
+    }
+}
+
+/// The state of [`Matcher::first_path`].
+struct FirstPath<'a> {
+    m: &'a Matcher,
+    text: &'a str,
+    b: &'a [u8],
+    budget: u64,
+}
+
+impl FirstPath<'_> {
+    fn charge(&mut self, cost: u64) -> Result<(), Unsure> {
+        self.budget = self.budget.checked_sub(cost).ok_or(Unsure)?;
+        Ok(())
+    }
+
+    /// Where the first choice of piece `i` at `pos` ends.
+    fn piece(&mut self, i: usize, piece: &Piece, pos: usize) -> Choice {
+        let b = self.b;
+        let none = Err(First::Search);
+        let local = after(b, pos).starts_with(b"[local]");
+        match piece {
+            Piece::Lit(l) => {
+                if after(b, pos).starts_with(l.as_bytes()) {
+                    Ok(pos + l.len())
+                } else {
+                    none
+                }
+            }
+            Piece::Spaces => Ok(pos + after(b, pos).iter().take_while(|c| **c == b' ').count()),
+            Piece::Lazy => self.lazy(i, pos, true, |_| true),
+            Piece::Host if local => Ok(pos + 7),
+            Piece::Host => self.lazy(i, pos, false, |c| {
+                !c.is_whitespace() && c != '(' && c != ')'
+            }),
+            Piece::HostPort if local => Ok(pos + 7),
+            Piece::HostPort => {
+                // The shortest host (none) with the greedy `(port)` first.
+                if b.get(pos) == Some(&b'(') {
+                    let n = digit_run(b, pos + 1)?;
+                    if n > 0 && b.get(pos + 1 + n) == Some(&b')') {
+                        return Ok(pos + n + 2);
+                    }
+                }
+                Ok(pos)
+            }
+            Piece::LocalOrWord if local => Ok(pos + 7),
+            Piece::LocalOrWord => self.lazy(i, pos, false, |c| !c.is_whitespace()),
+            Piece::BackendType => {
+                match BACKEND_TYPES
+                    .iter()
+                    .find(|t| after(b, pos).starts_with(t.as_bytes()))
+                {
+                    Some(t) => Ok(pos + t.len()),
+                    None => self.lazy(i, pos, true, |_| true),
+                }
+            }
+            Piece::Digits => match digit_run(b, pos)? {
+                0 => none,
+                n => Ok(pos + n),
+            },
+            Piece::DigitsOpt => Ok(pos + digit_run(b, pos)?),
+            Piece::SignedDigits => {
+                let sign = usize::from(b.get(pos) == Some(&b'-'));
+                match digit_run(b, pos + sign)? {
+                    0 => none,
+                    n => Ok(pos + sign + n),
+                }
+            }
+            Piece::Vxid => {
+                let n = digit_run(b, pos)?;
+                if n > 0 && b.get(pos + n) == Some(&b'/') {
+                    let m = digit_run(b, pos + n + 1)?;
+                    if m > 0 {
+                        return Ok(pos + n + 1 + m);
+                    }
+                }
+                Ok(pos)
+            }
+            Piece::Time | Piece::TimeMs => self.time(pos, matches!(piece, Piece::TimeMs)),
+            Piece::Epoch => {
+                let n = digit_run(b, pos)?;
+                if n == 0 || b.get(pos + n) != Some(&b'.') {
+                    return none;
+                }
+                match digit_run(b, pos + n + 1)? {
+                    0 => none,
+                    m => Ok(pos + n + 1 + m),
+                }
+            }
+            Piece::Sqlstate => {
+                if b.get(pos..pos + 5)
+                    .is_some_and(|s| s.iter().all(|c| is_sqlstate_char(*c)))
+                {
+                    Ok(pos + 5)
+                } else {
+                    none
+                }
+            }
+            Piece::Session => {
+                let hex = |c: &u8| c.is_ascii_digit() || (b'a'..=b'f').contains(c);
+                let n = after(b, pos).iter().take_while(|c| hex(c)).count();
+                if n == 0 || b.get(pos + n) != Some(&b'.') {
+                    return none;
+                }
+                match after(b, pos + n + 1).iter().take_while(|c| hex(c)).count() {
+                    0 => none,
+                    m => Ok(pos + n + 1 + m),
+                }
+            }
+        }
+    }
+
+    /// The shortest lazy run [`Run::lazy`] tries first.
+    fn lazy(&mut self, i: usize, pos: usize, any: bool, ok: impl Fn(char) -> bool) -> Choice {
+        let lit = match self.m.pieces.get(i + 1) {
+            Some(Piece::Lit(l)) if Some(i + 1) != self.m.optional_from => Some(l.as_bytes()),
+            _ => None,
+        };
+        let b = self.b;
+        if let (true, Some(l)) = (any, lit) {
+            let mut from = pos;
+            while let Some(off) = l.first().and_then(|&c| memchr::memchr(c, after(b, from))) {
+                self.charge(off as u64 + 1)?;
+                let end = from + off;
+                if after(b, end).starts_with(l) {
+                    return Ok(end);
+                }
+                from = end + 1;
+            }
+            return Err(First::Search);
+        }
+        let mut end = pos;
+        loop {
+            if lit.is_none_or(|l| after(b, end).starts_with(l)) {
+                return Ok(end);
+            }
+            match self.text.get(end..).unwrap_or_default().chars().next() {
+                Some(c) if any || ok(c) => {
+                    self.charge(1)?;
+                    end += c.len_utf8();
+                }
+                _ => return Err(First::Search),
+            }
+        }
+    }
+
+    /// The timestamp [`Run::time`] tries first: the longest fraction, then
+    /// the zone [`Run::zone`] tries first.
+    fn time(&mut self, pos: usize, ms: bool) -> Choice {
+        let b = self.b;
+        for (off, n) in [(0, 4), (5, 2), (8, 2), (11, 2), (14, 2), (17, 2)] {
+            if !digits_exact(b, pos + off, n)? {
+                return Err(First::Search);
+            }
+        }
+        if b.get(pos + 4) != Some(&b'-')
+            || b.get(pos + 7) != Some(&b'-')
+            || !matches!(b.get(pos + 10), Some(b' ' | b'T'))
+            || b.get(pos + 13) != Some(&b':')
+            || b.get(pos + 16) != Some(&b':')
+        {
+            return Err(First::Search);
+        }
+        let at = pos + 19;
+        if !ms {
+            return self.zone(at.min(b.len()));
+        }
+        if b.get(at) != Some(&b'.') {
+            return Err(First::Search);
+        }
+        match digit_run(b, at + 1)?.min(6) {
+            0 => Err(First::Search),
+            n => self.zone(at + 1 + n),
+        }
+    }
+
+    /// The zone [`Run::zone`] tries first at `at`: after a space, then
+    /// without one; none when neither starts a zone.
+    fn zone(&mut self, at: usize) -> Choice {
+        let b = self.b;
+        for start in [at + 1, at] {
+            if start == at + 1 && b.get(at) != Some(&b' ') {
+                continue;
+            }
+            match b.get(start) {
+                Some(c) if is_zone_start(*c) => {
+                    let n = after(b, start + 1)
+                        .iter()
+                        .take(30)
+                        .take_while(|c| is_zone_char(**c))
+                        .count();
+                    return Ok(start + 1 + n);
+                }
+                Some(b'+' | b'-') if digits_exact(b, start + 1, 2)? => {
+                    let h = start + 3;
+                    if b.get(h) == Some(&b':') && digits_exact(b, h + 1, 2)? {
+                        return Ok(h + 3);
+                    }
+                    if digits_exact(b, h, 2)? {
+                        return Ok(h + 2);
+                    }
+                    return Ok(h);
+                }
+                _ => {}
+            }
+        }
+        Ok(at)
     }
 }
 
@@ -543,33 +834,41 @@ impl Run<'_> {
 
     /// `(SEVERITY):  ?(?:SQLSTATE:  ?)?(.*)$` at `pos`.
     fn tail(&mut self, pos: usize) -> Step {
-        let b = self.b;
-        let rest = after(b, pos);
-        // A severity is a word that ends at the first `:` (`DEBUG1` to
-        // `DEBUG5` too): at most one alternative can match.
-        let Some(sev) = memchr::memchr(b':', rest.get(..10).unwrap_or(rest)) else {
-            return Ok(false);
-        };
-        let word = rest.get(..sev).unwrap_or(rest);
-        let known = SEVERITIES.iter().any(|s| s.as_bytes() == word)
-            || matches!(word, [b'D', b'E', b'B', b'U', b'G', b'1'..=b'5']);
-        if !known || rest.get(sev + 1) != Some(&b' ') {
-            return Ok(false);
+        match tail_at(self.b, pos) {
+            Some((severity, message)) => {
+                self.severity = severity;
+                self.message = message;
+                Ok(true)
+            }
+            None => Ok(false),
         }
-        let mut at = pos + sev + 2;
+    }
+}
+
+/// `(SEVERITY):  ?(?:SQLSTATE:  ?)?(.*)$` at `pos`: where the severity
+/// and the message are.
+fn tail_at(b: &[u8], pos: usize) -> Option<((usize, usize), usize)> {
+    let rest = after(b, pos);
+    // A severity is a word that ends at the first `:` (`DEBUG1` to
+    // `DEBUG5` too): at most one alternative can match.
+    let sev = memchr::memchr(b':', rest.get(..10).unwrap_or(rest))?;
+    let word = rest.get(..sev).unwrap_or(rest);
+    let known = SEVERITIES.iter().any(|s| s.as_bytes() == word)
+        || matches!(word, [b'D', b'E', b'B', b'U', b'G', b'1'..=b'5']);
+    if !known || rest.get(sev + 1) != Some(&b' ') {
+        return None;
+    }
+    let mut at = pos + sev + 2;
+    if b.get(at) == Some(&b' ') {
+        at += 1;
+    }
+    if sqlstate_at(b, at) && after(b, at + 5).starts_with(b": ") {
+        at += 7;
         if b.get(at) == Some(&b' ') {
             at += 1;
         }
-        if sqlstate_at(b, at) && after(b, at + 5).starts_with(b": ") {
-            at += 7;
-            if b.get(at) == Some(&b' ') {
-                at += 1;
-            }
-        }
-        self.severity = (pos, pos + sev);
-        self.message = at;
-        Ok(true)
     }
+    Some(((pos, pos + sev), at))
 }
 
 /// The bytes of `b` from `pos` on (empty past the end).
@@ -850,6 +1149,60 @@ mod tests {
         }
         // The regex is asked only for the rare undecidable line.
         assert!(decided * 10 > total * 8, "{decided} of {total}");
+    }
+
+    /// The first path, where it decides, gives what the search gives.
+    fn check_first_path(p: &Prefix, line: &str) -> bool {
+        let m = &p.matcher;
+        let mut spans = vec![None; m.pieces.len()];
+        let first = m.first_path(line, &mut spans);
+        let search = m.search(line, vec![None; m.pieces.len()]);
+        match first {
+            super::First::Match(severity, message) => {
+                let got = Outcome::Match(super::Spans {
+                    pieces: spans,
+                    severity,
+                    message,
+                });
+                assert_eq!(got, search, "prefix {:?} line {line:?}", p.source);
+                true
+            }
+            super::First::Unsure => {
+                assert_eq!(
+                    search,
+                    Outcome::Unsure,
+                    "prefix {:?} line {line:?}",
+                    p.source
+                );
+                true
+            }
+            super::First::Search => false,
+        }
+    }
+
+    #[test]
+    fn first_path_matches_as_the_search_does() {
+        let lines = fixture_lines();
+        let mut r = Rng(11);
+        let (mut decided, mut total) = (0usize, 0usize);
+        for src in prefixes() {
+            let p = Prefix::compile(&src).unwrap();
+            let real = KNOWN_PREFIXES.contains(&src.as_str());
+            for l in lines.iter().filter(|_| real) {
+                total += 1;
+                decided += usize::from(check_first_path(&p, l));
+            }
+            for _ in 0..300 {
+                let line = render(&mut r, &src);
+                let mutated = mutate(&mut r, &line);
+                for l in [line, mutated] {
+                    total += 1;
+                    decided += usize::from(check_first_path(&p, &l));
+                }
+            }
+        }
+        // Not vacuous: the first path decides many lines, and not all.
+        assert!(decided > 20_000 && decided < total, "{decided} of {total}");
     }
 
     #[test]
