@@ -336,61 +336,8 @@ impl Extractor {
         let b = e.backend.as_ref().and_then(|k| self.backends.get(k));
         let mut actor = Actor::default();
         let mut inherit = None;
-        self.actor_from(e, b, &mut actor, &mut inherit);
+        actor_from(self.chunk, e, b, &mut actor, &mut inherit);
         (actor, inherit)
-    }
-
-    /// Sets `actor` to who logged `e` and `inherit` to which of its fields
-    /// come from before the chunk (reusing the buffers of both), `b` being
-    /// the state of `e`'s backend.
-    fn actor_from(
-        &self,
-        e: &LogEntry,
-        b: Option<&Backend>,
-        actor: &mut Actor,
-        inherit: &mut Option<Inherit>,
-    ) {
-        set_reusing(&mut actor.user, or_kept(&e.user, b.map(|b| &b.user)));
-        set_reusing(
-            &mut actor.database,
-            or_kept(&e.database, b.map(|b| &b.database)),
-        );
-        set_reusing(
-            &mut actor.application,
-            or_kept(&e.application, b.map(|b| &b.application)),
-        );
-        set_reusing(&mut actor.client, or_kept(&e.client, b.map(|b| &b.client)));
-        let open = match (&e.backend, b) {
-            (Some(_), Some(b)) => b.inherits,
-            (Some(_), None) => self.chunk,
-            (None, _) => false,
-        };
-        let (user, database, application, client) = (
-            actor.user.is_none(),
-            actor.database.is_none(),
-            actor.application.is_none(),
-            actor.client.is_none(),
-        );
-        match e.backend.as_ref().filter(|_| open) {
-            Some(key) if user || database || application || client => match inherit {
-                Some(i) => {
-                    i.backend.clear();
-                    i.backend.push_str(key);
-                    (i.user, i.database, i.application, i.client) =
-                        (user, database, application, client);
-                }
-                None => {
-                    *inherit = Some(Inherit {
-                        backend: key.clone(),
-                        user,
-                        database,
-                        application,
-                        client,
-                    });
-                }
-            },
-            _ => *inherit = None,
-        }
     }
 
     fn backend(&mut self, e: &LogEntry) -> Option<&mut Backend> {
@@ -437,24 +384,7 @@ impl Extractor {
     /// [`Extractor::make_statement`] into `s`, reusing its buffers.
     fn fill_statement(&self, e: &LogEntry, sql: &str, failed: bool, s: &mut Statement) {
         let b = e.backend.as_ref().and_then(|k| self.backends.get(k));
-        self.actor_from(e, b, &mut s.actor, &mut s.inherit);
-        s.text.clear();
-        s.text.push_str(sql);
-        s.time = e.time;
-        s.calls = 1;
-        s.failed = failed;
-        s.line = e.line;
-        s.toplevel = None;
-        s.truncated = self.truncating;
-        s.inside = None;
-        s.audit_object = None;
-        match b.and_then(|b| b.search_path.as_ref()) {
-            Some(p) => match &mut s.search_path {
-                Some(mine) => mine.clone_from(p),
-                None => s.search_path = Some(p.clone()),
-            },
-            None => s.search_path = None,
-        }
+        fill_statement(self.chunk, self.truncating, e, b, sql, failed, s);
     }
 
     /// A statement logged by log_statement or log_min_duration_statement:
@@ -468,13 +398,18 @@ impl Extractor {
     ) {
         let duration = duration_ms(&e.message);
         cov.logging.logged_statement(sql, duration);
+        let (chunk, truncating) = (self.chunk, self.truncating);
         let mut path_changed = false;
-        if let Some(b) = self.backend(e) {
+        let mut s = std::mem::take(&mut self.scratch);
+        // One lookup of the backend, for its state and the statement's actor.
+        let mut b = self.backend(e);
+        if let Some(b) = b.as_deref_mut() {
             if b.logged
                 .as_ref()
                 .is_some_and(|l| l.by_audit && l.text == sql)
             {
                 b.logged = None;
+                self.scratch = s;
                 self.count("statement_already_audited");
                 return;
             }
@@ -496,10 +431,9 @@ impl Extractor {
             }
             path_changed = b.note(sql);
         }
+        fill_statement(chunk, truncating, e, b.as_deref(), sql, false, &mut s);
         self.sequential_state |= path_changed;
         self.count("statement");
-        let mut s = std::mem::take(&mut self.scratch);
-        self.fill_statement(e, sql, false, &mut s);
         emit(&s, cov);
         self.scratch = s;
     }
@@ -745,6 +679,92 @@ impl Extractor {
         }
     }
 }
+/// Sets `actor` to who logged `e` and `inherit` to which of its fields
+/// come from before the chunk (reusing the buffers of both), `b` being
+/// the state of `e`'s backend and `chunk` whether the extractor reads a
+/// chunk that may not be the first.
+fn actor_from(
+    chunk: bool,
+    e: &LogEntry,
+    b: Option<&Backend>,
+    actor: &mut Actor,
+    inherit: &mut Option<Inherit>,
+) {
+    set_reusing(&mut actor.user, or_kept(&e.user, b.map(|b| &b.user)));
+    set_reusing(
+        &mut actor.database,
+        or_kept(&e.database, b.map(|b| &b.database)),
+    );
+    set_reusing(
+        &mut actor.application,
+        or_kept(&e.application, b.map(|b| &b.application)),
+    );
+    set_reusing(&mut actor.client, or_kept(&e.client, b.map(|b| &b.client)));
+    let open = match (&e.backend, b) {
+        (Some(_), Some(b)) => b.inherits,
+        (Some(_), None) => chunk,
+        (None, _) => false,
+    };
+    let (user, database, application, client) = (
+        actor.user.is_none(),
+        actor.database.is_none(),
+        actor.application.is_none(),
+        actor.client.is_none(),
+    );
+    match e.backend.as_ref().filter(|_| open) {
+        Some(key) if user || database || application || client => match inherit {
+            Some(i) => {
+                i.backend.clear();
+                i.backend.push_str(key);
+                (i.user, i.database, i.application, i.client) =
+                    (user, database, application, client);
+            }
+            None => {
+                *inherit = Some(Inherit {
+                    backend: key.clone(),
+                    user,
+                    database,
+                    application,
+                    client,
+                });
+            }
+        },
+        _ => *inherit = None,
+    }
+}
+
+/// The statement `sql` of `e` into `s`, reusing its buffers: `b` is the
+/// state of `e`'s backend, `chunk` whether the extractor reads a chunk that
+/// may not be the first, `truncating` whether the log cut `e` short.
+fn fill_statement(
+    chunk: bool,
+    truncating: bool,
+    e: &LogEntry,
+    b: Option<&Backend>,
+    sql: &str,
+    failed: bool,
+    s: &mut Statement,
+) {
+    actor_from(chunk, e, b, &mut s.actor, &mut s.inherit);
+    s.text.clear();
+    s.text.push_str(sql);
+    s.time = e.time;
+    s.calls = 1;
+    s.failed = failed;
+    s.line = e.line;
+    s.toplevel = None;
+    s.truncated = truncating;
+    s.inside = None;
+    s.audit_object = None;
+    match b.and_then(|b| b.search_path.as_ref()) {
+        Some(p) => match &mut s.search_path {
+            Some(mine) => mine.clone_from(p),
+            None => s.search_path = Some(p.clone()),
+        },
+        None => s.search_path = None,
+    }
+}
+
 /// Sets `slot` to `text`, reusing its buffer.
 /// An entry's own value of an actor field, or else the backend's.
 fn or_kept<'a>(own: &'a Option<String>, kept: Option<&'a Option<String>>) -> Option<&'a str> {

@@ -92,22 +92,27 @@ impl<'a> Lexer<'a> {
     fn skip_quoted(&mut self, backslash_escapes: bool) {
         self.pos += 1;
         while self.pos < self.bytes.len() {
-            let Some(&b) = self.bytes.get(self.pos) else {
+            // Jump to the next byte that matters.
+            let rest = self.bytes.get(self.pos..).unwrap_or_default();
+            let next = if backslash_escapes {
+                memchr::memchr2(b'\'', b'\\', rest)
+            } else {
+                memchr::memchr(b'\'', rest)
+            };
+            let Some(off) = next else {
                 break;
             };
-            if backslash_escapes && b == b'\\' {
+            self.pos += off;
+            if self.peek(0) == b'\\' {
                 self.pos += 2;
                 continue;
             }
-            if b == b'\'' {
-                if self.peek(1) == b'\'' {
-                    self.pos += 2;
-                    continue;
-                }
-                self.pos += 1;
-                return;
+            if self.peek(1) == b'\'' {
+                self.pos += 2;
+                continue;
             }
             self.pos += 1;
+            return;
         }
         self.pos = self.bytes.len();
     }

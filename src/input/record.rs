@@ -62,6 +62,30 @@ pub fn set_reusing(slot: &mut Option<String>, v: Option<&str>) {
     }
 }
 
+/// [`set_reusing`], keeping the buffer of a value that goes away in `spare`
+/// and taking a buffer from there for a value that comes back (a field of
+/// the hot paths comes and goes from one record to the next).
+pub fn set_pooled(slot: &mut Option<String>, v: Option<&str>, spare: &mut Vec<String>) {
+    match (slot.as_mut(), v) {
+        (Some(s), Some(v)) => {
+            s.clear();
+            s.push_str(v);
+        }
+        (None, Some(v)) => {
+            let mut s = spare.pop().unwrap_or_default();
+            s.push_str(v);
+            *slot = Some(s);
+        }
+        (Some(_), None) => {
+            if let Some(mut s) = slot.take() {
+                s.clear();
+                spare.push(s);
+            }
+        }
+        (None, None) => {}
+    }
+}
+
 /// Remembers whether an unknown time-zone note was already added, and the
 /// last timestamp read.
 #[derive(Debug, Default)]

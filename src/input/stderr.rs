@@ -5,7 +5,7 @@
 use std::io::BufRead;
 
 use super::prefix::{Prefix, KNOWN_PREFIXES};
-use super::record::set_reusing;
+use super::record::set_pooled;
 use super::LogEntry;
 use crate::inventory::FileCoverage;
 use crate::time::TimeMemo;
@@ -163,6 +163,8 @@ struct Entries<'p> {
     line_no: u64,
     unknown_zone_noted: bool,
     times: TimeMemo,
+    /// Buffers of actor fields absent from the current line.
+    spare: Vec<String>,
 }
 
 impl<'p> Entries<'p> {
@@ -174,6 +176,7 @@ impl<'p> Entries<'p> {
             line_no,
             unknown_zone_noted: false,
             times: TimeMemo::default(),
+            spare: Vec::new(),
         }
     }
 
@@ -241,11 +244,12 @@ impl<'p> Entries<'p> {
                 let e = &mut self.current;
                 e.line = self.line_no;
                 e.time = time.map(|t| t.millis);
-                set_reusing(&mut e.backend, parts.session.or(parts.pid));
-                set_reusing(&mut e.user, parts.user);
-                set_reusing(&mut e.database, parts.database);
-                set_reusing(&mut e.application, parts.application);
-                set_reusing(&mut e.client, parts.client);
+                let spare = &mut self.spare;
+                set_pooled(&mut e.backend, parts.session.or(parts.pid), spare);
+                set_pooled(&mut e.user, parts.user, spare);
+                set_pooled(&mut e.database, parts.database, spare);
+                set_pooled(&mut e.application, parts.application, spare);
+                set_pooled(&mut e.client, parts.client, spare);
                 e.severity.clear();
                 e.severity.push_str(parts.severity);
                 e.message.clear();
