@@ -899,6 +899,9 @@ fn scan_chunked(
                 // as the chunk is done, so that the rows exist once (not
                 // once per thread) however many threads scan.
                 let merged = Mutex::new(Inventory::new(cfg.targets.clone()));
+                // Chunk inventories waiting for `merged`: a thread that finds
+                // it taken leaves its part here and goes on scanning.
+                let backlog: Mutex<Vec<Inventory>> = Mutex::default();
                 rx.into_iter()
                     .par_bridge()
                     .for_each_init(Front::default, |front, c| {
@@ -958,13 +961,32 @@ fn scan_chunked(
                         gate.settled(settled);
                         let mut inv = fs.finish();
                         inv.files.insert(name.to_string(), part_cov);
-                        let mut merged = merged.lock().unwrap_or_else(|e| e.into_inner());
-                        merged.merge(inv);
                         for mut t in full {
-                            t.flush(&mut merged, shared.analyzer, name);
+                            t.flush(&mut inv, shared.analyzer, name);
+                        }
+                        // Merging is commutative and associative: parts
+                        // merged later, or in another order, give the same
+                        // inventory.
+                        let mut merged = match merged.try_lock() {
+                            Ok(m) => m,
+                            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+                            Err(std::sync::TryLockError::WouldBlock) => {
+                                backlog.lock().unwrap_or_else(|e| e.into_inner()).push(inv);
+                                return;
+                            }
+                        };
+                        merged.merge(inv);
+                        let waiting =
+                            std::mem::take(&mut *backlog.lock().unwrap_or_else(|e| e.into_inner()));
+                        for part in waiting {
+                            merged.merge(part);
                         }
                     });
-                merged.into_inner().unwrap_or_else(|e| e.into_inner())
+                let mut merged = merged.into_inner().unwrap_or_else(|e| e.into_inner());
+                for part in backlog.into_inner().unwrap_or_else(|e| e.into_inner()) {
+                    merged.merge(part);
+                }
+                merged
             }
         };
         drop(closer);
