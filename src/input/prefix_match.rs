@@ -331,7 +331,7 @@ impl FirstPath<'_> {
         let local = after(b, pos).starts_with(b"[local]");
         match piece {
             Piece::Lit(l) => {
-                if after(b, pos).starts_with(l.as_bytes()) {
+                if starts(b, pos, l.as_bytes()) {
                     Ok(pos + l.len())
                 } else {
                     none
@@ -433,7 +433,7 @@ impl FirstPath<'_> {
             while let Some(off) = l.first().and_then(|&c| memchr::memchr(c, after(b, from))) {
                 self.charge(off as u64 + 1)?;
                 let end = from + off;
-                if after(b, end).starts_with(l) {
+                if starts(b, end, l) {
                     return Ok(end);
                 }
                 from = end + 1;
@@ -442,7 +442,7 @@ impl FirstPath<'_> {
         }
         let mut end = pos;
         loop {
-            if lit.is_none_or(|l| after(b, end).starts_with(l)) {
+            if lit.is_none_or(|l| starts(b, end, l)) {
                 return Ok(end);
             }
             match self.text.get(end..).unwrap_or_default().chars().next() {
@@ -869,6 +869,14 @@ fn tail_at(b: &[u8], pos: usize) -> Option<((usize, usize), usize)> {
         }
     }
     Some(((pos, pos + sev), at))
+}
+
+/// Whether `lit` is at `pos` of `b`: compared in line (literals are a
+/// byte or two, shorter than a call to `memcmp` is worth).
+fn starts(b: &[u8], pos: usize, lit: &[u8]) -> bool {
+    lit.iter()
+        .enumerate()
+        .all(|(k, c)| b.get(pos + k) == Some(c))
 }
 
 /// The bytes of `b` from `pos` on (empty past the end).
