@@ -191,7 +191,7 @@ impl Tally {
         let file: Arc<str> = file.into();
         for (_, list) in std::mem::take(&mut self.entries) {
             for (x, c) in list {
-                rows(inv, analyzer, &file, &x, &c);
+                rows(inv, analyzer, &file, x, &c);
             }
         }
     }
@@ -209,8 +209,16 @@ fn keep_line(lines: &mut Vec<u64>, line: u64) {
 }
 
 /// The rows of one tally entry: what each of its statements gives, added up.
-fn rows(inv: &mut Inventory, analyzer: &Analyzer<'_>, file: &Arc<str>, x: &Shared, c: &Counts) {
-    let actor = Arc::new(x.actor.clone());
+fn rows(inv: &mut Inventory, analyzer: &Analyzer<'_>, file: &Arc<str>, x: Shared, c: &Counts) {
+    // The entry's actor becomes the rows' (moved, not copied and freed).
+    let Shared {
+        actor,
+        inside,
+        toplevel,
+        truncated,
+        inherit: _,
+    } = x;
+    let actor = Arc::new(actor);
     for st in &c.analysis.statements {
         let query: Arc<str> = st.query.as_str().into();
         let fingerprint: Arc<str> = st.fingerprint.as_str().into();
@@ -222,11 +230,11 @@ fn rows(inv: &mut Inventory, analyzer: &Analyzer<'_>, file: &Arc<str>, x: &Share
             }
             // A pg_stat_statements row run inside a function: the
             // function whose body holds the statement.
-            let nested_in = match (&x.inside, x.toplevel) {
+            let nested_in = match (&inside, toplevel) {
                 (None, Some(false)) => analyzer.routines_containing(&st.fingerprint),
                 _ => None,
             };
-            let via: Arc<str> = match x.inside.as_ref().or(nested_in.as_ref()) {
+            let via: Arc<str> = match inside.as_ref().or(nested_in.as_ref()) {
                 None => r.via.as_str().into(),
                 Some(f) if r.via == "direct" => format!("substatement of {f}").into(),
                 Some(f) => format!("substatement of {f} > {}", r.via).into(),
@@ -238,7 +246,7 @@ fn rows(inv: &mut Inventory, analyzer: &Analyzer<'_>, file: &Arc<str>, x: &Share
                 actor: Arc::clone(&actor),
                 fingerprint: Arc::clone(&fingerprint),
             };
-            let (confidence, reason) = if x.truncated {
+            let (confidence, reason) = if truncated {
                 (
                     r.confidence.min(Confidence::Possible),
                     Some(match &r.reason {
