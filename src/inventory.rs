@@ -565,7 +565,14 @@ impl Inventory {
     }
 
     /// Folds `other` (same targets) into `self`. Commutative and associative.
-    pub fn merge(&mut self, other: Inventory) {
+    pub fn merge(&mut self, mut other: Inventory) {
+        // The smaller side's rows are folded into the larger's (with the
+        // texts it shares): taking a whole input's rows into an empty
+        // inventory costs nothing.
+        if other.deps.len() > self.deps.len() {
+            std::mem::swap(&mut self.deps, &mut other.deps);
+            std::mem::swap(&mut self.strings, &mut other.strings);
+        }
         for (k, v) in other.deps {
             self.add_dep(k, v);
         }
