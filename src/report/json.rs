@@ -291,19 +291,24 @@ fn dependency_doc(inv: &Inventory, k: &DepKey, s: &DepStats) -> DependencyDoc {
             .iter()
             .map(|r| format!("{}:{}", r.file, r.line))
             .collect(),
-        accepted: match inv.acceptance(k) {
-            Acceptance::None => None,
-            Acceptance::Accepted(r) => Some(AcceptedDoc {
-                reason: r.reason,
-                expires: r.expires,
-                expired: false,
-            }),
-            Acceptance::Expired(r) => Some(AcceptedDoc {
-                reason: r.reason,
-                expires: r.expires,
-                expired: true,
-            }),
-        },
+        accepted: accepted_doc(inv, k),
+    }
+}
+
+/// The contract rule that accepts a row, as the document shows it.
+fn accepted_doc(inv: &Inventory, k: &DepKey) -> Option<AcceptedDoc> {
+    match inv.acceptance(k) {
+        Acceptance::None => None,
+        Acceptance::Accepted(r) => Some(AcceptedDoc {
+            reason: r.reason,
+            expires: r.expires,
+            expired: false,
+        }),
+        Acceptance::Expired(r) => Some(AcceptedDoc {
+            reason: r.reason,
+            expires: r.expires,
+            expired: true,
+        }),
     }
 }
 
@@ -515,7 +520,12 @@ mod tests {
                 last_seen: (n % 4 != 0).then_some(1_700_000_100_000),
                 query: format!("select legacy_email from users where id = ${n}").into(),
                 sources: vec![SourceRef {
-                    file: "a.log".into(),
+                    // Names that need escaping in JSON, on some rows.
+                    file: if n % 2 == 1 {
+                        "logs\\a \"ü\"\t.log".into()
+                    } else {
+                        "a.log".into()
+                    },
                     line: n + 10,
                 }],
             };
