@@ -6,6 +6,9 @@
 //! answers [`Outcome::Unsure`] where it cannot decide alone (a non-ASCII
 //! character where the regex's Unicode `\d` might see a digit, or a line
 //! that would need too many attempts), and the caller asks the regex.
+//! Before the search, the first choice of every piece is followed in one
+//! pass ([`Matcher::first_path`]): the search tries that path first, so
+//! where it matches it is the search's answer, and most lines match there.
 
 /// A piece of a compiled prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
