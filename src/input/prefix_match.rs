@@ -176,6 +176,31 @@ fn is_zone_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'/' | b'_' | b'+' | b'-')
 }
 
+/// `\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}` at `pos` (the digits checked
+/// first: a non-ASCII character among them makes the matcher unsure).
+fn date_time_at(b: &[u8], pos: usize) -> Result<bool, Unsure> {
+    for (off, n) in [(0, 4), (5, 2), (8, 2), (11, 2), (14, 2), (17, 2)] {
+        if !digits_exact(b, pos + off, n)? {
+            return Ok(false);
+        }
+    }
+    Ok(b.get(pos + 4) == Some(&b'-')
+        && b.get(pos + 7) == Some(&b'-')
+        && matches!(b.get(pos + 10), Some(b' ' | b'T'))
+        && b.get(pos + 13) == Some(&b':')
+        && b.get(pos + 16) == Some(&b':'))
+}
+
+/// How many zone-name characters (at most 30) follow a zone's first
+/// letter, from `pos`.
+fn zone_word_rest(b: &[u8], pos: usize) -> usize {
+    after(b, pos)
+        .iter()
+        .take(30)
+        .take_while(|c| is_zone_char(**c))
+        .count()
+}
+
 fn is_sqlstate_char(c: u8) -> bool {
     c.is_ascii_digit() || c.is_ascii_uppercase()
 }
@@ -277,6 +302,15 @@ impl From<Unsure> for First {
 type Choice = Result<usize, First>;
 
 impl Matcher {
+    /// The literal that must follow piece `i` (none when the next piece is
+    /// not a literal, or starts the optional `%q` tail).
+    fn literal_after(&self, i: usize) -> Option<&[u8]> {
+        match self.pieces.get(i + 1) {
+            Some(Piece::Lit(l)) if Some(i + 1) != self.optional_from => Some(l.as_bytes()),
+            _ => None,
+        }
+    }
+
     /// Follows the first choice of every piece, in the order
     /// [`Run::piece`] tries them, charging the same budget: when that path
     /// matches, it is the match the search returns (it tries it first), so
@@ -426,10 +460,7 @@ impl FirstPath<'_> {
 
     /// The shortest lazy run [`Run::lazy`] tries first.
     fn lazy(&mut self, i: usize, pos: usize, any: bool, ok: impl Fn(char) -> bool) -> Choice {
-        let lit = match self.m.pieces.get(i + 1) {
-            Some(Piece::Lit(l)) if Some(i + 1) != self.m.optional_from => Some(l.as_bytes()),
-            _ => None,
-        };
+        let lit = self.m.literal_after(i);
         let b = self.b;
         if let (true, Some(l)) = (any, lit) {
             let mut from = pos;
@@ -462,17 +493,7 @@ impl FirstPath<'_> {
     /// the zone [`Run::zone`] tries first.
     fn time(&mut self, pos: usize, ms: bool) -> Choice {
         let b = self.b;
-        for (off, n) in [(0, 4), (5, 2), (8, 2), (11, 2), (14, 2), (17, 2)] {
-            if !digits_exact(b, pos + off, n)? {
-                return Err(First::Search);
-            }
-        }
-        if b.get(pos + 4) != Some(&b'-')
-            || b.get(pos + 7) != Some(&b'-')
-            || !matches!(b.get(pos + 10), Some(b' ' | b'T'))
-            || b.get(pos + 13) != Some(&b':')
-            || b.get(pos + 16) != Some(&b':')
-        {
+        if !date_time_at(b, pos)? {
             return Err(First::Search);
         }
         let at = pos + 19;
@@ -498,11 +519,7 @@ impl FirstPath<'_> {
             }
             match b.get(start) {
                 Some(c) if is_zone_start(*c) => {
-                    let n = after(b, start + 1)
-                        .iter()
-                        .take(30)
-                        .take_while(|c| is_zone_char(**c))
-                        .count();
+                    let n = zone_word_rest(b, start + 1);
                     return Ok(start + 1 + n);
                 }
                 Some(b'+' | b'-') if digits_exact(b, start + 1, 2)? => {
@@ -715,10 +732,7 @@ impl Run<'_> {
     /// first. When the next piece is a literal, only the ends where it
     /// follows are tried (the others fail on it anyway).
     fn lazy(&mut self, i: usize, pos: usize, any: bool, ok: impl Fn(char) -> bool) -> Step {
-        let lit = match self.m.pieces.get(i + 1) {
-            Some(Piece::Lit(l)) if Some(i + 1) != self.m.optional_from => Some(l.as_bytes()),
-            _ => None,
-        };
+        let lit = self.m.literal_after(i);
         let b = self.b;
         if let (true, Some(l)) = (any, lit) {
             // Any character: jump from one occurrence of the literal to the
@@ -754,18 +768,7 @@ impl Run<'_> {
     /// optional; the alternatives in the regex's order.
     fn time(&mut self, i: usize, pos: usize, ms: bool) -> Step {
         let b = self.b;
-        // \d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}
-        for (off, n) in [(0, 4), (5, 2), (8, 2), (11, 2), (14, 2), (17, 2)] {
-            if !digits_exact(b, pos + off, n)? {
-                return Ok(false);
-            }
-        }
-        if b.get(pos + 4) != Some(&b'-')
-            || b.get(pos + 7) != Some(&b'-')
-            || !matches!(b.get(pos + 10), Some(b' ' | b'T'))
-            || b.get(pos + 13) != Some(&b':')
-            || b.get(pos + 16) != Some(&b':')
-        {
+        if !date_time_at(b, pos)? {
             return Ok(false);
         }
         let mut at = pos + 19;
@@ -802,11 +805,7 @@ impl Run<'_> {
             }
             match b.get(start) {
                 Some(c) if is_zone_start(*c) => {
-                    let n = after(b, start + 1)
-                        .iter()
-                        .take(30)
-                        .take_while(|c| is_zone_char(**c))
-                        .count();
+                    let n = zone_word_rest(b, start + 1);
                     for k in (0..=n).rev() {
                         if self.next(i, pos, start + 1 + k)? {
                             return Ok(true);
