@@ -311,6 +311,17 @@ impl Matcher {
         }
     }
 
+    /// Whether every piece after piece `i` is a literal, none of them the
+    /// start of the optional `%q` tail, and the first of them exists.
+    fn only_literals_after(&self, i: usize) -> bool {
+        let rest = self.pieces.get(i + 1..).unwrap_or_default();
+        !rest.is_empty()
+            && rest.iter().all(|p| matches!(p, Piece::Lit(_)))
+            && self
+                .optional_from
+                .is_none_or(|o| o <= i || o >= self.pieces.len())
+    }
+
     /// Follows the first choice of every piece, in the order
     /// [`Run::piece`] tries them, charging the same budget: when that path
     /// matches, it is the match the search returns (it tries it first), so
@@ -324,11 +335,15 @@ impl Matcher {
         };
         let mut pos = 0;
         for (i, piece) in self.pieces.iter().enumerate() {
-            let end = match f
-                .charge(ATTEMPT_COST)
-                .map_err(First::from)
-                .and_then(|()| f.piece(i, piece, pos))
-            {
+            if f.charge(ATTEMPT_COST).is_err() {
+                return First::Unsure;
+            }
+            if matches!(piece, Piece::Lazy) && self.only_literals_after(i) {
+                // The last free field: the search tries each of its ends in
+                // turn, with nothing but literals and the tail after it.
+                return f.last_lazy(i, pos, spans);
+            }
+            let end = match f.piece(i, piece, pos) {
                 Ok(end) => end,
                 Err(e) => return e,
             };
@@ -456,6 +471,65 @@ impl FirstPath<'_> {
                 }
             }
         }
+    }
+
+    /// Piece `i`, a lazy field followed only by literals, and what follows
+    /// it: each end [`Run::lazy`] tries (where the next literal starts),
+    /// in its order and charging what the search charges, until the
+    /// literals and the tail match there.
+    fn last_lazy(&mut self, i: usize, pos: usize, spans: &mut [Option<(usize, usize)>]) -> First {
+        let b = self.b;
+        let rest = self.m.pieces.get(i + 1..).unwrap_or_default();
+        let Some(Piece::Lit(first)) = rest.first() else {
+            return First::Search;
+        };
+        let first = first.as_bytes();
+        let mut from = pos;
+        while let Some(off) = first
+            .first()
+            .and_then(|&c| memchr::memchr(c, after(b, from)))
+        {
+            if self.charge(off as u64 + 1).is_err() {
+                return First::Unsure;
+            }
+            let end = from + off;
+            from = end + 1;
+            if !starts(b, end, first) {
+                continue;
+            }
+            // `from` of each piece after the field, then of the tail.
+            let mut at = end;
+            let mut matched = true;
+            for (j, piece) in rest.iter().enumerate() {
+                if self.charge(ATTEMPT_COST).is_err() {
+                    return First::Unsure;
+                }
+                let Piece::Lit(l) = piece else {
+                    return First::Search;
+                };
+                if !starts(b, at, l.as_bytes()) {
+                    matched = false;
+                    break;
+                }
+                if let Some(s) = spans.get_mut(i + 1 + j) {
+                    *s = Some((at, at + l.len()));
+                }
+                at += l.len();
+            }
+            if !matched {
+                continue;
+            }
+            if self.charge(ATTEMPT_COST).is_err() {
+                return First::Unsure;
+            }
+            if let Some((severity, message)) = tail_at(b, at) {
+                if let Some(s) = spans.get_mut(i) {
+                    *s = Some((pos, end));
+                }
+                return First::Match(severity, message);
+            }
+        }
+        First::Search
     }
 
     /// The shortest lazy run [`Run::lazy`] tries first.
@@ -1213,6 +1287,33 @@ mod tests {
         }
         // Not vacuous: the first path decides many lines, and not all.
         assert!(decided > 20_000 && decided < total, "{decided} of {total}");
+    }
+
+    #[test]
+    fn first_path_agrees_on_hostile_lines_and_names_with_spaces() {
+        let p = Prefix::compile("%m [%p] %q%u@%d/%a ").unwrap();
+        let hostile = [
+            format!("2024-06-27 00:00:07.369 UTC [4] {}", "@/ ".repeat(20_000)),
+            format!(
+                "2024-06-27 00:00:07.369 UTC [4] u@d/{} LOG:  x",
+                "a ".repeat(40_000)
+            ),
+            format!(
+                "2024-06-27 00:00:07.369 UTC [4] u@d/{}LOG:  x",
+                "a ".repeat(5)
+            ),
+        ];
+        for l in &hostile {
+            check_first_path(&p, l);
+            assert_eq!(p.split(l), p.split_regex(l));
+        }
+        // An application name with spaces: the first pass tries each space.
+        let l = "2024-06-27 00:00:07.369 UTC [4] u@d/PostgreSQL JDBC Driver LOG:  statement: x";
+        assert!(check_first_path(&p, l), "decided by the first pass");
+        assert_eq!(
+            p.split(l).unwrap().application,
+            Some("PostgreSQL JDBC Driver")
+        );
     }
 
     #[test]
