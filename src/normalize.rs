@@ -50,6 +50,9 @@ pub struct Lexer<'a> {
 /// Byte classes of identifiers, looked up in one step on the hot path.
 const IDENT_START: u8 = 1;
 const IDENT_CONT: u8 = 2;
+/// Punctuation that is a token of one byte and nothing else: not a quote,
+/// a comment, a number, a parameter, a space or the `(` of an `IN` list.
+const PLAIN_PUNCT: u8 = 4;
 // Indexing in a constant is checked when the crate compiles: it cannot panic.
 #[allow(clippy::indexing_slicing)]
 const CLASSES: [u8; 256] = {
@@ -61,6 +64,31 @@ const CLASSES: [u8; 256] = {
             t[i] = IDENT_START | IDENT_CONT;
         } else if b.is_ascii_digit() || b == b'$' {
             t[i] = IDENT_CONT;
+        } else if matches!(
+            b,
+            b')' | b','
+                | b';'
+                | b'='
+                | b'<'
+                | b'>'
+                | b'+'
+                | b'*'
+                | b'['
+                | b']'
+                | b':'
+                | b'!'
+                | b'|'
+                | b'&'
+                | b'%'
+                | b'^'
+                | b'~'
+                | b'@'
+                | b'#'
+                | b'?'
+                | b'{'
+                | b'}'
+        ) {
+            t[i] = PLAIN_PUNCT;
         }
         i += 1;
     }
@@ -585,6 +613,12 @@ pub fn normalize_bytes(sql: &str, out: &mut Vec<u8>, holes: &mut Vec<usize>) {
         }
         if std::mem::take(&mut pending_space) {
             out.push(b' ');
+        }
+        if class(c) & PLAIN_PUNCT != 0 {
+            out.push(c);
+            after_in = false;
+            i += 1;
+            continue;
         }
         // Most tokens are words: one not followed by `'` or `&` cannot
         // start a literal (`E'…'`, `U&'…'`) or a quoted identifier (`U&"…"`).
