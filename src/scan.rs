@@ -334,9 +334,12 @@ impl AnalysisCache {
 /// lock), with the search_path of each user's statements.
 #[derive(Default)]
 struct Front {
-    /// Where in `list` the analysis of each key is.
-    analyses: FxHashMap<Vec<u8>, usize>,
-    list: Vec<Arc<Analysis>>,
+    /// The analyses looked up so far, by key.
+    analyses: hashbrown::HashMap<
+        Vec<u8>,
+        Arc<Analysis>,
+        std::hash::BuildHasherDefault<rustc_hash::FxHasher>,
+    >,
     /// For statements without a session path, when no role or database
     /// sets one: the path depends only on the user.
     user_paths: FxHashMap<String, PathKey>,
@@ -441,28 +444,17 @@ impl Front {
         } else {
             normalize_bytes(&s.text, &mut key, &mut self.holes);
         }
-        let at = match self.analyses.get(key.as_slice()) {
-            Some(at) => *at,
-            None => {
-                let path = path.to_vec();
-                let a = match shared.cache.get(&key) {
-                    Some(a) => a,
-                    None => shared.cache.insert(
-                        key.clone(),
-                        Arc::new(analyzer.analyze_with_path(&s.text, &path)),
-                    ),
-                };
-                let at = self.list.len();
-                self.list.push(a);
-                self.analyses.insert(key.clone(), at);
-                at
+        let a = self.analyses.entry_ref(key.as_slice()).or_insert_with(|| {
+            match shared.cache.get(&key) {
+                Some(a) => a,
+                None => shared.cache.insert(
+                    key.clone(),
+                    Arc::new(analyzer.analyze_with_path(&s.text, path)),
+                ),
             }
-        };
+        });
         self.key = key;
-        let [first, ..] = self.list.as_slice() else {
-            unreachable!("an analysis was just found or added")
-        };
-        self.list.get(at).unwrap_or(first)
+        a
     }
 }
 
