@@ -140,7 +140,7 @@ pub fn read_chunk(
                 .map_or(text.len() - pos, |n| n + 1);
             let raw = text.get(pos..pos + len).unwrap_or_default();
             entries.count(raw.as_bytes(), cov);
-            entries.text(raw.trim_end_matches(['\n', '\r']), cov, &mut sink);
+            entries.text(without_line_end(raw), cov, &mut sink);
             pos += len;
         }
     } else {
@@ -152,6 +152,17 @@ pub fn read_chunk(
         }
     }
     entries.finish(cov, &mut sink);
+}
+
+/// `line` without the `\n` and `\r` bytes it ends with (the bytes are
+/// ASCII: the cut falls on a character boundary).
+fn without_line_end(line: &str) -> &str {
+    let b = line.as_bytes();
+    let mut end = b.len();
+    while end > 0 && matches!(b.get(end - 1), Some(b'\n' | b'\r')) {
+        end -= 1;
+    }
+    line.get(..end).unwrap_or(line)
 }
 
 /// Builds entries line by line, reusing one entry's buffers.
@@ -307,6 +318,23 @@ mod tests {
         assert_eq!(out[0].line, 1);
         assert_eq!(out[1].line, 4);
         assert_eq!(cov.lines, 4);
+    }
+
+    #[test]
+    fn without_line_end_strips_every_trailing_line_end_byte() {
+        for (line, want) in [
+            ("a\n", "a"),
+            ("a\r\n", "a"),
+            ("a\r\r\n", "a"),
+            ("a\n\r", "a"),
+            ("a", "a"),
+            ("\r\n", ""),
+            ("é\n", "é"),
+            ("a\rb\n", "a\rb"),
+        ] {
+            assert_eq!(without_line_end(line), want);
+            assert_eq!(without_line_end(line), line.trim_end_matches(['\n', '\r']));
+        }
     }
 
     #[test]
