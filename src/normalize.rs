@@ -346,12 +346,17 @@ fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Normalises a statement: literals become `$n` (numbered after the highest
-/// parameter already in the text, as pg_stat_statements does), comments are
-/// removed, whitespace is squeezed, unquoted words are lower-cased (PostgreSQL
-/// folds them anyway) and lists of constants after `IN` collapse to
-/// `($n /*, ... */)` so that statements differing only in list length share
-/// one key. Quoted identifiers are kept exactly.
+/// Normalises a statement: every literal and `$n` parameter becomes `$k`,
+/// numbered in the order the values appear (a parameter past PostgreSQL's
+/// range, a syntax error, keeps its number), comments are removed,
+/// whitespace is squeezed, unquoted words are lower-cased (PostgreSQL folds
+/// them anyway) and lists of values after `IN` collapse to
+/// `($k /*, ... */)`. So statements that differ only in their values, in
+/// how their parameters are numbered, or in the length of an `IN` list
+/// (literals or parameters: a driver's `IN ($1, $2) AND b = $3` against
+/// `IN ($1, $2, $3) AND b = $4`) share one text, the key of their analysis.
+/// Values never name a column, so such statements resolve alike. Quoted
+/// identifiers are kept exactly.
 pub fn normalize(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len());
     normalize_into(sql, &mut out);
@@ -401,25 +406,18 @@ pub fn normalize_shown(sql: &str) -> String {
     format!("{head} … (the rest is not shown: a backslash in a string makes its end depend on standard_conforming_strings)")
 }
 
+/// The highest parameter number PostgreSQL's scanner accepts: `$n` past it
+/// is a syntax error ("parameter number too large"), so it must not share
+/// a key with a parameter that parses.
+const MAX_PARAM: u32 = i32::MAX as u32;
+
 /// Normalises the tokens of `lexer` (one pass; a lexer clone looks ahead
 /// for `IN` lists) onto `out`.
 fn normalize_lexed(lexer: Lexer<'_>, out: &mut String) {
     use std::fmt::Write as _;
-    // The highest parameter: only a text with a `$` can have one.
-    let max_param = if memchr::memchr(b'$', lexer.bytes).is_none() {
-        0
-    } else {
-        lexer
-            .clone()
-            .filter_map(|t| match t {
-                Token::Param(n) => Some(n),
-                _ => None,
-            })
-            .max()
-            .unwrap_or(0)
-    };
     let start = out.len();
-    let mut next = max_param;
+    // Values are numbered in the order they appear.
+    let mut next: u32 = 0;
     let mut pending_space = false;
     let mut prev_word_in = false;
     let mut lexer = lexer;
@@ -458,11 +456,11 @@ fn normalize_lexed(lexer: Lexer<'_>, out: &mut String) {
                 }
             }
             Token::QuotedIdent(q) => out.push_str(q),
-            Token::Literal => {
+            Token::Param(n) if n > MAX_PARAM => push_param(out, start, n),
+            Token::Literal | Token::Param(_) => {
                 next = next.saturating_add(1);
                 push_param(out, start, next);
             }
-            Token::Param(n) => push_param(out, start, n),
             Token::Punct(p) => out.push_str(p),
             Token::Space => {}
         }
@@ -587,16 +585,13 @@ fn past_number(b: &[u8], i: usize) -> usize {
 }
 
 /// [`normalize`] in one pass over the bytes, appended to `out` (the cache
-/// key of a statement; what `out` already holds counts as nothing). It
-/// gives exactly the text of the token-by-token normaliser (a test compares
-/// the two), but literals are numbered after the pass, once the highest
-/// `$n` parameter is known, instead of lexing the text twice. `holes` is a
-/// reused buffer.
-pub fn normalize_bytes(sql: &str, out: &mut Vec<u8>, holes: &mut Vec<usize>) {
+/// key of a statement's analysis; what `out` already holds counts as
+/// nothing). It gives exactly the text of the token-by-token normaliser (a
+/// test compares the two).
+pub fn normalize_bytes(sql: &str, out: &mut Vec<u8>) {
     let b = sql.as_bytes();
     let start = out.len();
-    holes.clear();
-    let mut max_param: u32 = 0;
+    let mut values: u32 = 0;
     let mut i = 0;
     let mut pending_space = false;
     let mut after_in = false;
@@ -653,19 +648,23 @@ pub fn normalize_bytes(sql: &str, out: &mut Vec<u8>, holes: &mut Vec<usize>) {
             i = j;
             continue;
         }
-        // Literals and parameters: `$n`, after a space when the text ends
+        // Literals and parameters: `$k`, after a space when the text ends
         // with a word character (see [`push_param`]).
         if let Some(j) = past_value(b, i) {
             if out.len() > start && out.last().is_some_and(|c| is_ident_cont(*c)) {
                 out.push(b' ');
             }
             out.push(b'$');
-            if c == b'$' && at(b, i + 1).is_ascii_digit() {
-                let n = param_number(b.get(i + 1..j).unwrap_or_default());
-                max_param = max_param.max(n);
+            let n = if c == b'$' && at(b, i + 1).is_ascii_digit() {
+                param_number(b.get(i + 1..j).unwrap_or_default())
+            } else {
+                0
+            };
+            if n > MAX_PARAM {
                 push_number(out, n);
             } else {
-                holes.push(out.len());
+                values = values.saturating_add(1);
+                push_number(out, values);
             }
             after_in = false;
             i = j;
@@ -676,12 +675,12 @@ pub fn normalize_bytes(sql: &str, out: &mut Vec<u8>, holes: &mut Vec<usize>) {
             i = push_word(b, i, out, &mut after_in);
             continue;
         }
-        // `IN (const, …)` collapses whatever its length.
+        // `IN (value, …)` collapses whatever its length.
         if c == b'(' && after_in {
-            if let Some((j, max_in_list)) = past_constant_list(b, i + 1) {
-                max_param = max_param.max(max_in_list);
+            if let Some(j) = past_constant_list(b, i + 1) {
+                values = values.saturating_add(1);
                 out.extend_from_slice(b"($");
-                holes.push(out.len());
+                push_number(out, values);
                 out.extend_from_slice(b" /*, ... */)");
                 after_in = false;
                 i = j;
@@ -692,40 +691,6 @@ pub fn normalize_bytes(sql: &str, out: &mut Vec<u8>, holes: &mut Vec<usize>) {
         out.push(c);
         after_in = false;
         i += 1;
-    }
-    // Number the literals after the highest parameter, in place: the text
-    // is widened by the digits, then moved back from its end, each hole
-    // getting its number on the way.
-    if holes.is_empty() {
-        return;
-    }
-    let number = |k: usize| max_param.saturating_add(u32::try_from(k + 1).unwrap_or(u32::MAX));
-    let widths: usize = (0..holes.len()).map(|k| digits(number(k))).sum();
-    let mut end = out.len();
-    out.resize(end + widths, 0);
-    let mut to = out.len();
-    for (k, &hole) in holes.iter().enumerate().rev() {
-        let run = end - hole;
-        out.copy_within(hole..end, to - run);
-        to -= run;
-        let n = number(k);
-        let w = digits(n);
-        write_number(out.get_mut(to - w..to).unwrap_or_default(), n);
-        to -= w;
-        end = hole;
-    }
-}
-
-/// How many decimal digits `n` has.
-fn digits(n: u32) -> usize {
-    n.checked_ilog10().map_or(1, |l| l as usize + 1)
-}
-
-/// Writes the decimal digits of `n` into `slot` (exactly [`digits`] long).
-fn write_number(slot: &mut [u8], mut n: u32) {
-    for d in slot.iter_mut().rev() {
-        *d = b'0' + (n % 10) as u8;
-        n /= 10;
     }
 }
 
@@ -764,21 +729,24 @@ fn push_number(out: &mut Vec<u8>, n: u32) {
     out.extend(digits.iter().take(len).rev());
 }
 
-/// [`constant_list_end`] on bytes: from just inside `(`, the position past
-/// the `)` of a `const (, const)* )` list, and its highest `$n` parameter.
-fn past_constant_list(b: &[u8], mut i: usize) -> Option<(usize, u32)> {
-    let mut max_param = 0;
+/// [`constant_list_end`] on bytes, in the key's mode: from just inside
+/// `(`, the position past the `)` of a `value (, value)* )` list whose
+/// parameters are all in PostgreSQL's range.
+fn past_constant_list(b: &[u8], mut i: usize) -> Option<usize> {
     loop {
         i = past_space(b, i);
         let value = i;
         i = past_value(b, i)?;
-        if at(b, value) == b'$' && at(b, value + 1).is_ascii_digit() {
-            max_param = max_param.max(param_number(b.get(value + 1..i).unwrap_or_default()));
+        if at(b, value) == b'$'
+            && at(b, value + 1).is_ascii_digit()
+            && param_number(b.get(value + 1..i).unwrap_or_default()) > MAX_PARAM
+        {
+            return None;
         }
         i = past_space(b, i);
         match at(b, i) {
             b',' if i < b.len() => i += 1,
-            b')' if i < b.len() => return Some((i + 1, max_param)),
+            b')' if i < b.len() => return Some(i + 1),
             _ => return None,
         }
     }
@@ -793,14 +761,16 @@ fn param_number(digits: &[u8]) -> u32 {
     })
 }
 
-/// If the tokens ahead are `const (, const)* )` (spaces allowed), moves past
-/// the closing parenthesis and says so.
+/// If the tokens ahead are `value (, value)* )` (spaces allowed, and no
+/// parameter past PostgreSQL's range), moves past the closing parenthesis
+/// and says so.
 fn constant_list_end(ahead: &mut Lexer<'_>) -> bool {
     let mut expect_value = true;
     let mut seen = 0usize;
     for tok in ahead {
         match tok {
             Token::Space => {}
+            Token::Param(n) if n > MAX_PARAM => return false,
             Token::Literal | Token::Param(_) if expect_value => {
                 expect_value = false;
                 seen += 1;
@@ -918,17 +888,19 @@ mod tests {
     fn fuzz_normalize_highest_parameter_number_does_not_overflow() {
         // Found by fuzz/fuzz_targets/normalize.rs: a `$n` past u32::MAX (read
         // saturated) followed by a literal overflowed the next number.
+        // Values are now numbered in order, and such a parameter keeps
+        // its (saturated) number.
         assert_eq!(
             normalize("SELECT $99999999999, 'x' WHERE a IN (1, 2)"),
-            "select $4294967295, $4294967295 where a in ($4294967295 /*, ... */)"
+            "select $4294967295, $1 where a in ($2 /*, ... */)"
         );
     }
 
     #[test]
-    fn numbers_literals_after_existing_params() {
+    fn numbers_parameters_and_literals_in_order() {
         assert_eq!(
             normalize("SELECT $1, 'x' FROM t WHERE id = $2"),
-            "select $1, $3 from t where id = $2"
+            "select $1, $2 from t where id = $3"
         );
     }
 
@@ -978,7 +950,7 @@ mod tests {
 
     fn fast(sql: &str) -> String {
         let mut out = b"kept".to_vec();
-        normalize_bytes(sql, &mut out, &mut Vec::new());
+        normalize_bytes(sql, &mut out);
         String::from_utf8(out.split_off(4)).unwrap_or_default()
     }
 
@@ -986,6 +958,44 @@ mod tests {
         let mut out = String::new();
         normalize_lexed(tokens(sql), &mut out);
         out
+    }
+
+    #[test]
+    fn cache_key_numbers_every_value_in_order() {
+        assert_eq!(
+            fast("SELECT $2, 'x' FROM t WHERE id = $1 AND n IN (1, 2) OR m = 5"),
+            "select $1, $2 from t where id = $3 and n in ($4 /*, ... */) or m = $5"
+        );
+        // The text shown in reports is the same text.
+        assert_eq!(
+            normalize("SELECT $2, 'x' FROM t WHERE id = $1"),
+            "select $1, $2 from t where id = $3"
+        );
+    }
+
+    #[test]
+    fn parameter_in_lists_of_any_length_share_a_cache_key() {
+        // What drivers send for a list bound as parameters: the list's
+        // length shifts the number of every later parameter.
+        let short = fast("DELETE FROM t WHERE c IN ($1, $2) AND d = $3");
+        let long = fast("DELETE FROM t WHERE c IN ($1, $2, $3, $4, $5) AND d = $6");
+        let literal = fast("delete from t where c in (7) and d = 'x'");
+        assert_eq!(short, "delete from t where c in ($1 /*, ... */) and d = $2");
+        assert_eq!(short, long);
+        assert_eq!(short, literal);
+    }
+
+    #[test]
+    fn parameter_past_postgres_range_keeps_its_own_cache_key() {
+        // `$2147483648` is a syntax error ("parameter number too large"):
+        // it must not share the key of a statement that parses.
+        assert_eq!(fast("SELECT $2147483647"), "select $1");
+        assert_eq!(fast("SELECT $2147483648"), "select $2147483648");
+        assert_eq!(fast("SELECT $99999999999"), "select $4294967295");
+        assert_eq!(
+            fast("SELECT a WHERE b IN ($1, $2147483648)"),
+            "select a where b in ($1, $2147483648)"
+        );
     }
 
     /// Statements built from the pieces lexing is most sensitive to.
@@ -1009,10 +1019,10 @@ mod tests {
     #[test]
     fn one_pass_normaliser_gives_exactly_the_token_by_token_text() {
         let mut differ = 0;
-        for sql in tricky_statements(50_000)
-            .into_iter()
-            .chain(["SELECT x$1, date'2026-11-22', $01 IN ($2, 'a')".to_string()])
-        {
+        for sql in tricky_statements(50_000).into_iter().chain([
+            "SELECT x$1, date'2026-11-22', $01 IN ($2, 'a')".to_string(),
+            "SELECT $2147483648 IN ($2147483648, 1), $3 IN ($2147483647)".to_string(),
+        ]) {
             let (f, l) = (fast(&sql), lexed(&sql));
             assert_eq!(f, l, "{sql:?}");
             differ += usize::from(f != sql);

@@ -346,8 +346,6 @@ struct Front {
     no_user_path: Option<PathKey>,
     /// The key being built (a reused buffer).
     key: Vec<u8>,
-    /// Where the key's literals are numbered (a reused buffer).
-    holes: Vec<usize>,
 }
 
 /// A search_path and the start of the cache keys of statements under it.
@@ -442,7 +440,7 @@ impl Front {
         if analyzer.keeps_literals() {
             key.extend_from_slice(s.text.as_bytes());
         } else {
-            normalize_bytes(&s.text, &mut key, &mut self.holes);
+            normalize_bytes(&s.text, &mut key);
         }
         let a = self.analyses.entry_ref(key.as_slice()).or_insert_with(|| {
             match shared.cache.get(&key) {
