@@ -27,7 +27,9 @@ use crate::input::record::set_reusing;
 use crate::input::{LogEntry, StatsRow};
 use crate::inventory::{Actor, FileCoverage};
 use crate::time::Millis;
-use rustc_hash::FxHashMap as HashMap;
+/// Backends by key: hashbrown's map, so that a backend is looked up once
+/// by its key's text and the key copied only when it is new.
+type HashMap<K, V> = hashbrown::HashMap<K, V, std::hash::BuildHasherDefault<rustc_hash::FxHasher>>;
 
 /// A statement to analyse, with who ran it and when.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -342,15 +344,12 @@ impl Extractor {
 
     fn backend(&mut self, e: &LogEntry) -> Option<&mut Backend> {
         let key = e.backend.as_deref()?;
-        // Look up before inserting: the key is copied only for a new backend.
-        if !self.backends.contains_key(key) {
-            let b = Backend {
-                inherits: self.chunk,
-                ..Backend::default()
-            };
-            self.backends.insert(key.to_string(), b);
-        }
-        self.backends.get_mut(key)
+        // One lookup; the key is copied only for a new backend.
+        let chunk = self.chunk;
+        Some(self.backends.entry_ref(key).or_insert_with(|| Backend {
+            inherits: chunk,
+            ..Backend::default()
+        }))
     }
 
     /// A pgAudit line or a session's own `search_path` change was read:

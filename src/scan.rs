@@ -30,7 +30,6 @@ use crate::tally::Tally;
 use crate::target::ColumnTarget;
 use crate::time::Millis;
 use crate::window::Window;
-use rustc_hash::FxHashMap;
 
 /// Everything a scan needs, validated.
 pub struct ScanConfig {
@@ -330,19 +329,19 @@ impl AnalysisCache {
     }
 }
 
+/// hashbrown's map with the Fx hash: looked up by a borrowed key
+/// (`entry_ref`), which is copied only when it is inserted.
+type FxBrown<K, V> = hashbrown::HashMap<K, V, std::hash::BuildHasherDefault<rustc_hash::FxHasher>>;
+
 /// A thread's front of the shared analysis cache (looked up without a
 /// lock), with the search_path of each user's statements.
 #[derive(Default)]
 struct Front {
     /// The analyses looked up so far, by key.
-    analyses: hashbrown::HashMap<
-        Vec<u8>,
-        Arc<Analysis>,
-        std::hash::BuildHasherDefault<rustc_hash::FxHasher>,
-    >,
+    analyses: FxBrown<Vec<u8>, Arc<Analysis>>,
     /// For statements without a session path, when no role or database
     /// sets one: the path depends only on the user.
-    user_paths: FxHashMap<String, PathKey>,
+    user_paths: FxBrown<String, PathKey>,
     no_user_path: Option<PathKey>,
     /// The key being built (a reused buffer).
     key: Vec<u8>,
@@ -401,41 +400,38 @@ impl Front {
         let mut key = std::mem::take(&mut self.key);
         key.clear();
         let owned;
-        let path: &[String] = if s.search_path.is_none() && catalog.role_search_paths.is_empty() {
-            // Only the user can change the path (`$user`): one per user.
-            let user = s.actor.user.as_deref();
-            let memo =
-                match user {
-                    Some(u) => {
-                        if !self.user_paths.contains_key(u) {
-                            let p = PathKey::new(catalog, user, analyzer.search_path());
-                            self.user_paths.insert(u.to_string(), p);
-                        }
-                        self.user_paths.get(u)
+        let path: &[String] =
+            if s.search_path.is_none() && catalog.role_search_paths.is_empty() {
+                // Only the user can change the path (`$user`): one per user.
+                let user = s.actor.user.as_deref();
+                let memo =
+                    match user {
+                        Some(u) => Some(&*self.user_paths.entry_ref(u).or_insert_with(|| {
+                            PathKey::new(catalog, user, analyzer.search_path())
+                        })),
+                        None => Some(&*self.no_user_path.get_or_insert_with(|| {
+                            PathKey::new(catalog, None, analyzer.search_path())
+                        })),
+                    };
+                match memo {
+                    Some(m) => {
+                        key.extend_from_slice(&m.key);
+                        &m.path
                     }
-                    None => Some(&*self.no_user_path.get_or_insert_with(|| {
-                        PathKey::new(catalog, None, analyzer.search_path())
-                    })),
-                };
-            match memo {
-                Some(m) => {
-                    key.extend_from_slice(&m.key);
-                    &m.path
+                    None => &[],
                 }
-                None => &[],
-            }
-        } else {
-            owned = crate::analyze::session::effective_search_path(
-                s.search_path.as_deref(),
-                catalog,
-                s.actor.user.as_deref(),
-                s.actor.database.as_deref(),
-                analyzer.search_path(),
-            );
-            key.extend_from_slice(owned.join("\u{1}").as_bytes());
-            key.push(0);
-            &owned
-        };
+            } else {
+                owned = crate::analyze::session::effective_search_path(
+                    s.search_path.as_deref(),
+                    catalog,
+                    s.actor.user.as_deref(),
+                    s.actor.database.as_deref(),
+                    analyzer.search_path(),
+                );
+                key.extend_from_slice(owned.join("\u{1}").as_bytes());
+                key.push(0);
+                &owned
+            };
         // Texts shown with their values are analysed per text.
         if analyzer.keeps_literals() {
             key.extend_from_slice(s.text.as_bytes());
