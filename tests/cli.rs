@@ -1,5 +1,6 @@
 //! End-to-end tests of the `pgcontract` binary: exit codes, stdin, gzip,
-//! output files and formats, a forced log_line_prefix, `explain`, and
+//! output files and formats, a forced log_line_prefix, `explain`, the
+//! progress bar (hidden on a pipe, drawn on a pseudo-terminal), and
 //! byte-identical output whatever the thread count or input order.
 
 mod common;
@@ -1021,4 +1022,84 @@ fn progress_bar_is_hidden_when_stderr_is_not_a_terminal_and_never_on_stdout() {
         assert!(!text.contains("/5 files"), "{stream}: {text}");
         assert!(!text.contains("/s eta"), "{stream}: {text}");
     }
+}
+
+/// Runs `args` with stderr (and stdin) on a pseudo-terminal, stdout into
+/// `out`, through util-linux `script` (Debian's essential bsdutils);
+/// returns what the terminal showed.
+fn on_terminal(args: &[String], out: &Path) -> String {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let line = std::iter::once(BIN.to_string())
+        .chain(args.iter().cloned())
+        .map(|a| quote(&a))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let shown = Command::new("script")
+        .args(["-q", "-e", "-c"])
+        .arg(format!("{line} > {}", quote(&out.display().to_string())))
+        .arg("/dev/null")
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run script(1) from util-linux");
+    String::from_utf8_lossy(&shown.stdout).into_owned()
+}
+
+#[test]
+fn progress_bar_is_drawn_on_a_terminal_with_bytes_rate_eta_and_files_done() {
+    // Four copies of the 400 KB genlog sample: long enough (a debug build)
+    // for the bar to be redrawn while files complete.
+    let dir = tempfile::tempdir().unwrap();
+    let sample = std::fs::read(fixture("genlog/seed7-400KB.log")).unwrap();
+    let mut inputs = Vec::new();
+    for i in 0..4 {
+        let p = dir.path().join(format!("part{i}.log"));
+        std::fs::write(&p, &sample).unwrap();
+        inputs.push(p.display().to_string());
+    }
+    let schema = schema();
+    let args = |quiet: bool| -> Vec<String> {
+        let mut a: Vec<String> = scan_args(path_str(&schema), &["--format", "json"])
+            .into_iter()
+            .filter(|a| quiet || *a != "-q")
+            .map(str::to_string)
+            .collect();
+        a.extend(["--threads".to_string(), "1".to_string()]);
+        a.extend(inputs.iter().cloned());
+        a
+    };
+    let (loud_out, quiet_out) = (dir.path().join("loud.json"), dir.path().join("quiet.json"));
+    let shown = on_terminal(&args(false), &loud_out);
+    // The bar: spinner, bytes read of the total, the rate, the ETA and the
+    // files done, redrawn in place and cleared at the end.
+    let total = format!("/{} ", indicatif::HumanBytes(4 * sample.len() as u64));
+    let frames: Vec<&str> = shown
+        .split(['\r', '\n'])
+        .filter(|f| f.contains(" files"))
+        .collect();
+    assert!(!frames.is_empty(), "no bar drawn: {shown:?}");
+    for f in &frames {
+        assert!(f.contains("/s eta "), "{f:?}");
+        assert!(f.contains("/4 files"), "{f:?}");
+        assert!(f.contains(&total), "{f:?} lacks the total {total:?}");
+    }
+    assert!(
+        frames
+            .iter()
+            .any(|f| ["1/4 files", "2/4 files", "3/4 files"]
+                .iter()
+                .any(|d| f.contains(d))),
+        "no frame shows a file done: {frames:?}"
+    );
+    assert!(shown.contains('\u{1b}'), "the bar is not redrawn in place");
+    // --quiet draws nothing, and the report is the same either way.
+    let quiet_shown = on_terminal(&args(true), &quiet_out);
+    assert!(!quiet_shown.contains(" files"), "{quiet_shown:?}");
+    assert!(!quiet_shown.contains('\u{1b}'), "{quiet_shown:?}");
+    let (loud, quiet) = (
+        std::fs::read(&loud_out).unwrap(),
+        std::fs::read(&quiet_out).unwrap(),
+    );
+    assert!(!loud.is_empty());
+    assert_eq!(loud, quiet);
 }
