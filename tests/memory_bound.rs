@@ -364,9 +364,10 @@ fn counting_allocator_measures_the_peak_of_live_bytes() {
         let again = vec![2u8; 2 << 20];
         drop(std::hint::black_box(again));
     });
-    // The 3 MiB were live at once (with whatever the harness allocated
-    // meanwhile), the 1 MiB before them and the 2 MiB after them not too.
-    assert!((3 << 20..4 << 20).contains(&peak), "{peak}");
+    // The 3 MiB were live at once, the 1 MiB before them and the 2 MiB
+    // after them not too; the harness's other threads may have allocated
+    // or freed a few bytes meanwhile (a finished test's output).
+    assert!(((3 << 20) - (64 << 10)..4 << 20).contains(&peak), "{peak}");
 }
 
 #[test]
