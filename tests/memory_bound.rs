@@ -202,8 +202,8 @@ fn stamp(line: &str, at: usize) -> Option<Millis> {
 const CHUNK_BYTES: usize = 16 << 10;
 
 /// The most the allowance of [`allowed_peak`] may come to per record the
-/// large input adds: a scan that kept a `String`, a `Vec` or a `Box` for
-/// each record (24 bytes and more) must fail.
+/// large input adds: a scan that kept 24 bytes or more for each record (an
+/// empty `String` or `Vec` is 24) must fail.
 const MAX_ALLOWANCE_PER_ADDED_RECORD: usize = 20;
 
 fn gzip(path: &Path, to: &Path) {
