@@ -609,6 +609,20 @@ pub fn normalize_bytes(sql: &str, out: &mut Vec<u8>) {
         if std::mem::take(&mut pending_space) {
             out.push(b' ');
         }
+        // Most of a statement is words, single spaces and punctuation that
+        // are copied as they are (words lower-cased): copied as one run.
+        if !after_in {
+            let j = plain_run(b, i, out.len() > start, &mut after_in);
+            if j > i {
+                let at = out.len();
+                out.extend_from_slice(b.get(i..j).unwrap_or_default());
+                if let Some(run) = out.get_mut(at..) {
+                    run.make_ascii_lowercase();
+                }
+                i = j;
+                continue;
+            }
+        }
         if class(c) & PLAIN_PUNCT != 0 {
             out.push(c);
             after_in = false;
@@ -692,6 +706,63 @@ pub fn normalize_bytes(sql: &str, out: &mut Vec<u8>) {
         after_in = false;
         i += 1;
     }
+}
+
+/// The end of the run from `i` (a token start) that [`normalize_bytes`]
+/// copies as it is, but for lower-casing: words (not a number, a `$…`, or
+/// a one-letter word before `'` or `&`, which may start a literal or a
+/// quoted identifier), punctuation that is not a value, a comment or the
+/// `(` of an `IN` list, and single spaces between them (`text_before`: the
+/// key already holds text, so a space is kept). The run ends right after
+/// the word `in`, with `after_in` set (its list is the main loop's);
+/// otherwise `after_in` is cleared when the run is not empty.
+#[inline]
+fn plain_run(b: &[u8], i: usize, text_before: bool, after_in: &mut bool) -> usize {
+    let mut j = i;
+    while let Some(&c) = b.get(j) {
+        let cls = class(c);
+        if cls & IDENT_START != 0 {
+            // A word: not one that may start a literal or quoted identifier.
+            if matches!(at(b, j + 1), b'\'' | b'&') {
+                break;
+            }
+            let w = j;
+            j += 1;
+            while b.get(j).is_some_and(|c| class(*c) & IDENT_CONT != 0) {
+                j += 1;
+            }
+            if j - w == 2 && b.get(w..j).is_some_and(|w| w.eq_ignore_ascii_case(b"in")) {
+                *after_in = true;
+                return j;
+            }
+            continue;
+        }
+        let next = at(b, j + 1);
+        let plain = cls & PLAIN_PUNCT != 0
+            || match c {
+                b'(' => true,
+                b'.' => !next.is_ascii_digit(),
+                b'-' => next != b'-',
+                b'/' => next != b'*',
+                b' ' => {
+                    (j > i || text_before)
+                        && j + 1 < b.len()
+                        && !next.is_ascii_whitespace()
+                        && next != b'-'
+                        && next != b'/'
+                }
+                // A number or `$…` starting a token, a quote, other spaces.
+                _ => false,
+            };
+        if !plain {
+            break;
+        }
+        j += 1;
+    }
+    if j > i {
+        *after_in = false;
+    }
+    j
 }
 
 /// Appends the word starting at `i`, folded to lower case, says whether it

@@ -400,38 +400,32 @@ impl Front {
         let mut key = std::mem::take(&mut self.key);
         key.clear();
         let owned;
-        let path: &[String] =
-            if s.search_path.is_none() && catalog.role_search_paths.is_empty() {
-                // Only the user can change the path (`$user`): one per user.
-                let user = s.actor.user.as_deref();
-                let memo =
-                    match user {
-                        Some(u) => Some(&*self.user_paths.entry_ref(u).or_insert_with(|| {
-                            PathKey::new(catalog, user, analyzer.search_path())
-                        })),
-                        None => Some(&*self.no_user_path.get_or_insert_with(|| {
-                            PathKey::new(catalog, None, analyzer.search_path())
-                        })),
-                    };
-                match memo {
-                    Some(m) => {
-                        key.extend_from_slice(&m.key);
-                        &m.path
-                    }
-                    None => &[],
-                }
-            } else {
-                owned = crate::analyze::session::effective_search_path(
-                    s.search_path.as_deref(),
-                    catalog,
-                    s.actor.user.as_deref(),
-                    s.actor.database.as_deref(),
-                    analyzer.search_path(),
-                );
-                key.extend_from_slice(owned.join("\u{1}").as_bytes());
-                key.push(0);
-                &owned
+        let path: &[String] = if s.search_path.is_none() && catalog.role_search_paths.is_empty() {
+            // Only the user can change the path (`$user`): one per user.
+            let user = s.actor.user.as_deref();
+            let m = match user {
+                Some(u) => &*self
+                    .user_paths
+                    .entry_ref(u)
+                    .or_insert_with(|| PathKey::new(catalog, user, analyzer.search_path())),
+                None => &*self
+                    .no_user_path
+                    .get_or_insert_with(|| PathKey::new(catalog, None, analyzer.search_path())),
             };
+            key.extend_from_slice(&m.key);
+            &m.path
+        } else {
+            owned = crate::analyze::session::effective_search_path(
+                s.search_path.as_deref(),
+                catalog,
+                s.actor.user.as_deref(),
+                s.actor.database.as_deref(),
+                analyzer.search_path(),
+            );
+            key.extend_from_slice(owned.join("\u{1}").as_bytes());
+            key.push(0);
+            &owned
+        };
         // Texts shown with their values are analysed per text.
         if analyzer.keeps_literals() {
             key.extend_from_slice(s.text.as_bytes());

@@ -433,7 +433,7 @@ fn regenerated_schema_fixture_gives_the_same_inventory() {
         (
             "write",
             "substatement of procedure public.clear_legacy(bigint)",
-            "update public.users set legacy_email = $2 where id = p_id",
+            "update public.users set legacy_email = $1 where id = p_id",
         ),
         (
             "read",
