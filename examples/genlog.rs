@@ -8,10 +8,17 @@
 //! inventory is not trivial. Deterministic for a seed.
 //!
 //! `cargo run --release --example genlog -- --size 1GiB --out FILE [--seed N] [--prefix rds]`
+//!
+//! `--format syslog` writes the same log as PostgreSQL sends it through
+//! syslog (see `examples/support/syslog_wrap.rs`); `--size` is then the
+//! size of the stderr log before it is wrapped.
 
 use std::fmt::Write as _;
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
+
+#[path = "support/syslog_wrap.rs"]
+mod syslog_wrap;
 
 /// splitmix64: small, fast and stable across versions (the output must not
 /// change with a dependency update).
@@ -573,7 +580,9 @@ fn parse_size(s: &str) -> Option<u64> {
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: genlog --size SIZE --out FILE [--seed N] [--prefix default|rds]");
+    eprintln!(
+        "usage: genlog --size SIZE --out FILE [--seed N] [--prefix default|rds] [--format stderr|syslog]"
+    );
     eprintln!("  SIZE like 200MB, 1GiB; FILE `-` writes to stdout");
     ExitCode::from(2)
 }
@@ -584,6 +593,7 @@ fn main() -> ExitCode {
     let mut out = None;
     let mut seed = 1u64;
     let mut rds = false;
+    let mut syslog = false;
     let mut i = 0;
     while i < args.len() {
         let v = args.get(i + 1);
@@ -595,6 +605,7 @@ fn main() -> ExitCode {
                 Err(_) => return usage(),
             },
             ("--prefix", Some(v)) if v == "rds" || v == "default" => rds = v == "rds",
+            ("--format", Some(v)) if v == "stderr" || v == "syslog" => syslog = v == "syslog",
             _ => return usage(),
         }
         i += 2;
@@ -613,8 +624,20 @@ fn main() -> ExitCode {
             }
         }
     };
+    if syslog && rds {
+        return usage();
+    }
     let mut w = BufWriter::with_capacity(1 << 20, sink);
-    match generate(seed, rds, size, &mut w) {
+    let written = if syslog {
+        // Four concurrent backends interleave their pieces.
+        let mut s = syslog_wrap::SyslogWriter::new(&mut w, 4);
+        generate(seed, rds, size, &mut s)
+            .and_then(|()| s.finish())
+            .and_then(Write::flush)
+    } else {
+        generate(seed, rds, size, &mut w).and_then(|()| w.flush())
+    };
+    match written {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("genlog: {out}: {e}");

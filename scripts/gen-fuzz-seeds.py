@@ -139,6 +139,8 @@ def main():
         data = head(fixture(path))
         write("syslog", name, data)
         write("detect", "syslog-" + name, data)
+        # Chunks of 1 + 4 * 0x05 = 21 bytes: cuts inside multi-piece messages.
+        write("scan", "syslog-" + name, b"\x05" + data)
     for pick, name, make in CLOUD:
         data = make()
         write("cloud", name, bytes([pick]) + data)

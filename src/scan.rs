@@ -729,6 +729,140 @@ enum Chunked<'p> {
     Stderr(&'p Prefix),
     Csvlog,
     Jsonlog,
+    /// Cut at any line: see [`Stitch`].
+    Syslog(&'p Prefix),
+}
+
+/// What scanning in file order works on: a chunk of the input, or (syslog)
+/// the messages the lines of a chunk completed.
+enum Part {
+    Chunk(Chunk),
+    Messages(Box<Assembled>),
+}
+
+/// The syslog messages completed by the lines of chunk `index`, in the
+/// order a sequential read completes them.
+struct Assembled {
+    index: usize,
+    /// Lines before the chunk (from the start of the read).
+    lines_before: u64,
+    /// Lines of the chunk.
+    lines: u64,
+    messages: Vec<syslog::Message>,
+    /// The coverage of the chunk's lines (lines, bytes, skipped lines).
+    cov: FileCoverage,
+}
+
+impl Part {
+    fn index(&self) -> usize {
+        match self {
+            Part::Chunk(c) => c.index,
+            Part::Messages(a) => a.index,
+        }
+    }
+
+    /// Lines before the part, and in it.
+    fn lines(&self) -> (u64, u64) {
+        match self {
+            Part::Chunk(c) => (c.lines_before, chunk::count_lines(&c.data)),
+            Part::Messages(a) => (a.lines_before, a.lines),
+        }
+    }
+}
+
+/// A chunk of a syslog file split into pieces, waiting for its turn.
+struct Split {
+    lines_before: u64,
+    lines: u64,
+    pieces: Vec<syslog::Piece>,
+    cov: FileCoverage,
+    last: bool,
+}
+
+/// Puts syslog messages together across chunk boundaries: the chunks are
+/// split into pieces in parallel (the costly part: the header of every
+/// line), then one [`syslog::Assembler`] takes the pieces of all chunks in
+/// file order, exactly as a sequential read does. A message whose pieces
+/// span chunks, a process whose last message stays open for the rest of
+/// the file, the oldest open message handed on when too many are open: all
+/// come out as in one read, and the messages completed by chunk `i` are
+/// part `i`, settled in file order like the chunks of other formats.
+struct Stitch<'p> {
+    /// The chunk whose pieces go next.
+    next: usize,
+    /// Chunks split before an earlier one.
+    ready: BTreeMap<usize, Split>,
+    assembler: syslog::Assembler<'p>,
+}
+
+impl<'p> Stitch<'p> {
+    fn new(prefix: &'p Prefix) -> Self {
+        Self {
+            next: 0,
+            ready: BTreeMap::new(),
+            assembler: syslog::Assembler::new(prefix),
+        }
+    }
+
+    /// Splits chunk `c` into pieces, then assembles the pieces of every
+    /// chunk whose turn has come: returns their parts (none when an
+    /// earlier chunk is still being split; that chunk's thread assembles
+    /// this one's too).
+    fn parts(
+        stitch: &Mutex<Self>,
+        prefix: &Prefix,
+        c: Chunk,
+        name: &str,
+        lines_before: u64,
+    ) -> Vec<Part> {
+        let mut cov = FileCoverage::default();
+        let lines = chunk::count_lines(&c.data);
+        let first_line = lines_before + c.lines_before;
+        let split = crate::panics::catch(|| {
+            syslog::Pieces::new(prefix).chunk(&c.data, first_line, &mut cov)
+        });
+        let pieces = split.unwrap_or_else(|message| {
+            let part = format!("lines {} to {}", first_line + 1, first_line + lines.max(1));
+            cov.errors
+                .push(crate::panics::input_error(name, Some(&part), &message));
+            Vec::new()
+        });
+        let index = c.index;
+        let split = Split {
+            lines_before: c.lines_before,
+            lines,
+            pieces,
+            cov,
+            last: c.last,
+        };
+        drop(c);
+        let mut guard = stitch.lock().unwrap_or_else(|e| e.into_inner());
+        let st = &mut *guard;
+        st.ready.insert(index, split);
+        let mut out = Vec::new();
+        while let Some(split) = st.ready.remove(&st.next) {
+            let mut cov = split.cov;
+            let assembler = &mut st.assembler;
+            let messages =
+                crate::panics::catch(|| assembler.chunk(split.pieces, split.last, &mut cov))
+                    .unwrap_or_else(|message| {
+                        let from = lines_before + split.lines_before;
+                        let part = format!("lines {} to {}", from + 1, from + split.lines.max(1));
+                        cov.errors
+                            .push(crate::panics::input_error(name, Some(&part), &message));
+                        Vec::new()
+                    });
+            out.push(Part::Messages(Box::new(Assembled {
+                index: st.next,
+                lines_before: split.lines_before,
+                lines: split.lines,
+                messages,
+                cov,
+            })));
+            st.next += 1;
+        }
+        out
+    }
 }
 
 impl Chunked<'_> {
@@ -738,6 +872,7 @@ impl Chunked<'_> {
             Chunked::Stderr(prefix) => stderr::next_record_start(prefix, buf, from),
             Chunked::Csvlog => csvlog::next_record_start(buf, from),
             Chunked::Jsonlog => jsonlog::next_record_start(buf, from),
+            Chunked::Syslog(_) => syslog::next_record_start(buf, from),
         }
     }
 
@@ -745,13 +880,26 @@ impl Chunked<'_> {
     /// `lines_before`.
     fn read(
         self,
-        c: &Chunk,
+        part: &mut Part,
         name: &str,
         lines_before: u64,
         cov: &mut FileCoverage,
         sink: &mut dyn FnMut(&input::LogEntry, &mut FileCoverage),
     ) {
         let mut owned = |e: input::LogEntry, cov: &mut FileCoverage| sink(&e, cov);
+        let c = match part {
+            Part::Chunk(c) => c,
+            Part::Messages(a) => {
+                cov.merge(&std::mem::take(&mut a.cov));
+                if let Chunked::Syslog(prefix) = self {
+                    let mut splitter = syslog::Splitter::new(prefix);
+                    for m in a.messages.drain(..) {
+                        splitter.entries(m, cov, &mut owned);
+                    }
+                }
+                return;
+            }
+        };
         // Reading a byte slice cannot fail.
         match self {
             Chunked::Stderr(prefix) => {
@@ -763,12 +911,17 @@ impl Chunked<'_> {
             Chunked::Jsonlog => {
                 let _ = jsonlog::read_entries(&c.data[..], name, lines_before, cov, &mut owned);
             }
+            Chunked::Syslog(prefix) => {
+                // Not reached: a syslog chunk is read as its part (see
+                // `Stitch`); alone, it is one whole input.
+                let _ = syslog::read_entries(&c.data[..], prefix, lines_before, cov, &mut owned);
+            }
         }
     }
 
     /// Its reader lists record errors (only the first few per reader).
     fn lists_record_errors(self) -> bool {
-        !matches!(self, Chunked::Stderr(_))
+        !matches!(self, Chunked::Stderr(_) | Chunked::Syslog(_))
     }
 }
 
@@ -810,15 +963,26 @@ fn scan_chunked(
     let gate = &gate;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(threads + 1);
     let start = |buf: &[u8], from: usize| format.start(buf, from);
-    let scan_chunk = |c: &Chunk,
+    // Syslog messages are put together across chunks in file order.
+    let stitch = match format {
+        Chunked::Syslog(prefix) => Some((Mutex::new(Stitch::new(prefix)), prefix)),
+        _ => None,
+    };
+    let parts_of = |c: Chunk| match &stitch {
+        Some((stitch, prefix)) => Stitch::parts(stitch, prefix, c, name, lines_before),
+        None => vec![Part::Chunk(c)],
+    };
+    let scan_chunk = |part: &mut Part,
                       x: &mut Extractor,
                       fs: &mut FileScan<'_>,
                       cov: &mut FileCoverage,
                       first: &mut Option<Millis>| {
-        let lines_before = lines_before + c.lines_before;
+        let (before, lines) = part.lines();
+        let lines_before = lines_before + before;
+        let index = part.index();
         let scanned = crate::panics::catch(|| {
-            crate::panics::test_hook(name, Some(&format!("chunk{}", c.index)));
-            format.read(c, name, lines_before, cov, &mut |e, cov| {
+            crate::panics::test_hook(name, Some(&format!("chunk{index}")));
+            format.read(part, name, lines_before, cov, &mut |e, cov| {
                 if first.is_none() {
                     *first = e.time;
                 }
@@ -833,7 +997,6 @@ fn scan_chunked(
             (Vec::new(), 0)
         };
         if let Err(message) = scanned {
-            let lines = memchr::memchr_iter(b'\n', &c.data).count() as u64;
             let part = format!(
                 "lines {} to {}",
                 lines_before + 1,
@@ -859,9 +1022,9 @@ fn scan_chunked(
                 let mut x = Extractor::default();
                 let mut errors = ChunkErrors::default();
                 let mut listed = FileCoverage::default();
-                for c in rx {
+                for mut part in rx.into_iter().flat_map(parts_of) {
                     chunks += 1;
-                    let (l, more) = scan_chunk(&c, &mut x, &mut fs, &mut cov, &mut None);
+                    let (l, more) = scan_chunk(&mut part, &mut x, &mut fs, &mut cov, &mut None);
                     errors.add(&mut listed, l, more);
                     if fs.tally.len() > TALLY_BOUND {
                         fs.flush();
@@ -882,84 +1045,89 @@ fn scan_chunked(
                 // Chunk inventories waiting for `merged`: a thread that finds
                 // it taken leaves its part here and goes on scanning.
                 let backlog: Mutex<Vec<Inventory>> = Mutex::default();
+                let scan_part = |front: &mut Front, mut part: Part| {
+                    let mut part_cov = FileCoverage::default();
+                    let mut fs = FileScan::new(name.to_string(), shared, &cfg.targets);
+                    // The front cache and the tally outlive the chunk.
+                    fs.front = std::mem::take(front);
+                    let slot = rayon::current_thread_index()
+                        .and_then(|i| tallies.get(i))
+                        .or(tallies.first());
+                    let mut tally = slot.map(|t| t.lock().unwrap_or_else(|e| e.into_inner()));
+                    if let Some(t) = tally.as_deref_mut() {
+                        fs.tally = std::mem::take(t);
+                    }
+                    let index = part.index();
+                    let mut x = if index == 0 {
+                        Extractor::default()
+                    } else {
+                        Extractor::for_chunk()
+                    };
+                    let mut first = None;
+                    let record_errors =
+                        scan_chunk(&mut part, &mut x, &mut fs, &mut part_cov, &mut first);
+                    let out = ChunkOut {
+                        times: ChunkTimes::take(first, &mut part_cov),
+                        deferred: x.take_deferred(),
+                        audit: x.needs_sequential(),
+                        extractor: x,
+                        waiting: std::mem::take(&mut fs.waiting),
+                        held: std::mem::take(&mut fs.held),
+                        record_errors,
+                    };
+                    *front = std::mem::take(&mut fs.front);
+                    // A tally grown past the bound is made into rows
+                    // now (it grows with the distinct actors seen).
+                    let mut full = Vec::new();
+                    if fs.tally.len() > TALLY_BOUND {
+                        full.push(std::mem::take(&mut fs.tally));
+                    }
+                    if let Some(t) = tally.as_deref_mut() {
+                        *t = std::mem::take(&mut fs.tally);
+                    }
+                    drop(tally);
+                    crate::panics::test_hook(name, Some(&format!("settle{index}")));
+                    drop(part);
+                    let settled = {
+                        let mut settler = settler.lock().unwrap_or_else(|e| e.into_inner());
+                        settler.push(index, out);
+                        if settler.fs.tally.len() > TALLY_BOUND {
+                            full.push(std::mem::take(&mut settler.fs.tally));
+                        }
+                        settler.next
+                    };
+                    gate.settled(settled);
+                    let mut inv = fs.finish();
+                    inv.files.insert(name.to_string(), part_cov);
+                    for mut t in full {
+                        t.flush(&mut inv, shared.analyzer, name);
+                    }
+                    // Merging is commutative and associative: parts
+                    // merged later, or in another order, give the same
+                    // inventory.
+                    let mut merged = match merged.try_lock() {
+                        Ok(m) => m,
+                        Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+                        Err(std::sync::TryLockError::WouldBlock) => {
+                            backlog.lock().unwrap_or_else(|e| e.into_inner()).push(inv);
+                            return;
+                        }
+                    };
+                    merged.merge(inv);
+                    let waiting =
+                        std::mem::take(&mut *backlog.lock().unwrap_or_else(|e| e.into_inner()));
+                    for part in waiting {
+                        merged.merge(part);
+                    }
+                };
                 rx.into_iter()
                     .par_bridge()
                     .for_each_init(Front::default, |front, c| {
                         // A panic here must not leave the reader waiting for
                         // this chunk to be settled.
                         let _closer = gate.close_on_panic();
-                        let mut part_cov = FileCoverage::default();
-                        let mut fs = FileScan::new(name.to_string(), shared, &cfg.targets);
-                        // The front cache and the tally outlive the chunk.
-                        fs.front = std::mem::take(front);
-                        let slot = rayon::current_thread_index()
-                            .and_then(|i| tallies.get(i))
-                            .or(tallies.first());
-                        let mut tally = slot.map(|t| t.lock().unwrap_or_else(|e| e.into_inner()));
-                        if let Some(t) = tally.as_deref_mut() {
-                            fs.tally = std::mem::take(t);
-                        }
-                        let mut x = if c.index == 0 {
-                            Extractor::default()
-                        } else {
-                            Extractor::for_chunk()
-                        };
-                        let mut first = None;
-                        let record_errors =
-                            scan_chunk(&c, &mut x, &mut fs, &mut part_cov, &mut first);
-                        let index = c.index;
-                        let out = ChunkOut {
-                            times: ChunkTimes::take(first, &mut part_cov),
-                            deferred: x.take_deferred(),
-                            audit: x.needs_sequential(),
-                            extractor: x,
-                            waiting: std::mem::take(&mut fs.waiting),
-                            held: std::mem::take(&mut fs.held),
-                            record_errors,
-                        };
-                        *front = std::mem::take(&mut fs.front);
-                        // A tally grown past the bound is made into rows
-                        // now (it grows with the distinct actors seen).
-                        let mut full = Vec::new();
-                        if fs.tally.len() > TALLY_BOUND {
-                            full.push(std::mem::take(&mut fs.tally));
-                        }
-                        if let Some(t) = tally.as_deref_mut() {
-                            *t = std::mem::take(&mut fs.tally);
-                        }
-                        drop(tally);
-                        crate::panics::test_hook(name, Some(&format!("settle{index}")));
-                        drop(c);
-                        let settled = {
-                            let mut settler = settler.lock().unwrap_or_else(|e| e.into_inner());
-                            settler.push(index, out);
-                            if settler.fs.tally.len() > TALLY_BOUND {
-                                full.push(std::mem::take(&mut settler.fs.tally));
-                            }
-                            settler.next
-                        };
-                        gate.settled(settled);
-                        let mut inv = fs.finish();
-                        inv.files.insert(name.to_string(), part_cov);
-                        for mut t in full {
-                            t.flush(&mut inv, shared.analyzer, name);
-                        }
-                        // Merging is commutative and associative: parts
-                        // merged later, or in another order, give the same
-                        // inventory.
-                        let mut merged = match merged.try_lock() {
-                            Ok(m) => m,
-                            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
-                            Err(std::sync::TryLockError::WouldBlock) => {
-                                backlog.lock().unwrap_or_else(|e| e.into_inner()).push(inv);
-                                return;
-                            }
-                        };
-                        merged.merge(inv);
-                        let waiting =
-                            std::mem::take(&mut *backlog.lock().unwrap_or_else(|e| e.into_inner()));
-                        for part in waiting {
-                            merged.merge(part);
+                        for part in parts_of(c) {
+                            scan_part(front, part);
                         }
                     });
                 let mut merged = merged.into_inner().unwrap_or_else(|e| e.into_inner());
@@ -1217,18 +1385,19 @@ fn scan_input(
                     match prefix {
                         Some(prefix) => {
                             cov.log_line_prefix = Some(prefix.source.clone());
-                            let mut x = Extractor::default();
-                            let res = syslog::read_entries(
+                            let run = scan_in_chunks(
+                                source,
+                                plan,
                                 opened.reader,
-                                &prefix,
-                                lines_before,
-                                &mut cov,
-                                |entry, cov| {
-                                    x.entry(&entry, cov, &mut |s, cov| fs.statement(s, cov));
-                                },
+                                &head,
+                                Chunked::Syslog(&prefix),
+                                cfg,
+                                shared,
                             );
-                            x.flush_counts(&mut cov);
-                            if let Err((line, e)) = res {
+                            fs.inv.merge(run.inv);
+                            cov.merge(&run.cov);
+                            if let Err((line, e)) = run.read_result {
+                                let line = line + lines_before;
                                 cov.errors.push(format!("{name}: read error after line {line}: {e}; the part before was scanned"));
                                 damaged_note(&mut cov, opened.compression);
                             }

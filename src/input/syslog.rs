@@ -8,7 +8,7 @@
 //! text after the header is split with the `log_line_prefix` machinery.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::sync::OnceLock;
 
@@ -67,7 +67,6 @@ struct Line<'a> {
     bsd: bool,
     time: &'a str,
     key: (&'a str, &'a str, &'a str),
-    pid: &'a str,
     seq: Option<u64>,
     chunk: Option<u64>,
     msg: Cow<'a, str>,
@@ -87,7 +86,6 @@ fn split(line: &str) -> Option<Line<'_>> {
         bsd,
         time,
         key: (host, ident, pid),
-        pid,
         seq: c.name("seq").and_then(|m| m.as_str().parse().ok()),
         chunk: c.name("chunk").and_then(|m| m.as_str().parse().ok()),
         msg: unescape(c.name("msg").map_or("", |m| m.as_str())),
@@ -163,8 +161,137 @@ pub fn detect_inner_prefix(sample: &[&str]) -> Option<Prefix> {
     best.map(|(_, p)| p)
 }
 
+/// Why a continuation chunk is skipped.
+const ORPHAN: &str = "syslog continuation without its first chunk";
+
+/// One syslog line of a PostgreSQL message (one of its `[seq-chunk]`
+/// pieces), split from its header. Lines are split by [`Pieces`] (on the
+/// chunks of a file at once, see [`next_record_start`]) and put together
+/// into messages, in file order, by one [`Assembler`].
+#[derive(Debug)]
+pub struct Piece {
+    line: u64,
+    /// The pid, host and ident, each ended by `\0`: a message is put
+    /// together from the pieces of one process.
+    key: Box<str>,
+    seq: Option<u64>,
+    chunk: Option<u64>,
+    /// It starts a message.
+    first: bool,
+    /// The header's time (a first piece of a log_line_prefix without time).
+    time: Option<Millis>,
+    msg: String,
+}
+
+/// Splits syslog lines into [`Piece`]s, counting every line in coverage
+/// (what is not a piece is counted as skipped here).
+pub struct Pieces {
+    prefix_has_time: bool,
+    no_year_noted: bool,
+}
+
+impl Pieces {
+    /// A splitter for a log whose messages start with `prefix`.
+    pub fn new(prefix: &Prefix) -> Self {
+        Self {
+            prefix_has_time: prefix.has_field(Field::Time) || prefix.has_field(Field::EpochTime),
+            no_year_noted: false,
+        }
+    }
+
+    /// Splits line `line_no` (`raw`, with its line end).
+    pub fn line(&mut self, raw: &[u8], line_no: u64, cov: &mut FileCoverage) -> Option<Piece> {
+        cov.lines += 1;
+        cov.bytes += raw.len() as u64;
+        let mut bytes = raw;
+        while let [rest @ .., b'\n' | b'\r'] = bytes {
+            bytes = rest;
+        }
+        let text = match std::str::from_utf8(bytes) {
+            Ok(s) => Cow::Borrowed(s),
+            Err(_) => {
+                cov.invalid_utf8_lines += 1;
+                String::from_utf8_lossy(bytes)
+            }
+        };
+        let Some(l) = split(&text) else {
+            if text.trim().is_empty() {
+                cov.skip("blank line");
+            } else {
+                cov.skip("line is not a syslog record");
+            }
+            return None;
+        };
+        let first = match l.chunk {
+            Some(c) => c <= 1,
+            None => !l.msg.starts_with('\t'),
+        };
+        let time = if first {
+            self.header_time(&l, cov)
+        } else {
+            None
+        };
+        let (host, ident, pid) = l.key;
+        let mut key = String::with_capacity(pid.len() + host.len() + ident.len() + 3);
+        for part in [pid, host, ident] {
+            key.push_str(part);
+            key.push('\0');
+        }
+        Some(Piece {
+            line: line_no,
+            key: key.into_boxed_str(),
+            seq: l.seq,
+            chunk: l.chunk,
+            first,
+            time,
+            msg: l.msg.into_owned(),
+        })
+    }
+
+    /// Splits every line of `data` (whole lines; the last one may lack its
+    /// line end only at the end of the input), numbered from
+    /// `lines_before + 1`.
+    pub fn chunk(&mut self, data: &[u8], lines_before: u64, cov: &mut FileCoverage) -> Vec<Piece> {
+        let mut out = Vec::new();
+        let mut pos = 0;
+        let mut line_no = lines_before;
+        while let Some(rest) = data.get(pos..).filter(|r| !r.is_empty()) {
+            let len = memchr::memchr(b'\n', rest).map_or(rest.len(), |n| n + 1);
+            line_no += 1;
+            if let Some(p) = self.line(rest.get(..len).unwrap_or(rest), line_no, cov) {
+                out.push(p);
+            }
+            pos += len;
+        }
+        out
+    }
+
+    fn header_time(&mut self, l: &Line<'_>, cov: &mut FileCoverage) -> Option<Millis> {
+        if self.prefix_has_time {
+            return None;
+        }
+        if l.bsd {
+            if !self.no_year_noted {
+                self.no_year_noted = true;
+                cov.notes.push("BSD syslog timestamps carry no year and the log_line_prefix has no time: times are not reported for this input".into());
+            }
+            return None;
+        }
+        let t = parse_timestamp(l.time)?;
+        Some(t.millis)
+    }
+}
+
+/// Where a chunk of a syslog file may start: at any complete line. A
+/// message cut by a chunk boundary is put together again because one
+/// [`Assembler`] takes the pieces of all chunks in file order.
+pub fn next_record_start(buf: &[u8], from: usize) -> Option<usize> {
+    memchr::memchr(b'\n', buf.get(from..)?).map(|_| from)
+}
+
 /// One message being put back together from its chunks.
-struct Message {
+#[derive(Debug)]
+pub struct Message {
     seq: Option<u64>,
     chunk: u64,
     line: u64,
@@ -174,18 +301,145 @@ struct Message {
     last_len: usize,
 }
 
-struct Reader<'p> {
+/// Puts the pieces of each process back together into messages. A
+/// message is complete when its process starts another one, when it is the
+/// oldest of [`MAX_OPEN_MESSAGES`] open ones, or at the end of the input;
+/// it is handed on then, so messages come out in the order of those events.
+pub struct Assembler<'p> {
+    prefix: &'p Prefix,
+    open: rustc_hash::FxHashMap<Box<str>, Message>,
+    /// The key of each open message, by the line it started on.
+    by_line: BTreeMap<u64, Box<str>>,
+}
+
+impl<'p> Assembler<'p> {
+    /// An assembler for a log whose messages start with `prefix`.
+    pub fn new(prefix: &'p Prefix) -> Self {
+        Self {
+            prefix,
+            open: rustc_hash::FxHashMap::default(),
+            by_line: BTreeMap::new(),
+        }
+    }
+
+    /// Takes the next piece of the input; `done` gets each message
+    /// completed by it.
+    pub fn push(
+        &mut self,
+        p: Piece,
+        cov: &mut FileCoverage,
+        done: &mut impl FnMut(Message, &mut FileCoverage),
+    ) {
+        if p.first {
+            if let Some(m) = self.open.remove(&p.key) {
+                self.by_line.remove(&m.line);
+                done(m, cov);
+            }
+            if self.open.len() >= MAX_OPEN_MESSAGES {
+                if let Some((_, oldest)) = self.by_line.pop_first() {
+                    if let Some(m) = self.open.remove(&oldest) {
+                        done(m, cov);
+                    }
+                }
+            }
+            let pid = p.key.split('\0').next().unwrap_or_default().to_string();
+            self.by_line.insert(p.line, p.key.clone());
+            self.open.insert(
+                p.key,
+                Message {
+                    seq: p.seq,
+                    chunk: p.chunk.unwrap_or(1),
+                    line: p.line,
+                    time: p.time,
+                    pid,
+                    last_len: p.msg.len(),
+                    text: p.msg,
+                },
+            );
+            return;
+        }
+        let Some(m) = self.open.get_mut(&p.key) else {
+            cov.skip(ORPHAN);
+            return;
+        };
+        let follows = match (p.seq, p.chunk) {
+            (Some(s), Some(c)) => m.seq == Some(s) && m.chunk + 1 == c,
+            _ => m.seq.is_none(),
+        };
+        if !follows {
+            cov.skip(ORPHAN);
+            return;
+        }
+        // A chunk either starts a new line of the message (continuation
+        // lines start with a tab; DETAIL/STATEMENT lines with the prefix) or
+        // carries on a line cut at PG_SYSLOG_LIMIT bytes.
+        let cut = m.last_len + 3 >= PG_SYSLOG_LIMIT
+            && !p.msg.starts_with('\t')
+            && self.prefix.split(&p.msg).is_none();
+        if m.text.len() + p.msg.len() < MAX_MESSAGE_BYTES {
+            if !cut {
+                m.text.push('\n');
+            }
+            m.text.push_str(&p.msg);
+        }
+        m.chunk = p.chunk.unwrap_or(m.chunk + 1);
+        m.last_len = p.msg.len();
+    }
+
+    /// The input ended: hands on the open messages, oldest first.
+    pub fn finish(
+        &mut self,
+        cov: &mut FileCoverage,
+        done: &mut impl FnMut(Message, &mut FileCoverage),
+    ) {
+        while let Some((_, key)) = self.by_line.pop_first() {
+            if let Some(m) = self.open.remove(&key) {
+                done(m, cov);
+            }
+        }
+    }
+
+    /// Takes the pieces of the next chunk of the input (`last`: the input
+    /// ends with it); returns the messages they completed, in order.
+    pub fn chunk(
+        &mut self,
+        pieces: Vec<Piece>,
+        last: bool,
+        cov: &mut FileCoverage,
+    ) -> Vec<Message> {
+        let mut out = Vec::new();
+        let mut done = |m: Message, _: &mut FileCoverage| out.push(m);
+        for p in pieces {
+            self.push(p, cov, &mut done);
+        }
+        if last {
+            self.finish(cov, &mut done);
+        }
+        out
+    }
+}
+
+/// Turns assembled messages into entries, as the stderr reader would.
+pub struct Splitter<'p> {
     prefix: &'p Prefix,
     prefix_has_time: bool,
     prefix_has_backend: bool,
-    open: HashMap<(String, String, String), Message>,
     unknown_zone_noted: bool,
-    no_year_noted: bool,
 }
 
-impl Reader<'_> {
-    /// Turns one assembled message into entries, as the stderr reader would.
-    fn flush(
+impl<'p> Splitter<'p> {
+    /// A splitter for a log whose messages start with `prefix`.
+    pub fn new(prefix: &'p Prefix) -> Self {
+        Self {
+            prefix,
+            prefix_has_time: prefix.has_field(Field::Time) || prefix.has_field(Field::EpochTime),
+            prefix_has_backend: prefix.has_field(Field::Pid) || prefix.has_field(Field::Session),
+            unknown_zone_noted: false,
+        }
+    }
+
+    /// Turns one assembled message into entries.
+    pub fn entries(
         &mut self,
         m: Message,
         cov: &mut FileCoverage,
@@ -247,21 +501,6 @@ impl Reader<'_> {
             sink(e, cov);
         }
     }
-
-    fn header_time(&mut self, l: &Line<'_>, cov: &mut FileCoverage) -> Option<Millis> {
-        if self.prefix_has_time {
-            return None;
-        }
-        if l.bsd {
-            if !self.no_year_noted {
-                self.no_year_noted = true;
-                cov.notes.push("BSD syslog timestamps carry no year and the log_line_prefix has no time: times are not reported for this input".into());
-            }
-            return None;
-        }
-        let t = parse_timestamp(l.time)?;
-        Some(t.millis)
-    }
 }
 
 /// Reads syslog lines from `reader`, calling `sink` for each entry; `prefix`
@@ -275,119 +514,29 @@ pub fn read_entries(
     cov: &mut FileCoverage,
     mut sink: impl FnMut(LogEntry, &mut FileCoverage),
 ) -> Result<(), (u64, std::io::Error)> {
-    let mut r = Reader {
-        prefix,
-        prefix_has_time: prefix.has_field(Field::Time) || prefix.has_field(Field::EpochTime),
-        prefix_has_backend: prefix.has_field(Field::Pid) || prefix.has_field(Field::Session),
-        open: HashMap::new(),
-        unknown_zone_noted: false,
-        no_year_noted: false,
-    };
+    let mut pieces = Pieces::new(prefix);
+    let mut assembler = Assembler::new(prefix);
+    let mut splitter = Splitter::new(prefix);
+    let mut done = |m: Message, cov: &mut FileCoverage| splitter.entries(m, cov, &mut sink);
     let mut buf = Vec::with_capacity(4096);
     let mut line_no = lines_before;
     let mut result = Ok(());
     loop {
         buf.clear();
-        let n = match reader.read_until(b'\n', &mut buf) {
+        match reader.read_until(b'\n', &mut buf) {
             Ok(0) => break,
-            Ok(n) => n,
+            Ok(_) => {}
             Err(e) => {
                 result = Err((line_no, e));
                 break;
             }
-        };
+        }
         line_no += 1;
-        cov.lines += 1;
-        cov.bytes += n as u64;
-        while matches!(buf.last(), Some(b'\n' | b'\r')) {
-            buf.pop();
+        if let Some(p) = pieces.line(&buf, line_no, cov) {
+            assembler.push(p, cov, &mut done);
         }
-        let text = match std::str::from_utf8(&buf) {
-            Ok(s) => Cow::Borrowed(s),
-            Err(_) => {
-                cov.invalid_utf8_lines += 1;
-                String::from_utf8_lossy(&buf)
-            }
-        };
-        let Some(l) = split(&text) else {
-            if text.trim().is_empty() {
-                cov.skip("blank line");
-            } else {
-                cov.skip("line is not a syslog record");
-            }
-            continue;
-        };
-        let key = (
-            l.key.0.to_string(),
-            l.key.1.to_string(),
-            l.key.2.to_string(),
-        );
-        let first = match l.chunk {
-            Some(c) => c <= 1,
-            None => !l.msg.starts_with('\t'),
-        };
-        if first {
-            if let Some(m) = r.open.remove(&key) {
-                r.flush(m, cov, &mut sink);
-            }
-            if r.open.len() >= MAX_OPEN_MESSAGES {
-                if let Some(oldest) = r
-                    .open
-                    .iter()
-                    .min_by_key(|(_, m)| m.line)
-                    .map(|(k, _)| k.clone())
-                {
-                    if let Some(m) = r.open.remove(&oldest) {
-                        r.flush(m, cov, &mut sink);
-                    }
-                }
-            }
-            let time = r.header_time(&l, cov);
-            r.open.insert(
-                key,
-                Message {
-                    seq: l.seq,
-                    chunk: l.chunk.unwrap_or(1),
-                    line: line_no,
-                    time,
-                    pid: l.pid.to_string(),
-                    last_len: l.msg.len(),
-                    text: l.msg.into_owned(),
-                },
-            );
-            continue;
-        }
-        let prefix_matches = r.prefix.split(&l.msg).is_some();
-        let Some(m) = r.open.get_mut(&key) else {
-            cov.skip("syslog continuation without its first chunk");
-            continue;
-        };
-        let follows = match (l.seq, l.chunk) {
-            (Some(s), Some(c)) => m.seq == Some(s) && m.chunk + 1 == c,
-            _ => m.seq.is_none(),
-        };
-        if !follows {
-            cov.skip("syslog continuation without its first chunk");
-            continue;
-        }
-        // A chunk either starts a new line of the message (continuation
-        // lines start with a tab; DETAIL/STATEMENT lines with the prefix) or
-        // carries on a line cut at PG_SYSLOG_LIMIT bytes.
-        let cut = m.last_len + 3 >= PG_SYSLOG_LIMIT && !l.msg.starts_with('\t') && !prefix_matches;
-        if m.text.len() + l.msg.len() < MAX_MESSAGE_BYTES {
-            if !cut {
-                m.text.push('\n');
-            }
-            m.text.push_str(&l.msg);
-        }
-        m.chunk = l.chunk.unwrap_or(m.chunk + 1);
-        m.last_len = l.msg.len();
     }
-    let mut rest: Vec<Message> = r.open.drain().map(|(_, m)| m).collect();
-    rest.sort_by_key(|m| m.line);
-    for m in rest {
-        r.flush(m, cov, &mut sink);
-    }
+    assembler.finish(cov, &mut done);
     result
 }
 
