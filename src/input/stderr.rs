@@ -45,7 +45,7 @@ pub fn detect_prefix(sample: &[&str]) -> Option<Prefix> {
 /// holding `=` does not count: it is the `key=value` text of a longer
 /// prefix swallowed by a lazy field (`user=%u,db=%d,app=%a ` reads
 /// `app=,client= ` as the application `,client=`).
-fn captured_fields(parts: &crate::input::prefix::LineParts<'_>) -> usize {
+pub(crate) fn captured_fields(parts: &crate::input::prefix::LineParts<'_>) -> usize {
     [
         parts.application,
         parts.user,

@@ -138,9 +138,11 @@ pub fn looks_like_syslog(sample: &[&str]) -> bool {
         .any(|l| severity_in_text().is_match(&l.msg))
 }
 
-/// Picks the prefix that splits the most message starts of `sample` (the
-/// syslog-style ones first, then the stderr ones, then the empty prefix;
-/// the earliest wins ties).
+/// Picks the prefix that splits the most message starts of `sample`; on a
+/// tie, the one capturing the most fields (as for stderr: `%m [%p]
+/// %q%u@%d/%a ` must beat `%q%u@%d `, which reads the time and pid as part
+/// of the user name); then the earliest (the syslog-style ones first, then
+/// the stderr ones, then the empty prefix).
 pub fn detect_inner_prefix(sample: &[&str]) -> Option<Prefix> {
     let starts: Vec<String> = sample
         .iter()
@@ -148,14 +150,18 @@ pub fn detect_inner_prefix(sample: &[&str]) -> Option<Prefix> {
         .filter(|l| l.chunk.is_none_or(|c| c == 1) && !l.msg.starts_with('\t'))
         .map(|l| l.msg.into_owned())
         .collect();
-    let mut best: Option<(usize, Prefix)> = None;
+    let mut best: Option<((usize, usize), Prefix)> = None;
     for p in SYSLOG_PREFIXES.iter().chain(KNOWN_PREFIXES).chain(&[""]) {
         let Ok(prefix) = Prefix::compile_known(p) else {
             continue;
         };
-        let hits = starts.iter().filter(|m| prefix.split(m).is_some()).count();
-        if hits > 0 && best.as_ref().is_none_or(|(b, _)| hits > *b) {
-            best = Some((hits, prefix));
+        let mut score = (0, 0);
+        for parts in starts.iter().filter_map(|m| prefix.split(m)) {
+            score.0 += 1;
+            score.1 += super::stderr::captured_fields(&parts);
+        }
+        if score.0 > 0 && best.as_ref().is_none_or(|(b, _)| score > *b) {
+            best = Some((score, prefix));
         }
     }
     best.map(|(_, p)| p)
@@ -628,6 +634,39 @@ Nov 21 23:44:38 vm CRON[1]: (root) CMD (true)
             1
         );
         assert_eq!(cov.skipped["line is not a syslog record"], 1);
+    }
+
+    #[test]
+    fn inner_stderr_prefix_with_user_at_database_is_not_read_as_a_longer_user_name() {
+        // `%q%u@%d ` (tried first) splits these lines too, with the time and
+        // pid as part of the user name and `shop/metabase` as the database.
+        let sample = [
+            "2026-11-20T00:00:00.001+00:00 vm postgres[20003]: [1-1] 2026-11-20 00:00:00.001 UTC [20003] [unknown]@[unknown]/ LOG:  connection received: host=10.0.188.26 port=52859",
+            "2026-11-20T00:00:00.001+00:00 vm postgres[20003]: [2-1] 2026-11-20 00:00:00.001 UTC [20003] analyst@shop/metabase LOG:  statement: SELECT 1",
+            "2026-11-20T00:00:00.002+00:00 vm postgres[20001]: [7-1] 2026-11-20 00:00:00.002 UTC [20001] LOG:  checkpoint starting: time",
+            "2026-11-20T00:00:00.003+00:00 vm postgres[20008]: [3-1] 2026-11-20 00:00:00.003 UTC [20008] billing@shop/pgbouncer LOG:  statement: SELECT 2",
+        ];
+        let p = detect_inner_prefix(&sample).unwrap();
+        assert_eq!(p.source, "%m [%p] %q%u@%d/%a ");
+        let (out, _) = read(&(sample.join("\n") + "\n"), &p.source);
+        let actors: Vec<_> = out
+            .iter()
+            .filter(|e| e.message.starts_with("statement: "))
+            .map(|e| {
+                (
+                    e.user.as_deref(),
+                    e.database.as_deref(),
+                    e.application.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            actors,
+            [
+                (Some("analyst"), Some("shop"), Some("metabase")),
+                (Some("billing"), Some("shop"), Some("pgbouncer")),
+            ]
+        );
     }
 
     #[test]
