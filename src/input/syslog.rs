@@ -40,18 +40,20 @@ pub const SYSLOG_PREFIXES: &[&str] = &[
     "%q%u@%d ",
 ];
 
+/// The syslog header; the message is the rest of the line (a line holds no
+/// `\n`, so this matches where the header followed by `.*$` does, with the
+/// same groups, without running the capturing engine over the message).
+const HEADER: &str = concat!(
+    r"^(?:<\d{1,3}>)?",
+    r"(?:(?P<bsd>[A-Z][a-z]{2} [ 0-9]\d \d{2}:\d{2}:\d{2}(?:\.\d+)?)",
+    r"|(?P<iso>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?))",
+    r" (?:(?P<host>\S+) )?(?P<ident>[^\s\[\]:]+)\[(?P<pid>\d+)\]: ?",
+    r"(?:\[(?P<seq>\d+)-(?P<chunk>\d+)\] ?)?"
+);
+
 fn header() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
-    R.get_or_init(|| {
-        Regex::new(concat!(
-            r"^(?:<\d{1,3}>)?",
-            r"(?:(?P<bsd>[A-Z][a-z]{2} [ 0-9]\d \d{2}:\d{2}:\d{2}(?:\.\d+)?)",
-            r"|(?P<iso>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?))",
-            r" (?:(?P<host>\S+) )?(?P<ident>[^\s\[\]:]+)\[(?P<pid>\d+)\]: ?",
-            r"(?:\[(?P<seq>\d+)-(?P<chunk>\d+)\] ?)?(?P<msg>.*)$"
-        ))
-        .unwrap_or_else(|e| unreachable!("static regex: {e}"))
-    })
+    R.get_or_init(|| Regex::new(HEADER).unwrap_or_else(|e| unreachable!("static regex: {e}")))
 }
 
 fn severity_in_text() -> &'static Regex {
@@ -73,7 +75,11 @@ struct Line<'a> {
 }
 
 fn split(line: &str) -> Option<Line<'_>> {
+    if line.contains('\n') {
+        return None;
+    }
     let c = header().captures(line)?;
+    let msg = line.get(c.get(0)?.end()..).unwrap_or_default();
     let (bsd, time) = match (c.name("bsd"), c.name("iso")) {
         (Some(t), _) => (true, t.as_str()),
         (None, Some(t)) => (false, t.as_str()),
@@ -88,7 +94,7 @@ fn split(line: &str) -> Option<Line<'_>> {
         key: (host, ident, pid),
         seq: c.name("seq").and_then(|m| m.as_str().parse().ok()),
         chunk: c.name("chunk").and_then(|m| m.as_str().parse().ok()),
-        msg: unescape(c.name("msg").map_or("", |m| m.as_str())),
+        msg: unescape(msg),
     })
 }
 
@@ -667,6 +673,68 @@ Nov 21 23:44:38 vm CRON[1]: (root) CMD (true)
                 (Some("billing"), Some("shop"), Some("pgbouncer")),
             ]
         );
+    }
+
+    #[test]
+    fn header_then_the_rest_of_the_line_splits_as_the_regex_with_the_message_group() {
+        let full = Regex::new(&format!("{HEADER}(?P<msg>.*)$")).unwrap();
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/app/logs/");
+        let mut lines: Vec<String> = Vec::new();
+        for f in [
+            "syslog-bsd.log",
+            "syslog-iso.log",
+            "multiline-syslog-bsd.log",
+            "multiline-syslog-iso.log",
+        ] {
+            let text = std::fs::read_to_string(format!("{root}{f}")).unwrap();
+            for l in text.lines() {
+                lines.push(l.to_string());
+                // Mutations: without the tag, without the host, with a
+                // priority, cut short, with a line break.
+                lines.push(l.replacen("]: [", "]: ", 1).replacen("-1] ", " ", 1));
+                lines.push(l.replacen(" vm ", " ", 1));
+                lines.push(format!("<13>{l}"));
+                lines.push(l.chars().take(40).collect());
+                lines.push(l.replacen("] ", "]\n", 1));
+            }
+        }
+        let mut matched = 0;
+        for l in &lines {
+            let want = full.captures(l).map(|c| {
+                let g = |n: &str| c.name(n).map(|m| m.as_str().to_string());
+                (
+                    g("bsd"),
+                    g("iso"),
+                    g("host"),
+                    g("ident"),
+                    g("pid"),
+                    g("seq"),
+                    g("chunk"),
+                    g("msg"),
+                )
+            });
+            let got = header().captures(l).filter(|_| !l.contains('\n')).map(|c| {
+                let g = |n: &str| c.name(n).map(|m| m.as_str().to_string());
+                let msg = l[c.get(0).unwrap().end()..].to_string();
+                (
+                    g("bsd"),
+                    g("iso"),
+                    g("host"),
+                    g("ident"),
+                    g("pid"),
+                    g("seq"),
+                    g("chunk"),
+                    Some(msg),
+                )
+            });
+            matched += usize::from(want.is_some());
+            assert_eq!(got, want, "{l:?}");
+            assert_eq!(
+                split(l).map(|s| s.msg.into_owned()),
+                want.map(|w| unescape(&w.7.unwrap()).into_owned())
+            );
+        }
+        assert!(matched > 1000, "{matched}");
     }
 
     #[test]
