@@ -380,7 +380,7 @@ impl FirstPath<'_> {
     fn piece(&mut self, i: usize, piece: &Piece, pos: usize) -> Choice {
         let b = self.b;
         let none = Err(First::Search);
-        let local = after(b, pos).starts_with(b"[local]");
+        let local = || after(b, pos).starts_with(b"[local]");
         match piece {
             Piece::Lit(l) => {
                 if starts(b, pos, l.as_bytes()) {
@@ -391,11 +391,11 @@ impl FirstPath<'_> {
             }
             Piece::Spaces => Ok(pos + after(b, pos).iter().take_while(|c| **c == b' ').count()),
             Piece::Lazy => self.lazy(i, pos, true, |_| true),
-            Piece::Host if local => Ok(pos + 7),
+            Piece::Host if local() => Ok(pos + 7),
             Piece::Host => self.lazy(i, pos, false, |c| {
                 !c.is_whitespace() && c != '(' && c != ')'
             }),
-            Piece::HostPort if local => Ok(pos + 7),
+            Piece::HostPort if local() => Ok(pos + 7),
             Piece::HostPort => {
                 // The shortest host (none) with the greedy `(port)` first.
                 if b.get(pos) == Some(&b'(') {
@@ -406,7 +406,7 @@ impl FirstPath<'_> {
                 }
                 Ok(pos)
             }
-            Piece::LocalOrWord if local => Ok(pos + 7),
+            Piece::LocalOrWord if local() => Ok(pos + 7),
             Piece::LocalOrWord => self.lazy(i, pos, false, |c| !c.is_whitespace()),
             Piece::BackendType => {
                 match BACKEND_TYPES
