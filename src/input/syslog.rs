@@ -75,7 +75,7 @@ struct Line<'a> {
 }
 
 fn split(line: &str) -> Option<Line<'_>> {
-    if line.contains('\n') {
+    if memchr::memchr(b'\n', line.as_bytes()).is_some() {
         return None;
     }
     let c = header().captures(line)?;
@@ -101,7 +101,7 @@ fn split(line: &str) -> Option<Line<'_>> {
 /// Undoes the syslog daemon's `#ooo` escapes of control characters (`#011`
 /// is a tab); a newline is never in a chunk, so `#012` stays as it is.
 pub fn unescape(s: &str) -> Cow<'_, str> {
-    if !s.contains('#') {
+    if memchr::memchr(b'#', s.as_bytes()).is_none() {
         return Cow::Borrowed(s);
     }
     let b = s.as_bytes();
