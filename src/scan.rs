@@ -980,6 +980,7 @@ fn scan_chunked(
         let (before, lines) = part.lines();
         let lines_before = lines_before + before;
         let index = part.index();
+        let assembled = matches!(part, Part::Messages(_));
         let scanned = crate::panics::catch(|| {
             crate::panics::test_hook(name, Some(&format!("chunk{index}")));
             format.read(part, name, lines_before, cov, &mut |e, cov| {
@@ -997,8 +998,15 @@ fn scan_chunked(
             (Vec::new(), 0)
         };
         if let Err(message) = scanned {
+            // What is lost of syslog is the messages the lines completed
+            // (they may have started before them).
+            let what = if assembled {
+                "the syslog messages completed by "
+            } else {
+                ""
+            };
             let part = format!(
-                "lines {} to {}",
+                "{what}lines {} to {}",
                 lines_before + 1,
                 lines_before + lines.max(1)
             );

@@ -1,5 +1,5 @@
 //! A panic (a bug in pgcontract) while scanning one input, or one chunk of
-//! a large stderr log, is reported in that input's coverage and on stderr,
+//! a large log, is reported in that input's coverage and on stderr,
 //! never a hang or an abort: the run goes on with the other inputs and
 //! chunks. Uses the debug-build test hook `PGCONTRACT_TEST_PANIC_ON`
 //! (src/panics.rs).
@@ -244,5 +244,66 @@ fn panic_escaping_a_chunk_worker_neither_hangs_nor_loses_the_other_input() {
     );
     assert_eq!(run.doc["dependencies"], alone.doc["dependencies"]);
     assert_eq!(input(&run.doc, &good_name), input(&alone.doc, &good_name));
+    assert_panic_printed(&run.stderr);
+}
+
+#[path = "../examples/support/syslog_wrap.rs"]
+mod syslog_wrap;
+
+#[test]
+fn panic_in_one_syslog_chunk_leaves_out_the_messages_its_lines_completed() {
+    // Syslog messages are put together in file order before the parts are
+    // scanned: a panic while scanning part 1 loses the messages chunk 1's
+    // lines completed, and the other parts (and the assembler, which runs
+    // before) go on; the run neither hangs nor loses the rest.
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let sample = std::fs::read(root().join("fixtures/genlog/seed7-400KB.log")).unwrap();
+    let mut w = syslog_wrap::SyslogWriter::new(Vec::new(), 4);
+    w.write_all(&sample.repeat(20)).unwrap();
+    let text = String::from_utf8(w.finish().unwrap()).unwrap();
+    assert!(text.len() > 9 << 20, "fewer than three chunks");
+    let log = dir.path().join("robust-syslog.log");
+    std::fs::write(&log, &text).unwrap();
+    let name = log.display().to_string();
+    let whole = scan(dir.path(), std::slice::from_ref(&log), "");
+    let whole = input(&whole.doc, &name);
+    assert_eq!(whole["format"], "syslog");
+    assert_eq!(whole["errors"], Value::Array(Vec::new()));
+    let run = scan(
+        dir.path(),
+        std::slice::from_ref(&log),
+        "robust-syslog.log@chunk1",
+    );
+    let cov = input(&run.doc, &name);
+    let errors = cov["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let e = errors[0].as_str().unwrap();
+    let rest = e
+        .strip_prefix(&format!(
+            "{name}: internal error while scanning the syslog messages completed by lines "
+        ))
+        .unwrap_or_else(|| panic!("{e}"));
+    let (from, rest) = rest.split_once(" to ").unwrap();
+    let (to, tail) = rest.split_once(' ').unwrap();
+    let (from, to): (u64, u64) = (from.parse().unwrap(), to.parse().unwrap());
+    assert_eq!(
+        tail,
+        format!("(a bug in pgcontract: {HOOK_MESSAGE}); that part is left out of the results")
+    );
+    let total_lines = text.lines().count() as u64;
+    assert!(from > 1 && to < total_lines && from < to, "{from}..{to}");
+    // The chunk's lines are not counted, and fewer records are read.
+    assert_eq!(cov["lines"].as_u64(), Some(total_lines - (to - from + 1)));
+    assert!(cov["records"].as_u64().unwrap() < whole["records"].as_u64().unwrap());
+    assert!(cov["records"].as_u64().unwrap() > 0);
+    assert!(
+        cov["blind_spots"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from(BLIND_SPOT)),
+        "{cov:#}"
+    );
+    assert_ne!(run.doc["targets"][0]["verdict"], "clear");
     assert_panic_printed(&run.stderr);
 }
