@@ -151,41 +151,123 @@ fn json_err(path: &str, e: &serde_json::Error) -> StateError {
     }
 }
 
-/// Reads a state file; `None` when it does not exist yet.
+/// Reads a state file; `None` when it does not exist yet. The file is read
+/// through a buffer and the stored inventory is made row by row as it is
+/// read (as [`stored::load`] does): neither the text nor the whole document
+/// is held. Only a state that turns out to be wrong is read again, whole,
+/// to report the error with its line and column as from the text.
 pub fn load(path: &Path) -> Result<Option<(Vec<FileState>, Inventory)>, StateError> {
     let name = path.display().to_string();
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
+    let read_err = |e: std::io::Error| StateError::Read {
+        path: name.clone(),
+        source: e,
+    };
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(StateError::Read {
-                path: name,
-                source: e,
-            })
+        Err(e) => return Err(read_err(e)),
+    };
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        // A pipe cannot be read a second time: it is read whole, from the
+        // one opening.
+        let bytes = stored::read_all(file).map_err(read_err)?;
+        let (files, built) = from_text(&name, &bytes)?;
+        return finish(&name, files, built);
+    }
+    let read = read_state(&mut serde_json::Deserializer::from_reader(
+        stored::buffered(file),
+    ));
+    let (files, built) = match read {
+        Ok((STATE_VERSION, files, built)) => (files, built),
+        _ => {
+            let bytes = std::fs::read(path).map_err(read_err)?;
+            from_text(&name, &bytes)?
         }
     };
-    // The version is read without building the whole document, and each
-    // form of the state is dropped once the next is made.
-    let version = stored::top_level_version(&bytes).map_err(|e| json_err(&name, &e))?;
-    match version {
-        Some(v) if v.as_u64() == Some(u64::from(STATE_VERSION)) => {}
-        other => {
-            return Err(StateError::Version {
-                path: name,
-                found: other.map_or_else(|| "missing".to_string(), |v| v.to_string()),
-            })
-        }
-    }
-    let doc: StateDoc = serde_json::from_slice(&bytes).map_err(|e| json_err(&name, &e))?;
-    drop(bytes);
-    let StateDoc {
-        files, inventory, ..
-    } = doc;
-    let inv = stored::from_doc(&inventory).map_err(|message| StateError::Inventory {
-        path: name.clone(),
+    finish(&name, files, built)
+}
+
+/// The state's files and its inventory, made.
+fn finish(
+    name: &str,
+    files: Vec<FileState>,
+    built: stored::Built,
+) -> Result<Option<(Vec<FileState>, Inventory)>, StateError> {
+    let inv = built.finish().map_err(|message| StateError::Inventory {
+        path: name.to_string(),
         message,
     })?;
     Ok(Some((files, inv)))
+}
+
+/// The parts of a state file's text, or its error: the errors, and which
+/// one wins when there are several, are those of checking the version of
+/// the whole document first, then parsing it into a [`StateDoc`] (then
+/// making its inventory, which the caller does).
+fn from_text(name: &str, bytes: &[u8]) -> Result<(Vec<FileState>, stored::Built), StateError> {
+    let read = read_state(&mut serde_json::Deserializer::from_slice(bytes));
+    if !matches!(read, Ok((STATE_VERSION, ..))) {
+        let version = stored::top_level_version(bytes).map_err(|e| json_err(name, &e))?;
+        match version {
+            Some(v) if v.as_u64() == Some(u64::from(STATE_VERSION)) => {}
+            other => {
+                return Err(StateError::Version {
+                    path: name.to_string(),
+                    found: other.map_or_else(|| "missing".to_string(), |v| v.to_string()),
+                })
+            }
+        }
+    }
+    let (_, files, built) = read.map_err(|e| json_err(name, &e))?;
+    Ok((files, built))
+}
+
+/// Reads a whole state file as [`StateDoc`]'s `Deserialize` does (the same
+/// checks, the same errors at the same places), its inventory made row by
+/// row, and checks that nothing follows it.
+fn read_state<'de, R: serde_json::de::Read<'de>>(
+    de: &mut serde_json::Deserializer<R>,
+) -> Result<(u32, Vec<FileState>, stored::Built), serde_json::Error> {
+    use serde::de::{Error, MapAccess, Visitor};
+
+    const FIELDS: &[&str] = &["version", "files", "inventory"];
+
+    struct StateVisitor;
+
+    impl<'de> Visitor<'de> for StateVisitor {
+        type Value = (u32, Vec<FileState>, stored::Built);
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("struct StateDoc")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let (mut version, mut files, mut inventory) = (None, None, None);
+            while let Some(key) = map.next_key::<String>()? {
+                match key.as_str() {
+                    "version" if version.is_some() => {
+                        return Err(A::Error::duplicate_field("version"))
+                    }
+                    "version" => version = Some(map.next_value()?),
+                    "files" if files.is_some() => return Err(A::Error::duplicate_field("files")),
+                    "files" => files = Some(map.next_value()?),
+                    "inventory" if inventory.is_some() => {
+                        return Err(A::Error::duplicate_field("inventory"))
+                    }
+                    "inventory" => inventory = Some(map.next_value_seed(stored::DocSeed)?.1),
+                    _ => return Err(A::Error::unknown_field(&key, FIELDS)),
+                }
+            }
+            let version = version.ok_or_else(|| A::Error::missing_field("version"))?;
+            let files = files.ok_or_else(|| A::Error::missing_field("files"))?;
+            let inventory = inventory.ok_or_else(|| A::Error::missing_field("inventory"))?;
+            Ok((version, files, inventory))
+        }
+    }
+
+    let read = serde::Deserializer::deserialize_struct(&mut *de, "StateDoc", FIELDS, StateVisitor)?;
+    de.end()?;
+    Ok(read)
 }
 
 fn head_of(path: &Path, len: u64) -> Option<(u64, String)> {
@@ -502,4 +584,214 @@ pub fn scan_incremental(cfg: &ScanConfig, state_path: &Path) -> Result<Inventory
         })?;
     }
     Ok(inv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stored::tests::{cases, damaged_texts, document, sample, text_in_order, ORDERS};
+
+    /// How a state file was read before its inventory was read row by row:
+    /// the version of the whole text, then the whole [`StateDoc`], then
+    /// `from_doc` as it was.
+    fn read_whole(name: &str, bytes: &[u8]) -> Result<(Vec<FileState>, Inventory), StateError> {
+        let version = stored::top_level_version(bytes).map_err(|e| json_err(name, &e))?;
+        if version.as_ref().and_then(serde_json::Value::as_u64) != Some(u64::from(STATE_VERSION)) {
+            return Err(StateError::Version {
+                path: name.to_string(),
+                found: version.map_or_else(|| "missing".to_string(), |v| v.to_string()),
+            });
+        }
+        let doc: StateDoc = serde_json::from_slice(bytes).map_err(|e| json_err(name, &e))?;
+        let inv = stored::tests::from_doc_whole(&doc.inventory).map_err(|message| {
+            StateError::Inventory {
+                path: name.to_string(),
+                message,
+            }
+        })?;
+        Ok((doc.files, inv))
+    }
+
+    fn outcome(r: Result<Option<(Vec<FileState>, Inventory)>, StateError>) -> String {
+        match r {
+            Ok(Some((files, inv))) => {
+                let mut out = serde_json::to_string(&files).unwrap();
+                crate::report::json::write(&inv, unsafe_vec(&mut out)).unwrap();
+                out
+            }
+            Ok(None) => "none".to_string(),
+            Err(e) => format!("error: {e}"),
+        }
+    }
+
+    fn unsafe_vec(s: &mut String) -> &mut Vec<u8> {
+        // SAFETY: only JSON (UTF-8) is written to it.
+        unsafe { s.as_mut_vec() }
+    }
+
+    fn file_state() -> serde_json::Value {
+        serde_json::to_value(FileState {
+            path: "a.log".into(),
+            device: 1,
+            inode: 2,
+            size: 100,
+            compression: None,
+            offset: 100,
+            lines: 9,
+            head_len: 100,
+            head_sha256: "ab".repeat(32),
+            format: "stderr".into(),
+            log_line_prefix: Some("%m ".into()),
+        })
+        .unwrap()
+    }
+
+    /// A state text, its keys in `order`, the inventory's keys in `inner`.
+    fn state_text(
+        version: serde_json::Value,
+        files: Option<serde_json::Value>,
+        inventory: &str,
+        order: &[&str],
+    ) -> String {
+        let mut fields = vec![("version", version.to_string())];
+        if let Some(f) = files {
+            fields.push(("files", f.to_string()));
+        }
+        fields.push(("inventory", inventory.to_string()));
+        fields.sort_by_key(|(k, _)| order.iter().position(|o| o == k));
+        let body: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("\"{k}\": {v}"))
+            .collect();
+        format!("{{\n{}\n}}\n", body.join(",\n"))
+    }
+
+    #[test]
+    fn a_state_from_a_pipe_is_read_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let good = text_in_order(&document(&sample()), &[]);
+        let files = serde_json::json!([file_state()]);
+        for text in [
+            state_text(serde_json::json!(1), Some(files.clone()), &good, &[]),
+            state_text(serde_json::json!(1), Some(files), "[1]", &[]),
+        ] {
+            let writer = {
+                let (fifo, text) = (fifo.clone(), text.clone());
+                std::thread::spawn(move || std::fs::write(fifo, text).unwrap())
+            };
+            let (tx, rx) = std::sync::mpsc::channel();
+            {
+                let fifo = fifo.clone();
+                std::thread::spawn(move || tx.send(outcome(load(&fifo))));
+            }
+            let from_pipe = rx
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .expect("reading the pipe hangs: it was opened a second time")
+                .replace(&fifo.display().to_string(), "s.json");
+            writer.join().unwrap();
+            assert_eq!(
+                from_pipe,
+                outcome(read_whole("s.json", text.as_bytes()).map(Some))
+            );
+        }
+    }
+
+    #[test]
+    fn a_state_read_row_by_row_gives_what_the_whole_state_gave() {
+        use serde_json::json;
+        let files = json!([file_state()]);
+        let mut texts = Vec::new();
+        for (what, v) in cases() {
+            for inner in ORDERS {
+                let inventory = text_in_order(&v, inner);
+                for order in [
+                    &["version", "files", "inventory"][..],
+                    &["inventory", "files", "version"],
+                ] {
+                    texts.push((
+                        what.to_string(),
+                        state_text(json!(1), Some(files.clone()), &inventory, order),
+                    ));
+                }
+            }
+        }
+        for t in damaged_texts() {
+            texts.push((
+                format!("damaged inventory: {t:.60}"),
+                state_text(json!(1), Some(files.clone()), &t, &[]),
+            ));
+        }
+        let good = text_in_order(&document(&sample()), &[]);
+        let mut bad_file = file_state();
+        bad_file["inode"] = json!("x");
+        for (what, text) in [
+            (
+                "state version 2",
+                state_text(json!(2), Some(files.clone()), &good, &[]),
+            ),
+            ("no files", state_text(json!(1), None, &good, &[])),
+            (
+                "bad file",
+                state_text(json!(1), Some(json!([bad_file])), &good, &[]),
+            ),
+            (
+                "unknown field",
+                state_text(json!(1), Some(files.clone()), &good, &[]).replacen(
+                    "\"files\"",
+                    "\"other\": 1,\n\"files\"",
+                    1,
+                ),
+            ),
+            (
+                "files twice",
+                state_text(json!(1), Some(files.clone()), &good, &[]).replacen(
+                    "\"files\"",
+                    "\"files\": [],\n\"files\"",
+                    1,
+                ),
+            ),
+            ("not an object", "[1, [], {}]".to_string()),
+            (
+                "trailing",
+                state_text(json!(1), Some(files.clone()), &good, &[]) + "]",
+            ),
+        ] {
+            texts.push((what.to_string(), text));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let mut outcomes = BTreeSet::new();
+        for (what, text) in &texts {
+            std::fs::write(&path, text).unwrap();
+            let whole = outcome(read_whole("s.json", text.as_bytes()).map(Some));
+            let read = outcome(load(&path)).replace(&path.display().to_string(), "s.json");
+            assert_eq!(read, whole, "{what}:\n{text}");
+            outcomes.insert(whole.lines().next().unwrap_or_default().to_string());
+        }
+        for expected in [
+            "error: s.json: the stored inventory: dependencies[2]: column `public.users.nope` is not a target",
+            "error: s.json: the stored inventory: dependencies[4]: the same dependency row appears twice",
+            "error: s.json: state version 2 is not supported (this pgcontract reads version 1); start a new state file",
+        ] {
+            assert!(outcomes.contains(expected), "{expected} not among {outcomes:#?}");
+        }
+        assert!(
+            outcomes
+                .iter()
+                .any(|e| e.starts_with("error: s.json: line ")
+                    && e.contains("missing field `files`")),
+            "{outcomes:#?}"
+        );
+        assert!(
+            outcomes.iter().any(|e| e.starts_with("[{")),
+            "{outcomes:#?}"
+        );
+        assert_eq!(outcome(load(&dir.path().join("none.json"))), "none");
+    }
 }
