@@ -723,6 +723,31 @@ struct ChunkedScan {
     needs_sequential: bool,
 }
 
+impl ChunkedScan {
+    /// Adds the scan to the input's inventory and coverage: its rows and
+    /// counts, the read error that ended it early (lines numbered after
+    /// `lines_before`), and the notes on what the log shows.
+    fn add_to(
+        self,
+        inv: &mut Inventory,
+        cov: &mut FileCoverage,
+        name: &str,
+        lines_before: u64,
+        compression: Option<&str>,
+    ) {
+        inv.merge(self.inv);
+        cov.merge(&self.cov);
+        if let Err((line, e)) = self.read_result {
+            let line = line + lines_before;
+            cov.errors.push(format!(
+                "{name}: read error after line {line}: {e}; the part before was scanned"
+            ));
+            damaged_note(cov, compression);
+        }
+        logging_notes(cov);
+    }
+}
+
 /// A log format read in chunks cut at record boundaries.
 #[derive(Clone, Copy)]
 enum Chunked<'p> {
@@ -1347,14 +1372,13 @@ fn scan_input(
                             cfg,
                             shared,
                         );
-                        fs.inv.merge(run.inv);
-                        cov.merge(&run.cov);
-                        if let Err((line, e)) = run.read_result {
-                            let line = line + lines_before;
-                            cov.errors.push(format!("{name}: read error after line {line}: {e}; the part before was scanned"));
-                            damaged_note(&mut cov, opened.compression);
-                        }
-                        logging_notes(&mut cov);
+                        run.add_to(
+                            &mut fs.inv,
+                            &mut cov,
+                            &name,
+                            lines_before,
+                            opened.compression,
+                        );
                     } else {
                         cov.format = "unrecognised".into();
                         cov.errors.push(
@@ -1371,14 +1395,13 @@ fn scan_input(
                     };
                     let run =
                         scan_in_chunks(source, plan, opened.reader, &head, format, cfg, shared);
-                    fs.inv.merge(run.inv);
-                    cov.merge(&run.cov);
-                    if let Err((line, e)) = run.read_result {
-                        let line = line + lines_before;
-                        cov.errors.push(format!("{name}: read error after line {line}: {e}; the part before was scanned"));
-                        damaged_note(&mut cov, opened.compression);
-                    }
-                    logging_notes(&mut cov);
+                    run.add_to(
+                        &mut fs.inv,
+                        &mut cov,
+                        &name,
+                        lines_before,
+                        opened.compression,
+                    );
                 }
                 Some(InputFormat::Syslog) => {
                     let planned = plan
@@ -1402,14 +1425,13 @@ fn scan_input(
                                 cfg,
                                 shared,
                             );
-                            fs.inv.merge(run.inv);
-                            cov.merge(&run.cov);
-                            if let Err((line, e)) = run.read_result {
-                                let line = line + lines_before;
-                                cov.errors.push(format!("{name}: read error after line {line}: {e}; the part before was scanned"));
-                                damaged_note(&mut cov, opened.compression);
-                            }
-                            logging_notes(&mut cov);
+                            run.add_to(
+                                &mut fs.inv,
+                                &mut cov,
+                                &name,
+                                lines_before,
+                                opened.compression,
+                            );
                         }
                         None => cov.errors.push(format!(
                             "{name}: syslog messages match no known log_line_prefix; pass --log-line-prefix"
