@@ -18,8 +18,8 @@ use crate::extract::{stats_row, Carried, Deferred, Extractor, Statement};
 use crate::input::prefix::Prefix;
 use crate::input::record::ChunkErrors;
 use crate::input::{
-    self, csvlog, detect_format, fingerprint, jsonlog, pgss, stderr, syslog, InputFormat,
-    InputSource,
+    self, cloud::cloudwatch, csvlog, detect_format, fingerprint, jsonlog, pgss, stderr, syslog,
+    InputFormat, InputSource,
 };
 use crate::inventory::{
     Confidence, DepKey, DepStats, FileCoverage, Inventory, Literals, SourceRef,
@@ -756,6 +756,9 @@ enum Chunked<'p> {
     Jsonlog,
     /// Cut at any line: see [`Stitch`].
     Syslog(&'p Prefix),
+    /// AWS RDS/Aurora lines behind CloudWatch stamps, under the server's
+    /// prefix.
+    CloudWatch(&'p Prefix),
 }
 
 /// What scanning in file order works on: a chunk of the input, or (syslog)
@@ -898,6 +901,7 @@ impl Chunked<'_> {
             Chunked::Csvlog => csvlog::next_record_start(buf, from),
             Chunked::Jsonlog => jsonlog::next_record_start(buf, from),
             Chunked::Syslog(_) => syslog::next_record_start(buf, from),
+            Chunked::CloudWatch(prefix) => cloudwatch::next_record_start(prefix, buf, from),
         }
     }
 
@@ -941,12 +945,18 @@ impl Chunked<'_> {
                 // `Stitch`); alone, it is one whole input.
                 let _ = syslog::read_entries(&c.data[..], prefix, lines_before, cov, &mut owned);
             }
+            Chunked::CloudWatch(prefix) => {
+                let _ = cloudwatch::read_lines(&c.data[..], prefix, lines_before, cov, &mut owned);
+            }
         }
     }
 
     /// Its reader lists record errors (only the first few per reader).
     fn lists_record_errors(self) -> bool {
-        !matches!(self, Chunked::Stderr(_) | Chunked::Syslog(_))
+        !matches!(
+            self,
+            Chunked::Stderr(_) | Chunked::Syslog(_) | Chunked::CloudWatch(_)
+        )
     }
 }
 
@@ -1451,9 +1461,35 @@ fn scan_input(
                     }
                     pgss_notes(&mut cov);
                 }
+                Some(InputFormat::RdsCloudWatch) => {
+                    cov.format = format!("{}{compressed}", InputFormat::RdsCloudWatch.name());
+                    match cloudwatch::prefix_for(&head, cfg.prefix.as_ref()) {
+                        Some(prefix) => {
+                            cov.log_line_prefix = Some(prefix.source.clone());
+                            let run = scan_in_chunks(
+                                source,
+                                plan,
+                                opened.reader,
+                                &head,
+                                Chunked::CloudWatch(&prefix),
+                                cfg,
+                                shared,
+                            );
+                            run.add_to(
+                                &mut fs.inv,
+                                &mut cov,
+                                &name,
+                                lines_before,
+                                opened.compression,
+                            );
+                        }
+                        None => cov
+                            .errors
+                            .push(format!("{name}: {}", cloudwatch::NO_PREFIX)),
+                    }
+                }
                 Some(
-                    f @ (InputFormat::RdsCloudWatch
-                    | InputFormat::CloudSql
+                    f @ (InputFormat::CloudSql
                     | InputFormat::CloudNativePg
                     | InputFormat::Heroku
                     | InputFormat::AzureEventHub

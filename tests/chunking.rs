@@ -501,3 +501,107 @@ fn syslog_messages_open_past_the_limit_are_handed_on_as_in_one_read() {
     assert_eq!(total["statements"]["analysed"].as_u64(), Some(4096));
     assert_eq!(total["statements"]["unparseable"].as_u64(), Some(104));
 }
+
+/// The genlog sample as a CloudWatch export of an RDS log: every line
+/// behind a CloudWatch stamp except every other continuation line (an
+/// export carries both), with a blank line and a line that is not the
+/// server's every 500 lines.
+fn genlog_sample_as_cloudwatch(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(genlog_sample()).unwrap();
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let stamp = format!(
+            "2026-11-20T00:{:02}:{:02}.{:03}Z ",
+            (i / 60_000) % 60,
+            (i / 1000) % 60,
+            i % 1000
+        );
+        if !(line.starts_with('\t') && i % 2 == 0) {
+            out.push_str(&stamp);
+        }
+        out.push_str(line);
+        out.push('\n');
+        if i % 500 == 499 {
+            out.push_str("\n");
+            out.push_str(&stamp);
+            out.push_str("not a server line\n");
+        }
+    }
+    let path = dir.join("genlog-cloudwatch.log");
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+#[test]
+fn cloudwatch_chunk_boundaries_lose_or_duplicate_nothing() {
+    // CloudWatch exports are cut where a stamped line starts an entry of
+    // the server's prefix: continuation lines, stamped or not, stay with
+    // their entry.
+    let dir = tempfile::tempdir().unwrap();
+    let generated = genlog_sample_as_cloudwatch(dir.path());
+    for (log, statements) in [
+        (fixture("cloud/rds-cloudwatch.log"), 43),
+        (fixture("cloud/rds-truncated.log"), 3),
+        (generated.clone(), 1645),
+    ] {
+        let inputs = [log.clone()];
+        let want = json(&inputs, 1, ONE_CHUNK);
+        let doc: serde_json::Value = serde_json::from_str(&want).unwrap();
+        let input = &doc["coverage"]["inputs"][0];
+        assert_eq!(
+            input["format"].as_str(),
+            Some("rds-cloudwatch"),
+            "{}",
+            log.display()
+        );
+        assert_eq!(
+            input["statements"]["seen"].as_u64(),
+            Some(statements),
+            "{}",
+            log.display()
+        );
+        // 1 byte: every record is a chunk of its own.
+        assert_same_for_every_chunking(&log, &want, &[1, 97, 333, 4096]);
+    }
+    // Counted independently of the reader over the stderr log it wraps.
+    let stderr = std::fs::read_to_string(genlog_sample()).unwrap();
+    let wrapped = std::fs::read_to_string(&generated).unwrap();
+    let inserted = (stderr.lines().count() / 500) as u64;
+    for chunk_bytes in [1, 4096, ONE_CHUNK] {
+        let doc: serde_json::Value =
+            serde_json::from_str(&json(std::slice::from_ref(&generated), 2, chunk_bytes)).unwrap();
+        let total = &doc["coverage"]["totals"];
+        assert_eq!(
+            total["lines"].as_u64(),
+            Some(wrapped.lines().count() as u64)
+        );
+        assert_eq!(
+            total["records"].as_u64(),
+            // A skipped line is a record too.
+            Some(stderr.lines().filter(|l| !l.starts_with('\t')).count() as u64 + 2 * inserted),
+            "{chunk_bytes}"
+        );
+        assert_eq!(
+            total["skipped"],
+            serde_json::json!({
+                "blank line": inserted,
+                "line does not match log_line_prefix": inserted,
+            }),
+            "{chunk_bytes}"
+        );
+        assert_eq!(
+            total["records_by_kind"]["statement"].as_u64(),
+            Some(
+                stderr
+                    .lines()
+                    .filter(|l| {
+                        l.contains(" LOG:  statement: ")
+                            || l.contains(" execute S_")
+                            || l.contains("execute <unnamed>: ")
+                    })
+                    .count() as u64
+            ),
+            "{chunk_bytes}"
+        );
+    }
+}

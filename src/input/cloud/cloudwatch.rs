@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
-use super::{for_each_line, Assembler};
+use super::{for_each_line_after, Assembler};
 use crate::input::prefix::Prefix;
 use crate::input::stderr::detect_prefix;
 use crate::input::LogEntry;
@@ -56,29 +56,79 @@ pub fn detect(sample: &[&str]) -> Option<Prefix> {
     detect_prefix(&stamped)
 }
 
+/// The server's prefix of a CloudWatch export whose first bytes are
+/// `head`: `forced` (`--log-line-prefix`), else the one detected from the
+/// stamped lines of the first 64 KiB.
+pub fn prefix_for(head: &[u8], forced: Option<&Prefix>) -> Option<Prefix> {
+    if let Some(p) = forced {
+        return Some(p.clone());
+    }
+    let text = String::from_utf8_lossy(head.get(..64 * 1024).unwrap_or(head));
+    let sample: Vec<&str> = text.lines().take(500).collect();
+    detect(&sample)
+}
+
+/// The error when [`prefix_for`] finds no prefix.
+pub const NO_PREFIX: &str = "no CloudWatch-stamped PostgreSQL line with a known log_line_prefix";
+
 /// Reads entries: stamps removed, the rest read like a stderr log.
 pub fn read_entries(
     mut reader: impl BufRead,
     forced: Option<&Prefix>,
     cov: &mut FileCoverage,
-    mut sink: impl FnMut(LogEntry, &mut FileCoverage),
+    sink: impl FnMut(LogEntry, &mut FileCoverage),
 ) -> Result<(), (u64, std::io::Error)> {
     let head = reader.fill_buf().map_err(|e| (0, e))?;
-    let text = String::from_utf8_lossy(head.get(..64 * 1024).unwrap_or(head)).into_owned();
-    let sample: Vec<&str> = text.lines().take(500).collect();
-    let Some(prefix) = forced.cloned().or_else(|| detect(&sample)) else {
-        cov.errors
-            .push("no CloudWatch-stamped PostgreSQL line with a known log_line_prefix".into());
+    let Some(prefix) = prefix_for(head, forced) else {
+        cov.errors.push(NO_PREFIX.into());
         return Ok(());
     };
     cov.log_line_prefix = Some(prefix.source.clone());
+    read_lines(reader, &prefix, 0, cov, sink)
+}
+
+/// Reads the entries of lines under `prefix`, numbering lines after
+/// `lines_before`: a whole input, or a chunk of one cut at a record start
+/// ([`next_record_start`]).
+pub fn read_lines(
+    reader: impl BufRead,
+    prefix: &Prefix,
+    lines_before: u64,
+    cov: &mut FileCoverage,
+    mut sink: impl FnMut(LogEntry, &mut FileCoverage),
+) -> Result<(), (u64, std::io::Error)> {
     let mut asm = Assembler::default();
-    let res = for_each_line(reader, cov, |line, n, cov| {
+    let res = for_each_line_after(reader, lines_before, cov, |line, n, cov| {
         let (time, rest) = strip_stamp(line);
-        asm.line(rest, n, time, &prefix, cov, &mut sink);
+        asm.line(rest, n, time, prefix, cov, &mut sink);
     });
     asm.finish(cov, &mut sink);
     res
+}
+
+/// The first record start at or after byte `from` of `buf` (see
+/// [`crate::chunk::RecordStart`]): a complete line whose text after the
+/// stamp (if any) does not start with a tab and matches the prefix.
+/// [`read_lines`] starts a new entry at such a line whatever came before
+/// it, so a chunk cut there reads exactly as the whole input does. Lines
+/// that are not valid UTF-8 are never chosen.
+pub fn next_record_start(prefix: &Prefix, buf: &[u8], from: usize) -> Option<usize> {
+    let mut pos = from;
+    while pos < buf.len() {
+        let end = pos + memchr::memchr(b'\n', buf.get(pos..)?)?;
+        let mut line = buf.get(pos..end)?;
+        while let [rest @ .., b'\n' | b'\r'] = line {
+            line = rest;
+        }
+        if let Ok(text) = std::str::from_utf8(line) {
+            let (_, rest) = strip_stamp(text);
+            if !rest.starts_with('\t') && prefix.split(rest).is_some() {
+                return Some(pos);
+            }
+        }
+        pos = end + 1;
+    }
+    None
 }
 
 #[cfg(test)]

@@ -163,12 +163,22 @@ impl Assembler {
 /// Reads physical lines, counting them (and their bytes, and invalid UTF-8)
 /// in `cov`; `f` gets each line without its line break, and its number.
 pub(crate) fn for_each_line(
+    reader: impl BufRead,
+    cov: &mut FileCoverage,
+    f: impl FnMut(&str, u64, &mut FileCoverage),
+) -> Result<(), (u64, std::io::Error)> {
+    for_each_line_after(reader, 0, cov, f)
+}
+
+/// [`for_each_line`], numbering lines after `lines_before`.
+pub(crate) fn for_each_line_after(
     mut reader: impl BufRead,
+    lines_before: u64,
     cov: &mut FileCoverage,
     mut f: impl FnMut(&str, u64, &mut FileCoverage),
 ) -> Result<(), (u64, std::io::Error)> {
     let mut buf = Vec::with_capacity(4096);
-    let mut line_no = 0u64;
+    let mut line_no = lines_before;
     loop {
         buf.clear();
         let n = reader
