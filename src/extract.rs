@@ -359,6 +359,12 @@ impl Extractor {
         self.sequential_state
     }
 
+    /// The chunk read does not match a sequential read (it ended inside a
+    /// record): [`Extractor::needs_sequential`] from now on.
+    pub fn require_sequential(&mut self) {
+        self.sequential_state = true;
+    }
+
     fn statement(&mut self, e: &LogEntry, sql: &str, failed: bool) -> Statement {
         self.note_statement(e, sql);
         self.make_statement(e, sql, failed)

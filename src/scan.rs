@@ -18,8 +18,8 @@ use crate::extract::{stats_row, Carried, Deferred, Extractor, Statement};
 use crate::input::prefix::Prefix;
 use crate::input::record::ChunkErrors;
 use crate::input::{
-    self, cloud::cloudwatch, csvlog, detect_format, fingerprint, jsonlog, pgss, stderr, syslog,
-    InputFormat, InputSource,
+    self, cloud::cloudwatch, cloud::records, csvlog, detect_format, fingerprint, jsonlog, pgss,
+    stderr, syslog, InputFormat, InputSource,
 };
 use crate::inventory::{
     Confidence, DepKey, DepStats, FileCoverage, Inventory, Literals, SourceRef,
@@ -759,6 +759,9 @@ enum Chunked<'p> {
     /// AWS RDS/Aurora lines behind CloudWatch stamps, under the server's
     /// prefix.
     CloudWatch(&'p Prefix),
+    /// CloudNativePG or Azure Log Analytics records, one JSON object after
+    /// another (see [`records::chunkable`]).
+    Records(InputFormat),
 }
 
 /// What scanning in file order works on: a chunk of the input, or (syslog)
@@ -902,11 +905,13 @@ impl Chunked<'_> {
             Chunked::Jsonlog => jsonlog::next_record_start(buf, from),
             Chunked::Syslog(_) => syslog::next_record_start(buf, from),
             Chunked::CloudWatch(prefix) => cloudwatch::next_record_start(prefix, buf, from),
+            Chunked::Records(_) => records::next_record_start(buf, from),
         }
     }
 
     /// Reads the entries of one chunk; line numbers continue from
-    /// `lines_before`.
+    /// `lines_before`. Returns false when the chunk ended inside a record:
+    /// the next chunk does not start where a sequential read would.
     fn read(
         self,
         part: &mut Part,
@@ -914,7 +919,7 @@ impl Chunked<'_> {
         lines_before: u64,
         cov: &mut FileCoverage,
         sink: &mut dyn FnMut(&input::LogEntry, &mut FileCoverage),
-    ) {
+    ) -> bool {
         let mut owned = |e: input::LogEntry, cov: &mut FileCoverage| sink(&e, cov);
         let c = match part {
             Part::Chunk(c) => c,
@@ -926,7 +931,7 @@ impl Chunked<'_> {
                         splitter.entries(m, cov, &mut owned);
                     }
                 }
-                return;
+                return true;
             }
         };
         // Reading a byte slice cannot fail.
@@ -948,14 +953,18 @@ impl Chunked<'_> {
             Chunked::CloudWatch(prefix) => {
                 let _ = cloudwatch::read_lines(&c.data[..], prefix, lines_before, cov, &mut owned);
             }
+            Chunked::Records(format) => {
+                return records::read_chunk(format, &c.data, lines_before, cov, &mut owned);
+            }
         }
+        true
     }
 
     /// Its reader lists record errors (only the first few per reader).
     fn lists_record_errors(self) -> bool {
         !matches!(
             self,
-            Chunked::Stderr(_) | Chunked::Syslog(_) | Chunked::CloudWatch(_)
+            Chunked::Stderr(_) | Chunked::Syslog(_) | Chunked::CloudWatch(_) | Chunked::Records(_)
         )
     }
 }
@@ -1016,14 +1025,20 @@ fn scan_chunked(
         let lines_before = lines_before + before;
         let index = part.index();
         let assembled = matches!(part, Part::Messages(_));
+        let last = matches!(part, Part::Chunk(c) if c.last);
         let scanned = crate::panics::catch(|| {
             crate::panics::test_hook(name, Some(&format!("chunk{index}")));
-            format.read(part, name, lines_before, cov, &mut |e, cov| {
+            let whole = format.read(part, name, lines_before, cov, &mut |e, cov| {
                 if first.is_none() {
                     *first = e.time;
                 }
                 x.entry(e, cov, &mut |s, cov| fs.statement(s, cov));
             });
+            if !whole && !last {
+                // The input must be read in order (unless this is its last
+                // chunk: then a sequential read ends the same way).
+                x.require_sequential();
+            }
         });
         // Also after a panic: the records before it were read.
         x.flush_counts(cov);
@@ -1221,12 +1236,7 @@ fn scan_in_chunks(
 ) -> ChunkedScan {
     let name = source.display_name();
     let lines_before = plan.map_or(0, |p| p.lines_before);
-    let mode = if memchr::memmem::find(head, b"AUDIT: ").is_some()
-        || head
-            .windows(11)
-            .any(|w| w.eq_ignore_ascii_case(b"search_path"))
-        || *source == InputSource::Stdin
-    {
+    let mode = if read_in_order(source, head) {
         ChunkMode::Sequential
     } else {
         ChunkMode::Parallel
@@ -1251,6 +1261,17 @@ fn scan_in_chunks(
             run
         }
     }
+}
+
+/// State that is not carried across chunks (pgAudit pairing, a session's
+/// own search_path) shows in `head`, or the input is stdin (which cannot be
+/// read twice): read it in order.
+fn read_in_order(source: &InputSource, head: &[u8]) -> bool {
+    memchr::memmem::find(head, b"AUDIT: ").is_some()
+        || head
+            .windows(11)
+            .any(|w| w.eq_ignore_ascii_case(b"search_path"))
+        || *source == InputSource::Stdin
 }
 
 /// Opens an input again from where its plan starts (for a second,
@@ -1488,6 +1509,52 @@ fn scan_input(
                             .push(format!("{name}: {}", cloudwatch::NO_PREFIX)),
                     }
                 }
+                Some(f) if records::chunkable(f, &head) && !read_in_order(source, &head) => {
+                    cov.format = format!("{}{compressed}", f.name());
+                    let run = scan_chunked(
+                        opened.reader,
+                        Chunked::Records(f),
+                        &name,
+                        lines_before,
+                        ChunkMode::Parallel,
+                        cfg,
+                        shared,
+                    );
+                    // A value spread over a cut, or pgAudit lines: the
+                    // input is read again, in order.
+                    let again = match run.needs_sequential {
+                        true => Some(reopen(source, plan)),
+                        false => None,
+                    };
+                    match again {
+                        Some(Ok(reader)) => scan_cloud_in_order(
+                            f,
+                            reader,
+                            cfg,
+                            &mut fs,
+                            &mut cov,
+                            &name,
+                            opened.compression,
+                        ),
+                        Some(Err(e)) => {
+                            run.add_to(
+                                &mut fs.inv,
+                                &mut cov,
+                                &name,
+                                lines_before,
+                                opened.compression,
+                            );
+                            cov.errors.push(format!("{name}: a JSON value spread over lines where the file was cut, or pgAudit lines appeared, and reopening it to read it again in order failed ({e}): records near chunk boundaries may be misread"));
+                        }
+                        None => run.add_to(
+                            &mut fs.inv,
+                            &mut cov,
+                            &name,
+                            lines_before,
+                            opened.compression,
+                        ),
+                    }
+                }
                 Some(
                     f @ (InputFormat::CloudSql
                     | InputFormat::CloudNativePg
@@ -1496,22 +1563,15 @@ fn scan_input(
                     | InputFormat::AzureLogAnalytics),
                 ) => {
                     cov.format = format!("{}{compressed}", f.name());
-                    let mut x = Extractor::default();
-                    let res = input::cloud::read_entries(
+                    scan_cloud_in_order(
                         f,
                         opened.reader,
-                        cfg.prefix.as_ref(),
+                        cfg,
+                        &mut fs,
                         &mut cov,
-                        |entry, cov| {
-                            x.entry(&entry, cov, &mut |s, cov| fs.statement(s, cov));
-                        },
+                        &name,
+                        opened.compression,
                     );
-                    x.flush_counts(&mut cov);
-                    if let Err((line, e)) = res {
-                        cov.errors.push(format!("{name}: read error after line {line}: {e}; the part before was scanned"));
-                        damaged_note(&mut cov, opened.compression);
-                    }
-                    logging_notes(&mut cov);
                 }
                 Some(f @ (InputFormat::PgssNdjson | InputFormat::PgssJsonArray)) => {
                     cov.format = format!("{}{compressed}", f.name());
@@ -1557,6 +1617,30 @@ fn scan_input(
     let mut inv = fs.finish();
     inv.files.insert(name, cov);
     inv
+}
+
+/// Reads a cloud-shaped input in order, with one extractor.
+fn scan_cloud_in_order(
+    f: InputFormat,
+    reader: Box<dyn std::io::BufRead + Send>,
+    cfg: &ScanConfig,
+    fs: &mut FileScan<'_>,
+    cov: &mut FileCoverage,
+    name: &str,
+    compression: Option<&str>,
+) {
+    let mut x = Extractor::default();
+    let res = input::cloud::read_entries(f, reader, cfg.prefix.as_ref(), cov, |entry, cov| {
+        x.entry(&entry, cov, &mut |s, cov| fs.statement(s, cov));
+    });
+    x.flush_counts(cov);
+    if let Err((line, e)) = res {
+        cov.errors.push(format!(
+            "{name}: read error after line {line}: {e}; the part before was scanned"
+        ));
+        damaged_note(cov, compression);
+    }
+    logging_notes(cov);
 }
 
 /// Notes on what a pg_stat_statements export cannot show.

@@ -522,7 +522,7 @@ fn genlog_sample_as_cloudwatch(dir: &Path) -> PathBuf {
         out.push_str(line);
         out.push('\n');
         if i % 500 == 499 {
-            out.push_str("\n");
+            out.push('\n');
             out.push_str(&stamp);
             out.push_str("not a server line\n");
         }
@@ -604,4 +604,81 @@ fn cloudwatch_chunk_boundaries_lose_or_duplicate_nothing() {
             "{chunk_bytes}"
         );
     }
+}
+
+/// Asserts that `log` (of `format`) has `statements` statements, reads the
+/// same with every chunk size on 1 and 3 threads, and returns its report.
+fn assert_records_same_for_every_chunking(log: &Path, format: &str, statements: u64) -> String {
+    let inputs = [log.to_path_buf()];
+    let want = json(&inputs, 1, ONE_CHUNK);
+    let doc: serde_json::Value = serde_json::from_str(&want).unwrap();
+    let input = &doc["coverage"]["inputs"][0];
+    assert_eq!(input["format"].as_str(), Some(format), "{}", log.display());
+    assert_eq!(
+        input["statements"]["seen"].as_u64(),
+        Some(statements),
+        "{}",
+        log.display()
+    );
+    assert_same_for_every_chunking(log, &want, &[1, 97, 333, 4096]);
+    want
+}
+
+#[test]
+fn json_record_chunk_boundaries_lose_or_duplicate_nothing() {
+    // CloudNativePG and Azure Log Analytics records, one object after
+    // another, are cut at lines that start with `{`. A value spread over
+    // lines with such a line inside it makes the chunk before it end
+    // inside the value: the file is then read again, in order.
+    let dir = tempfile::tempdir().unwrap();
+    let cnpg_text = std::fs::read_to_string(fixture("cloud/cnpg.ndjson")).unwrap();
+    let values: Vec<serde_json::Value> = cnpg_text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Each object over several lines, nested objects indented.
+    let pretty = dir.path().join("cnpg-pretty.json");
+    let text: String = values
+        .iter()
+        .map(|v| serde_json::to_string_pretty(v).unwrap() + "\n")
+        .collect();
+    std::fs::write(&pretty, text).unwrap();
+    // Records inside a value that a sequential read takes as one
+    // (malformed) value, with lines starting with `{` inside it.
+    let lines: Vec<&str> = cnpg_text.lines().collect();
+    let wrapped = dir.path().join("cnpg-wrapped.ndjson");
+    std::fs::write(
+        &wrapped,
+        format!(
+            "{}\n{{\"held\": [\n{}\n,\n{}\n]\n{}\n",
+            lines[..40].join("\n"),
+            lines[40],
+            lines[41],
+            lines[42..].join("\n")
+        ),
+    )
+    .unwrap();
+    let la: Vec<serde_json::Value> = serde_json::from_str(
+        &std::fs::read_to_string(fixture("cloud/azure-log-analytics.json")).unwrap(),
+    )
+    .unwrap();
+    let la_lines = dir.path().join("log-analytics.ndjson");
+    let text: String = la
+        .iter()
+        .map(|v| serde_json::to_string(v).unwrap() + "\n")
+        .collect();
+    std::fs::write(&la_lines, text).unwrap();
+
+    assert_records_same_for_every_chunking(&fixture("cloud/cnpg.ndjson"), "cloudnativepg", 43);
+    assert_records_same_for_every_chunking(&pretty, "cloudnativepg", 43);
+    let wrapped = assert_records_same_for_every_chunking(&wrapped, "cloudnativepg", 43);
+    let doc: serde_json::Value = serde_json::from_str(&wrapped).unwrap();
+    assert_eq!(
+        doc["coverage"]["inputs"][0]["skipped"],
+        serde_json::json!({
+            "CloudNativePG line that is not a PostgreSQL log record": 4,
+            "malformed JSON record": 3,
+        }),
+    );
+    assert_records_same_for_every_chunking(&la_lines, "azure-log-analytics", 43);
 }

@@ -52,11 +52,17 @@ pub enum Next {
 impl<R: BufRead> JsonWindow<R> {
     /// A window at the start of `reader`.
     pub fn new(reader: R) -> Self {
+        Self::after(reader, 0)
+    }
+
+    /// A window at the start of `reader`, which starts after `lines_before`
+    /// lines of the input (line numbers continue from there).
+    pub fn after(reader: R, lines_before: u64) -> Self {
         Self {
             reader,
             buf: Vec::new(),
             pos: 0,
-            lines_before_buf: 0,
+            lines_before_buf: lines_before,
             counted: 0,
             newlines_counted: 0,
             eof: false,

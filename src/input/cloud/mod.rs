@@ -211,10 +211,23 @@ pub(crate) fn for_each_line_after(
 pub(crate) fn for_each_json_value(
     reader: impl BufRead,
     cov: &mut FileCoverage,
-    mut f: impl FnMut(serde_json::Value, u64, &mut FileCoverage),
+    f: impl FnMut(serde_json::Value, u64, &mut FileCoverage),
 ) -> Result<(), (u64, std::io::Error)> {
+    for_each_json_value_after(reader, 0, cov, f).0
+}
+
+/// [`for_each_json_value`], numbering lines after `lines_before`; also
+/// says whether the input ended between values (false: the last value
+/// was cut off by the end of the input).
+pub(crate) fn for_each_json_value_after(
+    reader: impl BufRead,
+    lines_before: u64,
+    cov: &mut FileCoverage,
+    mut f: impl FnMut(serde_json::Value, u64, &mut FileCoverage),
+) -> (Result<(), (u64, std::io::Error)>, bool) {
     use super::json_stream::{JsonWindow, Next};
-    let mut w = JsonWindow::new(reader);
+    let mut w = JsonWindow::after(reader, lines_before);
+    let mut cut = false;
     w.skip_ws();
     w.skip_bom();
     w.skip_ws();
@@ -240,6 +253,8 @@ pub(crate) fn for_each_json_value(
                 skip_comma(&mut w);
             }
             Next::Malformed(e, line) => {
+                // Only at the end of the input: more is read otherwise.
+                cut |= e.is_eof();
                 cov.skip("malformed JSON record");
                 cov.errors.push(format!(
                     "line {line}: malformed JSON ({e}); went on at the next line"
@@ -255,10 +270,11 @@ pub(crate) fn for_each_json_value(
     let totals = w.finish();
     cov.bytes += totals.bytes;
     cov.lines += totals.lines;
-    match totals.error {
-        Some(e) => Err((totals.newlines, e)),
+    let res = match totals.error {
+        Some(e) => Err((lines_before + totals.newlines, e)),
         None => Ok(()),
-    }
+    };
+    (res, !cut)
 }
 
 /// A string field of a JSON object (numbers are given as text; empty and

@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::io::BufRead;
 
-use super::{for_each_json_value, json_str, Assembler};
+use super::{for_each_json_value_after, json_str, Assembler};
 use crate::input::prefix::Prefix;
 use crate::input::stderr::detect_prefix;
 use crate::input::{InputFormat, LogEntry};
@@ -21,8 +21,66 @@ pub fn read_entries(
     reader: impl BufRead,
     forced: Option<&Prefix>,
     cov: &mut FileCoverage,
-    mut sink: impl FnMut(LogEntry, &mut FileCoverage),
+    sink: impl FnMut(LogEntry, &mut FileCoverage),
 ) -> Result<(), (u64, std::io::Error)> {
+    read(format, reader, forced, 0, cov, sink).0
+}
+
+/// Whether an input of `format` whose first bytes are `head` can be read
+/// in chunks ([`read_chunk`]): CloudNativePG and Azure Log Analytics
+/// records (Event Hub records share the prefix detected from the first
+/// ones), as a sequence of objects rather than one array.
+pub fn chunkable(format: InputFormat, head: &[u8]) -> bool {
+    let first = head
+        .strip_prefix("\u{feff}".as_bytes())
+        .unwrap_or(head)
+        .iter()
+        .find(|b| !b.is_ascii_whitespace());
+    matches!(
+        format,
+        InputFormat::CloudNativePg | InputFormat::AzureLogAnalytics
+    ) && first == Some(&b'{')
+}
+
+/// The first record start at or after byte `from` of `buf` (see
+/// [`crate::chunk::RecordStart`]): a complete line starting with `{`. A
+/// sequential read need not be between values there (a value may span
+/// lines); [`read_chunk`] says when the chunk before it ended inside one.
+pub fn next_record_start(buf: &[u8], from: usize) -> Option<usize> {
+    let mut pos = from;
+    while pos < buf.len() {
+        let end = pos + memchr::memchr(b'\n', buf.get(pos..)?)?;
+        if buf.get(pos) == Some(&b'{') {
+            return Some(pos);
+        }
+        pos = end + 1;
+    }
+    None
+}
+
+/// Reads the records of a chunk of a [`chunkable`] input, numbering lines
+/// after `lines_before`. Returns false when the chunk ends inside a value:
+/// the chunk after it does not start where a sequential read would, and
+/// the input must be read in order.
+pub fn read_chunk(
+    format: InputFormat,
+    data: &[u8],
+    lines_before: u64,
+    cov: &mut FileCoverage,
+    sink: impl FnMut(LogEntry, &mut FileCoverage),
+) -> bool {
+    // Reading a byte slice cannot fail.
+    read(format, data, None, lines_before, cov, sink).1
+}
+
+fn read(
+    format: InputFormat,
+    reader: impl BufRead,
+    forced: Option<&Prefix>,
+    lines_before: u64,
+    cov: &mut FileCoverage,
+    mut sink: impl FnMut(LogEntry, &mut FileCoverage),
+) -> (Result<(), (u64, std::io::Error)>, bool) {
     // Flexible Server messages carry the server's prefix: it is detected
     // once from the first messages, as for a stderr log; records are held
     // only until then.
@@ -30,7 +88,7 @@ pub fn read_entries(
         prefix: forced.map(|p| Some(p.clone())),
         ..Hub::default()
     };
-    let res = for_each_json_value(reader, cov, |v, line, cov| match format {
+    let res = for_each_json_value_after(reader, lines_before, cov, |v, line, cov| match format {
         InputFormat::CloudNativePg => {
             let rec = v.get("record").filter(|r| r.is_object());
             match rec {
