@@ -18,8 +18,8 @@ use crate::extract::{stats_row, Carried, Deferred, Extractor, Statement};
 use crate::input::prefix::Prefix;
 use crate::input::record::ChunkErrors;
 use crate::input::{
-    self, cloud::cloudwatch, cloud::records, csvlog, detect_format, fingerprint, jsonlog, pgss,
-    stderr, syslog, InputFormat, InputSource,
+    self, cloud::cloudwatch, cloud::heroku, cloud::records, csvlog, detect_format, fingerprint,
+    jsonlog, pgss, stderr, syslog, InputFormat, InputSource,
 };
 use crate::inventory::{
     Confidence, DepKey, DepStats, FileCoverage, Inventory, Literals, SourceRef,
@@ -762,6 +762,8 @@ enum Chunked<'p> {
     /// CloudNativePG or Azure Log Analytics records, one JSON object after
     /// another (see [`records::chunkable`]).
     Records(InputFormat),
+    /// Heroku logplex lines, cut at any line: see [`Stitch`].
+    Heroku(&'p heroku::Splitter),
 }
 
 /// What scanning in file order works on: a chunk of the input, or (syslog)
@@ -779,7 +781,7 @@ struct Assembled {
     lines_before: u64,
     /// Lines of the chunk.
     lines: u64,
-    messages: Vec<syslog::Message>,
+    messages: Completed,
     /// The coverage of the chunk's lines (lines, bytes, skipped lines).
     cov: FileCoverage,
 }
@@ -805,34 +807,60 @@ impl Part {
 struct Split {
     lines_before: u64,
     lines: u64,
-    pieces: Vec<syslog::Piece>,
+    pieces: Pieces,
     cov: FileCoverage,
     last: bool,
 }
 
-/// Puts syslog messages together across chunk boundaries: the chunks are
-/// split into pieces in parallel (the costly part: the header of every
-/// line), then one [`syslog::Assembler`] takes the pieces of all chunks in
-/// file order, exactly as a sequential read does. A message whose pieces
-/// span chunks, a process whose last message stays open for the rest of
-/// the file, the oldest open message handed on when too many are open: all
-/// come out as in one read, and the messages completed by chunk `i` are
-/// part `i`, settled in file order like the chunks of other formats.
+/// The pieces of a chunk's lines, split from their framing.
+enum Pieces {
+    Syslog(Vec<syslog::Piece>),
+    Heroku(Vec<heroku::Piece>),
+}
+
+/// What the pieces of a chunk completed, in the order a sequential read
+/// completes it.
+enum Completed {
+    Syslog(Vec<syslog::Message>),
+    Heroku(Vec<input::LogEntry>),
+}
+
+/// What puts the pieces of a format's processes together.
+enum Assembly<'p> {
+    Syslog(syslog::Assembler<'p>),
+    Heroku(heroku::Assembler),
+}
+
+/// Puts messages sent in pieces (syslog's and Heroku's `[seq-chunk]`)
+/// together across chunk boundaries: the chunks are split into pieces in
+/// parallel (the costly part: the framing of every line), then one
+/// assembler takes the pieces of all chunks in file order, exactly as a
+/// sequential read does. A message whose pieces span chunks, a process
+/// whose last message stays open for the rest of the file, the oldest open
+/// message handed on when too many are open: all come out as in one read,
+/// and the messages completed by chunk `i` are part `i`, settled in file
+/// order like the chunks of other formats.
 struct Stitch<'p> {
     /// The chunk whose pieces go next.
     next: usize,
     /// Chunks split before an earlier one.
     ready: BTreeMap<usize, Split>,
-    assembler: syslog::Assembler<'p>,
+    assembly: Assembly<'p>,
 }
 
 impl<'p> Stitch<'p> {
-    fn new(prefix: &'p Prefix) -> Self {
-        Self {
+    /// The stitch of a format read in pieces (none for the others).
+    fn of(format: Chunked<'p>) -> Option<Self> {
+        let assembly = match format {
+            Chunked::Syslog(prefix) => Assembly::Syslog(syslog::Assembler::new(prefix)),
+            Chunked::Heroku(_) => Assembly::Heroku(heroku::Assembler::default()),
+            _ => return None,
+        };
+        Some(Self {
             next: 0,
             ready: BTreeMap::new(),
-            assembler: syslog::Assembler::new(prefix),
-        }
+            assembly,
+        })
     }
 
     /// Splits chunk `c` into pieces, then assembles the pieces of every
@@ -841,7 +869,7 @@ impl<'p> Stitch<'p> {
     /// this one's too).
     fn parts(
         stitch: &Mutex<Self>,
-        prefix: &Prefix,
+        format: Chunked<'_>,
         c: Chunk,
         name: &str,
         lines_before: u64,
@@ -849,14 +877,20 @@ impl<'p> Stitch<'p> {
         let mut cov = FileCoverage::default();
         let lines = chunk::count_lines(&c.data);
         let first_line = lines_before + c.lines_before;
-        let split = crate::panics::catch(|| {
-            syslog::Pieces::new(prefix).chunk(&c.data, first_line, &mut cov)
+        let split = crate::panics::catch(|| match format {
+            Chunked::Heroku(splitter) => {
+                Pieces::Heroku(splitter.chunk(&c.data, first_line, &mut cov))
+            }
+            Chunked::Syslog(prefix) => {
+                Pieces::Syslog(syslog::Pieces::new(prefix).chunk(&c.data, first_line, &mut cov))
+            }
+            _ => Pieces::Syslog(Vec::new()),
         });
         let pieces = split.unwrap_or_else(|message| {
             let part = format!("lines {} to {}", first_line + 1, first_line + lines.max(1));
             cov.errors
                 .push(crate::panics::input_error(name, Some(&part), &message));
-            Vec::new()
+            Pieces::Syslog(Vec::new())
         });
         let index = c.index;
         let split = Split {
@@ -873,16 +907,31 @@ impl<'p> Stitch<'p> {
         let mut out = Vec::new();
         while let Some(split) = st.ready.remove(&st.next) {
             let mut cov = split.cov;
-            let assembler = &mut st.assembler;
-            let messages =
-                crate::panics::catch(|| assembler.chunk(split.pieces, split.last, &mut cov))
-                    .unwrap_or_else(|message| {
-                        let from = lines_before + split.lines_before;
-                        let part = format!("lines {} to {}", from + 1, from + split.lines.max(1));
-                        cov.errors
-                            .push(crate::panics::input_error(name, Some(&part), &message));
-                        Vec::new()
-                    });
+            let assembly = &mut st.assembly;
+            let last = split.last;
+            let messages = crate::panics::catch(|| match (assembly, split.pieces) {
+                (Assembly::Syslog(a), Pieces::Syslog(p)) => {
+                    Completed::Syslog(a.chunk(p, last, &mut cov))
+                }
+                (Assembly::Heroku(a), Pieces::Heroku(p)) => {
+                    Completed::Heroku(a.chunk(p, last, &mut cov))
+                }
+                // A chunk whose split panicked: nothing to add, but the
+                // input may end with it.
+                (Assembly::Syslog(a), Pieces::Heroku(_)) => {
+                    Completed::Syslog(a.chunk(Vec::new(), last, &mut cov))
+                }
+                (Assembly::Heroku(a), Pieces::Syslog(_)) => {
+                    Completed::Heroku(a.chunk(Vec::new(), last, &mut cov))
+                }
+            })
+            .unwrap_or_else(|message| {
+                let from = lines_before + split.lines_before;
+                let part = format!("lines {} to {}", from + 1, from + split.lines.max(1));
+                cov.errors
+                    .push(crate::panics::input_error(name, Some(&part), &message));
+                Completed::Syslog(Vec::new())
+            });
             out.push(Part::Messages(Box::new(Assembled {
                 index: st.next,
                 lines_before: split.lines_before,
@@ -894,6 +943,14 @@ impl<'p> Stitch<'p> {
         }
         out
     }
+
+    /// The prefixes Heroku's first chunks were split with.
+    fn prefixes_used(&self) -> Option<String> {
+        match &self.assembly {
+            Assembly::Heroku(a) => a.prefixes_used(),
+            Assembly::Syslog(_) => None,
+        }
+    }
 }
 
 impl Chunked<'_> {
@@ -904,6 +961,7 @@ impl Chunked<'_> {
             Chunked::Csvlog => csvlog::next_record_start(buf, from),
             Chunked::Jsonlog => jsonlog::next_record_start(buf, from),
             Chunked::Syslog(_) => syslog::next_record_start(buf, from),
+            Chunked::Heroku(_) => heroku::next_record_start(buf, from),
             Chunked::CloudWatch(prefix) => cloudwatch::next_record_start(prefix, buf, from),
             Chunked::Records(_) => records::next_record_start(buf, from),
         }
@@ -925,11 +983,19 @@ impl Chunked<'_> {
             Part::Chunk(c) => c,
             Part::Messages(a) => {
                 cov.merge(&std::mem::take(&mut a.cov));
-                if let Chunked::Syslog(prefix) = self {
-                    let mut splitter = syslog::Splitter::new(prefix);
-                    for m in a.messages.drain(..) {
-                        splitter.entries(m, cov, &mut owned);
+                match (&mut a.messages, self) {
+                    (Completed::Syslog(messages), Chunked::Syslog(prefix)) => {
+                        let mut splitter = syslog::Splitter::new(prefix);
+                        for m in messages.drain(..) {
+                            splitter.entries(m, cov, &mut owned);
+                        }
                     }
+                    (Completed::Heroku(entries), _) => {
+                        for e in entries.drain(..) {
+                            owned(e, cov);
+                        }
+                    }
+                    _ => {}
                 }
                 return true;
             }
@@ -956,6 +1022,11 @@ impl Chunked<'_> {
             Chunked::Records(format) => {
                 return records::read_chunk(format, &c.data, lines_before, cov, &mut owned);
             }
+            Chunked::Heroku(_) => {
+                // Not reached: a Heroku chunk is read as its part (see
+                // `Stitch`); alone, it is one whole input.
+                let _ = heroku::read_entries(&c.data[..], cov, &mut owned);
+            }
         }
         true
     }
@@ -964,7 +1035,11 @@ impl Chunked<'_> {
     fn lists_record_errors(self) -> bool {
         !matches!(
             self,
-            Chunked::Stderr(_) | Chunked::Syslog(_) | Chunked::CloudWatch(_) | Chunked::Records(_)
+            Chunked::Stderr(_)
+                | Chunked::Syslog(_)
+                | Chunked::CloudWatch(_)
+                | Chunked::Records(_)
+                | Chunked::Heroku(_)
         )
     }
 }
@@ -1008,12 +1083,10 @@ fn scan_chunked(
     let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(threads + 1);
     let start = |buf: &[u8], from: usize| format.start(buf, from);
     // Syslog messages are put together across chunks in file order.
-    let stitch = match format {
-        Chunked::Syslog(prefix) => Some((Mutex::new(Stitch::new(prefix)), prefix)),
-        _ => None,
-    };
+    // Messages sent in pieces are put together across chunks in file order.
+    let stitch = Stitch::of(format).map(Mutex::new);
     let parts_of = |c: Chunk| match &stitch {
-        Some((stitch, prefix)) => Stitch::parts(stitch, prefix, c, name, lines_before),
+        Some(stitch) => Stitch::parts(stitch, format, c, name, lines_before),
         None => vec![Part::Chunk(c)],
     };
     let scan_chunk = |part: &mut Part,
@@ -1212,6 +1285,12 @@ fn scan_chunked(
     let mut cov = inv.files.remove(name).unwrap_or_default();
     cov.merge(&settler.cov);
     let chunks = chunks.max(settler.next);
+    if let Some(p) = stitch
+        .map(|s| s.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .and_then(|s| s.prefixes_used())
+    {
+        cov.log_line_prefix = Some(p);
+    }
     ChunkedScan {
         inv,
         cov,
@@ -1555,10 +1634,29 @@ fn scan_input(
                         ),
                     }
                 }
+                Some(InputFormat::Heroku) => {
+                    cov.format = format!("{}{compressed}", InputFormat::Heroku.name());
+                    let splitter = heroku::Splitter::default();
+                    let run = scan_in_chunks(
+                        source,
+                        plan,
+                        opened.reader,
+                        &head,
+                        Chunked::Heroku(&splitter),
+                        cfg,
+                        shared,
+                    );
+                    run.add_to(
+                        &mut fs.inv,
+                        &mut cov,
+                        &name,
+                        lines_before,
+                        opened.compression,
+                    );
+                }
                 Some(
                     f @ (InputFormat::CloudSql
                     | InputFormat::CloudNativePg
-                    | InputFormat::Heroku
                     | InputFormat::AzureEventHub
                     | InputFormat::AzureLogAnalytics),
                 ) => {

@@ -682,3 +682,168 @@ fn json_record_chunk_boundaries_lose_or_duplicate_nothing() {
     );
     assert_records_same_for_every_chunking(&la_lines, "azure-log-analytics", 43);
 }
+
+/// The genlog sample as Heroku's logplex writes it: every record a
+/// message of its process (`[seq-1]`, its continuation lines `[seq-2]`, …),
+/// in the long prefix when the record has a user, else the short one, with
+/// a router line every 300 records.
+fn genlog_sample_as_heroku(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(genlog_sample()).unwrap();
+    let mut records: Vec<Vec<&str>> = Vec::new();
+    for line in text.lines() {
+        match (line.strip_prefix('\t'), records.last_mut()) {
+            (Some(rest), Some(r)) => r.push(rest),
+            _ => records.push(vec![line]),
+        }
+    }
+    let mut seqs = std::collections::HashMap::new();
+    let mut out = String::new();
+    for (k, r) in records.iter().enumerate() {
+        // `2026-11-20 00:00:00.123 UTC [20001] user@db/app LOG:  message`
+        let (time, rest) = r[0].split_at(27);
+        let (pid, rest) = rest[2..].split_once("] ").unwrap();
+        // `%q`: a record of no session has no `user@db/app ` (an
+        // application name may hold spaces).
+        let (head, message) = rest.split_once(":  ").unwrap();
+        let (who, sev) = head.rsplit_once(' ').unwrap_or(("[unknown]@/", head));
+        let (user, db_app) = who.split_once('@').unwrap();
+        let (db, app) = db_app.split_once('/').unwrap();
+        let seq = seqs.entry(pid).and_modify(|s| *s += 1).or_insert(1);
+        let stamp = format!("{}T{}+00:00", &time[..10], &time[11..19]);
+        let body = if user == "[unknown]" {
+            format!(" sql_error_code = 00000 {sev}:  {message}")
+        } else {
+            format!(
+                " sql_error_code = 00000 time_ms = \"{time}\" pid=\"{pid}\" proc_start_time=\"2026-11-20 00:00:00 UTC\" session_id=\"6b02267e.{pid}\" vtid=\"3/1\" tid=\"0\" log_line=\"{seq}\" database=\"{db}\" connection_source=\"10.0.0.1(5000)\" user=\"{user}\" application_name=\"{app}\" {sev}:  {message}"
+            )
+        };
+        out.push_str(&format!(
+            "{stamp} app[postgres.{pid}]: [GREEN] [{seq}-1] {body}\n"
+        ));
+        for (n, more) in r[1..].iter().enumerate() {
+            out.push_str(&format!(
+                "{stamp} app[postgres.{pid}]: [GREEN] [{seq}-{}] \t{more}\n",
+                n + 2
+            ));
+        }
+        if k % 300 == 299 {
+            out.push_str(&format!(
+                "{stamp} heroku[router]: at=info method=GET path=\"/\"\n"
+            ));
+        }
+    }
+    let path = dir.join("genlog-heroku.log");
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+#[test]
+fn heroku_chunk_boundaries_lose_or_duplicate_nothing() {
+    // Heroku logs are cut at any line: a message whose chunks span a cut,
+    // and a process's last message that stays open until its next one
+    // (often far later), come out as in one read.
+    let dir = tempfile::tempdir().unwrap();
+    let generated = genlog_sample_as_heroku(dir.path());
+    for (log, statements) in [
+        (fixture("cloud/heroku.log"), 43),
+        (fixture("cloud/heroku-new.log"), 43),
+        (fixture("cloud/heroku-drain.log"), 43),
+        (generated.clone(), 1645),
+    ] {
+        let inputs = [log.clone()];
+        let want = json(&inputs, 1, ONE_CHUNK);
+        let doc: serde_json::Value = serde_json::from_str(&want).unwrap();
+        let input = &doc["coverage"]["inputs"][0];
+        assert_eq!(
+            input["format"].as_str(),
+            Some("heroku-logplex"),
+            "{}",
+            log.display()
+        );
+        assert_eq!(
+            input["statements"]["seen"].as_u64(),
+            Some(statements),
+            "{}",
+            log.display()
+        );
+        // 1 byte: every line is a chunk of its own.
+        assert_same_for_every_chunking(&log, &want, &[1, 97, 333, 4096]);
+    }
+    // Counted independently of the reader over the stderr log it wraps.
+    let stderr = std::fs::read_to_string(genlog_sample()).unwrap();
+    let wrapped = std::fs::read_to_string(&generated).unwrap();
+    let records = stderr.lines().filter(|l| !l.starts_with('\t')).count() as u64;
+    let routers = records / 300;
+    for chunk_bytes in [1, 4096, ONE_CHUNK] {
+        let doc: serde_json::Value =
+            serde_json::from_str(&json(std::slice::from_ref(&generated), 2, chunk_bytes)).unwrap();
+        let input = &doc["coverage"]["inputs"][0];
+        assert_eq!(
+            input["lines"].as_u64(),
+            Some(wrapped.lines().count() as u64)
+        );
+        assert_eq!(
+            input["log_line_prefix"]
+                .as_str()
+                .map(|p| p.matches("sql_error_code").count()),
+            Some(2),
+            "both prefixes are named"
+        );
+        // A skipped line is a record too.
+        assert_eq!(input["records"].as_u64(), Some(records + routers));
+        assert_eq!(
+            input["skipped"],
+            serde_json::json!({"not a Heroku Postgres log line": routers}),
+            "{chunk_bytes}"
+        );
+        assert_eq!(
+            input["records_by_kind"]["statement"].as_u64(),
+            Some(
+                stderr
+                    .lines()
+                    .filter(|l| {
+                        l.contains(" LOG:  statement: ")
+                            || l.contains(" execute S_")
+                            || l.contains("execute <unnamed>: ")
+                    })
+                    .count() as u64
+            ),
+            "{chunk_bytes}"
+        );
+    }
+}
+
+#[test]
+fn heroku_messages_open_past_the_limit_are_handed_on_as_in_one_read() {
+    // 4200 processes each start a message whose second chunk comes after
+    // every first chunk: at most 4096 messages are kept open, so the 104
+    // oldest are handed on (cut short: `SELECT id,` is a syntax error) and
+    // their second chunks are orphans, whatever the chunk a line falls in.
+    let processes = 4200;
+    let mut text = String::new();
+    for p in 0..processes {
+        text.push_str(&format!(
+            "2026-11-20T00:00:00+00:00 app[postgres.{}]: [GREEN] [1-1]  sql_error_code = 00000 LOG:  statement: SELECT id,\n",
+            10_000 + p
+        ));
+    }
+    for p in 0..processes {
+        text.push_str(&format!(
+            "2026-11-20T00:00:01+00:00 app[postgres.{}]: [GREEN] [1-2] \tlegacy_email FROM users\n",
+            10_000 + p
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("many-open.log");
+    std::fs::write(&log, text).unwrap();
+    let want = json(std::slice::from_ref(&log), 1, ONE_CHUNK);
+    assert_same_for_every_chunking(&log, &want, &[1, 5000, 65_536]);
+    let doc: serde_json::Value = serde_json::from_str(&want).unwrap();
+    let total = &doc["coverage"]["totals"];
+    assert_eq!(
+        total["skipped"],
+        serde_json::json!({"Heroku chunk without its first chunk": 104})
+    );
+    assert_eq!(total["statements"]["analysed"].as_u64(), Some(4096));
+    assert_eq!(total["statements"]["unparseable"].as_u64(), Some(104));
+}

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
-use super::for_each_line;
+use super::{for_each_line, for_each_line_after};
 use crate::input::prefix::Prefix;
 use crate::input::LogEntry;
 use crate::inventory::FileCoverage;
@@ -65,63 +65,75 @@ pub fn detect(sample: &[&str]) -> bool {
         .any(|l| frame(l).is_some_and(|f| f.chunk == 1))
 }
 
-struct Pending {
+/// Messages of at most this many processes are put together at once: past
+/// it, the oldest is handed on (as for syslog).
+const MAX_OPEN_MESSAGES: usize = 4096;
+
+/// One logplex line of a PostgreSQL message, taken apart: a message's
+/// first chunk (its entry, split with Heroku's prefix) or a later one.
+/// Lines are split by [`Splitter`] (the chunks of a file at once) and put
+/// together, in file order, by one [`Assembler`].
+#[derive(Debug)]
+pub struct Piece {
+    line: u64,
+    pid: Box<str>,
     seq: u64,
-    entry: LogEntry,
+    kind: PieceKind,
 }
 
-/// Reads entries, reassembling each process's chunks.
-pub fn read_entries(
-    reader: impl BufRead,
-    cov: &mut FileCoverage,
-    mut sink: impl FnMut(LogEntry, &mut FileCoverage),
-) -> Result<(), (u64, std::io::Error)> {
-    let prefixes: Vec<Prefix> = PREFIXES
-        .iter()
-        .filter_map(|p| Prefix::compile_known(p).ok())
-        .collect();
-    let mut pending: BTreeMap<String, Pending> = BTreeMap::new();
-    let mut used: BTreeMap<String, ()> = BTreeMap::new();
-    let res = for_each_line(reader, cov, |line, n, cov| {
+#[derive(Debug)]
+enum PieceKind {
+    /// A first chunk, and which of [`PREFIXES`] split it.
+    First(Box<LogEntry>, usize),
+    /// A later chunk's text.
+    More(String),
+}
+
+/// Splits logplex lines into [`Piece`]s, counting what is not one as
+/// skipped.
+pub struct Splitter {
+    prefixes: Vec<Prefix>,
+}
+
+impl Default for Splitter {
+    fn default() -> Self {
+        Self {
+            prefixes: PREFIXES
+                .iter()
+                .filter_map(|p| Prefix::compile_known(p).ok())
+                .collect(),
+        }
+    }
+}
+
+impl Splitter {
+    /// Line `n` (its text without the line end).
+    pub fn line(&self, line: &str, n: u64, cov: &mut FileCoverage) -> Option<Piece> {
         let Some(f) = frame(line) else {
             if line.trim().is_empty() {
                 cov.skip("blank line");
             } else {
                 cov.skip("not a Heroku Postgres log line");
             }
-            return;
+            return None;
         };
         if f.chunk > 1 {
-            match pending.get_mut(f.pid) {
-                Some(p) if p.seq == f.seq => {
-                    // A chunk that starts with a tab (or syslog's `#011`)
-                    // follows a line break; others continue an over-long line.
-                    if let Some(rest) = f
-                        .body
-                        .strip_prefix('\t')
-                        .or_else(|| f.body.strip_prefix("#011"))
-                    {
-                        p.entry.message.push('\n');
-                        p.entry.message.push_str(rest);
-                    } else {
-                        p.entry.message.push_str(f.body);
-                    }
-                }
-                _ => cov.skip("Heroku chunk without its first chunk"),
-            }
-            return;
+            return Some(Piece {
+                line: n,
+                pid: f.pid.into(),
+                seq: f.seq,
+                kind: PieceKind::More(f.body.to_string()),
+            });
         }
-        let Some((idx, parts)) = prefixes
+        let Some((idx, parts)) = self
+            .prefixes
             .iter()
             .enumerate()
             .find_map(|(i, p)| p.split(f.body).map(|parts| (i, parts)))
         else {
             cov.skip("line does not match log_line_prefix");
-            return;
+            return None;
         };
-        if let Some(prefix) = PREFIXES.get(idx) {
-            used.insert(prefix.to_string(), ());
-        }
         let entry = LogEntry {
             line: n,
             time: parts
@@ -141,17 +153,160 @@ pub fn read_entries(
             severity: parts.severity.to_string(),
             message: parts.message.to_string(),
         };
-        if let Some(prev) = pending.insert(f.pid.to_string(), Pending { seq: f.seq, entry }) {
-            sink(prev.entry, cov);
+        Some(Piece {
+            line: n,
+            pid: f.pid.into(),
+            seq: f.seq,
+            kind: PieceKind::First(Box::new(entry), idx),
+        })
+    }
+
+    /// Splits every line of `data` (whole lines; the last one may lack its
+    /// line end only at the end of the input), numbered after
+    /// `lines_before`, counting them in `cov` as a whole read does.
+    pub fn chunk(&self, data: &[u8], lines_before: u64, cov: &mut FileCoverage) -> Vec<Piece> {
+        let mut out = Vec::new();
+        // Reading a byte slice cannot fail.
+        let _ = for_each_line_after(data, lines_before, cov, |line, n, cov| {
+            out.extend(self.line(line, n, cov));
+        });
+        out
+    }
+}
+
+/// Where a chunk of a Heroku log may start: at any complete line (one
+/// [`Assembler`] takes the pieces of all chunks in file order).
+pub fn next_record_start(buf: &[u8], from: usize) -> Option<usize> {
+    memchr::memchr(b'\n', buf.get(from..)?).map(|_| from)
+}
+
+struct Pending {
+    seq: u64,
+    entry: Box<LogEntry>,
+}
+
+/// Puts each process's chunks back together. An entry is complete when its
+/// process starts another one, when it is the oldest of
+/// [`MAX_OPEN_MESSAGES`] open ones, or at the end of the input (then in the
+/// order of their first lines); it is handed on then.
+#[derive(Default)]
+pub struct Assembler {
+    pending: rustc_hash::FxHashMap<Box<str>, Pending>,
+    /// The pid of each open entry, by its first line.
+    by_line: BTreeMap<u64, Box<str>>,
+    /// Which of [`PREFIXES`] split a first chunk.
+    used: [bool; PREFIXES.len()],
+}
+
+impl Assembler {
+    /// Takes the next piece of the input; `done` gets each entry completed
+    /// by it.
+    pub fn push(
+        &mut self,
+        p: Piece,
+        cov: &mut FileCoverage,
+        done: &mut impl FnMut(LogEntry, &mut FileCoverage),
+    ) {
+        match p.kind {
+            PieceKind::More(body) => match self.pending.get_mut(&p.pid) {
+                Some(open) if open.seq == p.seq => {
+                    // A chunk that starts with a tab (or syslog's `#011`)
+                    // follows a line break; others continue an over-long line.
+                    let message = &mut open.entry.message;
+                    if let Some(rest) = body
+                        .strip_prefix('\t')
+                        .or_else(|| body.strip_prefix("#011"))
+                    {
+                        message.push('\n');
+                        message.push_str(rest);
+                    } else {
+                        message.push_str(&body);
+                    }
+                }
+                _ => cov.skip("Heroku chunk without its first chunk"),
+            },
+            PieceKind::First(entry, idx) => {
+                if let Some(u) = self.used.get_mut(idx) {
+                    *u = true;
+                }
+                if let Some(prev) = self.pending.remove(&p.pid) {
+                    self.by_line.remove(&prev.entry.line);
+                    done(*prev.entry, cov);
+                }
+                if self.pending.len() >= MAX_OPEN_MESSAGES {
+                    if let Some((_, oldest)) = self.by_line.pop_first() {
+                        if let Some(prev) = self.pending.remove(&oldest) {
+                            done(*prev.entry, cov);
+                        }
+                    }
+                }
+                self.by_line.insert(p.line, p.pid.clone());
+                self.pending.insert(p.pid, Pending { seq: p.seq, entry });
+            }
+        }
+    }
+
+    /// The input ended: hands on the open entries, oldest first.
+    pub fn finish(
+        &mut self,
+        cov: &mut FileCoverage,
+        done: &mut impl FnMut(LogEntry, &mut FileCoverage),
+    ) {
+        while let Some((_, pid)) = self.by_line.pop_first() {
+            if let Some(prev) = self.pending.remove(&pid) {
+                done(*prev.entry, cov);
+            }
+        }
+    }
+
+    /// Takes the pieces of the next chunk of the input (`last`: the input
+    /// ends with it); returns the entries they completed, in order.
+    pub fn chunk(
+        &mut self,
+        pieces: Vec<Piece>,
+        last: bool,
+        cov: &mut FileCoverage,
+    ) -> Vec<LogEntry> {
+        let mut out = Vec::new();
+        let mut done = |e: LogEntry, _: &mut FileCoverage| out.push(e);
+        for p in pieces {
+            self.push(p, cov, &mut done);
+        }
+        if last {
+            self.finish(cov, &mut done);
+        }
+        out
+    }
+
+    /// The prefixes that split a first chunk so far (for coverage).
+    pub fn prefixes_used(&self) -> Option<String> {
+        let mut used: Vec<&str> = PREFIXES
+            .iter()
+            .zip(self.used)
+            .filter(|(_, u)| *u)
+            .map(|(p, _)| *p)
+            .collect();
+        used.sort_unstable();
+        (!used.is_empty()).then(|| used.join(" | "))
+    }
+}
+
+/// Reads entries, reassembling each process's chunks.
+pub fn read_entries(
+    reader: impl BufRead,
+    cov: &mut FileCoverage,
+    mut sink: impl FnMut(LogEntry, &mut FileCoverage),
+) -> Result<(), (u64, std::io::Error)> {
+    let splitter = Splitter::default();
+    let mut asm = Assembler::default();
+    let res = for_each_line(reader, cov, |line, n, cov| {
+        if let Some(p) = splitter.line(line, n, cov) {
+            asm.push(p, cov, &mut sink);
         }
     });
-    let mut rest: Vec<LogEntry> = pending.into_values().map(|p| p.entry).collect();
-    rest.sort_by_key(|e| e.line);
-    for e in rest {
-        sink(e, cov);
-    }
-    if !used.is_empty() {
-        cov.log_line_prefix = Some(used.into_keys().collect::<Vec<_>>().join(" | "));
+    asm.finish(cov, &mut sink);
+    if let Some(p) = asm.prefixes_used() {
+        cov.log_line_prefix = Some(p);
     }
     res
 }
