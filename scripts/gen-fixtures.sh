@@ -8,8 +8,8 @@
 # through syslog.  The first run also writes
 # csvlog and jsonlog.  Writes only inside OUTDIR (default: <repo>/fixtures/app):
 #   logs/custom.log logs/custom.csv logs/custom.json logs/rds.log logs/default.log
-#   logs/escapes.log logs/verbose.log logs/syslog-bsd.log logs/syslog-iso.log
-#   logs/multiline.{log,csv,json} logs/multiline-syslog-{bsd,iso}.log  (a small
+#   logs/escapes.log logs/verbose.log logs/syslog-{bsd,iso,rfc5424}.log
+#   logs/multiline.{log,csv,json} logs/multiline-syslog-{bsd,iso,rfc5424}.log  (a small
 #       workload of multi-line, tab-holding and >900-byte statements, one run
 #       written to stderr, csvlog, jsonlog and syslog at once)
 #   pgss/pgss-names.csv pgss/pgss-oids.csv   (exactly one workload run: the custom one)
@@ -77,10 +77,11 @@ reseed() { # between runs: a fresh copy of the data, outside the workload logs
 
 # ---------------------------------------------------------------- syslog
 # A throwaway rsyslogd listening on a socket in PGT_DIR writes PostgreSQL's
-# messages twice: with BSD and with ISO (RFC 3339) timestamps.
+# messages three times: with BSD and with ISO (RFC 3339) timestamps, and as
+# RFC 5424 records (rsyslog's RSYSLOG_SyslogProtocol23Format).
 RSYSLOG_PID=""
 RSYSLOG_NAME=""
-start_rsyslog() { # start_rsyslog NAME  -> $PGT_DIR/NAME-bsd.log, $PGT_DIR/NAME-iso.log
+start_rsyslog() { # start_rsyslog NAME  -> $PGT_DIR/NAME-{bsd,iso,rfc5424}.log
     RSYSLOG_NAME=$1
     cat > "$PGT_DIR/rsyslog.conf" <<CONF
 global(workDirectory="$PGT_DIR")
@@ -91,6 +92,7 @@ template(name="iso" type="string" string="%TIMESTAMP:::date-rfc3339% %HOSTNAME% 
 if \$programname == "postgres" then {
   action(type="omfile" file="$PGT_DIR/$1-bsd.log" template="bsd")
   action(type="omfile" file="$PGT_DIR/$1-iso.log" template="iso")
+  action(type="omfile" file="$PGT_DIR/$1-rfc5424.log" template="RSYSLOG_SyslogProtocol23Format")
 }
 CONF
     (umask 000; exec /usr/sbin/rsyslogd -n -f "$PGT_DIR/rsyslog.conf" -i "$PGT_DIR/rsyslogd.pid") &
@@ -106,7 +108,7 @@ stop_rsyslog() {
     # server's last message is written to both files first.
     local i f
     for i in $(seq 300); do
-        for f in "$PGT_DIR/$RSYSLOG_NAME-bsd.log" "$PGT_DIR/$RSYSLOG_NAME-iso.log"; do
+        for f in "$PGT_DIR/$RSYSLOG_NAME-bsd.log" "$PGT_DIR/$RSYSLOG_NAME-iso.log" "$PGT_DIR/$RSYSLOG_NAME-rfc5424.log"; do
             grep -q 'database system is shut down' "$f" 2>/dev/null || { sleep 0.1; continue 2; }
         done
         break
@@ -339,7 +341,7 @@ if [ "$(id -u)" -eq 0 ]; then
     workload
     pgt_stop
     stop_rsyslog
-    for f in syslog-bsd.log syslog-iso.log; do
+    for f in syslog-bsd.log syslog-iso.log syslog-rfc5424.log; do
         cp "$PGT_DIR/$f" "$OUTDIR/logs/$f"
         chmod 0644 "$OUTDIR/logs/$f"
     done
@@ -372,7 +374,7 @@ if [ "$(id -u)" -eq 0 ]; then
     multiline_workload
     pgt_stop
     stop_rsyslog
-    for f in multiline-syslog-bsd.log multiline-syslog-iso.log; do
+    for f in multiline-syslog-bsd.log multiline-syslog-iso.log multiline-syslog-rfc5424.log; do
         cp "$PGT_DIR/$f" "$OUTDIR/logs/$f"
         chmod 0644 "$OUTDIR/logs/$f"
     done
@@ -426,12 +428,13 @@ grep -qx '       legacy_email' "$OUTDIR/logs/multiline.csv" || fail "multiline.c
 expect_count "$OUTDIR/logs/multiline.log" "ERROR:  division by zero" 1
 if [ "$(id -u)" -eq 0 ]; then
     grep -q '#011#011FROM users' "$OUTDIR/logs/multiline-syslog-bsd.log" || fail "multiline-syslog-bsd.log: no #011 continuation"
-    for f in syslog-bsd syslog-iso; do
+    for f in syslog-bsd syslog-iso syslog-rfc5424; do
         L="$OUTDIR/logs/$f.log"
         expect_count "$L" "LOG:  statement: SELECT id, legacy_email FROM users WHERE id = 1;" 3
         expect_count "$L" "STATEMENT:  SELECT legacy_email, 1/0 FROM users;" 1
-        grep -q '\]: \[[0-9]*-2\] user=r_error,.* STATEMENT:  ' "$L" || fail "$f.log: STATEMENT is not chunk 2"
+        grep -q '\(\]:\| - -\)  *\[[0-9]*-2\] user=r_error,.* STATEMENT:  ' "$L" || fail "$f.log: STATEMENT is not chunk 2"
     done
+    grep -q '^<[0-9]*>1 [0-9T:.+-]* [^ ]* postgres [0-9]* - -  \[' "$OUTDIR/logs/syslog-rfc5424.log" || fail "syslog-rfc5424.log: not RFC 5424 records"
 fi
 grep -q 'pg_stat_statements_reset' "$OUTDIR/pgss/pgss-names.csv" && fail "reset call leaked into pgss export"
 grep -q '^appdb,r_extended,' "$OUTDIR/pgss/pgss-names.csv" || fail "pgss: r_extended missing"

@@ -408,6 +408,8 @@ fn syslog_chunk_boundaries_lose_or_duplicate_nothing() {
         (fixture("app/logs/syslog-iso.log"), 43),
         (fixture("app/logs/multiline-syslog-bsd.log"), 5),
         (fixture("app/logs/multiline-syslog-iso.log"), 5),
+        (fixture("app/logs/syslog-rfc5424.log"), 43),
+        (fixture("app/logs/multiline-syslog-rfc5424.log"), 5),
         (generated.clone(), 1645),
     ];
     for (log, statements) in &logs {

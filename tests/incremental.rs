@@ -452,6 +452,7 @@ fn csvlog_jsonlog_and_syslog_resume_like_stderr() {
         ("app/logs/custom.json", "jsonlog"),
         ("app/logs/syslog-bsd.log", "syslog"),
         ("app/logs/syslog-iso.log", "syslog"),
+        ("app/logs/syslog-rfc5424.log", "syslog"),
         ("app/logs/verbose.log", "stderr"),
     ] {
         let text = std::fs::read_to_string(fixture(fixture_name)).unwrap();

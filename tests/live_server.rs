@@ -71,6 +71,7 @@ fn regenerated_logs_from_a_live_server_give_the_same_inventory() {
         ("verbose.log", None),
         ("syslog-bsd.log", None),
         ("syslog-iso.log", None),
+        ("syslog-rfc5424.log", None),
     ] {
         let log = out_dir.join("logs").join(f);
         assert!(log.is_file(), "{f} not written");
@@ -93,6 +94,7 @@ fn regenerated_logs_from_a_live_server_give_the_same_inventory() {
         "multiline.json",
         "multiline-syslog-bsd.log",
         "multiline-syslog-iso.log",
+        "multiline-syslog-rfc5424.log",
     ] {
         let log = out_dir.join("logs").join(f);
         let doc = run(std::slice::from_ref(&log), Some(&schema));

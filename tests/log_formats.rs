@@ -39,6 +39,7 @@ fn formats() -> Vec<(PathBuf, Option<&'static str>)> {
         (log("custom.json"), None),
         (log("syslog-bsd.log"), None),
         (log("syslog-iso.log"), None),
+        (log("syslog-rfc5424.log"), None),
         (log("verbose.log"), None),
         (log("escapes.log"), Some(ESCAPES_PREFIX)),
     ]
@@ -102,7 +103,12 @@ fn formats_and_prefixes_are_recognised_by_content() {
                 "syslog".into(),
                 syslog_prefix.clone()
             ),
-            ("syslog-iso.log".into(), "syslog".into(), syslog_prefix),
+            (
+                "syslog-iso.log".into(),
+                "syslog".into(),
+                syslog_prefix.clone()
+            ),
+            ("syslog-rfc5424.log".into(), "syslog".into(), syslog_prefix),
             (
                 "verbose.log".into(),
                 "stderr".into(),
@@ -153,7 +159,13 @@ fn accounting_every_record_is_counted_in_every_format() {
 
 #[test]
 fn actors_and_times_come_from_each_format() {
-    for f in ["custom.csv", "custom.json", "syslog-iso.log", "escapes.log"] {
+    for f in [
+        "custom.csv",
+        "custom.json",
+        "syslog-iso.log",
+        "syslog-rfc5424.log",
+        "escapes.log",
+    ] {
         let prefix = (f == "escapes.log").then_some(ESCAPES_PREFIX);
         let doc = scan_with(&[log(f)], prefix, None);
         for d in &doc.dependencies {
@@ -328,6 +340,7 @@ const MULTILINE: &[&str] = &[
     "multiline.json",
     "multiline-syslog-bsd.log",
     "multiline-syslog-iso.log",
+    "multiline-syslog-rfc5424.log",
 ];
 
 #[test]

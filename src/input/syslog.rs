@@ -1,7 +1,8 @@
 //! Reader for PostgreSQL logs written through syslog (`log_destination =
 //! syslog`) as a syslog daemon stores them: BSD (`Nov 21 23:44:38 host
 //! postgres[123]: [6-1] …`) or ISO (`2026-11-21T23:44:38.708+00:00 host
-//! postgres[123]: [6-1] …`) headers. PostgreSQL numbers each message
+//! postgres[123]: [6-1] …`) headers, or RFC 5424 records (`<134>1
+//! 2026-11-21T23:44:38.708+00:00 host postgres 123 - - [6-1] …`). PostgreSQL numbers each message
 //! `[seq-chunk]` and sends every line, and every 900-byte piece of a long
 //! line, as a chunk of its own; the chunks are put back together per process,
 //! `#011` (the daemon's escape for a tab) is turned back into a tab, and the
@@ -43,11 +44,17 @@ pub const SYSLOG_PREFIXES: &[&str] = &[
 /// The syslog header; the message is the rest of the line (a line holds no
 /// `\n`, so this matches where the header followed by `.*$` does, with the
 /// same groups, without running the capturing engine over the message).
+/// An RFC 5424 record (`<PRI>1 TIMESTAMP HOST APP-NAME PROCID MSGID
+/// STRUCTURED-DATA MSG`) has its own groups: its message may start with a
+/// BOM, and with the space a BSD header's `: ` holds.
 const HEADER: &str = concat!(
     r"^(?:<\d{1,3}>)?",
-    r"(?:(?P<bsd>[A-Z][a-z]{2} [ 0-9]\d \d{2}:\d{2}:\d{2}(?:\.\d+)?)",
+    r"(?:(?:(?P<bsd>[A-Z][a-z]{2} [ 0-9]\d \d{2}:\d{2}:\d{2}(?:\.\d+)?)",
     r"|(?P<iso>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?))",
     r" (?:(?P<host>\S+) )?(?P<ident>[^\s\[\]:]+)\[(?P<pid>\d+)\]: ?",
+    r"|1 (?P<time5424>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})|-)",
+    r" (?P<host5424>\S+) (?P<ident5424>\S+) (?P<pid5424>\d+) \S+",
+    r#" (?:-|(?:\[[^\s=\]"]+(?: [^\s=\]"]+="(?:[^"\\]|\\.)*")*\])+)(?: \x{FEFF}? ?|$))"#,
     r"(?:\[(?P<seq>\d+)-(?P<chunk>\d+)\] ?)?"
 );
 
@@ -80,14 +87,19 @@ fn split(line: &str) -> Option<Line<'_>> {
     }
     let c = header().captures(line)?;
     let msg = line.get(c.get(0)?.end()..).unwrap_or_default();
-    let (bsd, time) = match (c.name("bsd"), c.name("iso")) {
+    let (bsd, time) = match (c.name("bsd"), c.name("iso").or(c.name("time5424"))) {
         (Some(t), _) => (true, t.as_str()),
         (None, Some(t)) => (false, t.as_str()),
         _ => return None,
     };
-    let host = c.name("host").map_or("", |m| m.as_str());
-    let ident = c.name("ident").map_or("", |m| m.as_str());
-    let pid = c.name("pid")?.as_str();
+    let group = |bsd_or_iso: &str, rfc5424: &str| {
+        c.name(bsd_or_iso)
+            .or(c.name(rfc5424))
+            .map_or("", |m| m.as_str())
+    };
+    let host = group("host", "host5424");
+    let ident = group("ident", "ident5424");
+    let pid = c.name("pid").or(c.name("pid5424"))?.as_str();
     Some(Line {
         bsd,
         time,
@@ -629,6 +641,50 @@ Nov 21 23:44:38 vm CRON[1]: (root) CMD (true)
     }
 
     #[test]
+    fn rfc5424_records_read_as_the_same_messages_as_bsd_headers() {
+        // The BSD lines above as RFC 5424 records: rsyslog's
+        // RSYSLOG_SyslogProtocol23Format (two spaces before the message),
+        // structured data holding `]` in a quoted value, a BOM before the
+        // message, no MSGID, a NILVALUE time, no space at all.
+        let rfc5424 = "\
+<134>1 2026-11-21T23:44:38.708394+00:00 vm postgres 12570 - -  [6-1] user=alice,db=app,app=psql,client=127.0.0.1 LOG:  statement: SELECT 1,
+<134>1 2026-11-21T23:44:38.708394Z vm postgres 12572 - [meta seq=\"1\" note=\"a]b \\\"c\\\"\"][origin ip=\"10.0.0.1\"] \u{feff}[6-1] user=bob,db=app,app=psql,client=::1 LOG:  statement: SELECT 1/0
+<134>1 - vm postgres 12570 ID47 - [6-2] #011 2 AS x,#011#011y
+<131>1 2026-11-21T23:44:38.7Z vm postgres 12572 - -  [7-1] user=bob,db=app,app=psql,client=::1 ERROR:  division by zero
+<131>1 2026-11-21T23:44:38.7Z vm postgres 12572 - - [7-2] user=bob,db=app,app=psql,client=::1 STATEMENT:  SELECT 1/0
+<78>1 2026-11-21T23:44:38Z vm CRON 1 - - (root) CMD (true)
+";
+        let lines: Vec<&str> = rfc5424.lines().collect();
+        assert!(looks_like_syslog(&lines));
+        let p = detect_inner_prefix(&lines).unwrap();
+        assert_eq!(p.source, "user=%u,db=%d,app=%a,client=%h ");
+        let (want, _) = read(BSD, "user=%u,db=%d,app=%a,client=%h ");
+        let (got, cov) = read(rfc5424, "user=%u,db=%d,app=%a,client=%h ");
+        let strip = |es: &[LogEntry]| -> Vec<LogEntry> {
+            es.iter()
+                .map(|e| LogEntry {
+                    time: None,
+                    ..e.clone()
+                })
+                .collect()
+        };
+        assert_eq!(strip(&got), strip(&want));
+        // The prefix has no time: the records' times are used.
+        assert_eq!(got[1].time, Some(1_795_304_678_708));
+        assert_eq!(cov.skipped["line does not match log_line_prefix"], 1);
+        assert!(cov.notes.is_empty(), "RFC 5424 times carry a year");
+        // Not RFC 5424: no version, a pid that is not a number, a
+        // structured data element left open.
+        for bad in [
+            "<134> 2026-11-21T23:44:38Z vm postgres 1 - - [1-1] LOG:  x",
+            "<134>1 2026-11-21T23:44:38Z vm postgres - - - [1-1] LOG:  x",
+            "<134>1 2026-11-21T23:44:38Z vm postgres 1 - [open [1-1] LOG:  x",
+        ] {
+            assert!(split(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
     fn orphan_continuation_is_counted() {
         let (out, cov) = read(
             "Nov  1 00:00:00 h postgres[9]: [4-2] #011FROM t\nnot syslog at all\n",
@@ -685,6 +741,8 @@ Nov 21 23:44:38 vm CRON[1]: (root) CMD (true)
             "syslog-iso.log",
             "multiline-syslog-bsd.log",
             "multiline-syslog-iso.log",
+            "syslog-rfc5424.log",
+            "multiline-syslog-rfc5424.log",
         ] {
             let text = std::fs::read_to_string(format!("{root}{f}")).unwrap();
             for l in text.lines() {
