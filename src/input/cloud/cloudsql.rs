@@ -5,7 +5,7 @@
 //! AlloyDB adds `[file.c:123]  `), the time in `timestamp`, and each
 //! continuation line of a message is an entry of its own starting with a tab.
 
-use std::io::BufRead;
+use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 use std::sync::OnceLock;
 
 use regex::Regex;
@@ -32,21 +32,256 @@ fn alloydb_re() -> &'static Regex {
     })
 }
 
+/// Payload texts held in memory at most (about), by default, before they
+/// are sorted in runs on disk (see [`Sorter`]).
+pub const SORT_BUDGET: usize = 32 << 20;
+
+/// One `postgres.log` entry: where it is, its time, its text.
 struct Payload {
+    /// Its place among the input's payloads.
+    seq: u64,
     line: u64,
     time: Option<Millis>,
     text: String,
 }
 
+impl Payload {
+    /// Bytes counted against the budget.
+    fn weight(&self) -> usize {
+        self.text.len() + 64
+    }
+
+    fn write(&self, w: &mut impl Write) -> std::io::Result<()> {
+        w.write_all(&self.seq.to_le_bytes())?;
+        w.write_all(&self.line.to_le_bytes())?;
+        match self.time {
+            Some(t) => {
+                w.write_all(&[1])?;
+                w.write_all(&t.to_le_bytes())?;
+            }
+            None => w.write_all(&[0; 9])?,
+        }
+        w.write_all(&(self.text.len() as u64).to_le_bytes())?;
+        w.write_all(self.text.as_bytes())
+    }
+
+    /// The next payload [`Payload::write`] wrote, `None` at the end.
+    fn read(r: &mut impl Read) -> std::io::Result<Option<Self>> {
+        let mut word = [0u8; 8];
+        match r.read_exact(&mut word) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        let seq = u64::from_le_bytes(word);
+        r.read_exact(&mut word)?;
+        let line = u64::from_le_bytes(word);
+        let mut flag = [0u8; 1];
+        r.read_exact(&mut flag)?;
+        r.read_exact(&mut word)?;
+        let time = (flag[0] == 1).then(|| Millis::from_le_bytes(word));
+        r.read_exact(&mut word)?;
+        let len = usize::try_from(u64::from_le_bytes(word)).unwrap_or(usize::MAX);
+        let mut text = Vec::new();
+        r.take(len as u64).read_to_end(&mut text)?;
+        if text.len() != len {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let text = String::from_utf8(text).map_err(std::io::Error::other)?;
+        Ok(Some(Self {
+            seq,
+            line,
+            time,
+            text,
+        }))
+    }
+}
+
+/// Puts the payloads in time order with bounded memory: `gcloud logging
+/// read` lists newest first, and a log sink's entries are not quite in
+/// order. The order is the input's (reversed when its first payload is
+/// later than its last), stably sorted by time. Payloads are held until
+/// they weigh about the budget; then each such batch is written to an
+/// unnamed temporary file, and at the end every batch is sorted alone and
+/// the sorted batches are merged.
+struct Sorter {
+    budget: usize,
+    batch: Vec<Payload>,
+    weight: usize,
+    /// Batches written out, in input order.
+    spilled: Vec<std::fs::File>,
+    /// Why batches could not be written out (then they stay in memory).
+    spill_error: Option<String>,
+    first: Option<Option<Millis>>,
+    last: Option<Millis>,
+    count: u64,
+}
+
+impl Sorter {
+    fn new(budget: usize) -> Self {
+        Self {
+            budget: budget.max(1),
+            batch: Vec::new(),
+            weight: 0,
+            spilled: Vec::new(),
+            spill_error: None,
+            first: None,
+            last: None,
+            count: 0,
+        }
+    }
+
+    fn push(&mut self, line: u64, time: Option<Millis>, text: String) {
+        self.first.get_or_insert(time);
+        self.last = time;
+        let p = Payload {
+            seq: self.count,
+            line,
+            time,
+            text,
+        };
+        self.count += 1;
+        self.weight += p.weight();
+        self.batch.push(p);
+        if self.weight > self.budget && self.spill_error.is_none() {
+            match spill(&self.batch) {
+                Ok(f) => {
+                    self.spilled.push(f);
+                    self.batch.clear();
+                    self.weight = 0;
+                }
+                Err(e) => self.spill_error = Some(e.to_string()),
+            }
+        }
+    }
+
+    /// Hands every payload to `each` in order.
+    fn finish(
+        mut self,
+        cov: &mut FileCoverage,
+        mut each: impl FnMut(Payload, &mut FileCoverage),
+    ) -> std::io::Result<()> {
+        if let Some(e) = &self.spill_error {
+            cov.notes.push(format!("the Cloud Logging entries could not be written to a temporary file to be put in time order ({e}): they were held in memory"));
+        }
+        let reversed = self.first.flatten() > self.last;
+        let key = move |p: &Payload| (p.time, if reversed { !p.seq } else { p.seq });
+        // Each batch written out is sorted alone; then the sorted batches
+        // are merged, at most `FAN_IN` at a time (so that what is held in
+        // memory does not grow with their number); the last batch, still
+        // in memory, joins the last merge.
+        let mut runs = std::collections::VecDeque::new();
+        for mut f in std::mem::take(&mut self.spilled) {
+            f.seek(SeekFrom::Start(0))?;
+            let mut r = std::io::BufReader::new(f);
+            let mut batch = Vec::new();
+            while let Some(p) = Payload::read(&mut r)? {
+                batch.push(p);
+            }
+            drop(r);
+            batch.sort_unstable_by_key(key);
+            runs.push_back(Run::Disk(rewound(spill(&batch)?)?));
+        }
+        while runs.len() > FAN_IN {
+            let group: Vec<Run> = runs.drain(..FAN_IN).collect();
+            let mut w = std::io::BufWriter::new(tempfile::tempfile()?);
+            merge(group, key, |p| p.write(&mut w))?;
+            let f = w.into_inner().map_err(|e| e.into_error())?;
+            runs.push_back(Run::Disk(rewound(f)?));
+        }
+        self.batch.sort_unstable_by_key(key);
+        runs.push_back(Run::Memory(std::mem::take(&mut self.batch).into_iter()));
+        merge(runs.into(), key, |p| {
+            each(p, cov);
+            Ok(())
+        })
+    }
+}
+
+/// Sorted batches merged at once at most.
+const FAN_IN: usize = 16;
+
+/// A sorted batch of payloads.
+enum Run {
+    Disk(std::io::BufReader<std::fs::File>),
+    Memory(std::vec::IntoIter<Payload>),
+}
+
+impl Run {
+    fn next(&mut self) -> std::io::Result<Option<Payload>> {
+        match self {
+            Run::Disk(r) => Payload::read(r),
+            Run::Memory(it) => Ok(it.next()),
+        }
+    }
+}
+
+/// A written file, read again from its start.
+fn rewound(mut f: std::fs::File) -> std::io::Result<std::io::BufReader<std::fs::File>> {
+    f.seek(SeekFrom::Start(0))?;
+    Ok(std::io::BufReader::new(f))
+}
+
+/// Merges sorted runs, handing each payload to `each` in the order of
+/// `key` (unique: a payload's place in the input is part of it).
+fn merge<K: Ord>(
+    mut runs: Vec<Run>,
+    key: impl Fn(&Payload) -> K,
+    mut each: impl FnMut(Payload) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut heads = Vec::with_capacity(runs.len());
+    let mut heap = std::collections::BinaryHeap::new();
+    for (i, r) in runs.iter_mut().enumerate() {
+        let head = r.next()?;
+        if let Some(p) = &head {
+            heap.push(std::cmp::Reverse((key(p), i)));
+        }
+        heads.push(head);
+    }
+    while let Some(std::cmp::Reverse((_, i))) = heap.pop() {
+        let (Some(slot), Some(r)) = (heads.get_mut(i), runs.get_mut(i)) else {
+            continue;
+        };
+        let next = r.next()?;
+        if let Some(p) = &next {
+            heap.push(std::cmp::Reverse((key(p), i)));
+        }
+        if let Some(p) = std::mem::replace(slot, next) {
+            each(p)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes payloads to an unnamed temporary file.
+fn spill(batch: &[Payload]) -> std::io::Result<std::fs::File> {
+    let mut w = std::io::BufWriter::new(tempfile::tempfile()?);
+    for p in batch {
+        p.write(&mut w)?;
+    }
+    w.into_inner().map_err(|e| e.into_error())
+}
+
 /// Reads the entries, puts them in time order and reads their payloads like
-/// a stderr log.
+/// a stderr log, holding about [`SORT_BUDGET`] bytes of them at most.
 pub fn read_entries(
     reader: impl BufRead,
     forced: Option<&Prefix>,
     cov: &mut FileCoverage,
+    sink: impl FnMut(LogEntry, &mut FileCoverage),
+) -> Result<(), (u64, std::io::Error)> {
+    read_entries_within(reader, forced, SORT_BUDGET, cov, sink)
+}
+
+/// [`read_entries`], holding about `budget` bytes of payloads at most.
+pub fn read_entries_within(
+    reader: impl BufRead,
+    forced: Option<&Prefix>,
+    budget: usize,
+    cov: &mut FileCoverage,
     mut sink: impl FnMut(LogEntry, &mut FileCoverage),
 ) -> Result<(), (u64, std::io::Error)> {
-    let mut payloads = Vec::new();
+    let mut sorter = Sorter::new(budget);
     let res = for_each_json_value(reader, cov, |v, line, cov| {
         let is_postgres = json_str(&v, "logName").is_some_and(|n| n.contains("postgres.log"));
         let Some(text) = v.get("textPayload").and_then(|t| t.as_str()) else {
@@ -61,59 +296,208 @@ pub fn read_entries(
             Some(m) => text.get(m.end()..).unwrap_or(text),
             None => text,
         };
-        payloads.push(Payload {
+        sorter.push(
             line,
-            time: json_str(&v, "timestamp")
+            json_str(&v, "timestamp")
                 .and_then(|t| parse_timestamp(&t))
                 .map(|t| t.millis),
-            text: text.trim_end_matches(['\n', '\r']).to_string(),
-        });
+            text.trim_end_matches(['\n', '\r']).to_string(),
+        );
     });
-    // `gcloud logging read` lists newest first: put them back in order
-    // (a stable sort keeps continuation entries after their first line).
-    if payloads.first().and_then(|p| p.time) > payloads.last().and_then(|p| p.time) {
-        payloads.reverse();
-    }
-    payloads.sort_by_key(|p| p.time);
-    let sample: Vec<&str> = payloads
-        .iter()
-        .map(|p| p.text.as_str())
-        .filter(|t| !t.starts_with('\t'))
-        .take(500)
-        .collect();
-    let prefix = forced.cloned().or_else(|| {
-        PREFIXES
-            .iter()
-            .filter_map(|p| Prefix::compile_known(p).ok())
-            .map(|p| {
-                let hits = sample.iter().filter(|l| p.split(l).is_some()).count();
-                (hits, p)
-            })
-            .filter(|(hits, _)| *hits > 0)
-            .max_by_key(|(hits, _)| *hits)
-            .map(|(_, p)| p)
-            .or_else(|| detect_prefix(&sample))
-    });
-    let Some(prefix) = prefix else {
-        for _ in &payloads {
-            cov.skip("line does not match log_line_prefix");
-        }
-        cov.errors
-            .push("no textPayload matches a Cloud SQL or other known log_line_prefix".into());
-        return res;
+    // The prefix is detected from the first 500 lines (in time order) that
+    // are not continuations; they are held until then.
+    let mut reading = Reading {
+        forced,
+        held: Vec::new(),
+        starts: 0,
+        prefix: None,
+        asm: Assembler::default(),
     };
-    cov.log_line_prefix = Some(prefix.source.clone());
-    let mut asm = Assembler::default();
-    for p in &payloads {
-        asm.line(&p.text, p.line, p.time, &prefix, cov, &mut sink);
+    let sorted = sorter.finish(cov, |p, cov| reading.payload(p, cov, &mut sink));
+    if reading.prefix.is_none() {
+        reading.decide(cov, &mut sink);
     }
-    asm.finish(cov, &mut sink);
+    reading.asm.finish(cov, &mut sink);
+    if let Err(e) = sorted {
+        cov.errors.push(format!(
+            "the Cloud Logging entries written to a temporary file to be put in time order could not be read back ({e}): the entries after them were not read"
+        ));
+    }
     res
+}
+
+/// How many payloads the prefix is detected from.
+const SAMPLE: usize = 500;
+
+/// Payloads in time order, read like a stderr log once the prefix is known.
+struct Reading<'a> {
+    forced: Option<&'a Prefix>,
+    /// Payloads before the prefix is decided.
+    held: Vec<Payload>,
+    /// Held payloads that are not continuations.
+    starts: usize,
+    /// The prefix, once decided (`Some(None)`: none matches).
+    prefix: Option<Option<Prefix>>,
+    asm: Assembler,
+}
+
+impl Reading<'_> {
+    fn payload(
+        &mut self,
+        p: Payload,
+        cov: &mut FileCoverage,
+        sink: &mut impl FnMut(LogEntry, &mut FileCoverage),
+    ) {
+        if self.prefix.is_none() {
+            if !p.text.starts_with('\t') {
+                self.starts += 1;
+            }
+            self.held.push(p);
+            if self.starts >= SAMPLE {
+                self.decide(cov, sink);
+            }
+            return;
+        }
+        self.read(&p, cov, sink);
+    }
+
+    fn read(
+        &mut self,
+        p: &Payload,
+        cov: &mut FileCoverage,
+        sink: &mut impl FnMut(LogEntry, &mut FileCoverage),
+    ) {
+        match self.prefix.as_ref().and_then(Option::as_ref) {
+            Some(prefix) => self.asm.line(&p.text, p.line, p.time, prefix, cov, sink),
+            None => cov.skip("line does not match log_line_prefix"),
+        }
+    }
+
+    /// Detects the prefix from the held payloads and reads them.
+    fn decide(
+        &mut self,
+        cov: &mut FileCoverage,
+        sink: &mut impl FnMut(LogEntry, &mut FileCoverage),
+    ) {
+        let sample: Vec<&str> = self
+            .held
+            .iter()
+            .map(|p| p.text.as_str())
+            .filter(|t| !t.starts_with('\t'))
+            .take(SAMPLE)
+            .collect();
+        let prefix = self.forced.cloned().or_else(|| {
+            PREFIXES
+                .iter()
+                .filter_map(|p| Prefix::compile_known(p).ok())
+                .map(|p| {
+                    let hits = sample.iter().filter(|l| p.split(l).is_some()).count();
+                    (hits, p)
+                })
+                .filter(|(hits, _)| *hits > 0)
+                .max_by_key(|(hits, _)| *hits)
+                .map(|(_, p)| p)
+                .or_else(|| detect_prefix(&sample))
+        });
+        match &prefix {
+            Some(p) => cov.log_line_prefix = Some(p.source.clone()),
+            None => cov
+                .errors
+                .push("no textPayload matches a Cloud SQL or other known log_line_prefix".into()),
+        }
+        self.prefix = Some(prefix);
+        for p in std::mem::take(&mut self.held) {
+            self.read(&p, cov, sink);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The order of the payloads as the reader of old put them: the input
+    /// reversed when its first time is later than its last, then stably
+    /// sorted by time.
+    fn reference(mut v: Vec<(Option<Millis>, String)>) -> Vec<String> {
+        if v.first().and_then(|p| p.0) > v.last().and_then(|p| p.0) {
+            v.reverse();
+        }
+        v.sort_by_key(|p| p.0);
+        v.into_iter().map(|p| p.1).collect()
+    }
+
+    fn sorted(v: &[(Option<Millis>, String)], budget: usize) -> (Vec<String>, FileCoverage) {
+        let mut s = Sorter::new(budget);
+        for (n, (t, text)) in v.iter().enumerate() {
+            s.push(n as u64 + 1, *t, text.clone());
+        }
+        let mut cov = FileCoverage::default();
+        let mut out = Vec::new();
+        s.finish(&mut cov, |p, _| out.push(p.text)).unwrap();
+        (out, cov)
+    }
+
+    #[test]
+    fn payloads_sorted_on_disk_come_in_the_order_sorted_in_memory() {
+        // Times drawn from a few values (many ties), some missing, in an
+        // order that rises, falls or is shuffled; budgets that keep
+        // everything, spill every payload alone (more batches than are
+        // merged at once: merged in several passes), or a few at a time.
+        let mut seed = 7u64;
+        let mut rnd = |n: u64| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (seed >> 33) % n
+        };
+        for shape in 0..3 {
+            let mut v: Vec<(Option<Millis>, String)> = (0..700)
+                .map(|i| {
+                    let t = match rnd(10) {
+                        0 => None,
+                        _ => Some(i as Millis / 9 + rnd(3) as Millis),
+                    };
+                    (t, format!("payload {i} {}", "x".repeat(rnd(40) as usize)))
+                })
+                .collect();
+            match shape {
+                0 => {}
+                1 => v.reverse(),
+                _ => {
+                    let mut keyed: Vec<_> = v.into_iter().map(|p| (rnd(1000), p)).collect();
+                    keyed.sort_by_key(|k| k.0);
+                    v = keyed.into_iter().map(|k| k.1).collect();
+                }
+            }
+            let want = reference(v.clone());
+            for budget in [usize::MAX, 1, 500, 20_000] {
+                let (got, cov) = sorted(&v, budget);
+                assert_eq!(got, want, "shape {shape}, budget {budget}");
+                assert!(cov.notes.is_empty() && cov.errors.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn cloud_sql_entries_read_the_same_whatever_the_budget() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/cloud/");
+        for file in ["cloudsql.json", "cloudsql.ndjson"] {
+            let text = std::fs::read_to_string(format!("{dir}{file}")).unwrap();
+            let read = |budget: usize| {
+                let mut cov = FileCoverage::default();
+                let mut out = Vec::new();
+                read_entries_within(text.as_bytes(), None, budget, &mut cov, |e, _| out.push(e))
+                    .unwrap();
+                (out, cov)
+            };
+            let (want, want_cov) = read(usize::MAX);
+            assert!(want.len() > 100, "{file}: {}", want.len());
+            for budget in [1, 300, 4096] {
+                let (got, cov) = read(budget);
+                assert_eq!(got, want, "{file}, budget {budget}");
+                assert_eq!(cov, want_cov, "{file}, budget {budget}");
+            }
+        }
+    }
 
     #[test]
     fn newest_first_entries_with_tab_continuations_are_put_back_together() {

@@ -58,9 +58,22 @@ pub fn read_entries(
     cov: &mut FileCoverage,
     sink: impl FnMut(LogEntry, &mut FileCoverage),
 ) -> Result<(), (u64, std::io::Error)> {
+    read_entries_within(format, reader, forced, cloudsql::SORT_BUDGET, cov, sink)
+}
+
+/// [`read_entries`], holding about `budget` bytes of Cloud SQL payloads
+/// in memory at most while putting them in time order.
+pub fn read_entries_within(
+    format: InputFormat,
+    reader: impl BufRead,
+    forced: Option<&Prefix>,
+    budget: usize,
+    cov: &mut FileCoverage,
+    sink: impl FnMut(LogEntry, &mut FileCoverage),
+) -> Result<(), (u64, std::io::Error)> {
     match format {
         InputFormat::RdsCloudWatch => cloudwatch::read_entries(reader, forced, cov, sink),
-        InputFormat::CloudSql => cloudsql::read_entries(reader, forced, cov, sink),
+        InputFormat::CloudSql => cloudsql::read_entries_within(reader, forced, budget, cov, sink),
         InputFormat::Heroku => heroku::read_entries(reader, cov, sink),
         InputFormat::CloudNativePg
         | InputFormat::AzureLogAnalytics
