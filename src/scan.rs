@@ -761,9 +761,9 @@ enum Chunked<'p> {
     /// AWS RDS/Aurora lines behind CloudWatch stamps, under the server's
     /// prefix.
     CloudWatch(&'p Prefix),
-    /// CloudNativePG or Azure Log Analytics records, one JSON object after
-    /// another (see [`records::chunkable`]).
-    Records(InputFormat),
+    /// CloudNativePG or Azure records, one JSON object after another (see
+    /// [`records::chunkable`]), and the Event Hub prefix of the input.
+    Records(InputFormat, Option<&'p Prefix>),
     /// Heroku logplex lines, cut at any line: see [`Stitch`].
     Heroku(&'p heroku::Splitter),
 }
@@ -965,7 +965,7 @@ impl Chunked<'_> {
             Chunked::Syslog(_) => syslog::next_record_start(buf, from),
             Chunked::Heroku(_) => heroku::next_record_start(buf, from),
             Chunked::CloudWatch(prefix) => cloudwatch::next_record_start(prefix, buf, from),
-            Chunked::Records(_) => records::next_record_start(buf, from),
+            Chunked::Records(..) => records::next_record_start(buf, from),
         }
     }
 
@@ -1021,8 +1021,15 @@ impl Chunked<'_> {
             Chunked::CloudWatch(prefix) => {
                 let _ = cloudwatch::read_lines(&c.data[..], prefix, lines_before, cov, &mut owned);
             }
-            Chunked::Records(format) => {
-                return records::read_chunk(format, &c.data, lines_before, cov, &mut owned);
+            Chunked::Records(format, hub_prefix) => {
+                return records::read_chunk(
+                    format,
+                    &c.data,
+                    lines_before,
+                    hub_prefix,
+                    cov,
+                    &mut owned,
+                );
             }
             Chunked::Heroku(_) => {
                 // Not reached: a Heroku chunk is read as its part (see
@@ -1040,7 +1047,7 @@ impl Chunked<'_> {
             Chunked::Stderr(_)
                 | Chunked::Syslog(_)
                 | Chunked::CloudWatch(_)
-                | Chunked::Records(_)
+                | Chunked::Records(..)
                 | Chunked::Heroku(_)
         )
     }
@@ -1592,46 +1599,44 @@ fn scan_input(
                 }
                 Some(f) if records::chunkable(f, &head) && !read_in_order(source, &head) => {
                     cov.format = format!("{}{compressed}", f.name());
-                    let run = scan_chunked(
-                        opened.reader,
-                        Chunked::Records(f),
-                        &name,
-                        lines_before,
-                        ChunkMode::Parallel,
-                        cfg,
-                        shared,
-                    );
-                    // A value spread over a cut, or pgAudit lines: the
-                    // input is read again, in order.
-                    let again = match run.needs_sequential {
-                        true => Some(reopen(source, plan)),
-                        false => None,
+                    // Event Hub records share the prefix detected from the
+                    // first messages: found first, by reading them again.
+                    let hub_prefix = match (f, &cfg.prefix) {
+                        (InputFormat::AzureEventHub, None) => {
+                            reopen(source, plan).ok().map(records::event_hub_prefix)
+                        }
+                        (_, forced) => Some(forced.clone()),
                     };
-                    match again {
-                        Some(Ok(reader)) => scan_cloud_in_order(
+                    match hub_prefix {
+                        Some(hub_prefix) => {
+                            let run = scan_chunked(
+                                opened.reader,
+                                Chunked::Records(f, hub_prefix.as_ref()),
+                                &name,
+                                lines_before,
+                                ChunkMode::Parallel,
+                                cfg,
+                                shared,
+                            );
+                            scan_records_again_if_cut(
+                                run,
+                                f,
+                                source,
+                                plan,
+                                cfg,
+                                &mut fs,
+                                &mut cov,
+                                &name,
+                                opened.compression,
+                            );
+                        }
+                        None => scan_cloud_in_order(
                             f,
-                            reader,
+                            opened.reader,
                             cfg,
                             &mut fs,
                             &mut cov,
                             &name,
-                            opened.compression,
-                        ),
-                        Some(Err(e)) => {
-                            run.add_to(
-                                &mut fs.inv,
-                                &mut cov,
-                                &name,
-                                lines_before,
-                                opened.compression,
-                            );
-                            cov.errors.push(format!("{name}: a JSON value spread over lines where the file was cut, or pgAudit lines appeared, and reopening it to read it again in order failed ({e}): records near chunk boundaries may be misread"));
-                        }
-                        None => run.add_to(
-                            &mut fs.inv,
-                            &mut cov,
-                            &name,
-                            lines_before,
                             opened.compression,
                         ),
                     }
@@ -1717,6 +1722,35 @@ fn scan_input(
     let mut inv = fs.finish();
     inv.files.insert(name, cov);
     inv
+}
+
+/// Adds a chunked read of JSON records to the input's inventory, or, when
+/// a chunk ended inside a value (or pgAudit lines appeared), reads the
+/// input again in order instead.
+#[allow(clippy::too_many_arguments)]
+fn scan_records_again_if_cut(
+    run: ChunkedScan,
+    f: InputFormat,
+    source: &InputSource,
+    plan: Option<&ReadPlan>,
+    cfg: &ScanConfig,
+    fs: &mut FileScan<'_>,
+    cov: &mut FileCoverage,
+    name: &str,
+    compression: Option<&str>,
+) {
+    let lines_before = plan.map_or(0, |p| p.lines_before);
+    if !run.needs_sequential {
+        run.add_to(&mut fs.inv, cov, name, lines_before, compression);
+        return;
+    }
+    match reopen(source, plan) {
+        Ok(reader) => scan_cloud_in_order(f, reader, cfg, fs, cov, name, compression),
+        Err(e) => {
+            run.add_to(&mut fs.inv, cov, name, lines_before, compression);
+            cov.errors.push(format!("{name}: a JSON value spread over lines where the file was cut, or pgAudit lines appeared, and reopening it to read it again in order failed ({e}): records near chunk boundaries may be misread"));
+        }
+    }
 }
 
 /// Reads a cloud-shaped input in order, with one extractor.

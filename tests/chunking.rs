@@ -683,6 +683,53 @@ fn json_record_chunk_boundaries_lose_or_duplicate_nothing() {
         }),
     );
     assert_records_same_for_every_chunking(&la_lines, "azure-log-analytics", 43);
+
+    // Azure Event Hub: a document a record, the fixture four times (over
+    // the 500 messages its prefix is detected from), then the same with
+    // the first 500 messages stripped of their prefix (Single Server's
+    // shape): no prefix is detected, and the later records are read
+    // without one, whatever chunk they fall in.
+    let hub_text = std::fs::read_to_string(fixture("cloud/azure-eventhub.ndjson")).unwrap();
+    let mut records: Vec<serde_json::Value> = Vec::new();
+    for line in hub_text.lines() {
+        let doc: serde_json::Value = serde_json::from_str(line).unwrap();
+        records.extend(doc["records"].as_array().unwrap().iter().cloned());
+    }
+    let one_a_line = |records: &[serde_json::Value]| -> String {
+        records
+            .iter()
+            .map(|r| serde_json::json!({ "records": [r] }).to_string() + "\n")
+            .collect()
+    };
+    let four: Vec<serde_json::Value> = (0..4).flat_map(|_| records.clone()).collect();
+    assert!(four.len() > 500, "{}", four.len());
+    let hub = dir.path().join("eventhub.ndjson");
+    std::fs::write(&hub, one_a_line(&four)).unwrap();
+    let want = assert_records_same_for_every_chunking(&hub, "azure-eventhub", 4 * 43);
+    let doc: serde_json::Value = serde_json::from_str(&want).unwrap();
+    assert_eq!(
+        doc["coverage"]["inputs"][0]["log_line_prefix"].as_str(),
+        Some("%m [%p] %q[user=%u,db=%d,app=%a] ")
+    );
+    let mut single = four.clone();
+    for r in single.iter_mut().take(500) {
+        let m = r["properties"]["message"].as_str().unwrap().to_string();
+        let body = m
+            .split_once("]: ")
+            .or_else(|| m.split_once(":  "))
+            .map_or(m.clone(), |(_, b)| b.to_string());
+        r["properties"]["message"] = serde_json::Value::String(body);
+    }
+    let hub_single = dir.path().join("eventhub-single.ndjson");
+    std::fs::write(&hub_single, one_a_line(&single)).unwrap();
+    let inputs = [hub_single.clone()];
+    let want = json(&inputs, 1, ONE_CHUNK);
+    let doc: serde_json::Value = serde_json::from_str(&want).unwrap();
+    assert_eq!(
+        doc["coverage"]["inputs"][0]["log_line_prefix"],
+        serde_json::Value::Null
+    );
+    assert_same_for_every_chunking(&hub_single, &want, &[1, 333, 4096]);
 }
 
 /// The genlog sample as Heroku's logplex writes it: every record a

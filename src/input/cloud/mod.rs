@@ -238,6 +238,20 @@ pub(crate) fn for_each_json_value_after(
     cov: &mut FileCoverage,
     mut f: impl FnMut(serde_json::Value, u64, &mut FileCoverage),
 ) -> (Result<(), (u64, std::io::Error)>, bool) {
+    for_each_json_value_while(reader, lines_before, cov, |v, line, cov| {
+        f(v, line, cov);
+        true
+    })
+}
+
+/// [`for_each_json_value_after`] until `f` returns false: then the rest
+/// of the input is left unread (and uncounted).
+pub(crate) fn for_each_json_value_while(
+    reader: impl BufRead,
+    lines_before: u64,
+    cov: &mut FileCoverage,
+    mut f: impl FnMut(serde_json::Value, u64, &mut FileCoverage) -> bool,
+) -> (Result<(), (u64, std::io::Error)>, bool) {
     use super::json_stream::{JsonWindow, Next};
     let mut w = JsonWindow::after(reader, lines_before);
     let mut cut = false;
@@ -262,7 +276,9 @@ pub(crate) fn for_each_json_value_after(
         match w.value() {
             Next::Value(v, line) => {
                 w.skip_ws();
-                f(v, line, cov);
+                if !f(v, line, cov) {
+                    return (Ok(()), true);
+                }
                 skip_comma(&mut w);
             }
             Next::Malformed(e, line) => {

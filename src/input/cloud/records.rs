@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::io::BufRead;
 
-use super::{for_each_json_value_after, json_str, Assembler};
+use super::{for_each_json_value_after, for_each_json_value_while, json_str, Assembler};
 use crate::input::prefix::Prefix;
 use crate::input::stderr::detect_prefix;
 use crate::input::{InputFormat, LogEntry};
@@ -23,13 +23,13 @@ pub fn read_entries(
     cov: &mut FileCoverage,
     sink: impl FnMut(LogEntry, &mut FileCoverage),
 ) -> Result<(), (u64, std::io::Error)> {
-    read(format, reader, forced, 0, cov, sink).0
+    read(format, reader, forced.map(Some), 0, cov, sink).0
 }
 
 /// Whether an input of `format` whose first bytes are `head` can be read
-/// in chunks ([`read_chunk`]): CloudNativePG and Azure Log Analytics
-/// records (Event Hub records share the prefix detected from the first
-/// ones), as a sequence of objects rather than one array.
+/// in chunks ([`read_chunk`]): CloudNativePG, Azure Log Analytics and
+/// Azure Event Hub records (given the prefix a whole read detects, see
+/// [`event_hub_prefix`]), as a sequence of objects rather than one array.
 pub fn chunkable(format: InputFormat, head: &[u8]) -> bool {
     let first = head
         .strip_prefix("\u{feff}".as_bytes())
@@ -38,8 +38,31 @@ pub fn chunkable(format: InputFormat, head: &[u8]) -> bool {
         .find(|b| !b.is_ascii_whitespace());
     matches!(
         format,
-        InputFormat::CloudNativePg | InputFormat::AzureLogAnalytics
+        InputFormat::CloudNativePg | InputFormat::AzureLogAnalytics | InputFormat::AzureEventHub
     ) && first == Some(&b'{')
+}
+
+/// The prefix a read of the Event Hub input `reader` detects (from its
+/// first [`HUB_SAMPLE`] messages), reading no further than them.
+pub fn event_hub_prefix(reader: impl BufRead) -> Option<Prefix> {
+    let mut firsts: Vec<String> = Vec::new();
+    let mut cov = FileCoverage::default();
+    let _ = for_each_json_value_while(reader, 0, &mut cov, |v, _, _| {
+        if let Some(serde_json::Value::Array(records)) = v.get("records") {
+            for r in records {
+                let message = r
+                    .get("properties")
+                    .filter(|p| p.is_object())
+                    .and_then(|p| p.get("message"))
+                    .and_then(|m| m.as_str());
+                if let Some(m) = message.filter(|_| firsts.len() < HUB_SAMPLE) {
+                    firsts.push(m.split('\n').next().unwrap_or("").to_string());
+                }
+            }
+        }
+        firsts.len() < HUB_SAMPLE
+    });
+    detect_prefix(&firsts.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 /// The first record start at or after byte `from` of `buf` (see
@@ -59,24 +82,28 @@ pub fn next_record_start(buf: &[u8], from: usize) -> Option<usize> {
 }
 
 /// Reads the records of a chunk of a [`chunkable`] input, numbering lines
-/// after `lines_before`. Returns false when the chunk ends inside a value:
-/// the chunk after it does not start where a sequential read would, and
-/// the input must be read in order.
+/// after `lines_before`; `hub_prefix` is the Event Hub prefix of the whole
+/// input. Returns false when the chunk ends inside a value: the chunk
+/// after it does not start where a sequential read would, and the input
+/// must be read in order.
 pub fn read_chunk(
     format: InputFormat,
     data: &[u8],
     lines_before: u64,
+    hub_prefix: Option<&Prefix>,
     cov: &mut FileCoverage,
     sink: impl FnMut(LogEntry, &mut FileCoverage),
 ) -> bool {
     // Reading a byte slice cannot fail.
-    read(format, data, None, lines_before, cov, sink).1
+    read(format, data, Some(hub_prefix), lines_before, cov, sink).1
 }
 
+/// Reads records; `decided` is the Event Hub prefix when it is known
+/// (`Some(None)`: none), `None` to detect it from the first messages.
 fn read(
     format: InputFormat,
     reader: impl BufRead,
-    forced: Option<&Prefix>,
+    decided: Option<Option<&Prefix>>,
     lines_before: u64,
     cov: &mut FileCoverage,
     mut sink: impl FnMut(LogEntry, &mut FileCoverage),
@@ -85,7 +112,7 @@ fn read(
     // once from the first messages, as for a stderr log; records are held
     // only until then.
     let mut hub = Hub {
-        prefix: forced.map(|p| Some(p.clone())),
+        prefix: decided.map(|p| p.cloned()),
         ..Hub::default()
     };
     let res = for_each_json_value_after(reader, lines_before, cov, |v, line, cov| match format {
