@@ -1352,22 +1352,35 @@ fn scan_in_chunks(
 }
 
 /// State that is not carried across chunks (pgAudit pairing, a session's
-/// own search_path) shows in `head`, or the input is stdin (which cannot be
-/// read twice): read it in order.
+/// own search_path) shows in `head`, or the input cannot be read twice
+/// (stdin, a pipe): read it in order.
 fn read_in_order(source: &InputSource, head: &[u8]) -> bool {
     memchr::memmem::find(head, b"AUDIT: ").is_some()
         || head
             .windows(11)
             .any(|w| w.eq_ignore_ascii_case(b"search_path"))
-        || *source == InputSource::Stdin
+        || !rereadable(source)
+}
+
+/// Whether the input can be opened again and read from its start: a
+/// regular file (not stdin, nor a pipe such as `<(zcat …)`, which a second
+/// open would take data from or wait on).
+fn rereadable(source: &InputSource) -> bool {
+    match source {
+        InputSource::File(path) => std::fs::metadata(path).is_ok_and(|m| m.is_file()),
+        InputSource::Stdin => false,
+    }
 }
 
 /// Opens an input again from where its plan starts (for a second,
-/// sequential read).
+/// sequential read); refuses one that is not a regular file.
 fn reopen(
     source: &InputSource,
     plan: Option<&ReadPlan>,
 ) -> Result<Box<dyn std::io::BufRead + Send>, String> {
+    if !rereadable(source) {
+        return Err("it is not a regular file, and cannot be read twice".into());
+    }
     let mut opened = match plan {
         Some(p) if p.offset > 0 || p.limit.is_some() => open_planned(source, p, None),
         _ => input::open(source),

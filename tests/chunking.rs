@@ -645,21 +645,7 @@ fn json_record_chunk_boundaries_lose_or_duplicate_nothing() {
         .map(|v| serde_json::to_string_pretty(v).unwrap() + "\n")
         .collect();
     std::fs::write(&pretty, text).unwrap();
-    // Records inside a value that a sequential read takes as one
-    // (malformed) value, with lines starting with `{` inside it.
-    let lines: Vec<&str> = cnpg_text.lines().collect();
-    let wrapped = dir.path().join("cnpg-wrapped.ndjson");
-    std::fs::write(
-        &wrapped,
-        format!(
-            "{}\n{{\"held\": [\n{}\n,\n{}\n]\n{}\n",
-            lines[..40].join("\n"),
-            lines[40],
-            lines[41],
-            lines[42..].join("\n")
-        ),
-    )
-    .unwrap();
+    let wrapped = cnpg_with_records_inside_a_value(dir.path());
     let la: Vec<serde_json::Value> = serde_json::from_str(
         &std::fs::read_to_string(fixture("cloud/azure-log-analytics.json")).unwrap(),
     )
@@ -895,4 +881,76 @@ fn heroku_messages_open_past_the_limit_are_handed_on_as_in_one_read() {
     );
     assert_eq!(total["statements"]["analysed"].as_u64(), Some(4096));
     assert_eq!(total["statements"]["unparseable"].as_u64(), Some(104));
+}
+
+/// The CloudNativePG fixture with two records inside a value that a
+/// sequential read takes as one (malformed) value, with lines starting
+/// with `{` inside it: a chunk cut there ends inside the value.
+fn cnpg_with_records_inside_a_value(dir: &Path) -> PathBuf {
+    let cnpg_text = std::fs::read_to_string(fixture("cloud/cnpg.ndjson")).unwrap();
+    let lines: Vec<&str> = cnpg_text.lines().collect();
+    let wrapped = dir.join("cnpg-wrapped.ndjson");
+    std::fs::write(
+        &wrapped,
+        format!(
+            "{}\n{{\"held\": [\n{}\n,\n{}\n]\n{}\n",
+            lines[..40].join("\n"),
+            lines[40],
+            lines[41],
+            lines[42..].join("\n")
+        ),
+    )
+    .unwrap();
+    wrapped
+}
+
+#[test]
+fn a_pipe_is_read_once_in_order() {
+    // A path may name a pipe (`<(zcat …)`): it cannot be opened again, so
+    // it is read in order and never a second time (a second open would
+    // take the data of the first, or wait for a writer). Event Hub's
+    // prefix is otherwise found by reading the first records again, and a
+    // chunk ending inside a JSON value otherwise sends a file to be read
+    // again.
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    for file in [
+        fixture("cloud/azure-eventhub.ndjson"),
+        cnpg_with_records_inside_a_value(dir.path()),
+        fixture("app/logs/custom.log"),
+    ] {
+        let want = json(std::slice::from_ref(&file), 2, 4096);
+        let pipe = dir.path().join("pipe");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&pipe)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let text = std::fs::read(&file).unwrap();
+        let done = std::sync::Arc::new(AtomicBool::new(false));
+        let writer = {
+            let (pipe, done) = (pipe.clone(), done.clone());
+            std::thread::spawn(move || {
+                std::fs::write(&pipe, &text).unwrap();
+                // A second open of the pipe by the scan meets a writer that
+                // closes at once (an empty read), not a wait forever.
+                // O_NONBLOCK: opening for writing fails while no one reads.
+                while !done.load(Ordering::SeqCst) {
+                    let again = std::fs::OpenOptions::new()
+                        .write(true)
+                        .custom_flags(0o4000)
+                        .open(&pipe);
+                    drop(again);
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+            })
+        };
+        let got = json(std::slice::from_ref(&pipe), 2, 4096);
+        done.store(true, Ordering::SeqCst);
+        writer.join().unwrap();
+        std::fs::remove_file(&pipe).unwrap();
+        let got = got.replace(&pipe.display().to_string(), &file.display().to_string());
+        assert_eq!(got, want, "{}", file.display());
+    }
 }

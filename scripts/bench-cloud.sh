@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Throughput of the cloud-shape readers on one large file each: writes SIZE
+# of generated stderr log (examples/genlog.rs, default 48MiB) to a RAM-backed
+# directory, converts it (python3, below) into an AWS RDS CloudWatch export,
+# Heroku logplex lines, CloudNativePG JSON lines, Azure Event Hub documents
+# (one a line, Flexible Server messages) and Cloud SQL entries (one a line, a
+# few swapped out of time order), then times pgcontract on each with one
+# thread and with two (a file of every shape but Cloud SQL is read in chunks
+# in parallel), with peak RSS, and checks that both reports are identical.
+# Not a test: speed is never asserted.
+# Usage: scripts/bench-cloud.sh [SIZE]   e.g. scripts/bench-cloud.sh 48MiB
+set -euo pipefail
+cd "$(dirname "$0")/.."
+size="${1:-48MiB}"
+base="${BENCH_DIR:-/dev/shm}"
+work="$(mktemp -d "$base/pgcontract-bench-cloud.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+cargo build --release --locked -q --bin pgcontract --example genlog
+./target/release/examples/genlog --size "$size" --seed 1 --out "$work/stderr.log"
+python3 - "$work" <<'PY'
+import json, random, re, sys
+work = sys.argv[1]
+# genlog's prefix: '%m [%p] %q%u@%d/%a '
+line_re = re.compile(r'^(\S+) (\S+) UTC \[(\d+)\] (?:(\S*?)@(\S*?)/(.*?) )?(LOG|ERROR|FATAL|DETAIL|STATEMENT|HINT|CONTEXT|WARNING):  (.*)$')
+records = []
+for line in open(f"{work}/stderr.log", encoding="utf-8"):
+    line = line.rstrip("\n")
+    if line.startswith("\t") and records:
+        records[-1]["more"].append(line[1:])
+        continue
+    m = line_re.match(line)
+    if not m:
+        continue
+    d, t, pid, user, db, app, sev, msg = m.groups()
+    records.append(dict(line=line, date=d, time=t, pid=pid, user=user, db=db,
+                        app=app, sev=sev, msg=msg, more=[]))
+out = {k: open(f"{work}/{k}", "w") for k in
+       ["cloudwatch.log", "heroku.log", "cnpg.ndjson", "eventhub.ndjson", "cloudsql.ndjson"]}
+seqs = {}
+sql = []
+for i, r in enumerate(records):
+    stamp = f"{r['date']}T{r['time']}Z"
+    # CloudWatch: every line stamped but every other continuation line.
+    out["cloudwatch.log"].write(f"{stamp} {r['line']}\n")
+    for k, m in enumerate(r["more"]):
+        out["cloudwatch.log"].write((f"{stamp} " if k % 2 else "") + "\t" + m + "\n")
+    # Heroku: the long prefix when there is a user, chunks [seq-N].
+    seq = seqs[r["pid"]] = seqs.get(r["pid"], 0) + 1
+    ts = f"{r['date']} {r['time']} UTC"
+    if r["user"] and r["user"] != "[unknown]":
+        body = (f' sql_error_code = 00000 time_ms = "{ts}" pid="{r["pid"]}" proc_start_time="{r["date"]} 00:00:00 UTC"'
+                f' session_id="6b0.{r["pid"]}" vtid="3/1" tid="0" log_line="{seq}" database="{r["db"]}"'
+                f' connection_source="10.0.0.1(5000)" user="{r["user"]}" application_name="{r["app"]}" {r["sev"]}:  {r["msg"]}')
+    else:
+        body = f' sql_error_code = 00000 {r["sev"]}:  {r["msg"]}'
+    hstamp = f"{r['date']}T{r['time'][:8]}+00:00"
+    out["heroku.log"].write(f"{hstamp} app[postgres.{r['pid']}]: [GREEN] [{seq}-1] {body}\n")
+    for k, m in enumerate(r["more"]):
+        out["heroku.log"].write(f"{hstamp} app[postgres.{r['pid']}]: [GREEN] [{seq}-{k + 2}] \t{m}\n")
+    message = "\n".join([r["msg"]] + r["more"])
+    rec = {"log_time": ts, "user_name": r["user"] or "", "database_name": r["db"] or "",
+           "process_id": r["pid"], "connection_from": "10.0.0.1:5000", "session_id": f"6b0.{r['pid']}",
+           "error_severity": r["sev"], "message": message, "application_name": r["app"] or ""}
+    out["cnpg.ndjson"].write(json.dumps({"level": "info", "ts": stamp, "logger": "postgres", "msg": "record",
+                                         "logging_pod": "db-1", "record": rec}, separators=(",", ":")) + "\n")
+    full = "\n".join([r["line"]] + ["\t" + m for m in r["more"]])
+    out["eventhub.ndjson"].write(json.dumps({"records": [{"time": stamp, "category": "PostgreSQLLogs",
+        "properties": {"timestamp": ts, "processId": int(r["pid"]), "errorLevel": r["sev"], "message": full}}]}) + "\n")
+    who = f"db={r['db'] or ''},user={r['user'] or ''}"
+    sql.append((stamp, f"[{r['pid']}]: [{seq}-1] {who} {r['sev']}:  {r['msg']}"))
+    sql.extend((stamp, "\t" + m) for m in r["more"])
+rnd = random.Random(1)
+for i in range(0, len(sql) - 1, 7):
+    if rnd.random() < 0.3 and not sql[i][1].startswith("\t") and not sql[i + 1][1].startswith("\t"):
+        sql[i], sql[i + 1] = sql[i + 1], sql[i]
+for stamp, text in sql:
+    out["cloudsql.ndjson"].write(json.dumps({"logName": "projects/p/logs/cloudsql.googleapis.com%2Fpostgres.log",
+        "resource": {"type": "cloudsql_database"}, "textPayload": text, "timestamp": stamp}) + "\n")
+for f in out.values():
+    f.close()
+PY
+now() { date +%s.%N; }
+echo "generated from genlog --size $size --seed 1 on $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+for f in cloudwatch.log heroku.log cnpg.ndjson eventhub.ndjson cloudsql.ndjson; do
+    file="$work/$f"
+    cat "$file" > /dev/null
+    bytes=$(stat -c %s "$file")
+    line="$(printf "%-16s %7.1f MB" "$f" "$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }')")"
+    for t in 1 2; do
+        scan=(./target/release/pgcontract scan -q --threads "$t"
+              -c public.users.legacy_email -c public.orders.old_status
+              --schema fixtures/app/schema.sql --format json --output "$work/out-$t.json" "$file")
+        /usr/bin/time -f %M -o "$work/rss" "${scan[@]}" > /dev/null 2>&1 || true
+        t0=$(now); "${scan[@]}" > /dev/null 2>&1 || true; t1=$(now)
+        s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+        line+="$(printf " | %s thread(s): %6.3f s %7.1f MB/s %4d MiB" "$t" "$s" \
+            "$(awk -v b="$bytes" -v s="$s" 'BEGIN { printf "%.1f", b / 1e6 / s }')" \
+            "$(( $(tail -n 1 "$work/rss") / 1024 ))")"
+    done
+    cmp -s "$work/out-1.json" "$work/out-2.json" && line+=" | same report" || line+=" | REPORTS DIFFER"
+    echo "$line"
+done
