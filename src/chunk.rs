@@ -150,9 +150,22 @@ pub fn count_lines(buf: &[u8]) -> u64 {
 /// false. On a read error, the complete lines read before it are still
 /// sent, and the error comes back with their number.
 pub fn cut(
+    reader: impl BufRead,
+    target: usize,
+    start: RecordStart<'_>,
+    send: impl FnMut(Chunk) -> bool,
+) -> Result<(), (u64, io::Error)> {
+    cut_with(reader, target, start, false, send)
+}
+
+/// [`cut`]; with `keep_partial`, the incomplete last line read before a
+/// read error is sent too (in the last chunk), as a reader of JSON values,
+/// which does not read by lines, would see it.
+pub fn cut_with(
     mut reader: impl BufRead,
     target: usize,
     start: RecordStart<'_>,
+    keep_partial: bool,
     mut send: impl FnMut(Chunk) -> bool,
 ) -> Result<(), (u64, io::Error)> {
     let target = target.max(1);
@@ -185,7 +198,9 @@ pub fn cut(
         reader.consume(n);
         if let Some(e) = err {
             // As a line-by-line reader does, drop the incomplete last line.
-            buf.truncate(memchr::memrchr(b'\n', &buf).map_or(0, |p| p + 1));
+            if !keep_partial {
+                buf.truncate(memchr::memrchr(b'\n', &buf).map_or(0, |p| p + 1));
+            }
             let lines = lines_before + count_lines(&buf);
             if !buf.is_empty() {
                 emit(buf, true, &mut lines_before, &mut index);

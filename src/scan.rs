@@ -1091,7 +1091,6 @@ fn scan_chunked(
     let gate = &gate;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(threads + 1);
     let start = |buf: &[u8], from: usize| format.start(buf, from);
-    // Syslog messages are put together across chunks in file order.
     // Messages sent in pieces are put together across chunks in file order.
     let stitch = Stitch::of(format).map(Mutex::new);
     let parts_of = |c: Chunk| match &stitch {
@@ -1130,12 +1129,12 @@ fn scan_chunked(
             (Vec::new(), 0)
         };
         if let Err(message) = scanned {
-            // What is lost of syslog is the messages the lines completed
-            // (they may have started before them).
-            let what = if assembled {
-                "the syslog messages completed by "
-            } else {
-                ""
+            // What is lost of syslog or Heroku is the messages the lines
+            // completed (they may have started before them).
+            let what = match format {
+                Chunked::Heroku(_) if assembled => "the Heroku messages completed by ",
+                _ if assembled => "the syslog messages completed by ",
+                _ => "",
             };
             let part = format!(
                 "{what}lines {} to {}",
@@ -1149,7 +1148,10 @@ fn scan_chunked(
     };
     let (read_result, parts, chunks) = std::thread::scope(|scope| {
         let reader_thread = scope.spawn(move || {
-            chunk::cut(reader, target, &start, |c| {
+            // JSON values are not read by lines: what came before a read
+            // error is read, as in one read.
+            let keep_partial = matches!(format, Chunked::Records(..));
+            chunk::cut_with(reader, target, &start, keep_partial, |c| {
                 gate.admit(c.index) && tx.send(c).is_ok()
             })
         });
@@ -1605,9 +1607,11 @@ fn scan_input(
                                 opened.compression,
                             );
                         }
-                        None => cov
-                            .errors
-                            .push(format!("{name}: {}", cloudwatch::NO_PREFIX)),
+                        None => {
+                            cov.errors
+                                .push(format!("{name}: {}", cloudwatch::NO_PREFIX));
+                            logging_notes(&mut cov);
+                        }
                     }
                 }
                 Some(f) if records::chunkable(f, &head) && !read_in_order(source, &head) => {

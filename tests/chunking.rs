@@ -904,6 +904,43 @@ fn cnpg_with_records_inside_a_value(dir: &Path) -> PathBuf {
     wrapped
 }
 
+/// The JSON report of `file` read through a pipe (a FIFO the test writes
+/// it to), with the pipe's name replaced by the file's. A pipe is read in
+/// order, once: a second open of it by the scan meets a writer that
+/// closes at once (an empty read), never a wait forever.
+fn json_through_pipe(dir: &Path, file: &Path) -> String {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let pipe = dir.join("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&pipe)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let text = std::fs::read(file).unwrap();
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (pipe, done) = (pipe.clone(), done.clone());
+        std::thread::spawn(move || {
+            std::fs::write(&pipe, &text).unwrap();
+            // O_NONBLOCK: opening for writing fails while no one reads.
+            while !done.load(Ordering::SeqCst) {
+                let again = std::fs::OpenOptions::new()
+                    .write(true)
+                    .custom_flags(0o4000)
+                    .open(&pipe);
+                drop(again);
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        })
+    };
+    let got = json(std::slice::from_ref(&pipe), 2, 4096);
+    done.store(true, Ordering::SeqCst);
+    writer.join().unwrap();
+    std::fs::remove_file(&pipe).unwrap();
+    got.replace(&pipe.display().to_string(), &file.display().to_string())
+}
+
 #[test]
 fn a_pipe_is_read_once_in_order() {
     // A path may name a pipe (`<(zcat …)`): it cannot be opened again, so
@@ -912,8 +949,6 @@ fn a_pipe_is_read_once_in_order() {
     // prefix is otherwise found by reading the first records again, and a
     // chunk ending inside a JSON value otherwise sends a file to be read
     // again.
-    use std::os::unix::fs::OpenOptionsExt;
-    use std::sync::atomic::{AtomicBool, Ordering};
     let dir = tempfile::tempdir().unwrap();
     for file in [
         fixture("cloud/azure-eventhub.ndjson"),
@@ -921,36 +956,39 @@ fn a_pipe_is_read_once_in_order() {
         fixture("app/logs/custom.log"),
     ] {
         let want = json(std::slice::from_ref(&file), 2, 4096);
-        let pipe = dir.path().join("pipe");
-        let made = std::process::Command::new("mkfifo")
-            .arg(&pipe)
-            .status()
-            .unwrap();
-        assert!(made.success());
-        let text = std::fs::read(&file).unwrap();
-        let done = std::sync::Arc::new(AtomicBool::new(false));
-        let writer = {
-            let (pipe, done) = (pipe.clone(), done.clone());
-            std::thread::spawn(move || {
-                std::fs::write(&pipe, &text).unwrap();
-                // A second open of the pipe by the scan meets a writer that
-                // closes at once (an empty read), not a wait forever.
-                // O_NONBLOCK: opening for writing fails while no one reads.
-                while !done.load(Ordering::SeqCst) {
-                    let again = std::fs::OpenOptions::new()
-                        .write(true)
-                        .custom_flags(0o4000)
-                        .open(&pipe);
-                    drop(again);
-                    std::thread::sleep(std::time::Duration::from_millis(2));
-                }
-            })
-        };
-        let got = json(std::slice::from_ref(&pipe), 2, 4096);
-        done.store(true, Ordering::SeqCst);
-        writer.join().unwrap();
-        std::fs::remove_file(&pipe).unwrap();
-        let got = got.replace(&pipe.display().to_string(), &file.display().to_string());
-        assert_eq!(got, want, "{}", file.display());
+        assert_eq!(
+            json_through_pipe(dir.path(), &file),
+            want,
+            "{}",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn json_records_cut_short_by_a_read_error_read_as_in_one_read() {
+    // A gzip file cut short: what came before the read error is read in
+    // chunks as a whole read (a pipe's) reads it, the incomplete last line
+    // too (JSON values are not read by lines), with the same error.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read(fixture("cloud/cnpg.ndjson")).unwrap();
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut e, &text).unwrap();
+    let gz = e.finish().unwrap();
+    for keep in [gz.len() / 2, gz.len() - 20] {
+        let cut = dir.path().join("cnpg-cut.ndjson.gz");
+        std::fs::write(&cut, &gz[..keep]).unwrap();
+        let chunked = json(std::slice::from_ref(&cut), 2, 4096);
+        let doc: serde_json::Value = serde_json::from_str(&chunked).unwrap();
+        let input = &doc["coverage"]["inputs"][0];
+        assert!(
+            input["errors"][0]
+                .as_str()
+                .unwrap()
+                .contains("read error after line"),
+            "{}",
+            input["errors"]
+        );
+        assert_eq!(json_through_pipe(dir.path(), &cut), chunked, "{keep} bytes");
     }
 }

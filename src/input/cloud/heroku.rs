@@ -69,6 +69,9 @@ pub fn detect(sample: &[&str]) -> bool {
 /// it, the oldest is handed on (as for syslog).
 const MAX_OPEN_MESSAGES: usize = 4096;
 
+/// Longest message kept in memory (as for syslog); longer ones are cut.
+const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
 /// One logplex line of a PostgreSQL message, taken apart: a message's
 /// first chunk (its entry, split with Heroku's prefix) or a later one.
 /// Lines are split by [`Splitter`] (the chunks of a file at once) and put
@@ -212,15 +215,19 @@ impl Assembler {
                 Some(open) if open.seq == p.seq => {
                     // A chunk that starts with a tab (or syslog's `#011`)
                     // follows a line break; others continue an over-long line.
+                    // Longer messages are cut (the rest of a hostile one
+                    // is not kept).
                     let message = &mut open.entry.message;
-                    if let Some(rest) = body
-                        .strip_prefix('\t')
-                        .or_else(|| body.strip_prefix("#011"))
-                    {
-                        message.push('\n');
-                        message.push_str(rest);
-                    } else {
-                        message.push_str(&body);
+                    if message.len() + body.len() < MAX_MESSAGE_BYTES {
+                        if let Some(rest) = body
+                            .strip_prefix('\t')
+                            .or_else(|| body.strip_prefix("#011"))
+                        {
+                            message.push('\n');
+                            message.push_str(rest);
+                        } else {
+                            message.push_str(&body);
+                        }
                     }
                 }
                 _ => cov.skip("Heroku chunk without its first chunk"),
