@@ -5,7 +5,7 @@
 //! AlloyDB adds `[file.c:123]  `), the time in `timestamp`, and each
 //! continuation line of a message is an entry of its own starting with a tab.
 
-use std::io::{BufRead, Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, Read, Seek, Write};
 use std::sync::OnceLock;
 
 use regex::Regex;
@@ -101,20 +101,86 @@ impl Payload {
 /// read` lists newest first, and a log sink's entries are not quite in
 /// order. The order is the input's (reversed when its first payload is
 /// later than its last), stably sorted by time. Payloads are held until
-/// they weigh about the budget; then each such batch is written to an
-/// unnamed temporary file, and at the end every batch is sorted alone and
-/// the sorted batches are merged.
+/// they weigh about the budget; then each such batch is appended to one
+/// unnamed temporary file, and at the end every batch is sorted alone
+/// (into a second file) and the sorted batches are merged, [`FAN_IN`] at a
+/// time, the batch still in memory joining the last merge: about twice the
+/// budget is held at most, and two files are open.
 struct Sorter {
     budget: usize,
     batch: Vec<Payload>,
     weight: usize,
     /// Batches written out, in input order.
-    spilled: Vec<std::fs::File>,
+    spilled: Option<Spill>,
     /// Why batches could not be written out (then they stay in memory).
     spill_error: Option<String>,
     first: Option<Option<Millis>>,
     last: Option<Millis>,
     count: u64,
+}
+
+/// Batches of payloads appended to one unnamed temporary file.
+struct Spill {
+    file: std::fs::File,
+    /// The end of what is written.
+    end: u64,
+    /// Where each batch is.
+    runs: Vec<(u64, u64)>,
+}
+
+impl Spill {
+    fn new() -> std::io::Result<Self> {
+        Ok(Self {
+            file: tempfile::tempfile()?,
+            end: 0,
+            runs: Vec::new(),
+        })
+    }
+
+    /// Appends one batch, written by `write`.
+    fn append(
+        &mut self,
+        write: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let mut w = std::io::BufWriter::new(&self.file);
+        write(&mut w)?;
+        w.flush()?;
+        drop(w);
+        let end = (&self.file).stream_position()?;
+        self.runs.push((self.end, end));
+        self.end = end;
+        Ok(())
+    }
+
+    /// A reader of the batch `run`.
+    fn reader(&self, (start, end): (u64, u64)) -> std::io::BufReader<Section<'_>> {
+        std::io::BufReader::new(Section {
+            file: &self.file,
+            pos: start,
+            end,
+        })
+    }
+}
+
+/// A part of a file, read at its own position (the file's offset is left
+/// at its end for the next batch).
+struct Section<'a> {
+    file: &'a std::fs::File,
+    pos: u64,
+    end: u64,
+}
+
+impl Read for Section<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let left = usize::try_from(self.end.saturating_sub(self.pos)).unwrap_or(usize::MAX);
+        let want = buf.len().min(left);
+        let n = self
+            .file
+            .read_at(buf.get_mut(..want).unwrap_or_default(), self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
 }
 
 impl Sorter {
@@ -123,7 +189,7 @@ impl Sorter {
             budget: budget.max(1),
             batch: Vec::new(),
             weight: 0,
-            spilled: Vec::new(),
+            spilled: None,
             spill_error: None,
             first: None,
             last: None,
@@ -144,9 +210,18 @@ impl Sorter {
         self.weight += p.weight();
         self.batch.push(p);
         if self.weight > self.budget && self.spill_error.is_none() {
-            match spill(&self.batch) {
-                Ok(f) => {
-                    self.spilled.push(f);
+            let spilled = match self.spilled.take() {
+                Some(s) => Ok(s),
+                None => Spill::new(),
+            };
+            let batch = &self.batch;
+            let written = spilled.and_then(|mut s| {
+                s.append(|w| batch.iter().try_for_each(|p| p.write(w)))?;
+                Ok(s)
+            });
+            match written {
+                Ok(s) => {
+                    self.spilled = Some(s);
                     self.batch.clear();
                     self.weight = 0;
                 }
@@ -166,48 +241,60 @@ impl Sorter {
         }
         let reversed = self.first.flatten() > self.last;
         let key = move |p: &Payload| (p.time, if reversed { !p.seq } else { p.seq });
-        // Each batch written out is sorted alone; then the sorted batches
-        // are merged, at most `FAN_IN` at a time (so that what is held in
-        // memory does not grow with their number); the last batch, still
-        // in memory, joins the last merge.
-        let mut runs = std::collections::VecDeque::new();
-        for mut f in std::mem::take(&mut self.spilled) {
-            f.seek(SeekFrom::Start(0))?;
-            let mut r = std::io::BufReader::new(f);
+        self.batch.sort_unstable_by_key(key);
+        let last = Run::Memory(std::mem::take(&mut self.batch).into_iter());
+        let Some(unsorted) = self.spilled.take() else {
+            return merge(vec![last], key, |p| {
+                each(p, cov);
+                Ok(())
+            });
+        };
+        // Each batch written out sorted alone, into a second file.
+        let mut sorted = Spill::new()?;
+        for &run in &unsorted.runs {
+            let mut r = unsorted.reader(run);
             let mut batch = Vec::new();
             while let Some(p) = Payload::read(&mut r)? {
                 batch.push(p);
             }
-            drop(r);
             batch.sort_unstable_by_key(key);
-            runs.push_back(Run::Disk(rewound(spill(&batch)?)?));
+            sorted.append(|w| batch.iter().try_for_each(|p| p.write(w)))?;
         }
+        drop(unsorted);
+        // Merged `FAN_IN` at a time (what is held in memory does not grow
+        // with their number), each merge appended to the same file.
+        let mut runs: std::collections::VecDeque<(u64, u64)> = sorted.runs.drain(..).collect();
         while runs.len() > FAN_IN {
-            let group: Vec<Run> = runs.drain(..FAN_IN).collect();
-            let mut w = std::io::BufWriter::new(tempfile::tempfile()?);
-            merge(group, key, |p| p.write(&mut w))?;
-            let f = w.into_inner().map_err(|e| e.into_error())?;
-            runs.push_back(Run::Disk(rewound(f)?));
+            let group: Vec<(u64, u64)> = runs.drain(..FAN_IN).collect();
+            let start = sorted.end;
+            let mut w = std::io::BufWriter::new(&sorted.file);
+            let readers = group.iter().map(|&r| Run::Disk(sorted.reader(r))).collect();
+            merge(readers, key, |p| p.write(&mut w))?;
+            w.flush()?;
+            drop(w);
+            let end = (&sorted.file).stream_position()?;
+            sorted.end = end;
+            runs.push_back((start, end));
         }
-        self.batch.sort_unstable_by_key(key);
-        runs.push_back(Run::Memory(std::mem::take(&mut self.batch).into_iter()));
-        merge(runs.into(), key, |p| {
+        let mut readers: Vec<Run<'_>> = runs.iter().map(|&r| Run::Disk(sorted.reader(r))).collect();
+        readers.push(last);
+        merge(readers, key, |p| {
             each(p, cov);
             Ok(())
         })
     }
 }
 
-/// Sorted batches merged at once at most.
+/// Sorted batches on disk merged at once at most.
 const FAN_IN: usize = 16;
 
 /// A sorted batch of payloads.
-enum Run {
-    Disk(std::io::BufReader<std::fs::File>),
+enum Run<'a> {
+    Disk(std::io::BufReader<Section<'a>>),
     Memory(std::vec::IntoIter<Payload>),
 }
 
-impl Run {
+impl Run<'_> {
     fn next(&mut self) -> std::io::Result<Option<Payload>> {
         match self {
             Run::Disk(r) => Payload::read(r),
@@ -216,16 +303,10 @@ impl Run {
     }
 }
 
-/// A written file, read again from its start.
-fn rewound(mut f: std::fs::File) -> std::io::Result<std::io::BufReader<std::fs::File>> {
-    f.seek(SeekFrom::Start(0))?;
-    Ok(std::io::BufReader::new(f))
-}
-
 /// Merges sorted runs, handing each payload to `each` in the order of
 /// `key` (unique: a payload's place in the input is part of it).
 fn merge<K: Ord>(
-    mut runs: Vec<Run>,
+    mut runs: Vec<Run<'_>>,
     key: impl Fn(&Payload) -> K,
     mut each: impl FnMut(Payload) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
@@ -251,15 +332,6 @@ fn merge<K: Ord>(
         }
     }
     Ok(())
-}
-
-/// Writes payloads to an unnamed temporary file.
-fn spill(batch: &[Payload]) -> std::io::Result<std::fs::File> {
-    let mut w = std::io::BufWriter::new(tempfile::tempfile()?);
-    for p in batch {
-        p.write(&mut w)?;
-    }
-    w.into_inner().map_err(|e| e.into_error())
 }
 
 /// Reads the entries, puts them in time order and reads their payloads like
@@ -305,24 +377,32 @@ pub fn read_entries_within(
         );
     });
     // The prefix is detected from the first 500 lines (in time order) that
-    // are not continuations; they are held until then.
+    // are not continuations; they are held until then (at most about the
+    // budget of them: then it is detected from those held).
     let mut reading = Reading {
         forced,
         held: Vec::new(),
+        held_weight: 0,
+        budget,
         starts: 0,
-        prefix: None,
+        prefix: forced.map(|p| Some(p.clone())),
         asm: Assembler::default(),
     };
+    if let Some(p) = forced {
+        cov.log_line_prefix = Some(p.source.clone());
+    }
     let sorted = sorter.finish(cov, |p, cov| reading.payload(p, cov, &mut sink));
-    if reading.prefix.is_none() {
-        reading.decide(cov, &mut sink);
+    match sorted {
+        Ok(()) => {
+            if reading.prefix.is_none() {
+                reading.decide(cov, &mut sink);
+            }
+        }
+        Err(e) => cov.errors.push(format!(
+            "the Cloud Logging entries could not be put in time order on disk ({e}): some of them were not read"
+        )),
     }
     reading.asm.finish(cov, &mut sink);
-    if let Err(e) = sorted {
-        cov.errors.push(format!(
-            "the Cloud Logging entries written to a temporary file to be put in time order could not be read back ({e}): the entries after them were not read"
-        ));
-    }
     res
 }
 
@@ -332,8 +412,10 @@ const SAMPLE: usize = 500;
 /// Payloads in time order, read like a stderr log once the prefix is known.
 struct Reading<'a> {
     forced: Option<&'a Prefix>,
-    /// Payloads before the prefix is decided.
+    /// Payloads before the prefix is decided, and what they weigh.
     held: Vec<Payload>,
+    held_weight: usize,
+    budget: usize,
     /// Held payloads that are not continuations.
     starts: usize,
     /// The prefix, once decided (`Some(None)`: none matches).
@@ -352,8 +434,9 @@ impl Reading<'_> {
             if !p.text.starts_with('\t') {
                 self.starts += 1;
             }
+            self.held_weight += p.weight();
             self.held.push(p);
-            if self.starts >= SAMPLE {
+            if self.starts >= SAMPLE || self.held_weight > self.budget {
                 self.decide(cov, sink);
             }
             return;
