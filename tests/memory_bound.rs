@@ -509,7 +509,7 @@ fn other_readers_peak_heap_does_not_grow_with_input_size() {
     // Heroku and Event Hub read in chunks, all but the first allowed two
     // chunk buffers as stderr is), syslog and pg_stat_statements exports, their fixtures
     // repeated as they are (Cloud SQL's a day apart, as it puts its entries
-    // in time order, holding eight chunks' worth of them in memory and the
+    // in time order, holding four chunks' worth of them in memory and the
     // rest in sorted runs on disk). JSON arrays are repeated as elements of
     // one array. Each small input is
     // over 600 KB: past the first read buffer (256 KiB, also kept as the

@@ -34,7 +34,7 @@ fn alloydb_re() -> &'static Regex {
 
 /// Payload texts held in memory at most (about), by default, before they
 /// are sorted in runs on disk (see [`Sorter`]).
-pub const SORT_BUDGET: usize = 32 << 20;
+pub const SORT_BUDGET: usize = 16 << 20;
 
 /// One `postgres.log` entry: where it is, its time, its text.
 struct Payload {
