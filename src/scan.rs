@@ -1311,6 +1311,38 @@ fn scan_chunked(
     }
 }
 
+/// An input to scan in chunks, opened, with its first bytes.
+struct Chunks<'a, 'p> {
+    source: &'a InputSource,
+    plan: Option<&'a ReadPlan>,
+    opened: input::Opened,
+    head: &'a [u8],
+    format: Chunked<'p>,
+}
+
+/// Scans an input in chunks ([`scan_in_chunks`]) into its inventory and
+/// coverage.
+fn scan_in_chunks_into(
+    fs: &mut FileScan<'_>,
+    cov: &mut FileCoverage,
+    c: Chunks<'_, '_>,
+    cfg: &ScanConfig,
+    shared: Shared<'_>,
+) {
+    let name = c.source.display_name();
+    let lines_before = c.plan.map_or(0, |p| p.lines_before);
+    let run = scan_in_chunks(
+        c.source,
+        c.plan,
+        c.opened.reader,
+        c.head,
+        c.format,
+        cfg,
+        shared,
+    );
+    run.add_to(&mut fs.inv, cov, &name, lines_before, c.opened.compression);
+}
+
 /// Scans a log in chunks: in parallel, unless state that is not carried
 /// across chunks (pgAudit pairing, a session's own search_path) shows in
 /// `head` or the input is stdin (which cannot be read twice); a file where
@@ -1498,21 +1530,18 @@ fn scan_input(
                     if let Some(prefix) = prefix {
                         cov.format = format!("stderr{compressed}");
                         cov.log_line_prefix = Some(prefix.source.clone());
-                        let run = scan_in_chunks(
-                            source,
-                            plan,
-                            opened.reader,
-                            &head,
-                            Chunked::Stderr(&prefix),
+                        scan_in_chunks_into(
+                            &mut fs,
+                            &mut cov,
+                            Chunks {
+                                source,
+                                plan,
+                                opened,
+                                head: &head,
+                                format: Chunked::Stderr(&prefix),
+                            },
                             cfg,
                             shared,
-                        );
-                        run.add_to(
-                            &mut fs.inv,
-                            &mut cov,
-                            &name,
-                            lines_before,
-                            opened.compression,
                         );
                     } else {
                         cov.format = "unrecognised".into();
@@ -1528,14 +1557,18 @@ fn scan_input(
                     } else {
                         Chunked::Jsonlog
                     };
-                    let run =
-                        scan_in_chunks(source, plan, opened.reader, &head, format, cfg, shared);
-                    run.add_to(
-                        &mut fs.inv,
+                    scan_in_chunks_into(
+                        &mut fs,
                         &mut cov,
-                        &name,
-                        lines_before,
-                        opened.compression,
+                        Chunks {
+                            source,
+                            plan,
+                            opened,
+                            head: &head,
+                            format,
+                        },
+                        cfg,
+                        shared,
                     );
                 }
                 Some(InputFormat::Syslog) => {
@@ -1551,22 +1584,19 @@ fn scan_input(
                     match prefix {
                         Some(prefix) => {
                             cov.log_line_prefix = Some(prefix.source.clone());
-                            let run = scan_in_chunks(
-                                source,
-                                plan,
-                                opened.reader,
-                                &head,
-                                Chunked::Syslog(&prefix),
-                                cfg,
-                                shared,
-                            );
-                            run.add_to(
-                                &mut fs.inv,
-                                &mut cov,
-                                &name,
-                                lines_before,
-                                opened.compression,
-                            );
+                            scan_in_chunks_into(
+                        &mut fs,
+                        &mut cov,
+                        Chunks {
+                            source,
+                            plan,
+                            opened,
+                            head: &head,
+                            format: Chunked::Syslog(&prefix),
+                        },
+                        cfg,
+                        shared,
+                    );
                         }
                         None => cov.errors.push(format!(
                             "{name}: syslog messages match no known log_line_prefix; pass --log-line-prefix"
@@ -1591,21 +1621,18 @@ fn scan_input(
                     match cloudwatch::prefix_for(&head, cfg.prefix.as_ref()) {
                         Some(prefix) => {
                             cov.log_line_prefix = Some(prefix.source.clone());
-                            let run = scan_in_chunks(
-                                source,
-                                plan,
-                                opened.reader,
-                                &head,
-                                Chunked::CloudWatch(&prefix),
+                            scan_in_chunks_into(
+                                &mut fs,
+                                &mut cov,
+                                Chunks {
+                                    source,
+                                    plan,
+                                    opened,
+                                    head: &head,
+                                    format: Chunked::CloudWatch(&prefix),
+                                },
                                 cfg,
                                 shared,
-                            );
-                            run.add_to(
-                                &mut fs.inv,
-                                &mut cov,
-                                &name,
-                                lines_before,
-                                opened.compression,
                             );
                         }
                         None => {
@@ -1662,21 +1689,18 @@ fn scan_input(
                 Some(InputFormat::Heroku) => {
                     cov.format = format!("{}{compressed}", InputFormat::Heroku.name());
                     let splitter = heroku::Splitter::default();
-                    let run = scan_in_chunks(
-                        source,
-                        plan,
-                        opened.reader,
-                        &head,
-                        Chunked::Heroku(&splitter),
+                    scan_in_chunks_into(
+                        &mut fs,
+                        &mut cov,
+                        Chunks {
+                            source,
+                            plan,
+                            opened,
+                            head: &head,
+                            format: Chunked::Heroku(&splitter),
+                        },
                         cfg,
                         shared,
-                    );
-                    run.add_to(
-                        &mut fs.inv,
-                        &mut cov,
-                        &name,
-                        lines_before,
-                        opened.compression,
                     );
                 }
                 Some(

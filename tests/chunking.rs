@@ -29,6 +29,20 @@ fn genlog_sample() -> PathBuf {
     root().join("fixtures/genlog/seed7-400KB.log")
 }
 
+/// The statement records of the genlog sample, counted independently of
+/// the reader: lines that log a statement or an execution.
+fn genlog_statement_records() -> u64 {
+    std::fs::read_to_string(genlog_sample())
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            l.contains(" LOG:  statement: ")
+                || l.contains(" execute S_")
+                || l.contains("execute <unnamed>: ")
+        })
+        .count() as u64
+}
+
 /// The whole input as one chunk, on one thread: the sequential reference.
 const ONE_CHUNK: usize = usize::MAX;
 
@@ -80,14 +94,7 @@ fn genlog_sample_counts_are_exact() {
     let text = std::fs::read_to_string(genlog_sample()).unwrap();
     let lines = text.lines().count() as u64;
     let records = text.lines().filter(|l| !l.starts_with('\t')).count() as u64;
-    let statements = text
-        .lines()
-        .filter(|l| {
-            l.contains(" LOG:  statement: ")
-                || l.contains(" execute S_")
-                || l.contains("execute <unnamed>: ")
-        })
-        .count() as u64;
+    let statements = genlog_statement_records();
     for chunk_bytes in [1, 4096, ONE_CHUNK] {
         let doc: serde_json::Value =
             serde_json::from_str(&json(&[genlog_sample()], 2, chunk_bytes)).unwrap();
@@ -455,14 +462,7 @@ fn syslog_chunk_boundaries_lose_or_duplicate_nothing() {
         );
         assert_eq!(
             total["records_by_kind"]["statement"].as_u64(),
-            Some(
-                stderr
-                    .lines()
-                    .filter(|l| l.contains(" LOG:  statement: ")
-                        || l.contains(" execute S_")
-                        || l.contains("execute <unnamed>: "))
-                    .count() as u64
-            ),
+            Some(genlog_statement_records()),
             "{chunk_bytes}"
         );
     }
@@ -546,24 +546,7 @@ fn cloudwatch_chunk_boundaries_lose_or_duplicate_nothing() {
         (fixture("cloud/rds-truncated.log"), 3),
         (generated.clone(), 1645),
     ] {
-        let inputs = [log.clone()];
-        let want = json(&inputs, 1, ONE_CHUNK);
-        let doc: serde_json::Value = serde_json::from_str(&want).unwrap();
-        let input = &doc["coverage"]["inputs"][0];
-        assert_eq!(
-            input["format"].as_str(),
-            Some("rds-cloudwatch"),
-            "{}",
-            log.display()
-        );
-        assert_eq!(
-            input["statements"]["seen"].as_u64(),
-            Some(statements),
-            "{}",
-            log.display()
-        );
-        // 1 byte: every record is a chunk of its own.
-        assert_same_for_every_chunking(&log, &want, &[1, 97, 333, 4096]);
+        assert_format_same_for_every_chunking(&log, "rds-cloudwatch", statements);
     }
     // Counted independently of the reader over the stderr log it wraps.
     let stderr = std::fs::read_to_string(genlog_sample()).unwrap();
@@ -593,24 +576,16 @@ fn cloudwatch_chunk_boundaries_lose_or_duplicate_nothing() {
         );
         assert_eq!(
             total["records_by_kind"]["statement"].as_u64(),
-            Some(
-                stderr
-                    .lines()
-                    .filter(|l| {
-                        l.contains(" LOG:  statement: ")
-                            || l.contains(" execute S_")
-                            || l.contains("execute <unnamed>: ")
-                    })
-                    .count() as u64
-            ),
+            Some(genlog_statement_records()),
             "{chunk_bytes}"
         );
     }
 }
 
-/// Asserts that `log` (of `format`) has `statements` statements, reads the
-/// same with every chunk size on 1 and 3 threads, and returns its report.
-fn assert_records_same_for_every_chunking(log: &Path, format: &str, statements: u64) -> String {
+/// Asserts that `log` is read as `format` with `statements` statements, and
+/// the same with every chunk size (down to 1 byte: every record a chunk of
+/// its own) on 1 and 3 threads; returns its report.
+fn assert_format_same_for_every_chunking(log: &Path, format: &str, statements: u64) -> String {
     let inputs = [log.to_path_buf()];
     let want = json(&inputs, 1, ONE_CHUNK);
     let doc: serde_json::Value = serde_json::from_str(&want).unwrap();
@@ -657,9 +632,9 @@ fn json_record_chunk_boundaries_lose_or_duplicate_nothing() {
         .collect();
     std::fs::write(&la_lines, text).unwrap();
 
-    assert_records_same_for_every_chunking(&fixture("cloud/cnpg.ndjson"), "cloudnativepg", 43);
-    assert_records_same_for_every_chunking(&pretty, "cloudnativepg", 43);
-    let wrapped = assert_records_same_for_every_chunking(&wrapped, "cloudnativepg", 43);
+    assert_format_same_for_every_chunking(&fixture("cloud/cnpg.ndjson"), "cloudnativepg", 43);
+    assert_format_same_for_every_chunking(&pretty, "cloudnativepg", 43);
+    let wrapped = assert_format_same_for_every_chunking(&wrapped, "cloudnativepg", 43);
     let doc: serde_json::Value = serde_json::from_str(&wrapped).unwrap();
     assert_eq!(
         doc["coverage"]["inputs"][0]["skipped"],
@@ -668,7 +643,7 @@ fn json_record_chunk_boundaries_lose_or_duplicate_nothing() {
             "malformed JSON record": 3,
         }),
     );
-    assert_records_same_for_every_chunking(&la_lines, "azure-log-analytics", 43);
+    assert_format_same_for_every_chunking(&la_lines, "azure-log-analytics", 43);
 
     // Azure Event Hub: a document a record, the fixture four times (over
     // the 500 messages its prefix is detected from), then the same with
@@ -691,7 +666,7 @@ fn json_record_chunk_boundaries_lose_or_duplicate_nothing() {
     assert!(four.len() > 500, "{}", four.len());
     let hub = dir.path().join("eventhub.ndjson");
     std::fs::write(&hub, one_a_line(&four)).unwrap();
-    let want = assert_records_same_for_every_chunking(&hub, "azure-eventhub", 4 * 43);
+    let want = assert_format_same_for_every_chunking(&hub, "azure-eventhub", 4 * 43);
     let doc: serde_json::Value = serde_json::from_str(&want).unwrap();
     assert_eq!(
         doc["coverage"]["inputs"][0]["log_line_prefix"].as_str(),
@@ -785,24 +760,7 @@ fn heroku_chunk_boundaries_lose_or_duplicate_nothing() {
         (fixture("cloud/heroku-drain.log"), 43),
         (generated.clone(), 1645),
     ] {
-        let inputs = [log.clone()];
-        let want = json(&inputs, 1, ONE_CHUNK);
-        let doc: serde_json::Value = serde_json::from_str(&want).unwrap();
-        let input = &doc["coverage"]["inputs"][0];
-        assert_eq!(
-            input["format"].as_str(),
-            Some("heroku-logplex"),
-            "{}",
-            log.display()
-        );
-        assert_eq!(
-            input["statements"]["seen"].as_u64(),
-            Some(statements),
-            "{}",
-            log.display()
-        );
-        // 1 byte: every line is a chunk of its own.
-        assert_same_for_every_chunking(&log, &want, &[1, 97, 333, 4096]);
+        assert_format_same_for_every_chunking(&log, "heroku-logplex", statements);
     }
     // Counted independently of the reader over the stderr log it wraps.
     let stderr = std::fs::read_to_string(genlog_sample()).unwrap();
@@ -833,16 +791,7 @@ fn heroku_chunk_boundaries_lose_or_duplicate_nothing() {
         );
         assert_eq!(
             input["records_by_kind"]["statement"].as_u64(),
-            Some(
-                stderr
-                    .lines()
-                    .filter(|l| {
-                        l.contains(" LOG:  statement: ")
-                            || l.contains(" execute S_")
-                            || l.contains("execute <unnamed>: ")
-                    })
-                    .count() as u64
-            ),
+            Some(genlog_statement_records()),
             "{chunk_bytes}"
         );
     }
