@@ -762,9 +762,10 @@ enum Chunked<'p> {
     /// AWS RDS/Aurora lines behind CloudWatch stamps, under the server's
     /// prefix.
     CloudWatch(&'p Prefix),
-    /// CloudNativePG or Azure records, one JSON object after another (see
-    /// [`records::chunkable`]), and the Event Hub prefix of the input.
-    Records(InputFormat, Option<&'p Prefix>),
+    /// CloudNativePG or Azure records, one JSON object after another or
+    /// one array (see [`records::chunkable`]); the Event Hub prefix of the
+    /// input; whether it is one array.
+    Records(InputFormat, Option<&'p Prefix>, bool),
     /// Heroku logplex lines, cut at any line: see [`Stitch`].
     Heroku(&'p heroku::Splitter),
 }
@@ -1022,12 +1023,13 @@ impl Chunked<'_> {
             Chunked::CloudWatch(prefix) => {
                 let _ = cloudwatch::read_lines(&c.data[..], prefix, lines_before, cov, &mut owned);
             }
-            Chunked::Records(format, hub_prefix) => {
+            Chunked::Records(format, hub_prefix, array) => {
                 return records::read_chunk(
                     format,
                     &c.data,
                     lines_before,
                     hub_prefix,
+                    array && c.index > 0,
                     cov,
                     &mut owned,
                 );
@@ -1656,7 +1658,7 @@ fn scan_input(
                         Some(hub_prefix) => {
                             let run = scan_chunked(
                                 opened.reader,
-                                Chunked::Records(f, hub_prefix.as_ref()),
+                                Chunked::Records(f, hub_prefix.as_ref(), records::is_array(&head)),
                                 &name,
                                 lines_before,
                                 ChunkMode::Parallel,

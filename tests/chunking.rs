@@ -644,6 +644,51 @@ fn json_record_chunk_boundaries_lose_or_duplicate_nothing() {
         }),
     );
     assert_format_same_for_every_chunking(&la_lines, "azure-log-analytics", 43);
+    // Log Analytics as one array: the fixture (indented), compact (an
+    // element a line), with an element holding objects on lines of their
+    // own (a cut there ends inside it: read again), and with text after
+    // the array (which a whole read ignores: read again too).
+    assert_format_same_for_every_chunking(
+        &fixture("cloud/azure-log-analytics.json"),
+        "azure-log-analytics",
+        43,
+    );
+    let write = |name: &str, text: String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let elements: Vec<String> = la
+        .iter()
+        .map(|v| serde_json::to_string(v).unwrap())
+        .collect();
+    let compact = write(
+        "la-compact.json",
+        format!("[\n{}\n]\n", elements.join(",\n")),
+    );
+    assert_format_same_for_every_chunking(&compact, "azure-log-analytics", 43);
+    let mut nested = la.clone();
+    for v in nested.iter_mut().step_by(5) {
+        v["extra"] = serde_json::json!([{"a": 1}, {"b": [{"c": 2}]}]);
+    }
+    let nested = write(
+        "la-nested.json",
+        serde_json::to_string_pretty(&nested).unwrap() + "\n",
+    );
+    assert!(std::fs::read_to_string(&nested)
+        .unwrap()
+        .lines()
+        .any(|l| l.trim_start().starts_with("{") && l.starts_with("      ")));
+    assert_format_same_for_every_chunking(&nested, "azure-log-analytics", 43);
+    let after = write(
+        "la-after.json",
+        format!(
+            "[\n{}\n]\n{}\n",
+            elements.join(",\n"),
+            elements[..3].join("\n")
+        ),
+    );
+    assert_format_same_for_every_chunking(&after, "azure-log-analytics", 43);
 
     // Azure Event Hub: a document a record, the fixture four times (over
     // the 500 messages its prefix is detected from), then the same with

@@ -390,6 +390,7 @@ impl Inputs {
             "heroku-logplex",
             "cloudsql",
             "azure-eventhub",
+            "azure-log-analytics",
         ]
         .iter()
         .any(|f| format.starts_with(f));
@@ -506,8 +507,8 @@ fn jsonlog_peak_heap_does_not_grow_with_input_size() {
 #[test]
 fn other_readers_peak_heap_does_not_grow_with_input_size() {
     // The other readers: the cloud shapes (CloudWatch, CloudNativePG,
-    // Heroku and Event Hub read in chunks, all but the first allowed two
-    // chunk buffers as stderr is), syslog and pg_stat_statements exports, their fixtures
+    // Heroku, Event Hub and Log Analytics read in chunks, all but the first
+    // allowed two chunk buffers as stderr is), syslog and pg_stat_statements exports, their fixtures
     // repeated as they are (Cloud SQL's a day apart, as it puts its entries
     // in time order, holding four chunks' worth of them in memory and the
     // rest in sorted runs on disk). JSON arrays are repeated as elements of
@@ -532,7 +533,7 @@ fn other_readers_peak_heap_does_not_grow_with_input_size() {
             0,
             "azure-log-analytics",
             4,
-            60,
+            300,
         ),
         ("app/logs/syslog-iso.log", 0, "syslog", 23, 230),
         (

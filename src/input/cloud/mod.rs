@@ -238,17 +238,22 @@ pub(crate) fn for_each_json_value_after(
     cov: &mut FileCoverage,
     mut f: impl FnMut(serde_json::Value, u64, &mut FileCoverage),
 ) -> (Result<(), (u64, std::io::Error)>, bool) {
-    for_each_json_value_while(reader, lines_before, cov, |v, line, cov| {
+    for_each_json_value_while(reader, lines_before, false, cov, |v, line, cov| {
         f(v, line, cov);
         true
     })
 }
 
 /// [`for_each_json_value_after`] until `f` returns false: then the rest
-/// of the input is left unread (and uncounted).
+/// of the input is left unread (and uncounted). `inside_array`: the input
+/// is a part of an array's elements (a chunk of a file after its first),
+/// which may start with the comma after the element before it. The second
+/// value returned is false also when the array ended (the input may go on
+/// after it, and a whole read ignores what follows).
 pub(crate) fn for_each_json_value_while(
     reader: impl BufRead,
     lines_before: u64,
+    inside_array: bool,
     cov: &mut FileCoverage,
     mut f: impl FnMut(serde_json::Value, u64, &mut FileCoverage) -> bool,
 ) -> (Result<(), (u64, std::io::Error)>, bool) {
@@ -256,21 +261,30 @@ pub(crate) fn for_each_json_value_while(
     let mut w = JsonWindow::after(reader, lines_before);
     let mut cut = false;
     w.skip_ws();
-    w.skip_bom();
-    w.skip_ws();
-    let array = w.peek() == Some(b'[');
-    if array {
-        w.bump();
+    let array = if inside_array {
+        true
+    } else {
+        w.skip_bom();
         w.skip_ws();
-    }
+        let array = w.peek() == Some(b'[');
+        if array {
+            w.bump();
+            w.skip_ws();
+        }
+        array
+    };
     let skip_comma = |w: &mut JsonWindow<_>| {
         if array && w.peek() == Some(b',') {
             w.bump();
             w.skip_ws();
         }
     };
+    if inside_array {
+        skip_comma(&mut w);
+    }
     while w.peek().is_some() {
         if array && w.peek() == Some(b']') {
+            cut = true;
             break;
         }
         match w.value() {

@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::io::BufRead;
 
-use super::{for_each_json_value_after, for_each_json_value_while, json_str, Assembler};
+use super::{for_each_json_value_while, json_str, Assembler};
 use crate::input::prefix::Prefix;
 use crate::input::stderr::detect_prefix;
 use crate::input::{InputFormat, LogEntry};
@@ -23,13 +23,14 @@ pub fn read_entries(
     cov: &mut FileCoverage,
     sink: impl FnMut(LogEntry, &mut FileCoverage),
 ) -> Result<(), (u64, std::io::Error)> {
-    read(format, reader, forced.map(Some), 0, cov, sink).0
+    read(format, reader, forced.map(Some), 0, false, cov, sink).0
 }
 
 /// Whether an input of `format` whose first bytes are `head` can be read
 /// in chunks ([`read_chunk`]): CloudNativePG, Azure Log Analytics and
 /// Azure Event Hub records (given the prefix a whole read detects, see
-/// [`event_hub_prefix`]), as a sequence of objects rather than one array.
+/// [`event_hub_prefix`]), objects one after another or the elements of one
+/// array ([`is_array`]).
 pub fn chunkable(format: InputFormat, head: &[u8]) -> bool {
     let first = head
         .strip_prefix("\u{feff}".as_bytes())
@@ -39,7 +40,16 @@ pub fn chunkable(format: InputFormat, head: &[u8]) -> bool {
     matches!(
         format,
         InputFormat::CloudNativePg | InputFormat::AzureLogAnalytics | InputFormat::AzureEventHub
-    ) && first == Some(&b'{')
+    ) && matches!(first, Some(b'{' | b'['))
+}
+
+/// Whether an input whose first bytes are `head` is one JSON array.
+pub fn is_array(head: &[u8]) -> bool {
+    head.strip_prefix("\u{feff}".as_bytes())
+        .unwrap_or(head)
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        == Some(&b'[')
 }
 
 /// The prefix a read of the Event Hub input `reader` detects (from its
@@ -47,7 +57,7 @@ pub fn chunkable(format: InputFormat, head: &[u8]) -> bool {
 pub fn event_hub_prefix(reader: impl BufRead) -> Option<Prefix> {
     let mut firsts: Vec<String> = Vec::new();
     let mut cov = FileCoverage::default();
-    let _ = for_each_json_value_while(reader, 0, &mut cov, |v, _, _| {
+    let _ = for_each_json_value_while(reader, 0, false, &mut cov, |v, _, _| {
         if let Some(serde_json::Value::Array(records)) = v.get("records") {
             for r in records {
                 let message = r
@@ -66,14 +76,16 @@ pub fn event_hub_prefix(reader: impl BufRead) -> Option<Prefix> {
 }
 
 /// The first record start at or after byte `from` of `buf` (see
-/// [`crate::chunk::RecordStart`]): a complete line starting with `{`. A
-/// sequential read need not be between values there (a value may span
-/// lines); [`read_chunk`] says when the chunk before it ended inside one.
+/// [`crate::chunk::RecordStart`]): a complete line starting with `{` (after
+/// spaces, as the elements of an indented array do). A sequential read need
+/// not be between values there (a value may span lines); [`read_chunk`]
+/// says when the chunk before it ended inside one.
 pub fn next_record_start(buf: &[u8], from: usize) -> Option<usize> {
     let mut pos = from;
     while pos < buf.len() {
         let end = pos + memchr::memchr(b'\n', buf.get(pos..)?)?;
-        if buf.get(pos) == Some(&b'{') {
+        let line = buf.get(pos..end).unwrap_or_default();
+        if line.iter().find(|b| !matches!(b, b' ' | b'\t')) == Some(&b'{') {
             return Some(pos);
         }
         pos = end + 1;
@@ -83,19 +95,30 @@ pub fn next_record_start(buf: &[u8], from: usize) -> Option<usize> {
 
 /// Reads the records of a chunk of a [`chunkable`] input, numbering lines
 /// after `lines_before`; `hub_prefix` is the Event Hub prefix of the whole
-/// input. Returns false when the chunk ends inside a value: the chunk
-/// after it does not start where a sequential read would, and the input
-/// must be read in order.
+/// input, `inside_array` says the chunk is a later one of an array. Returns
+/// false when the chunk ends inside a value (or the array ends in it): the
+/// chunk after it does not start where a sequential read would, and the
+/// input must be read in order.
 pub fn read_chunk(
     format: InputFormat,
     data: &[u8],
     lines_before: u64,
     hub_prefix: Option<&Prefix>,
+    inside_array: bool,
     cov: &mut FileCoverage,
     sink: impl FnMut(LogEntry, &mut FileCoverage),
 ) -> bool {
     // Reading a byte slice cannot fail.
-    read(format, data, Some(hub_prefix), lines_before, cov, sink).1
+    read(
+        format,
+        data,
+        Some(hub_prefix),
+        lines_before,
+        inside_array,
+        cov,
+        sink,
+    )
+    .1
 }
 
 /// Reads records; `decided` is the Event Hub prefix when it is known
@@ -105,6 +128,7 @@ fn read(
     reader: impl BufRead,
     decided: Option<Option<&Prefix>>,
     lines_before: u64,
+    inside_array: bool,
     cov: &mut FileCoverage,
     mut sink: impl FnMut(LogEntry, &mut FileCoverage),
 ) -> (Result<(), (u64, std::io::Error)>, bool) {
@@ -115,12 +139,29 @@ fn read(
         prefix: decided.map(|p| p.cloned()),
         ..Hub::default()
     };
-    let res = for_each_json_value_after(reader, lines_before, cov, |v, line, cov| match format {
+    let res = for_each_json_value_while(reader, lines_before, inside_array, cov, |v, line, cov| {
+        record(format, v, line, &mut hub, cov, &mut sink);
+        true
+    });
+    hub.finish(cov, &mut sink);
+    res
+}
+
+/// One top-level JSON value of a records input.
+fn record(
+    format: InputFormat,
+    v: serde_json::Value,
+    line: u64,
+    hub: &mut Hub,
+    cov: &mut FileCoverage,
+    sink: &mut impl FnMut(LogEntry, &mut FileCoverage),
+) {
+    match format {
         InputFormat::CloudNativePg => {
             let rec = v.get("record").filter(|r| r.is_object());
             match rec {
                 Some(r) if json_str(&v, "logger").is_none_or(|l| l == "postgres") => {
-                    csvlog_record(|k| json_str(r, k), line, cov, &mut sink);
+                    csvlog_record(|k| json_str(r, k), line, cov, sink);
                 }
                 _ => cov.skip("CloudNativePG line that is not a PostgreSQL log record"),
             }
@@ -131,7 +172,7 @@ fn read(
                 cov.skip("Log Analytics row without record_message_s");
                 return;
             }
-            csvlog_record(field, line, cov, &mut sink);
+            csvlog_record(field, line, cov, sink);
         }
         _ => {
             let serde_json::Value::Object(mut doc) = v else {
@@ -146,7 +187,7 @@ fn read(
                 match r {
                     serde_json::Value::Object(mut r) => match r.remove("properties") {
                         Some(p @ serde_json::Value::Object(_)) => {
-                            hub.record(line, p, cov, &mut sink);
+                            hub.record(line, p, cov, sink);
                         }
                         _ => cov.skip("Event Hub record without properties"),
                     },
@@ -154,9 +195,7 @@ fn read(
                 }
             }
         }
-    });
-    hub.finish(cov, &mut sink);
-    res
+    }
 }
 
 /// How many messages the prefix of Event Hub records is detected from.
