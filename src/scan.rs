@@ -822,6 +822,25 @@ enum Pieces {
     Heroku(Vec<heroku::Piece>),
 }
 
+impl Pieces {
+    /// Syslog pieces (none when the split gave other ones: it panicked,
+    /// and the chunk adds nothing, though the input may end with it).
+    fn syslog(self) -> Vec<syslog::Piece> {
+        match self {
+            Pieces::Syslog(p) => p,
+            Pieces::Heroku(_) => Vec::new(),
+        }
+    }
+
+    /// Heroku pieces (none otherwise, as for [`Pieces::syslog`]).
+    fn heroku(self) -> Vec<heroku::Piece> {
+        match self {
+            Pieces::Heroku(p) => p,
+            Pieces::Syslog(_) => Vec::new(),
+        }
+    }
+}
+
 /// What the pieces of a chunk completed, in the order a sequential read
 /// completes it.
 enum Completed {
@@ -913,21 +932,10 @@ impl<'p> Stitch<'p> {
             let mut cov = split.cov;
             let assembly = &mut st.assembly;
             let last = split.last;
-            let messages = crate::panics::catch(|| match (assembly, split.pieces) {
-                (Assembly::Syslog(a), Pieces::Syslog(p)) => {
-                    Completed::Syslog(a.chunk(p, last, &mut cov))
-                }
-                (Assembly::Heroku(a), Pieces::Heroku(p)) => {
-                    Completed::Heroku(a.chunk(p, last, &mut cov))
-                }
-                // A chunk whose split panicked: nothing to add, but the
-                // input may end with it.
-                (Assembly::Syslog(a), Pieces::Heroku(_)) => {
-                    Completed::Syslog(a.chunk(Vec::new(), last, &mut cov))
-                }
-                (Assembly::Heroku(a), Pieces::Syslog(_)) => {
-                    Completed::Heroku(a.chunk(Vec::new(), last, &mut cov))
-                }
+            let pieces = split.pieces;
+            let messages = crate::panics::catch(|| match assembly {
+                Assembly::Syslog(a) => Completed::Syslog(a.chunk(pieces.syslog(), last, &mut cov)),
+                Assembly::Heroku(a) => Completed::Heroku(a.chunk(pieces.heroku(), last, &mut cov)),
             })
             .unwrap_or_else(|message| {
                 let from = lines_before + split.lines_before;
@@ -1045,14 +1053,7 @@ impl Chunked<'_> {
 
     /// Its reader lists record errors (only the first few per reader).
     fn lists_record_errors(self) -> bool {
-        !matches!(
-            self,
-            Chunked::Stderr(_)
-                | Chunked::Syslog(_)
-                | Chunked::CloudWatch(_)
-                | Chunked::Records(..)
-                | Chunked::Heroku(_)
-        )
+        matches!(self, Chunked::Csvlog | Chunked::Jsonlog)
     }
 }
 
