@@ -32,24 +32,24 @@ pub fn read_entries(
 /// [`event_hub_prefix`]), objects one after another or the elements of one
 /// array ([`is_array`]).
 pub fn chunkable(format: InputFormat, head: &[u8]) -> bool {
-    let first = head
-        .strip_prefix("\u{feff}".as_bytes())
-        .unwrap_or(head)
-        .iter()
-        .find(|b| !b.is_ascii_whitespace());
     matches!(
         format,
         InputFormat::CloudNativePg | InputFormat::AzureLogAnalytics | InputFormat::AzureEventHub
-    ) && matches!(first, Some(b'{' | b'['))
+    ) && matches!(first_byte(head), Some(b'{' | b'['))
 }
 
 /// Whether an input whose first bytes are `head` is one JSON array.
 pub fn is_array(head: &[u8]) -> bool {
+    first_byte(head) == Some(b'[')
+}
+
+/// The first byte of `head` that is not a leading BOM or whitespace.
+fn first_byte(head: &[u8]) -> Option<u8> {
     head.strip_prefix("\u{feff}".as_bytes())
         .unwrap_or(head)
         .iter()
+        .copied()
         .find(|b| !b.is_ascii_whitespace())
-        == Some(&b'[')
 }
 
 /// The prefix a read of the Event Hub input `reader` detects (from its
