@@ -73,21 +73,89 @@ fn client_host(connection_from: &str) -> Option<String> {
     present(Some(host))
 }
 
-/// Parses one complete record (quotes balanced) into its fields.
-fn parse_record(text: &str, line: u64) -> Result<StructuredRecord, String> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let mut rec = csv::StringRecord::new();
-    match rdr.read_record(&mut rec) {
-        Ok(true) => {}
-        Ok(false) => return Err("empty csvlog record".into()),
-        Err(e) => return Err(format!("csvlog record cannot be read: {e}")),
+/// Splits one complete record into its fields with one CSV parser, built
+/// once (building one is far dearer than using it) and reset for each
+/// record: the fields [`csv::Reader`] with `has_headers(false)` and
+/// `flexible(true)` reads from the record alone (it is a loop over this
+/// same parser), and where it stops.
+struct Fields {
+    core: csv_core::Reader,
+    out: Vec<u8>,
+    ends: Vec<usize>,
+    /// Fields found by the last [`Fields::split`].
+    len: usize,
+}
+
+impl Fields {
+    fn new() -> Self {
+        Self {
+            core: csv_core::Reader::new(),
+            out: vec![0; 4096],
+            ends: vec![0; 32],
+            len: 0,
+        }
     }
-    if (rdr.position().byte() as usize) < text.len() {
+
+    /// Reads the first record of `text`: `Some(bytes read)` (its end, line
+    /// end included), `None` when `text` holds none.
+    fn split(&mut self, text: &str) -> Option<usize> {
+        use csv_core::ReadRecordResult as R;
+        self.core.reset();
+        let mut input = text.as_bytes();
+        let (mut read, mut outlen, mut endlen) = (0, 0, 0);
+        loop {
+            let (res, nin, nout, nend) = self.core.read_record(
+                input,
+                self.out.get_mut(outlen..).unwrap_or_default(),
+                self.ends.get_mut(endlen..).unwrap_or_default(),
+            );
+            input = input.get(nin..).unwrap_or_default();
+            read += nin;
+            outlen += nout;
+            endlen += nend;
+            match res {
+                // An empty input next is the end of the text.
+                R::InputEmpty => {}
+                R::OutputFull => self.out.resize(self.out.len() * 2, 0),
+                R::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
+                R::Record => {
+                    self.len = endlen;
+                    return Some(read);
+                }
+                R::End => return None,
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Field `i` of the last record split (`None` past its last field, or
+    /// if it is not UTF-8, which a field of a `&str` cut at ASCII commas
+    /// and quotes always is).
+    fn get(&self, i: usize) -> Option<&str> {
+        if i >= self.len {
+            return None;
+        }
+        let start = match i {
+            0 => 0,
+            _ => *self.ends.get(i - 1)?,
+        };
+        let end = *self.ends.get(i)?;
+        std::str::from_utf8(self.out.get(start..end)?).ok()
+    }
+}
+
+/// Parses one complete record (quotes balanced) into its fields.
+fn parse_record(fields: &mut Fields, text: &str, line: u64) -> Result<StructuredRecord, String> {
+    let Some(read) = fields.split(text) else {
+        return Err("empty csvlog record".into());
+    };
+    if read < text.len() {
         return Err("csvlog record has text after its last column".into());
     }
+    let rec = &*fields;
     let n = rec.len();
     if !matches!(n, 23 | 24 | 26) {
         return Err(format!(
@@ -212,6 +280,7 @@ fn read_part(
 ) -> Result<(), (u64, std::io::Error)> {
     let mut errors = RecordErrors::new(name);
     let mut notes = TimeNotes::default();
+    let mut fields = Fields::new();
     let mut buf = Vec::with_capacity(4096);
     let mut line_no = lines_before;
     let mut pending: Option<Pending> = None;
@@ -327,7 +396,7 @@ fn read_part(
                 .map(|(_, l)| l.as_str())
                 .collect::<Vec<_>>()
                 .join("\n");
-            match parse_record(&text, p.start) {
+            match parse_record(&mut fields, &text, p.start) {
                 Ok(rec) => {
                     for e in rec.into_entries(cov, &mut notes) {
                         sink(e, cov);
@@ -451,5 +520,95 @@ mod tests {
             cov.errors,
             ["x.csv:1: csvlog record has 6 columns (expected 23, 24 or 26)"]
         );
+    }
+}
+
+#[cfg(test)]
+mod fields_tests {
+    use super::Fields;
+    use crate::test_rng::Rng;
+
+    /// What `csv::Reader` (headers off, flexible) reads from `text` alone:
+    /// the first record's fields and where it stops, as [`Fields::split`]
+    /// must.
+    fn by_csv_reader(text: &str) -> Option<(Vec<String>, usize)> {
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        let mut rec = csv::StringRecord::new();
+        match rdr.read_record(&mut rec) {
+            Ok(true) => Some((
+                rec.iter().map(str::to_string).collect(),
+                rdr.position().byte() as usize,
+            )),
+            Ok(false) => None,
+            Err(e) => panic!("csv::Reader failed on {text:?}: {e}"),
+        }
+    }
+
+    fn by_fields(f: &mut Fields, text: &str) -> Option<(Vec<String>, usize)> {
+        let read = f.split(text)?;
+        let fields = (0..f.len())
+            .map(|i| f.get(i).map(str::to_string).expect("a UTF-8 field"))
+            .collect();
+        assert_eq!(f.get(f.len()), None);
+        Some((fields, read))
+    }
+
+    /// One parser, reused, splits every text as a fresh `csv::Reader` does:
+    /// quotes, doubled quotes, stray quotes, line ends of every kind inside
+    /// and outside quotes, a byte-order mark, blank lines, empty fields,
+    /// text after the record, non-ASCII text and fields longer than the
+    /// parser's first buffers.
+    #[test]
+    fn one_reused_parser_splits_records_as_a_fresh_csv_reader_does() {
+        let pieces = [
+            "a",
+            "",
+            ",",
+            ",",
+            ",",
+            "\"",
+            "\"\"",
+            "\"x,y\"",
+            "\n",
+            "\r\n",
+            "\r",
+            "é",
+            " ",
+            "2024-01-01 00:00:01.000 UTC",
+            "LOG",
+            "00000",
+            "\"a\nb\"",
+            "\u{feff}",
+            "\"\"\"\"",
+        ];
+        let mut f = Fields::new();
+        let mut rng = Rng(7);
+        let mut checked = 0;
+        for round in 0..20_000 {
+            let n = (rng.next() % 24) as usize;
+            let mut text: String = (0..n).map(|_| rng.pick(&pieces)).collect();
+            if round % 97 == 0 {
+                // Longer than the output buffer and with more fields than
+                // the ends buffer holds at first.
+                text.push_str(&"x".repeat(5000 + round % 300));
+                text.push_str(&",".repeat(40 + round % 7));
+            }
+            assert_eq!(by_fields(&mut f, &text), by_csv_reader(&text), "{text:?}");
+            checked += 1;
+        }
+        assert_eq!(checked, 20_000);
+        let real = concat!(
+            r#"2024-01-01 00:00:01.000 UTC,"alice","app",42,"127.0.0.1:5555",65a1b2c3.2a,3,"SELECT",2024-01-01 00:00:00 UTC,3/7,0,LOG,00000,"statement: SELECT a,"#,
+            "\n",
+            r#"       ""b"" FROM t",,,,,,,,,"psql","client backend",,0"#,
+        );
+        let (fields, read) = by_fields(&mut f, real).expect("a record");
+        assert_eq!(read, real.len());
+        assert_eq!(fields.len(), 26);
+        assert_eq!(fields[13], "statement: SELECT a,\n       \"b\" FROM t");
+        assert_eq!(Some((fields, read)), by_csv_reader(real));
     }
 }
