@@ -360,6 +360,19 @@ fn read_part(
                     cov.skip("blank line");
                     continue;
                 }
+                if !quotes_odd {
+                    // A record of one line: read at once, as below.
+                    deliver(
+                        &mut fields,
+                        &line,
+                        no,
+                        cov,
+                        &mut notes,
+                        &mut errors,
+                        &mut sink,
+                    );
+                    continue;
+                }
                 pending = Some(Pending {
                     start: no,
                     bytes: line.len(),
@@ -396,21 +409,20 @@ fn read_part(
                 .map(|(_, l)| l.as_str())
                 .collect::<Vec<_>>()
                 .join("\n");
-            match parse_record(&mut fields, &text, p.start) {
-                Ok(rec) => {
-                    for e in rec.into_entries(cov, &mut notes) {
-                        sink(e, cov);
-                    }
-                }
-                Err(why) => {
-                    errors.bad(cov, "csvlog", p.start, &why);
-                    // A quote left open may have swallowed the records that
-                    // follow: look at them again.
-                    if p.lines.len() > 1 {
-                        replay.extend(p.lines.into_iter().skip(1));
-                        resyncing = true;
-                    }
-                }
+            let read = deliver(
+                &mut fields,
+                &text,
+                p.start,
+                cov,
+                &mut notes,
+                &mut errors,
+                &mut sink,
+            );
+            if !read && p.lines.len() > 1 {
+                // A quote left open may have swallowed the records that
+                // follow: look at them again.
+                replay.extend(p.lines.into_iter().skip(1));
+                resyncing = true;
             }
         } else if p.bytes > MAX_RECORD_BYTES {
             let Some(p) = pending.take() else { continue };
@@ -428,6 +440,31 @@ fn read_part(
     match io_error {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// Reads the record `text` (starting at line `start`) and hands on its
+/// entries, or reports it: whether it was read.
+fn deliver(
+    fields: &mut Fields,
+    text: &str,
+    start: u64,
+    cov: &mut FileCoverage,
+    notes: &mut TimeNotes,
+    errors: &mut RecordErrors,
+    sink: &mut impl FnMut(LogEntry, &mut FileCoverage),
+) -> bool {
+    match parse_record(fields, text, start) {
+        Ok(rec) => {
+            for e in rec.into_entries(cov, notes) {
+                sink(e, cov);
+            }
+            true
+        }
+        Err(why) => {
+            errors.bad(cov, "csvlog", start, &why);
+            false
+        }
     }
 }
 
