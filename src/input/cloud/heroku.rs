@@ -31,7 +31,7 @@ fn frame_re() -> &'static Regex {
         Regex::new(concat!(
             r"^(?:\d+ <\d+>1 (?P<dts>\S+) \S+ \S+ postgres\.(?P<dpid>\d+) - ",
             r"|(?P<ts>\d{4}-\d\d-\d\dT\S+) (?:d\.[0-9a-fA-F-]+ )?app\[postgres\.(?P<pid>\d+)\]:? )",
-            r"\[(?P<color>[A-Z0-9_]+)\] \[(?P<seq>\d+)-(?P<chunk>\d+)\] ?(?P<body>.*)$"
+            r"\[(?P<color>[A-Z0-9_]+)\] \[(?P<seq>\d+)-(?P<chunk>\d+)\] ?"
         ))
         .unwrap_or_else(|e| unreachable!("static regex: {e}"))
     })
@@ -46,7 +46,14 @@ struct Frame<'a> {
     body: &'a str,
 }
 
+/// A line taken apart: the regex is the frame, the body the rest of the
+/// line (the frame followed by `(?P<body>.*)$` matches the same lines, a
+/// line holding no `\n`, without the capturing engine running over the
+/// body).
 fn frame(line: &str) -> Option<Frame<'_>> {
+    if memchr::memchr(b'\n', line.as_bytes()).is_some() {
+        return None;
+    }
     let c = frame_re().captures(line)?;
     let ts = c.name("dts").or(c.name("ts"))?.as_str();
     Some(Frame {
@@ -54,7 +61,7 @@ fn frame(line: &str) -> Option<Frame<'_>> {
         pid: c.name("dpid").or(c.name("pid"))?.as_str(),
         seq: c.name("seq")?.as_str().parse().ok()?,
         chunk: c.name("chunk")?.as_str().parse().ok()?,
-        body: c.name("body").map_or("", |m| m.as_str()),
+        body: line.get(c.get(0)?.end()..).unwrap_or_default(),
     })
 }
 
@@ -321,6 +328,48 @@ pub fn read_entries(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The frame regex with the body's `(?P<body>.*)$` after it, as it was
+    /// written before: [`frame`] takes the same lines apart the same way.
+    #[test]
+    fn frame_then_the_rest_of_the_line_reads_as_the_regex_with_the_body_group() {
+        let full = Regex::new(&format!("{}(?P<body>.*)$", frame_re().as_str())).unwrap();
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/cloud/");
+        let mut lines: Vec<String> = Vec::new();
+        for f in ["heroku.log", "heroku-new.log", "heroku-drain.log"] {
+            let text = std::fs::read_to_string(format!("{root}{f}")).unwrap();
+            for l in text.lines() {
+                lines.push(l.to_string());
+                // Mutations: no space after the chunk tag, a line break in
+                // the body, a carriage return, cut short, no colon.
+                lines.push(l.replacen("-1]  ", "-1]", 1));
+                lines.push(l.replacen(" = ", " =\n", 1));
+                lines.push(format!("{l}\r"));
+                lines.push(l.chars().take(60).collect());
+                lines.push(l.replacen("]: [", "] [", 1));
+            }
+        }
+        let mut matched = 0;
+        for l in &lines {
+            let want = full.captures(l).map(|c| {
+                let g = |n: &str| c.name(n).map(|m| m.as_str());
+                (
+                    g("dts")
+                        .or(g("ts"))
+                        .and_then(parse_timestamp)
+                        .map(|t| t.millis),
+                    g("dpid").or(g("pid")).unwrap_or_default(),
+                    g("seq").and_then(|s| s.parse::<u64>().ok()),
+                    g("chunk").and_then(|s| s.parse::<u64>().ok()),
+                    g("body").unwrap_or_default(),
+                )
+            });
+            let got = frame(l).map(|f| (f.time, f.pid, Some(f.seq), Some(f.chunk), f.body));
+            matched += usize::from(want.is_some());
+            assert_eq!(got, want, "{l:?}");
+        }
+        assert!(matched > 100, "{matched}");
+    }
 
     #[test]
     fn all_three_framings_and_chunks() {
