@@ -1,24 +1,31 @@
 #!/usr/bin/env bash
-# Throughput of the cloud-shape readers on one large file each: writes SIZE
-# of generated stderr log (examples/genlog.rs, default 48MiB) to a RAM-backed
-# directory, converts it (python3, below) into an AWS RDS CloudWatch export,
-# Heroku logplex lines, CloudNativePG JSON lines, Azure Event Hub documents
-# (one a line, Flexible Server messages) and Cloud SQL entries (one a line, a
-# few swapped out of time order), then times pgcontract on each with one
-# thread and with two (a file of every shape but Cloud SQL is read in chunks
-# in parallel), with peak RSS, and checks that both reports are identical.
+# Throughput of the readers of every log shape but stderr (scripts/bench.sh
+# times stderr) on one large file each: writes SIZE of generated stderr log
+# (examples/genlog.rs, default 48MiB) to a RAM-backed directory, writes the
+# same log as PostgreSQL sends it through syslog (genlog --format syslog),
+# converts it (python3, below) into csvlog and jsonlog files as PostgreSQL
+# 15 writes them (a DETAIL, HINT, CONTEXT or STATEMENT line in the columns
+# of the record it follows), an AWS RDS CloudWatch export, Heroku logplex
+# lines, CloudNativePG JSON lines, Azure Event Hub documents (one a line,
+# Flexible Server messages) and Cloud SQL entries (one a line, a few
+# swapped out of time order), then times pgcontract on each with one thread
+# and with two (a file of every shape but Cloud SQL is read in chunks in
+# parallel), with peak RSS, and checks that both reports are identical.
 # Not a test: speed is never asserted.
-# Usage: scripts/bench-cloud.sh [SIZE]   e.g. scripts/bench-cloud.sh 48MiB
+# Usage: scripts/bench-shapes.sh [SIZE]   e.g. scripts/bench-shapes.sh 48MiB
+# PGCONTRACT=path/to/binary times another build (for example an older one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size="${1:-48MiB}"
+bin="${PGCONTRACT:-./target/release/pgcontract}"
 base="${BENCH_DIR:-/dev/shm}"
-work="$(mktemp -d "$base/pgcontract-bench-cloud.XXXXXX")"
+work="$(mktemp -d "$base/pgcontract-bench-shapes.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 cargo build --release --locked -q --bin pgcontract --example genlog
 ./target/release/examples/genlog --size "$size" --seed 1 --out "$work/stderr.log"
+./target/release/examples/genlog --size "$size" --seed 1 --format syslog --out "$work/syslog.log"
 python3 - "$work" <<'PY'
-import json, random, re, sys
+import csv, json, random, re, sys
 work = sys.argv[1]
 # genlog's prefix: '%m [%p] %q%u@%d/%a '
 line_re = re.compile(r'^(\S+) (\S+) UTC \[(\d+)\] (?:(\S*?)@(\S*?)/(.*?) )?(LOG|ERROR|FATAL|DETAIL|STATEMENT|HINT|CONTEXT|WARNING):  (.*)$')
@@ -36,6 +43,39 @@ for line in open(f"{work}/stderr.log", encoding="utf-8"):
                         app=app, sev=sev, msg=msg, more=[]))
 out = {k: open(f"{work}/{k}", "w") for k in
        ["cloudwatch.log", "heroku.log", "cnpg.ndjson", "eventhub.ndjson", "cloudsql.ndjson"]}
+# csvlog and jsonlog: a DETAIL, HINT, CONTEXT or STATEMENT line of the same
+# process goes into the columns of the record before it.
+structured = []
+for r in records:
+    if r["sev"] in ("DETAIL", "HINT", "CONTEXT", "STATEMENT") and structured \
+            and structured[-1]["pid"] == r["pid"] and r["sev"] not in structured[-1]["extra"]:
+        structured[-1]["extra"][r["sev"]] = "\n".join([r["msg"]] + r["more"])
+    else:
+        structured.append(dict(r, extra={}))
+known = lambda v: v if v and v != "[unknown]" else None
+with open(f"{work}/jsonlog.json", "w") as jl, open(f"{work}/csvlog.csv", "w", newline="") as cf:
+    cw = csv.writer(cf, lineterminator="\n")
+    for n, r in enumerate(structured):
+        ts = f"{r['date']} {r['time']} UTC"
+        msg = "\n".join([r["msg"]] + r["more"])
+        x = r["extra"]
+        user, db, app = known(r["user"]), known(r["db"]), known(r["app"])
+        o = {"timestamp": ts}
+        if user: o["user"] = user
+        if db: o["dbname"] = db
+        o.update({"pid": int(r["pid"]), "remote_host": "10.0.0.1", "remote_port": 5000,
+                  "session_id": f"6b0.{r['pid']}", "line_num": n + 1, "ps": "idle",
+                  "session_start": f"{r['date']} 00:00:00 UTC", "vxid": "3/1", "txid": 0,
+                  "error_severity": r["sev"], "state_code": "00000", "message": msg})
+        for sev, key in (("DETAIL", "detail"), ("HINT", "hint"), ("CONTEXT", "context"), ("STATEMENT", "statement")):
+            if sev in x: o[key] = x[sev]
+        if app: o["application_name"] = app
+        o.update({"backend_type": "client backend", "query_id": 0})
+        jl.write(json.dumps(o, separators=(",", ":")) + "\n")
+        cw.writerow([ts, user or "", db or "", r["pid"], "10.0.0.1:5000", f"6b0.{r['pid']}", n + 1, "SELECT",
+                     f"{r['date']} 00:00:00 UTC", "3/1", "0", r["sev"], "00000", msg, x.get("DETAIL", ""),
+                     x.get("HINT", ""), "", "", x.get("CONTEXT", ""), x.get("STATEMENT", ""), "", "",
+                     app or "", "client backend", "", "0"])
 seqs = {}
 sql = []
 for i, r in enumerate(records):
@@ -81,13 +121,13 @@ for f in out.values():
 PY
 now() { date +%s.%N; }
 echo "generated from genlog --size $size --seed 1 on $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-for f in cloudwatch.log heroku.log cnpg.ndjson eventhub.ndjson cloudsql.ndjson; do
+for f in syslog.log csvlog.csv jsonlog.json cloudwatch.log heroku.log cnpg.ndjson eventhub.ndjson cloudsql.ndjson; do
     file="$work/$f"
     cat "$file" > /dev/null
     bytes=$(stat -c %s "$file")
     line="$(printf "%-16s %7.1f MB" "$f" "$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }')")"
     for t in 1 2; do
-        scan=(./target/release/pgcontract scan -q --threads "$t"
+        scan=("$bin" scan -q --threads "$t"
               -c public.users.legacy_email -c public.orders.old_status
               --schema fixtures/app/schema.sql --format json --output "$work/out-$t.json" "$file")
         /usr/bin/time -f %M -o "$work/rss" "${scan[@]}" > /dev/null 2>&1 || true
