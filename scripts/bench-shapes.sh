@@ -98,14 +98,23 @@ for i, r in enumerate(records):
     for k, m in enumerate(r["more"]):
         out["heroku.log"].write(f"{hstamp} app[postgres.{r['pid']}]: [GREEN] [{seq}-{k + 2}] \t{m}\n")
     message = "\n".join([r["msg"]] + r["more"])
+    # Every field CloudNativePG writes (fixtures/cloud/cnpg.ndjson).
     rec = {"log_time": ts, "user_name": r["user"] or "", "database_name": r["db"] or "",
            "process_id": r["pid"], "connection_from": "10.0.0.1:5000", "session_id": f"6b0.{r['pid']}",
-           "error_severity": r["sev"], "message": message, "application_name": r["app"] or ""}
+           "session_line_num": str(seq), "command_tag": "SELECT", "session_start_time": f"{r['date']} 00:00:00 UTC",
+           "virtual_transaction_id": "3/1", "transaction_id": "0", "error_severity": r["sev"],
+           "sql_state_code": "00000", "message": message, "detail": "", "hint": "", "internal_query": "",
+           "internal_query_pos": "", "context": "", "query": "", "query_pos": "", "location": "",
+           "application_name": r["app"] or "", "backend_type": "client backend", "query_id": "0"}
     out["cnpg.ndjson"].write(json.dumps({"level": "info", "ts": stamp, "logger": "postgres", "msg": "record",
                                          "logging_pod": "db-1", "record": rec}, separators=(",", ":")) + "\n")
     full = "\n".join([r["line"]] + ["\t" + m for m in r["more"]])
-    out["eventhub.ndjson"].write(json.dumps({"records": [{"time": stamp, "category": "PostgreSQLLogs",
-        "properties": {"timestamp": ts, "processId": int(r["pid"]), "errorLevel": r["sev"], "message": full}}]}) + "\n")
+    # The keys of fixtures/cloud/azure-eventhub.ndjson.
+    out["eventhub.ndjson"].write(json.dumps({"records": [{"time": stamp,
+        "resourceId": "/SUBSCRIPTIONS/0000/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.DBFORPOSTGRESQL/FLEXIBLESERVERS/APP-DB",
+        "category": "PostgreSQLLogs", "operationName": "LogEvent",
+        "properties": {"timestamp": ts, "processId": int(r["pid"]), "errorLevel": r["sev"], "sqlerrcode": "00000",
+                       "message": full}}]}) + "\n")
     who = f"db={r['db'] or ''},user={r['user'] or ''}"
     sql.append((stamp, f"[{r['pid']}]: [{seq}-1] {who} {r['sev']}:  {r['msg']}"))
     sql.extend((stamp, "\t" + m) for m in r["more"])
@@ -113,9 +122,13 @@ rnd = random.Random(1)
 for i in range(0, len(sql) - 1, 7):
     if rnd.random() < 0.3 and not sql[i][1].startswith("\t") and not sql[i + 1][1].startswith("\t"):
         sql[i], sql[i + 1] = sql[i + 1], sql[i]
-for stamp, text in sql:
-    out["cloudsql.ndjson"].write(json.dumps({"logName": "projects/p/logs/cloudsql.googleapis.com%2Fpostgres.log",
-        "resource": {"type": "cloudsql_database"}, "textPayload": text, "timestamp": stamp}) + "\n")
+for n, (stamp, text) in enumerate(sql):
+    # The keys of fixtures/cloud/cloudsql.ndjson.
+    out["cloudsql.ndjson"].write(json.dumps({"insertId": f"s={n:06d};b=0;i=0",
+        "logName": "projects/my-project/logs/cloudsql.googleapis.com%2Fpostgres.log", "receiveTimestamp": stamp,
+        "resource": {"type": "cloudsql_database", "labels": {"database_id": "my-project:app-db",
+                     "project_id": "my-project", "region": "europe-west1"}},
+        "severity": "INFO", "textPayload": text, "timestamp": stamp}, separators=(",", ":")) + "\n")
 for f in out.values():
     f.close()
 PY

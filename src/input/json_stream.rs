@@ -39,10 +39,10 @@ pub struct Totals {
     pub error: Option<io::Error>,
 }
 
-/// One value read by [`JsonWindow::value`].
-pub enum Next {
+/// One value read by [`JsonWindow::value`] (or [`JsonWindow::value_as`]).
+pub enum Next<T = serde_json::Value> {
     /// A value, and the line it starts on.
-    Value(serde_json::Value, u64),
+    Value(T, u64),
     /// A malformed value starting on this line.
     Malformed(serde_json::Error, u64),
     /// Nothing more.
@@ -171,10 +171,14 @@ impl<R: BufRead> JsonWindow<R> {
     /// Parses the value at the cursor and moves past it (past nothing when
     /// it is malformed).
     pub fn value(&mut self) -> Next {
+        self.value_as()
+    }
+
+    /// [`JsonWindow::value`] read as a `T` (for example a [`Pruned`] value).
+    pub fn value_as<T: serde::de::DeserializeOwned>(&mut self) -> Next<T> {
         loop {
             let start = self.pos;
-            let mut it =
-                serde_json::Deserializer::from_slice(self.rest()).into_iter::<serde_json::Value>();
+            let mut it = serde_json::Deserializer::from_slice(self.rest()).into_iter::<T>();
             let got = it.next();
             let end = start + it.byte_offset();
             match got {
@@ -221,6 +225,159 @@ impl<R: BufRead> JsonWindow<R> {
             newlines: self.newlines,
             error: self.error,
         }
+    }
+}
+
+/// The object keys a [`Pruned`] value keeps.
+pub trait Keys {
+    /// Keys kept, at every depth.
+    const KEYS: &'static [&'static str];
+    /// Keep every key (the whole value, as `serde_json::Value` reads it).
+    const ALL: bool = false;
+}
+
+/// [`Keys`] that keep every key.
+pub struct AllKeys;
+
+impl Keys for AllKeys {
+    const KEYS: &'static [&'static str] = &[];
+    const ALL: bool = true;
+}
+
+/// A JSON value read as `serde_json::Value` reads it, but for the members
+/// of every object whose key is not in `K::KEYS`: those are checked and
+/// dropped, never built. Every lookup of a kept key gives what it gives in
+/// the whole value; the same inputs are rejected with the same errors.
+pub struct Pruned<K>(pub serde_json::Value, pub std::marker::PhantomData<K>);
+
+impl<'de, K: Keys> serde::Deserialize<'de> for Pruned<K> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{MapAccess, SeqAccess, Visitor};
+        use serde_json::Value;
+        struct V<K>(std::marker::PhantomData<K>);
+        impl<'de, K: Keys> Visitor<'de> for V<K> {
+            type Value = Pruned<K>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(pruned(Value::Bool(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(pruned(Value::Number(v.into())))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(pruned(Value::Number(v.into())))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(pruned(
+                    serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number),
+                ))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(pruned(Value::String(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(pruned(Value::String(v)))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(pruned(Value::Null))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(Pruned(v, _)) = a.next_element::<Pruned<K>>()? {
+                    out.push(v);
+                }
+                Ok(pruned(Value::Array(out)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+                let mut out = serde_json::Map::new();
+                while let Some(key) = a.next_key::<KeyText<'de>>()? {
+                    if K::ALL || K::KEYS.contains(&&*key.0) {
+                        let Pruned(v, _) = a.next_value::<Pruned<K>>()?;
+                        out.insert(key.0.into_owned(), v);
+                    } else {
+                        a.next_value::<Skip>()?;
+                    }
+                }
+                Ok(pruned(Value::Object(out)))
+            }
+        }
+        fn pruned<K>(v: serde_json::Value) -> Pruned<K> {
+            Pruned(v, std::marker::PhantomData)
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// An object key, borrowed when it has no escapes.
+pub struct KeyText<'a>(pub std::borrow::Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for KeyText<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use std::borrow::Cow;
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = KeyText<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(KeyText(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(KeyText(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(KeyText(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A value checked and dropped. Unlike `serde::de::IgnoredAny` it is read
+/// as `serde_json::Value` is (`deserialize_any`), so the same nesting limit
+/// applies and the same inputs are rejected.
+pub struct Skip;
+
+impl<'de> serde::Deserialize<'de> for Skip {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{MapAccess, SeqAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Skip;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_unit<E>(self) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Skip, A::Error> {
+                while a.next_element::<Skip>()?.is_some() {}
+                Ok(Skip)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Skip, A::Error> {
+                while a.next_entry::<Skip, Skip>()?.is_some() {}
+                Ok(Skip)
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 

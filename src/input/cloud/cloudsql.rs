@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 use regex::Regex;
 
 use super::{for_each_json_value, json_str, Assembler};
+use crate::input::json_stream::Keys;
 use crate::input::prefix::Prefix;
 use crate::input::stderr::detect_prefix;
 use crate::input::LogEntry;
@@ -30,6 +31,14 @@ fn alloydb_re() -> &'static Regex {
         Regex::new(r"^\[[A-Za-z0-9_.\-]+:\d+\]  ")
             .unwrap_or_else(|e| unreachable!("static regex: {e}"))
     })
+}
+
+/// The keys of a Cloud Logging entry that are read (the rest of an entry,
+/// its `resource`, `labels`, ids and other times, is skipped unbuilt).
+struct EntryKeys;
+
+impl Keys for EntryKeys {
+    const KEYS: &'static [&'static str] = &["logName", "textPayload", "timestamp"];
 }
 
 /// Payload texts held in memory at most (about), by default, before they
@@ -351,10 +360,21 @@ pub fn read_entries_within(
     forced: Option<&Prefix>,
     budget: usize,
     cov: &mut FileCoverage,
+    sink: impl FnMut(LogEntry, &mut FileCoverage),
+) -> Result<(), (u64, std::io::Error)> {
+    read_keeping::<EntryKeys>(reader, forced, budget, cov, sink)
+}
+
+/// [`read_entries_within`], keeping the keys `K` of each entry.
+fn read_keeping<K: Keys>(
+    reader: impl BufRead,
+    forced: Option<&Prefix>,
+    budget: usize,
+    cov: &mut FileCoverage,
     mut sink: impl FnMut(LogEntry, &mut FileCoverage),
 ) -> Result<(), (u64, std::io::Error)> {
     let mut sorter = Sorter::new(budget);
-    let res = for_each_json_value(reader, cov, |v, line, cov| {
+    let res = for_each_json_value::<K>(reader, cov, |v, line, cov| {
         let is_postgres = json_str(&v, "logName").is_some_and(|n| n.contains("postgres.log"));
         let Some(text) = v.get("textPayload").and_then(|t| t.as_str()) else {
             cov.skip("Cloud Logging entry without textPayload");
@@ -498,6 +518,49 @@ impl Reading<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reading only the keys of [`EntryKeys`] reads every entry as reading
+    /// whole entries does: the fixtures (both framings), and copies whose
+    /// entries carry the read keys inside skipped values, twice, with
+    /// other types, or not at all.
+    #[test]
+    fn entries_read_with_only_the_keys_read_as_whole_entries() {
+        use crate::input::json_stream::AllKeys;
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/cloud/");
+        let ndjson = std::fs::read_to_string(format!("{root}cloudsql.ndjson")).unwrap();
+        let array = std::fs::read_to_string(format!("{root}cloudsql.json")).unwrap();
+        let odd = ndjson
+            .lines()
+            .enumerate()
+            .map(|(i, l)| match i % 5 {
+                0 => l.replacen("{", r#"{"labels":{"textPayload":"x","timestamp":1},"#, 1),
+                1 => l.replacen(r#""textPayload":"#, r#""textPayload":7,"textPayload":"#, 1),
+                2 => l.replacen(r#""timestamp":"#, r#""timestamp":null,"x":"#, 1),
+                3 => l.replacen(r#""logName":"#, r#""logName":["a"],"y":"#, 1),
+                _ => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let mut entries = 0;
+        for text in [&ndjson, &array, &odd] {
+            let read_as = |whole: bool| {
+                let mut cov = FileCoverage::default();
+                let mut out = Vec::new();
+                let sink = |e, _: &mut FileCoverage| out.push(e);
+                let res = if whole {
+                    read_keeping::<AllKeys>(text.as_bytes(), None, SORT_BUDGET, &mut cov, sink)
+                } else {
+                    read_entries(text.as_bytes(), None, &mut cov, sink)
+                };
+                assert!(res.is_ok());
+                (out, cov)
+            };
+            let (pruned, whole) = (read_as(false), read_as(true));
+            assert_eq!(pruned, whole);
+            entries += pruned.0.len();
+        }
+        assert!(entries > 300, "{entries}");
+    }
 
     /// The order of the payloads as the reader of old put them: the input
     /// reversed when its first time is later than its last, then stably

@@ -12,6 +12,7 @@ pub mod records;
 
 use std::io::BufRead;
 
+use super::json_stream::{Keys, Pruned};
 use super::prefix::Prefix;
 use super::{InputFormat, LogEntry};
 use crate::inventory::FileCoverage;
@@ -219,38 +220,30 @@ pub(crate) fn for_each_line_after(
 /// Reads a JSON input and calls `f` for each top-level value (the elements
 /// of an array, or a sequence of values such as one object a line), with the
 /// line it starts on. The input is streamed: only the value being read is
-/// held. A malformed value is counted and named; the reader goes on at the
-/// next line.
-pub(crate) fn for_each_json_value(
+/// held, and of it only the members under the keys `K` keeps (see
+/// [`Pruned`]). A malformed value is counted and named; the reader goes on
+/// at the next line.
+pub(crate) fn for_each_json_value<K: Keys>(
     reader: impl BufRead,
-    cov: &mut FileCoverage,
-    f: impl FnMut(serde_json::Value, u64, &mut FileCoverage),
-) -> Result<(), (u64, std::io::Error)> {
-    for_each_json_value_after(reader, 0, cov, f).0
-}
-
-/// [`for_each_json_value`], numbering lines after `lines_before`; also
-/// says whether the input ended between values (false: the last value
-/// was cut off by the end of the input).
-pub(crate) fn for_each_json_value_after(
-    reader: impl BufRead,
-    lines_before: u64,
     cov: &mut FileCoverage,
     mut f: impl FnMut(serde_json::Value, u64, &mut FileCoverage),
-) -> (Result<(), (u64, std::io::Error)>, bool) {
-    for_each_json_value_while(reader, lines_before, false, cov, |v, line, cov| {
+) -> Result<(), (u64, std::io::Error)> {
+    for_each_json_value_while::<K>(reader, 0, false, cov, |v, line, cov| {
         f(v, line, cov);
         true
     })
+    .0
 }
 
-/// [`for_each_json_value_after`] until `f` returns false: then the rest
-/// of the input is left unread (and uncounted). `inside_array`: the input
-/// is a part of an array's elements (a chunk of a file after its first),
-/// which may start with the comma after the element before it. The second
-/// value returned is false also when the array ended (the input may go on
-/// after it, and a whole read ignores what follows).
-pub(crate) fn for_each_json_value_while(
+/// [`for_each_json_value`] until `f` returns false, numbering lines after
+/// `lines_before`: then the rest of the input is left unread (and
+/// uncounted). `inside_array`: the input is a part of an array's elements
+/// (a chunk of a file after its first), which may start with the comma
+/// after the element before it. The second value returned says whether
+/// the input ended between values: false when the last value was cut off
+/// by the end of the input, and also when the array ended (the input may
+/// go on after it, and a whole read ignores what follows).
+pub(crate) fn for_each_json_value_while<K: Keys>(
     reader: impl BufRead,
     lines_before: u64,
     inside_array: bool,
@@ -287,8 +280,8 @@ pub(crate) fn for_each_json_value_while(
             cut = true;
             break;
         }
-        match w.value() {
-            Next::Value(v, line) => {
+        match w.value_as::<Pruned<K>>() {
+            Next::Value(Pruned(v, _), line) => {
                 w.skip_ws();
                 if !f(v, line, cov) {
                     return (Ok(()), true);

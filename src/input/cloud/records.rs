@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use std::io::BufRead;
 
 use super::{for_each_json_value_while, json_str, Assembler};
+use crate::input::json_stream::Keys;
 use crate::input::prefix::Prefix;
 use crate::input::stderr::detect_prefix;
 use crate::input::{InputFormat, LogEntry};
@@ -57,7 +58,7 @@ fn first_byte(head: &[u8]) -> Option<u8> {
 pub fn event_hub_prefix(reader: impl BufRead) -> Option<Prefix> {
     let mut firsts: Vec<String> = Vec::new();
     let mut cov = FileCoverage::default();
-    let _ = for_each_json_value_while(reader, 0, false, &mut cov, |v, _, _| {
+    let _ = for_each_json_value_while::<HubKeys>(reader, 0, false, &mut cov, |v, _, _| {
         if let Some(serde_json::Value::Array(records)) = v.get("records") {
             for r in records {
                 let message = r
@@ -130,6 +131,82 @@ fn read(
     lines_before: u64,
     inside_array: bool,
     cov: &mut FileCoverage,
+    sink: impl FnMut(LogEntry, &mut FileCoverage),
+) -> (Result<(), (u64, std::io::Error)>, bool) {
+    let args = (decided, lines_before, inside_array);
+    match format {
+        InputFormat::CloudNativePg => read_keeping::<CnpgKeys>(format, reader, args, cov, sink),
+        InputFormat::AzureLogAnalytics => {
+            read_keeping::<LogAnalyticsKeys>(format, reader, args, cov, sink)
+        }
+        _ => read_keeping::<HubKeys>(format, reader, args, cov, sink),
+    }
+}
+
+/// The keys of a CloudNativePG line that are read: `logger`, `record` and
+/// the fields of the record [`csvlog_record`] reads.
+struct CnpgKeys;
+
+impl Keys for CnpgKeys {
+    const KEYS: &'static [&'static str] = &[
+        "logger",
+        "record",
+        "error_severity",
+        "log_time",
+        "session_id",
+        "process_id",
+        "user_name",
+        "database_name",
+        "application_name",
+        "connection_from",
+        "message",
+        "detail",
+        "query",
+    ];
+}
+
+/// The columns of a Log Analytics row that are read: `record_{k}_s` for
+/// each field `k` [`csvlog_record`] reads.
+struct LogAnalyticsKeys;
+
+impl Keys for LogAnalyticsKeys {
+    const KEYS: &'static [&'static str] = &[
+        "record_error_severity_s",
+        "record_log_time_s",
+        "record_session_id_s",
+        "record_process_id_s",
+        "record_user_name_s",
+        "record_database_name_s",
+        "record_application_name_s",
+        "record_connection_from_s",
+        "record_message_s",
+        "record_detail_s",
+        "record_query_s",
+    ];
+}
+
+/// The keys of an Event Hub document that are read: `records`, their
+/// `properties` and the properties [`event_hub_record`] reads.
+struct HubKeys;
+
+impl Keys for HubKeys {
+    const KEYS: &'static [&'static str] = &[
+        "records",
+        "properties",
+        "message",
+        "timestamp",
+        "processId",
+        "errorLevel",
+        "detail",
+    ];
+}
+
+/// [`read`], keeping the keys `K` of each value.
+fn read_keeping<K: Keys>(
+    format: InputFormat,
+    reader: impl BufRead,
+    (decided, lines_before, inside_array): (Option<Option<&Prefix>>, u64, bool),
+    cov: &mut FileCoverage,
     mut sink: impl FnMut(LogEntry, &mut FileCoverage),
 ) -> (Result<(), (u64, std::io::Error)>, bool) {
     // Flexible Server messages carry the server's prefix: it is detected
@@ -139,10 +216,11 @@ fn read(
         prefix: decided.map(|p| p.cloned()),
         ..Hub::default()
     };
-    let res = for_each_json_value_while(reader, lines_before, inside_array, cov, |v, line, cov| {
-        record(format, v, line, &mut hub, cov, &mut sink);
-        true
-    });
+    let res =
+        for_each_json_value_while::<K>(reader, lines_before, inside_array, cov, |v, line, cov| {
+            record(format, v, line, &mut hub, cov, &mut sink);
+            true
+        });
     hub.finish(cov, &mut sink);
     res
 }
@@ -396,6 +474,66 @@ mod tests {
         let mut out = Vec::new();
         read_entries(format, text.as_bytes(), None, &mut cov, |e, _| out.push(e)).unwrap();
         (out, cov)
+    }
+
+    /// Reading only the keys each format reads reads every record as
+    /// reading whole values does: the CloudNativePG, Log Analytics and
+    /// Event Hub fixtures, and copies whose values carry the read keys
+    /// inside skipped values, twice, or with other types.
+    #[test]
+    fn records_read_with_only_the_keys_read_as_whole_values() {
+        use crate::input::json_stream::AllKeys;
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/cloud/");
+        let mut checked = 0;
+        for (format, file, key) in [
+            (InputFormat::CloudNativePg, "cnpg.ndjson", r#""message":"#),
+            (
+                InputFormat::AzureLogAnalytics,
+                "azure-log-analytics.json",
+                r#""record_message_s":"#,
+            ),
+            (
+                InputFormat::AzureEventHub,
+                "azure-eventhub.ndjson",
+                r#""message":"#,
+            ),
+        ] {
+            let text = std::fs::read_to_string(format!("{root}{file}")).unwrap();
+            let odd = text
+                .lines()
+                .enumerate()
+                .map(|(i, l)| match i % 4 {
+                    0 => l.replacen(
+                        key,
+                        &format!(r#""extra":{{{key}"x","records":[]}},{key}"#),
+                        1,
+                    ),
+                    1 => l.replacen(key, &format!("{key}7,{key}"), 1),
+                    2 => l.replacen(key, &format!(r#"{key}null,"z":"#), 1),
+                    _ => l.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            for text in [&text, &odd] {
+                let read_as = |whole: bool| {
+                    let mut cov = FileCoverage::default();
+                    let mut out = Vec::new();
+                    let sink = |e, _: &mut FileCoverage| out.push(e);
+                    let args = (None, 0, false);
+                    let res = if whole {
+                        read_keeping::<AllKeys>(format, text.as_bytes(), args, &mut cov, sink)
+                    } else {
+                        super::read(format, text.as_bytes(), None, 0, false, &mut cov, sink)
+                    };
+                    assert!(res.0.is_ok());
+                    (out, cov)
+                };
+                let (pruned, whole) = (read_as(false), read_as(true));
+                assert_eq!(pruned, whole, "{file}");
+                checked += pruned.0.len();
+            }
+        }
+        assert!(checked > 500, "{checked}");
     }
 
     #[test]
