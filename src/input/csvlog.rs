@@ -101,6 +101,14 @@ impl Fields {
     fn split(&mut self, text: &str) -> Option<usize> {
         use csv_core::ReadRecordResult as R;
         self.core.reset();
+        // A buffer grown for one huge record is not kept for the rest of
+        // the input.
+        if self.out.len() > 1 << 20 {
+            self.out = vec![0; 4096];
+        }
+        if self.ends.len() > 4096 {
+            self.ends = vec![0; 32];
+        }
         let mut input = text.as_bytes();
         let (mut read, mut outlen, mut endlen) = (0, 0, 0);
         loop {
@@ -632,6 +640,11 @@ mod fields_tests {
                 // the ends buffer holds at first.
                 text.push_str(&"x".repeat(5000 + round % 300));
                 text.push_str(&",".repeat(40 + round % 7));
+            }
+            if round % 4999 == 0 {
+                // Past the size at which the parser gives its buffers back.
+                text.push_str(&"y".repeat(1_200_000));
+                text.push_str(&",".repeat(5000));
             }
             assert_eq!(by_fields(&mut f, &text), by_csv_reader(&text), "{text:?}");
             checked += 1;

@@ -1021,6 +1021,11 @@ Nov 21 23:44:38 vm CRON[1]: (root) CMD (true)
             "vm  ",
             "vm\t",
             "vm\u{a0}",
+            "vm\u{b}",
+            "vm\u{c}",
+            "vm\u{3000}",
+            "vm\u{85}",
+            "a[1]: ",
         ];
         let ident = [
             "postgres",
@@ -1032,7 +1037,17 @@ Nov 21 23:44:38 vm CRON[1]: (root) CMD (true)
             "p g",
             "postgres\u{2009}",
         ];
-        let pid = ["[20001]", "[1]", "[]", "[12a]", "[1٣]", "[20001", "20001]"];
+        let pid = [
+            "[20001]",
+            "[1]",
+            "[]",
+            "[12a]",
+            "[1٣]",
+            "[20001",
+            "20001]",
+            "[1]\u{b}",
+            "[1]\u{a0}",
+        ];
         let after = [
             ": ",
             ":",
@@ -1075,7 +1090,10 @@ Nov 21 23:44:38 vm CRON[1]: (root) CMD (true)
                 match rng.next() % 3 {
                     0 => l.replace_range(
                         at..at + c.len_utf8(),
-                        rng.pick(&[" ", "[", "]", ":", "1", "-", "\t", "٣"]),
+                        rng.pick(&[
+                            " ", "[", "]", ":", "1", "-", "\t", "٣", "\u{b}", "\u{c}", "\u{a0}",
+                            "\u{3000}",
+                        ]),
                     ),
                     1 => l.replace_range(at..at + c.len_utf8(), ""),
                     _ => l.insert(at, c),

@@ -485,17 +485,31 @@ mod tests {
         use crate::input::json_stream::AllKeys;
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/cloud/");
         let mut checked = 0;
-        for (format, file, key) in [
-            (InputFormat::CloudNativePg, "cnpg.ndjson", r#""message":"#),
+        // Per format, the key mutated, and changes that send records down
+        // the paths that read the fallback keys (`process_id` without a
+        // session id, a `logger` other than postgres, `errorLevel` for a
+        // message without the server's prefix).
+        for (format, file, key, fallbacks) in [
+            (
+                InputFormat::CloudNativePg,
+                "cnpg.ndjson",
+                r#""message":"#,
+                &[
+                    (r#""session_id":"#, r#""session_idx":"#),
+                    (r#""logger":"postgres""#, r#""logger":"pooler""#),
+                ][..],
+            ),
             (
                 InputFormat::AzureLogAnalytics,
                 "azure-log-analytics.json",
                 r#""record_message_s":"#,
+                &[(r#""record_session_id_s":"#, r#""record_session_idx_s":"#)][..],
             ),
             (
                 InputFormat::AzureEventHub,
                 "azure-eventhub.ndjson",
                 r#""message":"#,
+                &[(r#""message":""#, r#""message":"x"#)][..],
             ),
         ] {
             let text = std::fs::read_to_string(format!("{root}{file}")).unwrap();
@@ -510,7 +524,11 @@ mod tests {
                     ),
                     1 => l.replacen(key, &format!("{key}7,{key}"), 1),
                     2 => l.replacen(key, &format!(r#"{key}null,"z":"#), 1),
-                    _ => l.to_string(),
+                    // One fallback a line, in turn.
+                    _ => match fallbacks.get((i / 4) % fallbacks.len()) {
+                        Some((from, to)) => l.replace(from, to),
+                        None => l.to_string(),
+                    },
                 })
                 .collect::<Vec<_>>()
                 .join("\n");
