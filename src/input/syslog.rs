@@ -488,6 +488,32 @@ pub fn next_record_start(buf: &[u8], from: usize) -> Option<usize> {
     memchr::memchr(b'\n', buf.get(from..)?).map(|_| from)
 }
 
+/// Whether a chunk `next` carries on the line of the chunk before it, of
+/// `last_len` bytes, as PostgreSQL's `write_syslog` cuts a line: at most
+/// `PG_SYSLOG_LIMIT` bytes (fewer by up to 3 to end on a character), then,
+/// when the byte after is not white space, back to the last white space
+/// (the next chunk then starts with it, and holds the rest of the word cut
+/// off). A chunk after a line end starts after the `\n`. So a chunk carries
+/// on its line when the one before filled the limit, or when it starts
+/// with white space and the word after it would have taken the chunk
+/// before to the limit. A new line that starts with white space after a
+/// line that long is read as carried on too: the statement then differs
+/// from PostgreSQL's only in a line break read as a space or tab.
+fn cut_before(last_len: usize, next: &str) -> bool {
+    if last_len + 3 >= PG_SYSLOG_LIMIT {
+        return !next.starts_with('\t');
+    }
+    let space = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r');
+    let b = next.as_bytes();
+    match b.split_first() {
+        Some((first, rest)) if space(first) => {
+            let word = rest.iter().take_while(|c| !space(c)).count();
+            last_len + 1 + word + 3 >= PG_SYSLOG_LIMIT
+        }
+        _ => false,
+    }
+}
+
 /// One message being put back together from its chunks.
 #[derive(Debug)]
 pub struct Message {
@@ -571,10 +597,8 @@ impl<'p> Assembler<'p> {
         }
         // A chunk either starts a new line of the message (continuation
         // lines start with a tab; DETAIL/STATEMENT lines with the prefix) or
-        // carries on a line cut at PG_SYSLOG_LIMIT bytes.
-        let cut = m.last_len + 3 >= PG_SYSLOG_LIMIT
-            && !p.msg.starts_with('\t')
-            && self.prefix.split(&p.msg).is_none();
+        // carries on a line cut near PG_SYSLOG_LIMIT bytes.
+        let cut = cut_before(m.last_len, &p.msg) && self.prefix.split(&p.msg).is_none();
         if m.text.len() + p.msg.len() < MAX_MESSAGE_BYTES {
             if !cut {
                 m.text.push('\n');
@@ -906,30 +930,38 @@ Nov 21 23:44:38 vm CRON[1]: (root) CMD (true)
         );
     }
 
+    /// The lines of syslog fixture files.
+    fn fixture_lines(files: &[&str]) -> Vec<String> {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/app/logs/");
+        files
+            .iter()
+            .flat_map(|f| {
+                let text = std::fs::read_to_string(format!("{root}{f}")).unwrap();
+                text.lines().map(str::to_string).collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     #[test]
     fn header_then_the_rest_of_the_line_splits_as_the_regex_with_the_message_group() {
         let full = Regex::new(&format!("{HEADER}(?P<msg>.*)$")).unwrap();
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/app/logs/");
         let mut lines: Vec<String> = Vec::new();
-        for f in [
+        for l in fixture_lines(&[
             "syslog-bsd.log",
             "syslog-iso.log",
             "multiline-syslog-bsd.log",
             "multiline-syslog-iso.log",
             "syslog-rfc5424.log",
             "multiline-syslog-rfc5424.log",
-        ] {
-            let text = std::fs::read_to_string(format!("{root}{f}")).unwrap();
-            for l in text.lines() {
-                lines.push(l.to_string());
-                // Mutations: without the tag, without the host, with a
-                // priority, cut short, with a line break.
-                lines.push(l.replacen("]: [", "]: ", 1).replacen("-1] ", " ", 1));
-                lines.push(l.replacen(" vm ", " ", 1));
-                lines.push(format!("<13>{l}"));
-                lines.push(l.chars().take(40).collect());
-                lines.push(l.replacen("] ", "]\n", 1));
-            }
+        ]) {
+            // Mutations: without the tag, without the host, with a
+            // priority, cut short, with a line break.
+            lines.push(l.replacen("]: [", "]: ", 1).replacen("-1] ", " ", 1));
+            lines.push(l.replacen(" vm ", " ", 1));
+            lines.push(format!("<13>{l}"));
+            lines.push(l.chars().take(40).collect());
+            lines.push(l.replacen("] ", "]\n", 1));
+            lines.push(l);
         }
         let mut matched = 0;
         for l in &lines {
@@ -978,18 +1010,13 @@ Nov 21 23:44:38 vm CRON[1]: (root) CMD (true)
     /// escapes) and mutated byte by byte.
     #[test]
     fn fast_header_split_agrees_with_the_regex() {
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/app/logs/");
-        let mut lines: Vec<String> = Vec::new();
-        for f in [
+        let mut lines = fixture_lines(&[
             "syslog-bsd.log",
             "syslog-iso.log",
             "multiline-syslog-bsd.log",
             "multiline-syslog-iso.log",
             "syslog-rfc5424.log",
-        ] {
-            let text = std::fs::read_to_string(format!("{root}{f}")).unwrap();
-            lines.extend(text.lines().map(str::to_string));
-        }
+        ]);
         let fixture_lines = lines.len();
         let pri = [
             "", "", "<13>", "<134>", "<1>", "<1234>", "<>", "<1٣>", "<13",
@@ -1127,6 +1154,109 @@ Nov 21 23:44:38 vm CRON[1]: (root) CMD (true)
         }
         assert!(fast > 10_000, "{fast}");
         assert!(agreed_none > 5_000, "{agreed_none}");
+    }
+
+    /// PostgreSQL's `write_syslog` (elog.c): a message cut into chunks of
+    /// at most `PG_SYSLOG_LIMIT` bytes, at line ends (dropped) and, within
+    /// a line, back to the last white space when a word would be cut.
+    fn pg_chunks(msg: &str) -> Vec<String> {
+        let space = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r');
+        let mut out = Vec::new();
+        let mut line = msg.as_bytes();
+        while let Some(&first) = line.first() {
+            if first == b'\n' {
+                line = &line[1..];
+                continue;
+            }
+            let nl = line.iter().position(|c| *c == b'\n');
+            let mut buflen = nl.unwrap_or(line.len()).min(PG_SYSLOG_LIMIT);
+            while std::str::from_utf8(&line[..buflen]).is_err() {
+                buflen -= 1;
+            }
+            if buflen < line.len() && !space(line[buflen]) {
+                let mut i = buflen - 1;
+                while i > 0 && !space(line[i]) {
+                    i -= 1;
+                }
+                if i > 0 {
+                    buflen = i;
+                }
+            }
+            out.push(String::from_utf8(line[..buflen].to_vec()).unwrap());
+            line = &line[buflen..];
+        }
+        out
+    }
+
+    /// Regression: a statement longer than a syslog chunk that PostgreSQL
+    /// cut back to a word boundary (its first chunk a few bytes short of
+    /// the limit, the next starting with the space) was read with a line
+    /// break inside it, and the part after the break was lost (a syntax
+    /// error, the dependency missing). Statements of words of every length,
+    /// one line or several (lines indented with spaces and tabs), non-ASCII
+    /// text, cut as PostgreSQL cuts them: each reads back as written (a
+    /// line break may read as the white space that starts the next line).
+    #[test]
+    fn long_statement_cut_at_a_word_boundary_reads_back_whole() {
+        let prefix = "%m [%p] user=%u,db=%d,app=%a,client=%h ";
+        let mut rng = crate::test_rng::Rng(3);
+        let words = [
+            "id",
+            "AS",
+            "legacy_email",
+            "c",
+            "FROM",
+            "users",
+            "WHERE",
+            "é",
+            "x_very_long_identifier_name_of_forty_chars",
+            "1",
+            "=",
+            ",",
+        ];
+        let mut exact = 0;
+        for round in 0..400u64 {
+            let mut sql = String::from("SELECT");
+            let target = 200 + (rng.next() % 2800) as usize;
+            while sql.len() < target {
+                // A line break in a message is followed by a tab (the
+                // server's `append_with_tabs`), then the line's own
+                // indentation.
+                let sep = match rng.next() % 23 {
+                    0 if round % 2 == 1 => "\n\t\t",
+                    1 if round % 2 == 1 => "\n\t    ",
+                    2 if round % 2 == 1 => "\n\t",
+                    _ => " ",
+                };
+                sql.push_str(sep);
+                sql.push_str(rng.pick(&words));
+                if rng.next() % 5 == 0 {
+                    sql.push_str(&(rng.next() % 100_000).to_string());
+                }
+            }
+            let msg = format!("2026-11-22 15:58:52.987 UTC [691] user=r_star,db=appdb,app=ml-long,client=127.0.0.1 LOG:  statement: {sql}");
+            let chunks = pg_chunks(&msg);
+            assert_eq!(chunks.concat().replace('\n', ""), msg.replace('\n', ""));
+            let mut log = String::from("Nov 22 15:58:52 vm postgres[690]: [7-1] 2026-11-22 15:58:52.986 UTC [690] user=a,db=appdb,app=x,client=127.0.0.1 LOG:  statement: SELECT 1\n");
+            for (k, c) in chunks.iter().enumerate() {
+                log.push_str(&format!(
+                    "Nov 22 15:58:52 vm postgres[691]: [8-{}] {}\n",
+                    k + 1,
+                    c.replace('\t', "#011")
+                ));
+            }
+            let (out, cov) = read(&log, prefix);
+            assert!(cov.skipped.is_empty(), "{:?}\n{log}", cov.skipped);
+            assert_eq!(out.len(), 2, "{log}");
+            let got = out[1].message.strip_prefix("statement: ").unwrap();
+            let words_of = |t: &str| t.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+            assert_eq!(words_of(got), words_of(&sql), "{log}");
+            if !sql.contains('\n') {
+                assert_eq!(got, sql, "{log}");
+                exact += 1;
+            }
+        }
+        assert!(exact > 150, "{exact}");
     }
 
     #[test]
