@@ -1,6 +1,7 @@
 //! Re-wraps a PostgreSQL stderr log (`%m [%p] …` prefix) as a syslog daemon
 //! stores what PostgreSQL sends it with `log_destination = syslog`: every
-//! line of a record, and every 900-byte piece of a longer line, becomes a
+//! line of a record, and every piece of a longer line (900 bytes, or back
+//! to the last white space before, as PostgreSQL cuts it), becomes a
 //! line of its own with an ISO header and a `[seq-chunk]` tag, control
 //! characters escaped as `#ooo` (a tab is `#011`). The pieces of a few
 //! records of different processes are interleaved, as concurrent backends
@@ -111,6 +112,20 @@ impl<W: Write> SyslogWriter<W> {
                     let mut end = rest.len().min(PIECE_BYTES);
                     while !rest.is_char_boundary(end) {
                         end -= 1;
+                    }
+                    // As PostgreSQL does: a word is not cut when there is
+                    // white space before it in the piece (the next piece
+                    // then starts with that white space).
+                    let b = rest.as_bytes();
+                    let space =
+                        |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r');
+                    if b.get(end).is_some_and(|c| !space(*c)) {
+                        if let Some(i) = (1..end)
+                            .rev()
+                            .find(|&i| b.get(i).is_some_and(|c| space(*c)))
+                        {
+                            end = i;
+                        }
                     }
                     pieces.push_back(escape(&rest[..end]));
                     rest = &rest[end..];
