@@ -2,6 +2,9 @@
 # The first set-up command: install what is missing, build, and run the main
 # job on the bundled example (examples/shop), printing its inventory.
 set -euo pipefail
+# rustc reads its target probe from stdin; a caller's stdin that is not UTF-8
+# (CI runners, backgrounded jobs) makes cargo fail before it builds anything.
+exec </dev/null
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
 pgcontract_deps

@@ -3,6 +3,9 @@
 # test suite (unit tests, fixture tests, and tests that start a throwaway
 # PostgreSQL 15 server).
 set -euo pipefail
+# rustc reads its target probe from stdin; a caller's stdin that is not UTF-8
+# (CI runners, backgrounded jobs) makes cargo fail before it builds anything.
+exec </dev/null
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
 pgcontract_deps
