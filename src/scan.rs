@@ -768,6 +768,20 @@ enum Chunked<'p> {
     Records(InputFormat, Option<&'p Prefix>, bool),
     /// Heroku logplex lines, cut at any line: see [`Stitch`].
     Heroku(&'p heroku::Splitter),
+    /// Cloud SQL entries, read from a [`Feed::Sorted`]: every part is a
+    /// batch of their lines in time order.
+    CloudSql,
+}
+
+/// What the reader thread of [`scan_chunked`] reads.
+enum Feed<'a> {
+    /// An input, cut into chunks at record boundaries.
+    Bytes(Box<dyn std::io::BufRead + Send>),
+    /// The payloads of a Cloud SQL input, read and held in time order
+    /// ([`cloud_sql_sorted`]); they are sent in batches of about a quarter
+    /// of a chunk, each starting where an entry starts ([`send_sorted`]),
+    /// under the forced prefix if any.
+    Sorted(input::cloud::cloudsql::Sorted, Option<&'a Prefix>),
 }
 
 /// What scanning in file order works on: a chunk of the input, or (syslog)
@@ -842,10 +856,11 @@ impl Pieces {
 }
 
 /// What the pieces of a chunk completed, in the order a sequential read
-/// completes it.
+/// completes it (or a batch of Cloud SQL lines in time order).
 enum Completed {
     Syslog(Vec<syslog::Message>),
-    Heroku(Vec<input::LogEntry>),
+    Entries(Vec<input::LogEntry>),
+    CloudSql(input::cloud::cloudsql::LineBatch),
 }
 
 /// What puts the pieces of a format's processes together.
@@ -935,7 +950,7 @@ impl<'p> Stitch<'p> {
             let pieces = split.pieces;
             let messages = crate::panics::catch(|| match assembly {
                 Assembly::Syslog(a) => Completed::Syslog(a.chunk(pieces.syslog(), last, &mut cov)),
-                Assembly::Heroku(a) => Completed::Heroku(a.chunk(pieces.heroku(), last, &mut cov)),
+                Assembly::Heroku(a) => Completed::Entries(a.chunk(pieces.heroku(), last, &mut cov)),
             })
             .unwrap_or_else(|message| {
                 let from = lines_before + split.lines_before;
@@ -975,7 +990,7 @@ impl Chunked<'_> {
             Chunked::Syslog(_) => syslog::next_record_start(buf, from),
             Chunked::Heroku(_) => heroku::next_record_start(buf, from),
             Chunked::CloudWatch(prefix) => cloudwatch::next_record_start(prefix, buf, from),
-            Chunked::Records(..) => records::next_record_start(buf, from),
+            Chunked::Records(..) | Chunked::CloudSql => records::next_record_start(buf, from),
         }
     }
 
@@ -1002,7 +1017,8 @@ impl Chunked<'_> {
                             splitter.entries(m, cov, &mut owned);
                         }
                     }
-                    (Completed::Heroku(entries), _) => {
+                    (Completed::CloudSql(batch), _) => batch.entries(cov, &mut owned),
+                    (Completed::Entries(entries), _) => {
                         for e in entries.drain(..) {
                             owned(e, cov);
                         }
@@ -1047,6 +1063,8 @@ impl Chunked<'_> {
                 // `Stitch`); alone, it is one whole input.
                 let _ = heroku::read_entries(&c.data[..], cov, &mut owned);
             }
+            // Not reached: Cloud SQL parts are batches of entries.
+            Chunked::CloudSql => {}
         }
         true
     }
@@ -1061,7 +1079,7 @@ impl Chunked<'_> {
 /// (and decompresses) while the pool scans chunks. Line numbers continue
 /// from `lines_before`.
 fn scan_chunked(
-    reader: Box<dyn std::io::BufRead + Send>,
+    feed: Feed<'_>,
     format: Chunked<'_>,
     name: &str,
     lines_before: u64,
@@ -1093,13 +1111,13 @@ fn scan_chunked(
     let tallies = &tallies;
     let gate = chunk::InFlight::new(2 * threads + 2);
     let gate = &gate;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(threads + 1);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Part>(threads + 1);
     let start = |buf: &[u8], from: usize| format.start(buf, from);
     // Messages sent in pieces are put together across chunks in file order.
     let stitch = Stitch::of(format).map(Mutex::new);
-    let parts_of = |c: Chunk| match &stitch {
-        Some(stitch) => Stitch::parts(stitch, format, c, name, lines_before),
-        None => vec![Part::Chunk(c)],
+    let parts_of = |part: Part| match (&stitch, part) {
+        (Some(stitch), Part::Chunk(c)) => Stitch::parts(stitch, format, c, name, lines_before),
+        (_, part) => vec![part],
     };
     let scan_chunk = |part: &mut Part,
                       x: &mut Extractor,
@@ -1136,6 +1154,7 @@ fn scan_chunked(
             // What is lost of syslog or Heroku is the messages the lines
             // completed (they may have started before them).
             let what = match format {
+                Chunked::CloudSql => "the Cloud SQL entries (in time order) of ",
                 Chunked::Heroku(_) if assembled => "the Heroku messages completed by ",
                 _ if assembled => "the syslog messages completed by ",
                 _ => "",
@@ -1152,12 +1171,21 @@ fn scan_chunked(
     };
     let (read_result, parts, chunks) = std::thread::scope(|scope| {
         let reader_thread = scope.spawn(move || {
-            // JSON values are not read by lines: what came before a read
-            // error is read, as in one read.
-            let keep_partial = matches!(format, Chunked::Records(..));
-            chunk::cut_with(reader, target, &start, keep_partial, |c| {
-                gate.admit(c.index) && tx.send(c).is_ok()
-            })
+            let mut send = |part: Part| gate.admit(part.index()) && tx.send(part).is_ok();
+            match feed {
+                Feed::Bytes(reader) => {
+                    // JSON values are not read by lines: what came before
+                    // a read error is read, as in one read.
+                    let keep_partial = matches!(format, Chunked::Records(..));
+                    let res = chunk::cut_with(reader, target, &start, keep_partial, |c| {
+                        send(Part::Chunk(c))
+                    });
+                    (res, FileCoverage::default())
+                }
+                Feed::Sorted(sorted, forced) => {
+                    (Ok(()), send_sorted(sorted, forced, target / 4, &mut send))
+                }
+            }
         });
         let mut chunks = 0usize;
         let closer = gate.closer();
@@ -1284,14 +1312,15 @@ fn scan_chunked(
             }
         };
         drop(closer);
-        let read_result = reader_thread
-            .join()
-            .unwrap_or_else(|_| Err((0, std::io::Error::other("reader thread panicked"))));
-        (read_result, parts, chunks)
+        let (read_result, read_cov) = reader_thread.join().unwrap_or_else(|_| {
+            let e = std::io::Error::other("reader thread panicked");
+            (Err((0, e)), FileCoverage::default())
+        });
+        (read_result, (parts, read_cov), chunks)
     });
     let mut settler = settler.into_inner().unwrap_or_else(|e| e.into_inner());
     std::mem::take(&mut settler.errors).finish(name, &mut settler.cov);
-    let mut inv = parts;
+    let (mut inv, read_cov) = parts;
     for t in tallies {
         let mut t = t.lock().unwrap_or_else(|e| e.into_inner());
         t.flush(&mut inv, shared.analyzer, name);
@@ -1299,6 +1328,7 @@ fn scan_chunked(
     inv.merge(settler.fs.finish());
     let mut cov = inv.files.remove(name).unwrap_or_default();
     cov.merge(&settler.cov);
+    cov.merge(&read_cov);
     let chunks = chunks.max(settler.next);
     if let Some(p) = stitch
         .map(|s| s.into_inner().unwrap_or_else(|e| e.into_inner()))
@@ -1367,13 +1397,21 @@ fn scan_in_chunks(
     } else {
         ChunkMode::Parallel
     };
-    let run = scan_chunked(reader, format, &name, lines_before, mode, cfg, shared);
+    let run = scan_chunked(
+        Feed::Bytes(reader),
+        format,
+        &name,
+        lines_before,
+        mode,
+        cfg,
+        shared,
+    );
     if !run.needs_sequential {
         return run;
     }
     match reopen(source, plan) {
         Ok(reader) => scan_chunked(
-            reader,
+            Feed::Bytes(reader),
             format,
             &name,
             lines_before,
@@ -1658,7 +1696,7 @@ fn scan_input(
                     match hub_prefix {
                         Some(hub_prefix) => {
                             let run = scan_chunked(
-                                opened.reader,
+                                Feed::Bytes(opened.reader),
                                 Chunked::Records(f, hub_prefix.as_ref(), records::is_array(&head)),
                                 &name,
                                 lines_before,
@@ -1688,6 +1726,39 @@ fn scan_input(
                             opened.compression,
                         ),
                     }
+                }
+                Some(f @ InputFormat::CloudSql) if !read_in_order(source, &head) => {
+                    cov.format = format!("{}{compressed}", f.name());
+                    let (sorted, read, whole) = cloud_sql_sorted(
+                        opened.reader,
+                        records::is_array(&head),
+                        &name,
+                        lines_before,
+                        cfg,
+                    );
+                    let mut run = scan_chunked(
+                        Feed::Sorted(sorted, cfg.prefix.as_ref()),
+                        Chunked::CloudSql,
+                        &name,
+                        lines_before,
+                        ChunkMode::Parallel,
+                        cfg,
+                        shared,
+                    );
+                    run.cov.merge(&read.cov);
+                    run.read_result = read.result;
+                    run.needs_sequential |= !whole;
+                    scan_records_again_if_cut(
+                        run,
+                        f,
+                        source,
+                        plan,
+                        cfg,
+                        &mut fs,
+                        &mut cov,
+                        &name,
+                        opened.compression,
+                    );
                 }
                 Some(InputFormat::Heroku) => {
                     cov.format = format!("{}{compressed}", InputFormat::Heroku.name());
@@ -1798,6 +1869,133 @@ fn scan_records_again_if_cut(
     }
 }
 
+/// Cloud SQL payloads held in memory while put in time order: as much as a
+/// few chunks of other inputs.
+fn sort_budget(cfg: &ScanConfig) -> usize {
+    match cfg.chunk_bytes {
+        0 => input::cloud::cloudsql::SORT_BUDGET,
+        n => n.saturating_mul(4),
+    }
+}
+
+/// The size chunks of an input are cut at.
+fn chunk_target(cfg: &ScanConfig) -> usize {
+    match cfg.chunk_bytes {
+        0 => chunk::DEFAULT_CHUNK_BYTES,
+        n => n,
+    }
+}
+
+/// What reading the payloads of a Cloud SQL input gave besides them.
+struct SortedRead {
+    /// Its lines, bytes, skipped entries and malformed values.
+    cov: FileCoverage,
+    /// The read error that ended it early, with the lines read before.
+    result: Result<(), (u64, std::io::Error)>,
+}
+
+/// Reads the payloads of a Cloud SQL input (one entry a line, or one
+/// array) and puts them in time order: the input is cut into chunks where
+/// a line starts with `{`, a few chunks at a time are read in parallel,
+/// and their payloads go to the sorter in file order, exactly as one read
+/// gives them. The third value is false when a chunk other than the last
+/// ended inside a value (a value spread over lines was cut): then the
+/// chunks after it did not start where one read would, and the input must
+/// be read again, in order (it is still read to its end, for its
+/// fingerprint, but no longer parsed).
+fn cloud_sql_sorted(
+    reader: Box<dyn std::io::BufRead + Send>,
+    array: bool,
+    name: &str,
+    lines_before: u64,
+    cfg: &ScanConfig,
+) -> (input::cloud::cloudsql::Sorted, SortedRead, bool) {
+    use input::cloud::cloudsql::{read_chunk_payloads, ChunkPayloads, Sorted};
+    let batch = 2 * rayon::current_num_threads();
+    let mut sorted = Sorted::new(sort_budget(cfg));
+    let mut cov = FileCoverage::default();
+    let mut whole = true;
+    let mut pending: Vec<Chunk> = Vec::with_capacity(batch);
+    let read = |pending: &mut Vec<Chunk>,
+                sorted: &mut Sorted,
+                cov: &mut FileCoverage,
+                whole: &mut bool| {
+        let parsed: Vec<ChunkPayloads> = pending
+            .par_iter()
+            .map(|c| {
+                let first = lines_before + c.lines_before;
+                crate::panics::catch(|| {
+                    crate::panics::test_hook(name, Some(&format!("payloads{}", c.index)));
+                    read_chunk_payloads(&c.data, first, array && c.index > 0)
+                })
+                .unwrap_or_else(|message| {
+                    let lines = chunk::count_lines(&c.data).max(1);
+                    let part = format!("lines {} to {}", first + 1, first + lines);
+                    let mut cov = FileCoverage::default();
+                    cov.errors
+                        .push(crate::panics::input_error(name, Some(&part), &message));
+                    ChunkPayloads::lost(cov)
+                })
+            })
+            .collect();
+        for (c, p) in pending.drain(..).zip(parsed) {
+            if *whole {
+                *whole = p.whole || c.last;
+                sorted.push_chunk(p, cov);
+            }
+        }
+    };
+    // Chunks are cut (and decompressed) on a thread of their own while
+    // the ones before them are read.
+    let start = |buf: &[u8], from: usize| records::next_record_start(buf, from);
+    let target = chunk_target(cfg);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(1);
+    let result = std::thread::scope(|scope| {
+        let cutter = scope
+            .spawn(move || chunk::cut_with(reader, target, &start, true, |c| tx.send(c).is_ok()));
+        for c in rx {
+            if whole {
+                pending.push(c);
+                if pending.len() >= batch {
+                    read(&mut pending, &mut sorted, &mut cov, &mut whole);
+                }
+            }
+        }
+        read(&mut pending, &mut sorted, &mut cov, &mut whole);
+        cutter
+            .join()
+            .unwrap_or_else(|_| Err((0, std::io::Error::other("reader thread panicked"))))
+    });
+    (sorted, SortedRead { cov, result }, whole)
+}
+
+/// Sends the payload lines of a Cloud SQL input in time order, in batches
+/// of about `target` bytes that start where an entry starts, as parts
+/// numbered from 0; returns the coverage of putting them in order
+/// (the prefix, lines that no prefix matches).
+fn send_sorted(
+    sorted: input::cloud::cloudsql::Sorted,
+    forced: Option<&Prefix>,
+    target: usize,
+    send: &mut dyn FnMut(Part) -> bool,
+) -> FileCoverage {
+    let mut cov = FileCoverage::default();
+    let mut index = 0usize;
+    sorted.batches(forced, target, &mut cov, |batch| {
+        let (first, last) = batch.span();
+        let part = Part::Messages(Box::new(Assembled {
+            index,
+            lines_before: first.saturating_sub(1),
+            lines: last + 1 - first,
+            messages: Completed::CloudSql(batch),
+            cov: FileCoverage::default(),
+        }));
+        index += 1;
+        send(part)
+    });
+    cov
+}
+
 /// Reads a cloud-shaped input in order, with one extractor.
 fn scan_cloud_in_order(
     f: InputFormat,
@@ -1809,12 +2007,7 @@ fn scan_cloud_in_order(
     compression: Option<&str>,
 ) {
     let mut x = Extractor::default();
-    // Cloud SQL entries held while put in time order: as much as a few
-    // chunks of other inputs.
-    let budget = match cfg.chunk_bytes {
-        0 => input::cloud::cloudsql::SORT_BUDGET,
-        n => n.saturating_mul(4),
-    };
+    let budget = sort_budget(cfg);
     let res = input::cloud::read_entries_within(
         f,
         reader,

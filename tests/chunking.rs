@@ -986,3 +986,44 @@ fn json_records_cut_short_by_a_read_error_read_as_in_one_read() {
         assert_eq!(json_through_pipe(dir.path(), &cut), chunked, "{keep} bytes");
     }
 }
+
+/// The Cloud SQL array fixture with an array of objects added to every
+/// entry, pretty-printed: lines that start with `{` inside a value, where
+/// the file may be cut (the chunk before then ends inside a value).
+fn cloudsql_with_objects_inside_values(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(fixture("cloud/cloudsql.json")).unwrap();
+    let mut entries: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    for (i, e) in entries.iter_mut().enumerate() {
+        e["operation"] = serde_json::json!([{"id": format!("op-{i}")}, {"first": i % 2 == 0}]);
+    }
+    let path = dir.join("cloudsql-nested.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&entries).unwrap()).unwrap();
+    path
+}
+
+#[test]
+fn cloud_sql_chunk_boundaries_lose_or_duplicate_nothing() {
+    // Cloud SQL entries are read in chunks in parallel, put in time order
+    // (in sorted runs on disk past four chunks' worth: with the smallest
+    // chunks, every payload a run of its own, merged in several passes),
+    // then their lines are scanned in batches in parallel. With every
+    // chunk size and thread count they read as one read does, and as the
+    // read in order of a pipe does (the reader that reads them one by
+    // one): newest first (an array, reversed), one entry a line, and with
+    // values cut where the file is (then it is read again in order).
+    let dir = tempfile::tempdir().unwrap();
+    let nested = cloudsql_with_objects_inside_values(dir.path());
+    for file in [
+        fixture("cloud/cloudsql.json"),
+        fixture("cloud/cloudsql.ndjson"),
+        nested,
+    ] {
+        let want = assert_format_same_for_every_chunking(&file, "cloudsql", 43);
+        assert_eq!(
+            json_through_pipe(dir.path(), &file),
+            want,
+            "{}",
+            file.display()
+        );
+    }
+}

@@ -307,3 +307,73 @@ fn panic_in_one_syslog_chunk_leaves_out_the_messages_its_lines_completed() {
     assert_ne!(run.doc["targets"][0]["verdict"], "clear");
     assert_panic_printed(&run.stderr);
 }
+
+#[test]
+fn panic_reading_or_scanning_a_cloud_sql_part_leaves_out_only_that_part() {
+    // Cloud SQL chunks are read into payloads in parallel (a panic there
+    // loses the chunk's lines), then the payloads, in time order, are
+    // scanned in batches in parallel (a panic there loses the batch's
+    // entries; their lines were read and are counted). Either way the run
+    // goes on, and says what it left out.
+    let dir = tempfile::tempdir().unwrap();
+    let sample = std::fs::read_to_string(fixture("cloud/cloudsql.ndjson")).unwrap();
+    let text = sample.repeat(160);
+    assert!(text.len() > 9 << 20, "fewer than three chunks");
+    let log = dir.path().join("robust-cloudsql.ndjson");
+    std::fs::write(&log, &text).unwrap();
+    let name = log.display().to_string();
+    let total_lines = text.lines().count() as u64;
+    let whole = scan(dir.path(), std::slice::from_ref(&log), "");
+    let whole = input(&whole.doc, &name);
+    assert_eq!(whole["format"], "cloudsql");
+    assert_eq!(whole["errors"], Value::Array(Vec::new()));
+    assert_eq!(whole["lines"].as_u64(), Some(total_lines));
+    for (point, part, lines_lost) in [
+        ("payloads1", "lines ", true),
+        (
+            "chunk1",
+            "the Cloud SQL entries (in time order) of lines ",
+            false,
+        ),
+    ] {
+        let run = scan(
+            dir.path(),
+            std::slice::from_ref(&log),
+            &format!("robust-cloudsql.ndjson@{point}"),
+        );
+        let cov = input(&run.doc, &name);
+        let errors = cov["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 1, "{point}: {errors:?}");
+        let e = errors[0].as_str().unwrap();
+        let rest = e
+            .strip_prefix(&format!("{name}: internal error while scanning {part}"))
+            .unwrap_or_else(|| panic!("{point}: {e}"));
+        let (from, rest) = rest.split_once(" to ").unwrap();
+        let (to, tail) = rest.split_once(' ').unwrap();
+        let (from, to): (u64, u64) = (from.parse().unwrap(), to.parse().unwrap());
+        assert_eq!(
+            tail,
+            format!("(a bug in pgcontract: {HOOK_MESSAGE}); that part is left out of the results")
+        );
+        assert!(
+            from > 1 && to < total_lines && from < to,
+            "{point}: {from}..{to}"
+        );
+        let lines = match lines_lost {
+            true => total_lines - (to - from + 1),
+            false => total_lines,
+        };
+        assert_eq!(cov["lines"].as_u64(), Some(lines), "{point}");
+        let records = cov["records"].as_u64().unwrap();
+        assert!(records > 0 && records < whole["records"].as_u64().unwrap());
+        assert!(
+            cov["blind_spots"]
+                .as_array()
+                .unwrap()
+                .contains(&Value::from(BLIND_SPOT)),
+            "{point}: {cov:#}"
+        );
+        assert_ne!(run.doc["targets"][0]["verdict"], "clear");
+        assert_panic_printed(&run.stderr);
+    }
+}

@@ -6,7 +6,7 @@
 //! continuation line of a message is an entry of its own starting with a tab.
 
 use std::io::{BufRead, Read, Seek, Write};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use regex::Regex;
 
@@ -91,11 +91,20 @@ impl Payload {
         let time = (flag[0] == 1).then(|| Millis::from_le_bytes(word));
         r.read_exact(&mut word)?;
         let len = usize::try_from(u64::from_le_bytes(word)).unwrap_or(usize::MAX);
-        let mut text = Vec::new();
-        r.take(len as u64).read_to_end(&mut text)?;
-        if text.len() != len {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
+        let text = if len <= 1 << 20 {
+            let mut text = vec![0; len];
+            r.read_exact(&mut text)?;
+            text
+        } else {
+            // Grown as it is read: a damaged length cannot ask for more
+            // memory than the file holds.
+            let mut text = Vec::new();
+            r.take(len as u64).read_to_end(&mut text)?;
+            if text.len() != len {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            text
+        };
         let text = String::from_utf8(text).map_err(std::io::Error::other)?;
         Ok(Some(Self {
             seq,
@@ -110,11 +119,13 @@ impl Payload {
 /// read` lists newest first, and a log sink's entries are not quite in
 /// order. The order is the input's (reversed when its first payload is
 /// later than its last), stably sorted by time. Payloads are held until
-/// they weigh about the budget; then each such batch is appended to one
-/// unnamed temporary file, and at the end every batch is sorted alone
-/// (into a second file) and the sorted batches are merged, [`FAN_IN`] at a
-/// time, the batch still in memory joining the last merge: about twice the
-/// budget is held at most, and two files are open.
+/// they weigh about the budget; then each such batch is sorted by time and
+/// place in the input and appended to one unnamed temporary file. At the
+/// end the sorted batches are merged (read back with the payloads of one
+/// time in reverse when the input is reversed), [`FAN_IN`] at a time into
+/// a second file while there are more, the batch still in memory joining
+/// the last merge: about twice the budget is held at most, and two files
+/// are open.
 struct Sorter {
     budget: usize,
     batch: Vec<Payload>,
@@ -223,6 +234,9 @@ impl Sorter {
                 Some(s) => Ok(s),
                 None => Spill::new(),
             };
+            // Sorted now, while the input is still being read: by time,
+            // then place (the order of ties is settled when read back).
+            self.batch.sort_unstable_by_key(|p| (p.time, p.seq));
             let batch = &self.batch;
             let written = spilled.and_then(|mut s| {
                 s.append(|w| batch.iter().try_for_each(|p| p.write(w)))?;
@@ -252,45 +266,121 @@ impl Sorter {
         let key = move |p: &Payload| (p.time, if reversed { !p.seq } else { p.seq });
         self.batch.sort_unstable_by_key(key);
         let last = Run::Memory(std::mem::take(&mut self.batch).into_iter());
-        let Some(unsorted) = self.spilled.take() else {
+        let Some(spilled) = self.spilled.take() else {
             return merge(vec![last], key, |p| {
                 each(p, cov);
                 Ok(())
             });
         };
-        // Each batch written out sorted alone, into a second file.
-        let mut sorted = Spill::new()?;
-        for &run in &unsorted.runs {
-            let mut r = unsorted.reader(run);
-            let mut batch = Vec::new();
-            while let Some(p) = Payload::read(&mut r)? {
-                batch.push(p);
-            }
-            batch.sort_unstable_by_key(key);
-            sorted.append(|w| batch.iter().try_for_each(|p| p.write(w)))?;
-        }
-        drop(unsorted);
+        // Each batch was written out sorted by time and place (a reversed
+        // input takes the ties of its batches in reverse); merges of
+        // batches are written in the order they are read in.
+        let mut runs: std::collections::VecDeque<Source> =
+            spilled.runs.iter().map(|&r| Source::Spilled(r)).collect();
+        let mut merged: Option<Spill> = None;
         // Merged `FAN_IN` at a time (what is held in memory does not grow
-        // with their number), each merge appended to the same file.
-        let mut runs: std::collections::VecDeque<(u64, u64)> = sorted.runs.drain(..).collect();
+        // with their number), each merge appended to a second file.
         while runs.len() > FAN_IN {
-            let group: Vec<(u64, u64)> = runs.drain(..FAN_IN).collect();
-            let start = sorted.end;
-            let mut w = std::io::BufWriter::new(&sorted.file);
-            let readers = group.iter().map(|&r| Run::Disk(sorted.reader(r))).collect();
+            let group: Vec<Source> = runs.drain(..FAN_IN).collect();
+            let mut out = match merged.take() {
+                Some(m) => m,
+                None => Spill::new()?,
+            };
+            let start = out.end;
+            let mut w = std::io::BufWriter::new(&out.file);
+            let readers = group
+                .iter()
+                .map(|src| src.run(&spilled, Some(&out), reversed))
+                .collect();
             merge(readers, key, |p| p.write(&mut w))?;
             w.flush()?;
             drop(w);
-            let end = (&sorted.file).stream_position()?;
-            sorted.end = end;
-            runs.push_back((start, end));
+            let end = (&out.file).stream_position()?;
+            out.end = end;
+            merged = Some(out);
+            runs.push_back(Source::Merged((start, end)));
         }
-        let mut readers: Vec<Run<'_>> = runs.iter().map(|&r| Run::Disk(sorted.reader(r))).collect();
+        let mut readers: Vec<Run<'_>> = runs
+            .iter()
+            .map(|src| src.run(&spilled, merged.as_ref(), reversed))
+            .collect();
         readers.push(last);
         merge(readers, key, |p| {
             each(p, cov);
             Ok(())
         })
+    }
+}
+
+/// Where a sorted run of payloads is.
+#[derive(Clone, Copy)]
+enum Source {
+    /// A batch written out sorted by time and place, in the first file.
+    Spilled((u64, u64)),
+    /// A merge of runs, in the order they are read in, in the second file.
+    Merged((u64, u64)),
+}
+
+impl Source {
+    fn run<'a>(&self, spilled: &'a Spill, merged: Option<&'a Spill>, reversed: bool) -> Run<'a> {
+        match (*self, merged) {
+            (Source::Spilled(r), _) => Run::Spilled(Ties::new(spilled.reader(r), reversed)),
+            (Source::Merged(r), Some(m)) => Run::Disk(m.reader(r)),
+            // Not reached: a merge is in the second file.
+            (Source::Merged(_), None) => Run::Memory(Vec::new().into_iter()),
+        }
+    }
+}
+
+/// The payloads of a batch sorted by time and place, read back with the
+/// payloads of the same time in reverse when `reverse` (the order of an
+/// input whose first payload is later than its last takes ties last
+/// first).
+struct Ties<R> {
+    r: R,
+    reverse: bool,
+    /// The first payload after the group being given out.
+    next: Option<Payload>,
+    /// The payloads of one time still to give out, last first.
+    group: Vec<Payload>,
+}
+
+impl<R: Read> Ties<R> {
+    fn new(r: R, reverse: bool) -> Self {
+        Self {
+            r,
+            reverse,
+            next: None,
+            group: Vec::new(),
+        }
+    }
+
+    fn next(&mut self) -> std::io::Result<Option<Payload>> {
+        if !self.reverse {
+            return Payload::read(&mut self.r);
+        }
+        if let Some(p) = self.group.pop() {
+            return Ok(Some(p));
+        }
+        let first = match self.next.take() {
+            Some(p) => p,
+            None => match Payload::read(&mut self.r)? {
+                Some(p) => p,
+                None => return Ok(None),
+            },
+        };
+        let time = first.time;
+        self.group.push(first);
+        loop {
+            match Payload::read(&mut self.r)? {
+                Some(p) if p.time == time => self.group.push(p),
+                other => {
+                    self.next = other;
+                    break;
+                }
+            }
+        }
+        Ok(self.group.pop())
     }
 }
 
@@ -300,6 +390,7 @@ const FAN_IN: usize = 16;
 /// A sorted batch of payloads.
 enum Run<'a> {
     Disk(std::io::BufReader<Section<'a>>),
+    Spilled(Ties<std::io::BufReader<Section<'a>>>),
     Memory(std::vec::IntoIter<Payload>),
 }
 
@@ -307,6 +398,7 @@ impl Run<'_> {
     fn next(&mut self) -> std::io::Result<Option<Payload>> {
         match self {
             Run::Disk(r) => Payload::read(r),
+            Run::Spilled(r) => r.next(),
             Run::Memory(it) => Ok(it.next()),
         }
     }
@@ -371,65 +463,247 @@ fn read_keeping<K: Keys>(
     forced: Option<&Prefix>,
     budget: usize,
     cov: &mut FileCoverage,
-    mut sink: impl FnMut(LogEntry, &mut FileCoverage),
+    sink: impl FnMut(LogEntry, &mut FileCoverage),
 ) -> Result<(), (u64, std::io::Error)> {
-    let mut sorter = Sorter::new(budget);
+    let mut sorted = Sorted::new(budget);
     let res = for_each_json_value::<K>(reader, cov, |v, line, cov| {
-        let is_postgres = json_str(&v, "logName").is_some_and(|n| n.contains("postgres.log"));
-        let Some(text) = v.get("textPayload").and_then(|t| t.as_str()) else {
-            cov.skip("Cloud Logging entry without textPayload");
-            return;
-        };
-        if !is_postgres {
-            cov.skip("Cloud Logging entry of another log than postgres.log");
-            return;
+        if let Some((time, text)) = payload_of(&v, cov) {
+            sorted.sorter.push(line, time, text);
         }
-        let text = match alloydb_re().find(text) {
-            Some(m) => text.get(m.end()..).unwrap_or(text),
-            None => text,
-        };
-        sorter.push(
-            line,
-            json_str(&v, "timestamp")
-                .and_then(|t| parse_timestamp(&t))
-                .map(|t| t.millis),
-            text.trim_end_matches(['\n', '\r']).to_string(),
-        );
     });
-    // The prefix is detected from the first 500 lines (in time order) that
-    // are not continuations; they are held until then (at most about the
-    // budget of them: then it is detected from those held).
-    let mut reading = Reading {
-        forced,
-        held: Vec::new(),
-        held_weight: 0,
-        budget,
-        starts: 0,
-        prefix: forced.map(|p| Some(p.clone())),
-        asm: Assembler::default(),
-    };
-    if let Some(p) = forced {
-        cov.log_line_prefix = Some(p.source.clone());
-    }
-    let sorted = sorter.finish(cov, |p, cov| reading.payload(p, cov, &mut sink));
-    match sorted {
-        Ok(()) => {
-            if reading.prefix.is_none() {
-                reading.decide(cov, &mut sink);
-            }
-        }
-        Err(e) => cov.errors.push(format!(
-            "the Cloud Logging entries could not be put in time order on disk ({e}): some of them were not read"
-        )),
-    }
-    reading.asm.finish(cov, &mut sink);
+    sorted.entries(forced, cov, sink);
     res
+}
+
+/// The time and text of a Cloud Logging entry of `postgres.log` (its
+/// `textPayload` without AlloyDB's source location and without its line
+/// end); `None`, counted as skipped, for any other entry.
+fn payload_of(v: &serde_json::Value, cov: &mut FileCoverage) -> Option<(Option<Millis>, String)> {
+    let is_postgres = json_str(v, "logName").is_some_and(|n| n.contains("postgres.log"));
+    let Some(text) = v.get("textPayload").and_then(|t| t.as_str()) else {
+        cov.skip("Cloud Logging entry without textPayload");
+        return None;
+    };
+    if !is_postgres {
+        cov.skip("Cloud Logging entry of another log than postgres.log");
+        return None;
+    }
+    let text = match alloydb_re().find(text) {
+        Some(m) => text.get(m.end()..).unwrap_or(text),
+        None => text,
+    };
+    let time = json_str(v, "timestamp")
+        .and_then(|t| parse_timestamp(&t))
+        .map(|t| t.millis);
+    Some((time, text.trim_end_matches(['\n', '\r']).to_string()))
+}
+
+/// The payloads of one chunk of a Cloud SQL input (cut where a line starts
+/// with `{`, see [`crate::input::cloud::records::next_record_start`]), read
+/// on their own so that chunks can be read in parallel and then handed to
+/// [`Sorted::push_chunk`] in file order.
+pub struct ChunkPayloads {
+    payloads: Vec<(u64, Option<Millis>, String)>,
+    /// The chunk's lines, bytes, skipped entries and malformed values.
+    pub cov: FileCoverage,
+    /// The chunk ended between values: false when its last value was cut
+    /// off by its end, or the array ended in it. Then the chunk after it
+    /// does not start where a whole read would, and the input must be read
+    /// in order (unless this chunk is its last).
+    pub whole: bool,
+}
+
+impl ChunkPayloads {
+    /// A chunk whose payloads were lost (its reader panicked), with the
+    /// coverage that says so.
+    pub fn lost(cov: FileCoverage) -> Self {
+        Self {
+            payloads: Vec::new(),
+            cov,
+            whole: true,
+        }
+    }
+}
+
+/// Reads the payloads of a chunk, numbering its lines after
+/// `lines_before`; `inside_array`: the chunk is a later one of an array.
+pub fn read_chunk_payloads(data: &[u8], lines_before: u64, inside_array: bool) -> ChunkPayloads {
+    let mut cov = FileCoverage::default();
+    let mut payloads = Vec::new();
+    // Reading a byte slice cannot fail.
+    let (_, whole) = super::for_each_json_value_while::<EntryKeys>(
+        data,
+        lines_before,
+        inside_array,
+        &mut cov,
+        |v, line, cov| {
+            if let Some((time, text)) = payload_of(&v, cov) {
+                payloads.push((line, time, text));
+            }
+            true
+        },
+    );
+    ChunkPayloads {
+        payloads,
+        cov,
+        whole,
+    }
+}
+
+/// The payloads of an input, given in file order, put in time order and
+/// read like a stderr log, holding about a budget of them in memory.
+pub struct Sorted {
+    sorter: Sorter,
+    budget: usize,
+}
+
+impl Sorted {
+    pub fn new(budget: usize) -> Self {
+        Self {
+            sorter: Sorter::new(budget),
+            budget,
+        }
+    }
+
+    /// Adds the payloads of the next chunk, and its coverage to `cov`.
+    pub fn push_chunk(&mut self, chunk: ChunkPayloads, cov: &mut FileCoverage) {
+        for (line, time, text) in chunk.payloads {
+            self.sorter.push(line, time, text);
+        }
+        cov.merge(&chunk.cov);
+    }
+
+    /// Puts the payloads in time order and hands their entries to `sink`.
+    pub fn entries(
+        self,
+        forced: Option<&Prefix>,
+        cov: &mut FileCoverage,
+        mut sink: impl FnMut(LogEntry, &mut FileCoverage),
+    ) {
+        let mut asm = Assembler::default();
+        self.lines(forced, cov, |p, prefix, cov| {
+            asm.line(&p.text, p.line, p.time, prefix, cov, &mut sink);
+        });
+        asm.finish(cov, &mut sink);
+    }
+
+    /// Puts the payloads in time order and hands them, in batches of about
+    /// `target` bytes, to `send` (until it returns false). Each batch but
+    /// the first starts at a line that starts an entry (it matches the
+    /// prefix and is no continuation), so that reading the batches one
+    /// after the other, each alone ([`LineBatch::entries`]), gives the
+    /// entries one read gives: there a line that starts an entry hands on
+    /// the entry before it, whatever came before.
+    pub fn batches(
+        self,
+        forced: Option<&Prefix>,
+        target: usize,
+        cov: &mut FileCoverage,
+        mut send: impl FnMut(LineBatch) -> bool,
+    ) {
+        let mut batch = LineBatch::default();
+        let mut weight = 0usize;
+        let mut open = true;
+        // The prefix is decided once: every batch shares it.
+        let mut shared: Option<Arc<Prefix>> = None;
+        self.lines(forced, cov, |p, prefix, _| {
+            if !open {
+                return;
+            }
+            let prefix = shared.get_or_insert_with(|| Arc::new(prefix.clone()));
+            if weight >= target && !p.text.starts_with('\t') && prefix.split(&p.text).is_some() {
+                weight = 0;
+                batch.prefix = Some(prefix.clone());
+                open = send(std::mem::take(&mut batch));
+                if !open {
+                    return;
+                }
+            }
+            weight += p.weight();
+            batch.lines.push(p);
+        });
+        if open && !batch.lines.is_empty() {
+            batch.prefix = shared;
+            send(batch);
+        }
+    }
+
+    /// Puts the payloads in time order and hands each to `each` with the
+    /// prefix it is read under: the prefix is detected from the first 500
+    /// lines (in time order) that are not continuations; they are held
+    /// until then (at most about the budget of them: then it is detected
+    /// from those held). Without a prefix, every line is skipped.
+    fn lines(
+        self,
+        forced: Option<&Prefix>,
+        cov: &mut FileCoverage,
+        mut each: impl FnMut(Payload, &Prefix, &mut FileCoverage),
+    ) {
+        let mut reading = Reading {
+            forced,
+            held: Vec::new(),
+            held_weight: 0,
+            budget: self.budget,
+            starts: 0,
+            prefix: forced.map(|p| Some(p.clone())),
+        };
+        if let Some(p) = forced {
+            cov.log_line_prefix = Some(p.source.clone());
+        }
+        let sorted = self
+            .sorter
+            .finish(cov, |p, cov| reading.payload(p, cov, &mut each));
+        match sorted {
+            Ok(()) => {
+                if reading.prefix.is_none() {
+                    reading.decide(cov, &mut each);
+                }
+            }
+            Err(e) => cov.errors.push(format!(
+                "the Cloud Logging entries could not be put in time order on disk ({e}): some of them were not read"
+            )),
+        }
+    }
+}
+
+/// Payload lines of a Cloud SQL input in time order, and the prefix they
+/// are read under: a part of the input read on its own (see
+/// [`Sorted::batches`]).
+#[derive(Default)]
+pub struct LineBatch {
+    prefix: Option<Arc<Prefix>>,
+    lines: Vec<Payload>,
+}
+
+impl LineBatch {
+    /// The first and last input lines of the batch's payloads.
+    pub fn span(&self) -> (u64, u64) {
+        let lines = self.lines.iter().map(|p| p.line);
+        let first = lines.clone().min().unwrap_or(1);
+        (first, lines.max().unwrap_or(first))
+    }
+
+    /// Hands the entries of the batch's lines to `sink`, taking them.
+    pub fn entries(
+        &mut self,
+        cov: &mut FileCoverage,
+        mut sink: impl FnMut(LogEntry, &mut FileCoverage),
+    ) {
+        let Some(prefix) = self.prefix.take() else {
+            return;
+        };
+        let mut asm = Assembler::default();
+        for p in std::mem::take(&mut self.lines) {
+            asm.line(&p.text, p.line, p.time, &prefix, cov, &mut sink);
+        }
+        asm.finish(cov, &mut sink);
+    }
 }
 
 /// How many payloads the prefix is detected from.
 const SAMPLE: usize = 500;
 
-/// Payloads in time order, read like a stderr log once the prefix is known.
+/// Payloads in time order, handed on with their prefix once it is known.
 struct Reading<'a> {
     forced: Option<&'a Prefix>,
     /// Payloads before the prefix is decided, and what they weigh.
@@ -440,7 +714,6 @@ struct Reading<'a> {
     starts: usize,
     /// The prefix, once decided (`Some(None)`: none matches).
     prefix: Option<Option<Prefix>>,
-    asm: Assembler,
 }
 
 impl Reading<'_> {
@@ -448,7 +721,7 @@ impl Reading<'_> {
         &mut self,
         p: Payload,
         cov: &mut FileCoverage,
-        sink: &mut impl FnMut(LogEntry, &mut FileCoverage),
+        each: &mut impl FnMut(Payload, &Prefix, &mut FileCoverage),
     ) {
         if self.prefix.is_none() {
             if !p.text.starts_with('\t') {
@@ -457,21 +730,21 @@ impl Reading<'_> {
             self.held_weight += p.weight();
             self.held.push(p);
             if self.starts >= SAMPLE || self.held_weight > self.budget {
-                self.decide(cov, sink);
+                self.decide(cov, each);
             }
             return;
         }
-        self.read(&p, cov, sink);
+        self.read(p, cov, each);
     }
 
     fn read(
         &mut self,
-        p: &Payload,
+        p: Payload,
         cov: &mut FileCoverage,
-        sink: &mut impl FnMut(LogEntry, &mut FileCoverage),
+        each: &mut impl FnMut(Payload, &Prefix, &mut FileCoverage),
     ) {
         match self.prefix.as_ref().and_then(Option::as_ref) {
-            Some(prefix) => self.asm.line(&p.text, p.line, p.time, prefix, cov, sink),
+            Some(prefix) => each(p, prefix, cov),
             None => cov.skip("line does not match log_line_prefix"),
         }
     }
@@ -480,7 +753,7 @@ impl Reading<'_> {
     fn decide(
         &mut self,
         cov: &mut FileCoverage,
-        sink: &mut impl FnMut(LogEntry, &mut FileCoverage),
+        each: &mut impl FnMut(Payload, &Prefix, &mut FileCoverage),
     ) {
         let sample: Vec<&str> = self
             .held
@@ -510,7 +783,7 @@ impl Reading<'_> {
         }
         self.prefix = Some(prefix);
         for p in std::mem::take(&mut self.held) {
-            self.read(&p, cov, sink);
+            self.read(p, cov, each);
         }
     }
 }
@@ -641,6 +914,76 @@ mod tests {
                 let (got, cov) = read(budget);
                 assert_eq!(got, want, "{file}, budget {budget}");
                 assert_eq!(cov, want_cov, "{file}, budget {budget}");
+            }
+        }
+    }
+
+    /// The payloads of `text` (whole), held for sorting within `budget`.
+    fn sorted_payloads(text: &str, budget: usize) -> Sorted {
+        let mut sorted = Sorted::new(budget);
+        let mut cov = FileCoverage::default();
+        sorted.push_chunk(read_chunk_payloads(text.as_bytes(), 0, false), &mut cov);
+        sorted
+    }
+
+    #[test]
+    fn batches_read_alone_give_the_entries_of_one_read() {
+        // Cut as small as every entry start, each batch read by an
+        // assembler of its own gives the entries (and skipped lines) one
+        // read gives. The odd copy holds, after an entry, a line that no
+        // prefix matches and then a continuation: in one read the
+        // continuation joins the entry before the stray line, so a batch
+        // may not start at the stray line (a continuation at the start of
+        // a batch would be read as a stray line too).
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/cloud/");
+        let ndjson = std::fs::read_to_string(format!("{root}cloudsql.ndjson")).unwrap();
+        let array = std::fs::read_to_string(format!("{root}cloudsql.json")).unwrap();
+        let entry = |ts: &str, payload: &str| {
+            serde_json::json!({
+                "logName": "projects/p/logs/cloudsql.googleapis.com%2Fpostgres.log",
+                "textPayload": payload,
+                "timestamp": ts,
+            })
+            .to_string()
+        };
+        let mut odd = String::new();
+        for i in 0..40 {
+            let ts = |ms: u32| format!("2024-05-01T10:00:{:02}.{ms:03}Z", i);
+            let lines = [
+                entry(
+                    &ts(0),
+                    "[42]: [3-1] db=app,user=alice LOG:  statement: SELECT a",
+                ),
+                entry(&ts(1), "not a line of the server"),
+                entry(&ts(2), "	FROM t"),
+                entry(&ts(3), "	WHERE b = 1"),
+                entry(&ts(4), ""),
+                entry(&ts(5), "	, c"),
+            ];
+            odd.push_str(&lines.join("\n"));
+            odd.push('\n');
+        }
+        for text in [&ndjson, &array, &odd] {
+            let mut want_cov = FileCoverage::default();
+            let mut want = Vec::new();
+            sorted_payloads(text, SORT_BUDGET).entries(None, &mut want_cov, |e, _| want.push(e));
+            assert!(want.len() >= 40, "{}", want.len());
+            for target in [0, 1, 300, 5000, usize::MAX] {
+                let mut cov = FileCoverage::default();
+                let mut batches = Vec::new();
+                sorted_payloads(text, SORT_BUDGET).batches(None, target, &mut cov, |b| {
+                    batches.push(b);
+                    true
+                });
+                if target == 0 {
+                    assert!(batches.len() >= want.len(), "{} batches", batches.len());
+                }
+                let mut got = Vec::new();
+                for mut b in batches {
+                    b.entries(&mut cov, |e, _| got.push(e));
+                }
+                assert_eq!(got, want, "target {target}");
+                assert_eq!(cov, want_cov, "target {target}");
             }
         }
     }
