@@ -1895,14 +1895,15 @@ struct SortedRead {
 }
 
 /// Reads the payloads of a Cloud SQL input (one entry a line, or one
-/// array) and puts them in time order: the input is cut into chunks where
-/// a line starts with `{`, a few chunks at a time are read in parallel,
-/// and their payloads go to the sorter in file order, exactly as one read
-/// gives them. The third value is false when a chunk other than the last
-/// ended inside a value (a value spread over lines was cut): then the
-/// chunks after it did not start where one read would, and the input must
-/// be read again, in order (it is still read to its end, for its
-/// fingerprint, but no longer parsed).
+/// array) and puts them in time order: a reader thread cuts the input into
+/// chunks where a line starts with `{`, the chunks are read into payloads
+/// in parallel, and their payloads go to the sorter in file order, exactly
+/// as one read gives them (at most 2 × threads + 2 chunks exist at once).
+/// The third value is false when a chunk other than the last ended inside
+/// a value (a value spread over lines was cut): then the chunks after it
+/// did not start where one read would, and the input must be read again,
+/// in order (it is still read to its end, for its fingerprint, but no
+/// longer parsed).
 fn cloud_sql_sorted(
     reader: Box<dyn std::io::BufRead + Send>,
     array: bool,
@@ -1911,62 +1912,80 @@ fn cloud_sql_sorted(
     cfg: &ScanConfig,
 ) -> (input::cloud::cloudsql::Sorted, SortedRead, bool) {
     use input::cloud::cloudsql::{read_chunk_payloads, ChunkPayloads, Sorted};
-    let batch = 2 * rayon::current_num_threads();
-    let mut sorted = Sorted::new(sort_budget(cfg));
-    let mut cov = FileCoverage::default();
-    let mut whole = true;
-    let mut pending: Vec<Chunk> = Vec::with_capacity(batch);
-    let read = |pending: &mut Vec<Chunk>,
-                sorted: &mut Sorted,
-                cov: &mut FileCoverage,
-                whole: &mut bool| {
-        let parsed: Vec<ChunkPayloads> = pending
-            .par_iter()
-            .map(|c| {
-                let first = lines_before + c.lines_before;
-                crate::panics::catch(|| {
-                    crate::panics::test_hook(name, Some(&format!("payloads{}", c.index)));
-                    read_chunk_payloads(&c.data, first, array && c.index > 0)
-                })
-                .unwrap_or_else(|message| {
-                    let lines = chunk::count_lines(&c.data).max(1);
-                    let part = format!("lines {} to {}", first + 1, first + lines);
-                    let mut cov = FileCoverage::default();
-                    cov.errors
-                        .push(crate::panics::input_error(name, Some(&part), &message));
-                    ChunkPayloads::lost(cov)
-                })
-            })
-            .collect();
-        for (c, p) in pending.drain(..).zip(parsed) {
-            if *whole {
-                *whole = p.whole || c.last;
-                sorted.push_chunk(p, cov);
-            }
-        }
-    };
-    // Chunks are cut (and decompressed) on a thread of their own while
-    // the ones before them are read.
+    use std::sync::atomic::{AtomicBool, Ordering};
+    /// Chunks read into payloads, handed to the sorter in file order.
+    struct InOrder {
+        next: usize,
+        ready: BTreeMap<usize, (bool, ChunkPayloads)>,
+        sorted: Sorted,
+        cov: FileCoverage,
+    }
+    let threads = rayon::current_num_threads();
+    let in_order = Mutex::new(InOrder {
+        next: 0,
+        ready: BTreeMap::new(),
+        sorted: Sorted::new(sort_budget(cfg)),
+        cov: FileCoverage::default(),
+    });
+    let whole = AtomicBool::new(true);
+    let gate = chunk::InFlight::new(2 * threads + 2);
+    let gate = &gate;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(threads);
     let start = |buf: &[u8], from: usize| records::next_record_start(buf, from);
     let target = chunk_target(cfg);
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(1);
-    let result = std::thread::scope(|scope| {
-        let cutter = scope
-            .spawn(move || chunk::cut_with(reader, target, &start, true, |c| tx.send(c).is_ok()));
-        for c in rx {
-            if whole {
-                pending.push(c);
-                if pending.len() >= batch {
-                    read(&mut pending, &mut sorted, &mut cov, &mut whole);
-                }
+    let read = |c: Chunk| {
+        // A panic here must not leave the reader waiting for this chunk.
+        let _closer = gate.close_on_panic();
+        let first = lines_before + c.lines_before;
+        let payloads = if whole.load(Ordering::Relaxed) {
+            crate::panics::catch(|| {
+                crate::panics::test_hook(name, Some(&format!("payloads{}", c.index)));
+                read_chunk_payloads(&c.data, first, array && c.index > 0)
+            })
+            .unwrap_or_else(|message| {
+                let lines = chunk::count_lines(&c.data).max(1);
+                let part = format!("lines {} to {}", first + 1, first + lines);
+                let mut cov = FileCoverage::default();
+                cov.errors
+                    .push(crate::panics::input_error(name, Some(&part), &message));
+                ChunkPayloads::lost(cov)
+            })
+        } else {
+            ChunkPayloads::lost(FileCoverage::default())
+        };
+        let (index, last) = (c.index, c.last);
+        drop(c);
+        let mut guard = in_order.lock().unwrap_or_else(|e| e.into_inner());
+        let st = &mut *guard;
+        st.ready.insert(index, (last, payloads));
+        while let Some((last, p)) = st.ready.remove(&st.next) {
+            if whole.load(Ordering::Relaxed) {
+                whole.store(p.whole || last, Ordering::Relaxed);
+                st.sorted.push_chunk(p, &mut st.cov);
             }
+            st.next += 1;
         }
-        read(&mut pending, &mut sorted, &mut cov, &mut whole);
+        gate.settled(st.next);
+    };
+    let result = std::thread::scope(|scope| {
+        let cutter = scope.spawn(move || {
+            chunk::cut_with(reader, target, &start, true, |c| {
+                gate.admit(c.index) && tx.send(c).is_ok()
+            })
+        });
+        let closer = gate.closer();
+        rx.into_iter().par_bridge().for_each(read);
+        drop(closer);
         cutter
             .join()
             .unwrap_or_else(|_| Err((0, std::io::Error::other("reader thread panicked"))))
     });
-    (sorted, SortedRead { cov, result }, whole)
+    let st = in_order.into_inner().unwrap_or_else(|e| e.into_inner());
+    let read = SortedRead {
+        cov: st.cov,
+        result,
+    };
+    (st.sorted, read, whole.into_inner())
 }
 
 /// Sends the payload lines of a Cloud SQL input in time order, in batches
