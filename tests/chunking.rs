@@ -963,14 +963,27 @@ fn a_pipe_is_read_once_in_order() {
 fn json_records_cut_short_by_a_read_error_read_as_in_one_read() {
     // A gzip file cut short: what came before the read error is read in
     // chunks as a whole read (a pipe's) reads it, the incomplete last line
-    // too (JSON values are not read by lines), with the same error.
+    // too (JSON values are not read by lines), with the same error; Cloud
+    // SQL's too, put in time order (one entry a line, and one array).
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read(fixture("cloud/cnpg.ndjson")).unwrap();
+    for (file, name) in [
+        ("cloud/cnpg.ndjson", "cnpg-cut.ndjson.gz"),
+        ("cloud/cloudsql.ndjson", "cloudsql-cut.ndjson.gz"),
+        ("cloud/cloudsql.json", "cloudsql-cut.json.gz"),
+    ] {
+        cut_short_reads_as_in_one_read(dir.path(), &fixture(file), name);
+    }
+}
+
+/// Asserts that `file`, gzip-compressed and cut short (at half its size,
+/// and just before its end), reads in chunks as through a pipe.
+fn cut_short_reads_as_in_one_read(dir: &Path, file: &Path, name: &str) {
+    let text = std::fs::read(file).unwrap();
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     std::io::Write::write_all(&mut e, &text).unwrap();
     let gz = e.finish().unwrap();
     for keep in [gz.len() / 2, gz.len() - 20] {
-        let cut = dir.path().join("cnpg-cut.ndjson.gz");
+        let cut = dir.join(name);
         std::fs::write(&cut, &gz[..keep]).unwrap();
         let chunked = json(std::slice::from_ref(&cut), 2, 4096);
         let doc: serde_json::Value = serde_json::from_str(&chunked).unwrap();
@@ -983,7 +996,11 @@ fn json_records_cut_short_by_a_read_error_read_as_in_one_read() {
             "{}",
             input["errors"]
         );
-        assert_eq!(json_through_pipe(dir.path(), &cut), chunked, "{keep} bytes");
+        assert_eq!(
+            json_through_pipe(dir, &cut),
+            chunked,
+            "{name}: {keep} bytes"
+        );
     }
 }
 
