@@ -23,6 +23,9 @@ pub struct Chunk {
     pub lines_before: u64,
     /// The bytes.
     pub data: Vec<u8>,
+    /// The `\n` bytes of `data` ([`count_lines`]), counted once, as it is
+    /// cut.
+    pub lines: u64,
     /// The last chunk of the input (the next one, if any, starts at a
     /// record start).
     pub last: bool,
@@ -180,6 +183,7 @@ pub fn cut_with(
             index: *index,
             lines_before: *lines_before,
             data,
+            lines,
             last,
         });
         *index += 1;

@@ -815,7 +815,7 @@ impl Part {
     /// Lines before the part, and in it.
     fn lines(&self) -> (u64, u64) {
         match self {
-            Part::Chunk(c) => (c.lines_before, chunk::count_lines(&c.data)),
+            Part::Chunk(c) => (c.lines_before, c.lines),
             Part::Messages(a) => (a.lines_before, a.lines),
         }
     }
@@ -913,7 +913,7 @@ impl<'p> Stitch<'p> {
         lines_before: u64,
     ) -> Vec<Part> {
         let mut cov = FileCoverage::default();
-        let lines = chunk::count_lines(&c.data);
+        let lines = c.lines;
         let first_line = lines_before + c.lines_before;
         let split = crate::panics::catch(|| match format {
             Chunked::Heroku(splitter) => {
@@ -1943,7 +1943,7 @@ fn cloud_sql_sorted(
                 read_chunk_payloads(&c.data, first, array && c.index > 0)
             })
             .unwrap_or_else(|message| {
-                let lines = chunk::count_lines(&c.data).max(1);
+                let lines = c.lines.max(1);
                 let part = format!("lines {} to {}", first + 1, first + lines);
                 let mut cov = FileCoverage::default();
                 cov.errors
