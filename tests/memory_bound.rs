@@ -562,3 +562,67 @@ fn other_readers_peak_heap_does_not_grow_with_input_size() {
         Inputs::new(&Block::repeated(rel, header), name, small, large).assert_bounded(format, 2);
     }
 }
+
+/// A Cloud SQL export of `entries` entries (one a line, a second apart,
+/// from `2026-11-20T00:00:00Z`); `payload(i, stamp)` gives the text of the
+/// `i`th and whether it carries a timestamp.
+fn cloud_sql(path: &Path, entries: usize, payload: impl Fn(usize) -> (String, bool)) {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    for i in 0..entries {
+        let (text, timed) = payload(i);
+        let mut entry = serde_json::json!({
+            "logName": "projects/p/logs/cloudsql.googleapis.com%2Fpostgres.log",
+            "textPayload": text,
+        });
+        if timed {
+            entry["timestamp"] = format_rfc3339(1_795_132_800_000 + i as Millis * 1000).into();
+        }
+        writeln!(out, "{entry}").unwrap();
+    }
+    out.flush().unwrap();
+}
+
+#[test]
+fn cloud_sql_peak_heap_does_not_grow_with_lines_no_batch_can_start_at() {
+    // Cloud SQL payloads go out in batches that start where an entry
+    // starts. Lines that stop matching the prefix (the server's prefix
+    // changed mid-export) start none: they are read into entries where
+    // the batches are made instead of growing one batch. An export whose
+    // last entry has no time is put in order newest first, and its
+    // untimed payloads all tie: the batches on disk are sorted again one
+    // at a time, not held together while merged.
+    let _one = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let statement = |i: usize| {
+        format!("[{}]: [{i}-1] db=shop,user=app LOG:  statement: SELECT email FROM users WHERE id = {i}", 100 + i % 7)
+    };
+    type Shape = fn(usize, &dyn Fn(usize) -> String) -> (String, bool);
+    let shapes: [(&str, Shape); 2] = [
+        ("prefix changed", |i, statement| match i {
+            0..600 => (statement(i), true),
+            _ => (
+                format!("2026-11-20 00:00:00.000 UTC {}", statement(i)),
+                true,
+            ),
+        }),
+        ("untimed ties", |i, statement| (statement(i), i == 0)),
+    ];
+    for (shape, payload) in shapes {
+        let small = dir.path().join("small.ndjson");
+        let large = dir.path().join("large.ndjson");
+        cloud_sql(&small, 4_000, |i| payload(i, &statement));
+        cloud_sql(&large, 40_000, |i| payload(i, &statement));
+        measured_scan(&small, 2);
+        let (small_inv, small_peak) = measured_scan(&small, 2);
+        let (large_inv, large_peak) = measured_scan(&large, 2);
+        assert_eq!(only_file(&large_inv).format, "cloudsql");
+        assert_eq!(only_file(&large_inv).lines, 40_000, "{shape}");
+        assert_eq!(only_file(&small_inv).lines, 4_000, "{shape}");
+        let allowed = allowed_peak(small_peak, true);
+        eprintln!("{shape}: peak live heap {small_peak} B for 4,000 entries, {large_peak} B for 40,000 (allowed {allowed} B)");
+        assert!(
+            large_peak <= allowed,
+            "{shape}: the peak live heap grew with the input: {small_peak} B, then {large_peak} B (allowed {allowed} B)"
+        );
+    }
+}

@@ -121,11 +121,11 @@ impl Payload {
 /// later than its last), stably sorted by time. Payloads are held until
 /// they weigh about the budget; then each such batch is sorted by time and
 /// place in the input and appended to one unnamed temporary file. At the
-/// end the sorted batches are merged (read back with the payloads of one
-/// time in reverse when the input is reversed), [`FAN_IN`] at a time into
-/// a second file while there are more, the batch still in memory joining
-/// the last merge: about twice the budget is held at most, and two files
-/// are open.
+/// end (when the input is reversed, after each batch is sorted again, alone,
+/// into a second file, its ties last first) the sorted batches are merged,
+/// [`FAN_IN`] at a time while there are more (each merge appended to the
+/// same file), the batch still in memory joining the last merge: about
+/// twice the budget is held at most, and two files are open.
 struct Sorter {
     budget: usize,
     batch: Vec<Payload>,
@@ -272,115 +272,46 @@ impl Sorter {
                 Ok(())
             });
         };
-        // Each batch was written out sorted by time and place (a reversed
-        // input takes the ties of its batches in reverse); merges of
-        // batches are written in the order they are read in.
-        let mut runs: std::collections::VecDeque<Source> =
-            spilled.runs.iter().map(|&r| Source::Spilled(r)).collect();
-        let mut merged: Option<Spill> = None;
+        // Each batch was written out sorted by time and place: in the
+        // order of `key`, unless the input is reversed (its ties go last
+        // first). Then each batch is sorted again, alone, into a second
+        // file (one batch held at a time).
+        let mut sorted = if reversed {
+            let mut again = Spill::new()?;
+            for &run in &spilled.runs {
+                let mut r = spilled.reader(run);
+                let mut batch = Vec::new();
+                while let Some(p) = Payload::read(&mut r)? {
+                    batch.push(p);
+                }
+                batch.sort_unstable_by_key(key);
+                again.append(|w| batch.iter().try_for_each(|p| p.write(w)))?;
+            }
+            again
+        } else {
+            spilled
+        };
         // Merged `FAN_IN` at a time (what is held in memory does not grow
-        // with their number), each merge appended to a second file.
+        // with their number), each merge appended to the same file.
+        let mut runs: std::collections::VecDeque<(u64, u64)> = sorted.runs.drain(..).collect();
         while runs.len() > FAN_IN {
-            let group: Vec<Source> = runs.drain(..FAN_IN).collect();
-            let mut out = match merged.take() {
-                Some(m) => m,
-                None => Spill::new()?,
-            };
-            let start = out.end;
-            let mut w = std::io::BufWriter::new(&out.file);
-            let readers = group
-                .iter()
-                .map(|src| src.run(&spilled, Some(&out), reversed))
-                .collect();
+            let group: Vec<(u64, u64)> = runs.drain(..FAN_IN).collect();
+            let start = sorted.end;
+            let mut w = std::io::BufWriter::new(&sorted.file);
+            let readers = group.iter().map(|&r| Run::Disk(sorted.reader(r))).collect();
             merge(readers, key, |p| p.write(&mut w))?;
             w.flush()?;
             drop(w);
-            let end = (&out.file).stream_position()?;
-            out.end = end;
-            merged = Some(out);
-            runs.push_back(Source::Merged((start, end)));
+            let end = (&sorted.file).stream_position()?;
+            sorted.end = end;
+            runs.push_back((start, end));
         }
-        let mut readers: Vec<Run<'_>> = runs
-            .iter()
-            .map(|src| src.run(&spilled, merged.as_ref(), reversed))
-            .collect();
+        let mut readers: Vec<Run<'_>> = runs.iter().map(|&r| Run::Disk(sorted.reader(r))).collect();
         readers.push(last);
         merge(readers, key, |p| {
             each(p, cov);
             Ok(())
         })
-    }
-}
-
-/// Where a sorted run of payloads is.
-#[derive(Clone, Copy)]
-enum Source {
-    /// A batch written out sorted by time and place, in the first file.
-    Spilled((u64, u64)),
-    /// A merge of runs, in the order they are read in, in the second file.
-    Merged((u64, u64)),
-}
-
-impl Source {
-    fn run<'a>(&self, spilled: &'a Spill, merged: Option<&'a Spill>, reversed: bool) -> Run<'a> {
-        match (*self, merged) {
-            (Source::Spilled(r), _) => Run::Spilled(Ties::new(spilled.reader(r), reversed)),
-            (Source::Merged(r), Some(m)) => Run::Disk(m.reader(r)),
-            // Not reached: a merge is in the second file.
-            (Source::Merged(_), None) => Run::Memory(Vec::new().into_iter()),
-        }
-    }
-}
-
-/// The payloads of a batch sorted by time and place, read back with the
-/// payloads of the same time in reverse when `reverse` (the order of an
-/// input whose first payload is later than its last takes ties last
-/// first).
-struct Ties<R> {
-    r: R,
-    reverse: bool,
-    /// The first payload after the group being given out.
-    next: Option<Payload>,
-    /// The payloads of one time still to give out, last first.
-    group: Vec<Payload>,
-}
-
-impl<R: Read> Ties<R> {
-    fn new(r: R, reverse: bool) -> Self {
-        Self {
-            r,
-            reverse,
-            next: None,
-            group: Vec::new(),
-        }
-    }
-
-    fn next(&mut self) -> std::io::Result<Option<Payload>> {
-        if !self.reverse {
-            return Payload::read(&mut self.r);
-        }
-        if let Some(p) = self.group.pop() {
-            return Ok(Some(p));
-        }
-        let first = match self.next.take() {
-            Some(p) => p,
-            None => match Payload::read(&mut self.r)? {
-                Some(p) => p,
-                None => return Ok(None),
-            },
-        };
-        let time = first.time;
-        self.group.push(first);
-        loop {
-            match Payload::read(&mut self.r)? {
-                Some(p) if p.time == time => self.group.push(p),
-                other => {
-                    self.next = other;
-                    break;
-                }
-            }
-        }
-        Ok(self.group.pop())
     }
 }
 
@@ -390,7 +321,6 @@ const FAN_IN: usize = 16;
 /// A sorted batch of payloads.
 enum Run<'a> {
     Disk(std::io::BufReader<Section<'a>>),
-    Spilled(Ties<std::io::BufReader<Section<'a>>>),
     Memory(std::vec::IntoIter<Payload>),
 }
 
@@ -398,7 +328,6 @@ impl Run<'_> {
     fn next(&mut self) -> std::io::Result<Option<Payload>> {
         match self {
             Run::Disk(r) => Payload::read(r),
-            Run::Spilled(r) => r.next(),
             Run::Memory(it) => Ok(it.next()),
         }
     }
@@ -588,43 +517,101 @@ impl Sorted {
     }
 
     /// Puts the payloads in time order and hands them, in batches of about
-    /// `target` bytes, to `send` (until it returns false). Each batch but
-    /// the first starts at a line that starts an entry (it matches the
-    /// prefix and is no continuation), so that reading the batches one
-    /// after the other, each alone ([`LineBatch::entries`]), gives the
-    /// entries one read gives: there a line that starts an entry hands on
-    /// the entry before it, whatever came before.
+    /// `target` bytes, to `send` (until it returns false). A batch of lines
+    /// ([`Batch::Lines`]) but the first starts at a line that starts an
+    /// entry (it matches the prefix and is no continuation), so that reading
+    /// the batches one after the other, each alone ([`LineBatch::entries`]),
+    /// gives the entries one read gives: there a line that starts an entry
+    /// hands on the entry before it, whatever came before. When no line has
+    /// started an entry for four times `target` (lines no prefix matches, a
+    /// long run of continuation lines), the lines are read into entries here
+    /// instead, as one read does, until one does ([`Batch::Entries`]): what
+    /// is held stays bounded.
     pub fn batches(
         self,
         forced: Option<&Prefix>,
         target: usize,
         cov: &mut FileCoverage,
-        mut send: impl FnMut(LineBatch) -> bool,
+        mut send: impl FnMut(Batch) -> bool,
     ) {
         let mut batch = LineBatch::default();
         let mut weight = 0usize;
         let mut open = true;
         // The prefix is decided once: every batch shares it.
         let mut shared: Option<Arc<Prefix>> = None;
-        self.lines(forced, cov, |p, prefix, _| {
+        // Reading lines into entries here, and the entries read.
+        let mut here: Option<Assembler> = None;
+        let mut entries: Vec<LogEntry> = Vec::new();
+        let mut entries_weight = 0usize;
+        self.lines(forced, cov, |p, prefix, cov| {
             if !open {
                 return;
             }
             let prefix = shared.get_or_insert_with(|| Arc::new(prefix.clone()));
-            if weight >= target && !p.text.starts_with('\t') && prefix.split(&p.text).is_some() {
-                weight = 0;
-                batch.prefix = Some(prefix.clone());
-                open = send(std::mem::take(&mut batch));
-                if !open {
+            let starts_entry =
+                |p: &Payload| !p.text.starts_with('\t') && prefix.split(&p.text).is_some();
+            let mut take = |e: LogEntry, _: &mut FileCoverage| {
+                entries_weight += e.message.len() + 64;
+                entries.push(e);
+            };
+            if let Some(asm) = here.as_mut() {
+                if !starts_entry(&p) {
+                    asm.line(&p.text, p.line, p.time, prefix, cov, &mut take);
+                    if entries_weight >= target {
+                        entries_weight = 0;
+                        open = send(Batch::Entries(std::mem::take(&mut entries)));
+                    }
+                    return;
+                }
+                // The entry open here is handed on, as the line starting
+                // the next one would.
+                asm.finish(cov, &mut take);
+                here = None;
+                entries_weight = 0;
+                if !entries.is_empty() {
+                    open = send(Batch::Entries(std::mem::take(&mut entries)));
+                    if !open {
+                        return;
+                    }
+                }
+            } else if weight >= target {
+                if starts_entry(&p) {
+                    weight = 0;
+                    batch.prefix = Some(prefix.clone());
+                    open = send(Batch::Lines(std::mem::take(&mut batch)));
+                    if !open {
+                        return;
+                    }
+                } else if weight >= target.saturating_mul(4) {
+                    // The batch started where an entry starts: read alone
+                    // from there, as it would be.
+                    let mut asm = Assembler::default();
+                    for q in std::mem::take(&mut batch.lines).into_iter().chain([p]) {
+                        asm.line(&q.text, q.line, q.time, prefix, cov, &mut take);
+                    }
+                    weight = 0;
+                    here = Some(asm);
+                    if entries_weight >= target {
+                        entries_weight = 0;
+                        open = send(Batch::Entries(std::mem::take(&mut entries)));
+                    }
                     return;
                 }
             }
             weight += p.weight();
             batch.lines.push(p);
         });
-        if open && !batch.lines.is_empty() {
+        if !open {
+            return;
+        }
+        if let Some(mut asm) = here {
+            asm.finish(cov, &mut |e, _| entries.push(e));
+            if !entries.is_empty() {
+                send(Batch::Entries(entries));
+            }
+        } else if !batch.lines.is_empty() {
             batch.prefix = shared;
-            send(batch);
+            send(Batch::Lines(batch));
         }
     }
 
@@ -666,6 +653,15 @@ impl Sorted {
     }
 }
 
+/// A part of the entries of a Cloud SQL input in time order (see
+/// [`Sorted::batches`]).
+pub enum Batch {
+    /// Lines, read into entries on their own.
+    Lines(LineBatch),
+    /// Entries read from lines where no batch of lines could start.
+    Entries(Vec<LogEntry>),
+}
+
 /// Payload lines of a Cloud SQL input in time order, and the prefix they
 /// are read under: a part of the input read on its own (see
 /// [`Sorted::batches`]).
@@ -675,14 +671,25 @@ pub struct LineBatch {
     lines: Vec<Payload>,
 }
 
-impl LineBatch {
-    /// The first and last input lines of the batch's payloads.
+impl Batch {
+    /// The first and last input lines of the batch's payloads or entries.
     pub fn span(&self) -> (u64, u64) {
-        let lines = self.lines.iter().map(|p| p.line);
-        let first = lines.clone().min().unwrap_or(1);
-        (first, lines.max().unwrap_or(first))
+        let (first, last) = match self {
+            Batch::Lines(b) => (
+                b.lines.iter().map(|p| p.line).min(),
+                b.lines.iter().map(|p| p.line).max(),
+            ),
+            Batch::Entries(e) => (
+                e.iter().map(|e| e.line).min(),
+                e.iter().map(|e| e.line).max(),
+            ),
+        };
+        let first = first.unwrap_or(1);
+        (first, last.unwrap_or(first))
     }
+}
 
+impl LineBatch {
     /// Hands the entries of the batch's lines to `sink`, taking them.
     pub fn entries(
         &mut self,
@@ -947,6 +954,20 @@ mod tests {
             .to_string()
         };
         let mut odd = String::new();
+        // Lines that stop matching the prefix (the server's prefix changed)
+        // and a long run of continuation lines: no batch of lines may start
+        // there, and what a batch holds stays bounded.
+        let mut changed = String::new();
+        for i in 0..2000 {
+            let ts = format!("2024-05-01T10:{:02}:{:02}.000Z", i / 60, i % 60);
+            let payload = match i {
+                0..600 => format!("[42]: [{i}-1] db=app,user=alice LOG:  statement: SELECT {i}"),
+                600..1000 => format!("\t, column_{i}"),
+                _ => format!("2024-05-01 10:00:00.000 UTC [42]: [{i}-1] db=app,user=alice LOG:  statement: SELECT {i}"),
+            };
+            changed.push_str(&entry(&ts, &payload));
+            changed.push('\n');
+        }
         for i in 0..40 {
             let ts = |ms: u32| format!("2024-05-01T10:00:{:02}.{ms:03}Z", i);
             let lines = [
@@ -963,7 +984,7 @@ mod tests {
             odd.push_str(&lines.join("\n"));
             odd.push('\n');
         }
-        for text in [&ndjson, &array, &odd] {
+        for text in [&ndjson, &array, &odd, &changed] {
             let mut want_cov = FileCoverage::default();
             let mut want = Vec::new();
             sorted_payloads(text, SORT_BUDGET).entries(None, &mut want_cov, |e, _| want.push(e));
@@ -979,8 +1000,23 @@ mod tests {
                     assert!(batches.len() >= want.len(), "{} batches", batches.len());
                 }
                 let mut got = Vec::new();
-                for mut b in batches {
-                    b.entries(&mut cov, |e, _| got.push(e));
+                let mut lines_read_here = 0;
+                for b in batches {
+                    match b {
+                        Batch::Lines(mut b) => {
+                            // Each payload weighs at least 64 bytes.
+                            let most = target.saturating_mul(4) / 64 + 2;
+                            assert!(b.lines.len() <= most, "{} lines", b.lines.len());
+                            b.entries(&mut cov, |e, _| got.push(e));
+                        }
+                        Batch::Entries(e) => {
+                            lines_read_here += e.len();
+                            got.extend(e);
+                        }
+                    }
+                }
+                if std::ptr::eq(text, &changed) && target == 300 {
+                    assert!(lines_read_here > 0);
                 }
                 assert_eq!(got, want, "target {target}");
                 assert_eq!(cov, want_cov, "target {target}");
