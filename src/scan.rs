@@ -1915,8 +1915,7 @@ struct SortedRead {
 /// The third value is false when a chunk other than the last ended inside
 /// a value (a value spread over lines was cut): then the chunks after it
 /// did not start where one read would, and the input must be read again,
-/// in order (it is still read to its end, for its fingerprint, but no
-/// longer parsed).
+/// in order (what was read is kept only if it cannot be reopened).
 fn cloud_sql_sorted(
     reader: Box<dyn std::io::BufRead + Send>,
     array: bool,
@@ -1950,32 +1949,28 @@ fn cloud_sql_sorted(
         // A panic here must not leave the reader waiting for this chunk.
         let _closer = gate.close_on_panic();
         let first = lines_before + c.lines_before;
-        let payloads = if whole.load(Ordering::Relaxed) {
-            crate::panics::catch(|| {
-                crate::panics::test_hook(name, Some(&format!("payloads{}", c.index)));
-                read_chunk_payloads(&c.data, first, array && c.index > 0)
-            })
-            .unwrap_or_else(|message| {
-                let lines = c.lines.max(1);
-                let part = format!("lines {} to {}", first + 1, first + lines);
-                let mut cov = FileCoverage::default();
-                cov.errors
-                    .push(crate::panics::input_error(name, Some(&part), &message));
-                ChunkPayloads::lost(cov)
-            })
-        } else {
-            ChunkPayloads::lost(FileCoverage::default())
-        };
+        let payloads = crate::panics::catch(|| {
+            crate::panics::test_hook(name, Some(&format!("payloads{}", c.index)));
+            read_chunk_payloads(&c.data, first, array && c.index > 0)
+        })
+        .unwrap_or_else(|message| {
+            let lines = c.lines.max(1);
+            let part = format!("lines {} to {}", first + 1, first + lines);
+            let mut cov = FileCoverage::default();
+            cov.errors
+                .push(crate::panics::input_error(name, Some(&part), &message));
+            ChunkPayloads::lost(cov)
+        });
         let (index, last) = (c.index, c.last);
         drop(c);
         let mut guard = in_order.lock().unwrap_or_else(|e| e.into_inner());
         let st = &mut *guard;
         st.ready.insert(index, (last, payloads));
         while let Some((last, p)) = st.ready.remove(&st.next) {
-            if whole.load(Ordering::Relaxed) {
-                whole.store(p.whole || last, Ordering::Relaxed);
-                st.sorted.push_chunk(p, &mut st.cov);
+            if !p.whole && !last {
+                whole.store(false, Ordering::Relaxed);
             }
+            st.sorted.push_chunk(p, &mut st.cov);
             st.next += 1;
         }
         gate.settled(st.next);
