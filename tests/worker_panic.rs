@@ -250,6 +250,41 @@ fn panic_escaping_a_chunk_worker_neither_hangs_nor_loses_the_other_input() {
 #[path = "../examples/support/syslog_wrap.rs"]
 mod syslog_wrap;
 
+/// The lines `from` to `to` named by the only error of `cov`, which must
+/// say that a panic left out `part` (`… lines from to to`).
+fn lost_lines(cov: &Value, name: &str, part: &str) -> (u64, u64) {
+    let errors = cov["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{part}: {errors:?}");
+    let e = errors[0].as_str().unwrap();
+    let rest = e
+        .strip_prefix(&format!("{name}: internal error while scanning {part}"))
+        .unwrap_or_else(|| panic!("{part}: {e}"));
+    let (from, rest) = rest.split_once(" to ").unwrap();
+    let (to, tail) = rest.split_once(' ').unwrap();
+    assert_eq!(
+        tail,
+        format!("(a bug in pgcontract: {HOOK_MESSAGE}); that part is left out of the results")
+    );
+    (from.parse().unwrap(), to.parse().unwrap())
+}
+
+/// A part of the input was left out of `run` (input coverage `cov`): some
+/// records, not all of `whole`'s, were read; a blind spot keeps the verdict
+/// from `clear`; the panic was printed.
+fn assert_part_left_out(run: &Run, cov: &Value, whole: &Value) {
+    let records = cov["records"].as_u64().unwrap();
+    assert!(records > 0 && records < whole["records"].as_u64().unwrap());
+    assert!(
+        cov["blind_spots"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from(BLIND_SPOT)),
+        "{cov:#}"
+    );
+    assert_ne!(run.doc["targets"][0]["verdict"], "clear");
+    assert_panic_printed(&run.stderr);
+}
+
 #[test]
 fn panic_in_one_syslog_chunk_leaves_out_the_messages_its_lines_completed() {
     // Syslog messages are put together in file order before the parts are
@@ -276,36 +311,13 @@ fn panic_in_one_syslog_chunk_leaves_out_the_messages_its_lines_completed() {
         "robust-syslog.log@chunk1",
     );
     let cov = input(&run.doc, &name);
-    let errors = cov["errors"].as_array().unwrap();
-    assert_eq!(errors.len(), 1, "{errors:?}");
-    let e = errors[0].as_str().unwrap();
-    let rest = e
-        .strip_prefix(&format!(
-            "{name}: internal error while scanning the syslog messages completed by lines "
-        ))
-        .unwrap_or_else(|| panic!("{e}"));
-    let (from, rest) = rest.split_once(" to ").unwrap();
-    let (to, tail) = rest.split_once(' ').unwrap();
-    let (from, to): (u64, u64) = (from.parse().unwrap(), to.parse().unwrap());
-    assert_eq!(
-        tail,
-        format!("(a bug in pgcontract: {HOOK_MESSAGE}); that part is left out of the results")
-    );
+    let part = "the syslog messages completed by lines ";
+    let (from, to) = lost_lines(cov, &name, part);
     let total_lines = text.lines().count() as u64;
     assert!(from > 1 && to < total_lines && from < to, "{from}..{to}");
     // The chunk's lines are not counted, and fewer records are read.
     assert_eq!(cov["lines"].as_u64(), Some(total_lines - (to - from + 1)));
-    assert!(cov["records"].as_u64().unwrap() < whole["records"].as_u64().unwrap());
-    assert!(cov["records"].as_u64().unwrap() > 0);
-    assert!(
-        cov["blind_spots"]
-            .as_array()
-            .unwrap()
-            .contains(&Value::from(BLIND_SPOT)),
-        "{cov:#}"
-    );
-    assert_ne!(run.doc["targets"][0]["verdict"], "clear");
-    assert_panic_printed(&run.stderr);
+    assert_part_left_out(&run, cov, whole);
 }
 
 #[test]
@@ -343,19 +355,7 @@ fn panic_reading_or_scanning_a_cloud_sql_part_leaves_out_only_that_part() {
             &format!("robust-cloudsql.ndjson@{point}"),
         );
         let cov = input(&run.doc, &name);
-        let errors = cov["errors"].as_array().unwrap();
-        assert_eq!(errors.len(), 1, "{point}: {errors:?}");
-        let e = errors[0].as_str().unwrap();
-        let rest = e
-            .strip_prefix(&format!("{name}: internal error while scanning {part}"))
-            .unwrap_or_else(|| panic!("{point}: {e}"));
-        let (from, rest) = rest.split_once(" to ").unwrap();
-        let (to, tail) = rest.split_once(' ').unwrap();
-        let (from, to): (u64, u64) = (from.parse().unwrap(), to.parse().unwrap());
-        assert_eq!(
-            tail,
-            format!("(a bug in pgcontract: {HOOK_MESSAGE}); that part is left out of the results")
-        );
+        let (from, to) = lost_lines(cov, &name, part);
         assert!(
             from > 1 && to < total_lines && from < to,
             "{point}: {from}..{to}"
@@ -365,17 +365,7 @@ fn panic_reading_or_scanning_a_cloud_sql_part_leaves_out_only_that_part() {
             false => total_lines,
         };
         assert_eq!(cov["lines"].as_u64(), Some(lines), "{point}");
-        let records = cov["records"].as_u64().unwrap();
-        assert!(records > 0 && records < whole["records"].as_u64().unwrap());
-        assert!(
-            cov["blind_spots"]
-                .as_array()
-                .unwrap()
-                .contains(&Value::from(BLIND_SPOT)),
-            "{point}: {cov:#}"
-        );
-        assert_ne!(run.doc["targets"][0]["verdict"], "clear");
-        assert_panic_printed(&run.stderr);
+        assert_part_left_out(&run, cov, whole);
     }
     // A panic while the payloads in time order are sent out (after the
     // first batch) loses the entries not yet sent; every line was read.
@@ -392,12 +382,5 @@ fn panic_reading_or_scanning_a_cloud_sql_part_leaves_out_only_that_part() {
         )])
     );
     assert_eq!(cov["lines"].as_u64(), Some(total_lines));
-    let records = cov["records"].as_u64().unwrap();
-    assert!(records > 0 && records < whole["records"].as_u64().unwrap());
-    assert!(cov["blind_spots"]
-        .as_array()
-        .unwrap()
-        .contains(&Value::from(BLIND_SPOT)));
-    assert_ne!(run.doc["targets"][0]["verdict"], "clear");
-    assert_panic_printed(&run.stderr);
+    assert_part_left_out(&run, cov, whole);
 }
