@@ -162,6 +162,9 @@ impl Spill {
         &mut self,
         write: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
+        // After the last whole batch (a failed write may have left part
+        // of one after it).
+        (&self.file).seek(std::io::SeekFrom::Start(self.end))?;
         let mut w = std::io::BufWriter::new(&self.file);
         write(&mut w)?;
         w.flush()?;
@@ -230,26 +233,30 @@ impl Sorter {
         self.weight += p.weight();
         self.batch.push(p);
         if self.weight > self.budget && self.spill_error.is_none() {
-            let spilled = match self.spilled.take() {
-                Some(s) => Ok(s),
-                None => Spill::new(),
+            let mut spilled = match self.spilled.take() {
+                Some(s) => s,
+                None => match Spill::new() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        self.spill_error = Some(e.to_string());
+                        return;
+                    }
+                },
             };
             // Sorted now, while the input is still being read: by time,
             // then place (the order of ties is settled when read back).
             self.batch.sort_unstable_by_key(|p| (p.time, p.seq));
             let batch = &self.batch;
-            let written = spilled.and_then(|mut s| {
-                s.append(|w| batch.iter().try_for_each(|p| p.write(w)))?;
-                Ok(s)
-            });
-            match written {
-                Ok(s) => {
-                    self.spilled = Some(s);
+            match spilled.append(|w| batch.iter().try_for_each(|p| p.write(w))) {
+                Ok(()) => {
                     self.batch.clear();
                     self.weight = 0;
                 }
+                // The batches written before are kept (a batch counts once
+                // it is whole on disk); this one and the rest stay here.
                 Err(e) => self.spill_error = Some(e.to_string()),
             }
+            self.spilled = Some(spilled);
         }
     }
 
@@ -297,6 +304,7 @@ impl Sorter {
         while runs.len() > FAN_IN {
             let group: Vec<(u64, u64)> = runs.drain(..FAN_IN).collect();
             let start = sorted.end;
+            (&sorted.file).seek(std::io::SeekFrom::Start(start))?;
             let mut w = std::io::BufWriter::new(&sorted.file);
             let readers = group.iter().map(|&r| Run::Disk(sorted.reader(r))).collect();
             merge(readers, key, |p| p.write(&mut w))?;
@@ -1020,6 +1028,129 @@ mod tests {
                 }
                 assert_eq!(got, want, "target {target}");
                 assert_eq!(cov, want_cov, "target {target}");
+            }
+        }
+    }
+
+    /// Reads the batches of `sorted` (sending stops after `stop` batches)
+    /// into entries and coverage, checking that no batch comes after a
+    /// refused one.
+    fn read_batches(
+        sorted: Sorted,
+        forced: Option<&Prefix>,
+        target: usize,
+        stop: usize,
+    ) -> (Vec<LogEntry>, FileCoverage) {
+        let mut cov = FileCoverage::default();
+        let mut read = FileCoverage::default();
+        let mut got = Vec::new();
+        let mut sent = 0;
+        sorted.batches(forced, target, &mut cov, |b| {
+            assert!(sent < stop, "a batch after a refused one");
+            sent += 1;
+            match b {
+                Batch::Lines(mut b) => b.entries(&mut read, |e, _| got.push(e)),
+                Batch::Entries(e) => got.extend(e),
+            }
+            sent < stop
+        });
+        cov.merge(&read);
+        (got, cov)
+    }
+
+    #[test]
+    fn batches_read_alone_give_the_entries_of_one_read_however_lines_alternate() {
+        // Stretches of lines that start entries, continuation runs, lines
+        // no prefix matches and blank lines, in turn, a continuation first;
+        // in time order, newest first, or without times; the prefix forced,
+        // detected from the first 500 lines, or from fewer (the budget);
+        // sending stopped after any batch: the entries are those of one
+        // read, or the first of them.
+        let entry = |ts: Option<String>, payload: &str| {
+            let mut e = serde_json::json!({
+                "logName": "projects/p/logs/cloudsql.googleapis.com%2Fpostgres.log",
+                "textPayload": payload,
+            });
+            if let Some(ts) = ts {
+                e["timestamp"] = ts.into();
+            }
+            e.to_string()
+        };
+        let mut seed = 11u64;
+        let mut rnd = |n: u64| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (seed >> 33) % n
+        };
+        let forced = Prefix::compile("[%p]: [%l-1] db=%d,user=%u ").unwrap();
+        for order in 0..3 {
+            let mut lines = Vec::new();
+            let mut i = 0u64;
+            while lines.len() < 1500 {
+                // Lines that start entries first: the prefix is found
+                // from the first lines, even when few are held.
+                let kind = if lines.is_empty() { 0 } else { rnd(4) };
+                let run = 1 + rnd(40);
+                for _ in 0..run {
+                    i += 1;
+                    let payload = match (lines.is_empty(), kind) {
+                        (true, _) | (_, 1) => format!("\t, column_{i}"),
+                        (_, 0) => format!(
+                            "[{}]: [{i}-1] db=app,user=u{} LOG:  statement: SELECT {i}",
+                            40 + i % 3,
+                            i % 5
+                        ),
+                        (_, 2) => format!("not a line of the server {i}"),
+                        _ => String::new(),
+                    };
+                    let ts = match order {
+                        0 => Some(format!(
+                            "2024-05-01T10:{:02}:{:02}.000Z",
+                            i / 60 % 60,
+                            i % 60
+                        )),
+                        1 => Some(format!(
+                            "2024-05-01T11:{:02}:{:02}.000Z",
+                            59 - i / 60 % 60,
+                            59 - i % 60
+                        )),
+                        _ => None,
+                    };
+                    lines.push(entry(ts, &payload));
+                }
+            }
+            let text = lines.join("\n");
+            for budget in [SORT_BUDGET, 3000] {
+                for forced in [None, Some(&forced)] {
+                    let mut want_cov = FileCoverage::default();
+                    let mut want = Vec::new();
+                    sorted_payloads(&text, budget)
+                        .entries(forced, &mut want_cov, |e, _| want.push(e));
+                    assert!(
+                        want.len() > 100,
+                        "order {order}, budget {budget}: {}",
+                        want.len()
+                    );
+                    for target in [0, 1, 200, 3000] {
+                        let (got, cov) = read_batches(
+                            sorted_payloads(&text, budget),
+                            forced,
+                            target,
+                            usize::MAX,
+                        );
+                        let case = format!(
+                            "order {order}, budget {budget}, forced {}, target {target}",
+                            forced.is_some()
+                        );
+                        assert_eq!(got, want, "{case}");
+                        assert_eq!(cov.skipped, want_cov.skipped, "{case}");
+                        assert_eq!(cov.log_line_prefix, want_cov.log_line_prefix, "{case}");
+                        for stop in [1, 2, 7] {
+                            let (got, _) =
+                                read_batches(sorted_payloads(&text, budget), forced, target, stop);
+                            assert_eq!(got[..], want[..got.len()], "{case}, stopped after {stop}");
+                        }
+                    }
+                }
             }
         }
     }
