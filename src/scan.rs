@@ -1187,7 +1187,7 @@ fn scan_chunked(
                     // as for a lost chunk (a blind spot), not as a read
                     // error.
                     let cov = crate::panics::catch(|| {
-                        send_sorted(sorted, forced, name, target / 4, &mut send)
+                        send_sorted(sorted, forced, name, lines_before, target / 4, &mut send)
                     })
                     .unwrap_or_else(|message| {
                         let part = "the Cloud SQL entries put in time order";
@@ -2005,6 +2005,7 @@ fn send_sorted(
     sorted: input::cloud::cloudsql::Sorted,
     forced: Option<&Prefix>,
     name: &str,
+    lines_before: u64,
     target: usize,
     send: &mut dyn FnMut(Part) -> bool,
 ) -> FileCoverage {
@@ -2015,7 +2016,9 @@ fn send_sorted(
         let (first, last) = batch.span();
         let part = Part::Messages(Box::new(Assembled {
             index,
-            lines_before: first.saturating_sub(1),
+            // Entries carry the input's line numbers; a part's lines are
+            // counted from where the read started.
+            lines_before: first.saturating_sub(1 + lines_before),
             lines: last + 1 - first,
             messages: match batch {
                 input::cloud::cloudsql::Batch::Lines(lines) => Completed::CloudSql(lines),
