@@ -1977,7 +1977,13 @@ fn cloud_sql_sorted(
     };
     let result = std::thread::scope(|scope| {
         let cutter = scope.spawn(move || {
-            chunk::cut_with(reader, target, &start, true, |c| {
+            chunk::cut_with(reader, target, &start, true, |mut c| {
+                // A chunk held while others are read keeps no more than
+                // its bytes (a small chunk's buffer is mostly the read
+                // buffer's room).
+                if c.data.capacity() > 2 * c.data.len() {
+                    c.data.shrink_to_fit();
+                }
                 gate.admit(c.index) && tx.send(c).is_ok()
             })
         });
