@@ -129,6 +129,9 @@ pub fn exit_status_with(inv: &Inventory, fail_on: FailOn) -> ExitStatus {
 /// full disk, a target that is a directory), `path` keeps its old content
 /// and the temporary file is removed. A symbolic link at `path` is written
 /// through (its target is replaced); an existing file's permissions are kept.
+/// A target that is no file at all (a device such as `/dev/null` or
+/// `/dev/stdout`, a named pipe, a socket) is written to as it is: renaming
+/// a file over it would replace the device for everyone.
 /// SIGINT/SIGTERM wait for it to finish (see [`interrupt`]).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write_atomically_with(path, &mut |f| f.write_all(bytes))
@@ -150,6 +153,12 @@ pub fn write_atomically_with(
         }
         _ => path,
     };
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
+        let mut buffered = std::io::BufWriter::with_capacity(64 << 10, &mut f);
+        fill(&mut buffered)?;
+        return buffered.flush();
+    }
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

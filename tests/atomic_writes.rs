@@ -245,3 +245,50 @@ fn an_output_through_a_symlink_replaces_its_target_and_keeps_permissions() {
     assert_eq!(mode, 0o640);
     assert_eq!(temporaries(dir), Vec::<PathBuf>::new());
 }
+
+#[test]
+fn an_output_that_is_a_named_pipe_is_written_to_not_replaced() {
+    // `--output /dev/null` (run as root) once replaced the device with a
+    // regular file: a file renamed over it. A target that is no file (a
+    // device, a named pipe) is written to as it is; a named pipe stands in
+    // for a device here, which a failing test must not break for the
+    // machine.
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let pipe = dir.join("report.pipe");
+    let made = Command::new("mkfifo").arg(&pipe).status().unwrap();
+    assert!(made.success());
+    // Opened to read without waiting for a writer (O_NONBLOCK): if the
+    // pipe were replaced, nothing would arrive, and nothing would hang.
+    let mut reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(0o4000)
+        .open(&pipe)
+        .unwrap();
+    // An empty log: its report fits the pipe's buffer.
+    std::fs::write(dir.join("empty.log"), "").unwrap();
+    let out = pgc(
+        &scan_to_args("json", &pipe.to_string_lossy(), "empty.log"),
+        dir,
+        false,
+    );
+    assert_ne!(out.status.code(), Some(2), "{}", stderr(&out));
+    let mut report = Vec::new();
+    // The report (a few KiB) waits in the pipe's buffer.
+    let _ = reader.read_to_end(&mut report);
+    let doc: serde_json::Value = serde_json::from_slice(&report).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {:?}; the pipe is now {:?}",
+            String::from_utf8_lossy(&report),
+            std::fs::symlink_metadata(&pipe).map(|m| m.file_type())
+        )
+    });
+    assert!(doc["coverage"].is_object(), "{doc}");
+    assert!(std::fs::symlink_metadata(&pipe)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    assert_eq!(temporaries(dir), Vec::<PathBuf>::new());
+}
