@@ -5,7 +5,9 @@
 set -euo pipefail
 # rustc reads its target probe from stdin; a caller's stdin that is not UTF-8
 # (CI runners, backgrounded jobs) makes cargo fail before it builds anything.
-exec </dev/null
+# An empty pipe, not /dev/null: a /dev/null that some program replaced with
+# a regular file holds whatever was written to it since.
+exec < <(:)
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
 pgcontract_deps
