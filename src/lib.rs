@@ -145,6 +145,13 @@ pub fn write_atomically_with(
 ) -> std::io::Result<()> {
     static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let _no_interruption = interrupt::writing();
+    // Through any symbolic link (`/dev/stdout`).
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
+        let mut buffered = std::io::BufWriter::with_capacity(64 << 10, &mut f);
+        fill(&mut buffered)?;
+        return buffered.flush();
+    }
     let resolved;
     let path = match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => {
@@ -153,12 +160,6 @@ pub fn write_atomically_with(
         }
         _ => path,
     };
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
-        let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
-        let mut buffered = std::io::BufWriter::with_capacity(64 << 10, &mut f);
-        fill(&mut buffered)?;
-        return buffered.flush();
-    }
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
