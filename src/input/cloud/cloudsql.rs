@@ -565,7 +565,7 @@ impl Sorted {
             if let Some(asm) = here.as_mut() {
                 if !starts_entry(&p) {
                     asm.line(&p.text, p.line, p.time, prefix, cov, &mut take);
-                    if entries_weight >= target {
+                    if entries_weight >= target && !entries.is_empty() {
                         entries_weight = 0;
                         open = send(Batch::Entries(std::mem::take(&mut entries)));
                     }
@@ -599,7 +599,7 @@ impl Sorted {
                     }
                     weight = 0;
                     here = Some(asm);
-                    if entries_weight >= target {
+                    if entries_weight >= target && !entries.is_empty() {
                         entries_weight = 0;
                         open = send(Batch::Entries(std::mem::take(&mut entries)));
                     }
