@@ -17,4 +17,17 @@ impl Rng {
     pub(crate) fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
         xs[(self.next() % xs.len() as u64) as usize]
     }
+
+    /// Changes one character of `l` (not empty), at a character boundary:
+    /// replaced by one of `by`, dropped, or doubled.
+    pub(crate) fn mutate(&mut self, l: &mut String, by: &[&str]) {
+        let cuts: Vec<usize> = l.char_indices().map(|(i, _)| i).collect();
+        let at = cuts[(self.next() as usize) % cuts.len()];
+        let c = l[at..].chars().next().unwrap();
+        match self.next() % 3 {
+            0 => l.replace_range(at..at + c.len_utf8(), self.pick(by)),
+            1 => l.replace_range(at..at + c.len_utf8(), ""),
+            _ => l.insert(at, c),
+        }
+    }
 }

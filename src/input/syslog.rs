@@ -1111,20 +1111,13 @@ Nov 21 23:44:38 vm CRON[1]: (root) CMD (true)
             }
             if rng.next() % 4 == 0 {
                 // A byte changed, dropped or doubled (at a character boundary).
-                let cuts: Vec<usize> = l.char_indices().map(|(i, _)| i).collect();
-                let at = cuts[(rng.next() as usize) % cuts.len()];
-                let c = l[at..].chars().next().unwrap();
-                match rng.next() % 3 {
-                    0 => l.replace_range(
-                        at..at + c.len_utf8(),
-                        rng.pick(&[
-                            " ", "[", "]", ":", "1", "-", "\t", "٣", "\u{b}", "\u{c}", "\u{a0}",
-                            "\u{3000}",
-                        ]),
-                    ),
-                    1 => l.replace_range(at..at + c.len_utf8(), ""),
-                    _ => l.insert(at, c),
-                }
+                rng.mutate(
+                    &mut l,
+                    &[
+                        " ", "[", "]", ":", "1", "-", "\t", "٣", "\u{b}", "\u{c}", "\u{a0}",
+                        "\u{3000}",
+                    ],
+                );
             }
             lines.push(l);
         }

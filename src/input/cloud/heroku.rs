@@ -559,20 +559,13 @@ mod tests {
                 l.push_str(piece);
             }
             if rng.next() % 4 == 0 {
-                let cuts: Vec<usize> = l.char_indices().map(|(i, _)| i).collect();
-                let at = cuts[(rng.next() as usize) % cuts.len()];
-                let c = l[at..].chars().next().unwrap();
-                match rng.next() % 3 {
-                    0 => l.replace_range(
-                        at..at + c.len_utf8(),
-                        rng.pick(&[
-                            " ", "[", "]", ":", "1", "-", "\t", "٣", "d", "\u{b}", "\u{c}",
-                            "\u{a0}", "\u{2009}",
-                        ]),
-                    ),
-                    1 => l.replace_range(at..at + c.len_utf8(), ""),
-                    _ => l.insert(at, c),
-                }
+                rng.mutate(
+                    &mut l,
+                    &[
+                        " ", "[", "]", ":", "1", "-", "\t", "٣", "d", "\u{b}", "\u{c}", "\u{a0}",
+                        "\u{2009}",
+                    ],
+                );
             }
             let l = l.trim_end_matches('\n');
             let want = frame_regex(l).filter(|_| !l.contains('\n'));
