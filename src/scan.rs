@@ -1087,11 +1087,7 @@ fn scan_chunked(
     cfg: &ScanConfig,
     shared: Shared<'_>,
 ) -> ChunkedScan {
-    let target = if cfg.chunk_bytes == 0 {
-        chunk::DEFAULT_CHUNK_BYTES
-    } else {
-        cfg.chunk_bytes
-    };
+    let target = chunk_target(cfg);
     let threads = rayon::current_num_threads();
     let settler = Mutex::new(Settler {
         next: 0,
@@ -1924,13 +1920,14 @@ fn cloud_sql_sorted(
     cfg: &ScanConfig,
 ) -> (input::cloud::cloudsql::Sorted, SortedRead, bool) {
     use input::cloud::cloudsql::{read_chunk_payloads, ChunkPayloads, Sorted};
-    use std::sync::atomic::{AtomicBool, Ordering};
     /// Chunks read into payloads, handed to the sorter in file order.
     struct InOrder {
         next: usize,
         ready: BTreeMap<usize, (bool, ChunkPayloads)>,
         sorted: Sorted,
         cov: FileCoverage,
+        /// No chunk but the last ended inside a value.
+        whole: bool,
     }
     let threads = rayon::current_num_threads();
     let in_order = Mutex::new(InOrder {
@@ -1938,8 +1935,8 @@ fn cloud_sql_sorted(
         ready: BTreeMap::new(),
         sorted: Sorted::new(sort_budget(cfg)),
         cov: FileCoverage::default(),
+        whole: true,
     });
-    let whole = AtomicBool::new(true);
     let gate = chunk::InFlight::new(2 * threads + 2);
     let gate = &gate;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(threads);
@@ -1967,9 +1964,7 @@ fn cloud_sql_sorted(
         let st = &mut *guard;
         st.ready.insert(index, (last, payloads));
         while let Some((last, p)) = st.ready.remove(&st.next) {
-            if !p.whole && !last {
-                whole.store(false, Ordering::Relaxed);
-            }
+            st.whole &= p.whole || last;
             st.sorted.push_chunk(p, &mut st.cov);
             st.next += 1;
         }
@@ -1999,7 +1994,7 @@ fn cloud_sql_sorted(
         cov: st.cov,
         result,
     };
-    (st.sorted, read, whole.into_inner())
+    (st.sorted, read, st.whole)
 }
 
 /// Sends the payload lines of a Cloud SQL input in time order, in batches
