@@ -571,6 +571,7 @@ impl Extractor {
                 LogBody::Other => {
                     let kind = other_kind(&e.message);
                     self.count(kind);
+                    cov.logging.server_message(&e.message);
                     self.connection_state(e);
                 }
             },

@@ -34,6 +34,11 @@ pub struct LoggingSeen {
     pub audit_text_not_logged: u64,
     /// pgAudit substatements (statements run inside functions).
     pub audit_substatements: u64,
+    /// Changes of a logging setting seen in the log: a server's
+    /// `parameter "log_statement" changed to …` on reload, or a logged
+    /// `SET`/`ALTER … SET` of one (see [`is_logging_setting`]).
+    #[serde(default)]
+    pub setting_changes: u64,
 }
 
 fn min_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
@@ -65,11 +70,16 @@ impl LoggingSeen {
         self.audit_lines += o.audit_lines;
         self.audit_text_not_logged += o.audit_text_not_logged;
         self.audit_substatements += o.audit_substatements;
+        self.setting_changes += o.setting_changes;
     }
 
     /// Counts a statement logged by `log_statement` (no duration) or by
-    /// `log_min_duration_statement` (`duration` in milliseconds).
+    /// `log_min_duration_statement` (`duration` in milliseconds). Only the
+    /// first are classified (`read_like`, `mod_like`, `ddl_like`): they
+    /// show the `log_statement` level; a slow SELECT on a `duration:` line
+    /// shows nothing of it.
     pub fn logged_statement(&mut self, sql: &str, duration_ms: Option<f64>) {
+        let class = statement_class(sql);
         match duration_ms {
             Some(ms) => {
                 self.duration_statements += 1;
@@ -78,15 +88,65 @@ impl LoggingSeen {
                 let us = (ms.max(0.0) * 1000.0).round() as u64;
                 self.min_duration_us = min_opt(self.min_duration_us, Some(us));
             }
-            None => self.plain_statements += 1,
+            None => {
+                self.plain_statements += 1;
+                match class {
+                    StatementClass::Ddl => self.ddl_like += 1,
+                    StatementClass::Mod => self.mod_like += 1,
+                    StatementClass::Other => self.read_like += 1,
+                    StatementClass::Depends => {}
+                }
+            }
         }
-        match statement_class(sql) {
-            StatementClass::Ddl => self.ddl_like += 1,
-            StatementClass::Mod => self.mod_like += 1,
-            StatementClass::Other => self.read_like += 1,
-            StatementClass::Depends => {}
+        if matches!(class, StatementClass::Ddl | StatementClass::Other) && sets_logging(sql) {
+            self.setting_changes += 1;
         }
     }
+
+    /// Counts a server message; `parameter "NAME" changed to "…"` of a
+    /// logging setting is a change of what the log shows.
+    pub fn server_message(&mut self, message: &str) {
+        if let Some(rest) = message.strip_prefix("parameter \"") {
+            if let Some((name, _)) = rest.split_once("\" changed to ") {
+                if is_logging_setting(name) {
+                    self.setting_changes += 1;
+                }
+            }
+        }
+    }
+}
+
+/// Settings that change which statements a log shows.
+pub fn is_logging_setting(name: &str) -> bool {
+    let name = name.trim().trim_matches('"').to_ascii_lowercase();
+    name.starts_with("log_statement")
+        || name.starts_with("log_min_duration")
+        || name.starts_with("log_transaction_sample")
+        || name == "log_destination"
+        || name == "log_line_prefix"
+        || name.starts_with("pgaudit.log")
+}
+
+/// Whether a `SET`, `RESET` or `ALTER … SET|RESET` statement names a
+/// logging setting (a session turning its own logging down, or a role's
+/// or database's default changed).
+fn sets_logging(sql: &str) -> bool {
+    let mut words = top_words(sql).map(|(_, w)| w);
+    let Some(first) = words.next() else {
+        return false;
+    };
+    if !["set", "reset", "alter"]
+        .iter()
+        .any(|k| first.eq_ignore_ascii_case(k))
+    {
+        return false;
+    }
+    // The setting names are words joined by dots (`pgaudit.log`): any word
+    // that starts one is enough.
+    words.any(|w| {
+        is_logging_setting(w)
+            || (w.eq_ignore_ascii_case("pgaudit") && sql.to_ascii_lowercase().contains("pgaudit.log"))
+    })
 }
 
 /// How `log_statement` treats a statement, from its first word.
@@ -102,28 +162,134 @@ pub enum StatementClass {
     Other,
 }
 
-/// Classifies a statement text by its first word.
+/// Classifies a statement text as PostgreSQL's `log_statement` does
+/// (`GetCommandLogLevel`): by its command, looking inside `PREPARE … AS`,
+/// `EXPLAIN ANALYZE` and `WITH …` for the command they hold, `COPY … FROM`
+/// being a change and `SELECT … INTO` DDL.
 pub fn statement_class(sql: &str) -> StatementClass {
-    // The first word (keywords are short: no folded copy needed).
+    class_of(sql, 0)
+}
+
+fn class_of(sql: &str, nesting: u8) -> StatementClass {
+    // The first word, inside the parentheses of `(SELECT …) UNION …`.
+    let base = sql.as_ptr() as usize;
     let first = tokens(sql).find_map(|t| match t {
         Token::Word(w) => Some(Some(w)),
         Token::Space | Token::Punct("(") => None,
         _ => Some(None),
     });
-    let is = |words: &[&str]| {
-        first
-            .flatten()
-            .is_some_and(|w| words.iter().any(|k| w.eq_ignore_ascii_case(k)))
+    let Some(Some(first)) = first else {
+        return StatementClass::Depends;
     };
-    if first.is_none() || is(&["with", "prepare", "execute", "explain", "copy"]) {
-        StatementClass::Depends
-    } else if is(&["create", "alter", "drop", "comment", "grant", "revoke"]) {
+    let first_at = first.as_ptr() as usize - base;
+    // The words after it, outside parentheses.
+    let mut words = top_words(sql).filter(move |(at, _)| *at > first_at);
+    let is = |w: &str, k: &[&str]| k.iter().any(|k| w.eq_ignore_ascii_case(k));
+    // The text from a word on, for the command it holds.
+    let inner = |at: usize| match nesting {
+        0..=3 => class_of(sql.get(at..).unwrap_or_default(), nesting + 1),
+        _ => StatementClass::Depends,
+    };
+    let ddl = [
+        "create", "alter", "drop", "comment", "grant", "revoke", "refresh", "security", "import",
+        "reassign",
+    ];
+    if is(first, &ddl) {
         StatementClass::Ddl
-    } else if is(&["insert", "update", "delete", "truncate", "merge"]) {
+    } else if is(first, &["insert", "update", "delete", "truncate", "merge"]) {
         StatementClass::Mod
+    } else if is(first, &["select"]) {
+        if mentions_into(sql) && words.any(|(_, w)| w.eq_ignore_ascii_case("into")) {
+            StatementClass::Ddl
+        } else {
+            StatementClass::Other
+        }
+    } else if is(first, &["with"]) {
+        // The command after the common table expressions.
+        match words.find(|(_, w)| is(w, &["select", "insert", "update", "delete", "merge"])) {
+            Some((at, _)) => inner(at),
+            None => StatementClass::Depends,
+        }
+    } else if is(first, &["prepare"]) {
+        match words.find(|(_, w)| w.eq_ignore_ascii_case("as")) {
+            Some((at, _)) => inner(at + 2),
+            None => StatementClass::Depends,
+        }
+    } else if is(first, &["explain"]) {
+        let after = sql.get(first_at + first.len()..).unwrap_or_default();
+        explain_class(after, words, inner)
+    } else if is(first, &["copy"]) {
+        match words.find(|(_, w)| is(w, &["from", "to"])) {
+            Some((_, w)) if w.eq_ignore_ascii_case("from") => StatementClass::Mod,
+            Some(_) => StatementClass::Other,
+            None => StatementClass::Depends,
+        }
+    } else if is(first, &["execute"]) {
+        // The prepared statement's command, not in the text.
+        StatementClass::Depends
     } else {
         StatementClass::Other
     }
+}
+
+/// `EXPLAIN`: logged as the command it explains with `ANALYZE` (which runs
+/// it), otherwise only with `all`.
+fn explain_class<'a>(
+    after_explain: &str,
+    mut words: impl Iterator<Item = (usize, &'a str)>,
+    inner: impl Fn(usize) -> StatementClass,
+) -> StatementClass {
+    let is = |w: &str, k: &[&str]| k.iter().any(|k| w.eq_ignore_ascii_case(k));
+    // `EXPLAIN (ANALYZE [true|on|1], …)`: the options are in parentheses,
+    // which top_words skips; read them from the text.
+    let after_explain = after_explain.trim_start();
+    let mut analyze = false;
+    if after_explain.starts_with('(') {
+        let close = after_explain.find(')').unwrap_or(after_explain.len());
+        let options = after_explain.get(1..close).unwrap_or_default();
+        for option in options.split(',') {
+            let mut parts = option.split_whitespace();
+            if parts.next().is_some_and(|o| is(o, &["analyze", "analyse"])) {
+                analyze = parts
+                    .next()
+                    .is_none_or(|v| !is(v, &["false", "off", "0"]));
+            }
+        }
+    }
+    for (at, w) in words.by_ref() {
+        if is(w, &["analyze", "analyse"]) {
+            analyze = true;
+        } else if !is(w, &["verbose"]) {
+            return if analyze { inner(at) } else { StatementClass::Other };
+        }
+    }
+    StatementClass::Depends
+}
+
+/// Whether `sql` may hold the word `into` (any case): a fast check before
+/// the words are read.
+fn mentions_into(sql: &str) -> bool {
+    let b = sql.as_bytes();
+    memchr::memchr2_iter(b'i', b'I', b)
+        .any(|i| b.get(i..i + 4).is_some_and(|w| w.eq_ignore_ascii_case(b"into")))
+}
+
+/// The words of `sql` outside parentheses, with their byte offsets.
+fn top_words(sql: &str) -> impl Iterator<Item = (usize, &str)> {
+    let base = sql.as_ptr() as usize;
+    let mut depth = 0u32;
+    tokens(sql).filter_map(move |t| match t {
+        Token::Punct("(") => {
+            depth += 1;
+            None
+        }
+        Token::Punct(")") => {
+            depth = depth.saturating_sub(1);
+            None
+        }
+        Token::Word(w) if depth == 0 => Some((w.as_ptr() as usize - base, w)),
+        _ => None,
+    })
 }
 
 /// `log_statement` levels.
@@ -149,6 +315,10 @@ pub struct Declared {
     pub log_min_duration_statement: Option<i64>,
     /// `log_statement_sample_rate` (with `log_min_duration_sample`).
     pub sample_rate: Option<f64>,
+    /// `log_min_duration_sample` in ms (-1 = off).
+    pub log_min_duration_sample: Option<i64>,
+    /// `log_transaction_sample_rate`.
+    pub transaction_sample_rate: Option<f64>,
     /// `pgaudit.log` classes (upper case; `ALL` expanded).
     pub pgaudit_log: Option<BTreeSet<String>>,
 }
@@ -191,13 +361,25 @@ impl Declared {
                         .map_err(|_| err("log_min_duration_statement is a number of milliseconds (-1 = off)"))?;
                     d.log_min_duration_statement = Some(n);
                 }
-                "log_statement_sample_rate" => {
+                "log_statement_sample_rate" | "log_transaction_sample_rate" => {
                     let r: f64 = v
                         .parse()
                         .ok()
                         .filter(|r: &f64| (0.0..=1.0).contains(r))
-                        .ok_or_else(|| err("log_statement_sample_rate is between 0 and 1"))?;
-                    d.sample_rate = Some(r);
+                        .ok_or_else(|| err("a sample rate is between 0 and 1"))?;
+                    if k.trim() == "log_statement_sample_rate" {
+                        d.sample_rate = Some(r);
+                    } else {
+                        d.transaction_sample_rate = Some(r);
+                    }
+                }
+                "log_min_duration_sample" => {
+                    let n: i64 = v
+                        .trim_end_matches("ms")
+                        .trim()
+                        .parse()
+                        .map_err(|_| err("log_min_duration_sample is a number of milliseconds (-1 = off)"))?;
+                    d.log_min_duration_sample = Some(n);
                 }
                 "pgaudit.log" => {
                     let mut set = BTreeSet::new();
@@ -224,7 +406,7 @@ impl Declared {
                 }
                 other => {
                     return Err(err(&format!(
-                        "unknown setting `{other}` (known: log_statement, log_min_duration_statement, log_statement_sample_rate, pgaudit.log)"
+                        "unknown setting `{other}` (known: log_statement, log_min_duration_statement, log_min_duration_sample, log_statement_sample_rate, log_transaction_sample_rate, pgaudit.log)"
                     )))
                 }
             }
@@ -264,7 +446,25 @@ pub fn assess(cov: &mut FileCoverage, declared: &Declared) {
             "an internal error (a bug in pgcontract) stopped the scan of part of this input: what that part holds is unknown".into(),
         );
     }
+    // Records that could not be read, an input that could not be read at
+    // all, or the part after a read error: they could use any column.
+    if cov
+        .errors
+        .iter()
+        .any(|e| !crate::panics::is_internal_error(e))
+    {
+        cov.blind_spots.push(
+            "part of this input could not be read (see its errors): the records or the part not read could use any column".into(),
+        );
+    }
     let seen = cov.logging.clone();
+    if seen.setting_changes > 0 {
+        cov.blind_spots.push(format!(
+            "the logging set-up changed within this input ({} change{} of log_statement, log_min_duration_statement, pgaudit.log or a like setting: a reload's `parameter … changed` line, or a logged SET or ALTER … SET): statements may have gone unlogged while it was lower",
+            seen.setting_changes,
+            if seen.setting_changes == 1 { "" } else { "s" }
+        ));
+    }
     // pg_stat_statements exports count every statement (their top-level-only
     // note comes from the scan); nothing else here applies to them.
     if !is_log_format(&cov.format) {
@@ -277,11 +477,17 @@ pub fn assess(cov: &mut FileCoverage, declared: &Declared) {
         .copied()
         .unwrap_or(0);
     // log_statement: declared, or inferred from the kinds of statements logged.
+    // Only a logged statement that `mod` would not log (a SELECT, SET, …)
+    // shows `all`; one whose level the text does not tell (EXECUTE of a
+    // prepared statement) shows at most `mod`.
+    let unknown_level = seen
+        .plain_statements
+        .saturating_sub(seen.read_like + seen.mod_like + seen.ddl_like);
     let (ls, ls_source) = match declared.log_statement {
         Some(l) => (Some(l), "declared"),
         None if seen.plain_statements == 0 => (None, "inferred"),
         None if seen.read_like > 0 => (Some(LogStatement::All), "inferred"),
-        None if seen.mod_like > 0 => (Some(LogStatement::Mod), "inferred"),
+        None if seen.mod_like > 0 || unknown_level > 0 => (Some(LogStatement::Mod), "inferred"),
         None if seen.ddl_like > 0 => (Some(LogStatement::Ddl), "inferred"),
         None => (None, "inferred"),
     };
@@ -299,7 +505,12 @@ pub fn assess(cov: &mut FileCoverage, declared: &Declared) {
             _ => None,
         },
     };
-    let sampled = declared.sample_rate.filter(|r| *r < 1.0);
+    let sampled = declared.sample_rate.filter(|r| *r < 1.0).map(|r| format!("log_statement_sample_rate = {r}, declared")).or_else(|| {
+        declared
+            .transaction_sample_rate
+            .filter(|r| *r > 0.0)
+            .map(|r| format!("log_transaction_sample_rate = {r}, declared"))
+    });
     // pgAudit session classes: declared, or the classes seen.
     let audit: Option<BTreeSet<String>> = match &declared.pgaudit_log {
         Some(set) => Some(set.clone()),
@@ -317,13 +528,19 @@ pub fn assess(cov: &mut FileCoverage, declared: &Declared) {
             return Sight::Full;
         }
         if let Some((ms, src)) = duration {
-            if let Some(r) = sampled {
+            if let Some(r) = &sampled {
                 return Sight::Partial(format!(
-                    "statements are logged only through sampled duration logging (log_statement_sample_rate = {r}, declared)"
+                    "statements are logged only through sampled duration logging ({r})"
                 ));
             }
-            if ms == 0 {
+            if ms == 0 && src == "declared" {
                 return Sight::Full;
+            }
+            if ms == 0 {
+                // Sampling (log_min_duration_sample with
+                // log_statement_sample_rate, or log_transaction_sample_rate)
+                // writes the same lines for some statements only.
+                return Sight::Partial("statements appear only on `duration:` lines, some faster than 1 ms: log_min_duration_statement = 0 logs every statement so, but sampled duration logging (log_min_duration_sample with log_statement_sample_rate, or log_transaction_sample_rate) writes the same lines for only some (inferred; state it with --logging log_min_duration_statement=0)".into());
             }
             return Sight::Partial(if src == "declared" {
                 format!("only statements slower than {ms} ms are logged (log_min_duration_statement = {ms}, declared)")
@@ -363,6 +580,8 @@ pub fn assess(cov: &mut FileCoverage, declared: &Declared) {
         (sight("reads"), sight("writes"))
     } else if failed_only > 0 {
         let why = "only failing statements are logged (ERROR + STATEMENT): log_statement seems to be none".to_string();
+        (Sight::Blind(why.clone()), Sight::Blind(why))
+    } else if let Some(why) = unlogged_activity(cov) {
         (Sight::Blind(why.clone()), Sight::Blind(why))
     } else {
         (Sight::Full, Sight::Full)
@@ -405,6 +624,21 @@ pub fn assess(cov: &mut FileCoverage, declared: &Declared) {
     finish(cov);
 }
 
+/// Sessions, or statements timed without their text, in a log that shows
+/// no statement: what they ran was not logged.
+fn unlogged_activity(cov: &FileCoverage) -> Option<String> {
+    let kind = |k: &str| cov.records_by_kind.get(k).copied().unwrap_or(0);
+    let sessions = kind("connection") + kind("disconnection");
+    let timed = kind("duration");
+    if timed > 0 {
+        Some(format!("{timed} statement{} timed on `duration:` lines without their text (log_duration), and no statement text logged: log_statement seems to be none", if timed == 1 { " was" } else { "s were" }))
+    } else if sessions > 0 {
+        Some(format!("{sessions} connection record{} but no statement logged: log_statement seems to be none", if sessions == 1 { "" } else { "s" }))
+    } else {
+        None
+    }
+}
+
 fn finish(cov: &mut FileCoverage) {
     cov.notes.sort();
     cov.notes.dedup();
@@ -430,9 +664,33 @@ mod tests {
         );
         assert_eq!(
             statement_class("WITH x AS (SELECT 1) DELETE FROM t"),
-            StatementClass::Depends
+            StatementClass::Mod
         );
         assert_eq!(statement_class("BEGIN"), StatementClass::Other);
+        // As GetCommandLogLevel: the command inside, COPY's direction,
+        // SELECT INTO creating a table.
+        for (sql, class) in [
+            ("WITH x AS (DELETE FROM t RETURNING a) SELECT * FROM x", StatementClass::Other),
+            ("with recursive r(n) as (select 1) insert into t select n from r", StatementClass::Mod),
+            ("SELECT id INTO TEMP tt FROM orders WHERE id < 5", StatementClass::Ddl),
+            ("SELECT 'into' FROM orders WHERE x IN (SELECT y FROM z)", StatementClass::Other),
+            ("select insert_into(1)", StatementClass::Other),
+            ("PREPARE pu (int) AS UPDATE t SET a = $1", StatementClass::Mod),
+            ("prepare q as select 1", StatementClass::Other),
+            ("EXPLAIN ANALYZE UPDATE t SET a = 1", StatementClass::Mod),
+            ("explain analyze verbose delete from t", StatementClass::Mod),
+            ("EXPLAIN (ANALYZE, BUFFERS) UPDATE t SET a = 1", StatementClass::Mod),
+            ("EXPLAIN (ANALYZE false) UPDATE t SET a = 1", StatementClass::Other),
+            ("EXPLAIN UPDATE t SET a = 1", StatementClass::Other),
+            ("/* c */ EXPLAIN (analyze) insert into t values (1)", StatementClass::Mod),
+            ("COPY t (a, b) FROM STDIN", StatementClass::Mod),
+            ("COPY (SELECT a FROM t) TO STDOUT", StatementClass::Other),
+            ("EXECUTE pu(5)", StatementClass::Depends),
+            ("REFRESH MATERIALIZED VIEW mv", StatementClass::Ddl),
+            ("SECURITY LABEL ON TABLE t IS 'x'", StatementClass::Ddl),
+        ] {
+            assert_eq!(statement_class(sql), class, "{sql}");
+        }
     }
 
     #[test]
@@ -451,6 +709,13 @@ mod tests {
         assert!(classes.contains("READ") && !classes.contains("MISC"));
         assert!(Declared::parse(&["log_statement=some"]).is_err());
         assert!(Declared::parse(&["work_mem=4MB"]).is_err());
+        let d = Declared::parse(&[
+            "log_min_duration_sample=0",
+            "log_transaction_sample_rate=0.2",
+        ])
+        .unwrap();
+        assert_eq!(d.log_min_duration_sample, Some(0));
+        assert_eq!(d.transaction_sample_rate, Some(0.2));
         assert!(Declared::parse(&["log_statement"]).is_err());
     }
 
@@ -490,8 +755,97 @@ mod tests {
         assert!(cov.blind_spots[0].starts_with("reads and writes are only partly logged: statements appear only on `duration:` lines, the fastest taking 1000 ms"), "{:?}", cov.blind_spots);
         seen.logged_statement("SELECT 1", Some(0.02));
         let mut cov = log_cov(seen);
+        // Faster than 1 ms: log_min_duration_statement = 0, or sampling,
+        // which writes the same lines for some statements only.
         assess(&mut cov, &Declared::default());
+        assert_eq!(cov.blind_spots, vec!["reads and writes are only partly logged: statements appear only on `duration:` lines, some faster than 1 ms: log_min_duration_statement = 0 logs every statement so, but sampled duration logging (log_min_duration_sample with log_statement_sample_rate, or log_transaction_sample_rate) writes the same lines for only some (inferred; state it with --logging log_min_duration_statement=0)".to_string()]);
+        assess(
+            &mut cov,
+            &Declared::parse(&["log_min_duration_statement=0"]).unwrap(),
+        );
         assert!(cov.blind_spots.is_empty(), "{:?}", cov.blind_spots);
+    }
+
+    #[test]
+    fn a_slow_select_on_a_duration_line_does_not_show_log_statement_all() {
+        // log_statement = mod with log_min_duration_statement = 50: the
+        // plain lines are writes, the SELECT is on a duration line.
+        let mut seen = LoggingSeen::default();
+        seen.logged_statement("UPDATE t SET a = 1", None);
+        seen.logged_statement("SELECT id, pg_sleep(0.1) FROM t", Some(100.3));
+        assert_eq!((seen.read_like, seen.mod_like), (0, 1));
+        let mut cov = log_cov(seen);
+        assess(&mut cov, &Declared::default());
+        assert_eq!(cov.blind_spots.len(), 1, "{:?}", cov.blind_spots);
+        assert!(
+            cov.blind_spots[0].starts_with("reads are only partly logged: statements appear only on `duration:` lines, the fastest taking 100 ms"),
+            "{:?}",
+            cov.blind_spots
+        );
+    }
+
+    #[test]
+    fn statements_whose_level_the_text_hides_do_not_show_log_statement_all() {
+        // EXECUTE of a prepared UPDATE, logged under mod.
+        let mut seen = LoggingSeen::default();
+        seen.logged_statement("EXECUTE pu(5)", None);
+        let mut cov = log_cov(seen);
+        assess(&mut cov, &Declared::default());
+        assert_eq!(cov.blind_spots.len(), 1, "{:?}", cov.blind_spots);
+        assert!(cov.blind_spots[0].starts_with("reads are not logged: log_statement = mod (inferred)"));
+    }
+
+    #[test]
+    fn sessions_or_timings_without_any_statement_hide_reads_and_writes() {
+        for (kind, start) in [
+            ("connection", "reads and writes are not logged: 2 connection records but no statement logged"),
+            ("duration", "reads and writes are not logged: 2 statements were timed on `duration:` lines without their text"),
+        ] {
+            let mut cov = log_cov(LoggingSeen::default());
+            cov.records_by_kind.insert(kind.into(), 2);
+            cov.records_by_kind.insert("checkpoint".into(), 1);
+            assess(&mut cov, &Declared::default());
+            assert_eq!(cov.blind_spots.len(), 1, "{kind}: {:?}", cov.blind_spots);
+            assert!(cov.blind_spots[0].starts_with(start), "{:?}", cov.blind_spots);
+            assess(&mut cov, &Declared::parse(&["log_statement=all"]).unwrap());
+            assert!(cov.blind_spots.is_empty(), "{kind}: {:?}", cov.blind_spots);
+        }
+    }
+
+    #[test]
+    fn a_logging_setting_changed_within_the_log_is_a_blind_spot() {
+        let mut seen = LoggingSeen::default();
+        seen.logged_statement("SELECT 1", None);
+        seen.server_message("parameter \"work_mem\" changed to \"8MB\"");
+        seen.logged_statement("SET work_mem = '8MB'", None);
+        seen.logged_statement("ALTER TABLE t ADD COLUMN b int", None);
+        assert_eq!(seen.setting_changes, 0);
+        seen.server_message("parameter \"log_statement\" changed to \"none\"");
+        seen.logged_statement("SET log_statement = 'none'", None);
+        seen.logged_statement("set LOCAL Log_Min_Duration_Statement to 1000", None);
+        seen.logged_statement("ALTER ROLE etl SET pgaudit.log = 'none'", None);
+        seen.logged_statement("ALTER SYSTEM SET log_statement = 'ddl'", None);
+        assert_eq!(seen.setting_changes, 5);
+        let mut cov = log_cov(seen);
+        assess(&mut cov, &Declared::parse(&["log_statement=all"]).unwrap());
+        assert_eq!(cov.blind_spots.len(), 1, "{:?}", cov.blind_spots);
+        assert!(cov.blind_spots[0].starts_with("the logging set-up changed within this input (5 changes"));
+    }
+
+    #[test]
+    fn an_input_error_is_a_blind_spot() {
+        let mut cov = log_cov(LoggingSeen::default());
+        cov.errors.push("x.log: read error after line 193: unexpected end of file".into());
+        assess(&mut cov, &Declared::parse(&["log_statement=all"]).unwrap());
+        assert_eq!(cov.blind_spots, vec!["part of this input could not be read (see its errors): the records or the part not read could use any column".to_string()]);
+        // An input no reader could read at all.
+        let mut cov = FileCoverage {
+            format: "unreadable".into(),
+            errors: vec!["y.log: No such file or directory".into()],
+            ..FileCoverage::default()
+        };
+        assess(&mut cov, &Declared::default());
+        assert_eq!(cov.blind_spots.len(), 1);
     }
 
     #[test]
