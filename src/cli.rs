@@ -190,7 +190,7 @@ pub struct ScanArgs {
     pub state: Option<PathBuf>,
     /// A logging setting of the server(s) that wrote the logs, when it cannot be inferred from them:
     /// log_statement=none|ddl|mod|all, log_min_duration_statement=MS, log_statement_sample_rate=R,
-    /// pgaudit.log=CLASSES. Repeatable. Blind spots it implies make a verdict inconclusive.
+    /// log_min_duration_sample=MS, log_transaction_sample_rate=R, pgaudit.log=CLASSES. Repeatable. Blind spots it implies make a verdict inconclusive.
     #[arg(long, value_name = "SETTING=VALUE")]
     pub logging: Vec<String>,
     /// The contract file (default: `pgcontract.toml` in the working

@@ -408,6 +408,11 @@ impl Extractor {
         let mut s = std::mem::take(&mut self.scratch);
         // One lookup of the backend, for its state and the statement's actor.
         let mut b = self.backend(e);
+        if b.is_none() && crate::analyze::session::search_path_change(sql).is_some() {
+            // No %p or %c in the prefix: the later statements of its
+            // session cannot be told apart.
+            cov.logging.unattributed_path_changes += 1;
+        }
         if let Some(b) = b.as_deref_mut() {
             if b.logged
                 .as_ref()

@@ -112,6 +112,11 @@ fn is_ident_cont(b: u8) -> bool {
 }
 
 impl<'a> Lexer<'a> {
+    /// The byte offset of the next token.
+    pub fn offset(&self) -> usize {
+        self.pos
+    }
+
     fn peek(&self, off: usize) -> u8 {
         self.bytes.get(self.pos + off).copied().unwrap_or(0)
     }
@@ -355,7 +360,8 @@ fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// how their parameters are numbered, or in the length of an `IN` list
 /// (literals or parameters: a driver's `IN ($1, $2) AND b = $3` against
 /// `IN ($1, $2, $3) AND b = $4`) share one text, the key of their analysis.
-/// Values never name a column, so such statements resolve alike. Quoted
+/// Values never name a column, so such statements resolve alike (but see
+/// [`value_dependence`] for the values that decide a resolution). Quoted
 /// identifiers are kept exactly.
 pub fn normalize(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len());
@@ -897,6 +903,85 @@ pub fn truncate_identifier(s: &str) -> String {
     s.get(..end).unwrap_or_default().to_string()
 }
 
+/// The values a statement's analysis depends on, appended to its cache key
+/// `key` (which holds its normalised text from `from` on). Values never
+/// name a column, with two exceptions, where statements of one normalised
+/// text can resolve differently:
+/// - the body of a `DO` block or of a `CREATE FUNCTION`/`PROCEDURE` is a
+///   string: the whole text is appended;
+/// - an integer in an `ORDER BY`, `GROUP BY` or `DISTINCT ON` list is an
+///   output column's position (which column of a `*` it is depends on it):
+///   those integers are appended.
+pub fn value_dependence(sql: &str, key: &mut Vec<u8>, from: usize) {
+    let normalised = key.get(from..).unwrap_or_default();
+    let has = |needle: &[u8]| memchr::memmem::find(normalised, needle).is_some();
+    let routine = has(b"do $") || (has(b"create ") && (has(b"function ") || has(b"procedure ")));
+    let lists = has(b" by ") || has(b"distinct on (");
+    if routine {
+        key.push(0xff);
+        key.extend_from_slice(sql.as_bytes());
+        return;
+    }
+    if !lists {
+        return;
+    }
+    #[derive(PartialEq, Clone, Copy)]
+    enum Prev {
+        ListStart,
+        Distinct,
+        On,
+        Other,
+    }
+    let mut lx = tokens(sql);
+    let mut prev = Prev::Other;
+    let mut depth = 0usize;
+    let mut list_depth: Option<usize> = None;
+    let mut marked = false;
+    loop {
+        let start = lx.offset();
+        let Some(t) = lx.next() else { break };
+        prev = match t {
+            Token::Space => continue,
+            Token::Word(w) if w.eq_ignore_ascii_case("by") => {
+                list_depth = Some(depth);
+                Prev::ListStart
+            }
+            Token::Word(w) if w.eq_ignore_ascii_case("distinct") => Prev::Distinct,
+            Token::Word(w) if w.eq_ignore_ascii_case("on") && prev == Prev::Distinct => Prev::On,
+            Token::Punct("(") => {
+                depth += 1;
+                if prev == Prev::On {
+                    list_depth = Some(depth);
+                    Prev::ListStart
+                } else {
+                    Prev::Other
+                }
+            }
+            Token::Punct(")") => {
+                if list_depth == Some(depth) {
+                    list_depth = None;
+                }
+                depth = depth.saturating_sub(1);
+                Prev::Other
+            }
+            Token::Punct(",") if list_depth == Some(depth) => Prev::ListStart,
+            Token::Literal if prev == Prev::ListStart => {
+                let text = sql.get(start..lx.offset()).unwrap_or_default();
+                if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+                    if !marked {
+                        key.push(0xfe);
+                        marked = true;
+                    }
+                    key.extend_from_slice(text.as_bytes());
+                    key.push(b',');
+                }
+                Prev::Other
+            }
+            _ => Prev::Other,
+        };
+    }
+}
+
 /// A stable 64-bit FNV-1a hash, used to fingerprint text that pg_query could
 /// not parse.
 pub fn stable_hash(s: &str) -> u64 {
@@ -910,6 +995,53 @@ pub fn stable_hash(s: &str) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    fn key(sql: &str) -> Vec<u8> {
+        let mut k = b"path\0".to_vec();
+        let at = k.len();
+        normalize_bytes(sql, &mut k);
+        value_dependence(sql, &mut k, at);
+        k
+    }
+
+    #[test]
+    fn positions_and_routine_bodies_keep_their_values_in_the_cache_key() {
+        // ORDER BY / GROUP BY / DISTINCT ON positions are not values.
+        assert_ne!(
+            key("SELECT * FROM t ORDER BY 2"),
+            key("SELECT * FROM t ORDER BY 3")
+        );
+        assert_ne!(
+            key("SELECT * FROM t ORDER BY $1"),
+            key("SELECT * FROM t ORDER BY 1")
+        );
+        assert_ne!(
+            key("SELECT *, count(*) FROM t GROUP BY 1, 2"),
+            key("SELECT *, count(*) FROM t GROUP BY 1, 3")
+        );
+        assert_ne!(
+            key("SELECT DISTINCT ON (1) * FROM t"),
+            key("SELECT DISTINCT ON (2) * FROM t")
+        );
+        // Other values still share the key.
+        assert_eq!(
+            key("SELECT * FROM t WHERE id = 1 ORDER BY 2 LIMIT 10"),
+            key("SELECT * FROM t WHERE id = 7 ORDER BY 2 LIMIT 50")
+        );
+        assert_eq!(
+            key("SELECT a FROM t WHERE id = 1"),
+            key("SELECT a FROM t WHERE id = 2")
+        );
+        // A DO block's or a function's body is a string.
+        assert_ne!(
+            key("DO $$ BEGIN PERFORM a FROM t; END $$"),
+            key("DO $$ BEGIN PERFORM b FROM t; END $$")
+        );
+        assert_ne!(
+            key("CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT a FROM t'"),
+            key("CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT b FROM t'")
+        );
+    }
+
     use super::*;
 
     #[test]

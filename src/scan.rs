@@ -433,7 +433,10 @@ impl Front {
         if analyzer.keeps_literals() {
             key.extend_from_slice(s.text.as_bytes());
         } else {
+            let at = key.len();
             normalize_bytes(&s.text, &mut key);
+            // The few values that decide how a statement resolves.
+            crate::normalize::value_dependence(&s.text, &mut key, at);
         }
         let a = self.analyses.entry_ref(key.as_slice()).or_insert_with(|| {
             match shared.cache.get(&key) {

@@ -39,6 +39,10 @@ pub struct LoggingSeen {
     /// `SET`/`ALTER … SET` of one (see [`is_logging_setting`]).
     #[serde(default)]
     pub setting_changes: u64,
+    /// Logged `search_path` changes (`SET search_path`, `set_config`)
+    /// whose session cannot be told (no `%p` or `%c` in the prefix).
+    #[serde(default)]
+    pub unattributed_path_changes: u64,
 }
 
 fn min_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
@@ -71,6 +75,7 @@ impl LoggingSeen {
         self.audit_text_not_logged += o.audit_text_not_logged;
         self.audit_substatements += o.audit_substatements;
         self.setting_changes += o.setting_changes;
+        self.unattributed_path_changes += o.unattributed_path_changes;
     }
 
     /// Counts a statement logged by `log_statement` (no duration) or by
@@ -145,7 +150,8 @@ fn sets_logging(sql: &str) -> bool {
     // that starts one is enough.
     words.any(|w| {
         is_logging_setting(w)
-            || (w.eq_ignore_ascii_case("pgaudit") && sql.to_ascii_lowercase().contains("pgaudit.log"))
+            || (w.eq_ignore_ascii_case("pgaudit")
+                && sql.to_ascii_lowercase().contains("pgaudit.log"))
     })
 }
 
@@ -250,9 +256,7 @@ fn explain_class<'a>(
         for option in options.split(',') {
             let mut parts = option.split_whitespace();
             if parts.next().is_some_and(|o| is(o, &["analyze", "analyse"])) {
-                analyze = parts
-                    .next()
-                    .is_none_or(|v| !is(v, &["false", "off", "0"]));
+                analyze = parts.next().is_none_or(|v| !is(v, &["false", "off", "0"]));
             }
         }
     }
@@ -260,7 +264,11 @@ fn explain_class<'a>(
         if is(w, &["analyze", "analyse"]) {
             analyze = true;
         } else if !is(w, &["verbose"]) {
-            return if analyze { inner(at) } else { StatementClass::Other };
+            return if analyze {
+                inner(at)
+            } else {
+                StatementClass::Other
+            };
         }
     }
     StatementClass::Depends
@@ -270,8 +278,10 @@ fn explain_class<'a>(
 /// the words are read.
 fn mentions_into(sql: &str) -> bool {
     let b = sql.as_bytes();
-    memchr::memchr2_iter(b'i', b'I', b)
-        .any(|i| b.get(i..i + 4).is_some_and(|w| w.eq_ignore_ascii_case(b"into")))
+    memchr::memchr2_iter(b'i', b'I', b).any(|i| {
+        b.get(i..i + 4)
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"into"))
+    })
 }
 
 /// The words of `sql` outside parentheses, with their byte offsets.
@@ -465,6 +475,14 @@ pub fn assess(cov: &mut FileCoverage, declared: &Declared) {
             if seen.setting_changes == 1 { "" } else { "s" }
         ));
     }
+    if seen.unattributed_path_changes > 0 {
+        let n = seen.unattributed_path_changes;
+        cov.blind_spots.push(format!(
+            "{n} search_path change{} (SET search_path) could not be tied to a session, as log_line_prefix has no %p or %c: the later statements of {} resolve their names with a path not known, so a reference could be to another table than the one found",
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "that session" } else { "those sessions" }
+        ));
+    }
     // pg_stat_statements exports count every statement (their top-level-only
     // note comes from the scan); nothing else here applies to them.
     if !is_log_format(&cov.format) {
@@ -505,12 +523,16 @@ pub fn assess(cov: &mut FileCoverage, declared: &Declared) {
             _ => None,
         },
     };
-    let sampled = declared.sample_rate.filter(|r| *r < 1.0).map(|r| format!("log_statement_sample_rate = {r}, declared")).or_else(|| {
-        declared
-            .transaction_sample_rate
-            .filter(|r| *r > 0.0)
-            .map(|r| format!("log_transaction_sample_rate = {r}, declared"))
-    });
+    let sampled = declared
+        .sample_rate
+        .filter(|r| *r < 1.0)
+        .map(|r| format!("log_statement_sample_rate = {r}, declared"))
+        .or_else(|| {
+            declared
+                .transaction_sample_rate
+                .filter(|r| *r > 0.0)
+                .map(|r| format!("log_transaction_sample_rate = {r}, declared"))
+        });
     // pgAudit session classes: declared, or the classes seen.
     let audit: Option<BTreeSet<String>> = match &declared.pgaudit_log {
         Some(set) => Some(set.clone()),
@@ -670,19 +692,43 @@ mod tests {
         // As GetCommandLogLevel: the command inside, COPY's direction,
         // SELECT INTO creating a table.
         for (sql, class) in [
-            ("WITH x AS (DELETE FROM t RETURNING a) SELECT * FROM x", StatementClass::Other),
-            ("with recursive r(n) as (select 1) insert into t select n from r", StatementClass::Mod),
-            ("SELECT id INTO TEMP tt FROM orders WHERE id < 5", StatementClass::Ddl),
-            ("SELECT 'into' FROM orders WHERE x IN (SELECT y FROM z)", StatementClass::Other),
+            (
+                "WITH x AS (DELETE FROM t RETURNING a) SELECT * FROM x",
+                StatementClass::Other,
+            ),
+            (
+                "with recursive r(n) as (select 1) insert into t select n from r",
+                StatementClass::Mod,
+            ),
+            (
+                "SELECT id INTO TEMP tt FROM orders WHERE id < 5",
+                StatementClass::Ddl,
+            ),
+            (
+                "SELECT 'into' FROM orders WHERE x IN (SELECT y FROM z)",
+                StatementClass::Other,
+            ),
             ("select insert_into(1)", StatementClass::Other),
-            ("PREPARE pu (int) AS UPDATE t SET a = $1", StatementClass::Mod),
+            (
+                "PREPARE pu (int) AS UPDATE t SET a = $1",
+                StatementClass::Mod,
+            ),
             ("prepare q as select 1", StatementClass::Other),
             ("EXPLAIN ANALYZE UPDATE t SET a = 1", StatementClass::Mod),
             ("explain analyze verbose delete from t", StatementClass::Mod),
-            ("EXPLAIN (ANALYZE, BUFFERS) UPDATE t SET a = 1", StatementClass::Mod),
-            ("EXPLAIN (ANALYZE false) UPDATE t SET a = 1", StatementClass::Other),
+            (
+                "EXPLAIN (ANALYZE, BUFFERS) UPDATE t SET a = 1",
+                StatementClass::Mod,
+            ),
+            (
+                "EXPLAIN (ANALYZE false) UPDATE t SET a = 1",
+                StatementClass::Other,
+            ),
             ("EXPLAIN UPDATE t SET a = 1", StatementClass::Other),
-            ("/* c */ EXPLAIN (analyze) insert into t values (1)", StatementClass::Mod),
+            (
+                "/* c */ EXPLAIN (analyze) insert into t values (1)",
+                StatementClass::Mod,
+            ),
             ("COPY t (a, b) FROM STDIN", StatementClass::Mod),
             ("COPY (SELECT a FROM t) TO STDOUT", StatementClass::Other),
             ("EXECUTE pu(5)", StatementClass::Depends),
@@ -792,7 +838,9 @@ mod tests {
         let mut cov = log_cov(seen);
         assess(&mut cov, &Declared::default());
         assert_eq!(cov.blind_spots.len(), 1, "{:?}", cov.blind_spots);
-        assert!(cov.blind_spots[0].starts_with("reads are not logged: log_statement = mod (inferred)"));
+        assert!(
+            cov.blind_spots[0].starts_with("reads are not logged: log_statement = mod (inferred)")
+        );
     }
 
     #[test]
@@ -829,13 +877,15 @@ mod tests {
         let mut cov = log_cov(seen);
         assess(&mut cov, &Declared::parse(&["log_statement=all"]).unwrap());
         assert_eq!(cov.blind_spots.len(), 1, "{:?}", cov.blind_spots);
-        assert!(cov.blind_spots[0].starts_with("the logging set-up changed within this input (5 changes"));
+        assert!(cov.blind_spots[0]
+            .starts_with("the logging set-up changed within this input (5 changes"));
     }
 
     #[test]
     fn an_input_error_is_a_blind_spot() {
         let mut cov = log_cov(LoggingSeen::default());
-        cov.errors.push("x.log: read error after line 193: unexpected end of file".into());
+        cov.errors
+            .push("x.log: read error after line 193: unexpected end of file".into());
         assess(&mut cov, &Declared::parse(&["log_statement=all"]).unwrap());
         assert_eq!(cov.blind_spots, vec!["part of this input could not be read (see its errors): the records or the part not read could use any column".to_string()]);
         // An input no reader could read at all.

@@ -263,7 +263,19 @@ fn log_min_duration_statement_zero_counts_each_execution_once() {
         expected_full_workload_without_audit(),
         &[("statement", 16), ("protocol_step", 6)],
     );
+    // Durations under 1 ms show log_min_duration_statement = 0, or sampled
+    // duration logging, which writes the same lines for only some
+    // statements: partly logged, until the set-up is stated.
+    assert_eq!(d.coverage.inputs[0].blind_spots.len(), 1);
+    assert!(d.coverage.inputs[0].blind_spots[0].starts_with(
+        "reads and writes are only partly logged: statements appear only on `duration:` lines, some faster than 1 ms"
+    ));
+    let d = doc_with("duration-all", &["log_min_duration_statement=0"]);
     assert!(d.coverage.inputs[0].blind_spots.is_empty());
+    assert_eq!(
+        verdict(&d, "public.users.legacy_email").0,
+        Verdict::Blocked
+    );
 }
 
 #[test]

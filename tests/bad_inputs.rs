@@ -489,3 +489,48 @@ fn deps_from<'d>(doc: &'d Value, input: &std::path::Path) -> Vec<&'d Value> {
         .filter(|d| d["sources"][0].as_str().unwrap().starts_with(&*name))
         .collect()
 }
+
+#[test]
+fn an_unreadable_input_beside_a_clean_one_is_not_clear() {
+    // A column no statement of the good log names: clear on that log alone;
+    // beside an input that could not be read, or read only in part, it is
+    // inconclusive (what was not read could use it), with the gap named.
+    let dir = tempfile::tempdir().unwrap();
+    let random = dir.path().join("random.bin");
+    std::fs::write(&random, (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect::<Vec<u8>>()).unwrap();
+    let truncated = dir.path().join("truncated.log.gz");
+    let (log, _, _) = many_blocks_log();
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(&log).unwrap();
+    let gz = e.finish().unwrap();
+    std::fs::write(&truncated, &gz[..gz.len() / 2]).unwrap();
+    let missing = dir.path().join("missing.log");
+    let verdict = |inputs: &[&Path]| {
+        let out = Command::new(BIN)
+            .args(["scan", "-c", "public.unused_table.unused_column", "--format", "json", "--quiet"])
+            .args(inputs)
+            .current_dir(root())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let t = &doc["targets"][0];
+        (
+            out.status.code(),
+            t["verdict"].as_str().unwrap().to_string(),
+            t["coverage_gaps"].to_string(),
+        )
+    };
+    let (code, v, gaps) = verdict(&[&good()]);
+    assert_eq!((code, v.as_str(), gaps.as_str()), (Some(0), "clear", "[]"));
+    for bad in [&random, &truncated, &missing] {
+        let (code, v, gaps) = verdict(&[bad, &good()]);
+        assert_eq!(v, "inconclusive", "{}", bad.display());
+        assert_eq!(code, Some(1), "{}", bad.display());
+        assert!(
+            gaps.contains("part of this input could not be read (see its errors)"),
+            "{}: {gaps}",
+            bad.display()
+        );
+    }
+}

@@ -1698,3 +1698,39 @@ fn trigger_update_of_list_and_when_condition_name_columns() {
         ),
     ]);
 }
+
+#[test]
+fn a_cte_named_like_the_table_does_not_hide_the_table_a_statement_writes() {
+    // PostgreSQL never looks the target of INSERT, UPDATE, DELETE or MERGE
+    // up among the CTEs: each of these writes (or reads) public.users, and
+    // fails once legacy_email is dropped.
+    let write = ("write", "direct", "certain");
+    let read = ("read", "direct", "certain");
+    check_all(&[
+        (
+            "WITH users AS (SELECT 1 AS x) UPDATE users SET legacy_email = NULL WHERE id = 0",
+            &[write],
+        ),
+        (
+            "WITH users AS (SELECT 1 AS x) INSERT INTO users VALUES (2, 'p', 'q')",
+            &[("write", "positional", "certain")],
+        ),
+        (
+            "WITH users AS (SELECT 1 AS x) DELETE FROM users WHERE legacy_email IS NULL",
+            &[read],
+        ),
+        (
+            "WITH users AS (SELECT 1 AS x) UPDATE users SET id = 1 RETURNING *",
+            &[("read", "star", "certain")],
+        ),
+        (
+            "WITH users AS (SELECT 1 AS id) MERGE INTO users u USING orders o ON u.id = o.user_id WHEN MATCHED THEN UPDATE SET legacy_email = 'x'",
+            &[write],
+        ),
+        // A read of the CTE in the same statement is still of the CTE.
+        (
+            "WITH users AS (SELECT 1 AS id) INSERT INTO orders (id) SELECT id FROM users",
+            NONE,
+        ),
+    ]);
+}

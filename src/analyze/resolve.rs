@@ -386,19 +386,28 @@ impl<'a> Resolver<'a> {
 
     /// Resolves a RangeVar to a CTE (`Err`) or a relation (`Ok`).
     fn relation(&self, rv: &Value) -> Result<RelInfo, Output> {
+        if text(rv, "schemaname").is_empty() {
+            if let Some(out) = self.find_cte(text(rv, "relname")) {
+                return Err(out);
+            }
+        }
+        Ok(self.table(rv))
+    }
+
+    /// Resolves a RangeVar to a relation, whatever CTEs are in scope: the
+    /// target of an INSERT, UPDATE, DELETE or MERGE is always a table (a
+    /// CTE of the same name does not hide it).
+    fn table(&self, rv: &Value) -> RelInfo {
         let schema = text(rv, "schemaname");
         let name = text(rv, "relname");
         if schema.is_empty() {
-            if let Some(out) = self.find_cte(name) {
-                return Err(out);
-            }
             if let Some(rel) = self.catalog.lookup(self.search_path, name) {
-                return Ok(RelInfo {
+                return RelInfo {
                     schema: rel.schema.clone(),
                     name: rel.name.clone(),
                     schema_certain: true,
                     kind: Some(rel.kind),
-                });
+                };
             }
             let assumed = self
                 .search_path
@@ -406,20 +415,20 @@ impl<'a> Resolver<'a> {
                 .find(|s| !s.starts_with('$') && s.as_str() != "pg_catalog")
                 .cloned()
                 .unwrap_or_else(|| "public".to_string());
-            return Ok(RelInfo {
+            return RelInfo {
                 schema: assumed,
                 name: name.to_string(),
                 schema_certain: false,
                 kind: None,
-            });
+            };
         }
         let kind = self.catalog.get(schema, name).map(|r| r.kind);
-        Ok(RelInfo {
+        RelInfo {
             schema: schema.to_string(),
             name: name.to_string(),
             schema_certain: true,
             kind,
-        })
+        }
     }
 
     /// Builds the scope item for a relation, emitting the uses of a view.
@@ -1048,13 +1057,7 @@ impl<'a> Resolver<'a> {
         self.with_clause(field(n, "with_clause"));
         let rv = field(n, "relation");
         let loc = int(rv, "location") as i32;
-        let rel = match self.relation(rv) {
-            Ok(r) => r,
-            Err(_) => {
-                self.levels.pop();
-                return Output::default();
-            }
-        };
+        let rel = self.table(rv);
         let cols = list(n, "cols");
         for c in cols {
             if let Some(("ResTarget", rt)) = node(c) {
@@ -1183,7 +1186,7 @@ impl<'a> Resolver<'a> {
 
     fn dml_target(&mut self, n: &Value) -> Option<RelInfo> {
         let rv = field(n, "relation");
-        let rel = self.relation(rv).ok()?;
+        let rel = self.table(rv);
         let item = self.rel_item(rel.clone(), field(rv, "alias"), int(rv, "location") as i32);
         self.add_item(item);
         Some(rel)

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# gen-value-shapes-fixture.sh -- regenerates fixtures/value_shapes from a real,
+# throwaway PostgreSQL 15 server: statements whose normalised texts are alike
+# but which resolve differently (DO blocks and CREATE FUNCTION bodies,
+# ORDER BY / GROUP BY positions), and writes whose target table a CTE of
+# the same name does not hide; logged with log_statement = all.
+#   scripts/gen-value-shapes-fixture.sh [OUTDIR]   (default <repo>/fixtures/value_shapes)
+# Writes OUTDIR/schema.sql (pg_dump -s) and OUTDIR/server.log, and
+# OUTDIR/no-session.log: a session's SET search_path logged with a prefix
+# that has no %p or %c (its later statements cannot be tied to it).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OUTDIR=${1:-$ROOT/fixtures/value_shapes}
+mkdir -p "$OUTDIR"
+# shellcheck source=scripts/pg-throwaway.sh
+source "$ROOT/scripts/pg-throwaway.sh"
+pgt_init
+pgt_set logging_collector "on"
+pgt_set log_destination "'stderr'"
+pgt_set log_directory "'log'"
+pgt_set log_filename "'admin.log'"
+pgt_set log_line_prefix "'%m [%p] %q%u@%d/%a '"
+pgt_set lc_messages "'C'"
+pgt_set log_timezone "'UTC'"
+pgt_set autovacuum "off"
+pgt_start
+pgt_psql -U postgres -d postgres -q -v ON_ERROR_STOP=1 <<'SQL'
+CREATE TABLE public.users (id bigint, name text, legacy_email text);
+CREATE ROLE app LOGIN;
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.users TO app;
+SQL
+pgt_pg_dump -h "$PGT_HOST" -p "$PGT_PORT" -U postgres -s postgres > "$OUTDIR/schema.sql"
+pgt_stop
+pgt_set log_statement "'all'"
+pgt_set log_filename "'workload.log'"
+pgt_start
+# Each in a session of its own, named by application_name.
+run() {
+    PGAPPNAME=$1 pgt_psql -U app -d postgres -q -v ON_ERROR_STOP=1 -c "$2"
+}
+# DO blocks: one reads name, the next legacy_email (normalised alike: do $1).
+run do_name 'DO $$ BEGIN PERFORM name FROM users; END $$'
+run do_email 'DO $$ BEGIN PERFORM legacy_email FROM users; END $$'
+# Functions of one head, created in turn with other bodies.
+run fn_name "CREATE OR REPLACE FUNCTION pg_temp.f() RETURNS bigint LANGUAGE sql AS \$\$ SELECT count(name) FROM users \$\$"
+run fn_email "CREATE OR REPLACE FUNCTION pg_temp.f() RETURNS bigint LANGUAGE sql AS \$\$ SELECT count(legacy_email) FROM users \$\$"
+# Positions: the 3rd output column of * is legacy_email, the 2nd is name.
+run order_2 'SELECT * FROM users ORDER BY 2'
+run order_3 'SELECT * FROM users ORDER BY 3'
+run group_1 'SELECT *, count(*) FROM users GROUP BY 1, 2, 3'
+# A CTE named like the table a statement writes does not hide the table.
+run cte_update 'WITH users AS (SELECT 1 AS x) UPDATE users SET legacy_email = NULL WHERE id = 0'
+run cte_insert "WITH users AS (SELECT 1 AS x) INSERT INTO users VALUES (2, 'p', 'q')"
+run cte_delete 'WITH users AS (SELECT 1 AS x) DELETE FROM users WHERE legacy_email IS NULL'
+pgt_stop
+cp "$PGT_DATA/log/workload.log" "$OUTDIR/server.log"
+pgt_set log_line_prefix "'%m %u@%d '"
+pgt_set log_filename "'no-session.log'"
+pgt_start
+PGAPPNAME=path pgt_psql -U app -d postgres -q -v ON_ERROR_STOP=1 <<'SQL'
+SET search_path = public;
+SELECT name FROM users;
+SQL
+pgt_stop
+cp "$PGT_DATA/log/no-session.log" "$OUTDIR/no-session.log"
+chmod 644 "$OUTDIR"/*.log

@@ -1,0 +1,116 @@
+//! Statements whose normalised texts are alike but which PostgreSQL
+//! resolves differently, and writes to a table a CTE of the same name does
+//! not hide, on a log a real PostgreSQL 15 server wrote
+//! (scripts/gen-value-shapes-fixture.sh → fixtures/value_shapes). Each
+//! statement ran in a session of its own, named by its application name.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_pgcontract");
+
+#[test]
+fn do_blocks_function_bodies_and_positions_resolve_per_statement_and_cte_names_do_not_hide_written_tables(
+) {
+    let out = Command::new(BIN)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "scan",
+            "-c",
+            "public.users.legacy_email",
+            "-c",
+            "public.users.name",
+            "--schema",
+            "fixtures/value_shapes/schema.sql",
+            "--format",
+            "json",
+            "fixtures/value_shapes/server.log",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got: BTreeSet<String> = v["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {} {} {} {}",
+                d["column"].as_str().unwrap().rsplit('.').next().unwrap(),
+                d["actor"]["application"].as_str().unwrap(),
+                d["access"].as_str().unwrap(),
+                d["via"].as_str().unwrap(),
+                d["confidence"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let want: BTreeSet<String> = [
+        // `DO $$ … $$` blocks normalise alike (do $1): each is its own.
+        "name do_name read do_block certain",
+        "legacy_email do_email read do_block certain",
+        // So do function bodies.
+        "name fn_name read function_body certain",
+        "legacy_email fn_email read function_body certain",
+        // ORDER BY 2 is name, ORDER BY 3 legacy_email (and * reads both).
+        "name order_2 read ordinal certain",
+        "name order_2 read star certain",
+        "legacy_email order_2 read star certain",
+        "legacy_email order_3 read ordinal certain",
+        "name order_3 read star certain",
+        "legacy_email order_3 read star certain",
+        "name group_1 read ordinal certain",
+        "legacy_email group_1 read ordinal certain",
+        "name group_1 read star certain",
+        "legacy_email group_1 read star certain",
+        // `WITH users AS (…)` does not hide the table written.
+        "legacy_email cte_update write direct certain",
+        "legacy_email cte_insert write positional certain",
+        "name cte_insert write positional certain",
+        "legacy_email cte_delete read direct certain",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_search_path_change_no_session_can_be_told_is_a_blind_spot() {
+    // `SET search_path = public; SELECT name FROM users` logged with the
+    // prefix `%m %u@%d ` (no %p, no %c): the SELECT cannot be tied to the
+    // session that changed its path, so no column is clear.
+    let out = Command::new(BIN)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "scan",
+            "-c",
+            "public.users.legacy_email",
+            "--schema",
+            "fixtures/value_shapes/schema.sql",
+            "--log-line-prefix",
+            "%m %u@%d ",
+            "--format",
+            "json",
+            "fixtures/value_shapes/no-session.log",
+        ])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["coverage"]["inputs"][0]["statements"]["analysed"], 2);
+    assert_eq!(
+        v["coverage"]["inputs"][0]["logging"]["unattributed_path_changes"],
+        1
+    );
+    assert_eq!(v["targets"][0]["verdict"], "inconclusive");
+    let gaps = v["targets"][0]["coverage_gaps"].to_string();
+    assert!(
+        gaps.contains("1 search_path change (SET search_path) could not be tied to a session"),
+        "{gaps}"
+    );
+}
