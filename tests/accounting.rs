@@ -68,6 +68,7 @@ const NOT_INPUTS: &[(&str, &str)] = &[
     ("app/schema.sql", "schema dump (--schema)"),
     ("audit/schema.sql", "schema dump (--schema)"),
     ("search_path/schema.sql", "schema dump (--schema)"),
+    ("value_shapes/schema.sql", "schema dump (--schema)"),
     ("schema-objects/schema.sql", "schema dump (--schema)"),
     ("schema-objects/full-dump.sql", "schema dump (--schema)"),
     (
@@ -86,10 +87,13 @@ const NOT_INPUTS: &[(&str, &str)] = &[
 ];
 
 /// Inputs whose `log_line_prefix` is not detected, with their prefix.
-const NEEDS_PREFIX: &[(&str, &str)] = &[(
-    "app/logs/escapes.log",
-    "%m [%-6p] %c %l %x %v %e %i %b %q%-12u %d %r %a: ",
-)];
+const NEEDS_PREFIX: &[(&str, &str)] = &[
+    (
+        "app/logs/escapes.log",
+        "%m [%-6p] %c %l %x %v %e %i %b %q%-12u %d %r %a: ",
+    ),
+    ("value_shapes/no-session.log", "%m %u@%d "),
+];
 
 /// Every fixture file, relative to `fixtures/`.
 fn fixture_names() -> Vec<String> {

@@ -272,10 +272,7 @@ fn log_min_duration_statement_zero_counts_each_execution_once() {
     ));
     let d = doc_with("duration-all", &["log_min_duration_statement=0"]);
     assert!(d.coverage.inputs[0].blind_spots.is_empty());
-    assert_eq!(
-        verdict(&d, "public.users.legacy_email").0,
-        Verdict::Blocked
-    );
+    assert_eq!(verdict(&d, "public.users.legacy_email").0, Verdict::Blocked);
 }
 
 #[test]

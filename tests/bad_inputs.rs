@@ -497,7 +497,13 @@ fn an_unreadable_input_beside_a_clean_one_is_not_clear() {
     // inconclusive (what was not read could use it), with the gap named.
     let dir = tempfile::tempdir().unwrap();
     let random = dir.path().join("random.bin");
-    std::fs::write(&random, (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect::<Vec<u8>>()).unwrap();
+    std::fs::write(
+        &random,
+        (0..4096u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+            .collect::<Vec<u8>>(),
+    )
+    .unwrap();
     let truncated = dir.path().join("truncated.log.gz");
     let (log, _, _) = many_blocks_log();
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -507,7 +513,14 @@ fn an_unreadable_input_beside_a_clean_one_is_not_clear() {
     let missing = dir.path().join("missing.log");
     let verdict = |inputs: &[&Path]| {
         let out = Command::new(BIN)
-            .args(["scan", "-c", "public.unused_table.unused_column", "--format", "json", "--quiet"])
+            .args([
+                "scan",
+                "-c",
+                "public.unused_table.unused_column",
+                "--format",
+                "json",
+                "--quiet",
+            ])
             .args(inputs)
             .current_dir(root())
             .stdin(Stdio::null())

@@ -1734,3 +1734,29 @@ fn a_cte_named_like_the_table_does_not_hide_the_table_a_statement_writes() {
         ),
     ]);
 }
+
+#[test]
+fn a_column_of_an_aliased_join_is_looked_up_once_in_the_join() {
+    // `(users JOIN names …) j`: j's columns are its sides'; `legacy_email`
+    // is users.legacy_email alone, not "ambiguous between users and j".
+    let certain = &[("read", "direct", "certain")];
+    check_all(&[
+        (
+            "SELECT legacy_email FROM (users JOIN names n ON n.id = users.id) j",
+            certain,
+        ),
+        (
+            "SELECT j.legacy_email FROM (users JOIN names n ON n.id = users.id) j",
+            certain,
+        ),
+        (
+            "SELECT total FROM (users u JOIN orders o ON o.user_id = u.id) j WHERE legacy_email IS NULL",
+            // orders has a legacy_email too: PostgreSQL calls it ambiguous.
+            &[("read", "direct", "possible")],
+        ),
+        (
+            "SELECT name FROM (users JOIN names n USING (id, name)) j",
+            NONE,
+        ),
+    ]);
+}

@@ -2142,11 +2142,30 @@ impl<'a> Resolver<'a> {
                 self.resolve_hits(li, &sides, &maybes, name, conf, reason, loc);
                 return;
             }
+            // An aliased join (`(a JOIN b) AS j`) is one item: its columns
+            // are its sides', so a name is looked up once, in it (when its
+            // columns are known; else in its sides, as before).
+            let mut skip = vec![false; level.items.len()];
+            for (i, it) in level.items.iter().enumerate() {
+                if it.members.is_empty() {
+                    continue;
+                }
+                if it.cols.is_some() {
+                    for &m in &it.members {
+                        if let Some(s) = skip.get_mut(m) {
+                            *s = true;
+                        }
+                    }
+                } else if let Some(s) = skip.get_mut(i) {
+                    *s = true;
+                }
+            }
+            let seen = |i: usize| !skip.get(i).copied().unwrap_or(false);
             let known: Vec<usize> = (0..level.items.len())
-                .filter(|&i| level.items.get(i).is_some_and(|it| it.has_known(name)))
+                .filter(|&i| seen(i) && level.items.get(i).is_some_and(|it| it.has_known(name)))
                 .collect();
             let unknown: Vec<usize> = (0..level.items.len())
-                .filter(|&i| level.items.get(i).is_some_and(Item::unknown))
+                .filter(|&i| seen(i) && level.items.get(i).is_some_and(Item::unknown))
                 .collect();
             if !known.is_empty() {
                 let conf = if known.len() == 1 && maybes.is_empty() {
