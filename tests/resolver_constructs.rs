@@ -1760,3 +1760,24 @@ fn a_column_of_an_aliased_join_is_looked_up_once_in_the_join() {
         ),
     ]);
 }
+
+#[test]
+fn a_cast_to_a_tables_row_type_uses_every_column() {
+    // Dropping a column changes the row type: a record literal of it no
+    // longer fits, and a row made from it silently loses a field.
+    let whole = &[("read", "whole_row", "certain")];
+    check_all(&[
+        (
+            "SELECT * FROM jsonb_populate_record(NULL::users, '{}')",
+            whole,
+        ),
+        (
+            "SELECT * FROM json_populate_recordset(NULL::public.users, $1)",
+            whole,
+        ),
+        ("SELECT ('(1,a,b,c)'::users).id", whole),
+        ("SELECT CAST(ROW(1, 'a', 'b', 'c') AS users)", whole),
+        // Built-in types and other tables' row types are not.
+        ("SELECT 'users'::text, 1::int, NULL::archive.users", NONE),
+    ]);
+}

@@ -188,6 +188,58 @@ pub const HANDLED_NODES: &[&str] = &[
 /// as columns).
 pub const LEAF_NODES: &[&str] = &["RangeVar", "String", "AConst", "ParamRef", "TypeName"];
 
+/// Built-in type names written without `pg_catalog.` (SQL-standard names
+/// such as `integer` parse to `pg_catalog.int4`): a cast to one is never to
+/// a table's row type.
+const BUILTIN_TYPES: &[&str] = &[
+    "text",
+    "json",
+    "jsonb",
+    "uuid",
+    "date",
+    "bytea",
+    "inet",
+    "cidr",
+    "macaddr",
+    "money",
+    "xml",
+    "tsvector",
+    "tsquery",
+    "regclass",
+    "regtype",
+    "regproc",
+    "oid",
+    "name",
+    "record",
+    "void",
+    "point",
+    "box",
+    "line",
+    "lseg",
+    "path",
+    "polygon",
+    "circle",
+    "int2",
+    "int4",
+    "int8",
+    "float4",
+    "float8",
+    "bool",
+    "varchar",
+    "bpchar",
+    "char",
+    "timestamptz",
+    "timestamp",
+    "interval",
+    "time",
+    "timetz",
+    "numeric",
+    "citext",
+    "hstore",
+    "geometry",
+    "geography",
+];
+
 /// Deepest nesting walked before the statement is reported as too deep.
 pub const MAX_DEPTH: usize = 1500;
 
@@ -1714,6 +1766,10 @@ impl<'a> Resolver<'a> {
                     self.walk_fields(n);
                 }
             }
+            "TypeCast" => {
+                self.row_type(field(n, "type_name"), int(n, "location") as i32);
+                self.walk_fields(n);
+            }
             "FuncCall" if self.functional_notation(n) => {}
             "SubLink" => {
                 self.expr(field(n, "testexpr"));
@@ -1733,6 +1789,46 @@ impl<'a> Resolver<'a> {
             k if LEAF_NODES.contains(&k) => {}
             _ => self.walk_fields(n),
         }
+    }
+
+    /// A cast to a table's row type (`'(1,a)'::t`, `NULL::t` given to
+    /// `jsonb_populate_record`, `ROW(…)::t`) depends on every column of
+    /// `t`: dropping one changes the type (a record literal no longer
+    /// fits; a row made from it loses a field).
+    fn row_type(&mut self, type_name: &Value, loc: i32) {
+        let names: Vec<&str> = list(type_name, "names")
+            .iter()
+            .filter_map(string_node)
+            .collect();
+        let rel = match names.as_slice() {
+            ["pg_catalog", _] => None,
+            // A built-in type of that name comes first (pg_catalog is
+            // searched first).
+            [name] if BUILTIN_TYPES.contains(name) => None,
+            [name] => self.catalog.lookup(self.search_path, name),
+            [schema, name] => self.catalog.get(schema, name),
+            _ => None,
+        };
+        let Some(rel) = rel else {
+            return;
+        };
+        let info = RelInfo {
+            schema: rel.schema.clone(),
+            name: rel.name.clone(),
+            schema_certain: true,
+            kind: Some(rel.kind),
+        };
+        self.note = format!("a cast to the row type of `{}` uses every column", rel.name);
+        self.use_rel(
+            &info,
+            ColSel::All,
+            Access::Read,
+            "whole_row",
+            Confidence::Certain,
+            None,
+            loc,
+        );
+        self.note.clear();
     }
 
     /// `c(t)` where `t` is a FROM item with a column `c` is PostgreSQL's
