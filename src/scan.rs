@@ -234,10 +234,37 @@ pub fn scan_with(
         crate::schema_deps::schema_dependencies(&cfg.catalog, &cfg.targets, &cfg.search_path);
     inv.warnings
         .extend(catalog_warnings(&cfg.catalog, &cfg.targets));
+    inv.warnings.extend(same_content_warnings(&inv.files));
     inv.warnings.sort();
     inv.warnings.dedup();
     inv.literals = Some(literals_mark(cfg));
     inv
+}
+
+/// Inputs whose (decompressed) content is the same, byte for byte: a log
+/// given twice (under two names, or beside its compressed copy) has its
+/// records counted once for each.
+fn same_content_warnings(files: &BTreeMap<String, FileCoverage>) -> Vec<String> {
+    let mut by_content: BTreeMap<&[crate::inventory::ScannedRange], Vec<&str>> = BTreeMap::new();
+    for (name, cov) in files {
+        if cov.scanned.iter().any(|r| r.length > 0) {
+            by_content.entry(&cov.scanned).or_default().push(name);
+        }
+    }
+    by_content
+        .into_iter()
+        .filter(|(_, names)| names.len() > 1)
+        .map(|(ranges, names)| {
+            let bytes: u64 = ranges.iter().map(|r| r.length).sum();
+            let sha = ranges
+                .first()
+                .map_or("", |r| r.sha256.get(..12).unwrap_or(&r.sha256));
+            format!(
+                "inputs {} have the same content ({bytes} bytes, sha256 {sha}…): their records are counted once for each; give each log once (a rotated log and its compressed copy are one log)",
+                names.join(", ")
+            )
+        })
+        .collect()
 }
 
 fn literals_mark(cfg: &ScanConfig) -> Literals {

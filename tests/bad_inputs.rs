@@ -547,3 +547,33 @@ fn an_unreadable_input_beside_a_clean_one_is_not_clear() {
         );
     }
 }
+
+#[test]
+fn the_same_log_given_twice_is_warned_about() {
+    // A log beside its compressed copy: the same content, counted twice.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("copy.log.gz");
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(&std::fs::read(good()).unwrap()).unwrap();
+    std::fs::write(&copy, e.finish().unwrap()).unwrap();
+    let (_, doc, _) = scan(&[&good(), &copy], &[]);
+    let warnings: Vec<&str> = doc["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|w| w.contains("have the same content"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{doc:#}");
+    assert!(
+        warnings[0].contains(&copy.display().to_string()),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings[0].contains(&good().display().to_string()),
+        "{warnings:?}"
+    );
+    // One copy alone: no such warning.
+    let (_, doc, _) = scan(&[&good()], &[]);
+    assert!(!doc["warnings"].to_string().contains("same content"));
+}
