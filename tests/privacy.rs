@@ -609,11 +609,14 @@ impl Outputs {
 }
 
 /// The fixture logs whose `log_line_prefix` is not detected, with their
-/// prefix (see scripts/gen-fixtures.sh, gen-search-path-fixture.sh).
-const NEEDS_PREFIX: &[(&str, &str)] = &[(
-    "app/logs/escapes.log",
-    "%m [%-6p] %c %l %x %v %e %i %b %q%-12u %d %r %a: ",
-)];
+/// prefix (see scripts/gen-fixtures.sh, gen-value-shapes-fixture.sh).
+const NEEDS_PREFIX: &[(&str, &str)] = &[
+    (
+        "app/logs/escapes.log",
+        "%m [%-6p] %c %l %x %v %e %i %b %q%-12u %d %r %a: ",
+    ),
+    ("value_shapes/no-session.log", "%m %u@%d "),
+];
 
 const FORMATS: &[&str] = &["json", "markdown", "text", "sarif", "github"];
 
@@ -803,7 +806,11 @@ fn no_planted_secret_reaches_any_output() {
         if kinds[f] != Kind::Pgss {
             let by_kind = &cov["records_by_kind"];
             for k in ["error", "bind_parameters", "failed_statement"] {
-                if by_kind[k].as_u64().unwrap_or(0) == 0 {
+                // Without %p or %c an ERROR cannot be paired with its
+                // STATEMENT line: the statement is read as a statement.
+                let unpaired =
+                    k == "failed_statement" && f.ends_with("value_shapes/no-session.log");
+                if !unpaired && by_kind[k].as_u64().unwrap_or(0) == 0 {
                     unread.push(format!("{}: no `{k}` record read", f.display()));
                 }
             }
