@@ -2,8 +2,9 @@
 # gen-value-shapes-fixture.sh -- regenerates fixtures/value_shapes from a real,
 # throwaway PostgreSQL 15 server: statements whose normalised texts are alike
 # but which resolve differently (DO blocks and CREATE FUNCTION bodies,
-# ORDER BY / GROUP BY positions), and writes whose target table a CTE of
-# the same name does not hide; logged with log_statement = all.
+# ORDER BY / GROUP BY positions), writes whose target table a CTE of the
+# same name does not hide, and a SET search_path inside a text of several
+# statements; logged with log_statement = all.
 #   scripts/gen-value-shapes-fixture.sh [OUTDIR]   (default <repo>/fixtures/value_shapes)
 # Writes OUTDIR/schema.sql (pg_dump -s) and OUTDIR/server.log, and
 # OUTDIR/no-session.log: a session's SET search_path logged with a prefix
@@ -26,8 +27,12 @@ pgt_set autovacuum "off"
 pgt_start
 pgt_psql -U postgres -d postgres -q -v ON_ERROR_STOP=1 <<'SQL'
 CREATE TABLE public.users (id bigint, name text, legacy_email text);
+CREATE SCHEMA archive;
+CREATE TABLE archive.users (id bigint, legacy_email text);
 CREATE ROLE app LOGIN;
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.users TO app;
+GRANT USAGE ON SCHEMA archive TO app;
+GRANT SELECT ON archive.users TO app;
 SQL
 pgt_pg_dump -h "$PGT_HOST" -p "$PGT_PORT" -U postgres -s postgres > "$OUTDIR/schema.sql"
 pgt_stop
@@ -52,6 +57,13 @@ run group_1 'SELECT *, count(*) FROM users GROUP BY 1, 2, 3'
 run cte_update 'WITH users AS (SELECT 1 AS x) UPDATE users SET legacy_email = NULL WHERE id = 0'
 run cte_insert "WITH users AS (SELECT 1 AS x) INSERT INTO users VALUES (2, 'p', 'q')"
 run cte_delete 'WITH users AS (SELECT 1 AS x) DELETE FROM users WHERE legacy_email IS NULL'
+# A SET search_path inside a text of several statements (psql's \; sends
+# one query): the statements before it read public.users, those after it
+# (in that text and later ones) archive.users.
+PGAPPNAME=multi pgt_psql -U app -d postgres -q -v ON_ERROR_STOP=1 <<'SQL'
+SELECT legacy_email FROM users WHERE id = 1 \; SET search_path = archive, public \; SELECT count(legacy_email) FROM users;
+SELECT max(legacy_email) FROM users;
+SQL
 pgt_stop
 cp "$PGT_DATA/log/workload.log" "$OUTDIR/server.log"
 pgt_set log_line_prefix "'%m %u@%d '"

@@ -366,8 +366,9 @@ impl Extractor {
     }
 
     fn statement(&mut self, e: &LogEntry, sql: &str, failed: bool) -> Statement {
+        let s = self.make_statement(e, sql, failed);
         self.note_statement(e, sql);
-        self.make_statement(e, sql, failed)
+        s
     }
 
     /// What a statement text of `e` tells about its backend: the last text
@@ -439,9 +440,14 @@ impl Extractor {
                     });
                 }
             }
+        }
+        // The text resolves with the path before it (a change inside a
+        // text of several statements applies from there on: the analysis
+        // follows it); later texts with the path after it.
+        fill_statement(chunk, truncating, e, b.as_deref(), sql, false, &mut s);
+        if let Some(b) = b {
             path_changed = b.note(sql);
         }
-        fill_statement(chunk, truncating, e, b.as_deref(), sql, false, &mut s);
         self.sequential_state |= path_changed;
         self.count("statement");
         emit(&s, cov);

@@ -166,9 +166,13 @@ impl<'a> Analyzer<'a> {
                 };
             }
         };
+        // A `SET search_path` in a text of several statements applies to
+        // the statements after it.
+        let mut path: std::borrow::Cow<'_, [String]> = search_path.into();
         let statements = parsed
             .into_iter()
             .map(|stmt| {
+                let search_path: &[String] = &path.clone();
                 let query = self.shown(&stmt.text);
                 let fingerprint = parse::fingerprint(&stmt.text).unwrap_or_else(|| {
                     format!("text:{:016x}", stable_hash(&normalize_shown(&stmt.text)))
@@ -181,6 +185,20 @@ impl<'a> Analyzer<'a> {
                     _ => self.statement_refs(&stmt.tree, &stmt.text, search_path),
                 };
                 dedup_refs(&mut refs);
+                match session::search_path_change(&stmt.text) {
+                    Some(session::PathChange::Set(p)) => {
+                        path = session::effective_search_path(
+                            Some(&p),
+                            self.catalog,
+                            None,
+                            None,
+                            &self.search_path,
+                        )
+                        .into();
+                    }
+                    Some(session::PathChange::Reset) => path = self.search_path.as_slice().into(),
+                    None => {}
+                }
                 StatementAnalysis {
                     fingerprint,
                     query,
