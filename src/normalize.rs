@@ -361,7 +361,7 @@ fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// (literals or parameters: a driver's `IN ($1, $2) AND b = $3` against
 /// `IN ($1, $2, $3) AND b = $4`) share one text, the key of their analysis.
 /// Values never name a column, so such statements resolve alike (but see
-/// [`value_dependence`] for the values that decide a resolution). Quoted
+/// [`values_may_decide`] for the values that decide a resolution). Quoted
 /// identifiers are kept exactly.
 pub fn normalize(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len());
@@ -903,45 +903,61 @@ pub fn truncate_identifier(s: &str) -> String {
     s.get(..end).unwrap_or_default().to_string()
 }
 
-/// The values a statement's analysis depends on, appended to its cache key
-/// `key` (which holds its normalised text from `from` on). Values never
-/// name a column, with two exceptions, where statements of one normalised
-/// text can resolve differently:
+/// Whether statements of the normalised text `normalised` can resolve
+/// differently by their values. Values never name a column, with two
+/// exceptions:
 /// - the body of a `DO` block or of a `CREATE FUNCTION`/`PROCEDURE` is a
-///   string: the whole text is appended;
+///   string;
 /// - an integer in an `ORDER BY`, `GROUP BY` or `DISTINCT ON` list is an
-///   output column's position (which column of a `*` it is depends on it):
-///   those integers are appended.
-pub fn value_dependence(sql: &str, key: &mut Vec<u8>, from: usize) {
-    let normalised = key.get(from..).unwrap_or_default();
+///   output column's position (which column of a `*` it is depends on it).
+///
+/// Such statements are keyed with [`append_deciding_values`] too.
+pub fn values_may_decide(normalised: &[u8]) -> bool {
     let has = |needle: &[u8]| memchr::memmem::find(normalised, needle).is_some();
-    let routine = has(b"do $") || (has(b"create ") && (has(b"function ") || has(b"procedure ")));
-    let lists = has(b" by ") || has(b"distinct on (");
-    if routine {
-        key.push(0xff);
-        key.extend_from_slice(sql.as_bytes());
-        return;
+    if has(b"do $") || (has(b"create ") && (has(b"function ") || has(b"procedure "))) {
+        return true;
     }
-    if !lists {
-        return;
-    }
+    // A value in an `ORDER BY`/`GROUP BY` list (before any LIMIT), or
+    // DISTINCT ON.
+    memchr::memmem::find_iter(normalised, b" by ").any(|at| {
+        let rest = normalised.get(at..).unwrap_or_default();
+        let end = memchr::memmem::find(rest, b" limit ").unwrap_or(rest.len());
+        memchr::memchr(b'$', rest.get(..end).unwrap_or_default()).is_some()
+    }) || has(b"distinct on (")
+}
+
+/// Appends to `key` the values of `sql` that decide how it resolves (see
+/// [`values_may_decide`]): the integers of its `ORDER BY`, `GROUP BY` and
+/// `DISTINCT ON` lists, and the whole text when one of its statements is a
+/// routine (starts with `DO` or `CREATE`).
+pub fn append_deciding_values(sql: &str, key: &mut Vec<u8>) {
     #[derive(PartialEq, Clone, Copy)]
     enum Prev {
+        StatementStart,
         ListStart,
         Distinct,
         On,
         Other,
     }
     let mut lx = tokens(sql);
-    let mut prev = Prev::Other;
+    let mut prev = Prev::StatementStart;
     let mut depth = 0usize;
     let mut list_depth: Option<usize> = None;
     let mut marked = false;
+    let mut routine = false;
     loop {
         let start = lx.offset();
         let Some(t) = lx.next() else { break };
         prev = match t {
             Token::Space => continue,
+            Token::Word(w) if prev == Prev::StatementStart => {
+                routine |= w.eq_ignore_ascii_case("do") || w.eq_ignore_ascii_case("create");
+                Prev::Other
+            }
+            Token::Punct(";") if depth == 0 => {
+                list_depth = None;
+                Prev::StatementStart
+            }
             Token::Word(w) if w.eq_ignore_ascii_case("by") => {
                 list_depth = Some(depth);
                 Prev::ListStart
@@ -980,6 +996,10 @@ pub fn value_dependence(sql: &str, key: &mut Vec<u8>, from: usize) {
             _ => Prev::Other,
         };
     }
+    if routine {
+        key.push(0xff);
+        key.extend_from_slice(sql.as_bytes());
+    }
 }
 
 /// A stable 64-bit FNV-1a hash, used to fingerprint text that pg_query could
@@ -995,11 +1015,14 @@ pub fn stable_hash(s: &str) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    /// The analysis cache key of `sql`, as the scan makes it.
     fn key(sql: &str) -> Vec<u8> {
         let mut k = b"path\0".to_vec();
         let at = k.len();
         normalize_bytes(sql, &mut k);
-        value_dependence(sql, &mut k, at);
+        if values_may_decide(&k[at..]) {
+            append_deciding_values(sql, &mut k);
+        }
         k
     }
 

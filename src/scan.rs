@@ -462,21 +462,45 @@ impl Front {
         } else {
             let at = key.len();
             normalize_bytes(&s.text, &mut key);
-            // The few values that decide how a statement resolves.
-            crate::normalize::value_dependence(&s.text, &mut key, at);
-        }
-        let a = self.analyses.entry_ref(key.as_slice()).or_insert_with(|| {
-            match shared.cache.get(&key) {
-                Some(a) => a,
-                None => shared.cache.insert(
-                    key.clone(),
-                    Arc::new(analyzer.analyze_with_path(&s.text, path)),
-                ),
+            // A shape whose analysis may depend on a few of its values
+            // (marked when the shape is first seen) is looked up again
+            // with them.
+            let dependent =
+                cached(&mut self.analyses, shared, &key, Some(at), &s.text, path).values_matter;
+            if dependent {
+                crate::normalize::append_deciding_values(&s.text, &mut key);
             }
-        });
+        }
+        let a = cached(&mut self.analyses, shared, &key, None, &s.text, path);
         self.key = key;
         a
     }
+}
+
+/// The analysis under `key` in a thread's front cache, from the shared
+/// cache, or made (of `text` under `path`). With `shape_from`, `key` holds
+/// a normalised text from there on, and a new analysis is marked with
+/// whether the shape's values can decide how it resolves.
+fn cached<'m>(
+    analyses: &'m mut FxBrown<Vec<u8>, Arc<Analysis>>,
+    shared: Shared<'_>,
+    key: &[u8],
+    shape_from: Option<usize>,
+    text: &str,
+    path: &[String],
+) -> &'m Arc<Analysis> {
+    analyses
+        .entry_ref(key)
+        .or_insert_with(|| match shared.cache.get(key) {
+            Some(a) => a,
+            None => {
+                let mut analysis = shared.analyzer.analyze_with_path(text, path);
+                analysis.values_matter = shape_from.is_some_and(|at| {
+                    crate::normalize::values_may_decide(key.get(at..).unwrap_or_default())
+                });
+                shared.cache.insert(key.to_vec(), Arc::new(analysis))
+            }
+        })
 }
 
 impl<'a> FileScan<'a> {

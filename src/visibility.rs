@@ -84,7 +84,6 @@ impl LoggingSeen {
     /// show the `log_statement` level; a slow SELECT on a `duration:` line
     /// shows nothing of it.
     pub fn logged_statement(&mut self, sql: &str, duration_ms: Option<f64>) {
-        let class = statement_class(sql);
         match duration_ms {
             Some(ms) => {
                 self.duration_statements += 1;
@@ -95,7 +94,7 @@ impl LoggingSeen {
             }
             None => {
                 self.plain_statements += 1;
-                match class {
+                match statement_class(sql) {
                     StatementClass::Ddl => self.ddl_like += 1,
                     StatementClass::Mod => self.mod_like += 1,
                     StatementClass::Other => self.read_like += 1,
@@ -103,7 +102,7 @@ impl LoggingSeen {
                 }
             }
         }
-        if matches!(class, StatementClass::Ddl | StatementClass::Other) && sets_logging(sql) {
+        if sets_logging(sql) {
             self.setting_changes += 1;
         }
     }
@@ -136,6 +135,14 @@ pub fn is_logging_setting(name: &str) -> bool {
 /// logging setting (a session turning its own logging down, or a role's
 /// or database's default changed).
 fn sets_logging(sql: &str) -> bool {
+    // Most statements start with another letter: not lexed.
+    let first = sql.trim_start().bytes().next().unwrap_or(b' ');
+    if !matches!(
+        first,
+        b's' | b'S' | b'r' | b'R' | b'a' | b'A' | b'/' | b'-' | b'('
+    ) {
+        return false;
+    }
     let mut words = top_words(sql).map(|(_, w)| w);
     let Some(first) = words.next() else {
         return false;
@@ -274,14 +281,20 @@ fn explain_class<'a>(
     StatementClass::Depends
 }
 
-/// Whether `sql` may hold the word `into` (any case): a fast check before
-/// the words are read.
+/// Whether `sql` may hold the word `into` (`into`, `INTO` or `Into`): a
+/// fast check before the words are read.
 fn mentions_into(sql: &str) -> bool {
+    use memchr::memmem::Finder;
+    use std::sync::LazyLock;
+    static FINDERS: LazyLock<[Finder<'static>; 3]> = LazyLock::new(|| {
+        [
+            Finder::new("into"),
+            Finder::new("INTO"),
+            Finder::new("Into"),
+        ]
+    });
     let b = sql.as_bytes();
-    memchr::memchr2_iter(b'i', b'I', b).any(|i| {
-        b.get(i..i + 4)
-            .is_some_and(|w| w.eq_ignore_ascii_case(b"into"))
-    })
+    FINDERS.iter().any(|f| f.find(b).is_some())
 }
 
 /// The words of `sql` outside parentheses, with their byte offsets.

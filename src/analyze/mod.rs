@@ -58,6 +58,10 @@ pub struct StatementAnalysis {
 pub struct Analysis {
     /// One per statement (a multi-statement string gives several).
     pub statements: Vec<StatementAnalysis>,
+    /// Whether statements of this normalised text can resolve differently
+    /// by their values (positions in `ORDER BY`, routine bodies): set by
+    /// the scan's cache, see [`crate::normalize::values_may_decide`].
+    pub values_matter: bool,
 }
 
 /// Analyses statements against a catalog for a set of targets.
@@ -156,6 +160,7 @@ impl<'a> Analyzer<'a> {
                     &format!("the statement could not be parsed ({reason}) and names the column"),
                 );
                 return Analysis {
+                    values_matter: false,
                     statements: vec![StatementAnalysis {
                         fingerprint: format!("text:{:016x}", stable_hash(&normalize_shown(sql))),
                         query,
@@ -208,7 +213,10 @@ impl<'a> Analyzer<'a> {
                 }
             })
             .collect();
-        Analysis { statements }
+        Analysis {
+            statements,
+            values_matter: false,
+        }
     }
 
     /// References of an ordinary statement: its own column uses, and what
