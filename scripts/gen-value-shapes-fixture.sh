@@ -3,8 +3,9 @@
 # throwaway PostgreSQL 15 server: statements whose normalised texts are alike
 # but which resolve differently (DO blocks and CREATE FUNCTION bodies,
 # ORDER BY / GROUP BY positions), writes whose target table a CTE of the
-# same name does not hide, and a SET search_path inside a text of several
-# statements; logged with log_statement = all.
+# same name does not hide, uses through a table's row type, and a SET
+# search_path inside a text of several statements; logged with
+# log_statement = all.
 #   scripts/gen-value-shapes-fixture.sh [OUTDIR]   (default <repo>/fixtures/value_shapes)
 # Writes OUTDIR/schema.sql (pg_dump -s) and OUTDIR/server.log, and
 # OUTDIR/no-session.log: a session's SET search_path logged with a prefix
@@ -33,6 +34,10 @@ CREATE ROLE app LOGIN;
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.users TO app;
 GRANT USAGE ON SCHEMA archive TO app;
 GRANT SELECT ON archive.users TO app;
+-- A table whose row type is another table's column type.
+CREATE TABLE public.acct (id bigint, secret text, note text);
+CREATE TABLE public.snap (id bigint, a public.acct);
+GRANT SELECT, INSERT ON public.acct, public.snap TO app;
 SQL
 pgt_pg_dump -h "$PGT_HOST" -p "$PGT_PORT" -U postgres -s postgres > "$OUTDIR/schema.sql"
 pgt_stop
@@ -57,6 +62,12 @@ run group_1 'SELECT *, count(*) FROM users GROUP BY 1, 2, 3'
 run cte_update 'WITH users AS (SELECT 1 AS x) UPDATE users SET legacy_email = NULL WHERE id = 0'
 run cte_insert "WITH users AS (SELECT 1 AS x) INSERT INTO users VALUES (2, 'p', 'q')"
 run cte_delete 'WITH users AS (SELECT 1 AS x) DELETE FROM users WHERE legacy_email IS NULL'
+# Row types: a field of a column of acct's row type, a cast to it (as
+# jsonb_populate_record takes), and the whole value.
+run row_field 'SELECT (a).secret FROM snap'
+run row_other_field 'SELECT (a).note FROM snap'
+run row_cast "SELECT * FROM jsonb_populate_record(NULL::acct, '{}')"
+run row_whole "INSERT INTO snap VALUES (1, ROW(1, 'x', 'y'))"
 # A SET search_path inside a text of several statements (psql's \; sends
 # one query): the statements before it read public.users, those after it
 # (in that text and later ones) archive.users.

@@ -161,6 +161,23 @@ impl Trigger {
     }
 }
 
+/// A table column whose type is a relation's row type, or an array of it
+/// (`CREATE TABLE snap (a acct)`): its values hold the relation's columns
+/// as fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowTypedColumn {
+    /// Schema of the table holding the column.
+    pub schema: String,
+    /// The table.
+    pub table: String,
+    /// The column.
+    pub column: String,
+    /// Schema of the relation whose row type it is.
+    pub type_schema: String,
+    /// The relation.
+    pub type_name: String,
+}
+
 /// The schema model.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Catalog {
@@ -179,6 +196,8 @@ pub struct Catalog {
     pub problems: Vec<String>,
     /// Whether a schema was loaded at all.
     pub loaded: bool,
+    /// Table columns of a relation's row type.
+    pub row_typed_columns: Vec<RowTypedColumn>,
 }
 
 impl Catalog {
@@ -204,6 +223,14 @@ impl Catalog {
     /// never matches here).
     pub fn lookup(&self, search_path: &[String], name: &str) -> Option<&Relation> {
         search_path.iter().find_map(|s| self.get(s, name))
+    }
+
+    /// The relation whose row type column `schema.table.column` holds.
+    pub fn row_type_of(&self, schema: &str, table: &str, column: &str) -> Option<&Relation> {
+        self.row_typed_columns
+            .iter()
+            .find(|c| c.schema == schema && c.table == table && c.column == column)
+            .and_then(|c| self.get(&c.type_schema, &c.type_name))
     }
 
     /// All relations, ordered by schema and name.

@@ -202,6 +202,9 @@ pub enum OnDrop {
     Dropped,
     /// Nothing happens at drop time; the object fails when it next runs.
     BreaksAtRunTime,
+    /// The drop succeeds and removes data the object holds: a column of the
+    /// table's row type loses that field in every stored value.
+    DataLost,
 }
 
 /// An object in the schema that uses a target column.

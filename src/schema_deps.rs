@@ -271,5 +271,8 @@ pub fn on_drop_words(d: OnDrop) -> &'static str {
         OnDrop::BreaksAtRunTime => {
             "PostgreSQL does not track it: DROP COLUMN succeeds and it fails when it next runs"
         }
+        OnDrop::DataLost => {
+            "DROP COLUMN succeeds and silently removes that field from every value stored in it"
+        }
     }
 }

@@ -126,3 +126,60 @@ fn a_search_path_change_no_session_can_be_told_is_a_blind_spot() {
         "{gaps}"
     );
 }
+
+#[test]
+fn uses_through_a_tables_row_type_are_dependencies_of_its_columns() {
+    // `snap.a` is of acct's row type: `(a).secret` reads acct.secret,
+    // `(a).note` does not, a cast to acct (jsonb_populate_record) and a
+    // whole value written use every column; and the column itself loses
+    // the field when acct.secret is dropped (PostgreSQL allows the drop).
+    let out = Command::new(BIN)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "scan",
+            "-c",
+            "public.acct.secret",
+            "--schema",
+            "fixtures/value_shapes/schema.sql",
+            "--format",
+            "json",
+            "fixtures/value_shapes/server.log",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got: BTreeSet<String> = v["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {} {}",
+                d["actor"]["application"].as_str().unwrap(),
+                d["access"].as_str().unwrap(),
+                d["via"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let want: BTreeSet<String> = [
+        "row_field read direct",
+        "row_cast read whole_row",
+        "row_whole write whole_row",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(got, want);
+    assert_eq!(
+        v["schema_dependencies"],
+        serde_json::json!([{
+            "column": "public.acct.secret",
+            "object": "public.snap.a",
+            "object_type": "column",
+            "on_drop": "data_lost",
+            "confidence": "certain",
+            "detail": "its values are rows of public.acct; DROP COLUMN succeeds and silently removes that field from every value stored in it"
+        }])
+    );
+}

@@ -191,7 +191,7 @@ pub const LEAF_NODES: &[&str] = &["RangeVar", "String", "AConst", "ParamRef", "T
 /// Built-in type names written without `pg_catalog.` (SQL-standard names
 /// such as `integer` parse to `pg_catalog.int4`): a cast to one is never to
 /// a table's row type.
-const BUILTIN_TYPES: &[&str] = &[
+pub(crate) const BUILTIN_TYPES: &[&str] = &[
     "text",
     "json",
     "jsonb",
@@ -266,6 +266,9 @@ pub struct Resolver<'a> {
     pub column_refs_seen: usize,
     /// How the reference being resolved was resolved (for `explain`).
     note: String,
+    /// The field selected from the column being resolved (`(c).f`: `Some`
+    /// of `Some("f")`; `(c).*`: `Some(None)`), for columns of a row type.
+    field: Option<Option<String>>,
 }
 
 /// What a use of this `via` means when no more specific note was set.
@@ -372,6 +375,7 @@ impl<'a> Resolver<'a> {
             pending_by_name: false,
             column_refs_seen: 0,
             note: String::new(),
+            field: None,
         }
     }
 
@@ -406,6 +410,9 @@ impl<'a> Resolver<'a> {
         } else {
             (conf, reason)
         };
+        if !self.catalog.row_typed_columns.is_empty() {
+            self.row_typed_uses(rel, &column, access, confidence, reason.as_ref(), loc);
+        }
         self.push(ColumnUse {
             schema: rel.schema.clone(),
             table: rel.name.clone(),
@@ -424,6 +431,67 @@ impl<'a> Resolver<'a> {
                 self.note.clone()
             },
         });
+    }
+
+    /// A use of columns of `rel` whose type is a relation's row type
+    /// (`snap.a` of type `acct`) uses that relation's columns too: `(a).f`
+    /// its column `f`, the whole value all of them (a row written must fit
+    /// the type; a row read changes shape when a column is dropped).
+    fn row_typed_uses(
+        &mut self,
+        rel: &RelInfo,
+        column: &ColSel,
+        access: Access,
+        confidence: Confidence,
+        reason: Option<&String>,
+        loc: i32,
+    ) {
+        let catalog = self.catalog;
+        let Some(table) = catalog.get(&rel.schema, &rel.name) else {
+            return;
+        };
+        let covered: Vec<&String> = match column {
+            ColSel::Named(c) => vec![c],
+            ColSel::All => table.columns.iter().collect(),
+            ColSel::FirstN(n) => table.columns.iter().take(*n).collect(),
+        };
+        for c in covered {
+            let Some(row) = catalog.row_type_of(&rel.schema, &rel.name, c) else {
+                continue;
+            };
+            let info = RelInfo {
+                schema: row.schema.clone(),
+                name: row.name.clone(),
+                schema_certain: true,
+                kind: Some(row.kind),
+            };
+            let (sel, via) = match (column, &self.field) {
+                (ColSel::Named(_), Some(Some(f))) => (ColSel::Named(f.clone()), "direct"),
+                _ => (ColSel::All, "whole_row"),
+            };
+            let note = std::mem::replace(
+                &mut self.note,
+                format!(
+                    "`{c}` of {}.{} holds rows of {}.{}",
+                    rel.schema, rel.name, row.schema, row.name
+                ),
+            );
+            self.push(ColumnUse {
+                schema: info.schema.clone(),
+                table: info.name.clone(),
+                schema_certain: true,
+                column: sel,
+                access,
+                via: via.to_string(),
+                confidence,
+                reason: reason.cloned(),
+                location: loc,
+                view_path: Vec::new(),
+                scope: self.levels.len(),
+                resolution: self.note.clone(),
+            });
+            self.note = note;
+        }
     }
 
     // ------------------------------------------------------------- relations
@@ -2072,8 +2140,13 @@ impl<'a> Resolver<'a> {
         } else {
             String::new()
         };
+        self.field = field_sel.map(|f| match f {
+            FieldSel::Named(f) => Some(f.to_string()),
+            FieldSel::Star => None,
+        });
         self.column_ref_inner(fields, loc, field_sel);
         self.note.clear();
+        self.field = None;
     }
 
     fn column_ref_inner(&mut self, fields: &[Value], loc: i32, field_sel: Option<FieldSel<'_>>) {

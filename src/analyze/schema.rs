@@ -8,8 +8,11 @@ use serde_json::Value;
 use super::objects;
 use super::parse;
 use super::resolve::{ColSel, Resolver};
-use super::tree::{list, node, string_node, text};
-use crate::catalog::{Catalog, ColumnOrigin, RelKind, Relation, ViewUse};
+use super::tree::{field, list, node, string_node, text};
+use crate::catalog::{
+    Catalog, ColumnOrigin, ObjectUse, RelKind, Relation, RowTypedColumn, ViewUse,
+};
+use crate::inventory::OnDrop;
 
 /// Removes what psql, not the server, reads: meta-commands (`\connect`,
 /// `\restrict`) and the data of `COPY … FROM stdin` blocks.
@@ -194,6 +197,7 @@ fn create_table(catalog: &mut Catalog, n: &Value) {
     for elt in list(n, "table_elts") {
         if let Some(("ColumnDef", cd)) = node(elt) {
             let c = text(cd, "colname").to_string();
+            row_typed_column(catalog, &schema, &name, &c, field(cd, "type_name"));
             if !columns.contains(&c) {
                 columns.push(c);
             }
@@ -206,6 +210,42 @@ fn create_table(catalog: &mut Catalog, n: &Value) {
         columns,
         uses: Vec::new(),
         origins: Vec::new(),
+    });
+}
+
+/// A column whose type is a relation's row type (pg_dump qualifies it; an
+/// unqualified name is looked for in `public`, then in the table's own
+/// schema): recorded for statements that use the column, and as an object
+/// that uses every column of that relation (dropping one removes that field
+/// from every value stored in the column).
+fn row_typed_column(catalog: &mut Catalog, schema: &str, table: &str, column: &str, tn: &Value) {
+    let names: Vec<&str> = list(tn, "names").iter().filter_map(string_node).collect();
+    let rel = match names.as_slice() {
+        ["pg_catalog", _] => None,
+        [name] if crate::analyze::resolve::BUILTIN_TYPES.contains(name) => None,
+        [name] => catalog
+            .get("public", name)
+            .or_else(|| catalog.get(schema, name)),
+        [s, name] => catalog.get(s, name),
+        _ => None,
+    };
+    let Some(rel) = rel else { return };
+    let (type_schema, type_name) = (rel.schema.clone(), rel.name.clone());
+    catalog.objects.push(ObjectUse {
+        object: format!("{schema}.{table}.{column}"),
+        object_type: "column".into(),
+        schema: type_schema.clone(),
+        table: type_name.clone(),
+        column: None,
+        on_drop: OnDrop::DataLost,
+        detail: format!("its values are rows of {type_schema}.{type_name}"),
+    });
+    catalog.row_typed_columns.push(RowTypedColumn {
+        schema: schema.to_string(),
+        table: table.to_string(),
+        column: column.to_string(),
+        type_schema,
+        type_name,
     });
 }
 
