@@ -135,12 +135,17 @@ pub fn is_logging_setting(name: &str) -> bool {
 /// logging setting (a session turning its own logging down, or a role's
 /// or database's default changed).
 fn sets_logging(sql: &str) -> bool {
-    // Most statements start with another letter: not lexed.
-    let first = sql.trim_start().bytes().next().unwrap_or(b' ');
-    if !matches!(
-        first,
-        b's' | b'S' | b'r' | b'R' | b'a' | b'A' | b'/' | b'-' | b'('
-    ) {
+    // Most statements start with another word: not lexed.
+    let head = sql.trim_start().as_bytes();
+    let starts = |w: &[u8]| {
+        head.get(..w.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(w))
+            && head
+                .get(w.len())
+                .is_none_or(|c| !c.is_ascii_alphanumeric() && *c != b'_')
+    };
+    let commented = matches!(head.first(), Some(b'/' | b'-' | b'('));
+    if !(commented || starts(b"set") || starts(b"reset") || starts(b"alter")) {
         return false;
     }
     let mut words = top_words(sql).map(|(_, w)| w);
@@ -479,6 +484,19 @@ pub fn assess(cov: &mut FileCoverage, declared: &Declared) {
         cov.blind_spots.push(
             "part of this input could not be read (see its errors): the records or the part not read could use any column".into(),
         );
+    }
+    let unread = cov
+        .skipped
+        .get(crate::input::UNMATCHED_STATEMENT)
+        .copied()
+        .unwrap_or(0);
+    if unread > 0 {
+        cov.blind_spots.push(format!(
+            "{unread} line{} that log_line_prefix does not match carr{} a statement (the prefix changed, or the line was cut): what {} ran is not known",
+            if unread == 1 { "" } else { "s" },
+            if unread == 1 { "ies" } else { "y" },
+            if unread == 1 { "it" } else { "they" }
+        ));
     }
     let seen = cov.logging.clone();
     if seen.setting_changes > 0 {

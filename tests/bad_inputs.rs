@@ -577,3 +577,46 @@ fn the_same_log_given_twice_is_warned_about() {
     let (_, doc, _) = scan(&[&good()], &[]);
     assert!(!doc["warnings"].to_string().contains("same content"));
 }
+
+#[test]
+fn a_statement_on_a_line_the_prefix_does_not_match_is_a_blind_spot() {
+    // The server's prefix changed mid-file (or a line was cut): the line
+    // carries a statement that could not be read, so no column is clear.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("changed.log");
+    let mut text = std::fs::read(good()).unwrap();
+    text.extend_from_slice(
+        b"2026-11-21 23:59:59 UTC [4242] LOG:  statement: SELECT unused_column FROM unused_table\n\
+          a line from another program\n",
+    );
+    std::fs::write(&log, text).unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "scan",
+            "-c",
+            "public.unused_table.unused_column",
+            "--format",
+            "json",
+            "--quiet",
+        ])
+        .arg(&log)
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cov = input(&doc, &log);
+    assert_eq!(
+        cov["skipped"],
+        serde_json::json!({
+            "line does not match log_line_prefix": 1,
+            "line does not match log_line_prefix, and carries a statement": 1
+        }),
+        "{cov:#}"
+    );
+    assert_eq!(doc["targets"][0]["verdict"], "inconclusive", "{doc:#}");
+    assert!(doc["targets"][0]["coverage_gaps"]
+        .to_string()
+        .contains("1 line that log_line_prefix does not match carries a statement"));
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -177,6 +177,27 @@ const MAGIC: &[(&[u8], &str)] = &[
     (&[0xfd, b'7', b'z', b'X', b'Z', 0x00], "xz"),
 ];
 
+/// Why a line no `log_line_prefix` matches is skipped.
+pub const UNMATCHED: &str = "line does not match log_line_prefix";
+
+/// Why a line no `log_line_prefix` matches, but which carries a statement
+/// (`statement: `, `STATEMENT:  `, `execute `), is skipped: a statement not
+/// read (the prefix changed, or the line was cut), a blind spot.
+pub const UNMATCHED_STATEMENT: &str =
+    "line does not match log_line_prefix, and carries a statement";
+
+/// Counts a line no prefix matches (see [`UNMATCHED_STATEMENT`]).
+pub fn skip_unmatched(cov: &mut crate::inventory::FileCoverage, line: &str) {
+    let carries = ["statement: ", "STATEMENT:  ", "execute "]
+        .iter()
+        .any(|m| memchr::memmem::find(line.as_bytes(), m.as_bytes()).is_some());
+    cov.skip(if carries {
+        UNMATCHED_STATEMENT
+    } else {
+        UNMATCHED
+    });
+}
+
 /// The compression whose magic bytes `head` starts with.
 pub fn compression_of(head: &[u8]) -> Option<&'static str> {
     MAGIC

@@ -271,7 +271,7 @@ impl<'p> Entries<'p> {
                 if line.trim().is_empty() {
                     cov.skip("blank line");
                 } else {
-                    cov.skip("line does not match log_line_prefix");
+                    super::skip_unmatched(cov, line);
                 }
             }
         }

@@ -760,7 +760,7 @@ impl Reading<'_> {
     ) {
         match self.prefix.as_ref().and_then(Option::as_ref) {
             Some(prefix) => each(p, prefix, cov),
-            None => cov.skip("line does not match log_line_prefix"),
+            None => crate::input::skip_unmatched(cov, &p.text),
         }
     }
 

@@ -258,7 +258,7 @@ impl Splitter {
             .enumerate()
             .find_map(|(i, p)| p.split(f.body).map(|parts| (i, parts)))
         else {
-            cov.skip("line does not match log_line_prefix");
+            crate::input::skip_unmatched(cov, f.body);
             return None;
         };
         let entry = LogEntry {

@@ -131,7 +131,7 @@ impl Assembler {
                 self.start(entry, cov, sink);
             }
             None if text.trim().is_empty() => cov.skip("blank line"),
-            None => cov.skip("line does not match log_line_prefix"),
+            None => crate::input::skip_unmatched(cov, text),
         }
     }
 
