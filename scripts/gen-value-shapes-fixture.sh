@@ -38,6 +38,12 @@ GRANT SELECT ON archive.users TO app;
 CREATE TABLE public.acct (id bigint, secret text, note text);
 CREATE TABLE public.snap (id bigint, a public.acct);
 GRANT SELECT, INSERT ON public.acct, public.snap TO app;
+-- A role with a schema of its own name ("$user").
+CREATE ROLE owner LOGIN;
+CREATE SCHEMA AUTHORIZATION owner;
+CREATE TABLE owner.users (id bigint, legacy_email text);
+ALTER TABLE owner.users OWNER TO owner;
+GRANT SELECT ON public.users TO owner;
 SQL
 pgt_pg_dump -h "$PGT_HOST" -p "$PGT_PORT" -U postgres -s postgres > "$OUTDIR/schema.sql"
 pgt_stop
@@ -68,6 +74,14 @@ run row_field 'SELECT (a).secret FROM snap'
 run row_other_field 'SELECT (a).note FROM snap'
 run row_cast "SELECT * FROM jsonb_populate_record(NULL::acct, '{}')"
 run row_whole "INSERT INTO snap VALUES (1, ROW(1, 'x', 'y'))"
+# Texts alike but for their values: each resolves with its own path, and
+# DO blocks in any form with their own bodies.
+run path_archive "SET search_path TO 'archive' ; SELECT legacy_email FROM users"
+run path_public "SET search_path TO 'public' ; SELECT legacy_email FROM users"
+run do_lang_name 'DO LANGUAGE plpgsql $$ BEGIN PERFORM name FROM users; END $$'
+run do_lang_email 'DO LANGUAGE plpgsql $$ BEGIN PERFORM legacy_email FROM users; END $$'
+PGAPPNAME=path_user pgt_psql -U owner -d postgres -q -v ON_ERROR_STOP=1 \
+    -c 'SET search_path = "$user", public ; SELECT legacy_email FROM users'
 # A SET search_path inside a text of several statements (psql's \; sends
 # one query): the statements before it read public.users, those after it
 # (in that text and later ones) archive.users.

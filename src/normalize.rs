@@ -924,6 +924,7 @@ pub fn values_may_decide(normalised: &[u8]) -> bool {
         let end = memchr::memmem::find(rest, b" limit ").unwrap_or(rest.len());
         memchr::memchr(b'$', rest.get(..end).unwrap_or_default()).is_some()
     }) || has(b"distinct on (")
+        || has(b"distinct on(")
 }
 
 /// Appends to `key` the values of `sql` that decide how it resolves (see
@@ -968,6 +969,9 @@ pub fn append_deciding_values(sql: &str, key: &mut Vec<u8>) {
                 depth += 1;
                 if prev == Prev::On {
                     list_depth = Some(depth);
+                    Prev::ListStart
+                } else if prev == Prev::ListStart {
+                    // `ORDER BY (3)` is a position too.
                     Prev::ListStart
                 } else {
                     Prev::Other
@@ -1044,6 +1048,18 @@ mod tests {
         assert_ne!(
             key("SELECT DISTINCT ON (1) * FROM t"),
             key("SELECT DISTINCT ON (2) * FROM t")
+        );
+        assert_ne!(
+            key("SELECT DISTINCT ON(1) * FROM t"),
+            key("SELECT DISTINCT ON(2) * FROM t")
+        );
+        assert_ne!(
+            key("SELECT * FROM t ORDER BY (2)"),
+            key("SELECT * FROM t ORDER BY (3)")
+        );
+        assert_ne!(
+            key("SELECT * FROM t ORDER BY (1), 2"),
+            key("SELECT * FROM t ORDER BY (1), 3")
         );
         // Other values still share the key.
         assert_eq!(

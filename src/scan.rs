@@ -459,6 +459,12 @@ impl Front {
         // Texts shown with their values are analysed per text.
         if analyzer.keeps_literals() {
             key.extend_from_slice(s.text.as_bytes());
+            if crate::analyze::session::search_path_change(&s.text).is_some() {
+                for part in [&s.actor.user, &s.actor.database] {
+                    key.push(0);
+                    key.extend_from_slice(part.as_deref().unwrap_or("\u{1}").as_bytes());
+                }
+            }
         } else {
             let at = key.len();
             normalize_bytes(&s.text, &mut key);
@@ -466,12 +472,22 @@ impl Front {
             // (marked when the shape is first seen) is looked up again
             // with them.
             let dependent =
-                cached(&mut self.analyses, shared, &key, Some(at), &s.text, path).values_matter;
+                cached(&mut self.analyses, shared, &key, Some(at), s, path).values_matter;
             if dependent {
                 crate::normalize::append_deciding_values(&s.text, &mut key);
+                // A search_path set inside the text: its own values, and
+                // the user and database `"$user"` and RESET stand for.
+                if crate::analyze::session::search_path_change(&s.text).is_some() {
+                    key.push(0xff);
+                    key.extend_from_slice(s.text.as_bytes());
+                    for part in [&s.actor.user, &s.actor.database] {
+                        key.push(0);
+                        key.extend_from_slice(part.as_deref().unwrap_or("\u{1}").as_bytes());
+                    }
+                }
             }
         }
-        let a = cached(&mut self.analyses, shared, &key, None, &s.text, path);
+        let a = cached(&mut self.analyses, shared, &key, None, s, path);
         self.key = key;
         a
     }
@@ -486,7 +502,7 @@ fn cached<'m>(
     shared: Shared<'_>,
     key: &[u8],
     shape_from: Option<usize>,
-    text: &str,
+    s: &Statement,
     path: &[String],
 ) -> &'m Arc<Analysis> {
     analyses
@@ -494,9 +510,17 @@ fn cached<'m>(
         .or_insert_with(|| match shared.cache.get(key) {
             Some(a) => a,
             None => {
-                let mut analysis = shared.analyzer.analyze_with_path(text, path);
+                let mut analysis = shared.analyzer.analyze_in_session(
+                    &s.text,
+                    path,
+                    s.actor.user.as_deref(),
+                    s.actor.database.as_deref(),
+                );
+                // The parse tree marks routines and texts that set their
+                // own path; the normalised text marks positions.
                 analysis.values_matter = shape_from.is_some_and(|at| {
-                    crate::normalize::values_may_decide(key.get(at..).unwrap_or_default())
+                    analysis.values_matter
+                        || crate::normalize::values_may_decide(key.get(at..).unwrap_or_default())
                 });
                 shared.cache.insert(key.to_vec(), Arc::new(analysis))
             }

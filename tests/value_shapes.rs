@@ -24,6 +24,8 @@ fn do_blocks_function_bodies_and_positions_resolve_per_statement_and_cte_names_d
             "public.users.name",
             "-c",
             "archive.users.legacy_email",
+            "-c",
+            "owner.users.legacy_email",
             "--schema",
             "fixtures/value_shapes/schema.sql",
             "--format",
@@ -85,6 +87,14 @@ fn do_blocks_function_bodies_and_positions_resolve_per_statement_and_cte_names_d
         // changes between the statements of the first text.
         "legacy_email multi read direct certain",
         "archive.users.legacy_email multi read direct certain",
+        // Texts alike but for the path they set: each its own.
+        "archive.users.legacy_email path_archive read direct certain",
+        "legacy_email path_public read direct certain",
+        // `"$user"` set inside a text is the statement's user (owner).
+        "owner.users.legacy_email path_user read direct certain",
+        // DO blocks with a LANGUAGE clause.
+        "name do_lang_name read do_block certain",
+        "legacy_email do_lang_email read do_block certain",
     ]
     .into_iter()
     .map(String::from)

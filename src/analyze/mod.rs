@@ -150,6 +150,22 @@ impl<'a> Analyzer<'a> {
     /// Analyses one logged statement text with another `search_path` (the
     /// session's or the role's).
     pub fn analyze_with_path(&self, sql: &str, search_path: &[String]) -> Analysis {
+        self.analyze_in_session(sql, search_path, None, None)
+    }
+
+    /// [`Analyzer::analyze_with_path`] for a statement of `user` in
+    /// `database`: a `SET search_path` inside the text (`"$user"`, `RESET`)
+    /// is resolved for them. The analysis is marked `values_matter` when a
+    /// value of the text decides how it resolves: a `DO` block or `CREATE
+    /// FUNCTION`/`PROCEDURE` (its body is a string), or a `search_path`
+    /// change followed by another statement.
+    pub fn analyze_in_session(
+        &self,
+        sql: &str,
+        search_path: &[String],
+        user: Option<&str>,
+        database: Option<&str>,
+    ) -> Analysis {
         let parsed = match parse::parse(sql) {
             Ok(p) => p,
             Err(reason) => {
@@ -174,15 +190,19 @@ impl<'a> Analyzer<'a> {
         // A `SET search_path` in a text of several statements applies to
         // the statements after it.
         let mut path: std::borrow::Cow<'_, [String]> = search_path.into();
+        let mut values_matter = false;
+        let count = parsed.len();
         let statements = parsed
             .into_iter()
-            .map(|stmt| {
+            .enumerate()
+            .map(|(i, stmt)| {
                 let search_path: &[String] = &path.clone();
                 let query = self.shown(&stmt.text);
                 let fingerprint = parse::fingerprint(&stmt.text).unwrap_or_else(|| {
                     format!("text:{:016x}", stable_hash(&normalize_shown(&stmt.text)))
                 });
                 let kind = tree::node(&stmt.tree).map(|(k, _)| k).unwrap_or("");
+                values_matter |= matches!(kind, "DoStmt" | "CreateFunctionStmt");
                 let (mut refs, problem) = match kind {
                     "DoStmt" | "CreateFunctionStmt" => {
                         self.routine_refs(&stmt.tree, &stmt.text, search_path)
@@ -190,19 +210,20 @@ impl<'a> Analyzer<'a> {
                     _ => self.statement_refs(&stmt.tree, &stmt.text, search_path),
                 };
                 dedup_refs(&mut refs);
-                match session::search_path_change(&stmt.text) {
-                    Some(session::PathChange::Set(p)) => {
-                        path = session::effective_search_path(
-                            Some(&p),
-                            self.catalog,
-                            None,
-                            None,
-                            &self.search_path,
-                        )
-                        .into();
-                    }
-                    Some(session::PathChange::Reset) => path = self.search_path.as_slice().into(),
-                    None => {}
+                if let Some(change) = session::search_path_change(&stmt.text) {
+                    values_matter |= i + 1 < count;
+                    let set = match &change {
+                        session::PathChange::Set(p) => Some(p.as_slice()),
+                        session::PathChange::Reset => None,
+                    };
+                    path = session::effective_search_path(
+                        set,
+                        self.catalog,
+                        user,
+                        database,
+                        &self.search_path,
+                    )
+                    .into();
                 }
                 StatementAnalysis {
                     fingerprint,
@@ -215,7 +236,7 @@ impl<'a> Analyzer<'a> {
             .collect();
         Analysis {
             statements,
-            values_matter: false,
+            values_matter,
         }
     }
 
