@@ -107,15 +107,21 @@ impl LoggingSeen {
         }
     }
 
-    /// Counts a server message; `parameter "NAME" changed to "…"` of a
-    /// logging setting is a change of what the log shows.
+    /// Counts a server message; `parameter "NAME" changed to "…"` (or
+    /// `removed from configuration file, reset to default`) of a logging
+    /// setting is a change of what the log shows.
     pub fn server_message(&mut self, message: &str) {
-        if let Some(rest) = message.strip_prefix("parameter \"") {
-            if let Some((name, _)) = rest.split_once("\" changed to ") {
-                if is_logging_setting(name) {
-                    self.setting_changes += 1;
-                }
-            }
+        let Some((name, rest)) = message
+            .strip_prefix("parameter \"")
+            .and_then(|r| r.split_once('"'))
+        else {
+            return;
+        };
+        if (rest.starts_with(" changed to ")
+            || rest.starts_with(" removed from configuration file"))
+            && is_logging_setting(name)
+        {
+            self.setting_changes += 1;
         }
     }
 }
@@ -123,18 +129,66 @@ impl LoggingSeen {
 /// Settings that change which statements a log shows.
 pub fn is_logging_setting(name: &str) -> bool {
     let name = name.trim().trim_matches('"').to_ascii_lowercase();
-    name.starts_with("log_statement")
-        || name.starts_with("log_min_duration")
-        || name.starts_with("log_transaction_sample")
-        || name == "log_destination"
-        || name == "log_line_prefix"
-        || name.starts_with("pgaudit.log")
+    matches!(
+        name.as_str(),
+        "log_statement"
+            | "log_statement_sample_rate"
+            | "log_min_duration_statement"
+            | "log_min_duration_sample"
+            | "log_transaction_sample_rate"
+            | "log_destination"
+            | "log_line_prefix"
+            | "log_min_messages"
+            | "logging_collector"
+    ) || name.starts_with("pgaudit.log")
 }
 
-/// Whether a `SET`, `RESET` or `ALTER … SET|RESET` statement names a
-/// logging setting (a session turning its own logging down, or a role's
-/// or database's default changed).
+/// The statements of a text of several (split at `;` outside parentheses,
+/// strings and comments); a text with no `;` but at its end is one.
+fn each_statement(sql: &str) -> Vec<&str> {
+    let body = sql.trim_end().trim_end_matches(';');
+    if memchr::memchr(b';', body.as_bytes()).is_none() {
+        return vec![sql];
+    }
+    let mut parts = Vec::new();
+    let mut lx = tokens(sql);
+    let mut depth = 0usize;
+    let mut from = 0;
+    loop {
+        let start = lx.offset();
+        let Some(t) = lx.next() else { break };
+        match t {
+            Token::Punct("(") => depth += 1,
+            Token::Punct(")") => depth = depth.saturating_sub(1),
+            Token::Punct(";") if depth == 0 => {
+                parts.push(sql.get(from..start).unwrap_or_default());
+                from = lx.offset();
+            }
+            _ => {}
+        }
+    }
+    parts.push(sql.get(from..).unwrap_or_default());
+    parts.retain(|p| !p.trim().is_empty());
+    parts
+}
+
+/// Whether a statement text changes a logging setting: `SET`/`RESET` of
+/// one (also `ALTER ROLE|DATABASE|SYSTEM … SET|RESET`, and `RESET ALL`),
+/// or `set_config('log_statement', …)`.
 fn sets_logging(sql: &str) -> bool {
+    // `set_config(` anywhere (found from its `_`).
+    let b = sql.as_bytes();
+    let set_config = memchr::memchr_iter(b'_', b).any(|p| {
+        p >= 3
+            && b.get(p - 3..p + 7)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"set_config"))
+    });
+    if set_config {
+        let lower = sql.to_ascii_lowercase();
+        if LOGGING_SETTINGS.iter().any(|n| lower.contains(n)) || lower.contains("pgaudit.log") {
+            return true;
+        }
+    }
     // Most statements start with another word: not lexed.
     let head = sql.trim_start().as_bytes();
     let starts = |w: &[u8]| {
@@ -144,26 +198,75 @@ fn sets_logging(sql: &str) -> bool {
                 .get(w.len())
                 .is_none_or(|c| !c.is_ascii_alphanumeric() && *c != b'_')
     };
+    let several = memchr::memchr(b';', sql.trim_end().trim_end_matches(';').as_bytes()).is_some();
     let commented = matches!(head.first(), Some(b'/' | b'-' | b'('));
-    if !(commented || starts(b"set") || starts(b"reset") || starts(b"alter")) {
+    if !(several || commented || starts(b"set") || starts(b"reset") || starts(b"alter")) {
         return false;
     }
-    let mut words = top_words(sql).map(|(_, w)| w);
-    let Some(first) = words.next() else {
-        return false;
-    };
-    if !["set", "reset", "alter"]
-        .iter()
-        .any(|k| first.eq_ignore_ascii_case(k))
-    {
+    each_statement(sql).into_iter().any(statement_sets_logging)
+}
+
+const LOGGING_SETTINGS: &[&str] = &[
+    "log_statement",
+    "log_min_duration",
+    "log_transaction_sample_rate",
+    "log_destination",
+    "log_line_prefix",
+    "log_min_messages",
+    "logging_collector",
+];
+
+fn statement_sets_logging(sql: &str) -> bool {
+    // Words and quoted names, outside parentheses.
+    let mut depth = 0usize;
+    let words: Vec<String> = tokens(sql)
+        .filter_map(|t| match t {
+            Token::Punct("(") => {
+                depth += 1;
+                None
+            }
+            Token::Punct(")") => {
+                depth = depth.saturating_sub(1);
+                None
+            }
+            Token::Word(w) if depth == 0 => Some(w.to_ascii_lowercase()),
+            Token::QuotedIdent(q) if depth == 0 => {
+                Some(crate::normalize::unquote_identifier(q).to_ascii_lowercase())
+            }
+            Token::Punct(".") if depth == 0 => Some(".".into()),
+            _ => None,
+        })
+        .collect();
+    if !matches!(
+        words.first().map(String::as_str),
+        Some("set" | "reset" | "alter")
+    ) {
         return false;
     }
-    // The setting names are words joined by dots (`pgaudit.log`): any word
-    // that starts one is enough.
-    words.any(|w| {
-        is_logging_setting(w)
-            || (w.eq_ignore_ascii_case("pgaudit")
-                && sql.to_ascii_lowercase().contains("pgaudit.log"))
+    // The name after SET or RESET (past SESSION/LOCAL), dotted parts joined.
+    words.iter().enumerate().any(|(i, w)| {
+        if w != "set" && w != "reset" {
+            return false;
+        }
+        let mut j = i + 1;
+        while words.get(j).is_some_and(|w| w == "session" || w == "local") {
+            j += 1;
+        }
+        let Some(first) = words.get(j) else {
+            return false;
+        };
+        if w == "reset" && first == "all" {
+            return true;
+        }
+        let mut name = first.clone();
+        while words.get(j + 1).is_some_and(|d| d == ".") {
+            if let Some(next) = words.get(j + 2) {
+                name.push('.');
+                name.push_str(next);
+            }
+            j += 2;
+        }
+        is_logging_setting(&name)
     })
 }
 
@@ -185,7 +288,24 @@ pub enum StatementClass {
 /// `EXPLAIN ANALYZE` and `WITH …` for the command they hold, `COPY … FROM`
 /// being a change and `SELECT … INTO` DDL.
 pub fn statement_class(sql: &str) -> StatementClass {
-    class_of(sql, 0)
+    let body = sql.trim_end().trim_end_matches(';');
+    if memchr::memchr(b';', body.as_bytes()).is_none() {
+        return class_of(sql, 0);
+    }
+    // A text of several statements is logged when any of them is: it
+    // counts as the most logged one.
+    let classes: Vec<StatementClass> = each_statement(sql)
+        .into_iter()
+        .map(|s| class_of(s, 0))
+        .collect();
+    [
+        StatementClass::Ddl,
+        StatementClass::Mod,
+        StatementClass::Depends,
+    ]
+    .into_iter()
+    .find(|c| classes.contains(c))
+    .unwrap_or(StatementClass::Other)
 }
 
 fn class_of(sql: &str, nesting: u8) -> StatementClass {
@@ -765,6 +885,14 @@ mod tests {
             ("EXECUTE pu(5)", StatementClass::Depends),
             ("REFRESH MATERIALIZED VIEW mv", StatementClass::Ddl),
             ("SECURITY LABEL ON TABLE t IS 'x'", StatementClass::Ddl),
+            // A text of several statements is logged if any of them is.
+            (
+                "BEGIN ; UPDATE users SET name = 'x' WHERE id = 0 ; COMMIT;",
+                StatementClass::Mod,
+            ),
+            ("BEGIN; CREATE TABLE x (a int); COMMIT", StatementClass::Ddl),
+            ("SELECT 1; SELECT ';'", StatementClass::Other),
+            ("SELECT 1;", StatementClass::Other),
         ] {
             assert_eq!(statement_class(sql), class, "{sql}");
         }
@@ -905,11 +1033,26 @@ mod tests {
         seen.logged_statement("ALTER ROLE etl SET pgaudit.log = 'none'", None);
         seen.logged_statement("ALTER SYSTEM SET log_statement = 'ddl'", None);
         assert_eq!(seen.setting_changes, 5);
+        seen.server_message(
+            "parameter \"log_statement\" removed from configuration file, reset to default",
+        );
+        seen.logged_statement("SELECT set_config('log_statement', 'none', false)", None);
+        seen.logged_statement("SET \"log_statement\" = 'none'", None);
+        seen.logged_statement("ALTER ROLE etl RESET ALL", None);
+        seen.logged_statement(
+            "BEGIN; SET LOCAL log_min_messages = 'panic'; SELECT 1",
+            None,
+        );
+        assert_eq!(seen.setting_changes, 10);
+        // Not a setting: a column named like one.
+        seen.logged_statement("ALTER TABLE t ADD COLUMN log_destination text", None);
+        seen.logged_statement("SELECT log_statement FROM audit_settings", None);
+        assert_eq!(seen.setting_changes, 10);
         let mut cov = log_cov(seen);
         assess(&mut cov, &Declared::parse(&["log_statement=all"]).unwrap());
         assert_eq!(cov.blind_spots.len(), 1, "{:?}", cov.blind_spots);
         assert!(cov.blind_spots[0]
-            .starts_with("the logging set-up changed within this input (5 changes"));
+            .starts_with("the logging set-up changed within this input (10 changes"));
     }
 
     #[test]

@@ -266,6 +266,10 @@ pub struct Resolver<'a> {
     pub column_refs_seen: usize,
     /// How the reference being resolved was resolved (for `explain`).
     note: String,
+    /// Whether a whole value of a row-typed column uses every column of
+    /// its row type (statements: yes; a view's definition: PostgreSQL
+    /// records no dependency on them, so dropping one does not touch it).
+    pub whole_row_types: bool,
     /// The field selected from the column being resolved (`(c).f`: `Some`
     /// of `Some("f")`; `(c).*`: `Some(None)`), for columns of a row type.
     field: Option<Option<String>>,
@@ -375,6 +379,7 @@ impl<'a> Resolver<'a> {
             pending_by_name: false,
             column_refs_seen: 0,
             note: String::new(),
+            whole_row_types: true,
             field: None,
         }
     }
@@ -467,6 +472,7 @@ impl<'a> Resolver<'a> {
             };
             let (sel, via) = match (column, &self.field) {
                 (ColSel::Named(_), Some(Some(f))) => (ColSel::Named(f.clone()), "direct"),
+                _ if !self.whole_row_types => continue,
                 _ => (ColSel::All, "whole_row"),
             };
             let note = std::mem::replace(
@@ -2313,20 +2319,17 @@ impl<'a> Resolver<'a> {
             }
             // An aliased join (`(a JOIN b) AS j`) is one item: its columns
             // are its sides', so a name is looked up once, in it (when its
-            // columns are known; else in its sides, as before).
+            // columns are known; else in it and its sides, as before: a
+            // side not in the schema could hold it).
             let mut skip = vec![false; level.items.len()];
-            for (i, it) in level.items.iter().enumerate() {
-                if it.members.is_empty() {
+            for it in &level.items {
+                if it.members.is_empty() || it.cols.is_none() {
                     continue;
                 }
-                if it.cols.is_some() {
-                    for &m in &it.members {
-                        if let Some(s) = skip.get_mut(m) {
-                            *s = true;
-                        }
+                for &m in &it.members {
+                    if let Some(s) = skip.get_mut(m) {
+                        *s = true;
                     }
-                } else if let Some(s) = skip.get_mut(i) {
-                    *s = true;
                 }
             }
             let seen = |i: usize| !skip.get(i).copied().unwrap_or(false);

@@ -260,6 +260,7 @@ fn define_view(
 ) {
     let (uses, outputs) = {
         let mut r = Resolver::new(catalog, search_path);
+        r.whole_row_types = false;
         let out = r.output_columns(query);
         (r.uses, out)
     };
