@@ -9,56 +9,67 @@ use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_pgcontract");
 
+/// `pgcontract scan --schema fixtures/value_shapes/schema.sql --format json`
+/// with `args`: the exit code and the report.
+fn scan(args: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let out = Command::new(BIN)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "scan",
+            "--schema",
+            "fixtures/value_shapes/schema.sql",
+            "--format",
+            "json",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code(), report)
+}
+
+/// The report's dependency rows, each as `row` makes it.
+fn rows(v: &serde_json::Value, row: impl Fn(&serde_json::Value) -> String) -> BTreeSet<String> {
+    v["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(row)
+        .collect()
+}
+
+fn field<'v>(d: &'v serde_json::Value, path: &[&str]) -> &'v str {
+    path.iter().fold(d, |d, k| &d[*k]).as_str().unwrap()
+}
+
 #[test]
 fn do_blocks_function_bodies_and_positions_resolve_per_statement_and_cte_names_do_not_hide_written_tables(
 ) {
     // Also: a SET search_path inside a text of several statements applies
     // from there on.
-    let out = Command::new(BIN)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "scan",
-            "-c",
-            "public.users.legacy_email",
-            "-c",
-            "public.users.name",
-            "-c",
-            "archive.users.legacy_email",
-            "-c",
-            "owner.users.legacy_email",
-            "--schema",
-            "fixtures/value_shapes/schema.sql",
-            "--format",
-            "json",
-            "fixtures/value_shapes/server.log",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let got: BTreeSet<String> = v["dependencies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            format!(
-                "{} {} {} {} {}",
-                d["column"]
-                    .as_str()
-                    .unwrap()
-                    .trim_start_matches("public.users."),
-                d["actor"]["application"].as_str().unwrap(),
-                d["access"].as_str().unwrap(),
-                d["via"].as_str().unwrap(),
-                d["confidence"].as_str().unwrap(),
-            )
-        })
-        .collect();
+    let (code, v) = scan(&[
+        "-c",
+        "public.users.legacy_email",
+        "-c",
+        "public.users.name",
+        "-c",
+        "archive.users.legacy_email",
+        "-c",
+        "owner.users.legacy_email",
+        "fixtures/value_shapes/server.log",
+    ]);
+    assert_eq!(code, Some(1));
+    let got = rows(&v, |d| {
+        format!(
+            "{} {} {} {} {}",
+            field(d, &["column"]).trim_start_matches("public.users."),
+            field(d, &["actor", "application"]),
+            field(d, &["access"]),
+            field(d, &["via"]),
+            field(d, &["confidence"]),
+        )
+    });
     let want: BTreeSet<String> = [
         // `DO $$ … $$` blocks normalise alike (do $1): each is its own.
         "name do_name read do_block certain",
@@ -107,23 +118,13 @@ fn a_search_path_change_no_session_can_be_told_is_a_blind_spot() {
     // `SET search_path = public; SELECT name FROM users` logged with the
     // prefix `%m %u@%d ` (no %p, no %c): the SELECT cannot be tied to the
     // session that changed its path, so no column is clear.
-    let out = Command::new(BIN)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "scan",
-            "-c",
-            "public.users.legacy_email",
-            "--schema",
-            "fixtures/value_shapes/schema.sql",
-            "--log-line-prefix",
-            "%m %u@%d ",
-            "--format",
-            "json",
-            "fixtures/value_shapes/no-session.log",
-        ])
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (_, v) = scan(&[
+        "-c",
+        "public.users.legacy_email",
+        "--log-line-prefix",
+        "%m %u@%d ",
+        "fixtures/value_shapes/no-session.log",
+    ]);
     assert_eq!(v["coverage"]["inputs"][0]["statements"]["analysed"], 2);
     assert_eq!(
         v["coverage"]["inputs"][0]["logging"]["unattributed_path_changes"],
@@ -143,35 +144,20 @@ fn uses_through_a_tables_row_type_are_dependencies_of_its_columns() {
     // `(a).note` does not, a cast to acct (jsonb_populate_record) and a
     // whole value written use every column; and the column itself loses
     // the field when acct.secret is dropped (PostgreSQL allows the drop).
-    let out = Command::new(BIN)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "scan",
-            "-c",
-            "public.acct.secret",
-            "--schema",
-            "fixtures/value_shapes/schema.sql",
-            "--format",
-            "json",
-            "fixtures/value_shapes/server.log",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let got: BTreeSet<String> = v["dependencies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            format!(
-                "{} {} {}",
-                d["actor"]["application"].as_str().unwrap(),
-                d["access"].as_str().unwrap(),
-                d["via"].as_str().unwrap(),
-            )
-        })
-        .collect();
+    let (code, v) = scan(&[
+        "-c",
+        "public.acct.secret",
+        "fixtures/value_shapes/server.log",
+    ]);
+    assert_eq!(code, Some(1));
+    let got = rows(&v, |d| {
+        format!(
+            "{} {} {}",
+            field(d, &["actor", "application"]),
+            field(d, &["access"]),
+            field(d, &["via"]),
+        )
+    });
     let want: BTreeSet<String> = [
         "row_field read direct",
         "row_cast read whole_row",
