@@ -13,6 +13,8 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_pgcontract");
 const TARGET: &str = "public.users.legacy_email";
+/// A column no statement of the fixtures names.
+const UNUSED: &str = "public.unused_table.unused_column";
 
 /// A stderr log line with the fixtures' prefix, carrying `statement`.
 fn statement_line(statement: &[u8]) -> Vec<u8> {
@@ -27,8 +29,13 @@ fn statement_line(statement: &[u8]) -> Vec<u8> {
 /// Runs `scan --format json` over `inputs`; returns the output, the parsed
 /// report and stderr.
 fn scan(inputs: &[&Path], extra: &[&str]) -> (Output, Value, String) {
+    scan_column(TARGET, inputs, extra)
+}
+
+/// [`scan`] of another target column.
+fn scan_column(column: &str, inputs: &[&Path], extra: &[&str]) -> (Output, Value, String) {
     let mut c = Command::new(BIN);
-    c.args(["scan", "-c", TARGET, "--format", "json", "--quiet"])
+    c.args(["scan", "-c", column, "--format", "json", "--quiet"])
         .args(extra)
         .args(inputs)
         .current_dir(root())
@@ -512,21 +519,7 @@ fn an_unreadable_input_beside_a_clean_one_is_not_clear() {
     std::fs::write(&truncated, &gz[..gz.len() / 2]).unwrap();
     let missing = dir.path().join("missing.log");
     let verdict = |inputs: &[&Path]| {
-        let out = Command::new(BIN)
-            .args([
-                "scan",
-                "-c",
-                "public.unused_table.unused_column",
-                "--format",
-                "json",
-                "--quiet",
-            ])
-            .args(inputs)
-            .current_dir(root())
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let (out, doc, _) = scan_column(UNUSED, inputs, &[]);
         let t = &doc["targets"][0];
         (
             out.status.code(),
@@ -590,21 +583,7 @@ fn a_statement_on_a_line_the_prefix_does_not_match_is_a_blind_spot() {
           a line from another program\n",
     );
     std::fs::write(&log, text).unwrap();
-    let out = Command::new(BIN)
-        .args([
-            "scan",
-            "-c",
-            "public.unused_table.unused_column",
-            "--format",
-            "json",
-            "--quiet",
-        ])
-        .arg(&log)
-        .current_dir(root())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (out, doc, _) = scan_column(UNUSED, &[&log], &[]);
     let cov = input(&doc, &log);
     assert_eq!(
         cov["skipped"],
