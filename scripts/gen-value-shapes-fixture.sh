@@ -78,6 +78,8 @@ run row_whole "INSERT INTO snap VALUES (1, ROW(1, 'x', 'y'))"
 # DO blocks in any form with their own bodies.
 run path_archive "SET search_path TO 'archive' ; SELECT legacy_email FROM users"
 run path_public "SET search_path TO 'public' ; SELECT legacy_email FROM users"
+run config_app "SELECT set_config('application_name', 'archive', false) ; SELECT legacy_email FROM users"
+run config_path "SELECT set_config('search_path', 'archive', false) ; SELECT legacy_email FROM users"
 run do_lang_name 'DO LANGUAGE plpgsql $$ BEGIN PERFORM name FROM users; END $$'
 run do_lang_email 'DO LANGUAGE plpgsql $$ BEGIN PERFORM legacy_email FROM users; END $$'
 PGAPPNAME=path_user pgt_psql -U owner -d postgres -q -v ON_ERROR_STOP=1 \

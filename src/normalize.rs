@@ -925,6 +925,8 @@ pub fn values_may_decide(normalised: &[u8]) -> bool {
         memchr::memchr(b'$', rest.get(..end).unwrap_or_default()).is_some()
     }) || has(b"distinct on (")
         || has(b"distinct on(")
+        // `set_config($1, $2, …)`: one of them may be 'search_path'.
+        || has(b"set_config")
 }
 
 /// Appends to `key` the values of `sql` that decide how it resolves (see

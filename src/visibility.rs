@@ -183,13 +183,6 @@ fn sets_logging(sql: &str) -> bool {
             && b.get(p - 3..p + 7)
                 .is_some_and(|w| w.eq_ignore_ascii_case(b"set_config"))
     });
-    if set_config {
-        let lower = sql.to_ascii_lowercase();
-        if LOGGING_SETTINGS.iter().any(|n| lower.contains(n)) || lower.contains("pgaudit.log") {
-            return true;
-        }
-    }
-    // Most statements start with another word: not lexed.
     let head = sql.trim_start().as_bytes();
     let starts = |w: &[u8]| {
         head.get(..w.len())
@@ -198,6 +191,18 @@ fn sets_logging(sql: &str) -> bool {
                 .get(w.len())
                 .is_none_or(|c| !c.is_ascii_alphanumeric() && *c != b'_')
     };
+    // Also a `DO` block's body (a SET there lasts for the session) and an
+    // `UPDATE pg_settings` (PostgreSQL's equivalent of SET) that name one.
+    let indirect = set_config
+        || starts(b"do")
+        || memchr::memmem::find(sql.as_bytes(), b"pg_settings").is_some();
+    if indirect {
+        let lower = sql.to_ascii_lowercase();
+        if LOGGING_SETTINGS.iter().any(|n| lower.contains(n)) || lower.contains("pgaudit.log") {
+            return true;
+        }
+    }
+    // Most statements start with another word: not lexed.
     let several = memchr::memchr(b';', sql.trim_end().trim_end_matches(';').as_bytes()).is_some();
     let commented = matches!(head.first(), Some(b'/' | b'-' | b'('));
     if !(several || commented || starts(b"set") || starts(b"reset") || starts(b"alter")) {
@@ -330,7 +335,7 @@ fn class_of(sql: &str, nesting: u8) -> StatementClass {
     };
     let ddl = [
         "create", "alter", "drop", "comment", "grant", "revoke", "refresh", "security", "import",
-        "reassign",
+        "reassign", "cluster",
     ];
     if is(first, &ddl) {
         StatementClass::Ddl
@@ -885,6 +890,7 @@ mod tests {
             ("EXECUTE pu(5)", StatementClass::Depends),
             ("REFRESH MATERIALIZED VIEW mv", StatementClass::Ddl),
             ("SECURITY LABEL ON TABLE t IS 'x'", StatementClass::Ddl),
+            ("CLUSTER users USING users_id_idx", StatementClass::Ddl),
             // A text of several statements is logged if any of them is.
             (
                 "BEGIN ; UPDATE users SET name = 'x' WHERE id = 0 ; COMMIT;",
@@ -1043,16 +1049,21 @@ mod tests {
             "BEGIN; SET LOCAL log_min_messages = 'panic'; SELECT 1",
             None,
         );
-        assert_eq!(seen.setting_changes, 10);
+        seen.logged_statement("DO $$ BEGIN SET log_statement = 'none'; END $$", None);
+        seen.logged_statement(
+            "UPDATE pg_settings SET setting = 'none' WHERE name = 'log_statement'",
+            None,
+        );
+        assert_eq!(seen.setting_changes, 12);
         // Not a setting: a column named like one.
         seen.logged_statement("ALTER TABLE t ADD COLUMN log_destination text", None);
         seen.logged_statement("SELECT log_statement FROM audit_settings", None);
-        assert_eq!(seen.setting_changes, 10);
+        assert_eq!(seen.setting_changes, 12);
         let mut cov = log_cov(seen);
         assess(&mut cov, &Declared::parse(&["log_statement=all"]).unwrap());
         assert_eq!(cov.blind_spots.len(), 1, "{:?}", cov.blind_spots);
         assert!(cov.blind_spots[0]
-            .starts_with("the logging set-up changed within this input (10 changes"));
+            .starts_with("the logging set-up changed within this input (12 changes"));
     }
 
     #[test]

@@ -101,6 +101,10 @@ fn do_blocks_function_bodies_and_positions_resolve_per_statement_and_cte_names_d
         // Texts alike but for the path they set: each its own.
         "archive.users.legacy_email path_archive read direct certain",
         "legacy_email path_public read direct certain",
+        // set_config of another setting, then of search_path: alike once
+        // normalised, but only the second moves the SELECT to archive.
+        "legacy_email config_app read direct certain",
+        "archive.users.legacy_email config_path read direct certain",
         // `"$user"` set inside a text is the statement's user (owner).
         "owner.users.legacy_email path_user read direct certain",
         // DO blocks with a LANGUAGE clause.
