@@ -84,6 +84,26 @@ run do_lang_name 'DO LANGUAGE plpgsql $$ BEGIN PERFORM name FROM users; END $$'
 run do_lang_email 'DO LANGUAGE plpgsql $$ BEGIN PERFORM legacy_email FROM users; END $$'
 PGAPPNAME=path_user pgt_psql -U owner -d postgres -q -v ON_ERROR_STOP=1 \
     -c 'SET search_path = "$user", public ; SELECT legacy_email FROM users'
+# Transaction-scoped paths: SET LOCAL and set_config(…, true) end with the
+# transaction; a SET in a transaction rolled back is undone. In texts of
+# their own, and inside one text.
+PGAPPNAME=txn_local pgt_psql -U app -d postgres -q -v ON_ERROR_STOP=1 <<'SQL'
+BEGIN;
+SET LOCAL search_path = archive;
+SELECT max(legacy_email) FROM users;
+COMMIT;
+SELECT min(legacy_email) FROM users;
+BEGIN;
+SELECT set_config('search_path', 'archive', true);
+SELECT max(legacy_email) FROM users;
+COMMIT;
+SELECT min(legacy_email) FROM users;
+BEGIN;
+SET search_path = archive;
+ROLLBACK;
+SELECT count(legacy_email) FROM users;
+SQL
+run txn_one_text 'BEGIN ; SET LOCAL search_path = archive ; SELECT max(legacy_email) FROM users ; COMMIT ; SELECT min(legacy_email) FROM users'
 # A SET search_path inside a text of several statements (psql's \; sends
 # one query): the statements before it read public.users, those after it
 # (in that text and later ones) archive.users.

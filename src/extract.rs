@@ -105,8 +105,9 @@ struct Backend {
     error_pending: Option<bool>,
     audit: AuditState,
     logged: Option<Logged>,
-    /// Set by the session's own `SET search_path`.
-    search_path: Option<Vec<String>>,
+    /// Set by the session's own `SET [LOCAL] search_path`, transactions
+    /// taken into account.
+    path: crate::analyze::session::PathState,
     /// Unset fields come from before the chunk (no connection start or end
     /// was seen for this backend in the chunk yet).
     inherits: bool,
@@ -286,18 +287,21 @@ impl Backend {
     /// this text and later ones of the session resolving with the new path
     /// (then `true`: state that is not carried across chunks).
     fn note(&mut self, sql: &str) -> bool {
+        use crate::analyze::session::{path_events, PathEvent};
         set_text(&mut self.last_statement, sql);
-        match crate::analyze::session::search_path_change(sql) {
-            Some(crate::analyze::session::PathChange::Set(p)) => {
-                self.search_path = Some(p);
-                true
-            }
-            Some(crate::analyze::session::PathChange::Reset) => {
-                self.search_path = None;
-                true
-            }
-            None => false,
+        let events = path_events(sql, self.path.pending());
+        if events.is_empty() {
+            return false;
         }
+        let before = self.path.clone();
+        for e in &events {
+            self.path.apply(e);
+        }
+        self.path.end_text();
+        // A path set (or a transaction that ends one) is state that is not
+        // carried across chunks.
+        events.iter().any(|e| matches!(e, PathEvent::Set { .. }))
+            || self.path.current() != before.current()
     }
 }
 
@@ -773,7 +777,7 @@ fn fill_statement(
     s.truncated = truncating;
     s.inside = None;
     s.audit_object = None;
-    match b.and_then(|b| b.search_path.as_ref()) {
+    match b.and_then(|b| b.path.current()) {
         Some(p) => match &mut s.search_path {
             Some(mine) => mine.clone_from(p),
             None => s.search_path = Some(p.clone()),

@@ -105,6 +105,13 @@ fn do_blocks_function_bodies_and_positions_resolve_per_statement_and_cte_names_d
         // normalised, but only the second moves the SELECT to archive.
         "legacy_email config_app read direct certain",
         "archive.users.legacy_email config_path read direct certain",
+        // SET LOCAL / set_config(…, true) last to the end of the
+        // transaction, a rolled back SET is undone: the reads inside read
+        // archive, those after public (in texts of their own, and in one).
+        "archive.users.legacy_email txn_local read direct certain",
+        "legacy_email txn_local read direct certain",
+        "archive.users.legacy_email txn_one_text read direct certain",
+        "legacy_email txn_one_text read direct certain",
         // `"$user"` set inside a text is the statement's user (owner).
         "owner.users.legacy_email path_user read direct certain",
         // DO blocks with a LANGUAGE clause.

@@ -190,6 +190,14 @@ impl<'a> Analyzer<'a> {
         // A `SET search_path` in a text of several statements applies to
         // the statements after it.
         let mut path: std::borrow::Cow<'_, [String]> = search_path.into();
+        // The text starts with the path it was given (as the session's);
+        // SET LOCAL lasts to the end of the transaction (or of the text, an
+        // implicit one), ROLLBACK undoes a SET made in a transaction begun
+        // in the text.
+        let mut state = session::PathState {
+            session: Some(search_path.to_vec()),
+            ..session::PathState::default()
+        };
         let mut values_matter = false;
         let count = parsed.len();
         let statements = parsed
@@ -210,14 +218,15 @@ impl<'a> Analyzer<'a> {
                     _ => self.statement_refs(&stmt.tree, &stmt.text, search_path),
                 };
                 dedup_refs(&mut refs);
-                if let Some(change) = session::search_path_change(&stmt.text) {
-                    values_matter |= i + 1 < count;
-                    let set = match &change {
-                        session::PathChange::Set(p) => Some(p.as_slice()),
-                        session::PathChange::Reset => None,
-                    };
+                let events = session::tree_events(&stmt.tree);
+                if !events.is_empty() {
+                    for e in &events {
+                        state.apply(e);
+                        values_matter |=
+                            matches!(e, session::PathEvent::Set { .. }) && i + 1 < count;
+                    }
                     path = session::effective_search_path(
-                        set,
+                        state.current().map(Vec::as_slice),
                         self.catalog,
                         user,
                         database,

@@ -80,6 +80,22 @@ pub const VAR_SET_DEFAULT: i64 = pg_query::protobuf::VariableSetKind::VarSetDefa
 /// `VAR_RESET` (`RESET x`).
 pub const VAR_RESET: i64 = pg_query::protobuf::VariableSetKind::VarReset as i64;
 
+/// `TransactionStmtKind`s: `BEGIN`, `START TRANSACTION`, `COMMIT`/`END`,
+/// `ROLLBACK`/`ABORT`, `PREPARE TRANSACTION`.
+pub mod trans {
+    use pg_query::protobuf::TransactionStmtKind as K;
+    /// `BEGIN`.
+    pub const BEGIN: i64 = K::TransStmtBegin as i64;
+    /// `START TRANSACTION`.
+    pub const START: i64 = K::TransStmtStart as i64;
+    /// `COMMIT`, `END`.
+    pub const COMMIT: i64 = K::TransStmtCommit as i64;
+    /// `ROLLBACK`, `ABORT`.
+    pub const ROLLBACK: i64 = K::TransStmtRollback as i64;
+    /// `PREPARE TRANSACTION` (ends the session's transaction).
+    pub const PREPARE: i64 = K::TransStmtPrepare as i64;
+}
+
 /// `EXISTS_SUBLINK` in pg_query's `SubLinkType` enum.
 pub const EXISTS_SUBLINK: i64 = pg_query::protobuf::SubLinkType::ExistsSublink as i64;
 

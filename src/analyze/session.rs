@@ -43,6 +43,225 @@ pub fn search_path_change(sql: &str) -> Option<PathChange> {
     last
 }
 
+/// What a statement does to the `search_path` its session's later
+/// statements resolve with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathEvent {
+    /// `BEGIN`, `START TRANSACTION`.
+    Begin,
+    /// `COMMIT`, `END`, `PREPARE TRANSACTION`: a `SET LOCAL` ends.
+    Commit,
+    /// `ROLLBACK`, `ABORT`: a `SET LOCAL` ends, and a `SET` made in the
+    /// transaction is undone.
+    Rollback,
+    /// `SET [SESSION] search_path`, `RESET`, `set_config('search_path', …,
+    /// false)`; `local`: `SET LOCAL`, `set_config(…, true)`, which last
+    /// until the transaction ends.
+    Set {
+        /// Transaction-scoped.
+        local: bool,
+        /// The new path.
+        change: PathChange,
+    },
+}
+
+/// The events of a text's statements that move its session's
+/// `search_path`, in order. A text that does not name `search_path` is
+/// parsed only when it is one transaction statement (found from its first
+/// word) or when `transactions` asks for the transaction statements of a
+/// text of several statements (a session with a `SET LOCAL` or a `SET`
+/// inside a transaction pending).
+pub fn path_events(sql: &str, transactions: bool) -> Vec<PathEvent> {
+    let b = sql.as_bytes();
+    let mentions = memchr::memchr_iter(b'_', b).any(|p| {
+        p >= 6
+            && b.get(p - 6..p + 5)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"search_path"))
+    });
+    if !mentions {
+        let body = sql.trim().trim_end_matches(';');
+        let several = memchr::memchr(b';', body.as_bytes()).is_some();
+        let first = body
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let single = match first.as_str() {
+            "begin" | "start" => Some(PathEvent::Begin),
+            "commit" | "end" => Some(PathEvent::Commit),
+            "rollback" | "abort" => Some(PathEvent::Rollback),
+            _ => None,
+        };
+        if !several {
+            // `ROLLBACK TO SAVEPOINT` and `ROLLBACK PREPARED` are parsed.
+            if single.is_none() || !body.contains(|c: char| c.is_ascii_whitespace()) {
+                return single.into_iter().collect();
+            }
+        } else if !transactions {
+            return Vec::new();
+        }
+    }
+    let Ok(parsed) = parse::parse(sql) else {
+        return Vec::new();
+    };
+    parsed
+        .iter()
+        .flat_map(|stmt| tree_events(&stmt.tree))
+        .collect()
+}
+
+/// [`path_events`] of one parsed statement.
+pub fn tree_events(tree: &Value) -> Vec<PathEvent> {
+    if let Some(("TransactionStmt", t)) = node(tree) {
+        let kind = t.get("kind").and_then(Value::as_i64).unwrap_or(0);
+        return match kind {
+            k if k == parse::trans::BEGIN || k == parse::trans::START => vec![PathEvent::Begin],
+            k if k == parse::trans::COMMIT || k == parse::trans::PREPARE => {
+                vec![PathEvent::Commit]
+            }
+            k if k == parse::trans::ROLLBACK => vec![PathEvent::Rollback],
+            _ => Vec::new(),
+        };
+    }
+    let mut found = Vec::new();
+    events(tree, &mut found);
+    found
+}
+
+/// A session's `search_path` as its statements move it: the session's
+/// value, a transaction's `SET LOCAL` over it, and the value to go back to
+/// if the open transaction is rolled back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathState {
+    /// Set by `SET search_path` (`None`: the default).
+    pub session: Option<Vec<String>>,
+    /// Set by `SET LOCAL` in the open transaction (`Some(None)`: the
+    /// default for the rest of the transaction).
+    pub local: Option<Option<Vec<String>>>,
+    /// In an explicit transaction: the session's value when it began.
+    pub begun: Option<Option<Vec<String>>>,
+}
+
+impl PathState {
+    /// The path the next statement resolves with (`None`: the default).
+    pub fn current(&self) -> Option<&Vec<String>> {
+        match &self.local {
+            Some(local) => local.as_ref(),
+            None => self.session.as_ref(),
+        }
+    }
+
+    /// Applies one event.
+    pub fn apply(&mut self, e: &PathEvent) {
+        let value = |c: &PathChange| match c {
+            PathChange::Set(p) => Some(p.clone()),
+            PathChange::Reset => None,
+        };
+        match e {
+            PathEvent::Begin => {
+                if self.begun.is_none() {
+                    self.begun = Some(self.session.clone());
+                }
+            }
+            PathEvent::Commit => {
+                self.begun = None;
+                self.local = None;
+            }
+            PathEvent::Rollback => {
+                if let Some(before) = self.begun.take() {
+                    self.session = before;
+                }
+                self.local = None;
+            }
+            PathEvent::Set {
+                local: false,
+                change,
+            } => self.session = value(change),
+            PathEvent::Set {
+                local: true,
+                change,
+            } => self.local = Some(value(change)),
+        }
+    }
+
+    /// Ends a text: outside an explicit transaction, a text of several
+    /// statements ran in one implicit transaction, which ends with it.
+    pub fn end_text(&mut self) {
+        if self.begun.is_none() {
+            self.local = None;
+        }
+    }
+
+    /// Whether a transaction statement can still change the path.
+    pub fn pending(&self) -> bool {
+        self.local.is_some() || self.begun.as_ref().is_some_and(|b| *b != self.session)
+    }
+}
+
+fn events(v: &Value, out: &mut Vec<PathEvent>) {
+    match v {
+        Value::Object(m) => {
+            if let Some((kind, n)) = node(v) {
+                match kind {
+                    "VariableSetStmt"
+                        if n.get("name").and_then(Value::as_str) == Some("search_path") =>
+                    {
+                        let local = n.get("is_local").and_then(Value::as_bool).unwrap_or(false);
+                        let mut found = Vec::new();
+                        changes(v, &mut found);
+                        out.extend(
+                            found
+                                .into_iter()
+                                .map(|change| PathEvent::Set { local, change }),
+                        );
+                        return;
+                    }
+                    "FuncCall" => {
+                        let mut found = Vec::new();
+                        changes(v, &mut found);
+                        if !found.is_empty() {
+                            let args = n.get("args").and_then(Value::as_array);
+                            let local = args.and_then(|a| a.get(2)).is_some_and(is_true);
+                            out.extend(
+                                found
+                                    .into_iter()
+                                    .map(|change| PathEvent::Set { local, change }),
+                            );
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            for x in m.values() {
+                events(x, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| events(x, out)),
+        _ => {}
+    }
+}
+
+/// A constant that is true: `true`, `'t'`, `'on'`, `'1'`, …
+fn is_true(v: &Value) -> bool {
+    let Some(("AConst", c)) = node(v) else {
+        return false;
+    };
+    let val = c.get("val");
+    if let Some(b) = val
+        .and_then(|v| v.get("Boolval"))
+        .and_then(|b| b.get("boolval"))
+        .and_then(Value::as_bool)
+    {
+        return b;
+    }
+    sval(v).is_some_and(|s| {
+        matches!(
+            s.trim().to_ascii_lowercase().as_str(),
+            "t" | "true" | "on" | "1" | "yes" | "y"
+        )
+    })
+}
+
 fn sval(v: &Value) -> Option<&str> {
     match node(v)? {
         ("AConst", c) => c.get("val")?.get("Sval")?.get("sval")?.as_str(),
