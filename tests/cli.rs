@@ -1103,3 +1103,25 @@ fn progress_bar_is_drawn_on_a_terminal_with_bytes_rate_eta_and_files_done() {
     assert!(!loud.is_empty());
     assert_eq!(loud, quiet);
 }
+
+#[test]
+fn explain_follows_a_search_path_set_inside_the_text_as_a_scan_does() {
+    let schema = fixture("value_shapes/schema.sql");
+    let sql =
+        "SELECT legacy_email FROM users; SET search_path = archive; SELECT legacy_email FROM users";
+    let text = explain(&schema, "archive.users.legacy_email", sql, 1);
+    let marked: Vec<&str> = text.lines().filter(|l| l.starts_with("  * ")).collect();
+    assert_eq!(marked.len(), 1, "{text}");
+    assert!(
+        marked[0].starts_with("  * archive.users.legacy_email"),
+        "{text}"
+    );
+    // The first statement read public.users.
+    let text = explain(&schema, "public.users.legacy_email", sql, 1);
+    let marked: Vec<&str> = text.lines().filter(|l| l.starts_with("  * ")).collect();
+    assert_eq!(marked.len(), 1, "{text}");
+    assert!(
+        text.find("statement 2:").unwrap() > text.find(marked[0]).unwrap(),
+        "{text}"
+    );
+}

@@ -341,12 +341,31 @@ impl<'a> Analyzer<'a> {
     /// All uses of columns found in one statement, unfiltered (for `explain`).
     pub fn uses(&self, sql: &str) -> Result<Vec<Vec<ColumnUse>>, String> {
         let parsed = parse::parse(sql)?;
+        // A path set inside the text applies to the statements after it,
+        // as in a scan.
+        let mut state = session::PathState {
+            session: Some(self.search_path.clone()),
+            ..session::PathState::default()
+        };
+        let mut path = self.search_path.clone();
         Ok(parsed
             .into_iter()
             .map(|stmt| {
-                let mut r = Resolver::new(self.catalog, &self.search_path);
+                let mut r = Resolver::new(self.catalog, &path);
                 r.statement_node(&stmt.tree);
-                r.uses
+                let uses = r.uses;
+                let events = session::tree_events(&stmt.tree);
+                if !events.is_empty() {
+                    events.iter().for_each(|e| state.apply(e));
+                    path = session::effective_search_path(
+                        state.current().map(Vec::as_slice),
+                        self.catalog,
+                        None,
+                        None,
+                        &self.search_path,
+                    );
+                }
+                uses
             })
             .collect())
     }
