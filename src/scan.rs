@@ -367,8 +367,10 @@ type FxBrown<K, V> = hashbrown::HashMap<K, V, std::hash::BuildHasherDefault<rust
 /// lock), with the search_path of each user's statements.
 #[derive(Default)]
 struct Front {
-    /// The analyses looked up so far, by key.
-    analyses: FxBrown<Vec<u8>, Arc<Analysis>>,
+    /// The analyses looked up so far, by key: their place in `arena`.
+    analyses: FxBrown<Vec<u8>, u32>,
+    /// The analyses looked up so far.
+    arena: Vec<Arc<Analysis>>,
     /// For statements without a session path, when no role or database
     /// sets one: the path depends only on the user.
     user_paths: FxBrown<String, PathKey>,
@@ -471,9 +473,20 @@ impl Front {
             // A shape whose analysis may depend on a few of its values
             // (marked when the shape is first seen) is looked up again
             // with them.
-            let dependent =
-                cached(&mut self.analyses, shared, &key, Some(at), s, path).values_matter;
-            if dependent {
+            let first = cached(
+                &mut self.analyses,
+                &mut self.arena,
+                shared,
+                &key,
+                Some(at),
+                s,
+                path,
+            );
+            if !at_place(&self.arena, first).values_matter {
+                self.key = key;
+                return at_place(&self.arena, first);
+            }
+            {
                 crate::normalize::append_deciding_values(&s.text, &mut key);
                 // A search_path set inside the text: its own values, and
                 // the user and database `"$user"` and RESET stand for.
@@ -487,27 +500,43 @@ impl Front {
                 }
             }
         }
-        let a = cached(&mut self.analyses, shared, &key, None, s, path);
+        let a = cached(
+            &mut self.analyses,
+            &mut self.arena,
+            shared,
+            &key,
+            None,
+            s,
+            path,
+        );
         self.key = key;
-        a
+        at_place(&self.arena, a)
     }
+}
+
+/// The analysis at place `i` of a front cache's arena (a place [`cached`]
+/// gave).
+fn at_place(arena: &[Arc<Analysis>], i: u32) -> &Arc<Analysis> {
+    arena
+        .get(i as usize)
+        .unwrap_or_else(|| unreachable!("an arena place from cached"))
 }
 
 /// The analysis under `key` in a thread's front cache, from the shared
 /// cache, or made (of `text` under `path`). With `shape_from`, `key` holds
 /// a normalised text from there on, and a new analysis is marked with
 /// whether the shape's values can decide how it resolves.
-fn cached<'m>(
-    analyses: &'m mut FxBrown<Vec<u8>, Arc<Analysis>>,
+fn cached(
+    analyses: &mut FxBrown<Vec<u8>, u32>,
+    arena: &mut Vec<Arc<Analysis>>,
     shared: Shared<'_>,
     key: &[u8],
     shape_from: Option<usize>,
     s: &Statement,
     path: &[String],
-) -> &'m Arc<Analysis> {
-    analyses
-        .entry_ref(key)
-        .or_insert_with(|| match shared.cache.get(key) {
+) -> u32 {
+    *analyses.entry_ref(key).or_insert_with(|| {
+        let a = match shared.cache.get(key) {
             Some(a) => a,
             None => {
                 let mut analysis = shared.analyzer.analyze_in_session(
@@ -524,7 +553,10 @@ fn cached<'m>(
                 });
                 shared.cache.insert(key.to_vec(), Arc::new(analysis))
             }
-        })
+        };
+        arena.push(a);
+        u32::try_from(arena.len() - 1).unwrap_or(u32::MAX)
+    })
 }
 
 impl<'a> FileScan<'a> {

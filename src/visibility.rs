@@ -193,9 +193,11 @@ fn sets_logging(sql: &str) -> bool {
     };
     // Also a `DO` block's body (a SET there lasts for the session) and an
     // `UPDATE pg_settings` (PostgreSQL's equivalent of SET) that name one.
+    static PG_SETTINGS: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new("pg_settings"));
     let indirect = set_config
         || starts(b"do")
-        || memchr::memmem::find(sql.as_bytes(), b"pg_settings").is_some();
+        || (starts(b"update") && PG_SETTINGS.find(sql.as_bytes()).is_some());
     if indirect {
         let lower = sql.to_ascii_lowercase();
         if LOGGING_SETTINGS.iter().any(|n| lower.contains(n)) || lower.contains("pgaudit.log") {

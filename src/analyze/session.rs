@@ -84,13 +84,16 @@ pub fn path_events(sql: &str, transactions: bool) -> Vec<PathEvent> {
         let first = body
             .split(|c: char| !c.is_ascii_alphabetic())
             .next()
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        let single = match first.as_str() {
-            "begin" | "start" => Some(PathEvent::Begin),
-            "commit" | "end" => Some(PathEvent::Commit),
-            "rollback" | "abort" => Some(PathEvent::Rollback),
-            _ => None,
+            .unwrap_or("");
+        let is = |words: &[&str]| words.iter().any(|w| first.eq_ignore_ascii_case(w));
+        let single = if is(&["begin", "start"]) {
+            Some(PathEvent::Begin)
+        } else if is(&["commit", "end"]) {
+            Some(PathEvent::Commit)
+        } else if is(&["rollback", "abort"]) {
+            Some(PathEvent::Rollback)
+        } else {
+            None
         };
         if !several {
             // `ROLLBACK TO SAVEPOINT` and `ROLLBACK PREPARED` are parsed.
