@@ -43,6 +43,10 @@ pub struct LoggingSeen {
     /// whose session cannot be told (no `%p` or `%c` in the prefix).
     #[serde(default)]
     pub unattributed_path_changes: u64,
+    /// Logged `DO` blocks that name `search_path`: a `SET` inside one lasts
+    /// for the session, and is not followed.
+    #[serde(default)]
+    pub unfollowed_path_changes: u64,
 }
 
 fn min_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
@@ -76,6 +80,7 @@ impl LoggingSeen {
         self.audit_substatements += o.audit_substatements;
         self.setting_changes += o.setting_changes;
         self.unattributed_path_changes += o.unattributed_path_changes;
+        self.unfollowed_path_changes += o.unfollowed_path_changes;
     }
 
     /// Counts a statement logged by `log_statement` (no duration) or by
@@ -105,6 +110,16 @@ impl LoggingSeen {
         if sets_logging(sql) {
             self.setting_changes += 1;
         }
+        if is_do_block(sql) && {
+            let b = sql.as_bytes();
+            memchr::memchr_iter(b'_', b).any(|p| {
+                p >= 6
+                    && b.get(p - 6..p + 5)
+                        .is_some_and(|w| w.eq_ignore_ascii_case(b"search_path"))
+            })
+        } {
+            self.unfollowed_path_changes += 1;
+        }
     }
 
     /// Counts a server message; `parameter "NAME" changed to "…"` (or
@@ -124,6 +139,15 @@ impl LoggingSeen {
             self.setting_changes += 1;
         }
     }
+}
+
+/// Whether a text starts with `DO`.
+fn is_do_block(sql: &str) -> bool {
+    let head = sql.trim_start().as_bytes();
+    head.get(..2).is_some_and(|h| h.eq_ignore_ascii_case(b"do"))
+        && head
+            .get(2)
+            .is_none_or(|c| !c.is_ascii_alphanumeric() && *c != b'_')
 }
 
 /// Settings that change which statements a log shows.
@@ -633,6 +657,14 @@ pub fn assess(cov: &mut FileCoverage, declared: &Declared) {
             if seen.setting_changes == 1 { "" } else { "s" }
         ));
     }
+    if seen.unfollowed_path_changes > 0 {
+        let n = seen.unfollowed_path_changes;
+        cov.blind_spots.push(format!(
+            "{n} DO block{} name search_path: a SET inside one lasts for the session and is not followed, so later statements of {} may resolve with another path",
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "that session" } else { "those sessions" }
+        ));
+    }
     if seen.unattributed_path_changes > 0 {
         let n = seen.unattributed_path_changes;
         cov.blind_spots.push(format!(
@@ -1066,6 +1098,20 @@ mod tests {
         assert_eq!(cov.blind_spots.len(), 1, "{:?}", cov.blind_spots);
         assert!(cov.blind_spots[0]
             .starts_with("the logging set-up changed within this input (12 changes"));
+    }
+
+    #[test]
+    fn a_do_block_that_names_search_path_is_a_blind_spot() {
+        let mut seen = LoggingSeen::default();
+        seen.logged_statement("DO $$ BEGIN PERFORM 1; END $$", None);
+        seen.logged_statement("SELECT do_search_path FROM t", None);
+        assert_eq!(seen.unfollowed_path_changes, 0);
+        seen.logged_statement("do $$begin SET Search_Path = archive; end$$", None);
+        assert_eq!(seen.unfollowed_path_changes, 1);
+        let mut cov = log_cov(seen);
+        assess(&mut cov, &Declared::parse(&["log_statement=all"]).unwrap());
+        assert_eq!(cov.blind_spots.len(), 1, "{:?}", cov.blind_spots);
+        assert!(cov.blind_spots[0].starts_with("1 DO block name search_path"));
     }
 
     #[test]
