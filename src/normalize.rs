@@ -1008,6 +1008,14 @@ pub fn append_deciding_values(sql: &str, key: &mut Vec<u8>) {
     }
 }
 
+/// Whether a text may hold several statements: a `;` before its last
+/// (a cheap check; a `;` in a string counts too, so a caller that needs
+/// the statements splits them by tokens).
+pub fn several_statements(sql: &str) -> bool {
+    let body = sql.trim_end().trim_end_matches(';');
+    memchr::memchr(b';', body.as_bytes()).is_some()
+}
+
 /// A stable 64-bit FNV-1a hash, used to fingerprint text that pg_query could
 /// not parse.
 pub fn stable_hash(s: &str) -> u64 {

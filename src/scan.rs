@@ -461,11 +461,8 @@ impl Front {
         // Texts shown with their values are analysed per text.
         if analyzer.keeps_literals() {
             key.extend_from_slice(s.text.as_bytes());
-            if crate::analyze::session::search_path_change(&s.text).is_some() {
-                for part in [&s.actor.user, &s.actor.database] {
-                    key.push(0);
-                    key.extend_from_slice(part.as_deref().unwrap_or("\u{1}").as_bytes());
-                }
+            if crate::analyze::session::mentions_search_path(&s.text) {
+                push_session(&mut key, s);
             }
         } else {
             let at = key.len();
@@ -490,13 +487,10 @@ impl Front {
                 crate::normalize::append_deciding_values(&s.text, &mut key);
                 // A search_path set inside the text: its own values, and
                 // the user and database `"$user"` and RESET stand for.
-                if crate::analyze::session::search_path_change(&s.text).is_some() {
+                if crate::analyze::session::mentions_search_path(&s.text) {
                     key.push(0xff);
                     key.extend_from_slice(s.text.as_bytes());
-                    for part in [&s.actor.user, &s.actor.database] {
-                        key.push(0);
-                        key.extend_from_slice(part.as_deref().unwrap_or("\u{1}").as_bytes());
-                    }
+                    push_session(&mut key, s);
                 }
             }
         }
@@ -511,6 +505,15 @@ impl Front {
         );
         self.key = key;
         at_place(&self.arena, a)
+    }
+}
+
+/// Appends the statement's user and database to a cache key: a path set
+/// inside its text resolves `"$user"` and `RESET` for them.
+fn push_session(key: &mut Vec<u8>, s: &Statement) {
+    for part in [&s.actor.user, &s.actor.database] {
+        key.push(0);
+        key.extend_from_slice(part.as_deref().unwrap_or("\u{1}").as_bytes());
     }
 }
 

@@ -110,14 +110,7 @@ impl LoggingSeen {
         if sets_logging(sql) {
             self.setting_changes += 1;
         }
-        if is_do_block(sql) && {
-            let b = sql.as_bytes();
-            memchr::memchr_iter(b'_', b).any(|p| {
-                p >= 6
-                    && b.get(p - 6..p + 5)
-                        .is_some_and(|w| w.eq_ignore_ascii_case(b"search_path"))
-            })
-        } {
+        if is_do_block(sql) && crate::analyze::session::mentions_search_path(sql) {
             self.unfollowed_path_changes += 1;
         }
     }
@@ -170,8 +163,7 @@ pub fn is_logging_setting(name: &str) -> bool {
 /// The statements of a text of several (split at `;` outside parentheses,
 /// strings and comments); a text with no `;` but at its end is one.
 fn each_statement(sql: &str) -> Vec<&str> {
-    let body = sql.trim_end().trim_end_matches(';');
-    if memchr::memchr(b';', body.as_bytes()).is_none() {
+    if !crate::normalize::several_statements(sql) {
         return vec![sql];
     }
     let mut parts = Vec::new();
@@ -229,7 +221,7 @@ fn sets_logging(sql: &str) -> bool {
         }
     }
     // Most statements start with another word: not lexed.
-    let several = memchr::memchr(b';', sql.trim_end().trim_end_matches(';').as_bytes()).is_some();
+    let several = crate::normalize::several_statements(sql);
     let commented = matches!(head.first(), Some(b'/' | b'-' | b'('));
     if !(several || commented || starts(b"set") || starts(b"reset") || starts(b"alter")) {
         return false;
@@ -319,8 +311,7 @@ pub enum StatementClass {
 /// `EXPLAIN ANALYZE` and `WITH …` for the command they hold, `COPY … FROM`
 /// being a change and `SELECT … INTO` DDL.
 pub fn statement_class(sql: &str) -> StatementClass {
-    let body = sql.trim_end().trim_end_matches(';');
-    if memchr::memchr(b';', body.as_bytes()).is_none() {
+    if !crate::normalize::several_statements(sql) {
         return class_of(sql, 0);
     }
     // A text of several statements is logged when any of them is: it

@@ -225,14 +225,7 @@ impl<'a> Analyzer<'a> {
                         values_matter |=
                             matches!(e, session::PathEvent::Set { .. }) && i + 1 < count;
                     }
-                    path = session::effective_search_path(
-                        state.current().map(Vec::as_slice),
-                        self.catalog,
-                        user,
-                        database,
-                        &self.search_path,
-                    )
-                    .into();
+                    path = self.path_of(&state, user, database).into();
                 }
                 StatementAnalysis {
                     fingerprint,
@@ -247,6 +240,23 @@ impl<'a> Analyzer<'a> {
             statements,
             values_matter,
         }
+    }
+
+    /// The path the next statement of a text resolves with, after the
+    /// text's own `search_path` events (for `user` in `database`).
+    fn path_of(
+        &self,
+        state: &session::PathState,
+        user: Option<&str>,
+        database: Option<&str>,
+    ) -> Vec<String> {
+        session::effective_search_path(
+            state.current().map(Vec::as_slice),
+            self.catalog,
+            user,
+            database,
+            &self.search_path,
+        )
     }
 
     /// References of an ordinary statement: its own column uses, and what
@@ -357,13 +367,7 @@ impl<'a> Analyzer<'a> {
                 let events = session::tree_events(&stmt.tree);
                 if !events.is_empty() {
                     events.iter().for_each(|e| state.apply(e));
-                    path = session::effective_search_path(
-                        state.current().map(Vec::as_slice),
-                        self.catalog,
-                        None,
-                        None,
-                        &self.search_path,
-                    );
+                    path = self.path_of(&state, None, None);
                 }
                 uses
             })

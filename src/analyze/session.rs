@@ -18,17 +18,21 @@ pub enum PathChange {
     Reset,
 }
 
-/// The last `search_path` change a statement text makes, if any. Texts that
-/// do not contain the word are not parsed.
-pub fn search_path_change(sql: &str) -> Option<PathChange> {
-    // `search_path` in any case, found from its `_` (no lower-cased copy).
+/// Whether `sql` names `search_path`, in any case (found from its `_`, with
+/// no lower-cased copy).
+pub fn mentions_search_path(sql: &str) -> bool {
     let b = sql.as_bytes();
-    let mentions = memchr::memchr_iter(b'_', b).any(|p| {
+    memchr::memchr_iter(b'_', b).any(|p| {
         p >= 6
             && b.get(p - 6..p + 5)
                 .is_some_and(|w| w.eq_ignore_ascii_case(b"search_path"))
-    });
-    if !mentions {
+    })
+}
+
+/// The last `search_path` change a statement text makes, if any. Texts that
+/// do not contain the word are not parsed.
+pub fn search_path_change(sql: &str) -> Option<PathChange> {
+    if !mentions_search_path(sql) {
         return None;
     }
     let parsed = parse::parse(sql).ok()?;
@@ -72,15 +76,9 @@ pub enum PathEvent {
 /// text of several statements (a session with a `SET LOCAL` or a `SET`
 /// inside a transaction pending).
 pub fn path_events(sql: &str, transactions: bool) -> Vec<PathEvent> {
-    let b = sql.as_bytes();
-    let mentions = memchr::memchr_iter(b'_', b).any(|p| {
-        p >= 6
-            && b.get(p - 6..p + 5)
-                .is_some_and(|w| w.eq_ignore_ascii_case(b"search_path"))
-    });
-    if !mentions {
+    if !mentions_search_path(sql) {
         let body = sql.trim().trim_end_matches(';');
-        let several = memchr::memchr(b';', body.as_bytes()).is_some();
+        let several = crate::normalize::several_statements(sql);
         let first = body
             .split(|c: char| !c.is_ascii_alphabetic())
             .next()
