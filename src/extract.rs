@@ -27,6 +27,7 @@ use crate::input::record::set_reusing;
 use crate::input::{LogEntry, StatsRow};
 use crate::inventory::{Actor, FileCoverage};
 use crate::time::Millis;
+use crate::visibility::TextFacts;
 /// Backends by key: hashbrown's map, so that a backend is looked up once
 /// by its key's text and the key copied only when it is new.
 type HashMap<K, V> = hashbrown::HashMap<K, V, std::hash::BuildHasherDefault<rustc_hash::FxHasher>>;
@@ -62,6 +63,9 @@ pub struct Statement {
     /// Actor fields that come from lines before the chunk this statement
     /// was read from (see [`Carried::fill`]); `None` when the actor is complete.
     pub inherit: Option<Inherit>,
+    /// `text` normalised ([`crate::normalize::normalize_bytes`]) when the
+    /// extractor already did it; empty otherwise.
+    pub shape: Vec<u8>,
 }
 
 /// Who logged the last statement text of a backend, for pairing.
@@ -165,6 +169,42 @@ pub struct Extractor {
     /// [`Extractor::flush_counts`]): a counter found by the address of its
     /// kind's name costs less than a lookup by name per record.
     kinds: Vec<(&'static str, u64)>,
+    /// What logged texts show, by shape.
+    pub shapes: Shapes,
+}
+
+/// What the logged texts of a shape show of the logging set-up and of
+/// their session's `search_path`, worked out when the shape is first seen
+/// (a text is looked at word by word only then).
+#[derive(Debug, Default)]
+pub struct Shapes {
+    by_shape: HashMap<Vec<u8>, ShapeFacts>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ShapeFacts {
+    /// `None`: they may depend on the text's values, and are worked out
+    /// for each text.
+    logging: Option<TextFacts>,
+    /// See [`crate::analyze::session::may_move_path`].
+    moves_path: bool,
+}
+
+impl Shapes {
+    /// The facts of `sql`, whose normalised text is `shape`.
+    fn facts(&mut self, shape: &[u8], sql: &str) -> (TextFacts, bool) {
+        let f = *self
+            .by_shape
+            .entry_ref(shape)
+            .or_insert_with(|| ShapeFacts {
+                logging: (!TextFacts::depend_on_values(shape)).then(|| TextFacts::of(sql)),
+                moves_path: crate::analyze::session::may_move_path(shape),
+            });
+        (
+            f.logging.unwrap_or_else(|| TextFacts::of(sql)),
+            f.moves_path,
+        )
+    }
 }
 
 /// `[^:\s]+: ` at the start of `s` (a prepared statement or portal name,
@@ -286,9 +326,13 @@ impl Backend {
     /// ERROR's `STATEMENT` line repeats it), and a `search_path` change,
     /// this text and later ones of the session resolving with the new path
     /// (then `true`: state that is not carried across chunks).
-    fn note(&mut self, sql: &str) -> bool {
+    /// `moves_path` `false`: the text's shape cannot move the path.
+    fn note(&mut self, sql: &str, moves_path: bool) -> bool {
         use crate::analyze::session::{path_events, PathEvent};
         set_text(&mut self.last_statement, sql);
+        if !moves_path {
+            return false;
+        }
         let events = path_events(sql, self.path.pending());
         if events.is_empty() {
             return false;
@@ -379,7 +423,7 @@ impl Extractor {
     /// (an ERROR's `STATEMENT` line repeats it), and a `search_path` change.
     fn note_statement(&mut self, e: &LogEntry, sql: &str) {
         if let Some(b) = self.backend(e) {
-            if b.note(sql) {
+            if b.note(sql, true) {
                 self.sequential_state = true;
             }
         }
@@ -407,13 +451,17 @@ impl Extractor {
         emit: &mut impl FnMut(&Statement, &mut FileCoverage),
     ) {
         let duration = duration_ms(&e.message);
-        cov.logging.logged_statement(sql, duration);
+        let mut s = std::mem::take(&mut self.scratch);
+        // Normalised once, for the facts of its shape and the analysis.
+        s.shape.clear();
+        crate::normalize::normalize_bytes(sql, &mut s.shape);
+        let (facts, moves_path) = self.shapes.facts(&s.shape, sql);
+        cov.logging.logged_text(facts, duration);
         let (chunk, truncating) = (self.chunk, self.truncating);
         let mut path_changed = false;
-        let mut s = std::mem::take(&mut self.scratch);
         // One lookup of the backend, for its state and the statement's actor.
         let mut b = self.backend(e);
-        if b.is_none() && crate::analyze::session::search_path_change(sql).is_some() {
+        if b.is_none() && moves_path && crate::analyze::session::search_path_change(sql).is_some() {
             // No %p or %c in the prefix: the later statements of its
             // session cannot be told apart.
             cov.logging.unattributed_path_changes += 1;
@@ -450,7 +498,7 @@ impl Extractor {
         // follows it); later texts with the path after it.
         fill_statement(chunk, truncating, e, b.as_deref(), sql, false, &mut s);
         if let Some(b) = b {
-            path_changed = b.note(sql);
+            path_changed = b.note(sql, moves_path);
         }
         self.sequential_state |= path_changed;
         self.count("statement");
@@ -886,6 +934,7 @@ impl Carried {
             audit_object: None,
             search_path: None,
             inherit: d.inherit,
+            shape: Vec::new(),
         };
         self.fill(&mut s);
         statement_record(&s, pending, cov, emit);
@@ -964,6 +1013,7 @@ pub fn stats_row(row: StatsRow, cov: &mut FileCoverage) -> Option<Statement> {
         audit_object: None,
         search_path: None,
         inherit: None,
+        shape: Vec::new(),
     })
 }
 

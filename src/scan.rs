@@ -369,6 +369,9 @@ type FxBrown<K, V> = hashbrown::HashMap<K, V, std::hash::BuildHasherDefault<rust
 struct Front {
     /// The analyses looked up so far, by key: their place in `arena`.
     analyses: FxBrown<Vec<u8>, u32>,
+    /// The facts of the logged texts' shapes (see [`crate::extract::Shapes`]),
+    /// kept from chunk to chunk.
+    shapes: crate::extract::Shapes,
     /// The analyses looked up so far.
     arena: Vec<Arc<Analysis>>,
     /// For statements without a session path, when no role or database
@@ -466,7 +469,12 @@ impl Front {
             }
         } else {
             let at = key.len();
-            normalize_bytes(&s.text, &mut key);
+            if s.shape.is_empty() {
+                normalize_bytes(&s.text, &mut key);
+            } else {
+                // The extractor normalised it.
+                key.extend_from_slice(&s.shape);
+            }
             // A shape whose analysis may depend on a few of its values
             // (marked when the shape is first seen) is looked up again
             // with them.
@@ -1359,9 +1367,12 @@ fn scan_chunked(
                     } else {
                         Extractor::for_chunk()
                     };
+                    // So do the facts of the shapes seen.
+                    x.shapes = std::mem::take(&mut fs.front.shapes);
                     let mut first = None;
                     let record_errors =
                         scan_chunk(&mut part, &mut x, &mut fs, &mut part_cov, &mut first);
+                    fs.front.shapes = std::mem::take(&mut x.shapes);
                     let out = ChunkOut {
                         times: ChunkTimes::take(first, &mut part_cov),
                         deferred: x.take_deferred(),

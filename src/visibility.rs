@@ -89,6 +89,11 @@ impl LoggingSeen {
     /// show the `log_statement` level; a slow SELECT on a `duration:` line
     /// shows nothing of it.
     pub fn logged_statement(&mut self, sql: &str, duration_ms: Option<f64>) {
+        self.logged_text(TextFacts::of(sql), duration_ms);
+    }
+
+    /// [`LoggingSeen::logged_statement`] of a text whose facts are known.
+    pub fn logged_text(&mut self, facts: TextFacts, duration_ms: Option<f64>) {
         match duration_ms {
             Some(ms) => {
                 self.duration_statements += 1;
@@ -99,7 +104,7 @@ impl LoggingSeen {
             }
             None => {
                 self.plain_statements += 1;
-                match statement_class(sql) {
+                match facts.class {
                     StatementClass::Ddl => self.ddl_like += 1,
                     StatementClass::Mod => self.mod_like += 1,
                     StatementClass::Other => self.read_like += 1,
@@ -107,10 +112,10 @@ impl LoggingSeen {
                 }
             }
         }
-        if sets_logging(sql) {
+        if facts.sets_logging {
             self.setting_changes += 1;
         }
-        if is_do_block(sql) && crate::analyze::session::mentions_search_path(sql) {
+        if facts.do_names_path {
             self.unfollowed_path_changes += 1;
         }
     }
@@ -134,13 +139,53 @@ impl LoggingSeen {
     }
 }
 
-/// Whether a text starts with `DO`.
+/// What a logged statement text shows of the logging set-up, as
+/// [`LoggingSeen::logged_statement`] counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextFacts {
+    /// How `log_statement` treats it.
+    class: StatementClass,
+    /// It changes a logging setting.
+    sets_logging: bool,
+    /// A `DO` block that names `search_path`.
+    do_names_path: bool,
+}
+
+impl TextFacts {
+    /// The facts of `sql`.
+    pub fn of(sql: &str) -> Self {
+        Self {
+            class: statement_class(sql),
+            sets_logging: sets_logging(sql),
+            do_names_path: is_do_block(sql) && crate::analyze::session::mentions_search_path(sql),
+        }
+    }
+
+    /// Whether the facts of a text of this shape (its normalised text, see
+    /// [`crate::normalize::normalize_bytes`]) may depend on its values,
+    /// which the shape does not hold: a `set_config` name, a `DO` body, an
+    /// `UPDATE pg_settings` row, `EXPLAIN`'s option values. Every other
+    /// text of a shape has the facts of the first one seen: they come from
+    /// its words, quoted names and punctuation, which the shape keeps.
+    pub fn depend_on_values(shape: &[u8]) -> bool {
+        let lower = shape.to_ascii_lowercase();
+        let has = |w: &[u8]| memchr::memmem::find(&lower, w).is_some();
+        has(b"set_config")
+            || has(b"pg_settings")
+            || has(b"explain")
+            || is_do_block(&String::from_utf8_lossy(shape))
+    }
+}
+
+/// Whether a text starts with `DO` (after any comments).
 fn is_do_block(sql: &str) -> bool {
-    let head = sql.trim_start().as_bytes();
-    head.get(..2).is_some_and(|h| h.eq_ignore_ascii_case(b"do"))
-        && head
-            .get(2)
-            .is_none_or(|c| !c.is_ascii_alphanumeric() && *c != b'_')
+    tokens(sql)
+        .find_map(|t| match t {
+            Token::Word(w) => Some(w.eq_ignore_ascii_case("do")),
+            Token::Space => None,
+            _ => Some(false),
+        })
+        .unwrap_or(false)
 }
 
 /// Settings that change which statements a log shows.
@@ -212,7 +257,7 @@ fn sets_logging(sql: &str) -> bool {
     static PG_SETTINGS: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
         std::sync::LazyLock::new(|| memchr::memmem::Finder::new("pg_settings"));
     let indirect = set_config
-        || starts(b"do")
+        || is_do_block(sql)
         || (starts(b"update") && PG_SETTINGS.find(sql.as_bytes()).is_some());
     if indirect {
         let lower = sql.to_ascii_lowercase();
@@ -852,6 +897,66 @@ fn finish(cov: &mut FileCoverage) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn texts_of_a_shape_have_its_facts_unless_they_may_depend_on_values() {
+        let shape = |sql: &str| {
+            let mut out = Vec::new();
+            crate::normalize::normalize_bytes(sql, &mut out);
+            out
+        };
+        // Pairs of texts of one shape.
+        let same = [
+            (
+                "SELECT a FROM t WHERE b = 'into'",
+                "SELECT a FROM t WHERE b = 1",
+            ),
+            (
+                "/* x */ SET log_statement = 'none'",
+                "SET log_statement = 'all'",
+            ),
+            ("/* c */ SELECT 1", "SELECT 2"),
+            ("SELECT 'a;b' INTO t2 FROM t", "SELECT 'ab' INTO t2 FROM t"),
+            ("COPY t FROM STDIN", "copy t from stdin"),
+            (
+                "WITH x AS (SELECT 1) DELETE FROM t",
+                "WITH x AS (SELECT 2) DELETE FROM t",
+            ),
+            (
+                "ALTER ROLE r SET log_min_duration_statement = 5",
+                "ALTER ROLE r SET log_min_duration_statement = 9",
+            ),
+        ];
+        for (a, b) in same {
+            assert_eq!(shape(a), shape(b), "{a} / {b}");
+            assert!(!TextFacts::depend_on_values(&shape(a)), "{a}");
+            assert_eq!(TextFacts::of(a), TextFacts::of(b), "{a} / {b}");
+        }
+        // These differ in their values: worked out per text.
+        let differ = [
+            (
+                "EXPLAIN (ANALYZE 1) DELETE FROM t",
+                "EXPLAIN (ANALYZE 0) DELETE FROM t",
+            ),
+            (
+                "SELECT set_config('log_statement', 'none', false)",
+                "SELECT set_config('work_mem', '1MB', false)",
+            ),
+            (
+                "UPDATE pg_settings SET setting = 'none' WHERE name = 'log_statement'",
+                "UPDATE pg_settings SET setting = '1MB' WHERE name = 'work_mem'",
+            ),
+            (
+                "/* c */ DO $$BEGIN SET search_path = x; END$$",
+                "DO $$BEGIN PERFORM 1; END$$",
+            ),
+        ];
+        for (a, b) in differ {
+            assert_eq!(shape(a), shape(b), "{a} / {b}");
+            assert!(TextFacts::depend_on_values(&shape(a)), "{a}");
+            assert_ne!(TextFacts::of(a), TextFacts::of(b), "{a} / {b}");
+        }
+    }
 
     #[test]
     fn classifies_statements_like_log_statement() {

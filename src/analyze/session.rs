@@ -79,10 +79,8 @@ pub fn path_events(sql: &str, transactions: bool) -> Vec<PathEvent> {
     if !mentions_search_path(sql) {
         let body = sql.trim().trim_end_matches(';');
         let several = crate::normalize::several_statements(sql);
-        let first = body
-            .split(|c: char| !c.is_ascii_alphabetic())
-            .next()
-            .unwrap_or("");
+        // The first word after any comments (`/* app */ BEGIN` begins).
+        let first = first_word(body);
         let is = |words: &[&str]| words.iter().any(|w| first.eq_ignore_ascii_case(w));
         let single = if is(&["begin", "start"]) {
             Some(PathEvent::Begin)
@@ -94,8 +92,10 @@ pub fn path_events(sql: &str, transactions: bool) -> Vec<PathEvent> {
             None
         };
         if !several {
-            // `ROLLBACK TO SAVEPOINT` and `ROLLBACK PREPARED` are parsed.
-            if single.is_none() || !body.contains(|c: char| c.is_ascii_whitespace()) {
+            // `ROLLBACK TO SAVEPOINT` and `ROLLBACK PREPARED` are parsed, and
+            // `PREPARE` (`PREPARE TRANSACTION` ends the transaction).
+            let prepare = is(&["prepare"]);
+            if !prepare && (single.is_none() || !body.contains(|c: char| c.is_ascii_whitespace())) {
                 return single.into_iter().collect();
             }
         } else if !transactions {
@@ -109,6 +109,39 @@ pub fn path_events(sql: &str, transactions: bool) -> Vec<PathEvent> {
         .iter()
         .flat_map(|stmt| tree_events(&stmt.tree))
         .collect()
+}
+
+/// The first word of `sql` after whitespace and comments (`""` when it
+/// starts with something else).
+fn first_word(sql: &str) -> &str {
+    use crate::normalize::{tokens, Token};
+    tokens(sql)
+        .find_map(|t| match t {
+            Token::Word(w) => Some(w),
+            Token::Space => None,
+            _ => Some(""),
+        })
+        .unwrap_or("")
+}
+
+/// Whether a text of this shape (its normalised text, see
+/// [`crate::normalize::normalize_bytes`]) may move its session's
+/// `search_path` or end a transaction: what [`path_events`] and
+/// [`search_path_change`] can find anything in. It names `search_path` or
+/// `set_config` outside literals and comments, starts with `DO` or a
+/// transaction word, or holds several statements. Every text of the shape
+/// agrees, so the answer is worked out once per shape; a text for which it
+/// is `false` has no events.
+pub fn may_move_path(shape: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(shape);
+    let words = [
+        "begin", "start", "commit", "end", "rollback", "abort", "prepare", "do",
+    ];
+    let first = first_word(&text);
+    mentions_search_path(&text)
+        || crate::normalize::several_statements(&text)
+        || memchr::memmem::find(&shape.to_ascii_lowercase(), b"set_config").is_some()
+        || words.iter().any(|w| first.eq_ignore_ascii_case(w))
 }
 
 /// [`path_events`] of one parsed statement.
@@ -449,5 +482,60 @@ mod tests {
         assert_eq!(search_path_change("SET work_mem = '64MB'"), None);
         assert_eq!(search_path_change("SELECT search_path FROM t"), None);
         assert_eq!(search_path_change("SELECT 'search_path'"), None);
+    }
+
+    #[test]
+    fn a_transaction_statement_after_a_comment_or_prepared_still_moves_the_path() {
+        assert_eq!(
+            path_events("/* app:web */ BEGIN", false),
+            vec![PathEvent::Begin]
+        );
+        assert_eq!(
+            path_events("-- job 7\nROLLBACK", false),
+            vec![PathEvent::Rollback]
+        );
+        assert_eq!(
+            path_events("PREPARE TRANSACTION 'tx1'", false),
+            vec![PathEvent::Commit]
+        );
+        assert_eq!(path_events("PREPARE q AS SELECT 1", false), vec![]);
+        assert_eq!(path_events("SELECT 1", true), vec![]);
+    }
+
+    #[test]
+    fn only_shapes_that_may_move_the_path_are_looked_into() {
+        let shape = |sql: &str| {
+            let mut out = Vec::new();
+            crate::normalize::normalize_bytes(sql, &mut out);
+            out
+        };
+        for sql in [
+            "SET search_path = app",
+            "set LOCAL Search_Path to 'a'",
+            "SELECT pg_catalog.set_config('search_path', 'b', false)",
+            "/* c */ begin",
+            "END",
+            "abort",
+            "START TRANSACTION",
+            "COMMIT",
+            "ROLLBACK TO SAVEPOINT s",
+            "PREPARE TRANSACTION 'x'",
+            "SELECT 1; SELECT 2",
+            "DO $$ BEGIN PERFORM 1; END $$",
+        ] {
+            assert!(may_move_path(&shape(sql)), "{sql}");
+        }
+        for sql in [
+            "SELECT 'search_path' FROM t",
+            "SELECT a /* search_path */ FROM t",
+            "SELECT 'a;b'",
+            "UPDATE t SET begin_at = now()",
+            "SELECT 1;",
+        ] {
+            assert!(!may_move_path(&shape(sql)), "{sql}");
+            // Nothing would have been found in it.
+            assert_eq!(path_events(sql, true), vec![], "{sql}");
+            assert_eq!(search_path_change(sql), None, "{sql}");
+        }
     }
 }
