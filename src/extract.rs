@@ -66,6 +66,9 @@ pub struct Statement {
     /// `text` normalised ([`crate::normalize::normalize_bytes`]) when the
     /// extractor already did it; empty otherwise.
     pub shape: Vec<u8>,
+    /// The shape's place in the [`Shapes`] that saw it, with that set's
+    /// [`Shapes::generation`] (`None` with an empty `shape`).
+    pub shape_id: Option<(u64, u32)>,
 }
 
 /// Who logged the last statement text of a backend, for pairing.
@@ -175,10 +178,22 @@ pub struct Extractor {
 
 /// What the logged texts of a shape show of the logging set-up and of
 /// their session's `search_path`, worked out when the shape is first seen
-/// (a text is looked at word by word only then).
-#[derive(Debug, Default)]
+/// (a text is looked at word by word only then). Each shape gets a number,
+/// so that the analysis cache can find it without its text.
+#[derive(Debug)]
 pub struct Shapes {
     by_shape: HashMap<Vec<u8>, ShapeFacts>,
+    generation: u64,
+}
+
+impl Default for Shapes {
+    fn default() -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        Self {
+            by_shape: HashMap::default(),
+            generation: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -188,21 +203,33 @@ struct ShapeFacts {
     logging: Option<TextFacts>,
     /// See [`crate::analyze::session::may_move_path`].
     moves_path: bool,
+    /// The shape's number.
+    id: u32,
 }
 
 impl Shapes {
-    /// The facts of `sql`, whose normalised text is `shape`.
-    fn facts(&mut self, shape: &[u8], sql: &str) -> (TextFacts, bool) {
+    /// What tells these shape numbers from those of another set: unique in
+    /// the process.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The facts of `sql`, whose normalised text is `shape`, and the
+    /// shape's number.
+    fn facts(&mut self, shape: &[u8], sql: &str) -> (TextFacts, bool, u32) {
+        let next = u32::try_from(self.by_shape.len()).unwrap_or(u32::MAX);
         let f = *self
             .by_shape
             .entry_ref(shape)
             .or_insert_with(|| ShapeFacts {
                 logging: (!TextFacts::depend_on_values(shape)).then(|| TextFacts::of(sql)),
                 moves_path: crate::analyze::session::may_move_path(shape),
+                id: next,
             });
         (
             f.logging.unwrap_or_else(|| TextFacts::of(sql)),
             f.moves_path,
+            f.id,
         )
     }
 }
@@ -455,7 +482,9 @@ impl Extractor {
         // Normalised once, for the facts of its shape and the analysis.
         s.shape.clear();
         crate::normalize::normalize_bytes(sql, &mut s.shape);
-        let (facts, moves_path) = self.shapes.facts(&s.shape, sql);
+        let (facts, moves_path, id) = self.shapes.facts(&s.shape, sql);
+        // Past u32::MAX shapes, numbers repeat: none is given.
+        s.shape_id = (id != u32::MAX).then_some((self.shapes.generation, id));
         cov.logging.logged_text(facts, duration);
         let (chunk, truncating) = (self.chunk, self.truncating);
         let mut path_changed = false;
@@ -935,6 +964,7 @@ impl Carried {
             search_path: None,
             inherit: d.inherit,
             shape: Vec::new(),
+            shape_id: None,
         };
         self.fill(&mut s);
         statement_record(&s, pending, cov, emit);
@@ -1014,6 +1044,7 @@ pub fn stats_row(row: StatsRow, cov: &mut FileCoverage) -> Option<Statement> {
         search_path: None,
         inherit: None,
         shape: Vec::new(),
+        shape_id: None,
     })
 }
 

@@ -372,6 +372,14 @@ struct Front {
     /// The facts of the logged texts' shapes (see [`crate::extract::Shapes`]),
     /// kept from chunk to chunk.
     shapes: crate::extract::Shapes,
+    /// Places in `arena` by path number and shape number (for statements
+    /// whose shape `shapes` numbered): found without the text.
+    by_numbers: FxBrown<u64, u32>,
+    /// Path numbers given so far.
+    paths: u32,
+    /// The [`crate::extract::Shapes::generation`] of `shapes`, also while
+    /// an extractor has them.
+    shapes_generation: u64,
     /// The analyses looked up so far.
     arena: Vec<Arc<Analysis>>,
     /// For statements without a session path, when no role or database
@@ -386,14 +394,16 @@ struct Front {
 struct PathKey {
     path: Vec<String>,
     key: Vec<u8>,
+    /// Its number in its front.
+    number: u32,
 }
 
 impl PathKey {
-    fn new(catalog: &Catalog, user: Option<&str>, default: &[String]) -> Self {
+    fn new(catalog: &Catalog, user: Option<&str>, default: &[String], number: u32) -> Self {
         let path =
             crate::analyze::session::effective_search_path(None, catalog, user, None, default);
         let key = format!("{}\u{0}", path.join("\u{1}")).into_bytes();
-        Self { path, key }
+        Self { path, key, number }
     }
 }
 
@@ -435,18 +445,35 @@ impl Front {
         let mut key = std::mem::take(&mut self.key);
         key.clear();
         let owned;
+        // The path's and the shape's numbers, when both have one.
+        let mut numbers = None;
         let path: &[String] = if s.search_path.is_none() && catalog.role_search_paths.is_empty() {
             // Only the user can change the path (`$user`): one per user.
             let user = s.actor.user.as_deref();
+            let next = self.paths;
             let m = match user {
                 Some(u) => &*self
                     .user_paths
                     .entry_ref(u)
-                    .or_insert_with(|| PathKey::new(catalog, user, analyzer.search_path())),
-                None => &*self
-                    .no_user_path
-                    .get_or_insert_with(|| PathKey::new(catalog, None, analyzer.search_path())),
+                    .or_insert_with(|| PathKey::new(catalog, user, analyzer.search_path(), next)),
+                None => &*self.no_user_path.get_or_insert_with(|| {
+                    PathKey::new(catalog, None, analyzer.search_path(), next)
+                }),
             };
+            if m.number == next {
+                self.paths = next.saturating_add(1);
+            }
+            numbers = s
+                .shape_id
+                .filter(|(generation, _)| *generation == self.shapes_generation)
+                .filter(|_| m.number != u32::MAX && !analyzer.keeps_literals())
+                .map(|(_, shape)| u64::from(m.number) << 32 | u64::from(shape));
+            if let Some(&place) = numbers.and_then(|n| self.by_numbers.get(&n)) {
+                if !at_place(&self.arena, place).values_matter {
+                    self.key = key;
+                    return at_place(&self.arena, place);
+                }
+            }
             key.extend_from_slice(&m.key);
             &m.path
         } else {
@@ -487,6 +514,9 @@ impl Front {
                 s,
                 path,
             );
+            if let Some(n) = numbers {
+                self.by_numbers.insert(n, first);
+            }
             if !at_place(&self.arena, first).values_matter {
                 self.key = key;
                 return at_place(&self.arena, first);
@@ -1324,6 +1354,7 @@ fn scan_chunked(
                 let mut cov = FileCoverage::default();
                 let mut fs = FileScan::new(name.to_string(), shared, &cfg.targets);
                 let mut x = Extractor::default();
+                fs.front.shapes_generation = x.shapes.generation();
                 let mut errors = ChunkErrors::default();
                 let mut listed = FileCoverage::default();
                 for mut part in rx.into_iter().flat_map(parts_of) {
@@ -1368,6 +1399,7 @@ fn scan_chunked(
                         Extractor::for_chunk()
                     };
                     // So do the facts of the shapes seen.
+                    fs.front.shapes_generation = fs.front.shapes.generation();
                     x.shapes = std::mem::take(&mut fs.front.shapes);
                     let mut first = None;
                     let record_errors =
