@@ -381,7 +381,7 @@ struct Front {
     /// an extractor has them.
     shapes_generation: u64,
     /// The analyses looked up so far.
-    arena: Vec<Arc<Analysis>>,
+    arena: Vec<Placed>,
     /// For statements without a session path, when no role or database
     /// sets one: the path depends only on the user.
     user_paths: FxBrown<String, PathKey>,
@@ -437,7 +437,7 @@ impl Front {
     /// borrowed from this thread's front cache: a statement of a known
     /// shape touches no reference count (the analyses are shared by every
     /// thread, and a count changed by two cores at once is slow).
-    fn analysis(&mut self, shared: Shared<'_>, s: &Statement) -> &Arc<Analysis> {
+    fn analysis(&mut self, shared: Shared<'_>, s: &Statement) -> &Placed {
         let analyzer = shared.analyzer;
         let catalog = analyzer.catalog();
         // The same text resolves differently under another search_path: the
@@ -555,9 +555,35 @@ fn push_session(key: &mut Vec<u8>, s: &Statement) {
     }
 }
 
+/// An analysis in a front cache, with what every statement of its shape
+/// counts read off once (kept beside it, so that a statement of a known
+/// shape without target references does not read the analysis itself).
+struct Placed {
+    analysis: Arc<Analysis>,
+    values_matter: bool,
+    /// Its statements, and how many of them were parsed.
+    statements: u64,
+    parsed: u64,
+    /// Any of them references a target.
+    refs: bool,
+}
+
+impl Placed {
+    fn new(analysis: Arc<Analysis>) -> Self {
+        let statements = &analysis.statements;
+        Self {
+            values_matter: analysis.values_matter,
+            statements: statements.len() as u64,
+            parsed: statements.iter().filter(|st| st.parsed).count() as u64,
+            refs: statements.iter().any(|st| !st.refs.is_empty()),
+            analysis,
+        }
+    }
+}
+
 /// The analysis at place `i` of a front cache's arena (a place [`cached`]
 /// gave).
-fn at_place(arena: &[Arc<Analysis>], i: u32) -> &Arc<Analysis> {
+fn at_place(arena: &[Placed], i: u32) -> &Placed {
     arena
         .get(i as usize)
         .unwrap_or_else(|| unreachable!("an arena place from cached"))
@@ -569,7 +595,7 @@ fn at_place(arena: &[Arc<Analysis>], i: u32) -> &Arc<Analysis> {
 /// whether the shape's values can decide how it resolves.
 fn cached(
     analyses: &mut FxBrown<Vec<u8>, u32>,
-    arena: &mut Vec<Arc<Analysis>>,
+    arena: &mut Vec<Placed>,
     shared: Shared<'_>,
     key: &[u8],
     shape_from: Option<usize>,
@@ -595,7 +621,7 @@ fn cached(
                 shared.cache.insert(key.to_vec(), Arc::new(analysis))
             }
         };
-        arena.push(a);
+        arena.push(Placed::new(a));
         u32::try_from(arena.len() - 1).unwrap_or(u32::MAX)
     })
 }
@@ -692,22 +718,21 @@ impl<'a> FileScan<'a> {
             waiting,
             ..
         } = self;
-        let analysis = front.analysis(*shared, s);
+        let placed = front.analysis(*shared, s);
         if s.truncated {
             for e in &mut inv.evidence {
                 e.truncated_statements += 1;
             }
         }
-        match analysis.statements.len() {
+        match placed.statements {
             0 => cov.statements.without_statement += 1,
-            n => cov.statements.extra_statements += n as u64 - 1,
+            n => cov.statements.extra_statements += n - 1,
         }
-        for st in &analysis.statements {
-            cov.statements.seen += 1;
-            cov.statements.calls += s.calls;
-            if st.parsed {
-                cov.statements.analysed += 1;
-            } else {
+        cov.statements.seen += placed.statements;
+        cov.statements.calls += s.calls * placed.statements;
+        cov.statements.analysed += placed.parsed;
+        if placed.parsed < placed.statements {
+            for st in placed.analysis.statements.iter().filter(|st| !st.parsed) {
                 cov.statements.unparseable += 1;
                 let reason = st.problem.as_deref().unwrap_or("parse error");
                 let reasons = &mut cov.statements.unparseable_reasons;
@@ -722,10 +747,10 @@ impl<'a> FileScan<'a> {
         // The target references are counted (rows are made when the part
         // is done: see [`FileScan::finish`]); a statement whose actor is
         // completed later is counted apart.
-        if analysis.statements.iter().any(|st| !st.refs.is_empty()) {
+        if placed.refs {
             match s.inherit {
-                Some(_) => waiting.add(s, analysis),
-                None => tally.add(s, analysis),
+                Some(_) => waiting.add(s, &placed.analysis),
+                None => tally.add(s, &placed.analysis),
             }
         }
     }
