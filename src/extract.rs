@@ -63,13 +63,29 @@ pub struct Statement {
     /// Actor fields that come from lines before the chunk this statement
     /// was read from (see [`Carried::fill`]); `None` when the actor is complete.
     pub inherit: Option<Inherit>,
-    /// `text` normalised ([`crate::normalize::normalize_bytes`]) when the
-    /// extractor already did it; empty otherwise.
-    pub shape: Vec<u8>,
-    /// The shape's place in the [`Shapes`] that saw it, with that set's
-    /// [`Shapes::generation`] (`None` with an empty `shape`).
-    pub shape_id: Option<(u64, u32)>,
+    /// Its shape, when the extractor worked it out.
+    pub shape: ShapeHint,
 }
+
+/// A statement's normalised text ([`crate::normalize::normalize_bytes`])
+/// and its number in the [`Shapes`] that saw it: worked out from `text`
+/// once, and handed on so that the analysis cache need not do it again.
+/// Not part of what a statement is: any two hints are equal.
+#[derive(Debug, Clone, Default)]
+pub struct ShapeHint {
+    /// The normalised text (empty: not worked out).
+    pub text: Vec<u8>,
+    /// The number, with the [`Shapes::generation`] it is of.
+    pub id: Option<(u64, u32)>,
+}
+
+impl PartialEq for ShapeHint {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for ShapeHint {}
 
 /// Who logged the last statement text of a backend, for pairing.
 #[derive(Debug)]
@@ -480,11 +496,11 @@ impl Extractor {
         let duration = duration_ms(&e.message);
         let mut s = std::mem::take(&mut self.scratch);
         // Normalised once, for the facts of its shape and the analysis.
-        s.shape.clear();
-        crate::normalize::normalize_bytes(sql, &mut s.shape);
-        let (facts, moves_path, id) = self.shapes.facts(&s.shape, sql);
+        s.shape.text.clear();
+        crate::normalize::normalize_bytes(sql, &mut s.shape.text);
+        let (facts, moves_path, id) = self.shapes.facts(&s.shape.text, sql);
         // Past u32::MAX shapes, numbers repeat: none is given.
-        s.shape_id = (id != u32::MAX).then_some((self.shapes.generation, id));
+        s.shape.id = (id != u32::MAX).then_some((self.shapes.generation, id));
         cov.logging.logged_text(facts, duration);
         let (chunk, truncating) = (self.chunk, self.truncating);
         let mut path_changed = false;
@@ -963,8 +979,7 @@ impl Carried {
             audit_object: None,
             search_path: None,
             inherit: d.inherit,
-            shape: Vec::new(),
-            shape_id: None,
+            shape: ShapeHint::default(),
         };
         self.fill(&mut s);
         statement_record(&s, pending, cov, emit);
@@ -1043,8 +1058,7 @@ pub fn stats_row(row: StatsRow, cov: &mut FileCoverage) -> Option<Statement> {
         audit_object: None,
         search_path: None,
         inherit: None,
-        shape: Vec::new(),
-        shape_id: None,
+        shape: ShapeHint::default(),
     })
 }
 

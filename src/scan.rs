@@ -464,7 +464,8 @@ impl Front {
                 self.paths = next.saturating_add(1);
             }
             numbers = s
-                .shape_id
+                .shape
+                .id
                 .filter(|(generation, _)| *generation == self.shapes_generation)
                 .filter(|_| m.number != u32::MAX && !analyzer.keeps_literals())
                 .map(|(_, shape)| u64::from(m.number) << 32 | u64::from(shape));
@@ -496,11 +497,11 @@ impl Front {
             }
         } else {
             let at = key.len();
-            if s.shape.is_empty() {
+            if s.shape.text.is_empty() {
                 normalize_bytes(&s.text, &mut key);
             } else {
                 // The extractor normalised it.
-                key.extend_from_slice(&s.shape);
+                key.extend_from_slice(&s.shape.text);
             }
             // A shape whose analysis may depend on a few of its values
             // (marked when the shape is first seen) is looked up again
