@@ -94,6 +94,12 @@ pub mod trans {
     pub const ROLLBACK: i64 = K::TransStmtRollback as i64;
     /// `PREPARE TRANSACTION` (ends the session's transaction).
     pub const PREPARE: i64 = K::TransStmtPrepare as i64;
+    /// `SAVEPOINT name`.
+    pub const SAVEPOINT: i64 = K::TransStmtSavepoint as i64;
+    /// `RELEASE [SAVEPOINT] name`.
+    pub const RELEASE: i64 = K::TransStmtRelease as i64;
+    /// `ROLLBACK [WORK | TRANSACTION] TO [SAVEPOINT] name`.
+    pub const ROLLBACK_TO: i64 = K::TransStmtRollbackTo as i64;
 }
 
 /// `EXISTS_SUBLINK` in pg_query's `SubLinkType` enum.

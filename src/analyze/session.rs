@@ -67,6 +67,14 @@ pub enum PathEvent {
         /// The new path.
         change: PathChange,
     },
+    /// `SAVEPOINT name` (the name as PostgreSQL folds it).
+    Savepoint(String),
+    /// `RELEASE [SAVEPOINT] name`: it and the later savepoints end; what
+    /// was set since stays.
+    Release(String),
+    /// `ROLLBACK TO [SAVEPOINT] name`: what was set since it is undone
+    /// (`SET` and `SET LOCAL` alike); it stays, the later ones end.
+    RollbackTo(String),
 }
 
 /// The events of a text's statements that move its session's
@@ -82,6 +90,13 @@ pub fn path_events(sql: &str, transactions: bool) -> Vec<PathEvent> {
         // The first word after any comments (`/* app */ BEGIN` begins).
         let first = first_word(body);
         let is = |words: &[&str]| words.iter().any(|w| first.eq_ignore_ascii_case(w));
+        // `SAVEPOINT name` and `RELEASE [SAVEPOINT] name`, read here:
+        // frameworks send them around every nested block.
+        if !several && is(&["savepoint", "release"]) {
+            if let Some(e) = savepoint_event(body) {
+                return vec![e];
+            }
+        }
         let single = if is(&["begin", "start"]) {
             Some(PathEvent::Begin)
         } else if is(&["commit", "end"]) {
@@ -98,7 +113,7 @@ pub fn path_events(sql: &str, transactions: bool) -> Vec<PathEvent> {
             if !prepare && (single.is_none() || !body.contains(|c: char| c.is_ascii_whitespace())) {
                 return single.into_iter().collect();
             }
-        } else if !transactions {
+        } else if !transactions && !starts_transaction(sql) {
             return Vec::new();
         }
     }
@@ -135,7 +150,16 @@ fn first_word(sql: &str) -> &str {
 pub fn may_move_path(shape: &[u8]) -> bool {
     let text = String::from_utf8_lossy(shape);
     let words = [
-        "begin", "start", "commit", "end", "rollback", "abort", "prepare", "do",
+        "begin",
+        "start",
+        "commit",
+        "end",
+        "rollback",
+        "abort",
+        "prepare",
+        "do",
+        "savepoint",
+        "release",
     ];
     let first = first_word(&text);
     mentions_search_path(&text)
@@ -144,16 +168,64 @@ pub fn may_move_path(shape: &[u8]) -> bool {
         || words.iter().any(|w| first.eq_ignore_ascii_case(w))
 }
 
+/// Whether a text may hold `BEGIN` or `START TRANSACTION` (in any case):
+/// a text of several statements that does is parsed even when no
+/// transaction is open.
+fn starts_transaction(sql: &str) -> bool {
+    let lower = sql.to_ascii_lowercase();
+    lower.contains("begin") || lower.contains("start")
+}
+
+/// `SAVEPOINT name` or `RELEASE [SAVEPOINT] name` read word by word
+/// (`None` for any other form: it is parsed).
+fn savepoint_event(body: &str) -> Option<PathEvent> {
+    use crate::normalize::{tokens, Token};
+    let mut words = tokens(body).filter(|t| *t != Token::Space);
+    let first = match words.next()? {
+        Token::Word(w) => w,
+        _ => return None,
+    };
+    let name_of = |t: Token<'_>| match t {
+        Token::Word(w) => Some(w.to_ascii_lowercase()),
+        Token::QuotedIdent(q) => Some(
+            q.strip_prefix('"')?
+                .strip_suffix('"')?
+                .replace("\"\"", "\""),
+        ),
+        _ => None,
+    };
+    let event = if first.eq_ignore_ascii_case("savepoint") {
+        PathEvent::Savepoint(name_of(words.next()?)?)
+    } else {
+        let mut next = words.next()?;
+        if matches!(next, Token::Word(w) if w.eq_ignore_ascii_case("savepoint")) {
+            next = words.next()?;
+        }
+        PathEvent::Release(name_of(next)?)
+    };
+    // Nothing may follow (but the `;` the body was cut before).
+    words.next().is_none().then_some(event)
+}
+
 /// [`path_events`] of one parsed statement.
 pub fn tree_events(tree: &Value) -> Vec<PathEvent> {
     if let Some(("TransactionStmt", t)) = node(tree) {
         let kind = t.get("kind").and_then(Value::as_i64).unwrap_or(0);
+        let name = || {
+            t.get("savepoint_name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
         return match kind {
             k if k == parse::trans::BEGIN || k == parse::trans::START => vec![PathEvent::Begin],
             k if k == parse::trans::COMMIT || k == parse::trans::PREPARE => {
                 vec![PathEvent::Commit]
             }
             k if k == parse::trans::ROLLBACK => vec![PathEvent::Rollback],
+            k if k == parse::trans::SAVEPOINT => vec![PathEvent::Savepoint(name())],
+            k if k == parse::trans::RELEASE => vec![PathEvent::Release(name())],
+            k if k == parse::trans::ROLLBACK_TO => vec![PathEvent::RollbackTo(name())],
             _ => Vec::new(),
         };
     }
@@ -174,6 +246,17 @@ pub struct PathState {
     pub local: Option<Option<Vec<String>>>,
     /// In an explicit transaction: the session's value when it began.
     pub begun: Option<Option<Vec<String>>>,
+    /// The open transaction's savepoints, oldest first, with the session's
+    /// and the `SET LOCAL` value when each was made.
+    pub savepoints: Vec<Savepoint>,
+}
+
+/// A savepoint of [`PathState`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Savepoint {
+    name: String,
+    session: Option<Vec<String>>,
+    local: Option<Option<Vec<String>>>,
 }
 
 impl PathState {
@@ -200,13 +283,40 @@ impl PathState {
             PathEvent::Commit => {
                 self.begun = None;
                 self.local = None;
+                self.savepoints.clear();
             }
             PathEvent::Rollback => {
                 if let Some(before) = self.begun.take() {
                     self.session = before;
                 }
                 self.local = None;
+                self.savepoints.clear();
             }
+            // Only inside a transaction block (elsewhere PostgreSQL
+            // refuses them); an unknown name is an error that changes
+            // nothing here.
+            PathEvent::Savepoint(name) if self.begun.is_some() => {
+                self.savepoints.push(Savepoint {
+                    name: name.clone(),
+                    session: self.session.clone(),
+                    local: self.local.clone(),
+                });
+            }
+            PathEvent::Release(name) => {
+                if let Some(at) = self.savepoints.iter().rposition(|s| &s.name == name) {
+                    self.savepoints.truncate(at);
+                }
+            }
+            PathEvent::RollbackTo(name) => {
+                if let Some(at) = self.savepoints.iter().rposition(|s| &s.name == name) {
+                    self.savepoints.truncate(at + 1);
+                    if let Some(s) = self.savepoints.last() {
+                        self.session.clone_from(&s.session);
+                        self.local.clone_from(&s.local);
+                    }
+                }
+            }
+            PathEvent::Savepoint(_) => {}
             PathEvent::Set {
                 local: false,
                 change,
@@ -226,9 +336,11 @@ impl PathState {
         }
     }
 
-    /// Whether a transaction statement can still change the path.
+    /// Whether a transaction statement can still change the path. In a
+    /// transaction block its end matters even when nothing was set yet: a
+    /// `SET LOCAL` after it lasts only for its own text.
     pub fn pending(&self) -> bool {
-        self.local.is_some() || self.begun.as_ref().is_some_and(|b| *b != self.session)
+        self.local.is_some() || self.begun.is_some()
     }
 }
 
@@ -502,6 +614,115 @@ mod tests {
         assert_eq!(path_events("SELECT 1", true), vec![]);
     }
 
+    /// The path after each text, as a backend follows them.
+    fn follow(texts: &[&str]) -> Vec<Option<Vec<String>>> {
+        let mut st = PathState::default();
+        texts
+            .iter()
+            .map(|t| {
+                for e in path_events(t, st.pending()) {
+                    st.apply(&e);
+                }
+                st.end_text();
+                st.current().cloned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rollback_to_a_savepoint_undoes_the_paths_set_since() {
+        let app = Some(vec!["app".to_string()]);
+        let t1 = Some(vec!["t1".to_string()]);
+        assert_eq!(
+            follow(&[
+                "BEGIN",
+                "SET LOCAL search_path = app",
+                "SAVEPOINT s1",
+                "SET LOCAL search_path = t1",
+                "ROLLBACK TO SAVEPOINT s1",
+                "SELECT 1",
+                "COMMIT",
+            ]),
+            vec![
+                None,
+                app.clone(),
+                app.clone(),
+                t1.clone(),
+                app.clone(),
+                app.clone(),
+                None
+            ]
+        );
+        // A session-level SET is undone too; RELEASE keeps what was set.
+        assert_eq!(
+            follow(&[
+                "BEGIN",
+                "SAVEPOINT \"Odd\"",
+                "SET search_path = t1",
+                "ROLLBACK TO \"Odd\"",
+                "SAVEPOINT b",
+                "SET search_path = app",
+                "RELEASE SAVEPOINT b",
+                "COMMIT",
+                "SELECT 1",
+            ]),
+            vec![
+                None,
+                None,
+                t1.clone(),
+                None,
+                None,
+                app.clone(),
+                app.clone(),
+                app.clone(),
+                app.clone()
+            ]
+        );
+        // Nested: rolling back to the outer one ends the inner one.
+        assert_eq!(
+            follow(&[
+                "begin",
+                "savepoint a",
+                "savepoint b",
+                "set local search_path = t1",
+                "rollback to a",
+                "rollback to b",
+                "end",
+            ]),
+            vec![None, None, None, t1.clone(), None, None, None]
+        );
+        // Outside a transaction block a savepoint is refused.
+        assert_eq!(
+            follow(&["SAVEPOINT s", "SET search_path = t1", "ROLLBACK TO s"]),
+            vec![None, t1.clone(), t1]
+        );
+    }
+
+    #[test]
+    fn a_transaction_begun_or_ended_in_a_text_of_several_statements_is_followed() {
+        let app = Some(vec!["app".to_string()]);
+        // Begun inside a text of several: the SET LOCAL lasts to COMMIT.
+        assert_eq!(
+            follow(&[
+                "BEGIN; SELECT 1",
+                "SET LOCAL search_path = app",
+                "SELECT 2",
+                "COMMIT"
+            ]),
+            vec![None, app.clone(), app.clone(), None]
+        );
+        // Ended inside one: a SET LOCAL after it lasts for its own text.
+        assert_eq!(
+            follow(&[
+                "BEGIN",
+                "COMMIT; SELECT 1",
+                "SET LOCAL search_path = app",
+                "SELECT 2"
+            ]),
+            vec![None, None, None, None]
+        );
+    }
+
     #[test]
     fn only_shapes_that_may_move_the_path_are_looked_into() {
         let shape = |sql: &str| {
@@ -520,6 +741,8 @@ mod tests {
             "COMMIT",
             "ROLLBACK TO SAVEPOINT s",
             "PREPARE TRANSACTION 'x'",
+            "SAVEPOINT s",
+            "release s",
             "SELECT 1; SELECT 2",
             "DO $$ BEGIN PERFORM 1; END $$",
         ] {
