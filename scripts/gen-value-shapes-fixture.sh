@@ -104,6 +104,29 @@ ROLLBACK;
 SELECT count(legacy_email) FROM users;
 SQL
 run txn_one_text 'BEGIN ; SET LOCAL search_path = archive ; SELECT max(legacy_email) FROM users ; COMMIT ; SELECT min(legacy_email) FROM users'
+# ROLLBACK TO SAVEPOINT undoes the path set since the savepoint (the SET
+# LOCAL made before it stays); RELEASE keeps it. Both reads are of archive.
+PGAPPNAME=txn_savepoint pgt_psql -U app -d postgres -q -v ON_ERROR_STOP=1 <<'SQL'
+BEGIN;
+SET LOCAL search_path = archive;
+SAVEPOINT s1;
+SET LOCAL search_path = public;
+ROLLBACK TO SAVEPOINT s1;
+SELECT max(legacy_email) FROM users;
+SAVEPOINT "S2";
+SET LOCAL search_path = archive;
+RELEASE "S2";
+SELECT min(legacy_email) FROM users;
+COMMIT;
+SQL
+# A transaction begun inside a text of several statements: the SET LOCAL
+# after it lasts to its COMMIT, so the read is of archive.
+PGAPPNAME=txn_begin_text pgt_psql -U app -d postgres -q -v ON_ERROR_STOP=1 <<'SQL'
+BEGIN \; SELECT 1;
+SET LOCAL search_path = archive;
+SELECT max(legacy_email) FROM users;
+COMMIT;
+SQL
 # A SET search_path inside a text of several statements (psql's \; sends
 # one query): the statements before it read public.users, those after it
 # (in that text and later ones) archive.users.

@@ -112,6 +112,11 @@ fn do_blocks_function_bodies_and_positions_resolve_per_statement_and_cte_names_d
         "legacy_email txn_local read direct certain",
         "archive.users.legacy_email txn_one_text read direct certain",
         "legacy_email txn_one_text read direct certain",
+        // ROLLBACK TO SAVEPOINT undoes the SET LOCAL made since, RELEASE
+        // keeps it; a transaction begun in a text of several statements
+        // keeps its SET LOCAL to COMMIT: all these read archive.
+        "archive.users.legacy_email txn_savepoint read direct certain",
+        "archive.users.legacy_email txn_begin_text read direct certain",
         // `"$user"` set inside a text is the statement's user (owner).
         "owner.users.legacy_email path_user read direct certain",
         // DO blocks with a LANGUAGE clause.
