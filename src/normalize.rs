@@ -1016,6 +1016,18 @@ pub fn several_statements(sql: &str) -> bool {
     memchr::memchr(b';', body.as_bytes()).is_some()
 }
 
+/// The first word of `sql` after whitespace and comments (`""` when it
+/// starts with anything else).
+pub fn first_word(sql: &str) -> &str {
+    tokens(sql)
+        .find_map(|t| match t {
+            Token::Word(w) => Some(w),
+            Token::Space => None,
+            _ => Some(""),
+        })
+        .unwrap_or("")
+}
+
 /// A stable 64-bit FNV-1a hash, used to fingerprint text that pg_query could
 /// not parse.
 pub fn stable_hash(s: &str) -> u64 {

@@ -179,13 +179,7 @@ impl TextFacts {
 
 /// Whether a text starts with `DO` (after any comments).
 fn is_do_block(sql: &str) -> bool {
-    tokens(sql)
-        .find_map(|t| match t {
-            Token::Word(w) => Some(w.eq_ignore_ascii_case("do")),
-            Token::Space => None,
-            _ => Some(false),
-        })
-        .unwrap_or(false)
+    first_word(sql).eq_ignore_ascii_case("do")
 }
 
 /// Settings that change which statements a log shows.
@@ -229,7 +223,8 @@ fn each_statement(sql: &str) -> Vec<&str> {
         }
     }
     parts.push(sql.get(from..).unwrap_or_default());
-    parts.retain(|p| !p.trim().is_empty());
+    // A part of only whitespace and comments is no statement.
+    parts.retain(|p| tokens(p).any(|t| t != Token::Space));
     parts
 }
 
@@ -237,28 +232,27 @@ fn each_statement(sql: &str) -> Vec<&str> {
 /// one (also `ALTER ROLE|DATABASE|SYSTEM … SET|RESET`, and `RESET ALL`),
 /// or `set_config('log_statement', …)`.
 fn sets_logging(sql: &str) -> bool {
-    // `set_config(` anywhere (found from its `_`).
+    // `set_config(` as a name (found from its `_`, then read word by word:
+    // not inside a literal or a comment).
     let b = sql.as_bytes();
     let set_config = memchr::memchr_iter(b'_', b).any(|p| {
         p >= 3
             && b.get(p - 3..p + 7)
                 .is_some_and(|w| w.eq_ignore_ascii_case(b"set_config"))
-    });
-    let head = sql.trim_start().as_bytes();
-    let starts = |w: &[u8]| {
-        head.get(..w.len())
-            .is_some_and(|h| h.eq_ignore_ascii_case(w))
-            && head
-                .get(w.len())
-                .is_none_or(|c| !c.is_ascii_alphanumeric() && *c != b'_')
-    };
+    }) && has_name(sql, "set_config");
+    let first = first_word(sql);
+    let is = |w: &str| first.eq_ignore_ascii_case(w);
     // Also a `DO` block's body (a SET there lasts for the session) and an
     // `UPDATE pg_settings` (PostgreSQL's equivalent of SET) that name one.
     static PG_SETTINGS: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
         std::sync::LazyLock::new(|| memchr::memmem::Finder::new("pg_settings"));
     let indirect = set_config
-        || is_do_block(sql)
-        || (starts(b"update") && PG_SETTINGS.find(sql.as_bytes()).is_some());
+        || is("do")
+        || (is("update")
+            && PG_SETTINGS
+                .find(sql.to_ascii_lowercase().as_bytes())
+                .is_some()
+            && has_name(sql, "pg_settings"));
     if indirect {
         let lower = sql.to_ascii_lowercase();
         if LOGGING_SETTINGS.iter().any(|n| lower.contains(n)) || lower.contains("pgaudit.log") {
@@ -266,12 +260,26 @@ fn sets_logging(sql: &str) -> bool {
         }
     }
     // Most statements start with another word: not lexed.
-    let several = crate::normalize::several_statements(sql);
-    let commented = matches!(head.first(), Some(b'/' | b'-' | b'('));
-    if !(several || commented || starts(b"set") || starts(b"reset") || starts(b"alter")) {
+    if !crate::normalize::several_statements(sql) && !(is("set") || is("reset") || is("alter")) {
         return false;
     }
     each_statement(sql).into_iter().any(statement_sets_logging)
+}
+
+/// Whether `name` (lower-case) is a word or a quoted name of `sql`, not
+/// only inside a literal or a comment.
+fn has_name(sql: &str, name: &str) -> bool {
+    tokens(sql).any(|t| match t {
+        Token::Word(w) => w.eq_ignore_ascii_case(name),
+        Token::QuotedIdent(q) => crate::normalize::unquote_identifier(q) == name,
+        _ => false,
+    })
+}
+
+/// The first word of `sql` after whitespace and comments (`""` when it
+/// starts with anything else).
+fn first_word(sql: &str) -> &str {
+    crate::normalize::first_word(sql)
 }
 
 const LOGGING_SETTINGS: &[&str] = &[
@@ -305,10 +313,12 @@ fn statement_sets_logging(sql: &str) -> bool {
             _ => None,
         })
         .collect();
-    if !matches!(
-        words.first().map(String::as_str),
-        Some("set" | "reset" | "alter")
-    ) {
+    // Its first token (after comments) is the command word.
+    let first = first_word(sql);
+    if !["set", "reset", "alter"]
+        .iter()
+        .any(|w| first.eq_ignore_ascii_case(w))
+    {
         return false;
     }
     // The name after SET or RESET (past SESSION/LOCAL), dotted parts joined.
@@ -476,17 +486,11 @@ fn explain_class<'a>(
 /// Whether `sql` may hold the word `into` (`into`, `INTO` or `Into`): a
 /// fast check before the words are read.
 fn mentions_into(sql: &str) -> bool {
-    use memchr::memmem::Finder;
-    use std::sync::LazyLock;
-    static FINDERS: LazyLock<[Finder<'static>; 3]> = LazyLock::new(|| {
-        [
-            Finder::new("into"),
-            Finder::new("INTO"),
-            Finder::new("Into"),
-        ]
-    });
     let b = sql.as_bytes();
-    FINDERS.iter().any(|f| f.find(b).is_some())
+    memchr::memchr2_iter(b'i', b'I', b).any(|p| {
+        b.get(p + 1..p + 4)
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"nto"))
+    })
 }
 
 /// The words of `sql` outside parentheses, with their byte offsets.
@@ -927,7 +931,32 @@ mod tests {
                 "ALTER ROLE r SET log_min_duration_statement = 9",
             ),
         ];
-        for (a, b) in same {
+        // Found by a review: a literal or comment naming `pg_settings`,
+        // `set_config` or a setting, a comment-only part after a `;`, and
+        // `INTO` in any case.
+        let reviewed = [
+            (
+                "UPDATE notes SET body = 'see pg_settings: log_statement' WHERE id = 1",
+                "UPDATE notes SET body = 'hello' WHERE id = 2",
+            ),
+            (
+                "SELECT 'set_config(''log_statement'', ''none'')' FROM t",
+                "SELECT 'x' FROM t",
+            ),
+            (
+                "SELECT * FROM users WHERE id = 1; /* trailing */",
+                "SELECT * FROM users WHERE id = 2;",
+            ),
+            (
+                "SELECT id inTo TEMP tt FROM notes WHERE id = 1",
+                "SELECT id INTO TEMP tt FROM notes WHERE id = 2",
+            ),
+            (
+                "/* ; */ :: set log_statement = 1",
+                ":: set log_statement = 2",
+            ),
+        ];
+        for (a, b) in same.into_iter().chain(reviewed) {
             assert_eq!(shape(a), shape(b), "{a} / {b}");
             assert!(!TextFacts::depend_on_values(&shape(a)), "{a}");
             assert_eq!(TextFacts::of(a), TextFacts::of(b), "{a} / {b}");
@@ -956,6 +985,72 @@ mod tests {
             assert!(TextFacts::depend_on_values(&shape(a)), "{a}");
             assert_ne!(TextFacts::of(a), TextFacts::of(b), "{a} / {b}");
         }
+    }
+
+    #[test]
+    fn generated_texts_of_one_shape_have_one_set_of_facts() {
+        // Statement forms, with slots for a value and a comment, filled
+        // with values and comments that hold keywords, names and `;`.
+        let forms = [
+            "SELECT a{C} FROM t WHERE b = {L}{C}",
+            "{C}SELECT a INTO t2 FROM t WHERE b = {L}",
+            "SELECT a inTo TEMP t2 FROM t WHERE b = {L}{C}",
+            "UPDATE t SET b = {L}{C} WHERE c = {L}",
+            "{C}SET log_statement = {L}{C}",
+            "SET work_mem = {L}{C}",
+            "SELECT {L}{C}; {C}",
+            "SELECT {L}; {C}SET log_statement = {L}",
+            "WITH x AS (SELECT {L}) {C}DELETE FROM t",
+            "COPY t FROM STDIN{C}",
+            "COPY (SELECT {L}) TO STDOUT{C}",
+            "{C}ALTER ROLE r SET log_min_duration_statement = {L}",
+            "PREPARE p AS {C}UPDATE t SET a = {L}",
+            "RESET ALL{C}",
+            "{C}RESET log_statement",
+            "(SELECT {L}) UNION (SELECT {L}){C}",
+            "INSERT INTO t VALUES ({L}){C}",
+            "CREATE TABLE t2 AS SELECT {L}{C}",
+        ];
+        let values = [
+            "1",
+            "'x'",
+            "'into'",
+            "'set_config(''log_statement'', ''none'', false)'",
+            "';'",
+            "'pg_settings log_statement'",
+            "E'\\'; into'",
+            "$q$ ; set log_statement $q$",
+            "'search_path'",
+        ];
+        let comments = [
+            "",
+            " /* ; */ ",
+            " -- ; into\n",
+            " /* set_config pg_settings log_statement; */ ",
+        ];
+        let mut by_shape: BTreeMap<Vec<u8>, (String, TextFacts)> = BTreeMap::new();
+        for form in forms {
+            for v in values {
+                for c in comments {
+                    let text = form.replace("{L}", v).replace("{C}", c);
+                    for t in [text.clone(), text.to_uppercase(), text.to_lowercase()] {
+                        let mut shape = Vec::new();
+                        crate::normalize::normalize_bytes(&t, &mut shape);
+                        if TextFacts::depend_on_values(&shape) {
+                            continue;
+                        }
+                        let facts = TextFacts::of(&t);
+                        match by_shape.get(&shape) {
+                            Some((first, f)) => assert_eq!(*f, facts, "{first} / {t}"),
+                            None => {
+                                by_shape.insert(shape, (t, facts));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(by_shape.len() >= 15, "{}", by_shape.len());
     }
 
     #[test]

@@ -8,6 +8,7 @@ use super::parse::{self, VAR_RESET, VAR_SET_DEFAULT, VAR_SET_VALUE};
 use super::tree::node;
 use crate::catalog::Catalog;
 use crate::config::parse_search_path;
+use crate::normalize::first_word;
 
 /// A change of the session's `search_path`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,19 +125,6 @@ pub fn path_events(sql: &str, transactions: bool) -> Vec<PathEvent> {
         .iter()
         .flat_map(|stmt| tree_events(&stmt.tree))
         .collect()
-}
-
-/// The first word of `sql` after whitespace and comments (`""` when it
-/// starts with something else).
-fn first_word(sql: &str) -> &str {
-    use crate::normalize::{tokens, Token};
-    tokens(sql)
-        .find_map(|t| match t {
-            Token::Word(w) => Some(w),
-            Token::Space => None,
-            _ => Some(""),
-        })
-        .unwrap_or("")
 }
 
 /// Whether a text of this shape (its normalised text, see
