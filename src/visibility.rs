@@ -260,7 +260,7 @@ fn sets_logging(sql: &str) -> bool {
         }
     }
     // Most statements start with another word: not lexed.
-    if !crate::normalize::several_statements(sql) && !(is("set") || is("reset") || is("alter")) {
+    if !(crate::normalize::several_statements(sql) || is("set") || is("reset") || is("alter")) {
         return false;
     }
     each_statement(sql).into_iter().any(statement_sets_logging)
