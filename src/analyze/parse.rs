@@ -79,6 +79,10 @@ pub const VAR_SET_VALUE: i64 = pg_query::protobuf::VariableSetKind::VarSetValue 
 pub const VAR_SET_DEFAULT: i64 = pg_query::protobuf::VariableSetKind::VarSetDefault as i64;
 /// `VAR_RESET` (`RESET x`).
 pub const VAR_RESET: i64 = pg_query::protobuf::VariableSetKind::VarReset as i64;
+/// `VAR_RESET_ALL` (`RESET ALL`).
+pub const VAR_RESET_ALL: i64 = pg_query::protobuf::VariableSetKind::VarResetAll as i64;
+/// `DISCARD_ALL` in pg_query's `DiscardMode` enum (`DISCARD ALL`).
+pub const DISCARD_ALL: i64 = pg_query::protobuf::DiscardMode::DiscardAll as i64;
 
 /// `TransactionStmtKind`s: `BEGIN`, `START TRANSACTION`, `COMMIT`/`END`,
 /// `ROLLBACK`/`ABORT`, `PREPARE TRANSACTION`.

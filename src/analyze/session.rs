@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::parse::{self, VAR_RESET, VAR_SET_DEFAULT, VAR_SET_VALUE};
+use super::parse::{self, DISCARD_ALL, VAR_RESET, VAR_RESET_ALL, VAR_SET_DEFAULT, VAR_SET_VALUE};
 use super::tree::node;
 use crate::catalog::Catalog;
 use crate::config::parse_search_path;
@@ -109,12 +109,15 @@ pub fn path_events(sql: &str, transactions: bool) -> Vec<PathEvent> {
         };
         if !several {
             // `ROLLBACK TO SAVEPOINT` and `ROLLBACK PREPARED` are parsed, and
-            // `PREPARE` (`PREPARE TRANSACTION` ends the transaction).
-            let prepare = is(&["prepare"]);
-            if !prepare && (single.is_none() || !body.contains(|c: char| c.is_ascii_whitespace())) {
+            // `PREPARE` (`PREPARE TRANSACTION` ends the transaction),
+            // `DISCARD ALL`, `RESET ALL` and `SET SCHEMA 'name'`.
+            let parse_it = is(&["prepare", "discard", "reset"])
+                || (is(&["set"]) && body.to_ascii_lowercase().contains("schema"));
+            if !parse_it && (single.is_none() || !body.contains(|c: char| c.is_ascii_whitespace()))
+            {
                 return single.into_iter().collect();
             }
-        } else if !transactions && !starts_transaction(sql) {
+        } else if !transactions && !may_hold_session_statement(sql) {
             return Vec::new();
         }
     }
@@ -148,20 +151,25 @@ pub fn may_move_path(shape: &[u8]) -> bool {
         "do",
         "savepoint",
         "release",
+        "discard",
+        "reset",
     ];
     let first = first_word(&text);
     mentions_search_path(&text)
         || crate::normalize::several_statements(&text)
         || memchr::memmem::find(&shape.to_ascii_lowercase(), b"set_config").is_some()
         || words.iter().any(|w| first.eq_ignore_ascii_case(w))
+        || (first.eq_ignore_ascii_case("set") && text.to_ascii_lowercase().contains("schema"))
 }
 
-/// Whether a text may hold `BEGIN` or `START TRANSACTION` (in any case):
-/// a text of several statements that does is parsed even when no
-/// transaction is open.
-fn starts_transaction(sql: &str) -> bool {
+/// Whether a text may hold `BEGIN`, `START TRANSACTION`, `DISCARD ALL`,
+/// `RESET ALL` or `SET SCHEMA` (in any case): a text of several statements
+/// that does is parsed even when no transaction is open.
+fn may_hold_session_statement(sql: &str) -> bool {
     let lower = sql.to_ascii_lowercase();
-    lower.contains("begin") || lower.contains("start")
+    ["begin", "start", "discard", "reset", "schema"]
+        .iter()
+        .any(|w| lower.contains(w))
 }
 
 /// `SAVEPOINT name` or `RELEASE [SAVEPOINT] name` read word by word
@@ -205,22 +213,76 @@ pub fn tree_events(tree: &Value) -> Vec<PathEvent> {
                 .unwrap_or_default()
                 .to_string()
         };
+        // `COMMIT AND CHAIN`, `ROLLBACK AND CHAIN`: a new transaction
+        // begins at once.
+        let chain = t.get("chain").and_then(Value::as_bool).unwrap_or(false);
+        let chained = |e: PathEvent| {
+            if chain {
+                vec![e, PathEvent::Begin]
+            } else {
+                vec![e]
+            }
+        };
         return match kind {
             k if k == parse::trans::BEGIN || k == parse::trans::START => vec![PathEvent::Begin],
-            k if k == parse::trans::COMMIT || k == parse::trans::PREPARE => {
-                vec![PathEvent::Commit]
-            }
-            k if k == parse::trans::ROLLBACK => vec![PathEvent::Rollback],
+            k if k == parse::trans::COMMIT => chained(PathEvent::Commit),
+            k if k == parse::trans::PREPARE => vec![PathEvent::Commit],
+            k if k == parse::trans::ROLLBACK => chained(PathEvent::Rollback),
             k if k == parse::trans::SAVEPOINT => vec![PathEvent::Savepoint(name())],
             k if k == parse::trans::RELEASE => vec![PathEvent::Release(name())],
             k if k == parse::trans::ROLLBACK_TO => vec![PathEvent::RollbackTo(name())],
             _ => Vec::new(),
         };
     }
+    match node(tree) {
+        // `DISCARD ALL` (a pooler's reset between clients) and `RESET ALL`
+        // set the session's path back to its default.
+        Some(("DiscardStmt", d))
+            if d.get("target").and_then(Value::as_i64).unwrap_or(0) == DISCARD_ALL =>
+        {
+            return vec![PathEvent::Set {
+                local: false,
+                change: PathChange::Reset,
+            }];
+        }
+        Some(("VariableSetStmt", v))
+            if v.get("kind").and_then(Value::as_i64).unwrap_or(0) == VAR_RESET_ALL =>
+        {
+            return vec![PathEvent::Set {
+                local: v.get("is_local").and_then(Value::as_bool).unwrap_or(false),
+                change: PathChange::Reset,
+            }];
+        }
+        _ => {}
+    }
     let mut found = Vec::new();
     events(tree, &mut found);
     found
 }
+
+/// Statements that hold a `SET search_path` or a `set_config` call
+/// without running it now: a routine's `SET` clause or body, a role's or
+/// database's setting for later sessions, a prepared statement, a view, a
+/// rule, a trigger, a policy, a column default or check.
+const NOT_RUN_NOW: &[&str] = &[
+    "CreateFunctionStmt",
+    "AlterFunctionStmt",
+    "AlterRoleSetStmt",
+    "AlterDatabaseSetStmt",
+    "AlterSystemStmt",
+    "PrepareStmt",
+    "ViewStmt",
+    "RuleStmt",
+    "CreateTrigStmt",
+    "CreatePolicyStmt",
+    "AlterPolicyStmt",
+    "CreateStmt",
+    "AlterTableStmt",
+    "IndexStmt",
+    "CreateDomainStmt",
+    "AlterDomainStmt",
+    "DoStmt",
+];
 
 /// A session's `search_path` as its statements move it: the session's
 /// value, a transaction's `SET LOCAL` over it, and the value to go back to
@@ -305,10 +367,15 @@ impl PathState {
                 }
             }
             PathEvent::Savepoint(_) => {}
+            // A SET after a SET LOCAL in the same transaction replaces
+            // both (checked on PostgreSQL 15).
             PathEvent::Set {
                 local: false,
                 change,
-            } => self.session = value(change),
+            } => {
+                self.session = value(change);
+                self.local = None;
+            }
             PathEvent::Set {
                 local: true,
                 change,
@@ -337,6 +404,7 @@ fn events(v: &Value, out: &mut Vec<PathEvent>) {
         Value::Object(m) => {
             if let Some((kind, n)) = node(v) {
                 match kind {
+                    k if NOT_RUN_NOW.contains(&k) => return,
                     "VariableSetStmt"
                         if n.get("name").and_then(Value::as_str) == Some("search_path") =>
                     {
@@ -464,6 +532,7 @@ fn changes(v: &Value, out: &mut Vec<PathChange>) {
         Value::Object(m) => {
             if let Some((kind, n)) = node(v) {
                 match kind {
+                    k if NOT_RUN_NOW.contains(&k) => return,
                     "VariableSetStmt"
                         if n.get("name").and_then(Value::as_str) == Some("search_path") =>
                     {
@@ -687,6 +756,67 @@ mod tests {
     }
 
     #[test]
+    fn session_resets_chains_and_stored_settings_move_the_path_as_postgres_does() {
+        let app = Some(vec!["app".to_string()]);
+        let t1 = Some(vec!["t1".to_string()]);
+        // A SET after a SET LOCAL replaces both, and stays after COMMIT.
+        assert_eq!(
+            follow(&[
+                "BEGIN",
+                "SET LOCAL search_path = t1",
+                "SET search_path = app",
+                "COMMIT",
+                "SELECT 1"
+            ]),
+            vec![None, t1.clone(), app.clone(), app.clone(), app.clone()]
+        );
+        // COMMIT AND CHAIN begins the next transaction at once.
+        assert_eq!(
+            follow(&[
+                "BEGIN",
+                "COMMIT AND CHAIN",
+                "SET LOCAL search_path = t1",
+                "SELECT 1",
+                "COMMIT",
+                "SELECT 1"
+            ]),
+            vec![None, None, t1.clone(), t1.clone(), None, None]
+        );
+        // A pooler's DISCARD ALL, RESET ALL; SET SCHEMA is SET search_path.
+        assert_eq!(
+            follow(&[
+                "SET search_path = app",
+                "DISCARD ALL",
+                "SET SCHEMA 't1'",
+                "RESET ALL",
+                "SELECT 1"
+            ]),
+            vec![app.clone(), None, t1.clone(), None, None]
+        );
+        assert_eq!(
+            follow(&["SET search_path = app", "SELECT 1; DISCARD ALL"]),
+            vec![app.clone(), None]
+        );
+        // Settings kept for later: a routine's SET clause, a role's or
+        // database's setting, a prepared statement, a view.
+        assert_eq!(
+            follow(&[
+                "CREATE FUNCTION f() RETURNS int LANGUAGE sql SET search_path = t1 AS 'SELECT 1'",
+                "ALTER ROLE r SET search_path = t1",
+                "ALTER DATABASE d SET search_path TO t1",
+                "PREPARE p AS SELECT set_config('search_path', 't1', false)",
+                "CREATE VIEW v AS SELECT set_config('search_path', 't1', false)",
+                "SELECT 1",
+            ]),
+            vec![None, None, None, None, None, None]
+        );
+        assert_eq!(
+            search_path_change("ALTER ROLE r SET search_path = t1"),
+            None
+        );
+    }
+
+    #[test]
     fn a_transaction_begun_or_ended_in_a_text_of_several_statements_is_followed() {
         let app = Some(vec!["app".to_string()]);
         // Begun inside a text of several: the SET LOCAL lasts to COMMIT.
@@ -731,6 +861,9 @@ mod tests {
             "PREPARE TRANSACTION 'x'",
             "SAVEPOINT s",
             "release s",
+            "DISCARD ALL",
+            "RESET ALL",
+            "SET SCHEMA 'app'",
             "SELECT 1; SELECT 2",
             "DO $$ BEGIN PERFORM 1; END $$",
         ] {
