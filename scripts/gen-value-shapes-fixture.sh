@@ -119,6 +119,23 @@ RELEASE "S2";
 SELECT min(legacy_email) FROM users;
 COMMIT;
 SQL
+# A text of several statements that ends (COMMIT, ROLLBACK) or rolls back
+# to a savepoint part of the transaction it runs in: its read after that is
+# of public, as the session's path is then.
+PGAPPNAME=txn_commit_text pgt_psql -U app -d postgres -q -v ON_ERROR_STOP=1 <<'SQL'
+BEGIN;
+SET LOCAL search_path = archive;
+COMMIT \; SELECT min(legacy_email) FROM users;
+SQL
+PGAPPNAME=txn_savepoint_text pgt_psql -U app -d postgres -q -v ON_ERROR_STOP=1 <<'SQL'
+BEGIN;
+SAVEPOINT a \; SET search_path = archive \; ROLLBACK TO a \; SELECT max(legacy_email) FROM users;
+COMMIT;
+SQL
+PGAPPNAME=txn_rollback_text pgt_psql -U app -d postgres -q -v ON_ERROR_STOP=1 <<'SQL'
+BEGIN;
+SET search_path = archive \; ROLLBACK \; SELECT count(legacy_email) FROM users;
+SQL
 # A transaction begun inside a text of several statements: the SET LOCAL
 # after it lasts to its COMMIT, so the read is of archive.
 PGAPPNAME=txn_begin_text pgt_psql -U app -d postgres -q -v ON_ERROR_STOP=1 <<'SQL'

@@ -65,6 +65,10 @@ pub struct Statement {
     pub inherit: Option<Inherit>,
     /// Its shape, when the extractor worked it out.
     pub shape: ShapeHint,
+    /// The session's transaction state, for a text of several statements
+    /// that may end or roll back part of the transaction it runs in (then
+    /// its statements after that resolve with the path it leaves).
+    pub in_transaction: Option<Box<crate::analyze::session::PathState>>,
 }
 
 /// A statement's normalised text ([`crate::normalize::normalize_bytes`])
@@ -542,6 +546,10 @@ impl Extractor {
         // text of several statements applies from there on: the analysis
         // follows it); later texts with the path after it.
         fill_statement(chunk, truncating, e, b.as_deref(), sql, false, &mut s);
+        s.in_transaction = b
+            .as_deref()
+            .filter(|b| moves_path && b.path.pending() && crate::normalize::several_statements(sql))
+            .map(|b| Box::new(b.path.clone()));
         if let Some(b) = b {
             path_changed = b.note(sql, moves_path);
         }
@@ -980,6 +988,7 @@ impl Carried {
             search_path: None,
             inherit: d.inherit,
             shape: ShapeHint::default(),
+            in_transaction: None,
         };
         self.fill(&mut s);
         statement_record(&s, pending, cov, emit);
@@ -1059,6 +1068,7 @@ pub fn stats_row(row: StatsRow, cov: &mut FileCoverage) -> Option<Statement> {
         search_path: None,
         inherit: None,
         shape: ShapeHint::default(),
+        in_transaction: None,
     })
 }
 

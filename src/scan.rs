@@ -467,6 +467,7 @@ impl Front {
                 .shape
                 .id
                 .filter(|(generation, _)| *generation == self.shapes_generation)
+                .filter(|_| s.in_transaction.is_none())
                 .filter(|_| m.number != u32::MAX && !analyzer.keeps_literals())
                 .map(|(_, shape)| u64::from(m.number) << 32 | u64::from(shape));
             if let Some(&place) = numbers.and_then(|n| self.by_numbers.get(&n)) {
@@ -489,6 +490,13 @@ impl Front {
             key.push(0);
             &owned
         };
+        // A text that may end part of its transaction resolves by the
+        // transaction's state too.
+        if let Some(state) = &s.in_transaction {
+            key.push(0xfd);
+            key.extend_from_slice(format!("{state:?}").as_bytes());
+            key.push(0);
+        }
         // Texts shown with their values are analysed per text.
         if analyzer.keeps_literals() {
             key.extend_from_slice(s.text.as_bytes());
@@ -607,11 +615,12 @@ fn cached(
         let a = match shared.cache.get(key) {
             Some(a) => a,
             None => {
-                let mut analysis = shared.analyzer.analyze_in_session(
+                let mut analysis = shared.analyzer.analyze_in_transaction(
                     &s.text,
                     path,
                     s.actor.user.as_deref(),
                     s.actor.database.as_deref(),
+                    s.in_transaction.as_deref(),
                 );
                 // The parse tree marks routines and texts that set their
                 // own path; the normalised text marks positions.

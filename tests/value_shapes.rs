@@ -117,6 +117,11 @@ fn do_blocks_function_bodies_and_positions_resolve_per_statement_and_cte_names_d
         // keeps its SET LOCAL to COMMIT: all these read archive.
         "archive.users.legacy_email txn_savepoint read direct certain",
         "archive.users.legacy_email txn_begin_text read direct certain",
+        // A text that ends or rolls back part of its transaction reads
+        // with the path that leaves: public.
+        "legacy_email txn_commit_text read direct certain",
+        "legacy_email txn_savepoint_text read direct certain",
+        "legacy_email txn_rollback_text read direct certain",
         // `"$user"` set inside a text is the statement's user (owner).
         "owner.users.legacy_email path_user read direct certain",
         // DO blocks with a LANGUAGE clause.

@@ -166,6 +166,23 @@ impl<'a> Analyzer<'a> {
         user: Option<&str>,
         database: Option<&str>,
     ) -> Analysis {
+        self.analyze_in_transaction(sql, search_path, user, database, None)
+    }
+
+    /// [`Analyzer::analyze_in_session`] of a text run in an open
+    /// transaction whose path state is `state` (its `SET LOCAL`, the
+    /// session's value when it began, its savepoints): a `COMMIT`,
+    /// `ROLLBACK` or `ROLLBACK TO SAVEPOINT` inside the text moves the path
+    /// for the statements after it as it does in PostgreSQL. `search_path`
+    /// is then the path `state` gives.
+    pub fn analyze_in_transaction(
+        &self,
+        sql: &str,
+        search_path: &[String],
+        user: Option<&str>,
+        database: Option<&str>,
+        state: Option<&session::PathState>,
+    ) -> Analysis {
         let parsed = match parse::parse(sql) {
             Ok(p) => p,
             Err(reason) => {
@@ -194,9 +211,12 @@ impl<'a> Analyzer<'a> {
         // SET LOCAL lasts to the end of the transaction (or of the text, an
         // implicit one), ROLLBACK undoes a SET made in a transaction begun
         // in the text.
-        let mut state = session::PathState {
-            session: Some(search_path.to_vec()),
-            ..session::PathState::default()
+        let mut state = match state {
+            Some(state) => state.clone(),
+            None => session::PathState {
+                session: Some(search_path.to_vec()),
+                ..session::PathState::default()
+            },
         };
         let mut values_matter = false;
         let count = parsed.len();
