@@ -1781,3 +1781,283 @@ fn a_cast_to_a_tables_row_type_uses_every_column() {
         ("SELECT 'users'::text, 1::int, NULL::archive.users", NONE),
     ]);
 }
+
+// ------------------------------------------- column aliases of a join alias
+
+/// `users` is (id, email, legacy_email, name); `mystery` is not in the
+/// schema. PostgreSQL numbers a join's columns left side first (after the
+/// columns USING/NATURAL merge), and `j(a, b, …)` renames the first ones by
+/// position, whatever they are (checked against PostgreSQL 15).
+const POSITIONAL: &[(&str, &str, &str)] = &[("read", "positional", "certain")];
+const POSSIBLY_POSITIONAL: &[(&str, &str, &str)] = &[("read", "positional", "possible")];
+
+#[test]
+fn join_alias_column_list_over_an_unknown_table_renames_the_known_left_columns() {
+    // Left side known: j's columns 0..3 are users' 0..3, whatever mystery
+    // holds. x is legacy_email; dropping id, email or legacy_email makes x
+    // another column without an error.
+    let from = "FROM (users JOIN mystery m ON true) AS j(a, b, x)";
+    check_all(&[
+        (&format!("SELECT j.x {from}"), POSITIONAL),
+        (&format!("SELECT x {from}"), POSITIONAL),
+        // b is email: dropping legacy_email does not touch it.
+        (&format!("SELECT j.b {from}"), NONE),
+        // name is the first column past the aliases: dropping legacy_email
+        // moves it under alias x (and `j.name` fails).
+        (&format!("SELECT j.name {from}"), POSITIONAL),
+        (&format!("SELECT j.* {from}"), STAR),
+    ]);
+}
+
+#[test]
+fn join_alias_column_list_after_an_unknown_table_is_a_possible_positional_use() {
+    // mystery's width is unknown: x is users' column 0, 1 or 2 (or
+    // mystery's), so it may be legacy_email.
+    let from = "FROM (mystery m JOIN users ON true) AS j(a, b, x)";
+    check_all(&[
+        (&format!("SELECT j.x {from}"), POSSIBLY_POSITIONAL),
+        (&format!("SELECT x {from}"), POSSIBLY_POSITIONAL),
+        (
+            &format!("SELECT count(*) {from} WHERE j.x IS NOT NULL"),
+            POSSIBLY_POSITIONAL,
+        ),
+        // a and b are at positions 0 and 1: never legacy_email (users'
+        // column 2), whatever mystery holds.
+        (&format!("SELECT j.a, j.b {from}"), NONE),
+        // legacy_email past the aliases is users.legacy_email (it is at
+        // position 2 or later; at 2 it would be renamed and the name would
+        // not resolve).
+        (&format!("SELECT j.legacy_email {from}"), READ),
+        (&format!("SELECT legacy_email {from}"), READ),
+        // name may be the first column past the aliases: dropping
+        // legacy_email may rename it.
+        (&format!("SELECT j.name {from}"), POSSIBLY_POSITIONAL),
+        (&format!("SELECT j.* {from}"), STAR),
+        (
+            &format!("SELECT j {from}"),
+            &[("read", "whole_row", "probable")],
+        ),
+    ]);
+}
+
+#[test]
+fn join_alias_column_list_counts_using_and_natural_columns_first() {
+    // `users JOIN names USING (name)` is (name, id, email, legacy_email,
+    // id): d is legacy_email, c is email.
+    check_all(&[
+        (
+            "SELECT j.d FROM (users JOIN names USING (name)) AS j(a, b, c, d)",
+            POSITIONAL,
+        ),
+        (
+            "SELECT j.c FROM (users JOIN names USING (name)) AS j(a, b, c, d)",
+            NONE,
+        ),
+        // NATURAL: (id, name, email, legacy_email).
+        (
+            "SELECT j.d FROM (users NATURAL JOIN names) AS j(a, b, c, d)",
+            POSITIONAL,
+        ),
+        (
+            "SELECT j.c FROM (users NATURAL JOIN names) AS j(a, b, c)",
+            NONE,
+        ),
+        // FULL JOIN USING (id): (id, email, legacy_email, name, user_id, …):
+        // d is name, past legacy_email.
+        (
+            "SELECT j.d FROM (users FULL JOIN orders USING (id)) AS j(a, b, c, d)",
+            POSITIONAL,
+        ),
+        // An unknown side: the merged column first, then mystery's columns
+        // (unknown number), then users' others.
+        (
+            "SELECT j.x FROM (users JOIN mystery USING (email)) AS j(a, b, x)",
+            POSITIONAL,
+        ),
+        (
+            "SELECT j.x FROM (mystery JOIN users USING (email)) AS j(a, b, x)",
+            POSSIBLY_POSITIONAL,
+        ),
+    ]);
+}
+
+#[test]
+fn nested_join_aliases_with_column_lists_rename_in_turn() {
+    check_all(&[
+        // k is (a, b, legacy_email, name, id, name); j's third column is
+        // k's third: legacy_email.
+        (
+            "SELECT j.y FROM ((users JOIN names ON true) AS k(a, b) JOIN orders o ON true) AS j(p, q, y)",
+            POSITIONAL,
+        ),
+        // With mystery first, k's b is at position 1: users' column 0 or
+        // 1 at most, never legacy_email.
+        (
+            "SELECT j.x FROM ((mystery m JOIN users ON true) AS k(a, b) JOIN orders o ON true) AS j(p, x)",
+            NONE,
+        ),
+        (
+            "SELECT j.y FROM ((mystery m JOIN users ON true) AS k(a, b) JOIN orders o ON true) AS j(p, q, y)",
+            POSSIBLY_POSITIONAL,
+        ),
+        // The inner alias stands for its tables: users' columns are counted
+        // once.
+        (
+            "SELECT legacy_email FROM ((users JOIN names ON true) AS k JOIN names n2 ON true) AS j",
+            READ,
+        ),
+    ]);
+}
+
+#[test]
+fn join_alias_with_a_column_alias_for_every_column_uses_them_all() {
+    // Six aliases for six columns: dropping any column is an error ("join
+    // expression has 5 columns available but 6 columns specified").
+    check_all(&[
+        (
+            "SELECT j.a FROM (users JOIN names ON true) AS j(a, b, c, d, e, f)",
+            POSITIONAL,
+        ),
+        (
+            "SELECT j.a FROM (users JOIN names ON true) AS j(a, b, c, d, e)",
+            NONE,
+        ),
+        // With mystery, the width is unknown: five aliases may be all.
+        (
+            "SELECT j.a FROM (users JOIN mystery ON true) AS j(a, b, c, d, e)",
+            POSSIBLY_POSITIONAL,
+        ),
+        (
+            "SELECT j.a FROM (users JOIN mystery ON true) AS j(a, b, c)",
+            NONE,
+        ),
+    ]);
+}
+
+#[test]
+fn natural_join_with_an_unknown_table_may_join_on_any_known_column() {
+    // mystery may have a legacy_email: then the join condition compares it,
+    // and dropping users.legacy_email changes the rows silently.
+    check_all(&[
+        (
+            "SELECT 1 FROM users NATURAL JOIN mystery",
+            &[("read", "natural_join", "possible")],
+        ),
+        (
+            "SELECT 1 FROM mystery NATURAL LEFT JOIN users u",
+            &[("read", "natural_join", "possible")],
+        ),
+    ]);
+}
+
+#[test]
+fn a_common_column_of_a_natural_join_named_is_a_silent_use() {
+    // users and orders share id and legacy_email. Dropping
+    // users.legacy_email leaves orders.legacy_email under the name: no
+    // error, other rows (checked against PostgreSQL 15).
+    let natural = &[("read", "natural_join", "certain")];
+    check_all(&[
+        (
+            "SELECT legacy_email FROM users NATURAL JOIN orders",
+            natural,
+        ),
+        (
+            "SELECT j.legacy_email FROM (users NATURAL JOIN orders) j",
+            natural,
+        ),
+        // USING names it: dropping it is an error.
+        (
+            "SELECT legacy_email FROM users JOIN orders USING (legacy_email)",
+            READ,
+        ),
+    ]);
+}
+
+#[test]
+fn derived_table_star_over_a_known_and_an_unknown_table_keeps_the_known_columns() {
+    // `*` over users and mystery: s's columns are users' (known) and
+    // mystery's (unknown); naming a users column still uses it.
+    check_all(&[
+        (
+            "SELECT s.legacy_email FROM (SELECT * FROM mystery, users) s",
+            READ,
+        ),
+        (
+            "WITH s AS (SELECT * FROM mystery m JOIN users ON true) SELECT legacy_email FROM s",
+            READ,
+        ),
+        (
+            "SELECT s FROM (SELECT * FROM mystery JOIN users ON true) s",
+            &[("read", "whole_row", "probable")],
+        ),
+        ("SELECT s.id FROM (SELECT * FROM mystery, users) s", NONE),
+    ]);
+}
+
+#[test]
+fn column_aliases_over_a_query_star_are_positional() {
+    // As for a table or a join: `(SELECT * …) AS s(a, b, x)` and
+    // `WITH s(a, b, x) AS (SELECT * …)` rename by position.
+    check_all(&[
+        (
+            "SELECT s.x FROM (SELECT * FROM users) AS s(a, b, x)",
+            POSITIONAL,
+        ),
+        ("SELECT s.b FROM (SELECT * FROM users) AS s(a, b, x)", NONE),
+        (
+            "SELECT s.x FROM (SELECT * FROM mystery JOIN users ON true) AS s(a, b, x)",
+            POSSIBLY_POSITIONAL,
+        ),
+        (
+            "WITH s(a, b, x) AS (SELECT * FROM mystery, users) SELECT x FROM s",
+            POSSIBLY_POSITIONAL,
+        ),
+        (
+            "SELECT s.x FROM (SELECT * FROM (mystery JOIN users ON true) AS j(a, b, x)) s",
+            POSSIBLY_POSITIONAL,
+        ),
+        // The USING column comes first: a is legacy_email.
+        (
+            "SELECT s.a FROM (SELECT * FROM users JOIN mystery USING (legacy_email)) s(a)",
+            &[
+                ("read", "direct", "certain"),
+                ("read", "positional", "certain"),
+            ],
+        ),
+        // A named select-list column keeps its place whatever is dropped.
+        (
+            "SELECT s.a FROM (SELECT legacy_email, id FROM users) AS s(a, b)",
+            READ,
+        ),
+        // Four aliases for users' four columns: dropping any is an error
+        // ("WITH query "s" has 3 columns available but 4 columns
+        // specified"), even unused.
+        (
+            "WITH s(a, b, c, d) AS (SELECT * FROM users) SELECT 1",
+            POSITIONAL,
+        ),
+    ]);
+}
+
+#[test]
+fn ordinal_past_a_star_of_unknown_width_is_not_resolved() {
+    // mystery's width is unknown: ORDER BY 4 is not known to be users'
+    // third column (legacy_email); users.* already uses it.
+    check_all(&[
+        ("SELECT m.*, u.* FROM mystery m, users u ORDER BY 4", STAR),
+        (
+            "SELECT u.*, m.* FROM users u, mystery m ORDER BY 3",
+            &[("read", "ordinal", "certain"), ("read", "star", "certain")],
+        ),
+        // A join's merged columns come first: (name, id, email,
+        // legacy_email, id).
+        (
+            "SELECT * FROM users JOIN names USING (name) ORDER BY 4",
+            &[("read", "ordinal", "certain"), ("read", "star", "certain")],
+        ),
+        (
+            "SELECT * FROM users JOIN names USING (name) ORDER BY 3",
+            STAR,
+        ),
+    ]);
+}

@@ -10,6 +10,8 @@
 // location; passing them flat keeps the call sites readable.
 #![allow(clippy::too_many_arguments)]
 
+use std::rc::Rc;
+
 use serde_json::Value;
 
 use super::plpgsql::RoutineScope;
@@ -85,6 +87,25 @@ struct Col {
 struct Output {
     cols: Option<Vec<Col>>,
     passthrough: Vec<RelInfo>,
+    /// The columns in order, known or not (see [`Slot`]): what naming each
+    /// uses, also when some are unknown, and what column aliases over the
+    /// query rename.
+    slots: Option<Vec<Slot>>,
+}
+
+/// Output columns with these names that use nothing when named.
+fn plain_slots(cols: &[Col]) -> Vec<Slot> {
+    cols.iter()
+        .map(|c| {
+            Slot::Col(SlotCol {
+                col: c.clone(),
+                refs: Vec::new(),
+                floating: false,
+                maybe: false,
+                explicit: true,
+            })
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone)]
@@ -99,17 +120,396 @@ struct Item {
     /// Number of column aliases (`t AS x(a, b)`) over a relation whose
     /// columns are known: the first `aliased` columns are renamed by position.
     aliased: usize,
+    /// `cols` are only the first columns: more may follow (column aliases
+    /// over a relation or a function whose columns are unknown).
+    open: bool,
+    /// For a join alias, a derived table or a CTE: its columns in
+    /// PostgreSQL's order, column aliases applied (see [`Slot`]); names are
+    /// resolved through it. Shared: items are cloned per reference.
+    layout: Option<Rc<[Slot]>>,
 }
 
 impl Item {
     fn has_known(&self, name: &str) -> bool {
-        self.cols
-            .as_ref()
-            .is_some_and(|c| c.iter().any(|c| c.name == name))
+        match (&self.cols, &self.layout) {
+            // In order, column aliases applied (and a column merged by
+            // `USING` once).
+            (_, Some(layout)) => layout
+                .iter()
+                .any(|s| matches!(s, Slot::Col(c) if c.col.name == name)),
+            (Some(c), None) => c.iter().any(|c| c.name == name),
+            (None, None) => false,
+        }
     }
     fn unknown(&self) -> bool {
         self.cols.is_none()
     }
+}
+
+/// What naming one output column of a FROM item implies: a use of a base
+/// column (or of every column, or of the first N), with a confidence of its
+/// own. `via`: `positional` when the column is only reached by its position
+/// (a column alias renames it), `natural_join` for a common column of a
+/// `NATURAL JOIN` (dropping it from one side leaves the other's); else the
+/// reference's own.
+#[derive(Debug, Clone)]
+struct Dep {
+    rel: RelInfo,
+    sel: ColSel,
+    via: Option<&'static str>,
+    conf: Confidence,
+    reason: Option<String>,
+}
+
+impl Dep {
+    /// The same use, reached by position: `sure` when the column is
+    /// certainly at or before the position, else `possible`.
+    fn by_position(&self, sure: bool) -> Dep {
+        let (conf, reason) = if sure {
+            (self.conf, self.reason.clone())
+        } else {
+            (Confidence::Possible, Some(UNKNOWN_POSITIONS.to_string()))
+        };
+        Dep {
+            rel: self.rel.clone(),
+            sel: self.sel.clone(),
+            via: Some("positional"),
+            conf,
+            reason,
+        }
+    }
+}
+
+const UNKNOWN_POSITIONS: &str =
+    "column aliases rename by position, and a relation not in the schema makes the positions of the columns unknown";
+
+/// Every column of a relation whose columns are unknown may be at a
+/// position a column alias renames.
+fn unknown_by_position(rel: &RelInfo) -> Dep {
+    Dep {
+        rel: rel.clone(),
+        sel: ColSel::All,
+        via: Some("positional"),
+        conf: Confidence::Possible,
+        reason: Some(UNKNOWN_POSITIONS.to_string()),
+    }
+}
+
+/// One output column of a FROM item, in a [`Slot`] list.
+#[derive(Debug, Clone)]
+struct SlotCol {
+    /// Its name (a column alias, when renamed) and the base column it is
+    /// known to be, if any.
+    col: Col,
+    /// What naming it uses.
+    refs: Vec<Dep>,
+    /// Its position is unknown: anywhere from here on (the common columns
+    /// of a `NATURAL JOIN` over a relation not in the schema move to the
+    /// front), and it may take a position before the columns listed after
+    /// it.
+    floating: bool,
+    /// It may have been renamed by a column alias (its position may be one
+    /// the aliases cover): perhaps no column of this name is left.
+    maybe: bool,
+    /// An expression of a select list (not from a `*`): its place does not
+    /// depend on its base columns, and dropping one of those is an error
+    /// in the query itself (reported there).
+    explicit: bool,
+}
+
+/// The output columns of a FROM item in PostgreSQL's order, as column
+/// aliases rename them by position: a join's columns are the columns
+/// merged by `USING`/`NATURAL` (in that order), then the left side's
+/// others, then the right side's (`expandRTE`).
+#[derive(Debug, Clone)]
+enum Slot {
+    /// One column.
+    Col(SlotCol),
+    /// Any number (0 or more) of columns of these relations, whose columns
+    /// are unknown (no relation: a function whose columns are unknown).
+    Unknown(Vec<RelInfo>),
+}
+
+impl Slot {
+    fn is_fixed(&self) -> bool {
+        matches!(self, Slot::Col(c) if !c.floating && !c.maybe)
+    }
+}
+
+/// For each slot, its least and greatest (`None`: unbounded) 0-based
+/// position.
+fn positions(layout: &[Slot]) -> Vec<(usize, Option<usize>)> {
+    let mut min = 0;
+    let mut max = Some(0);
+    layout
+        .iter()
+        .map(|s| {
+            if s.is_fixed() {
+                let p = (min, max);
+                min += 1;
+                max = max.map(|m| m + 1);
+                p
+            } else {
+                max = None;
+                (min, None)
+            }
+        })
+        .collect()
+}
+
+/// The names of the columns, when all are known and in a known order.
+fn known_names(layout: &[Slot]) -> Option<Vec<String>> {
+    layout
+        .iter()
+        .map(|s| match s {
+            Slot::Col(c) if s.is_fixed() => Some(c.col.name.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn push_rel(rels: &mut Vec<RelInfo>, rel: &RelInfo) {
+    if !rels.contains(rel) {
+        rels.push(rel.clone());
+    }
+}
+
+/// The output columns of a FROM item that is not a join alias.
+fn item_layout(item: &Item) -> Vec<Slot> {
+    if let Some(layout) = &item.layout {
+        return layout.to_vec();
+    }
+    let mut out = Vec::new();
+    let mut rels = Vec::new();
+    if let Some(rel) = &item.rel {
+        push_rel(&mut rels, rel);
+    }
+    for rel in &item.passthrough {
+        push_rel(&mut rels, rel);
+    }
+    let Some(cols) = &item.cols else {
+        return vec![Slot::Unknown(rels)];
+    };
+    for (p, c) in cols.iter().enumerate() {
+        let mut refs = Vec::new();
+        let direct = |refs: &mut Vec<Dep>| {
+            if let Some((rel, name)) = &c.origin {
+                refs.push(Dep {
+                    rel: rel.clone(),
+                    sel: ColSel::Named(name.clone()),
+                    via: None,
+                    conf: Confidence::Certain,
+                    reason: None,
+                });
+            }
+        };
+        match &item.rel {
+            // Column aliases over a table (`t AS x(a, b)`): as in
+            // `item_column_via`.
+            Some(rel) if item.aliased > 0 && !item.open => {
+                let first = |n: usize| Dep {
+                    rel: rel.clone(),
+                    sel: ColSel::FirstN(n),
+                    via: Some("positional"),
+                    conf: Confidence::Certain,
+                    reason: None,
+                };
+                if p < item.aliased {
+                    refs.push(first(p + 1));
+                } else {
+                    direct(&mut refs);
+                    if p == item.aliased {
+                        refs.push(first(p));
+                    }
+                }
+            }
+            _ => direct(&mut refs),
+        }
+        out.push(Slot::Col(SlotCol {
+            col: c.clone(),
+            refs,
+            floating: false,
+            maybe: false,
+            explicit: false,
+        }));
+    }
+    if item.open {
+        out.push(Slot::Unknown(rels));
+    }
+    out
+}
+
+/// Applies column aliases to a join's columns: the first `aliases.len()`
+/// are renamed, whichever they are. Naming alias k uses, by position,
+/// every column that is (or may be) at position k or before (dropping one
+/// makes the alias another column); naming the first column past the
+/// aliases uses the columns before it (dropping one renames it).
+fn rename_layout(layout: Vec<Slot>, aliases: &[String]) -> Vec<Slot> {
+    let cnt = aliases.len();
+    if cnt == 0 {
+        return layout;
+    }
+    let pos = positions(&layout);
+    let mut out = Vec::new();
+    for (k, alias) in aliases.iter().enumerate() {
+        let mut refs = Vec::new();
+        let mut origin = None;
+        let mut explicit = false;
+        for (slot, &(min, max)) in layout.iter().zip(&pos) {
+            if min > k {
+                break;
+            }
+            // Certainly at or before position k.
+            let sure = max.is_some_and(|m| m <= k);
+            let exact = min == k && max == Some(k);
+            match slot {
+                Slot::Col(c) if c.explicit => {
+                    // Only its own base columns, if it is (or may be) the
+                    // column at position k.
+                    if exact {
+                        origin.clone_from(&c.col.origin);
+                        explicit = true;
+                        refs.extend(c.refs.iter().cloned());
+                    } else if max.is_none_or(|m| m >= k) {
+                        refs.extend(c.refs.iter().map(|d| Dep {
+                            conf: Confidence::Possible,
+                            reason: Some(UNKNOWN_POSITIONS.to_string()),
+                            ..d.clone()
+                        }));
+                    }
+                }
+                Slot::Col(c) => {
+                    if exact {
+                        origin.clone_from(&c.col.origin);
+                    }
+                    refs.extend(c.refs.iter().map(|d| d.by_position(sure)));
+                }
+                Slot::Unknown(rels) => refs.extend(rels.iter().map(unknown_by_position)),
+            }
+        }
+        out.push(Slot::Col(SlotCol {
+            col: Col {
+                name: alias.clone(),
+                origin,
+                deferred: false,
+            },
+            refs,
+            floating: false,
+            maybe: false,
+            explicit,
+        }));
+    }
+    for (s, (slot, &(min, max))) in layout.iter().zip(&pos).enumerate() {
+        let c = match slot {
+            // Its columns past the aliases keep their names.
+            Slot::Unknown(rels) => {
+                out.push(Slot::Unknown(rels.clone()));
+                continue;
+            }
+            Slot::Col(c) => c,
+        };
+        if max.is_some_and(|m| m < cnt) {
+            // Renamed.
+            continue;
+        }
+        let mut c = c.clone();
+        if min < cnt {
+            c.maybe = true;
+            c.floating = true;
+        }
+        if min <= cnt && max.is_none_or(|m| m >= cnt) {
+            // Perhaps the first column past the aliases.
+            let sure = min == cnt && max == Some(cnt);
+            for before in layout.get(..s).unwrap_or_default() {
+                match before {
+                    Slot::Col(b) if b.explicit => {}
+                    Slot::Col(b) => c.refs.extend(b.refs.iter().map(|d| d.by_position(sure))),
+                    Slot::Unknown(rels) => c.refs.extend(rels.iter().map(unknown_by_position)),
+                }
+            }
+        }
+        out.push(Slot::Col(c));
+    }
+    out
+}
+
+/// The columns of `left JOIN right USING (using)` (or of a `NATURAL JOIN`
+/// whose common columns are known): the merged columns first, then each
+/// side's others.
+fn using_layout(left: Vec<Slot>, right: Vec<Slot>, using: &[String], natural: bool) -> Vec<Slot> {
+    let mut out = Vec::new();
+    for name in using {
+        let mut refs = Vec::new();
+        let mut origin = None;
+        for s in left.iter().chain(&right) {
+            if let Slot::Col(c) = s {
+                if c.col.name == *name {
+                    refs.extend(c.refs.iter().map(|d| Dep {
+                        via: d.via.or(natural.then_some("natural_join")),
+                        ..d.clone()
+                    }));
+                    if origin.is_none() {
+                        origin.clone_from(&c.col.origin);
+                    }
+                }
+            }
+        }
+        out.push(Slot::Col(SlotCol {
+            col: Col {
+                name: name.clone(),
+                origin,
+                deferred: false,
+            },
+            refs,
+            floating: false,
+            maybe: false,
+            explicit: false,
+        }));
+    }
+    for s in left.into_iter().chain(right) {
+        match &s {
+            Slot::Col(c) if using.contains(&c.col.name) => {}
+            _ => out.push(s),
+        }
+    }
+    out
+}
+
+/// The columns of a `NATURAL JOIN` whose common columns are unknown (a
+/// side has columns not in the schema): each known column may be anywhere
+/// (a common one moves to the front). A name both sides are known to have
+/// is a common column: one column.
+fn natural_layout(left: Vec<Slot>, right: Vec<Slot>) -> Vec<Slot> {
+    let mut rels = Vec::new();
+    let mut cols: Vec<SlotCol> = Vec::new();
+    for s in left {
+        match s {
+            Slot::Unknown(r) => r.iter().for_each(|r| push_rel(&mut rels, r)),
+            Slot::Col(c) => cols.push(c),
+        }
+    }
+    let n_left = cols.len();
+    for s in right {
+        match s {
+            Slot::Unknown(r) => r.iter().for_each(|r| push_rel(&mut rels, r)),
+            Slot::Col(mut c) => {
+                let twin = cols
+                    .iter_mut()
+                    .take(n_left)
+                    .find(|l| l.col.name == c.col.name);
+                match twin {
+                    Some(l) => l.refs.append(&mut c.refs),
+                    None => cols.push(c),
+                }
+            }
+        }
+    }
+    let mut out = vec![Slot::Unknown(rels)];
+    out.extend(cols.into_iter().map(|mut c| {
+        c.floating = true;
+        Slot::Col(c)
+    }));
+    out
 }
 
 #[derive(Debug, Clone)]
@@ -122,6 +522,9 @@ struct Cte {
 struct Merged {
     name: String,
     sides: Vec<usize>,
+    /// A common column of a `NATURAL JOIN`: dropping it from one side
+    /// leaves the other's, silently.
+    natural: bool,
 }
 
 #[derive(Debug, Default)]
@@ -132,10 +535,16 @@ struct Level {
     outputs: Vec<String>,
     /// Output columns from a `*` expansion, by position (for ordinals).
     star_outputs: Vec<Option<Col>>,
+    /// Where a `*` of unknown width was expanded in `star_outputs`: the
+    /// positions from there on are unknown.
+    star_unknown_from: Option<usize>,
     /// The query's output is only used by column name (a derived table, a
     /// CTE, an `EXISTS` subquery): a `*` in its target list uses nothing by
     /// itself; whoever names the output columns uses their base columns.
     by_name: bool,
+    /// The columns of the FROM list in order (what `*` expands to), when
+    /// the level is a `SELECT`'s.
+    from_layout: Option<Vec<Slot>>,
 }
 
 /// Node kinds with a dedicated handler (they open a scope, name columns
@@ -627,6 +1036,7 @@ impl<'a> Resolver<'a> {
                 loc,
             );
         }
+        let open = cols.is_none() && !colnames.is_empty();
         let passthrough = if cols.is_none() && colnames.is_empty() {
             vec![rel.clone()]
         } else {
@@ -640,10 +1050,12 @@ impl<'a> Resolver<'a> {
             passthrough,
             members: Vec::new(),
             aliased,
+            open,
+            layout: None,
         }
     }
 
-    fn cte_item(out: Output, name: &str, alias: &Value) -> Item {
+    fn cte_item(&mut self, out: Output, name: &str, alias: &Value) -> Item {
         let (aliasname, colnames) = alias_parts(alias);
         let mut cols = out.cols;
         if let Some(c) = cols.as_mut() {
@@ -657,6 +1069,11 @@ impl<'a> Resolver<'a> {
             passthrough: out.passthrough,
             members: Vec::new(),
             aliased: 0,
+            open: false,
+            // Names resolve through the columns in order: column aliases
+            // rename by position, and known columns stay known next to
+            // unknown ones.
+            layout: out.slots.map(|s| self.apply_aliases(s, &colnames).into()),
         }
     }
 
@@ -840,6 +1257,7 @@ impl<'a> Resolver<'a> {
                 let placeholder = Output {
                     cols: (!colnames.is_empty()).then(|| named_cols(&colnames)),
                     passthrough: Vec::new(),
+                    slots: None,
                 };
                 self.top().ctes.push(Cte {
                     name: name.clone(),
@@ -849,9 +1267,10 @@ impl<'a> Resolver<'a> {
             let mut out = self.by_name_statement(field(c, "ctequery"));
             if let Some(cols) = out.cols.as_mut() {
                 rename(cols, &colnames);
-            } else if !colnames.is_empty() {
+            } else if !colnames.is_empty() && out.slots.is_none() {
                 out.cols = Some(named_cols(&colnames));
             }
+            out.slots = out.slots.map(|s| self.apply_aliases(s, &colnames));
             let level = self.top();
             level.ctes.retain(|x| x.name != name);
             level.ctes.push(Cte { name, out });
@@ -876,17 +1295,25 @@ impl<'a> Resolver<'a> {
             self.expr(field(s, "limit_count"));
             let mut passthrough = l.passthrough;
             passthrough.extend(r.passthrough);
+            // The branches' columns were used where they are (a `*` there
+            // is a use): naming an output column uses nothing more.
+            let cols: Option<Vec<Col>> = l.cols.map(|cols| {
+                cols.into_iter()
+                    .map(|c| Col {
+                        name: c.name,
+                        origin: None,
+                        deferred: false,
+                    })
+                    .collect()
+            });
+            let slots = match &cols {
+                Some(c) => plain_slots(c),
+                None => vec![Slot::Unknown(passthrough.clone())],
+            };
             Output {
-                cols: l.cols.map(|cols| {
-                    cols.into_iter()
-                        .map(|c| Col {
-                            name: c.name,
-                            origin: None,
-                            deferred: false,
-                        })
-                        .collect()
-                }),
+                cols,
                 passthrough,
+                slots: Some(slots),
             }
         } else if !list(s, "values_lists").is_empty() {
             let rows = list(s, "values_lists");
@@ -900,21 +1327,37 @@ impl<'a> Resolver<'a> {
                     _ => None,
                 })
                 .unwrap_or(0);
+            let cols: Vec<Col> = (1..=width)
+                .map(|i| Col {
+                    name: format!("column{i}"),
+                    origin: None,
+                    deferred: false,
+                })
+                .collect();
             Output {
-                cols: Some(
-                    (1..=width)
-                        .map(|i| Col {
-                            name: format!("column{i}"),
-                            origin: None,
-                            deferred: false,
-                        })
-                        .collect(),
-                ),
+                slots: Some(plain_slots(&cols)),
+                cols: Some(cols),
                 passthrough: Vec::new(),
             }
         } else {
+            // The FROM list's columns in order, for a `*` of the select
+            // list.
+            let want = list(s, "target_list").iter().any(|t| match node(t) {
+                Some(("ResTarget", rt)) => match node(field(rt, "val")) {
+                    Some(("ColumnRef", cr)) => {
+                        list(cr, "fields").len() == 1
+                            && list(cr, "fields").first().is_some_and(is_star)
+                    }
+                    _ => false,
+                },
+                _ => false,
+            });
+            let mut from_layout = Vec::new();
             for item in list(s, "from_clause") {
-                self.range_item(item);
+                from_layout.extend(self.range_item(item, want));
+            }
+            if want {
+                self.top().from_layout = Some(from_layout);
             }
             let out = self.target_list(list(s, "target_list"), "star");
             self.top().outputs = out.cols.iter().flatten().map(|c| c.name.clone()).collect();
@@ -985,7 +1428,12 @@ impl<'a> Resolver<'a> {
         };
         let Some(Some(col)) = usize::try_from(k - 1)
             .ok()
-            .and_then(|i| self.levels.last().and_then(|l| l.star_outputs.get(i)))
+            .and_then(|i| {
+                self.levels
+                    .last()
+                    .filter(|l| l.star_unknown_from.is_none_or(|u| i < u))
+                    .and_then(|l| l.star_outputs.get(i))
+            })
             .cloned()
         else {
             return;
@@ -1005,9 +1453,13 @@ impl<'a> Resolver<'a> {
     }
 
     fn target_list(&mut self, targets: &[Value], star_via: &str) -> Output {
+        // The columns in order are only needed of a query used by name
+        // (a derived table, a CTE).
+        let by_name = self.levels.last().is_some_and(|l| l.by_name);
         let mut out = Output {
             cols: Some(Vec::new()),
             passthrough: Vec::new(),
+            slots: by_name.then(Vec::new),
         };
         for t in targets {
             let Some(("ResTarget", rt)) = node(t) else {
@@ -1024,10 +1476,24 @@ impl<'a> Resolver<'a> {
                     let emit = !self.levels.last().is_some_and(|l| l.by_name);
                     let qualifier = fields.split_last().map(|(_, q)| q).unwrap_or_default();
                     let expanded = self.star(qualifier, star_via, loc, emit);
+                    // In PostgreSQL's order when every column is known (a
+                    // join's merged columns first).
+                    let ordered: Option<Vec<Col>> = expanded.slots.as_ref().and_then(|slots| {
+                        slots
+                            .iter()
+                            .map(|s| match s {
+                                Slot::Col(c) if s.is_fixed() => Some(c.col.clone()),
+                                _ => None,
+                            })
+                            .collect()
+                    });
                     let level = self.top();
-                    if let Some(cols) = &expanded.cols {
+                    if let Some(cols) = ordered.as_ref().or(expanded.cols.as_ref()) {
                         level.star_outputs.extend(cols.iter().cloned().map(Some));
                     } else {
+                        if level.star_unknown_from.is_none() {
+                            level.star_unknown_from = Some(level.star_outputs.len());
+                        }
                         level.star_outputs.push(None);
                     }
                     match (out.cols.as_mut(), expanded.cols) {
@@ -1035,6 +1501,9 @@ impl<'a> Resolver<'a> {
                         _ => out.cols = None,
                     }
                     out.passthrough.extend(expanded.passthrough);
+                    if let (Some(mine), Some(theirs)) = (out.slots.as_mut(), expanded.slots) {
+                        mine.extend(theirs);
+                    }
                     continue;
                 }
             }
@@ -1061,12 +1530,35 @@ impl<'a> Resolver<'a> {
                 },
                 _ => None,
             };
+            let col = Col {
+                name,
+                origin,
+                deferred: false,
+            };
+            if let Some(slots) = out.slots.as_mut() {
+                // Naming it uses its base column again (its use here was
+                // already reported).
+                let refs = col
+                    .origin
+                    .iter()
+                    .map(|(rel, c)| Dep {
+                        rel: rel.clone(),
+                        sel: ColSel::Named(c.clone()),
+                        via: None,
+                        conf: Confidence::Certain,
+                        reason: None,
+                    })
+                    .collect();
+                slots.push(Slot::Col(SlotCol {
+                    col: col.clone(),
+                    refs,
+                    floating: false,
+                    maybe: false,
+                    explicit: true,
+                }));
+            }
             if let Some(cols) = out.cols.as_mut() {
-                cols.push(Col {
-                    name,
-                    origin,
-                    deferred: false,
-                });
+                cols.push(col);
             }
         }
         out
@@ -1094,7 +1586,19 @@ impl<'a> Resolver<'a> {
         let mut out = Output {
             cols: Some(Vec::new()),
             passthrough: Vec::new(),
+            slots: Some(Vec::new()),
         };
+        // `*` is the FROM list's columns in order (a join's merged columns
+        // first).
+        let from_layout = if qualifier.is_empty() {
+            self.levels.last().and_then(|l| l.from_layout.clone())
+        } else {
+            None
+        };
+        if emit && from_layout.is_none() {
+            // Used where it is: its columns in order are not needed.
+            out.slots = None;
+        }
         let targets: Vec<(usize, usize)> = if qualifier.is_empty() {
             let li = self.levels.len().saturating_sub(1);
             let n = self.levels.get(li).map_or(0, |l| l.items.len());
@@ -1110,6 +1614,11 @@ impl<'a> Resolver<'a> {
             let Some(item) = self.item(li, ii).cloned() else {
                 continue;
             };
+            if from_layout.is_none() {
+                if let Some(slots) = out.slots.as_mut() {
+                    slots.extend(item_layout(&item));
+                }
+            }
             let mut cols = item.cols;
             if emit {
                 self.whole_item(li, ii, via, loc, Confidence::Certain, None);
@@ -1123,6 +1632,9 @@ impl<'a> Resolver<'a> {
                 _ => out.cols = None,
             }
             out.passthrough.extend(item.passthrough);
+        }
+        if from_layout.is_some() {
+            out.slots = from_layout;
         }
         out
     }
@@ -1146,6 +1658,34 @@ impl<'a> Resolver<'a> {
         } else if !item.members.is_empty() {
             for m in item.members {
                 self.whole_item(li, m, via, loc, conf, reason.clone());
+            }
+        } else if let (None, Some(layout)) = (&item.cols, &item.layout) {
+            // A derived table or CTE with columns not in the schema: what
+            // naming each of its columns uses (the known ones may have been
+            // used inside already), and every column of the relations not
+            // in the schema.
+            for slot in layout.iter() {
+                let deps: Vec<Dep> = match slot {
+                    Slot::Col(c) => c.refs.clone(),
+                    Slot::Unknown(rels) => rels
+                        .iter()
+                        .map(|r| Dep {
+                            rel: r.clone(),
+                            sel: ColSel::All,
+                            via: None,
+                            conf: Confidence::Certain,
+                            reason: None,
+                        })
+                        .collect(),
+                };
+                for d in deps {
+                    let (c, r) = if d.conf < conf {
+                        (d.conf, d.reason)
+                    } else {
+                        (conf, reason.clone())
+                    };
+                    self.use_rel(&d.rel, d.sel, Access::Read, via, c, r, loc);
+                }
             }
         } else if let Some(cols) = &item.cols {
             // A derived table or CTE: the base columns its outputs pass
@@ -1326,7 +1866,7 @@ impl<'a> Resolver<'a> {
             return Output::default();
         };
         for f in list(n, "from_clause") {
-            self.range_item(f);
+            self.range_item(f, false);
         }
         self.set_list(list(n, "target_list"), &rel);
         self.expr(field(n, "where_clause"));
@@ -1343,7 +1883,7 @@ impl<'a> Resolver<'a> {
             return Output::default();
         }
         for f in list(n, "using_clause") {
-            self.range_item(f);
+            self.range_item(f, false);
         }
         self.expr(field(n, "where_clause"));
         let out = self.returning(field(n, "returning_clause"));
@@ -1358,7 +1898,7 @@ impl<'a> Resolver<'a> {
             self.levels.pop();
             return Output::default();
         };
-        self.range_item(field(n, "source_relation"));
+        self.range_item(field(n, "source_relation"), false);
         self.expr(field(n, "join_condition"));
         for w in list(n, "merge_when_clauses") {
             let Some(("MergeWhenClause", mw)) = node(w) else {
@@ -1457,17 +1997,21 @@ impl<'a> Resolver<'a> {
 
     // ------------------------------------------------------------ FROM items
 
-    fn range_item(&mut self, v: &Value) {
+    /// Adds a FROM item to the current level; returns its output columns
+    /// in order when `want` (else nothing).
+    fn range_item(&mut self, v: &Value, want: bool) -> Vec<Slot> {
         if !self.enter() {
             self.leave();
-            return;
+            return vec![Slot::Unknown(Vec::new())];
         }
+        let before = self.top().items.len();
+        let mut layout = None;
         match node(v) {
             Some(("RangeVar", rv)) => {
                 let loc = int(rv, "location") as i32;
                 let item = match self.relation(rv) {
                     Ok(rel) => self.rel_item(rel, field(rv, "alias"), loc),
-                    Err(out) => Self::cte_item(out, text(rv, "relname"), field(rv, "alias")),
+                    Err(out) => self.cte_item(out, text(rv, "relname"), field(rv, "alias")),
                 };
                 self.add_item(item);
             }
@@ -1493,14 +2037,14 @@ impl<'a> Resolver<'a> {
                 }
                 let (aliasname, _) = alias_parts(field(rs, "alias"));
                 let item =
-                    Self::cte_item(out, aliasname.as_deref().unwrap_or(""), field(rs, "alias"));
+                    self.cte_item(out, aliasname.as_deref().unwrap_or(""), field(rs, "alias"));
                 let item = Item {
                     refname: aliasname,
                     ..item
                 };
                 self.add_item(item);
             }
-            Some(("JoinExpr", j)) => self.join(j),
+            Some(("JoinExpr", j)) => layout = Some(self.join(j, want)),
             Some(("RangeFunction", rf)) => self.range_function(rf),
             Some(("RangeTableFunc", tf)) => {
                 self.expr(field(tf, "docexpr"));
@@ -1523,13 +2067,22 @@ impl<'a> Resolver<'a> {
                 self.derived_item(field(jt, "alias"), names);
             }
             Some(("RangeTableSample", ts)) => {
-                self.range_item(field(ts, "relation"));
+                self.range_item(field(ts, "relation"), false);
                 self.expr(field(ts, "args"));
                 self.expr(field(ts, "repeatable"));
             }
             _ => self.expr(v),
         }
+        let layout = match layout {
+            Some(l) => l,
+            None if !want => Vec::new(),
+            None => match self.levels.last().and_then(|l| l.items.get(before..)) {
+                Some([item]) => item_layout(item),
+                _ => vec![Slot::Unknown(Vec::new())],
+            },
+        };
         self.leave();
+        layout
     }
 
     fn derived_item(&mut self, alias: &Value, names: Vec<String>) {
@@ -1551,6 +2104,8 @@ impl<'a> Resolver<'a> {
             passthrough: Vec::new(),
             members: Vec::new(),
             aliased: 0,
+            open: false,
+            layout: None,
         });
     }
 
@@ -1614,6 +2169,7 @@ impl<'a> Resolver<'a> {
                 n.push("ordinality".into());
             }
         }
+        let open = names.is_none() && !colnames.is_empty();
         let cols = match names {
             Some(n) => {
                 let mut cols: Vec<Col> = n
@@ -1647,38 +2203,44 @@ impl<'a> Resolver<'a> {
             passthrough: Vec::new(),
             members: Vec::new(),
             aliased: 0,
+            open,
+            layout: None,
         });
     }
 
-    fn join(&mut self, j: &Value) {
+    /// A join: its sides, the columns `USING`/`NATURAL` merge, its
+    /// condition and its alias. Returns its output columns in order when
+    /// `want` (else nothing).
+    fn join(&mut self, j: &Value, want: bool) -> Vec<Slot> {
+        // The sides' columns in order: for the join's, for NATURAL's
+        // common ones, for an alias (which resolves names through them).
+        let need = want || flag(j, "is_natural") || !field(j, "alias").is_null();
         let start = self.top().items.len();
-        self.range_item(field(j, "larg"));
+        let left = self.range_item(field(j, "larg"), need);
         let mid = self.top().items.len();
-        self.range_item(field(j, "rarg"));
+        let right = self.range_item(field(j, "rarg"), need);
         let end = self.top().items.len();
         let li = self.levels.len() - 1;
+        // The sides' items, not those a join alias inside a side hides (its
+        // item stands for them).
+        let visible = |r: &Resolver<'_>, i: usize| r.item(li, i).is_some_and(|it| !it.hidden);
         let mut using: Vec<String> = list(j, "using_clause")
             .iter()
             .filter_map(string_node)
             .map(str::to_string)
             .collect();
         let mut via = "direct";
+        let mut scrambled = false;
         if flag(j, "is_natural") {
             via = "natural_join";
-            let items: &[Item] = self.levels.get(li).map_or(&[], |l| &l.items);
-            let side_names = |r: std::ops::Range<usize>| -> Option<Vec<String>> {
-                let mut v = Vec::new();
-                for it in items.get(r)? {
-                    v.extend(it.cols.as_ref()?.iter().map(|c| c.name.clone()));
-                }
-                Some(v)
-            };
-            match (side_names(start..mid), side_names(mid..end)) {
+            match (known_names(&left), known_names(&right)) {
                 (Some(l), Some(r)) => using = l.into_iter().filter(|n| r.contains(n)).collect(),
                 _ => {
-                    // Common columns unknown without a schema.
+                    // Common columns unknown without a schema: any column of
+                    // either side may be one.
+                    scrambled = true;
                     for i in start..end {
-                        if self.item(li, i).is_some_and(Item::unknown) {
+                        if visible(self, i) {
                             self.whole_item(
                                 li,
                                 i,
@@ -1697,11 +2259,15 @@ impl<'a> Resolver<'a> {
             for range in [start..mid, mid..end] {
                 let known: Vec<usize> = range
                     .clone()
-                    .filter(|&i| self.item(li, i).is_some_and(|it| it.has_known(name)))
+                    .filter(|&i| {
+                        visible(self, i) && self.item(li, i).is_some_and(|it| it.has_known(name))
+                    })
                     .collect();
                 let chosen: Vec<usize> = if known.is_empty() {
                     range
-                        .filter(|&i| self.item(li, i).is_some_and(Item::unknown))
+                        .filter(|&i| {
+                            visible(self, i) && self.item(li, i).is_some_and(Item::unknown)
+                        })
                         .collect()
                 } else {
                     known
@@ -1729,41 +2295,105 @@ impl<'a> Resolver<'a> {
                 level.merged.push(Merged {
                     name: name.clone(),
                     sides,
+                    natural: via == "natural_join",
                 });
             }
         }
         self.expr(field(j, "quals"));
-        let (aliasname, colnames) = alias_parts(field(j, "alias"));
-        if aliasname.is_some() {
-            let mut cols: Option<Vec<Col>> = Some(Vec::new());
-            let mut passthrough = Vec::new();
-            let items: &mut [Item] = self.levels.get_mut(li).map_or(&mut [], |l| &mut l.items);
-            for it in items.get_mut(start..end).unwrap_or_default() {
-                it.hidden = true;
-                match (cols.as_mut(), it.cols.clone()) {
-                    (Some(c), Some(theirs)) => c.extend(theirs),
-                    _ => cols = None,
-                }
-                passthrough.extend(it.passthrough.clone());
-                if let Some(r) = &it.rel {
-                    if it.cols.is_none() {
-                        passthrough.push(r.clone());
-                    }
-                }
-            }
-            if let Some(c) = cols.as_mut() {
-                rename(c, &colnames);
-            }
-            self.add_item(Item {
-                refname: aliasname,
-                hidden: false,
-                rel: None,
-                cols,
-                passthrough,
-                members: (start..end).collect(),
-                aliased: 0,
-            });
+        if !need {
+            return Vec::new();
         }
+        let layout = if scrambled {
+            natural_layout(left, right)
+        } else {
+            using_layout(left, right, &using, via == "natural_join")
+        };
+        let (aliasname, colnames) = alias_parts(field(j, "alias"));
+        if aliasname.is_none() {
+            return layout;
+        }
+        let mut passthrough = Vec::new();
+        let mut members = Vec::new();
+        let items: &mut [Item] = self.levels.get_mut(li).map_or(&mut [], |l| &mut l.items);
+        for (i, it) in items
+            .get_mut(start..end)
+            .unwrap_or_default()
+            .iter_mut()
+            .enumerate()
+        {
+            if it.hidden {
+                continue;
+            }
+            it.hidden = true;
+            members.push(start + i);
+            for r in &it.passthrough {
+                push_rel(&mut passthrough, r);
+            }
+            if let (Some(r), None) = (&it.rel, &it.cols) {
+                push_rel(&mut passthrough, r);
+            }
+        }
+        let layout = self.apply_aliases(layout, &colnames);
+        // Its columns, when every one is known.
+        let cols = layout
+            .iter()
+            .map(|s| match s {
+                Slot::Col(c) if s.is_fixed() => Some(c.col.clone()),
+                _ => None,
+            })
+            .collect::<Option<Vec<Col>>>();
+        self.add_item(Item {
+            refname: aliasname,
+            hidden: false,
+            rel: None,
+            cols,
+            passthrough,
+            members,
+            aliased: colnames.len(),
+            open: false,
+            layout: Some(layout.clone().into()),
+        });
+        layout
+    }
+
+    /// Column aliases (`AS j(a, b)` of a join, a derived table or a CTE
+    /// reference, `WITH c(a, b)`) over these columns: renamed by position.
+    fn apply_aliases(&mut self, layout: Vec<Slot>, aliases: &[String]) -> Vec<Slot> {
+        if !aliases.is_empty() {
+            self.aliases_cover_all(&layout, aliases.len());
+        }
+        rename_layout(layout, aliases)
+    }
+
+    /// As many column aliases as there are columns (or more): dropping any
+    /// column leaves more aliases than columns, which PostgreSQL refuses.
+    /// With a relation not in the schema the width is unknown: possible.
+    fn aliases_cover_all(&mut self, layout: &[Slot], aliases: usize) {
+        let fixed = layout.iter().filter(|s| s.is_fixed()).count();
+        if aliases < fixed {
+            return;
+        }
+        let sure = fixed == layout.len();
+        self.note = "a column alias for every column".into();
+        for slot in layout {
+            let deps: Vec<Dep> = match slot {
+                Slot::Col(c) if c.explicit => Vec::new(),
+                Slot::Col(c) => c.refs.iter().map(|d| d.by_position(sure)).collect(),
+                Slot::Unknown(rels) => rels.iter().map(unknown_by_position).collect(),
+            };
+            for d in deps {
+                self.use_rel(
+                    &d.rel,
+                    d.sel,
+                    Access::Read,
+                    "positional",
+                    d.conf,
+                    d.reason,
+                    0,
+                );
+            }
+        }
+        self.note.clear();
     }
 
     // ----------------------------------------------------------- expressions
@@ -2034,6 +2664,10 @@ impl<'a> Resolver<'a> {
         let Some(item) = self.levels.get(li).and_then(|l| l.items.get(ii)).cloned() else {
             return;
         };
+        if let Some(layout) = &item.layout {
+            self.layout_column(layout, name, access, via, conf, reason, loc);
+            return;
+        }
         if let Some(cols) = &item.cols {
             let matching: Vec<&Col> = cols.iter().filter(|c| c.name == name).collect();
             if !matching.is_empty() {
@@ -2128,6 +2762,111 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// Column `name` of a join alias, a derived table or a CTE, through its
+    /// columns in order (see [`Slot`]). A reference that succeeds in
+    /// PostgreSQL names exactly one column: a column that is certainly
+    /// there under that name is the one; one that may have been renamed by
+    /// a column alias is the one when nothing after it could hold the name;
+    /// else any relation not in the schema may hold it.
+    fn layout_column(
+        &mut self,
+        layout: &[Slot],
+        name: &str,
+        access: Access,
+        via: &str,
+        conf: Confidence,
+        reason: Option<String>,
+        loc: i32,
+    ) {
+        let hits: Vec<usize> = (0..layout.len())
+            .filter(|&s| matches!(layout.get(s), Some(Slot::Col(c)) if c.col.name == name))
+            .collect();
+        let present: Vec<usize> = hits
+            .iter()
+            .copied()
+            .filter(|&s| matches!(layout.get(s), Some(Slot::Col(c)) if !c.maybe))
+            .collect();
+        let unknown_after = |s: usize| {
+            layout
+                .get(s + 1..)
+                .unwrap_or_default()
+                .iter()
+                .any(|x| matches!(x, Slot::Unknown(_)))
+        };
+        let mut chosen: Vec<usize> = hits.clone();
+        let mut unknown_too = false;
+        let (conf, reason) = match (present.as_slice(), hits.as_slice()) {
+            ([_, _, ..], _) => (
+                Confidence::Possible,
+                Some(format!("column reference `{name}` is ambiguous")),
+            ),
+            ([one], _) => {
+                chosen = vec![*one];
+                (conf, reason)
+            }
+            ([], [one]) if !unknown_after(*one) => (conf, reason),
+            ([], []) => {
+                unknown_too = true;
+                (conf, reason)
+            }
+            ([], _) => {
+                unknown_too = true;
+                (
+                    Confidence::Possible,
+                    Some(format!(
+                        "`{name}` may have been renamed by the join's column aliases; a relation not in the schema may hold it"
+                    )),
+                )
+            }
+        };
+        for s in chosen {
+            let Some(Slot::Col(c)) = layout.get(s) else {
+                continue;
+            };
+            for d in &c.refs {
+                let (cf, rs) = if d.conf < conf {
+                    (d.conf, d.reason.clone())
+                } else {
+                    (conf, reason.clone())
+                };
+                let via = d.via.unwrap_or(via);
+                self.use_rel(&d.rel, d.sel.clone(), access, via, cf, rs, loc);
+            }
+        }
+        if unknown_too {
+            let mut rels = Vec::new();
+            for s in layout {
+                if let Slot::Unknown(r) = s {
+                    r.iter().for_each(|r| push_rel(&mut rels, r));
+                }
+            }
+            let n = rels.len() + hits.len();
+            let (cf, rs) = if n == 1 {
+                (conf, reason)
+            } else if hits.is_empty() {
+                (
+                    Confidence::Possible,
+                    Some(format!(
+                        "`{name}` could come from any of {n} relations not in the schema"
+                    )),
+                )
+            } else {
+                (Confidence::Possible, reason)
+            };
+            for rel in rels {
+                self.use_rel(
+                    &rel,
+                    ColSel::Named(name.to_string()),
+                    access,
+                    via,
+                    cf,
+                    rs.clone(),
+                    loc,
+                );
+            }
+        }
+    }
+
     /// Resolves a ColumnRef. `field_sel` is set for `(ref).field` and `(ref).*`.
     fn column_ref(&mut self, fields: &[Value], loc: i32, field_sel: Option<FieldSel<'_>>) {
         let names: Vec<&str> = fields
@@ -2214,6 +2953,7 @@ impl<'a> Resolver<'a> {
         hits: &[usize],
         maybes: &[(usize, usize)],
         name: &str,
+        via: &str,
         conf: Confidence,
         reason: Option<String>,
         loc: i32,
@@ -2225,7 +2965,7 @@ impl<'a> Resolver<'a> {
             level.items.iter().any(|it| it.has_known(name))
                 || level.merged.iter().any(|m| m.name == name)
         });
-        let via = if captured { "outer_capture" } else { "direct" };
+        let via = if captured { "outer_capture" } else { via };
         let depth = self.levels.len();
         let owners: Vec<String> = hits
             .iter()
@@ -2304,8 +3044,17 @@ impl<'a> Resolver<'a> {
             let Some(level) = self.levels.get(li) else {
                 continue;
             };
-            if let Some(m) = level.merged.iter().find(|m| m.name == name) {
+            // A merged column of a join without an alias (an aliased join
+            // resolves its merged columns itself, below).
+            let merged = level.merged.iter().find(|m| {
+                m.name == name
+                    && m.sides
+                        .iter()
+                        .any(|&s| level.items.get(s).is_some_and(|it| !it.hidden))
+            });
+            if let Some(m) = merged {
                 let sides = m.sides.clone();
+                let merged_via = if m.natural { "natural_join" } else { "direct" };
                 let conf = if maybes.is_empty() {
                     Confidence::Certain
                 } else {
@@ -2314,18 +3063,14 @@ impl<'a> Resolver<'a> {
                 let reason = Some(format!(
                     "`{name}` may instead be a column of an inner relation not in the schema"
                 ));
-                self.resolve_hits(li, &sides, &maybes, name, conf, reason, loc);
+                self.resolve_hits(li, &sides, &maybes, name, merged_via, conf, reason, loc);
                 return;
             }
-            // An aliased join (`(a JOIN b) AS j`) is one item: its columns
-            // are its sides', so a name is looked up once, in it (when its
-            // columns are known; else in it and its sides, as before: a
-            // side not in the schema could hold it).
+            // An aliased join (`(a JOIN b) AS j`) is one item: it hides its
+            // sides, and its columns (in order, column aliases applied) are
+            // its sides', so a name is looked up once, in it.
             let mut skip = vec![false; level.items.len()];
             for it in &level.items {
-                if it.members.is_empty() || it.cols.is_none() {
-                    continue;
-                }
                 for &m in &it.members {
                     if let Some(s) = skip.get_mut(m) {
                         *s = true;
@@ -2355,7 +3100,7 @@ impl<'a> Resolver<'a> {
                         "`{name}` may instead be a column of an inner relation not in the schema"
                     ))
                 };
-                self.resolve_hits(li, &known, &maybes, name, conf, reason, loc);
+                self.resolve_hits(li, &known, &maybes, name, "direct", conf, reason, loc);
                 return;
             }
             maybes.extend(unknown.into_iter().map(|i| (li, i)));

@@ -1892,6 +1892,116 @@ fn templates() -> Vec<(&'static str, Template)> {
                 Vec::new(),
             ))
         }),
+        ("join_column_aliases", |g| {
+            // `(a JOIN b …) AS j(a0, …)`: the aliases rename the join's
+            // columns by position (USING/NATURAL merged columns first).
+            // `ON true`: the key pairs of `join_pair` match no rows, and a
+            // column alias renamed onto another column only shows in rows.
+            let (a, b, on, merged): (usize, usize, String, Vec<&'static str>) = match g.rnd(3) {
+                0 => {
+                    let (a, _, b, _) = join_pair(g);
+                    (a, b, " ON true".to_string(), Vec::new())
+                }
+                1 => {
+                    let pairs = g.common_pairs();
+                    let (a, b, common) = pairs[g.rnd(pairs.len())].clone();
+                    let u = common[g.rnd(common.len())];
+                    (a, b, format!(" USING ({u})"), vec![u])
+                }
+                _ => {
+                    // Sample rows deviate alike in a boolean column in both
+                    // tables: dropping a common boolean column would not
+                    // show.
+                    let pairs: Vec<_> = g
+                        .common_pairs()
+                        .into_iter()
+                        .filter(|(a, _, common)| common.iter().all(|c| g.kind(*a, c) != Kind::Bool))
+                        .collect();
+                    let (a, b, common) = pairs[g.rnd(pairs.len())].clone();
+                    (a, b, String::new(), common)
+                }
+            };
+            let natural = on.is_empty() && !merged.is_empty();
+            // The join's output columns, in PostgreSQL's order.
+            let mut out: Vec<&'static str> = merged.clone();
+            for t in [a, b] {
+                out.extend(
+                    g.tables[t]
+                        .cols
+                        .iter()
+                        .map(|c| c.0)
+                        .filter(|c| !merged.contains(c)),
+                );
+            }
+            let n = 1 + g.rnd(out.len().min(8));
+            let aliases: Vec<String> = (0..n).map(|i| format!("a{i}")).collect();
+            let pick = g.rnd(n);
+            let mut proj = vec![format!("j.a{pick}")];
+            // A column past the aliases, under its own (unique) name.
+            let p = n + g.rnd(out.len() - n + 1);
+            if let Some(name) = out.get(p) {
+                if out.iter().filter(|c| *c == name).count() == 1 {
+                    proj.push(format!("j.{}", g.c(a, name)));
+                }
+            }
+            let join = if natural { "NATURAL JOIN" } else { "JOIN" };
+            sel(
+                format!(
+                    "SELECT {} FROM ({} a {join} {} b{on}) AS j({})",
+                    proj.join(", "),
+                    g.q(a),
+                    g.q(b),
+                    aliases.join(", ")
+                ),
+                vec![a, b],
+            )
+        }),
+        ("query_column_aliases", |g| {
+            // Column aliases over a `*` of a derived table or a CTE: by
+            // position, over a table or a join (merged columns first).
+            let (from, tables, out): (String, Vec<usize>, Vec<&'static str>) = if g.rnd(2) == 0 {
+                let t = g.table();
+                let out = g.tables[t].cols.iter().map(|c| c.0).collect();
+                (g.q(t), vec![t], out)
+            } else {
+                let pairs = g.common_pairs();
+                let (a, b, common) = pairs[g.rnd(pairs.len())].clone();
+                let u = common[g.rnd(common.len())];
+                let mut out = vec![u];
+                for t in [a, b] {
+                    out.extend(g.tables[t].cols.iter().map(|c| c.0).filter(|c| *c != u));
+                }
+                (
+                    format!("{} a JOIN {} b USING ({u})", g.q(a), g.q(b)),
+                    vec![a, b],
+                    out,
+                )
+            };
+            let n = 1 + g.rnd(out.len().min(8));
+            let aliases: Vec<String> = (0..n).map(|i| format!("a{i}")).collect();
+            let pick = g.rnd(n);
+            let mut proj = vec![format!("s.a{pick}")];
+            let p = n + g.rnd(out.len() - n + 1);
+            if let Some(name) = out.get(p) {
+                if out.iter().filter(|c| *c == name).count() == 1 {
+                    proj.push(format!("s.{}", Table::col_sql(name)));
+                }
+            }
+            let sql = if g.rnd(2) == 0 {
+                format!(
+                    "SELECT {} FROM (SELECT * FROM {from}) AS s({})",
+                    proj.join(", "),
+                    aliases.join(", ")
+                )
+            } else {
+                format!(
+                    "WITH s({}) AS (SELECT * FROM {from}) SELECT {} FROM s",
+                    aliases.join(", "),
+                    proj.join(", ")
+                )
+            };
+            sel(sql, tables)
+        }),
     ]
 }
 

@@ -5147,3 +5147,163 @@ CREATE INDEX idx_6711 ON app.products USING gin (data) WHERE "Label" IS NOT NULL
 CREATE INDEX idx_6713 ON app.settings (user_id) WHERE preference_value_that_has_a_deliberately_long_name_for_truncati IS NOT NULL;
 -- create_index
 CREATE INDEX idx_6714 ON analytics.dim_users (churned) WHERE country IS NOT NULL;
+-- join_column_aliases
+SELECT j.a2, j.user_id FROM (analytics.daily_rollup a NATURAL JOIN analytics.dim_users b) AS j(a0, a1, a2, a3);
+-- join_column_aliases
+SELECT j.a0, j.old_status FROM (analytics.dim_users a NATURAL JOIN app.orders b) AS j(a0);
+-- join_column_aliases
+SELECT j.a5, j.created_at FROM (app.orders a JOIN app.products b USING (status)) AS j(a0, a1, a2, a3, a4, a5, a6);
+-- join_column_aliases
+SELECT j.a4 FROM (analytics.daily_rollup a NATURAL JOIN analytics.dim_users b) AS j(a0, a1, a2, a3, a4, a5, a6, a7);
+-- join_column_aliases
+SELECT j.a5 FROM (app.users a JOIN app.settings b ON true) AS j(a0, a1, a2, a3, a4, a5);
+-- join_column_aliases
+SELECT j.a6, j.landing_page FROM (analytics.events a JOIN analytics.sessions b ON true) AS j(a0, a1, a2, a3, a4, a5, a6, a7);
+-- join_column_aliases
+SELECT j.a4, j.note FROM (app.users a JOIN app.orders b USING (id)) AS j(a0, a1, a2, a3, a4, a5);
+-- join_column_aliases
+SELECT j.a2 FROM (app.accounts a NATURAL JOIN app.orders b) AS j(a0, a1, a2, a3);
+-- join_column_aliases
+SELECT j.a0, j.name FROM (app.products a JOIN app.settings b USING (id)) AS j(a0, a1);
+-- join_column_aliases
+SELECT j.a3 FROM (analytics.events a JOIN app.accounts b USING (user_id)) AS j(a0, a1, a2, a3, a4, a5);
+-- join_column_aliases
+SELECT j.a0, j.session_id FROM (analytics.dim_pages a JOIN analytics.events b USING (page)) AS j(a0, a1);
+-- join_column_aliases
+SELECT j.a2, j.churned FROM (app.orders a JOIN analytics.dim_users b USING (user_id)) AS j(a0, a1, a2, a3, a4, a5, a6);
+-- join_column_aliases
+SELECT j.a0, j.bounce_rate FROM (analytics.sessions a JOIN analytics.daily_rollup b USING (revenue)) AS j(a0);
+-- join_column_aliases
+SELECT j.a0, j.tags FROM (app.users a JOIN app.settings b USING (id)) AS j(a0);
+-- join_column_aliases
+SELECT j.a0, j.ended_at FROM (analytics.events a JOIN analytics.sessions b ON true) AS j(a0, a1, a2, a3);
+-- join_column_aliases
+SELECT j.a0, j.revenue FROM (analytics.events a JOIN analytics.sessions b ON true) AS j(a0, a1);
+-- join_column_aliases
+SELECT j.a0 FROM (app.users a NATURAL JOIN app.accounts b) AS j(a0, a1, a2, a3, a4, a5, a6);
+-- join_column_aliases
+SELECT j.a0 FROM (app.accounts a JOIN app.orders b ON true) AS j(a0);
+-- join_column_aliases
+SELECT j.a4 FROM (app.products a JOIN app.order_items b ON true) AS j(a0, a1, a2, a3, a4, a5, a6, a7);
+-- join_column_aliases
+SELECT j.a0, j.utm_source FROM (analytics.events a NATURAL JOIN analytics.daily_rollup b) AS j(a0, a1, a2, a3, a4);
+-- join_column_aliases
+SELECT j.a1, j.plan FROM (analytics.dim_users a JOIN analytics.daily_rollup b USING (country)) AS j(a0, a1);
+-- join_column_aliases
+SELECT j.a5, j.bounce_rate FROM (analytics.daily_rollup a JOIN analytics.events b USING (device)) AS j(a0, a1, a2, a3, a4, a5);
+-- join_column_aliases
+SELECT j.a3, j.score FROM (app.users a JOIN analytics.dim_users b ON true) AS j(a0, a1, a2, a3, a4, a5);
+-- join_column_aliases
+SELECT j.a0, j.device FROM (app.orders a NATURAL JOIN analytics.sessions b) AS j(a0);
+-- join_column_aliases
+SELECT j.a4 FROM (app.settings a NATURAL JOIN app.users b) AS j(a0, a1, a2, a3, a4, a5);
+-- join_column_aliases
+SELECT j.a3, j.key FROM (app.users a JOIN app.settings b ON true) AS j(a0, a1, a2, a3, a4, a5, a6, a7);
+-- join_column_aliases
+SELECT j.a1, j.browser FROM (analytics.daily_rollup a NATURAL JOIN analytics.events b) AS j(a0, a1);
+-- join_column_aliases
+SELECT j.a1, j.cohort FROM (app.settings a JOIN analytics.dim_users b USING (user_id)) AS j(a0, a1);
+-- join_column_aliases
+SELECT j.a0, j.key FROM (app.settings a NATURAL JOIN app.orders b) AS j(a0);
+-- join_column_aliases
+SELECT j.a0, j.preference_value_that_has_a_deliberately_long_name_for_truncati FROM (app.products a NATURAL JOIN app.settings b) AS j(a0, a1, a2, a3, a4, a5, a6, a7);
+-- join_column_aliases
+SELECT j.a1 FROM (app.orders a JOIN app.accounts b USING (created_at)) AS j(a0, a1);
+-- join_column_aliases
+SELECT j.a1 FROM (app.orders a JOIN app.accounts b USING (status)) AS j(a0, a1, a2, a3, a4, a5, a6, a7);
+-- join_column_aliases
+SELECT j.a1, j.balance FROM (app.accounts a JOIN analytics.sessions b USING (user_id)) AS j(a0, a1);
+-- join_column_aliases
+SELECT j.a4, j.country FROM (app.accounts a JOIN analytics.dim_users b USING (user_id)) AS j(a0, a1, a2, a3, a4, a5);
+-- join_column_aliases
+SELECT j.a4, j.pages FROM (app.settings a NATURAL JOIN analytics.sessions b) AS j(a0, a1, a2, a3, a4, a5);
+-- join_column_aliases
+SELECT j.a2, j.props FROM (analytics.events a NATURAL JOIN analytics.dim_users b) AS j(a0, a1, a2, a3, a4, a5);
+-- join_column_aliases
+SELECT j.a3, j.key FROM (app.orders a JOIN app.settings b USING (user_id)) AS j(a0, a1, a2, a3, a4, a5);
+-- join_column_aliases
+SELECT j.a4, j.city FROM (app.orders a NATURAL JOIN analytics.events b) AS j(a0, a1, a2, a3, a4);
+-- join_column_aliases
+SELECT j.a0 FROM (analytics.events a JOIN analytics.sessions b USING (user_id)) AS j(a0);
+-- join_column_aliases
+SELECT j.a2, j.created_at FROM (analytics.events a NATURAL JOIN app.orders b) AS j(a0, a1, a2);
+-- query_column_aliases
+SELECT s.a1 FROM (SELECT * FROM app.products) AS s(a0, a1);
+-- query_column_aliases
+SELECT s.a1, s.duration_ms FROM (SELECT * FROM analytics.events) AS s(a0, a1);
+-- query_column_aliases
+SELECT s.a1, s.referrer FROM (SELECT * FROM analytics.events) AS s(a0, a1, a2, a3, a4);
+-- query_column_aliases
+SELECT s.a0 FROM (SELECT * FROM analytics.dim_users) AS s(a0, a1, a2, a3, a4, a5, a6);
+-- query_column_aliases
+SELECT s.a0, s.status FROM (SELECT * FROM app.products a JOIN app.order_items b USING (price)) AS s(a0, a1, a2, a3, a4);
+-- query_column_aliases
+WITH s(a0, a1, a2) AS (SELECT * FROM analytics.dim_pages) SELECT s.a1 FROM s;
+-- query_column_aliases
+SELECT s.a1, s.os FROM (SELECT * FROM app.settings a JOIN analytics.events b USING (user_id)) AS s(a0, a1, a2, a3, a4, a5);
+-- query_column_aliases
+WITH s(a0, a1, a2, a3) AS (SELECT * FROM app.products a JOIN app.orders b USING (status)) SELECT s.a0, s.user_id FROM s;
+-- query_column_aliases
+SELECT s.a0, s.is_bot FROM (SELECT * FROM app.accounts a JOIN analytics.events b USING (user_id)) AS s(a0, a1, a2, a3, a4, a5, a6, a7);
+-- query_column_aliases
+SELECT s.a0, s.browser FROM (SELECT * FROM analytics.events a JOIN app.settings b USING (user_id)) AS s(a0, a1, a2);
+-- query_column_aliases
+WITH s(a0, a1, a2, a3, a4, a5, a6) AS (SELECT * FROM app.orders a JOIN analytics.events b USING (user_id)) SELECT s.a4, s.utm_source FROM s;
+-- query_column_aliases
+WITH s(a0, a1, a2) AS (SELECT * FROM analytics.events) SELECT s.a2, s.country FROM s;
+-- query_column_aliases
+SELECT s.a0, s.landing_page FROM (SELECT * FROM analytics.sessions) AS s(a0, a1, a2, a3);
+-- query_column_aliases
+WITH s(a0) AS (SELECT * FROM app.products a JOIN app.order_items b USING (price)) SELECT s.a0, s.id FROM s;
+-- query_column_aliases
+WITH s(a0, a1, a2, a3, a4, a5) AS (SELECT * FROM analytics.sessions) SELECT s.a0 FROM s;
+-- query_column_aliases
+WITH s(a0) AS (SELECT * FROM app.orders) SELECT s.a0, s.total FROM s;
+-- query_column_aliases
+WITH s(a0, a1, a2, a3, a4) AS (SELECT * FROM app.orders) SELECT s.a3 FROM s;
+-- query_column_aliases
+WITH s(a0, a1, a2, a3) AS (SELECT * FROM app.orders a JOIN analytics.dim_users b USING (user_id)) SELECT s.a1, s.churned FROM s;
+-- query_column_aliases
+WITH s(a0, a1, a2, a3) AS (SELECT * FROM app.orders a JOIN app.products b USING (status)) SELECT s.a0, s.price FROM s;
+-- query_column_aliases
+WITH s(a0, a1) AS (SELECT * FROM app.users a JOIN app.products b USING (name)) SELECT s.a0, s.legacy_email FROM s;
+-- query_column_aliases
+WITH s(a0, a1, a2, a3) AS (SELECT * FROM analytics.daily_rollup a JOIN analytics.events b USING (device)) SELECT s.a1 FROM s;
+-- query_column_aliases
+SELECT s.a5, s.key FROM (SELECT * FROM app.orders a JOIN app.settings b USING (id)) AS s(a0, a1, a2, a3, a4, a5);
+-- query_column_aliases
+SELECT s.a3, s.account_id FROM (SELECT * FROM analytics.sessions a JOIN app.orders b USING (user_id)) AS s(a0, a1, a2, a3, a4, a5);
+-- query_column_aliases
+WITH s(a0, a1) AS (SELECT * FROM app.settings) SELECT s.a1, s.preference_value_that_has_a_deliberately_long_name_for_truncati FROM s;
+-- query_column_aliases
+SELECT s.a0, s.duration_ms FROM (SELECT * FROM analytics.events) AS s(a0, a1, a2, a3, a4, a5, a6, a7);
+-- query_column_aliases
+WITH s(a0) AS (SELECT * FROM app.order_items) SELECT s.a0, s.product_id FROM s;
+-- query_column_aliases
+SELECT s.a4, s.browser FROM (SELECT * FROM analytics.events) AS s(a0, a1, a2, a3, a4, a5, a6, a7);
+-- query_column_aliases
+SELECT s.a3, s."Label" FROM (SELECT * FROM app.users a JOIN app.products b USING (name)) AS s(a0, a1, a2, a3, a4);
+-- query_column_aliases
+WITH s(a0, a1, a2, a3, a4, a5, a6) AS (SELECT * FROM analytics.events a JOIN analytics.sessions b USING (ab_bucket)) SELECT s.a6, s.utm_medium FROM s;
+-- query_column_aliases
+WITH s(a0, a1, a2, a3, a4, a5, a6) AS (SELECT * FROM app.products) SELECT s.a1 FROM s;
+-- query_column_aliases
+WITH s(a0, a1, a2) AS (SELECT * FROM app.accounts a JOIN analytics.dim_users b USING (plan)) SELECT s.a0, s.churned FROM s;
+-- query_column_aliases
+SELECT s.a0, s.session_id FROM (SELECT * FROM analytics.events) AS s(a0);
+-- query_column_aliases
+WITH s(a0, a1, a2, a3, a4, a5, a6, a7) AS (SELECT * FROM analytics.events a JOIN analytics.daily_rollup b USING (device)) SELECT s.a5, s.duration_ms FROM s;
+-- query_column_aliases
+WITH s(a0, a1, a2, a3) AS (SELECT * FROM app.users) SELECT s.a2, s.score FROM s;
+-- query_column_aliases
+WITH s(a0) AS (SELECT * FROM app.settings a JOIN analytics.dim_users b USING (user_id)) SELECT s.a0, s.id FROM s;
+-- query_column_aliases
+SELECT s.a2, s.price FROM (SELECT * FROM app.order_items) AS s(a0, a1, a2);
+-- query_column_aliases
+SELECT s.a0 FROM (SELECT * FROM app.orders) AS s(a0, a1, a2, a3, a4, a5, a6);
+-- query_column_aliases
+WITH s(a0, a1) AS (SELECT * FROM app.settings a JOIN app.accounts b USING (user_id)) SELECT s.a0, s.key FROM s;
+-- query_column_aliases
+WITH s(a0, a1, a2, a3) AS (SELECT * FROM app.products a JOIN app.settings b USING (id)) SELECT s.a1 FROM s;
+-- query_column_aliases
+SELECT s.a1, s.created_at FROM (SELECT * FROM app.orders a JOIN app.products b USING (id)) AS s(a0, a1);
