@@ -136,6 +136,21 @@ PGAPPNAME=txn_rollback_text pgt_psql -U app -d postgres -q -v ON_ERROR_STOP=1 <<
 BEGIN;
 SET search_path = archive \; ROLLBACK \; SELECT count(legacy_email) FROM users;
 SQL
+# Errors: an error aborts the transaction, whose COMMIT then rolls back the
+# SET made in it; an error in a text of several statements outside a
+# transaction undoes the SET before it in that text. Both reads are of
+# public.
+PGAPPNAME=txn_error_commit pgt_psql -U app -d postgres -q -v ON_ERROR_STOP=0 <<'SQL' || true
+BEGIN;
+SET search_path = archive;
+SELECT 1/0;
+COMMIT;
+SELECT max(legacy_email) FROM users;
+SQL
+PGAPPNAME=text_error pgt_psql -U app -d postgres -q -v ON_ERROR_STOP=0 <<'SQL' || true
+SET search_path = archive \; SELECT 1/0;
+SELECT min(legacy_email) FROM users;
+SQL
 # A transaction begun inside a text of several statements: the SET LOCAL
 # after it lasts to its COMMIT, so the read is of archive.
 PGAPPNAME=txn_begin_text pgt_psql -U app -d postgres -q -v ON_ERROR_STOP=1 <<'SQL'

@@ -135,6 +135,8 @@ struct Backend {
     /// Set by the session's own `SET [LOCAL] search_path`, transactions
     /// taken into account.
     path: crate::analyze::session::PathState,
+    /// `path` before the last text noted, when that text moved it.
+    before_text: Option<Box<crate::analyze::session::PathState>>,
     /// Unset fields come from before the chunk (no connection start or end
     /// was seen for this backend in the chunk yet).
     inherits: bool,
@@ -377,6 +379,7 @@ impl Backend {
     fn note(&mut self, sql: &str, moves_path: bool) -> bool {
         use crate::analyze::session::{path_events, PathEvent};
         set_text(&mut self.last_statement, sql);
+        self.before_text = None;
         if !moves_path {
             return false;
         }
@@ -389,10 +392,24 @@ impl Backend {
             self.path.apply(e);
         }
         self.path.end_text();
+        self.before_text = Some(Box::new(before.clone()));
         // A path set (or a transaction that ends one) is state that is not
         // carried across chunks.
         events.iter().any(|e| matches!(e, PathEvent::Set { .. }))
             || self.path.current() != before.current()
+    }
+
+    /// The last text noted failed (its `STATEMENT` line followed an
+    /// ERROR): in a transaction block, the transaction is aborted (what it
+    /// set is undone at its end, whether that is a `COMMIT` or a
+    /// `ROLLBACK`); outside one, the text ran as one transaction, and
+    /// nothing it set stays.
+    fn text_failed(&mut self) {
+        if self.path.begun.is_some() {
+            self.path.aborted = true;
+        } else if let Some(before) = self.before_text.take() {
+            self.path = *before;
+        }
     }
 }
 
@@ -464,6 +481,17 @@ impl Extractor {
         let s = self.make_statement(e, sql, failed);
         self.note_statement(e, sql);
         s
+    }
+
+    /// After a `STATEMENT` line: when it followed an ERROR, the backend's
+    /// last text failed (see [`Backend::text_failed`]).
+    fn failed_text(&mut self, e: &LogEntry, pending: Option<bool>) {
+        if pending != Some(true) {
+            return;
+        }
+        if let Some(b) = self.backend(e) {
+            b.text_failed();
+        }
     }
 
     /// What a statement text of `e` tells about its backend: the last text
@@ -695,6 +723,12 @@ impl Extractor {
                 self.count("error");
                 if let Some(b) = self.backend(e) {
                     b.error_pending = Some(true);
+                    // An error aborts the transaction block it is in. (The
+                    // path it may undo was set by a statement that already
+                    // made this input be read in order.)
+                    if b.path.begun.is_some() {
+                        b.path.aborted = true;
+                    }
                 }
             }
             "STATEMENT" => {
@@ -712,10 +746,14 @@ impl Extractor {
                     }
                 };
                 match (pending, already) {
-                    (_, Some(true)) => self.count("failed_statement_already_logged"),
+                    (_, Some(true)) => {
+                        self.count("failed_statement_already_logged");
+                        self.failed_text(e, pending);
+                    }
                     (Some(pending), Some(false)) => {
                         let s = self.statement(e, &e.message, pending);
                         statement_record(&s, pending, cov, emit);
+                        self.failed_text(e, Some(pending));
                     }
                     _ => {
                         // Settled later, with the state before the chunk.

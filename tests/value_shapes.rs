@@ -122,6 +122,10 @@ fn do_blocks_function_bodies_and_positions_resolve_per_statement_and_cte_names_d
         "legacy_email txn_commit_text read direct certain",
         "legacy_email txn_savepoint_text read direct certain",
         "legacy_email txn_rollback_text read direct certain",
+        // An error aborts a transaction (its COMMIT rolls back) or the
+        // text of several statements it is in: what they set is undone.
+        "legacy_email txn_error_commit read direct certain",
+        "legacy_email text_error read direct certain",
         // `"$user"` set inside a text is the statement's user (owner).
         "owner.users.legacy_email path_user read direct certain",
         // DO blocks with a LANGUAGE clause.

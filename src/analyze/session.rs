@@ -299,6 +299,10 @@ pub struct PathState {
     /// The open transaction's savepoints, oldest first, with the session's
     /// and the `SET LOCAL` value when each was made.
     pub savepoints: Vec<Savepoint>,
+    /// An error aborted the open transaction: until `ROLLBACK` (or
+    /// `ROLLBACK TO` a savepoint) PostgreSQL refuses every command, and its
+    /// `COMMIT` rolls back.
+    pub aborted: bool,
 }
 
 /// A savepoint of [`PathState`].
@@ -324,12 +328,22 @@ impl PathState {
             PathChange::Set(p) => Some(p.clone()),
             PathChange::Reset => None,
         };
+        // In an aborted transaction only its end and `ROLLBACK TO` run.
+        if self.aborted
+            && !matches!(
+                e,
+                PathEvent::Commit | PathEvent::Rollback | PathEvent::RollbackTo(_)
+            )
+        {
+            return;
+        }
         match e {
             PathEvent::Begin => {
                 if self.begun.is_none() {
                     self.begun = Some(self.session.clone());
                 }
             }
+            PathEvent::Commit if self.aborted => self.apply(&PathEvent::Rollback),
             PathEvent::Commit => {
                 self.begun = None;
                 self.local = None;
@@ -341,6 +355,7 @@ impl PathState {
                 }
                 self.local = None;
                 self.savepoints.clear();
+                self.aborted = false;
             }
             // Only inside a transaction block (elsewhere PostgreSQL
             // refuses them); an unknown name is an error that changes
@@ -364,6 +379,7 @@ impl PathState {
                         self.session.clone_from(&s.session);
                         self.local.clone_from(&s.local);
                     }
+                    self.aborted = false;
                 }
             }
             PathEvent::Savepoint(_) => {}
