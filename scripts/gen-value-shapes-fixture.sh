@@ -38,6 +38,9 @@ GRANT SELECT ON archive.users TO app;
 CREATE TABLE public.acct (id bigint, secret text, note text);
 CREATE TABLE public.snap (id bigint, a public.acct);
 GRANT SELECT, INSERT ON public.acct, public.snap TO app;
+-- A deferred foreign key, for a COMMIT that fails.
+CREATE TABLE public.dc (id int PRIMARY KEY, r int REFERENCES public.dc (id) DEFERRABLE INITIALLY DEFERRED);
+GRANT SELECT, INSERT ON public.dc TO app;
 -- A role with a schema of its own name ("$user").
 CREATE ROLE owner LOGIN;
 CREATE SCHEMA AUTHORIZATION owner;
@@ -150,6 +153,33 @@ SQL
 PGAPPNAME=text_error pgt_psql -U app -d postgres -q -v ON_ERROR_STOP=0 <<'SQL' || true
 SET search_path = archive \; SELECT 1/0;
 SELECT min(legacy_email) FROM users;
+SQL
+# Where a text of several statements fails matters: a SET committed before
+# the failure stays (archive); a COMMIT before it ended the transaction, so
+# its SET LOCAL is gone (public). A BEGIN after a SET in one text makes the
+# SET part of the transaction its ROLLBACK undoes (public). A COMMIT that
+# fails on a deferred constraint rolls back (public).
+PGAPPNAME=err_after_commit pgt_psql -U app -d postgres -q -v ON_ERROR_STOP=0 <<'SQL' || true
+SET search_path = archive \; COMMIT \; SELECT 1/0;
+SELECT max(legacy_email) FROM users;
+SQL
+PGAPPNAME=err_commit_first pgt_psql -U app -d postgres -q -v ON_ERROR_STOP=0 <<'SQL' || true
+BEGIN;
+SET LOCAL search_path = archive;
+COMMIT \; SELECT 1/0;
+SELECT min(legacy_email) FROM users;
+SQL
+PGAPPNAME=set_then_begin pgt_psql -U app -d postgres -q -v ON_ERROR_STOP=0 <<'SQL' || true
+SET search_path = archive \; BEGIN \; SELECT 1;
+ROLLBACK;
+SELECT count(legacy_email) FROM users;
+SQL
+PGAPPNAME=failed_commit pgt_psql -U app -d postgres -q -v ON_ERROR_STOP=0 <<'SQL' || true
+BEGIN;
+SET search_path = archive;
+INSERT INTO public.dc VALUES (1, 99);
+COMMIT;
+SELECT max(legacy_email) FROM users;
 SQL
 # A transaction begun inside a text of several statements: the SET LOCAL
 # after it lasts to its COMMIT, so the read is of archive.

@@ -91,6 +91,17 @@ impl PartialEq for ShapeHint {
 
 impl Eq for ShapeHint {}
 
+/// What the events of a text that moved a session's path were.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TextEvents {
+    /// Only `SET search_path` and the like.
+    OnlySets,
+    /// A text that is one `COMMIT`.
+    OnlyCommit,
+    /// Transaction statements, with or without settings.
+    Transaction,
+}
+
 /// Who logged the last statement text of a backend, for pairing.
 #[derive(Debug)]
 struct Logged {
@@ -135,8 +146,12 @@ struct Backend {
     /// Set by the session's own `SET [LOCAL] search_path`, transactions
     /// taken into account.
     path: crate::analyze::session::PathState,
-    /// `path` before the last text noted, when that text moved it.
-    before_text: Option<Box<crate::analyze::session::PathState>>,
+    /// `path` before the last text noted, when that text moved it, and
+    /// what its events were (see [`Backend::text_failed`]).
+    before_text: Option<(Box<crate::analyze::session::PathState>, TextEvents)>,
+    /// The last text noted was logged when it had finished (a `duration:`
+    /// line): a failure of the same text is another run of it.
+    finished: bool,
     /// Unset fields come from before the chunk (no connection start or end
     /// was seen for this backend in the chunk yet).
     inherits: bool,
@@ -388,26 +403,45 @@ impl Backend {
             return false;
         }
         let before = self.path.clone();
+        self.path.begin_text();
         for e in &events {
             self.path.apply(e);
         }
         self.path.end_text();
-        self.before_text = Some(Box::new(before.clone()));
+        let kind = match events.as_slice() {
+            [PathEvent::Commit] if !crate::normalize::several_statements(sql) => {
+                TextEvents::OnlyCommit
+            }
+            _ if events.iter().all(|e| matches!(e, PathEvent::Set { .. })) => TextEvents::OnlySets,
+            _ => TextEvents::Transaction,
+        };
+        self.before_text = Some((Box::new(before.clone()), kind));
         // A path set (or a transaction that ends one) is state that is not
         // carried across chunks.
         events.iter().any(|e| matches!(e, PathEvent::Set { .. }))
             || self.path.current() != before.current()
     }
 
-    /// The last text noted failed (its `STATEMENT` line followed an
-    /// ERROR): in a transaction block, the transaction is aborted (what it
-    /// set is undone at its end, whether that is a `COMMIT` or a
-    /// `ROLLBACK`); outside one, the text ran as one transaction, and
-    /// nothing it set stays.
-    fn text_failed(&mut self) {
-        if self.path.begun.is_some() {
+    /// A text failed (its `STATEMENT` line followed an ERROR); `applied`:
+    /// its events were applied when it was noted (it is the last text
+    /// noted, logged before it ran). Which statement of a text of several
+    /// failed is not logged, so only what holds wherever it failed is done:
+    /// - a text that leaves a transaction block open aborts it (what was
+    ///   set in it is undone at its end, `COMMIT` or `ROLLBACK`);
+    /// - outside one, a text that only set the path ran as one implicit
+    ///   transaction, and nothing it set stays;
+    /// - a `COMMIT` that fails (a deferred constraint) rolls back;
+    /// - a text that also ends or begins transactions is left as it was
+    ///   applied (what ran before its failure is not known).
+    fn text_failed(&mut self, applied: bool) {
+        let before = self.before_text.take().filter(|_| applied);
+        if let Some((before, TextEvents::OnlyCommit)) = before {
+            self.path = *before;
+            self.path
+                .apply(&crate::analyze::session::PathEvent::Rollback);
+        } else if self.path.begun.is_some() {
             self.path.aborted = true;
-        } else if let Some(before) = self.before_text.take() {
+        } else if let Some((before, TextEvents::OnlySets)) = before {
             self.path = *before;
         }
     }
@@ -483,14 +517,19 @@ impl Extractor {
         s
     }
 
-    /// After a `STATEMENT` line: when it followed an ERROR, the backend's
-    /// last text failed (see [`Backend::text_failed`]).
-    fn failed_text(&mut self, e: &LogEntry, pending: Option<bool>) {
+    /// After a `STATEMENT` line: when it followed an ERROR, a text failed
+    /// (see [`Backend::text_failed`]); `already`: it is the backend's last
+    /// text noted.
+    fn failed_text(&mut self, e: &LogEntry, pending: Option<bool>, already: bool) {
         if pending != Some(true) {
             return;
         }
+        // A text noted from its `STATEMENT` line was applied just now; the
+        // last text noted was applied unless it was logged once finished
+        // (then the failure is of another run of it, never applied).
+        let applied = !already || self.backend(e).is_some_and(|b| !b.finished);
         if let Some(b) = self.backend(e) {
-            b.text_failed();
+            b.text_failed(applied);
         }
     }
 
@@ -498,6 +537,7 @@ impl Extractor {
     /// (an ERROR's `STATEMENT` line repeats it), and a `search_path` change.
     fn note_statement(&mut self, e: &LogEntry, sql: &str) {
         if let Some(b) = self.backend(e) {
+            b.finished = false;
             if b.note(sql, true) {
                 self.sequential_state = true;
             }
@@ -580,6 +620,7 @@ impl Extractor {
             .map(|b| Box::new(b.path.clone()));
         if let Some(b) = b {
             path_changed = b.note(sql, moves_path);
+            b.finished = duration.is_some();
         }
         self.sequential_state |= path_changed;
         self.count("statement");
@@ -748,12 +789,12 @@ impl Extractor {
                 match (pending, already) {
                     (_, Some(true)) => {
                         self.count("failed_statement_already_logged");
-                        self.failed_text(e, pending);
+                        self.failed_text(e, pending, true);
                     }
                     (Some(pending), Some(false)) => {
                         let s = self.statement(e, &e.message, pending);
                         statement_record(&s, pending, cov, emit);
-                        self.failed_text(e, Some(pending));
+                        self.failed_text(e, Some(pending), false);
                     }
                     _ => {
                         // Settled later, with the state before the chunk.
@@ -1133,6 +1174,41 @@ mod tests {
         }
         x.flush_counts(&mut cov);
         (out, cov)
+    }
+
+    #[test]
+    fn a_failed_run_of_a_text_logged_once_finished_leaves_the_path_it_set() {
+        // log_min_duration_statement = 0 with log_statement = none: a text
+        // is logged once it has run; a later run of it that fails is not
+        // logged, and its STATEMENT line repeats the text.
+        let text = "SET search_path = archive; SELECT 1";
+        let (out, _) = run(&[
+            entry(1, "LOG", &format!("duration: 0.1 ms  statement: {text}")),
+            entry(2, "ERROR", "division by zero"),
+            entry(3, "STATEMENT", text),
+            entry(
+                4,
+                "LOG",
+                "duration: 0.1 ms  statement: SELECT legacy_email FROM users",
+            ),
+        ]);
+        let last = out.last().map(|s| (s.text.as_str(), s.search_path.clone()));
+        assert_eq!(
+            last,
+            Some((
+                "SELECT legacy_email FROM users",
+                Some(vec!["archive".to_string()])
+            ))
+        );
+        // Logged before it ran (log_statement = all), the failed text is the
+        // one noted: nothing it set stays.
+        let (out, _) = run(&[
+            entry(1, "LOG", &format!("statement: {text}")),
+            entry(2, "ERROR", "division by zero"),
+            entry(3, "STATEMENT", text),
+            entry(4, "LOG", "statement: SELECT legacy_email FROM users"),
+        ]);
+        assert_eq!(out.last().map(|s| s.search_path.clone()), Some(None));
     }
 
     /// The message parsers agree with the regular expressions they replace.

@@ -126,6 +126,13 @@ fn do_blocks_function_bodies_and_positions_resolve_per_statement_and_cte_names_d
         // text of several statements it is in: what they set is undone.
         "legacy_email txn_error_commit read direct certain",
         "legacy_email text_error read direct certain",
+        // Where a text fails: after a COMMIT (its SET stays), after a
+        // COMMIT that ended a SET LOCAL; a BEGIN after a SET in one text;
+        // a COMMIT that fails on a deferred constraint rolls back.
+        "archive.users.legacy_email err_after_commit read direct certain",
+        "legacy_email err_commit_first read direct certain",
+        "legacy_email set_then_begin read direct certain",
+        "legacy_email failed_commit read direct certain",
         // `"$user"` set inside a text is the statement's user (owner).
         "owner.users.legacy_email path_user read direct certain",
         // DO blocks with a LANGUAGE clause.

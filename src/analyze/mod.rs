@@ -218,6 +218,7 @@ impl<'a> Analyzer<'a> {
                 ..session::PathState::default()
             },
         };
+        state.begin_text();
         let mut values_matter = false;
         let count = parsed.len();
         let statements = parsed

@@ -303,6 +303,11 @@ pub struct PathState {
     /// `ROLLBACK TO` a savepoint) PostgreSQL refuses every command, and its
     /// `COMMIT` rolls back.
     pub aborted: bool,
+    /// While a text is applied outside a transaction block: the session's
+    /// value when its implicit transaction began (the text's start, or its
+    /// last `COMMIT`/`ROLLBACK`). A `BEGIN` later in the text makes that
+    /// transaction the block, so a `ROLLBACK` undoes from there.
+    pub text_start: Option<Option<Vec<String>>>,
 }
 
 /// A savepoint of [`PathState`].
@@ -340,7 +345,8 @@ impl PathState {
         match e {
             PathEvent::Begin => {
                 if self.begun.is_none() {
-                    self.begun = Some(self.session.clone());
+                    let start = self.text_start.take();
+                    self.begun = Some(start.unwrap_or_else(|| self.session.clone()));
                 }
             }
             PathEvent::Commit if self.aborted => self.apply(&PathEvent::Rollback),
@@ -348,6 +354,7 @@ impl PathState {
                 self.begun = None;
                 self.local = None;
                 self.savepoints.clear();
+                self.restart_text();
             }
             PathEvent::Rollback => {
                 if let Some(before) = self.begun.take() {
@@ -356,6 +363,7 @@ impl PathState {
                 self.local = None;
                 self.savepoints.clear();
                 self.aborted = false;
+                self.restart_text();
             }
             // Only inside a transaction block (elsewhere PostgreSQL
             // refuses them); an unknown name is an error that changes
@@ -399,12 +407,26 @@ impl PathState {
         }
     }
 
+    /// Starts applying a text's events (see [`PathState::text_start`]).
+    pub fn begin_text(&mut self) {
+        self.text_start = self.begun.is_none().then(|| self.session.clone());
+    }
+
+    /// After a transaction ends inside a text, the next statements run in
+    /// a new implicit transaction.
+    fn restart_text(&mut self) {
+        if self.text_start.is_some() {
+            self.text_start = Some(self.session.clone());
+        }
+    }
+
     /// Ends a text: outside an explicit transaction, a text of several
     /// statements ran in one implicit transaction, which ends with it.
     pub fn end_text(&mut self) {
         if self.begun.is_none() {
             self.local = None;
         }
+        self.text_start = None;
     }
 
     /// Whether a transaction statement can still change the path. In a
@@ -693,6 +715,7 @@ mod tests {
         texts
             .iter()
             .map(|t| {
+                st.begin_text();
                 for e in path_events(t, st.pending()) {
                     st.apply(&e);
                 }
@@ -829,6 +852,26 @@ mod tests {
         assert_eq!(
             search_path_change("ALTER ROLE r SET search_path = t1"),
             None
+        );
+    }
+
+    #[test]
+    fn a_begin_after_a_set_in_one_text_makes_the_set_part_of_the_transaction() {
+        let app = Some(vec!["app".to_string()]);
+        // The implicit transaction the SET ran in becomes the block: its
+        // ROLLBACK undoes the SET (checked on PostgreSQL 15).
+        assert_eq!(
+            follow(&[
+                "SET search_path = app; BEGIN; SELECT 1",
+                "ROLLBACK",
+                "SELECT 1"
+            ]),
+            vec![app.clone(), None, None]
+        );
+        // After a COMMIT in the text a new implicit transaction starts.
+        assert_eq!(
+            follow(&["SET search_path = app; COMMIT; BEGIN; SELECT 1", "ROLLBACK"]),
+            vec![app.clone(), app.clone()]
         );
     }
 
