@@ -94,12 +94,12 @@ impl Eq for ShapeHint {}
 /// What the events of a text that moved a session's path were.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum TextEvents {
-    /// Only `SET search_path` and the like.
-    OnlySets,
+    /// No `COMMIT` or `ROLLBACK`: settings, `BEGIN`, savepoints.
+    NoBlockEnd,
     /// A text that is one `COMMIT`.
     OnlyCommit,
-    /// Transaction statements, with or without settings.
-    Transaction,
+    /// A `COMMIT` or `ROLLBACK` among other statements.
+    EndsBlock,
 }
 
 /// Who logged the last statement text of a backend, for pairing.
@@ -152,6 +152,8 @@ struct Backend {
     /// The last text noted was logged when it had finished (a `duration:`
     /// line): a failure of the same text is another run of it.
     finished: bool,
+    /// An ERROR was logged and its `STATEMENT` line has not come (yet).
+    abort_pending: bool,
     /// Unset fields come from before the chunk (no connection start or end
     /// was seen for this backend in the chunk yet).
     inherits: bool,
@@ -395,6 +397,10 @@ impl Backend {
         use crate::analyze::session::{path_events, PathEvent};
         set_text(&mut self.last_statement, sql);
         self.before_text = None;
+        // An error with no STATEMENT line aborted the block it was in.
+        if std::mem::take(&mut self.abort_pending) {
+            self.path.aborted |= self.path.begun.is_some();
+        }
         if !moves_path {
             return false;
         }
@@ -412,8 +418,13 @@ impl Backend {
             [PathEvent::Commit] if !crate::normalize::several_statements(sql) => {
                 TextEvents::OnlyCommit
             }
-            _ if events.iter().all(|e| matches!(e, PathEvent::Set { .. })) => TextEvents::OnlySets,
-            _ => TextEvents::Transaction,
+            _ if events
+                .iter()
+                .any(|e| matches!(e, PathEvent::Commit | PathEvent::Rollback)) =>
+            {
+                TextEvents::EndsBlock
+            }
+            _ => TextEvents::NoBlockEnd,
         };
         self.before_text = Some((Box::new(before.clone()), kind));
         // A path set (or a transaction that ends one) is state that is not
@@ -426,23 +437,28 @@ impl Backend {
     /// its events were applied when it was noted (it is the last text
     /// noted, logged before it ran). Which statement of a text of several
     /// failed is not logged, so only what holds wherever it failed is done:
-    /// - a text that leaves a transaction block open aborts it (what was
-    ///   set in it is undone at its end, `COMMIT` or `ROLLBACK`);
-    /// - outside one, a text that only set the path ran as one implicit
-    ///   transaction, and nothing it set stays;
+    /// - a text without `COMMIT` or `ROLLBACK` is undone whole: outside a
+    ///   block it ran as one implicit transaction (a `BEGIN` in it either
+    ///   never ran or began a block the error aborted); inside one, the
+    ///   error aborted the block (what was set in it is undone at its end,
+    ///   `COMMIT` or `ROLLBACK`) and its savepoint statements after the
+    ///   error never ran;
     /// - a `COMMIT` that fails (a deferred constraint) rolls back;
-    /// - a text that also ends or begins transactions is left as it was
-    ///   applied (what ran before its failure is not known).
+    /// - a text that also ends a block is left as it was applied.
     fn text_failed(&mut self, applied: bool) {
-        let before = self.before_text.take().filter(|_| applied);
-        if let Some((before, TextEvents::OnlyCommit)) = before {
-            self.path = *before;
-            self.path
-                .apply(&crate::analyze::session::PathEvent::Rollback);
-        } else if self.path.begun.is_some() {
-            self.path.aborted = true;
-        } else if let Some((before, TextEvents::OnlySets)) = before {
-            self.path = *before;
+        match self.before_text.take().filter(|_| applied) {
+            Some((before, TextEvents::OnlyCommit)) => {
+                self.path = *before;
+                self.path
+                    .apply(&crate::analyze::session::PathEvent::Rollback);
+            }
+            Some((before, TextEvents::NoBlockEnd)) => {
+                let in_block = before.begun.is_some();
+                self.path = *before;
+                self.path.aborted |= in_block;
+            }
+            Some((_, TextEvents::EndsBlock)) => {}
+            None => self.path.aborted |= self.path.begun.is_some(),
         }
     }
 }
@@ -764,12 +780,10 @@ impl Extractor {
                 self.count("error");
                 if let Some(b) = self.backend(e) {
                     b.error_pending = Some(true);
-                    // An error aborts the transaction block it is in. (The
-                    // path it may undo was set by a statement that already
-                    // made this input be read in order.)
-                    if b.path.begun.is_some() {
-                        b.path.aborted = true;
-                    }
+                    // An error aborts the transaction block it is in: taken
+                    // at its STATEMENT line (which tells the failed text),
+                    // or, without one, before the backend's next text.
+                    b.abort_pending = true;
                 }
             }
             "STATEMENT" => {
@@ -778,6 +792,8 @@ impl Extractor {
                     Some(b) => {
                         let pending = b.error_pending();
                         b.error_pending = Some(false);
+                        // The failed text is known: see `failed_text`.
+                        b.abort_pending = false;
                         let already = match &b.last_statement {
                             Some(last) => Some(*last == e.message),
                             None if b.inherits => None,
@@ -1209,6 +1225,119 @@ mod tests {
             entry(4, "LOG", "statement: SELECT legacy_email FROM users"),
         ]);
         assert_eq!(out.last().map(|s| s.search_path.clone()), Some(None));
+    }
+
+    /// The path the last statement of `texts` resolves with: each text is
+    /// logged as `statement:` (or, with `duration`, once finished), and a
+    /// text starting with `!` failed (an ERROR, then its STATEMENT line
+    /// unless it starts with `!!`).
+    fn path_after(texts: &[&str], duration: bool) -> Option<Vec<String>> {
+        let mut entries = Vec::new();
+        let mut line = 0;
+        let mut push = |entries: &mut Vec<LogEntry>, sev: &str, msg: String| {
+            line += 1;
+            entries.push(entry(line, sev, &msg));
+        };
+        for t in texts {
+            let logged = |t: &str| match duration {
+                true => format!("duration: 0.1 ms  statement: {t}"),
+                false => format!("statement: {t}"),
+            };
+            if let Some(t) = t.strip_prefix("!!") {
+                if !duration {
+                    push(&mut entries, "LOG", logged(t));
+                }
+                push(&mut entries, "ERROR", "boom".into());
+            } else if let Some(t) = t.strip_prefix('!') {
+                if !duration {
+                    push(&mut entries, "LOG", logged(t));
+                }
+                push(&mut entries, "ERROR", "boom".into());
+                push(&mut entries, "STATEMENT", t.into());
+            } else {
+                push(&mut entries, "LOG", logged(t));
+            }
+        }
+        push(&mut entries, "LOG", logged_select(duration));
+        let (out, _) = run(&entries);
+        out.last().and_then(|s| s.search_path.clone())
+    }
+
+    fn logged_select(duration: bool) -> String {
+        match duration {
+            true => "duration: 0.1 ms  statement: SELECT legacy_email FROM users".into(),
+            false => "statement: SELECT legacy_email FROM users".into(),
+        }
+    }
+
+    #[test]
+    fn failed_texts_move_the_path_as_postgres_does_wherever_they_failed() {
+        let archive = Some(vec!["archive".to_string()]);
+        for duration in [false, true] {
+            // Refused outside a block, COMMIT AND CHAIN begins nothing.
+            assert_eq!(
+                path_after(
+                    &["!COMMIT AND CHAIN", "SET search_path = archive"],
+                    duration
+                ),
+                archive,
+                "{duration}"
+            );
+            // A failed text with ROLLBACK TO or RELEASE: they never ran.
+            for t in ["!SELECT 1/0; ROLLBACK TO a", "!SELECT 1/0; RELEASE a"] {
+                assert_eq!(
+                    path_after(
+                        &[
+                            "BEGIN",
+                            "SAVEPOINT a",
+                            "SAVEPOINT b",
+                            t,
+                            "ROLLBACK TO b",
+                            "SET search_path = archive",
+                            "COMMIT"
+                        ],
+                        duration
+                    ),
+                    archive,
+                    "{t} {duration}"
+                );
+            }
+            // Outside a block, a failed text without COMMIT or ROLLBACK is
+            // undone whole, a BEGIN in it too.
+            for t in [
+                "!SET search_path = archive; SAVEPOINT a",
+                "!SET search_path = archive; SELECT 1/0; BEGIN",
+                "!SET search_path = archive; BEGIN; SELECT 1/0",
+            ] {
+                assert_eq!(path_after(&[t], duration), None, "{t} {duration}");
+                assert_eq!(
+                    path_after(&[t, "SET search_path = archive"], duration),
+                    archive,
+                    "{t} {duration}"
+                );
+            }
+        }
+        // Logged once finished: a COMMIT that ran before the failure.
+        assert_eq!(
+            path_after(
+                &["BEGIN", "SET search_path = archive", "!COMMIT ; SELECT 1/0"],
+                true
+            ),
+            archive
+        );
+        // An error without its STATEMENT line aborts the block it is in.
+        assert_eq!(
+            path_after(
+                &[
+                    "BEGIN",
+                    "SET search_path = archive",
+                    "!!SELECT 1/0",
+                    "COMMIT"
+                ],
+                false
+            ),
+            None
+        );
     }
 
     /// The message parsers agree with the regular expressions they replace.

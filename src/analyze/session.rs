@@ -68,6 +68,9 @@ pub enum PathEvent {
         /// The new path.
         change: PathChange,
     },
+    /// The `AND CHAIN` of a `COMMIT` or `ROLLBACK`: a new block begins if
+    /// one just ended (outside one, PostgreSQL refuses the statement).
+    Chain,
     /// `SAVEPOINT name` (the name as PostgreSQL folds it).
     Savepoint(String),
     /// `RELEASE [SAVEPOINT] name`: it and the later savepoints end; what
@@ -218,7 +221,7 @@ pub fn tree_events(tree: &Value) -> Vec<PathEvent> {
         let chain = t.get("chain").and_then(Value::as_bool).unwrap_or(false);
         let chained = |e: PathEvent| {
             if chain {
-                vec![e, PathEvent::Begin]
+                vec![e, PathEvent::Chain]
             } else {
                 vec![e]
             }
@@ -308,6 +311,8 @@ pub struct PathState {
     /// last `COMMIT`/`ROLLBACK`). A `BEGIN` later in the text makes that
     /// transaction the block, so a `ROLLBACK` undoes from there.
     pub text_start: Option<Option<Vec<String>>>,
+    /// The last event was a `COMMIT` or `ROLLBACK` that ended a block.
+    pub ended_block: bool,
 }
 
 /// A savepoint of [`PathState`].
@@ -342,7 +347,13 @@ impl PathState {
         {
             return;
         }
+        let ended_block = std::mem::take(&mut self.ended_block);
         match e {
+            PathEvent::Chain => {
+                if ended_block {
+                    self.apply(&PathEvent::Begin);
+                }
+            }
             PathEvent::Begin => {
                 if self.begun.is_none() {
                     let start = self.text_start.take();
@@ -351,7 +362,7 @@ impl PathState {
             }
             PathEvent::Commit if self.aborted => self.apply(&PathEvent::Rollback),
             PathEvent::Commit => {
-                self.begun = None;
+                self.ended_block = self.begun.take().is_some();
                 self.local = None;
                 self.savepoints.clear();
                 self.restart_text();
@@ -359,6 +370,7 @@ impl PathState {
             PathEvent::Rollback => {
                 if let Some(before) = self.begun.take() {
                     self.session = before;
+                    self.ended_block = true;
                 }
                 self.local = None;
                 self.savepoints.clear();
