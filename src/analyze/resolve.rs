@@ -74,6 +74,18 @@ struct RelInfo {
     kind: Option<RelKind>,
 }
 
+impl RelInfo {
+    /// A relation of the catalog, found for certain.
+    fn of(rel: &crate::catalog::Relation) -> Self {
+        Self {
+            schema: rel.schema.clone(),
+            name: rel.name.clone(),
+            schema_certain: true,
+            kind: Some(rel.kind),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Col {
     name: String,
@@ -873,12 +885,7 @@ impl<'a> Resolver<'a> {
             let Some(row) = catalog.row_type_of(&rel.schema, &rel.name, c) else {
                 continue;
             };
-            let info = RelInfo {
-                schema: row.schema.clone(),
-                name: row.name.clone(),
-                schema_certain: true,
-                kind: Some(row.kind),
-            };
+            let info = RelInfo::of(row);
             let (sel, via) = match (column, &self.field) {
                 (ColSel::Named(_), Some(Some(f))) => (ColSel::Named(f.clone()), "direct"),
                 _ if !self.whole_row_types => continue,
@@ -937,12 +944,7 @@ impl<'a> Resolver<'a> {
         let name = text(rv, "relname");
         if schema.is_empty() {
             if let Some(rel) = self.catalog.lookup(self.search_path, name) {
-                return RelInfo {
-                    schema: rel.schema.clone(),
-                    name: rel.name.clone(),
-                    schema_certain: true,
-                    kind: Some(rel.kind),
-                };
+                return RelInfo::of(rel);
             }
             let assumed = self
                 .search_path
@@ -2516,12 +2518,7 @@ impl<'a> Resolver<'a> {
         let Some(rel) = rel else {
             return;
         };
-        let info = RelInfo {
-            schema: rel.schema.clone(),
-            name: rel.name.clone(),
-            schema_certain: true,
-            kind: Some(rel.kind),
-        };
+        let info = RelInfo::of(rel);
         self.note = format!("a cast to the row type of `{}` uses every column", rel.name);
         self.use_rel(
             &info,

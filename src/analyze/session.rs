@@ -41,7 +41,7 @@ pub fn search_path_change(sql: &str) -> Option<PathChange> {
     for stmt in &parsed {
         let mut found = Vec::new();
         changes(&stmt.tree, &mut found);
-        if let Some(c) = found.pop() {
+        if let Some((_, c)) = found.pop() {
             last = Some(c);
         }
     }
@@ -259,8 +259,11 @@ pub fn tree_events(tree: &Value) -> Vec<PathEvent> {
         _ => {}
     }
     let mut found = Vec::new();
-    events(tree, &mut found);
+    changes(tree, &mut found);
     found
+        .into_iter()
+        .map(|(local, change)| PathEvent::Set { local, change })
+        .collect()
 }
 
 /// Statements that hold a `SET search_path` or a `set_config` call
@@ -449,50 +452,6 @@ impl PathState {
     }
 }
 
-fn events(v: &Value, out: &mut Vec<PathEvent>) {
-    match v {
-        Value::Object(m) => {
-            if let Some((kind, n)) = node(v) {
-                match kind {
-                    k if NOT_RUN_NOW.contains(&k) => return,
-                    "VariableSetStmt"
-                        if n.get("name").and_then(Value::as_str) == Some("search_path") =>
-                    {
-                        let local = n.get("is_local").and_then(Value::as_bool).unwrap_or(false);
-                        let mut found = Vec::new();
-                        changes(v, &mut found);
-                        out.extend(
-                            found
-                                .into_iter()
-                                .map(|change| PathEvent::Set { local, change }),
-                        );
-                        return;
-                    }
-                    "FuncCall" => {
-                        let mut found = Vec::new();
-                        changes(v, &mut found);
-                        if !found.is_empty() {
-                            let args = n.get("args").and_then(Value::as_array);
-                            let local = args.and_then(|a| a.get(2)).is_some_and(is_true);
-                            out.extend(
-                                found
-                                    .into_iter()
-                                    .map(|change| PathEvent::Set { local, change }),
-                            );
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            for x in m.values() {
-                events(x, out);
-            }
-        }
-        Value::Array(a) => a.iter().for_each(|x| events(x, out)),
-        _ => {}
-    }
-}
-
 /// A constant that is true: `true`, `'t'`, `'on'`, `'1'`, …
 fn is_true(v: &Value) -> bool {
     let Some(("AConst", c)) = node(v) else {
@@ -570,14 +529,15 @@ pub fn role_setting(setstmt: &Value) -> Option<Vec<String>> {
     let wrapped = serde_json::json!({ "node": { "VariableSetStmt": setstmt } });
     let mut found = Vec::new();
     changes(&wrapped, &mut found);
-    match found.pop()? {
+    match found.pop()?.1 {
         PathChange::Set(p) => Some(p),
         PathChange::Reset => None,
     }
 }
 
-/// Collects the changes in tree order.
-fn changes(v: &Value, out: &mut Vec<PathChange>) {
+/// Collects the changes in tree order, each with whether it lasts only to
+/// the end of the transaction (`SET LOCAL`, `set_config(…, true)`).
+fn changes(v: &Value, out: &mut Vec<(bool, PathChange)>) {
     match v {
         Value::Object(m) => {
             if let Some((kind, n)) = node(v) {
@@ -586,6 +546,7 @@ fn changes(v: &Value, out: &mut Vec<PathChange>) {
                     "VariableSetStmt"
                         if n.get("name").and_then(Value::as_str) == Some("search_path") =>
                     {
+                        let local = n.get("is_local").and_then(Value::as_bool).unwrap_or(false);
                         let k = n.get("kind").and_then(Value::as_i64).unwrap_or(0);
                         if k == VAR_SET_VALUE {
                             let args = n.get("args").and_then(Value::as_array);
@@ -594,10 +555,10 @@ fn changes(v: &Value, out: &mut Vec<PathChange>) {
                             let names: Option<Vec<String>> = args
                                 .map(|a| a.iter().filter_map(sval).map(str::to_string).collect());
                             if let Some(names) = names {
-                                out.push(PathChange::Set(names));
+                                out.push((local, PathChange::Set(names)));
                             }
                         } else if k == VAR_SET_DEFAULT || k == VAR_RESET {
-                            out.push(PathChange::Reset);
+                            out.push((local, PathChange::Reset));
                         }
                         return;
                     }
@@ -613,7 +574,8 @@ fn changes(v: &Value, out: &mut Vec<PathChange>) {
                         if let (Some("set_config"), Some(args)) = (name, args) {
                             if args.first().and_then(sval) == Some("search_path") {
                                 if let Some(value) = args.get(1).and_then(sval) {
-                                    out.push(PathChange::Set(parse_search_path(value)));
+                                    let local = args.get(2).is_some_and(is_true);
+                                    out.push((local, PathChange::Set(parse_search_path(value))));
                                 }
                             }
                         }
