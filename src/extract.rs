@@ -92,14 +92,15 @@ impl PartialEq for ShapeHint {
 impl Eq for ShapeHint {}
 
 /// What the events of a text that moved a session's path were.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum TextEvents {
     /// No `COMMIT` or `ROLLBACK`: settings, `BEGIN`, savepoints.
     NoBlockEnd,
     /// A text that is one `COMMIT`.
     OnlyCommit,
-    /// A `COMMIT` or `ROLLBACK` among other statements.
-    EndsBlock,
+    /// A `COMMIT` or `ROLLBACK` among other statements (the events of
+    /// each, see [`crate::analyze::session::PathState::failed_outcomes`]).
+    EndsBlock(Vec<Vec<crate::analyze::session::PathEvent>>),
 }
 
 /// Who logged the last statement text of a backend, for pairing.
@@ -154,6 +155,9 @@ struct Backend {
     finished: bool,
     /// An ERROR was logged and its `STATEMENT` line has not come (yet).
     abort_pending: bool,
+    /// Texts after which the path could not be told (see
+    /// [`Backend::text_failed`]), not yet counted in coverage.
+    uncertain: u64,
     /// Unset fields come from before the chunk (no connection start or end
     /// was seen for this backend in the chunk yet).
     inherits: bool,
@@ -211,6 +215,8 @@ pub struct Extractor {
     /// [`Extractor::flush_counts`]): a counter found by the address of its
     /// kind's name costs less than a lookup by name per record.
     kinds: Vec<(&'static str, u64)>,
+    /// [`Backend::uncertain`] of backends that ended, not yet counted.
+    uncertain_paths: u64,
     /// What logged texts show, by shape.
     pub shapes: Shapes,
 }
@@ -396,11 +402,24 @@ impl Backend {
     fn note(&mut self, sql: &str, moves_path: bool) -> bool {
         use crate::analyze::session::{path_events, PathEvent};
         set_text(&mut self.last_statement, sql);
-        self.before_text = None;
-        // An error with no STATEMENT line aborted the block it was in.
+        // An error with no STATEMENT line aborted the block it was in. It
+        // may be the last text's (`log_min_error_statement` above `error`
+        // logs none): when that text moved the path and its failure would
+        // leave another one, the path is not known.
         if std::mem::take(&mut self.abort_pending) {
-            self.path.aborted |= self.path.begun.is_some();
+            let mut kept = self.path.clone();
+            kept.aborted |= kept.begun.is_some();
+            if !self.finished
+                && self
+                    .failure_outcomes()
+                    .iter()
+                    .any(|s| s.outcome() != kept.outcome())
+            {
+                self.uncertain += 1;
+            }
+            self.path = kept;
         }
+        self.before_text = None;
         if !moves_path {
             return false;
         }
@@ -422,7 +441,7 @@ impl Backend {
                 .iter()
                 .any(|e| matches!(e, PathEvent::Commit | PathEvent::Rollback)) =>
             {
-                TextEvents::EndsBlock
+                TextEvents::EndsBlock(by_statement(sql, &events))
             }
             _ => TextEvents::NoBlockEnd,
         };
@@ -444,21 +463,49 @@ impl Backend {
     ///   `COMMIT` or `ROLLBACK`) and its savepoint statements after the
     ///   error never ran;
     /// - a `COMMIT` that fails (a deferred constraint) rolls back;
-    /// - a text that also ends a block is left as it was applied.
+    /// - a text that also ends a block is left as it was applied; when
+    ///   failing elsewhere in it would leave another path, the path is not
+    ///   known from here on (counted in `uncertain`, a blind spot).
     fn text_failed(&mut self, applied: bool) {
+        let outcomes = if applied {
+            self.failure_outcomes()
+        } else {
+            Vec::new()
+        };
         match self.before_text.take().filter(|_| applied) {
+            Some((_, TextEvents::OnlyCommit | TextEvents::NoBlockEnd)) => {
+                if let Some(s) = outcomes.into_iter().next() {
+                    self.path = s;
+                }
+            }
+            Some((_, TextEvents::EndsBlock(_))) => {
+                if outcomes.iter().any(|s| s.outcome() != self.path.outcome()) {
+                    self.uncertain += 1;
+                }
+            }
+            None => self.path.aborted |= self.path.begun.is_some(),
+        }
+    }
+
+    /// The paths the last text noted may have left if it failed (none when
+    /// it did not move the path): see [`Backend::text_failed`].
+    fn failure_outcomes(&self) -> Vec<crate::analyze::session::PathState> {
+        use crate::analyze::session::{PathEvent, PathState};
+        match &self.before_text {
+            None => Vec::new(),
             Some((before, TextEvents::OnlyCommit)) => {
-                self.path = *before;
-                self.path
-                    .apply(&crate::analyze::session::PathEvent::Rollback);
+                let mut s = (**before).clone();
+                s.apply(&PathEvent::Rollback);
+                vec![s]
             }
             Some((before, TextEvents::NoBlockEnd)) => {
-                let in_block = before.begun.is_some();
-                self.path = *before;
-                self.path.aborted |= in_block;
+                let mut s = (**before).clone();
+                s.aborted |= s.begun.is_some();
+                vec![s]
             }
-            Some((_, TextEvents::EndsBlock)) => {}
-            None => self.path.aborted |= self.path.begun.is_some(),
+            Some((before, TextEvents::EndsBlock(events))) => {
+                PathState::failed_outcomes(before, events)
+            }
         }
     }
 }
@@ -488,6 +535,10 @@ impl Extractor {
     pub fn flush_counts(&mut self, cov: &mut FileCoverage) {
         for (kind, n) in self.kinds.drain(..) {
             cov.record_n(kind, n);
+        }
+        cov.logging.uncertain_path_changes += std::mem::take(&mut self.uncertain_paths);
+        for b in self.backends.values_mut() {
+            cov.logging.uncertain_path_changes += std::mem::take(&mut b.uncertain);
         }
     }
 
@@ -859,7 +910,7 @@ impl Extractor {
         if m.starts_with("connection received:") {
             if let Some(key) = e.backend.clone() {
                 // A new connection: a reused pid must not inherit old state.
-                self.backends.insert(
+                let old = self.backends.insert(
                     key,
                     Backend {
                         client: kv(m, "host"),
@@ -867,6 +918,7 @@ impl Extractor {
                         ..Backend::default()
                     },
                 );
+                self.uncertain_paths += old.map_or(0, |b| b.uncertain);
             }
         } else if m.starts_with("connection authorized:") {
             let app = m.split_once("application_name=").map(|(_, rest)| {
@@ -886,12 +938,13 @@ impl Extractor {
             }
         } else if m.starts_with("disconnection:") {
             if let Some(k) = &e.backend {
-                if self.chunk {
-                    // Known to be empty from here on (not inherited).
-                    self.backends.insert(k.clone(), Backend::default());
+                // Known to be empty from here on (not inherited).
+                let old = if self.chunk {
+                    self.backends.insert(k.clone(), Backend::default())
                 } else {
-                    self.backends.remove(k);
-                }
+                    self.backends.remove(k)
+                };
+                self.uncertain_paths += old.map_or(0, |b| b.uncertain);
             }
         }
     }
@@ -980,6 +1033,26 @@ fn fill_statement(
         },
         None => s.search_path = None,
     }
+}
+
+/// The path events of each statement of `sql`, whose events are
+/// `events`. When its statements cannot be told, each event is taken as a
+/// statement, with a statement that may fail before, between and after
+/// them.
+fn by_statement(
+    sql: &str,
+    events: &[crate::analyze::session::PathEvent],
+) -> Vec<Vec<crate::analyze::session::PathEvent>> {
+    crate::analyze::session::path_events_by_statement(sql)
+        .filter(|each| each.iter().flatten().eq(events.iter()))
+        .unwrap_or_else(|| {
+            let mut each = vec![Vec::new()];
+            for e in events {
+                each.push(vec![e.clone()]);
+                each.push(Vec::new());
+            }
+            each
+        })
 }
 
 /// Sets `slot` to `text`, reusing its buffer.
@@ -1232,6 +1305,12 @@ mod tests {
     /// text starting with `!` failed (an ERROR, then its STATEMENT line
     /// unless it starts with `!!`).
     fn path_after(texts: &[&str], duration: bool) -> Option<Vec<String>> {
+        path_and_doubts(texts, duration).0
+    }
+
+    /// [`path_after`], and how many texts left a path not known (coverage
+    /// `uncertain_path_changes`).
+    fn path_and_doubts(texts: &[&str], duration: bool) -> (Option<Vec<String>>, u64) {
         let mut entries = Vec::new();
         let mut line = 0;
         let mut push = |entries: &mut Vec<LogEntry>, sev: &str, msg: String| {
@@ -1259,8 +1338,66 @@ mod tests {
             }
         }
         push(&mut entries, "LOG", logged_select(duration));
-        let (out, _) = run(&entries);
-        out.last().and_then(|s| s.search_path.clone())
+        let (out, cov) = run(&entries);
+        (
+            out.last().and_then(|s| s.search_path.clone()),
+            cov.logging.uncertain_path_changes,
+        )
+    }
+
+    #[test]
+    fn failed_texts_whose_path_depends_on_where_they_failed_leave_it_unknown() {
+        let archive = Some(vec!["archive".to_string()]);
+        // Which statement failed decides: SELECT 1/0 leaves the SET
+        // committed (archive), a failed SET or COMMIT does not. Kept as
+        // applied, and counted.
+        for t in [
+            "!SET search_path = archive; COMMIT; SELECT 1/0",
+            "!SET search_path = archive; SELECT 1/0; COMMIT",
+        ] {
+            assert_eq!(
+                path_and_doubts(&["BEGIN", t], false),
+                (archive.clone(), 1),
+                "{t}"
+            );
+        }
+        // An error without its STATEMENT line after a text that moved the
+        // path: it may be that text's.
+        assert_eq!(
+            path_and_doubts(&["!!SET search_path = archive; SELECT 1/0"], false),
+            (archive.clone(), 1)
+        );
+        // Wherever it failed, the same path: nothing counted.
+        for texts in [
+            // Undone whole (no COMMIT or ROLLBACK).
+            &["!SET search_path = archive; SELECT 1/0"][..],
+            // A lone COMMIT that fails rolls back.
+            &["BEGIN", "SET search_path = archive", "!COMMIT"],
+            // A COMMIT first: failing, it rolls back; running, it ends
+            // the SET LOCAL too.
+            &[
+                "BEGIN",
+                "SET LOCAL search_path = archive",
+                "!COMMIT; SELECT 1/0",
+            ],
+            // A ROLLBACK wherever it failed: the block is undone.
+            &["BEGIN", "SELECT 1", "!SELECT 1/0; ROLLBACK"],
+            // The text before the error did not move the path.
+            &["SET search_path = archive", "!!SELECT 1/0"],
+            // The error has its STATEMENT line: the failed text is known.
+            &["SET search_path = archive", "!SELECT 1/0"],
+        ] {
+            assert_eq!(path_and_doubts(texts, false).1, 0, "{texts:?}");
+        }
+        // A text logged once finished ran whole: a failed later run of it
+        // was never applied.
+        assert_eq!(
+            path_and_doubts(
+                &["BEGIN", "SET search_path = archive; COMMIT; SELECT 1"],
+                true
+            ),
+            (archive, 0)
+        );
     }
 
     fn logged_select(duration: bool) -> String {

@@ -47,6 +47,11 @@ pub struct LoggingSeen {
     /// for the session, and is not followed.
     #[serde(default)]
     pub unfollowed_path_changes: u64,
+    /// Failed texts that moved `search_path` (or an error without a
+    /// `STATEMENT` line after one) where the path they left depends on
+    /// which of their statements failed, which the log does not tell.
+    #[serde(default)]
+    pub uncertain_path_changes: u64,
 }
 
 fn min_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
@@ -81,6 +86,7 @@ impl LoggingSeen {
         self.setting_changes += o.setting_changes;
         self.unattributed_path_changes += o.unattributed_path_changes;
         self.unfollowed_path_changes += o.unfollowed_path_changes;
+        self.uncertain_path_changes += o.uncertain_path_changes;
     }
 
     /// Counts a statement logged by `log_statement` (no duration) or by
@@ -702,6 +708,15 @@ pub fn assess(cov: &mut FileCoverage, declared: &Declared) {
         cov.blind_spots.push(format!(
             "{n} DO block{} name search_path: a SET inside one lasts for the session and is not followed, so later statements of {} may resolve with another path",
             if n == 1 { "" } else { "s" },
+            if n == 1 { "that session" } else { "those sessions" }
+        ));
+    }
+    if seen.uncertain_path_changes > 0 {
+        let n = seen.uncertain_path_changes;
+        cov.blind_spots.push(format!(
+            "{n} failed text{} that moved search_path left a path that depends on which of {} statements failed, which the log does not tell (a text of several statements that also ends its transaction, or an ERROR without a STATEMENT line): the later statements of {} may resolve with another path",
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "its" } else { "their" },
             if n == 1 { "that session" } else { "those sessions" }
         ));
     }

@@ -171,6 +171,28 @@ fn a_search_path_change_no_session_can_be_told_is_a_blind_spot() {
 }
 
 #[test]
+fn a_failed_text_whose_path_depends_on_where_it_failed_is_a_blind_spot() {
+    // Session err_after_commit, on PostgreSQL 15: `SET search_path =
+    // archive ; COMMIT ; SELECT 1/0` failed, and the log does not say
+    // which statement: a failed SET or COMMIT leaves public, the SELECT
+    // archive. err_commit_first (`COMMIT ; SELECT 1/0` in a block with a
+    // SET LOCAL) leaves public wherever it failed: not counted. A column
+    // nothing reads is then not clear.
+    let (code, v) = scan(&["-c", "owner.users.id", "fixtures/value_shapes/server.log"]);
+    assert_eq!(
+        v["coverage"]["inputs"][0]["logging"]["uncertain_path_changes"],
+        1
+    );
+    assert_eq!(v["targets"][0]["verdict"], "inconclusive");
+    assert_eq!(code, Some(1));
+    let gaps = v["targets"][0]["coverage_gaps"].to_string();
+    assert!(
+        gaps.contains("1 failed text that moved search_path left a path that depends on which of its statements failed"),
+        "{gaps}"
+    );
+}
+
+#[test]
 fn uses_through_a_tables_row_type_are_dependencies_of_its_columns() {
     // `snap.a` is of acct's row type: `(a).secret` reads acct.secret,
     // `(a).note` does not, a cast to acct (jsonb_populate_record) and a

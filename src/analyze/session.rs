@@ -133,6 +133,13 @@ pub fn path_events(sql: &str, transactions: bool) -> Vec<PathEvent> {
         .collect()
 }
 
+/// [`path_events`] of each statement of a text (`None`: it cannot be
+/// parsed).
+pub fn path_events_by_statement(sql: &str) -> Option<Vec<Vec<PathEvent>>> {
+    let parsed = parse::parse(sql).ok()?;
+    Some(parsed.iter().map(|stmt| tree_events(&stmt.tree)).collect())
+}
+
 /// Whether a text of this shape (its normalised text, see
 /// [`crate::normalize::normalize_bytes`]) may move its session's
 /// `search_path` or end a transaction: what [`path_events`] and
@@ -442,6 +449,62 @@ impl PathState {
             self.local = None;
         }
         self.text_start = None;
+    }
+
+    /// What later statements can tell of the state: the path the next one
+    /// resolves with, and the session's path once the open transaction
+    /// ends by `ROLLBACK` and by `COMMIT`.
+    pub fn outcome(&self) -> [Option<&Vec<String>>; 3] {
+        let rolled_back = match &self.begun {
+            Some(b) => b.as_ref(),
+            None => self.session.as_ref(),
+        };
+        let committed = if self.aborted {
+            rolled_back
+        } else {
+            self.session.as_ref()
+        };
+        [self.current(), rolled_back, committed]
+    }
+
+    /// An error in the text being applied: a transaction block is aborted;
+    /// outside one, the text's implicit transaction is rolled back. The
+    /// rest of the text does not run.
+    fn fail_text(&mut self) {
+        if self.begun.is_some() {
+            self.aborted = true;
+        } else {
+            if let Some(start) = self.text_start.take() {
+                self.session = start;
+            }
+            self.local = None;
+            self.savepoints.clear();
+        }
+        self.ended_block = false;
+        self.end_text();
+    }
+
+    /// The states a text may leave when it fails somewhere the log does
+    /// not tell, applied from `before`: `statements` are the events of each
+    /// of its statements. The failed statement's events do not happen (a
+    /// failed `COMMIT` rolls back), and the rest of the text does not run.
+    pub fn failed_outcomes(before: &PathState, statements: &[Vec<PathEvent>]) -> Vec<PathState> {
+        let mut out = Vec::with_capacity(statements.len());
+        for (at, failed) in statements.iter().enumerate() {
+            let mut s = before.clone();
+            s.begin_text();
+            for e in statements.get(..at).unwrap_or_default().iter().flatten() {
+                s.apply(e);
+            }
+            if matches!(failed.first(), Some(PathEvent::Commit)) {
+                s.apply(&PathEvent::Rollback);
+                s.end_text();
+            } else {
+                s.fail_text();
+            }
+            out.push(s);
+        }
+        out
     }
 
     /// Whether a transaction statement can still change the path. In a
