@@ -170,7 +170,17 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    /// Past a number, with any identifier characters right after it: from
+    /// PostgreSQL 15 on they are part of the token ("trailing junk after
+    /// numeric literal"), and a value for all that (`9f8e7d`).
     fn number(&mut self) {
+        self.bare_number();
+        while self.pos < self.bytes.len() && is_ident_cont(self.peek(0)) {
+            self.pos += 1;
+        }
+    }
+
+    fn bare_number(&mut self) {
         let b = self.bytes;
         if self.peek(0) == b'0' && matches!(self.peek(1), b'x' | b'X' | b'o' | b'O' | b'b' | b'B') {
             self.pos += 2;

@@ -196,6 +196,17 @@ fn rich_sql(p: &mut Planter) -> String {
 fn planted_records(p: &mut Planter) -> Vec<(&'static str, String)> {
     vec![
         ("LOG", format!("statement: {}", rich_sql(p))),
+        // A number with letters right after it: one token from PostgreSQL
+        // 15 on ("trailing junk"), a value for all that.
+        (
+            "LOG",
+            format!(
+                "statement: SELECT legacy_email FROM users WHERE token = {}{} OR n = 1.5{}",
+                p.number(),
+                p.text("numeric_junk").to_lowercase(),
+                p.text("decimal_junk")
+            ),
+        ),
         (
             "LOG",
             format!(
