@@ -606,6 +606,80 @@ fn join_using_the_column_reads() {
     ]);
 }
 
+/// `JOIN … USING (…) AS x` (PostgreSQL 14+): `x` names only the merged
+/// columns (checked on PostgreSQL 15: `x.c` of a column not in `USING` is
+/// "column x.c does not exist"; `x.*` is the merged columns; the sides stay
+/// visible; a join alias over the join hides `x`). `x.c` is the merged
+/// column, both sides' `c` (EXPLAIN VERBOSE: `a.c` for an inner join,
+/// `COALESCE(a.c, b.c)` for a full one).
+#[test]
+fn join_using_alias_names_the_merged_columns_only() {
+    check_all(&[
+        (
+            "SELECT x.legacy_email FROM users JOIN orders USING (legacy_email) AS x",
+            READ,
+        ),
+        (
+            "SELECT x.* FROM users JOIN orders USING (legacy_email) AS x",
+            &[("read", "direct", "certain"), ("read", "star", "certain")],
+        ),
+        (
+            "SELECT x FROM orders JOIN users USING (legacy_email) AS x",
+            &[
+                ("read", "direct", "certain"),
+                ("read", "whole_row", "certain"),
+            ],
+        ),
+        // The merged columns only: `id`.
+        ("SELECT x.* FROM users JOIN orders USING (id) AS x", NONE),
+        ("SELECT x FROM users JOIN orders USING (id) AS x", NONE),
+        // PostgreSQL: column x.legacy_email does not exist.
+        (
+            "SELECT x.legacy_email FROM users JOIN orders USING (id) AS x",
+            NONE,
+        ),
+        // The sides stay visible.
+        (
+            "SELECT users.legacy_email FROM users JOIN orders USING (id) AS x",
+            READ,
+        ),
+        // Unqualified, the merged column is the join's (not ambiguous with
+        // `x`), also under a join alias that hides `x`.
+        (
+            "SELECT legacy_email FROM users JOIN orders USING (legacy_email) AS x",
+            READ,
+        ),
+        (
+            "SELECT legacy_email FROM (users JOIN orders USING (legacy_email) AS x) j",
+            READ,
+        ),
+        // An inner `x` hides an outer FROM item `x`: `x.legacy_email` in
+        // the subquery is the merged column of orders and archive.users.
+        (
+            "SELECT 1 FROM users x WHERE EXISTS (SELECT 1 FROM orders o JOIN archive.users a USING (legacy_email) AS x WHERE x.legacy_email = 'a')",
+            NONE,
+        ),
+        (
+            "SELECT 1 FROM users x WHERE EXISTS (SELECT 1 FROM orders o JOIN archive.users a USING (id) AS x WHERE x.legacy_email = 'a')",
+            NONE,
+        ),
+    ]);
+    // Both sides' columns, by name through the alias.
+    let refs = all_refs(
+        schema(),
+        &["public.orders.legacy_email", "archive.users.legacy_email"],
+        &["$user", "public"],
+        "SELECT 1 FROM users x WHERE EXISTS (SELECT 1 FROM orders o JOIN archive.users a USING (id) AS x WHERE x.id = 1 AND o.legacy_email = a.legacy_email)",
+    );
+    assert_eq!(
+        refs,
+        vec![[0, 1]
+            .into_iter()
+            .map(|t| (t, "read".into(), "direct".into(), "certain".into()))
+            .collect::<BTreeSet<_>>()]
+    );
+}
+
 #[test]
 fn unqualified_column_present_in_two_joined_tables_is_possible() {
     // PostgreSQL: ERROR column reference "legacy_email" is ambiguous.

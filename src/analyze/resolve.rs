@@ -139,6 +139,9 @@ struct Item {
     /// PostgreSQL's order, column aliases applied (see [`Slot`]); names are
     /// resolved through it. Shared: items are cloned per reference.
     layout: Option<Rc<[Slot]>>,
+    /// The alias of a join's `USING` columns (`a JOIN b USING (c) AS x`):
+    /// its columns are only the merged ones, and its sides stay visible.
+    merged_only: bool,
 }
 
 impl Item {
@@ -1054,6 +1057,7 @@ impl<'a> Resolver<'a> {
             aliased,
             open,
             layout: None,
+            merged_only: false,
         }
     }
 
@@ -1076,6 +1080,7 @@ impl<'a> Resolver<'a> {
             // rename by position, and known columns stay known next to
             // unknown ones.
             layout: out.slots.map(|s| self.apply_aliases(s, &colnames).into()),
+            merged_only: false,
         }
     }
 
@@ -1661,7 +1666,11 @@ impl<'a> Resolver<'a> {
             for m in item.members {
                 self.whole_item(li, m, via, loc, conf, reason.clone());
             }
-        } else if let (None, Some(layout)) = (&item.cols, &item.layout) {
+        } else if let Some(layout) = item
+            .layout
+            .as_ref()
+            .filter(|_| item.cols.is_none() || item.merged_only)
+        {
             // A derived table or CTE with columns not in the schema: what
             // naming each of its columns uses (the known ones may have been
             // used inside already), and every column of the relations not
@@ -2108,6 +2117,7 @@ impl<'a> Resolver<'a> {
             aliased: 0,
             open: false,
             layout: None,
+            merged_only: false,
         });
     }
 
@@ -2207,6 +2217,7 @@ impl<'a> Resolver<'a> {
             aliased: 0,
             open,
             layout: None,
+            merged_only: false,
         });
     }
 
@@ -2216,7 +2227,10 @@ impl<'a> Resolver<'a> {
     fn join(&mut self, j: &Value, want: bool) -> Vec<Slot> {
         // The sides' columns in order: for the join's, for NATURAL's
         // common ones, for an alias (which resolves names through them).
-        let need = want || flag(j, "is_natural") || !field(j, "alias").is_null();
+        let need = want
+            || flag(j, "is_natural")
+            || !field(j, "alias").is_null()
+            || !field(j, "join_using_alias").is_null();
         let start = self.top().items.len();
         let left = self.range_item(field(j, "larg"), need);
         let mid = self.top().items.len();
@@ -2310,6 +2324,32 @@ impl<'a> Resolver<'a> {
         } else {
             using_layout(left, right, &using, via == "natural_join")
         };
+        // `USING (c) AS x` (PostgreSQL 14+): `x` names the merged columns
+        // only (`x.c` is the merged column, read from both sides); the
+        // sides stay visible. A join alias over the join hides it too.
+        if let (Some(name), _) = alias_parts(field(j, "join_using_alias")) {
+            let slots: Vec<Slot> = layout.iter().take(using.len()).cloned().collect();
+            let cols = slots
+                .iter()
+                .filter_map(|s| match s {
+                    Slot::Col(c) => Some(c.col.clone()),
+                    Slot::Unknown(_) => None,
+                })
+                .collect();
+            self.add_item(Item {
+                refname: Some(name),
+                hidden: false,
+                rel: None,
+                cols: Some(cols),
+                passthrough: Vec::new(),
+                members: Vec::new(),
+                aliased: 0,
+                open: false,
+                layout: Some(slots.into()),
+                merged_only: true,
+            });
+        }
+        let end = self.top().items.len();
         let (aliasname, colnames) = alias_parts(field(j, "alias"));
         if aliasname.is_none() {
             return layout;
@@ -2327,6 +2367,10 @@ impl<'a> Resolver<'a> {
                 continue;
             }
             it.hidden = true;
+            if it.merged_only {
+                // Its columns are the join's merged ones: not a member.
+                continue;
+            }
             members.push(start + i);
             for r in &it.passthrough {
                 push_rel(&mut passthrough, r);
@@ -2354,6 +2398,7 @@ impl<'a> Resolver<'a> {
             aliased: colnames.len(),
             open: false,
             layout: Some(layout.clone().into()),
+            merged_only: false,
         });
         layout
     }
@@ -3066,7 +3111,9 @@ impl<'a> Resolver<'a> {
             // An aliased join (`(a JOIN b) AS j`) is one item: it hides its
             // sides, and its columns (in order, column aliases applied) are
             // its sides', so a name is looked up once, in it.
-            let mut skip = vec![false; level.items.len()];
+            // The alias of `USING` columns (`USING (c) AS x`) only names
+            // them qualified: unqualified, they are the join's.
+            let mut skip: Vec<bool> = level.items.iter().map(|it| it.merged_only).collect();
             for it in &level.items {
                 for &m in &it.members {
                     if let Some(s) = skip.get_mut(m) {

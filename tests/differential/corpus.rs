@@ -2002,6 +2002,30 @@ fn templates() -> Vec<(&'static str, Template)> {
             };
             sel(sql, tables)
         }),
+        ("join_using_alias", |g| {
+            // `USING (u) AS ux` (PostgreSQL 14+): `ux` names the merged
+            // column only, the sides stay visible; an inner `ux` hides an
+            // outer FROM item of that name.
+            let pairs = g.common_pairs();
+            let (a, b, common) = pairs[g.rnd(pairs.len())].clone();
+            let u = common[g.rnd(common.len())];
+            let u = g.c(a, u);
+            let ca = g.col(a);
+            let ca = g.c(a, ca);
+            let kind = ["JOIN", "LEFT JOIN", "RIGHT JOIN", "FULL JOIN"][g.rnd(4)];
+            let join = format!("{} a {kind} {} b USING ({u}) AS ux", g.q(a), g.q(b));
+            let sql = match g.rnd(5) {
+                0 => format!("SELECT ux.{u}, a.{ca} FROM {join}"),
+                1 => format!("SELECT ux.* FROM {join}"),
+                2 => format!("SELECT ux, b.* FROM {join}"),
+                3 => format!("SELECT {u} FROM ({join}) AS j WHERE j.{u} IS NOT NULL"),
+                _ => format!(
+                    "SELECT ux.{ca} FROM {} ux WHERE EXISTS (SELECT 1 FROM {join} WHERE ux.{u} IS NOT NULL)",
+                    g.q(a)
+                ),
+            };
+            sel(sql, vec![a, b])
+        }),
     ]
 }
 

@@ -5307,3 +5307,83 @@ WITH s(a0, a1) AS (SELECT * FROM app.settings a JOIN app.accounts b USING (user_
 WITH s(a0, a1, a2, a3) AS (SELECT * FROM app.products a JOIN app.settings b USING (id)) SELECT s.a1 FROM s;
 -- query_column_aliases
 SELECT s.a1, s.created_at FROM (SELECT * FROM app.orders a JOIN app.products b USING (id)) AS s(a0, a1);
+-- join_using_alias
+SELECT ux.page, a.event_id FROM analytics.events a RIGHT JOIN analytics.dim_pages b USING (page) AS ux;
+-- join_using_alias
+SELECT ux, b.* FROM app.order_items a LEFT JOIN app.products b USING (price) AS ux;
+-- join_using_alias
+SELECT user_id FROM (app.orders a JOIN analytics.dim_users b USING (user_id) AS ux) AS j WHERE j.user_id IS NOT NULL;
+-- join_using_alias
+SELECT ux.id, a."Label" FROM app.products a LEFT JOIN app.accounts b USING (id) AS ux;
+-- join_using_alias
+SELECT ux.status, a.id FROM app.accounts a LEFT JOIN app.orders b USING (status) AS ux;
+-- join_using_alias
+SELECT ux.id FROM app.settings ux WHERE EXISTS (SELECT 1 FROM app.settings a LEFT JOIN analytics.events b USING (user_id) AS ux WHERE ux.user_id IS NOT NULL);
+-- join_using_alias
+SELECT ux.* FROM app.accounts a JOIN analytics.events b USING (user_id) AS ux;
+-- join_using_alias
+SELECT user_id FROM (app.settings a LEFT JOIN analytics.events b USING (user_id) AS ux) AS j WHERE j.user_id IS NOT NULL;
+-- join_using_alias
+SELECT ux.utm_source FROM analytics.events ux WHERE EXISTS (SELECT 1 FROM analytics.events a LEFT JOIN analytics.sessions b USING (ab_bucket) AS ux WHERE ux.ab_bucket IS NOT NULL);
+-- join_using_alias
+SELECT ux.id FROM app.settings ux WHERE EXISTS (SELECT 1 FROM app.settings a FULL JOIN analytics.dim_users b USING (user_id) AS ux WHERE ux.user_id IS NOT NULL);
+-- join_using_alias
+SELECT ux.plan FROM app.accounts ux WHERE EXISTS (SELECT 1 FROM app.accounts a LEFT JOIN app.products b USING (id) AS ux WHERE ux.id IS NOT NULL);
+-- join_using_alias
+SELECT ux.user_id, a.referrer FROM analytics.events a LEFT JOIN app.accounts b USING (user_id) AS ux;
+-- join_using_alias
+SELECT price FROM (app.order_items a FULL JOIN app.products b USING (price) AS ux) AS j WHERE j.price IS NOT NULL;
+-- join_using_alias
+SELECT ux.channel FROM analytics.sessions ux WHERE EXISTS (SELECT 1 FROM analytics.sessions a JOIN app.orders b USING (user_id) AS ux WHERE ux.user_id IS NOT NULL);
+-- join_using_alias
+SELECT ux.* FROM analytics.dim_users a LEFT JOIN analytics.sessions b USING (user_id) AS ux;
+-- join_using_alias
+SELECT ux.channel FROM analytics.sessions ux WHERE EXISTS (SELECT 1 FROM analytics.sessions a LEFT JOIN app.accounts b USING (user_id) AS ux WHERE ux.user_id IS NOT NULL);
+-- join_using_alias
+SELECT ux.key FROM app.settings ux WHERE EXISTS (SELECT 1 FROM app.settings a LEFT JOIN analytics.sessions b USING (user_id) AS ux WHERE ux.user_id IS NOT NULL);
+-- join_using_alias
+SELECT ux.note FROM app.orders ux WHERE EXISTS (SELECT 1 FROM app.orders a LEFT JOIN app.accounts b USING (id) AS ux WHERE ux.id IS NOT NULL);
+-- join_using_alias
+SELECT ux, b.* FROM analytics.events a LEFT JOIN analytics.sessions b USING (device) AS ux;
+-- join_using_alias
+SELECT ux.name FROM app.products ux WHERE EXISTS (SELECT 1 FROM app.products a LEFT JOIN app.users b USING (id) AS ux WHERE ux.id IS NOT NULL);
+-- join_using_alias
+SELECT ux.ab_bucket FROM analytics.sessions ux WHERE EXISTS (SELECT 1 FROM analytics.sessions a FULL JOIN app.settings b USING (user_id) AS ux WHERE ux.user_id IS NOT NULL);
+-- join_using_alias
+SELECT ux.total FROM app.orders ux WHERE EXISTS (SELECT 1 FROM app.orders a RIGHT JOIN analytics.dim_users b USING (user_id) AS ux WHERE ux.user_id IS NOT NULL);
+-- join_using_alias
+SELECT ux.status FROM app.users ux WHERE EXISTS (SELECT 1 FROM app.users a FULL JOIN app.products b USING (id) AS ux WHERE ux.id IS NOT NULL);
+-- join_using_alias
+SELECT user_id FROM (app.accounts a LEFT JOIN analytics.events b USING (user_id) AS ux) AS j WHERE j.user_id IS NOT NULL;
+-- join_using_alias
+SELECT ux.id, a.status FROM app.orders a LEFT JOIN app.products b USING (id) AS ux;
+-- join_using_alias
+SELECT ux.balance FROM app.accounts ux WHERE EXISTS (SELECT 1 FROM app.accounts a RIGHT JOIN analytics.events b USING (user_id) AS ux WHERE ux.user_id IS NOT NULL);
+-- join_using_alias
+SELECT id FROM (app.settings a FULL JOIN app.users b USING (id) AS ux) AS j WHERE j.id IS NOT NULL;
+-- join_using_alias
+SELECT ux.* FROM analytics.daily_rollup a FULL JOIN analytics.events b USING (country) AS ux;
+-- join_using_alias
+SELECT ux.preference_value_that_has_a_deliberately_long_name_for_truncati FROM app.settings ux WHERE EXISTS (SELECT 1 FROM app.settings a FULL JOIN app.orders b USING (id) AS ux WHERE ux.id IS NOT NULL);
+-- join_using_alias
+SELECT user_id FROM (analytics.sessions a JOIN app.settings b USING (user_id) AS ux) AS j WHERE j.user_id IS NOT NULL;
+-- join_using_alias
+SELECT ux.ts FROM analytics.events ux WHERE EXISTS (SELECT 1 FROM analytics.events a FULL JOIN analytics.daily_rollup b USING (country) AS ux WHERE ux.country IS NOT NULL);
+-- join_using_alias
+SELECT ux.session_id, a.props FROM analytics.events a JOIN analytics.sessions b USING (session_id) AS ux;
+-- join_using_alias
+SELECT status FROM (app.users a LEFT JOIN app.products b USING (status) AS ux) AS j WHERE j.status IS NOT NULL;
+-- join_using_alias
+SELECT ux, b.* FROM app.orders a RIGHT JOIN app.products b USING (id) AS ux;
+-- join_using_alias
+SELECT ux.cohort FROM analytics.dim_users ux WHERE EXISTS (SELECT 1 FROM analytics.dim_users a FULL JOIN analytics.sessions b USING (user_id) AS ux WHERE ux.user_id IS NOT NULL);
+-- join_using_alias
+SELECT id FROM (app.products a LEFT JOIN app.users b USING (id) AS ux) AS j WHERE j.id IS NOT NULL;
+-- join_using_alias
+SELECT ux.status, a."Label" FROM app.products a JOIN app.orders b USING (status) AS ux;
+-- join_using_alias
+SELECT user_id FROM (analytics.sessions a LEFT JOIN app.accounts b USING (user_id) AS ux) AS j WHERE j.user_id IS NOT NULL;
+-- join_using_alias
+SELECT ux.country, a.revenue FROM analytics.daily_rollup a LEFT JOIN analytics.dim_users b USING (country) AS ux;
+-- join_using_alias
+SELECT ux.* FROM app.products a LEFT JOIN app.accounts b USING (status) AS ux;
