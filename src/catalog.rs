@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::analyze::plpgsql::RoutineAnalysis;
 use crate::analyze::resolve::ColumnUse;
-use crate::inventory::{Access, OnDrop};
+use crate::inventory::{Access, Confidence, OnDrop};
 
 /// What kind of relation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -44,6 +44,9 @@ pub struct ViewUse {
     pub via: String,
     /// Read or write.
     pub access: Access,
+    /// `possible` when the definition may use it (a field of a value whose
+    /// row type is not known).
+    pub confidence: Confidence,
     /// The chain of views from the outermost to the one that names the column
     /// (`public.a`, `public.b`).
     pub path: Vec<String>,

@@ -118,7 +118,7 @@ pub fn schema_dependencies(
                     object: format!("{}.{}", rel.schema, rel.name),
                     object_type: rel.kind.name().to_string(),
                     on_drop: OnDrop::Blocked,
-                    confidence: Confidence::Certain,
+                    confidence: u.confidence,
                     detail: format!(
                         "{how}{through}; DROP COLUMN fails unless CASCADE also drops the {}",
                         rel.kind.name().replace('_', " ")

@@ -842,6 +842,10 @@ impl<'a> Resolver<'a> {
         if !self.catalog.row_typed_columns.is_empty() {
             self.row_typed_uses(rel, &column, access, confidence, reason.as_ref(), loc);
         }
+        if let (ColSel::Named(c), Some(Some(f))) = (&column, &self.field) {
+            let (c, f) = (c.clone(), f.clone());
+            self.unknown_row_field(rel, &c, &f, access, loc);
+        }
         self.push(ColumnUse {
             schema: rel.schema.clone(),
             table: rel.name.clone(),
@@ -919,6 +923,53 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// `(v.c).f` where `v.c` is a view column computed by an expression
+    /// whose row type is not known here (a function's result, a
+    /// subquery): `f` may be column `f` of any table that has one, each a
+    /// `possible` use (PostgreSQL records the field's column as a
+    /// dependency of the view that selects it).
+    fn unknown_row_field(&mut self, rel: &RelInfo, c: &str, f: &str, access: Access, loc: i32) {
+        let catalog = self.catalog;
+        let Some(view) = catalog.get(&rel.schema, &rel.name) else {
+            return;
+        };
+        if !matches!(view.kind, RelKind::View | RelKind::MaterializedView)
+            || catalog.row_type_of(&rel.schema, &rel.name, c).is_some()
+        {
+            return;
+        }
+        let Some(i) = view.columns.iter().position(|x| x == c) else {
+            return;
+        };
+        // A base column: of a scalar or composite type, or of a row type
+        // found above.
+        if view.origins.get(i).is_some_and(Option::is_some) {
+            return;
+        }
+        for t in catalog.relations() {
+            if t.kind != RelKind::Table || !t.columns.iter().any(|x| x == f) {
+                continue;
+            }
+            self.push(ColumnUse {
+                schema: t.schema.clone(),
+                table: t.name.clone(),
+                schema_certain: true,
+                column: ColSel::Named(f.to_string()),
+                access,
+                via: "direct".to_string(),
+                confidence: Confidence::Possible,
+                reason: Some(format!(
+                    "field `{f}` of view column {}.{}.{c}, whose row type is not known: it may be {}.{}'s",
+                    rel.schema, rel.name, t.schema, t.name
+                )),
+                location: loc,
+                view_path: Vec::new(),
+                scope: self.levels.len(),
+                resolution: format!("`({c}).{f}`: a field of a value of unknown row type"),
+            });
+        }
+    }
+
     // ------------------------------------------------------------- relations
 
     fn find_cte(&self, name: &str) -> Option<Output> {
@@ -992,7 +1043,10 @@ impl<'a> Resolver<'a> {
                         kind: Some(RelKind::Table),
                     };
                     let col = u.column.clone().map_or(ColSel::All, ColSel::Named);
-                    self.use_rel(&base, col, u.access, &via, Confidence::Certain, None, loc);
+                    let reason = (u.confidence != Confidence::Certain).then(|| {
+                        format!("{me}'s definition may use it: a field of a value whose row type is not known")
+                    });
+                    self.use_rel(&base, col, u.access, &via, u.confidence, reason, loc);
                     if let Some(last) = self.uses.last_mut() {
                         last.view_path = path;
                     }

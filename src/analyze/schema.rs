@@ -268,6 +268,42 @@ fn define_view(
     for (c, a) in columns.iter_mut().zip(aliases) {
         c.clone_from(a);
     }
+    // Output columns that hold rows of a relation: a cast to its row type
+    // (`u.*::users AS r`, as pg_get_viewdef writes a whole-row reference),
+    // a whole-row reference, or a column of a row type passed through
+    // (`v1.r`, `snap.a`). `(v.r).f` is then column `f` of that relation.
+    let mut typed = row_typed_outputs(catalog, search_path, query);
+    for (i, (_, o)) in outputs.iter().enumerate() {
+        if let Some((s, t, c)) = o {
+            if let Some(rel) = catalog.row_type_of(s, t, c) {
+                typed.push((i, rel.schema.clone(), rel.name.clone()));
+            }
+        }
+    }
+    for (i, type_schema, type_name) in typed {
+        let Some(column) = columns.get(i) else {
+            continue;
+        };
+        if kind == RelKind::Table {
+            // `CREATE TABLE … AS`: a stored column of the row type.
+            catalog.objects.push(ObjectUse {
+                object: format!("{schema}.{name}.{column}"),
+                object_type: "column".into(),
+                schema: type_schema.clone(),
+                table: type_name.clone(),
+                column: None,
+                on_drop: OnDrop::DataLost,
+                detail: format!("its values are rows of {type_schema}.{type_name}"),
+            });
+        }
+        catalog.row_typed_columns.push(RowTypedColumn {
+            schema: schema.clone(),
+            table: name.clone(),
+            column: column.clone(),
+            type_schema,
+            type_name,
+        });
+    }
     // Follow origins through nested views down to base tables.
     let origins: Vec<Option<ColumnOrigin>> = outputs
         .into_iter()
@@ -312,6 +348,7 @@ fn define_view(
                 "direct".into()
             },
             access: u.access,
+            confidence: u.confidence,
             path: u.view_path,
         })
         .collect();
@@ -325,6 +362,96 @@ fn define_view(
         uses: view_uses,
         origins,
     });
+}
+
+/// The relation whose row type a type name names (`None` for a built-in
+/// type, an array or a type not in the catalog).
+fn relation_of_type<'c>(
+    catalog: &'c Catalog,
+    search_path: &[String],
+    tn: &Value,
+) -> Option<&'c Relation> {
+    if !list(tn, "array_bounds").is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = list(tn, "names").iter().filter_map(string_node).collect();
+    match names.as_slice() {
+        ["pg_catalog", _] => None,
+        [name] if crate::analyze::resolve::BUILTIN_TYPES.contains(name) => None,
+        [name] => catalog.lookup(search_path, name),
+        [s, name] => catalog.get(s, name),
+        _ => None,
+    }
+}
+
+/// The positions of a view query's output columns that hold rows of a
+/// catalog relation, found from the expression: a cast to the relation's
+/// row type (`u.*::users`, `ROW(…)::t`), or a whole-row reference `u` to
+/// a FROM item (a name that is no column of the FROM list). Stops at a `*`
+/// (positions after it are not known here) and gives nothing for a set
+/// operation.
+fn row_typed_outputs(
+    catalog: &Catalog,
+    search_path: &[String],
+    query: &Value,
+) -> Vec<(usize, String, String)> {
+    let mut out = Vec::new();
+    let Some(("SelectStmt", s)) = node(query) else {
+        return out;
+    };
+    if s.get("op").and_then(Value::as_i64).unwrap_or(0) > 1 {
+        return out;
+    }
+    // The FROM list's plain relations, by the name they are referred to.
+    let mut from: Vec<(String, &Relation)> = Vec::new();
+    for f in list(s, "from_clause") {
+        if let Some(("RangeVar", rv)) = node(f) {
+            let rel = if text(rv, "schemaname").is_empty() {
+                catalog.lookup(search_path, text(rv, "relname"))
+            } else {
+                catalog.get(text(rv, "schemaname"), text(rv, "relname"))
+            };
+            let alias = field(rv, "alias");
+            let refname = if alias.is_null() {
+                text(rv, "relname")
+            } else {
+                text(alias, "aliasname")
+            };
+            match rel {
+                Some(rel) => from.push((refname.to_string(), rel)),
+                // A relation not in the catalog may have any column.
+                None => return out,
+            }
+        } else {
+            // Joins, subqueries, functions: their columns are not listed here.
+            return out;
+        }
+    }
+    for (i, t) in list(s, "target_list").iter().enumerate() {
+        let Some(("ResTarget", rt)) = node(t) else {
+            return out;
+        };
+        let val = field(rt, "val");
+        let rel = match node(val) {
+            Some(("TypeCast", tc)) => {
+                relation_of_type(catalog, search_path, field(tc, "type_name"))
+            }
+            Some(("ColumnRef", cr)) => match list(cr, "fields") {
+                [.., last] if matches!(node(last), Some(("AStar", _))) => return out,
+                [only] => string_node(only).and_then(|n| {
+                    let is_column = from.iter().any(|(_, r)| r.columns.iter().any(|c| c == n));
+                    let item = from.iter().find(|(refname, _)| refname == n);
+                    item.filter(|_| !is_column).map(|(_, r)| *r)
+                }),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(rel) = rel {
+            out.push((i, rel.schema.clone(), rel.name.clone()));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
