@@ -47,6 +47,8 @@ CREATE SCHEMA AUTHORIZATION owner;
 CREATE TABLE owner.users (id bigint, legacy_email text);
 ALTER TABLE owner.users OWNER TO owner;
 GRANT SELECT ON public.users TO owner;
+-- app may SET ROLE owner: "$user" is then owner.
+GRANT owner TO app;
 SQL
 pgt_pg_dump -h "$PGT_HOST" -p "$PGT_PORT" -U postgres -s postgres > "$OUTDIR/schema.sql"
 pgt_stop
@@ -195,6 +197,49 @@ SQL
 PGAPPNAME=multi pgt_psql -U app -d postgres -q -v ON_ERROR_STOP=1 <<'SQL'
 SELECT legacy_email FROM users WHERE id = 1 \; SET search_path = archive, public \; SELECT count(legacy_email) FROM users;
 SELECT max(legacy_email) FROM users;
+SQL
+# SET ROLE and SET SESSION AUTHORIZATION change what "$user" (app has no
+# schema of its name; owner has one, with a users table) stands for: the
+# path "$user", public reads owner.users while owner is the current user,
+# public.users before and after. SET LOCAL ROLE ends with its transaction,
+# a SET ROLE rolled back (also to a savepoint) is undone, DISCARD ALL
+# resets it; in a text of several statements it applies from there on.
+PGAPPNAME=role_set pgt_psql -U app -d postgres -q -v ON_ERROR_STOP=1 <<'SQL'
+SET ROLE owner;
+SELECT max(legacy_email) FROM users;
+RESET ROLE;
+SELECT min(legacy_email) FROM users;
+SQL
+PGAPPNAME=role_local pgt_psql -U app -d postgres -q -v ON_ERROR_STOP=1 <<'SQL'
+BEGIN;
+SET LOCAL ROLE owner;
+SELECT max(legacy_email) FROM users;
+COMMIT;
+SELECT min(legacy_email) FROM users;
+SQL
+PGAPPNAME=role_rollback pgt_psql -U app -d postgres -q -v ON_ERROR_STOP=1 <<'SQL'
+BEGIN;
+SET ROLE owner;
+ROLLBACK;
+SELECT max(legacy_email) FROM users;
+BEGIN;
+SAVEPOINT s;
+SET ROLE owner;
+ROLLBACK TO SAVEPOINT s;
+SELECT min(legacy_email) FROM users;
+COMMIT;
+SET ROLE owner;
+DISCARD ALL;
+SELECT count(legacy_email) FROM users;
+SQL
+PGAPPNAME=role_text pgt_psql -U app -d postgres -q -v ON_ERROR_STOP=1 <<'SQL'
+SELECT count(legacy_email) FROM users \; SET ROLE owner \; SELECT max(legacy_email) FROM users;
+SQL
+PGAPPNAME=role_auth pgt_psql -U postgres -d postgres -q -v ON_ERROR_STOP=1 <<'SQL'
+SET SESSION AUTHORIZATION owner;
+SELECT max(legacy_email) FROM users;
+RESET SESSION AUTHORIZATION;
+SELECT min(legacy_email) FROM users;
 SQL
 pgt_stop
 cp "$PGT_DATA/log/workload.log" "$OUTDIR/server.log"

@@ -60,6 +60,10 @@ pub struct Statement {
     /// The `search_path` the session's `SET search_path`/`set_config` set
     /// (`None`: the default applies).
     pub search_path: Option<Vec<String>>,
+    /// The current user the session's `SET ROLE`/`SET SESSION
+    /// AUTHORIZATION` made (`None`: the user who logged in): what
+    /// `"$user"` in the path stands for.
+    pub role: Option<String>,
     /// Actor fields that come from lines before the chunk this statement
     /// was read from (see [`Carried::fill`]); `None` when the actor is complete.
     pub inherit: Option<Inherit>,
@@ -448,8 +452,11 @@ impl Backend {
         self.before_text = Some((Box::new(before.clone()), kind));
         // A path set (or a transaction that ends one) is state that is not
         // carried across chunks.
-        events.iter().any(|e| matches!(e, PathEvent::Set { .. }))
+        events
+            .iter()
+            .any(|e| matches!(e, PathEvent::Set { .. } | PathEvent::SetRole { .. }))
             || self.path.current() != before.current()
+            || self.path.current_role() != before.current_role()
     }
 
     /// A text failed (its `STATEMENT` line followed an ERROR); `applied`:
@@ -645,7 +652,11 @@ impl Extractor {
         let mut path_changed = false;
         // One lookup of the backend, for its state and the statement's actor.
         let mut b = self.backend(e);
-        if b.is_none() && moves_path && crate::analyze::session::search_path_change(sql).is_some() {
+        if b.is_none()
+            && moves_path
+            && (crate::analyze::session::search_path_change(sql).is_some()
+                || crate::analyze::session::sets_role(sql))
+        {
             // No %p or %c in the prefix: the later statements of its
             // session cannot be told apart.
             cov.logging.unattributed_path_changes += 1;
@@ -1033,6 +1044,16 @@ fn fill_statement(
         },
         None => s.search_path = None,
     }
+    match b.and_then(|b| b.path.current_role()) {
+        Some(r) => match &mut s.role {
+            Some(mine) => {
+                mine.clear();
+                mine.push_str(r);
+            }
+            None => s.role = Some(r.to_string()),
+        },
+        None => s.role = None,
+    }
 }
 
 /// The path events of each statement of `sql`, whose events are
@@ -1154,6 +1175,7 @@ impl Carried {
             inside: None,
             audit_object: None,
             search_path: None,
+            role: None,
             inherit: d.inherit,
             shape: ShapeHint::default(),
             in_transaction: None,
@@ -1234,6 +1256,7 @@ pub fn stats_row(row: StatsRow, cov: &mut FileCoverage) -> Option<Statement> {
         inside: None,
         audit_object: None,
         search_path: None,
+        role: None,
         inherit: None,
         shape: ShapeHint::default(),
         in_transaction: None,

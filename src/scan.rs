@@ -447,7 +447,23 @@ impl Front {
         let owned;
         // The path's and the shape's numbers, when both have one.
         let mut numbers = None;
-        let path: &[String] = if s.search_path.is_none() && catalog.role_search_paths.is_empty() {
+        // A text that may change the role (`SET ROLE`): its statements after
+        // that resolve `"$user"` for the new one, from the session's own
+        // path and role (a text inside a transaction has them already).
+        let role_state = (s.in_transaction.is_none()
+            && crate::analyze::session::may_set_role(&s.text))
+        .then(|| crate::analyze::session::PathState {
+            session: s.search_path.clone(),
+            role: crate::analyze::session::Role {
+                authorization: None,
+                role: s.role.clone(),
+            },
+            ..crate::analyze::session::PathState::default()
+        });
+        let path: &[String] = if s.search_path.is_none()
+            && s.role.is_none()
+            && catalog.role_search_paths.is_empty()
+        {
             // Only the user can change the path (`$user`): one per user.
             let user = s.actor.user.as_deref();
             let next = self.paths;
@@ -467,7 +483,7 @@ impl Front {
                 .shape
                 .id
                 .filter(|(generation, _)| *generation == self.shapes_generation)
-                .filter(|_| s.in_transaction.is_none())
+                .filter(|_| s.in_transaction.is_none() && role_state.is_none())
                 .filter(|_| m.number != u32::MAX && !analyzer.keeps_literals())
                 .map(|(_, shape)| u64::from(m.number) << 32 | u64::from(shape));
             if let Some(&place) = numbers.and_then(|n| self.by_numbers.get(&n)) {
@@ -479,10 +495,11 @@ impl Front {
             key.extend_from_slice(&m.key);
             &m.path
         } else {
-            owned = crate::analyze::session::effective_search_path(
+            owned = crate::analyze::session::effective_search_path_as(
                 s.search_path.as_deref(),
                 catalog,
                 s.actor.user.as_deref(),
+                s.role.as_deref(),
                 s.actor.database.as_deref(),
                 analyzer.search_path(),
             );
@@ -492,9 +509,17 @@ impl Front {
         };
         // A text that may end part of its transaction resolves by the
         // transaction's state too.
-        if let Some(state) = &s.in_transaction {
+        let state = s.in_transaction.as_deref().or(role_state.as_ref());
+        if let Some(state) = state {
             key.push(0xfd);
             key.extend_from_slice(format!("{state:?}").as_bytes());
+            key.push(0);
+        }
+        if role_state.is_some() {
+            // The role set, and the user and database a `RESET` in it
+            // stands for.
+            key.extend_from_slice(s.text.as_bytes());
+            push_session(&mut key, s);
             key.push(0);
         }
         // Texts shown with their values are analysed per text.
@@ -521,7 +546,7 @@ impl Front {
                 &key,
                 Some(at),
                 s,
-                path,
+                (path, state),
             );
             if let Some(n) = numbers {
                 self.by_numbers.insert(n, first);
@@ -548,7 +573,7 @@ impl Front {
             &key,
             None,
             s,
-            path,
+            (path, state),
         );
         self.key = key;
         at_place(&self.arena, a)
@@ -599,9 +624,10 @@ fn at_place(arena: &[Placed], i: u32) -> &Placed {
 }
 
 /// The analysis under `key` in a thread's front cache, from the shared
-/// cache, or made (of `text` under `path`). With `shape_from`, `key` holds
-/// a normalised text from there on, and a new analysis is marked with
-/// whether the shape's values can decide how it resolves.
+/// cache, or made (of `text` under `path`, and the session's transaction
+/// and role `state` when the text may move them). With `shape_from`, `key`
+/// holds a normalised text from there on, and a new analysis is marked
+/// with whether the shape's values can decide how it resolves.
 fn cached(
     analyses: &mut FxBrown<Vec<u8>, u32>,
     arena: &mut Vec<Placed>,
@@ -609,7 +635,7 @@ fn cached(
     key: &[u8],
     shape_from: Option<usize>,
     s: &Statement,
-    path: &[String],
+    (path, state): (&[String], Option<&crate::analyze::session::PathState>),
 ) -> u32 {
     *analyses.entry_ref(key).or_insert_with(|| {
         let a = match shared.cache.get(key) {
@@ -619,8 +645,9 @@ fn cached(
                     &s.text,
                     path,
                     s.actor.user.as_deref(),
+                    s.role.as_deref(),
                     s.actor.database.as_deref(),
-                    s.in_transaction.as_deref(),
+                    state,
                 );
                 // The parse tree marks routines and texts that set their
                 // own path; the normalised text marks positions.

@@ -723,7 +723,7 @@ pub fn assess(cov: &mut FileCoverage, declared: &Declared) {
     if seen.unattributed_path_changes > 0 {
         let n = seen.unattributed_path_changes;
         cov.blind_spots.push(format!(
-            "{n} search_path change{} (SET search_path) could not be tied to a session, as log_line_prefix has no %p or %c: the later statements of {} resolve their names with a path not known, so a reference could be to another table than the one found",
+            "{n} search_path change{} (SET search_path, or SET ROLE for $user) could not be tied to a session, as log_line_prefix has no %p or %c: the later statements of {} resolve their names with a path not known, so a reference could be to another table than the one found",
             if n == 1 { "" } else { "s" },
             if n == 1 { "that session" } else { "those sessions" }
         ));

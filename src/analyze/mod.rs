@@ -166,7 +166,7 @@ impl<'a> Analyzer<'a> {
         user: Option<&str>,
         database: Option<&str>,
     ) -> Analysis {
-        self.analyze_in_transaction(sql, search_path, user, database, None)
+        self.analyze_in_transaction(sql, search_path, user, None, database, None)
     }
 
     /// [`Analyzer::analyze_in_session`] of a text run in an open
@@ -175,11 +175,14 @@ impl<'a> Analyzer<'a> {
     /// `ROLLBACK` or `ROLLBACK TO SAVEPOINT` inside the text moves the path
     /// for the statements after it as it does in PostgreSQL. `search_path`
     /// is then the path `state` gives.
+    /// `role`: the current user a `SET ROLE` made before the text (given
+    /// with `state`, the state's counts).
     pub fn analyze_in_transaction(
         &self,
         sql: &str,
         search_path: &[String],
         user: Option<&str>,
+        role: Option<&str>,
         database: Option<&str>,
         state: Option<&session::PathState>,
     ) -> Analysis {
@@ -215,6 +218,10 @@ impl<'a> Analyzer<'a> {
             Some(state) => state.clone(),
             None => session::PathState {
                 session: Some(search_path.to_vec()),
+                role: session::Role {
+                    authorization: None,
+                    role: role.map(str::to_string),
+                },
                 ..session::PathState::default()
             },
         };
@@ -243,8 +250,10 @@ impl<'a> Analyzer<'a> {
                 if !events.is_empty() {
                     for e in &events {
                         state.apply(e);
-                        values_matter |=
-                            matches!(e, session::PathEvent::Set { .. }) && i + 1 < count;
+                        values_matter |= matches!(
+                            e,
+                            session::PathEvent::Set { .. } | session::PathEvent::SetRole { .. }
+                        ) && i + 1 < count;
                     }
                     path = self.path_of(&state, user, database).into();
                 }
@@ -271,10 +280,11 @@ impl<'a> Analyzer<'a> {
         user: Option<&str>,
         database: Option<&str>,
     ) -> Vec<String> {
-        session::effective_search_path(
+        session::effective_search_path_as(
             state.current().map(Vec::as_slice),
             self.catalog,
             user,
+            state.current_role(),
             database,
             &self.search_path,
         )

@@ -79,6 +79,60 @@ pub enum PathEvent {
     /// `ROLLBACK TO [SAVEPOINT] name`: what was set since it is undone
     /// (`SET` and `SET LOCAL` alike); it stays, the later ones end.
     RollbackTo(String),
+    /// `SET [LOCAL] ROLE`, `RESET ROLE`, `SET [LOCAL] SESSION
+    /// AUTHORIZATION`, `RESET SESSION AUTHORIZATION`: who `"$user"` stands
+    /// for from now on (transactions followed as for the path).
+    SetRole {
+        /// Transaction-scoped.
+        local: bool,
+        /// The change.
+        change: RoleChange,
+    },
+}
+
+/// A change of the session's current user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleChange {
+    /// `SET ROLE name` (`Some`), `SET ROLE NONE`/`RESET ROLE` (`None`).
+    Role(Option<String>),
+    /// `SET SESSION AUTHORIZATION name` (`Some`), `… DEFAULT`/`RESET
+    /// SESSION AUTHORIZATION` (`None`: the user who logged in). It also
+    /// ends a `SET ROLE` (checked on PostgreSQL 15).
+    Authorization(Option<String>),
+}
+
+/// The session's `SET ROLE` and `SET SESSION AUTHORIZATION` (`None`: not
+/// set). The current user, what `"$user"` in the path stands for, is the
+/// role, else the session authorization, else the user who logged in; the
+/// role's own `search_path` setting stays the logged-in user's (it is read
+/// at connection only).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Role {
+    /// `SET SESSION AUTHORIZATION`.
+    pub authorization: Option<String>,
+    /// `SET ROLE`.
+    pub role: Option<String>,
+}
+
+impl Role {
+    fn changed(&self, c: &RoleChange) -> Role {
+        match c {
+            RoleChange::Role(r) => Role {
+                authorization: self.authorization.clone(),
+                role: r.clone(),
+            },
+            RoleChange::Authorization(a) => Role {
+                authorization: a.clone(),
+                role: None,
+            },
+        }
+    }
+
+    /// The current user, when a `SET` made it another than the one who
+    /// logged in.
+    pub fn current(&self) -> Option<&str> {
+        self.role.as_deref().or(self.authorization.as_deref())
+    }
 }
 
 /// The events of a text's statements that move its session's
@@ -115,7 +169,7 @@ pub fn path_events(sql: &str, transactions: bool) -> Vec<PathEvent> {
             // `PREPARE` (`PREPARE TRANSACTION` ends the transaction),
             // `DISCARD ALL`, `RESET ALL` and `SET SCHEMA 'name'`.
             let parse_it = is(&["prepare", "discard", "reset"])
-                || (is(&["set"]) && body.to_ascii_lowercase().contains("schema"));
+                || (is(&["set"]) && names_session_setting(body));
             if !parse_it && (single.is_none() || !body.contains(|c: char| c.is_ascii_whitespace()))
             {
                 return single.into_iter().collect();
@@ -169,7 +223,38 @@ pub fn may_move_path(shape: &[u8]) -> bool {
         || crate::normalize::several_statements(&text)
         || memchr::memmem::find(&shape.to_ascii_lowercase(), b"set_config").is_some()
         || words.iter().any(|w| first.eq_ignore_ascii_case(w))
-        || (first.eq_ignore_ascii_case("set") && text.to_ascii_lowercase().contains("schema"))
+        || (first.eq_ignore_ascii_case("set") && names_session_setting(&text))
+}
+
+/// Whether a text may change the session's role (`SET ROLE`, `SET
+/// SESSION AUTHORIZATION`, their `RESET`s, `DISCARD ALL`), in any case.
+pub fn may_set_role(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    ["role", "authorization", "discard"]
+        .iter()
+        .any(|w| lower.contains(w))
+}
+
+/// Whether a text changes the session's role (parsed only when
+/// [`may_set_role`]).
+pub fn sets_role(text: &str) -> bool {
+    may_set_role(text)
+        && parse::parse(text).is_ok_and(|p| {
+            p.iter().any(|stmt| {
+                tree_events(&stmt.tree)
+                    .iter()
+                    .any(|e| matches!(e, PathEvent::SetRole { .. }))
+            })
+        })
+}
+
+/// Whether a `SET` text may be `SET SCHEMA`, `SET ROLE` or `SET SESSION
+/// AUTHORIZATION` (in any case).
+fn names_session_setting(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    ["schema", "role", "authorization"]
+        .iter()
+        .any(|w| lower.contains(w))
 }
 
 /// Whether a text may hold `BEGIN`, `START TRANSACTION`, `DISCARD ALL`,
@@ -177,9 +262,17 @@ pub fn may_move_path(shape: &[u8]) -> bool {
 /// that does is parsed even when no transaction is open.
 fn may_hold_session_statement(sql: &str) -> bool {
     let lower = sql.to_ascii_lowercase();
-    ["begin", "start", "discard", "reset", "schema"]
-        .iter()
-        .any(|w| lower.contains(w))
+    [
+        "begin",
+        "start",
+        "discard",
+        "reset",
+        "schema",
+        "role",
+        "authorization",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
 }
 
 /// `SAVEPOINT name` or `RELEASE [SAVEPOINT] name` read word by word
@@ -250,10 +343,20 @@ pub fn tree_events(tree: &Value) -> Vec<PathEvent> {
         Some(("DiscardStmt", d))
             if d.get("target").and_then(Value::as_i64).unwrap_or(0) == DISCARD_ALL =>
         {
-            return vec![PathEvent::Set {
-                local: false,
-                change: PathChange::Reset,
-            }];
+            // It also runs `SET SESSION AUTHORIZATION DEFAULT`.
+            return vec![
+                PathEvent::Set {
+                    local: false,
+                    change: PathChange::Reset,
+                },
+                PathEvent::SetRole {
+                    local: false,
+                    change: RoleChange::Authorization(None),
+                },
+            ];
+        }
+        Some(("VariableSetStmt", v)) if role_event(v).is_some() => {
+            return role_event(v).into_iter().collect();
         }
         Some(("VariableSetStmt", v))
             if v.get("kind").and_then(Value::as_i64).unwrap_or(0) == VAR_RESET_ALL =>
@@ -271,6 +374,34 @@ pub fn tree_events(tree: &Value) -> Vec<PathEvent> {
         .into_iter()
         .map(|(local, change)| PathEvent::Set { local, change })
         .collect()
+}
+
+/// `SET [LOCAL] ROLE …`, `RESET ROLE`, `SET [LOCAL] SESSION
+/// AUTHORIZATION …`, `RESET SESSION AUTHORIZATION` (`RESET ALL` leaves
+/// both: checked on PostgreSQL 15).
+fn role_event(v: &Value) -> Option<PathEvent> {
+    let name = v.get("name").and_then(Value::as_str)?;
+    let kind = v.get("kind").and_then(Value::as_i64).unwrap_or(0);
+    let local = v.get("is_local").and_then(Value::as_bool).unwrap_or(false);
+    let value = if kind == VAR_SET_VALUE {
+        let arg = v
+            .get("args")
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+            .and_then(sval)?;
+        Some(arg.to_string())
+    } else if kind == VAR_SET_DEFAULT || kind == VAR_RESET {
+        None
+    } else {
+        return None;
+    };
+    let change = match name {
+        // `SET ROLE NONE` (the grammar gives the word as a string).
+        "role" => RoleChange::Role(value.filter(|r| r != "none")),
+        "session_authorization" => RoleChange::Authorization(value),
+        _ => return None,
+    };
+    Some(PathEvent::SetRole { local, change })
 }
 
 /// Statements that hold a `SET search_path` or a `set_config` call
@@ -323,6 +454,18 @@ pub struct PathState {
     pub text_start: Option<Option<Vec<String>>>,
     /// The last event was a `COMMIT` or `ROLLBACK` that ended a block.
     pub ended_block: bool,
+    /// `SET ROLE`/`SET SESSION AUTHORIZATION`, as `session` is for the
+    /// path; `role_local`, `role_begun` and `role_text_start` as `local`,
+    /// `begun` and `text_start` are (set and taken with them).
+    pub role: Role,
+    /// `SET LOCAL ROLE`/`SET LOCAL SESSION AUTHORIZATION` in the open
+    /// transaction.
+    pub role_local: Option<Role>,
+    /// The role when the open transaction block began.
+    pub role_begun: Option<Role>,
+    /// The role when the implicit transaction of the text being applied
+    /// began.
+    pub role_text_start: Option<Role>,
 }
 
 /// A savepoint of [`PathState`].
@@ -331,6 +474,8 @@ pub struct Savepoint {
     name: String,
     session: Option<Vec<String>>,
     local: Option<Option<Vec<String>>>,
+    role: Role,
+    role_local: Option<Role>,
 }
 
 impl PathState {
@@ -340,6 +485,12 @@ impl PathState {
             Some(local) => local.as_ref(),
             None => self.session.as_ref(),
         }
+    }
+
+    /// Who `"$user"` stands for, when a `SET ROLE` or `SET SESSION
+    /// AUTHORIZATION` changed it (`None`: the user who logged in).
+    pub fn current_role(&self) -> Option<&str> {
+        self.role_local.as_ref().unwrap_or(&self.role).current()
     }
 
     /// Applies one event.
@@ -368,12 +519,16 @@ impl PathState {
                 if self.begun.is_none() {
                     let start = self.text_start.take();
                     self.begun = Some(start.unwrap_or_else(|| self.session.clone()));
+                    let start = self.role_text_start.take();
+                    self.role_begun = Some(start.unwrap_or_else(|| self.role.clone()));
                 }
             }
             PathEvent::Commit if self.aborted => self.apply(&PathEvent::Rollback),
             PathEvent::Commit => {
                 self.ended_block = self.begun.take().is_some();
+                self.role_begun = None;
                 self.local = None;
+                self.role_local = None;
                 self.savepoints.clear();
                 self.restart_text();
             }
@@ -382,7 +537,11 @@ impl PathState {
                     self.session = before;
                     self.ended_block = true;
                 }
+                if let Some(before) = self.role_begun.take() {
+                    self.role = before;
+                }
                 self.local = None;
+                self.role_local = None;
                 self.savepoints.clear();
                 self.aborted = false;
                 self.restart_text();
@@ -395,6 +554,8 @@ impl PathState {
                     name: name.clone(),
                     session: self.session.clone(),
                     local: self.local.clone(),
+                    role: self.role.clone(),
+                    role_local: self.role_local.clone(),
                 });
             }
             PathEvent::Release(name) => {
@@ -408,6 +569,8 @@ impl PathState {
                     if let Some(s) = self.savepoints.last() {
                         self.session.clone_from(&s.session);
                         self.local.clone_from(&s.local);
+                        self.role.clone_from(&s.role);
+                        self.role_local.clone_from(&s.role_local);
                     }
                     self.aborted = false;
                 }
@@ -426,12 +589,29 @@ impl PathState {
                 local: true,
                 change,
             } => self.local = Some(value(change)),
+            PathEvent::SetRole {
+                local: false,
+                change,
+            } => {
+                self.role = self.role.changed(change);
+                self.role_local = None;
+            }
+            // Outside a transaction block PostgreSQL ignores it (with a
+            // warning), as the end of the text ends it.
+            PathEvent::SetRole {
+                local: true,
+                change,
+            } => {
+                let now = self.role_local.as_ref().unwrap_or(&self.role);
+                self.role_local = Some(now.changed(change));
+            }
         }
     }
 
     /// Starts applying a text's events (see [`PathState::text_start`]).
     pub fn begin_text(&mut self) {
         self.text_start = self.begun.is_none().then(|| self.session.clone());
+        self.role_text_start = self.begun.is_none().then(|| self.role.clone());
     }
 
     /// After a transaction ends inside a text, the next statements run in
@@ -439,6 +619,7 @@ impl PathState {
     fn restart_text(&mut self) {
         if self.text_start.is_some() {
             self.text_start = Some(self.session.clone());
+            self.role_text_start = Some(self.role.clone());
         }
     }
 
@@ -447,8 +628,10 @@ impl PathState {
     pub fn end_text(&mut self) {
         if self.begun.is_none() {
             self.local = None;
+            self.role_local = None;
         }
         self.text_start = None;
+        self.role_text_start = None;
     }
 
     /// What later statements can tell of the state: the path the next one
@@ -511,7 +694,7 @@ impl PathState {
     /// transaction block its end matters even when nothing was set yet: a
     /// `SET LOCAL` after it lasts only for its own text.
     pub fn pending(&self) -> bool {
-        self.local.is_some() || self.begun.is_some()
+        self.local.is_some() || self.role_local.is_some() || self.begun.is_some()
     }
 }
 
@@ -555,6 +738,22 @@ pub fn effective_search_path(
     database: Option<&str>,
     default: &[String],
 ) -> Vec<String> {
+    effective_search_path_as(session, catalog, user, None, database, default)
+}
+
+/// [`effective_search_path`] in a session whose `SET ROLE` or `SET
+/// SESSION AUTHORIZATION` made `role` the current user: `"$user"` is
+/// `role`; the role settings read are still `user`'s (the user who logged
+/// in: they are applied at connection only).
+pub fn effective_search_path_as(
+    session: Option<&[String]>,
+    catalog: &Catalog,
+    user: Option<&str>,
+    role: Option<&str>,
+    database: Option<&str>,
+    default: &[String],
+) -> Vec<String> {
+    let current = role.or(user);
     let role = |db: &str| {
         user.and_then(|u| {
             catalog
@@ -577,7 +776,8 @@ pub fn effective_search_path(
         .filter_map(|s| {
             if s == "$user" {
                 // Only a schema that holds relations can resolve a name.
-                user.filter(|u| catalog.relations().any(|r| r.schema == *u))
+                current
+                    .filter(|u| catalog.relations().any(|r| r.schema == *u))
                     .map(str::to_string)
             } else {
                 Some(s.clone())
@@ -744,6 +944,128 @@ mod tests {
         );
         assert_eq!(path_events("PREPARE q AS SELECT 1", false), vec![]);
         assert_eq!(path_events("SELECT 1", true), vec![]);
+    }
+
+    /// The current role after each text, as a backend follows them.
+    fn follow_role(texts: &[&str]) -> Vec<Option<String>> {
+        let mut st = PathState::default();
+        texts
+            .iter()
+            .map(|t| {
+                st.begin_text();
+                for e in path_events(t, st.pending()) {
+                    st.apply(&e);
+                }
+                st.end_text();
+                st.current_role().map(str::to_string)
+            })
+            .collect()
+    }
+
+    /// As PostgreSQL 15 does (checked with `current_user`).
+    #[test]
+    fn set_role_and_session_authorization_follow_transactions() {
+        let r = |s: &str| Some(s.to_string());
+        assert_eq!(
+            follow_role(&["SET ROLE alice", "select 1", "RESET ROLE"]),
+            [r("alice"), r("alice"), None]
+        );
+        assert_eq!(
+            follow_role(&["set role \"Alice\"", "SET ROLE 'Bob'", "SET ROLE NONE"]),
+            [r("Alice"), r("Bob"), None]
+        );
+        assert_eq!(
+            follow_role(&["BEGIN", "SET LOCAL ROLE alice", "COMMIT"]),
+            [None, r("alice"), None]
+        );
+        assert_eq!(
+            follow_role(&["BEGIN", "SET ROLE alice", "ROLLBACK"]),
+            [None, r("alice"), None]
+        );
+        assert_eq!(
+            follow_role(&[
+                "SET ROLE alice",
+                "BEGIN",
+                "RESET ROLE",
+                "SAVEPOINT s",
+                "SET ROLE bob",
+                "ROLLBACK TO SAVEPOINT s",
+                "COMMIT"
+            ]),
+            [r("alice"), r("alice"), None, None, r("bob"), None, None]
+        );
+        // RESET ALL leaves the role; DISCARD ALL resets it.
+        assert_eq!(
+            follow_role(&["SET ROLE alice", "RESET ALL", "DISCARD ALL"]),
+            [r("alice"), r("alice"), None]
+        );
+        // SET SESSION AUTHORIZATION ends a SET ROLE; its RESET (or
+        // DEFAULT) goes back to the user who logged in.
+        assert_eq!(
+            follow_role(&[
+                "SET ROLE alice",
+                "SET SESSION AUTHORIZATION bob",
+                "RESET ROLE",
+                "SET ROLE alice",
+                "SET SESSION AUTHORIZATION DEFAULT"
+            ]),
+            [r("alice"), r("bob"), r("bob"), r("alice"), None]
+        );
+        assert_eq!(
+            follow_role(&[
+                "SET ROLE alice",
+                "BEGIN",
+                "SET SESSION AUTHORIZATION bob",
+                "ROLLBACK",
+                "RESET SESSION AUTHORIZATION"
+            ]),
+            [r("alice"), r("alice"), r("bob"), r("alice"), None]
+        );
+        // SET LOCAL outside a block lasts to the end of its text.
+        assert_eq!(
+            follow_role(&["SET LOCAL ROLE alice", "SET LOCAL ROLE alice; SELECT 1"]),
+            [None, None]
+        );
+        // In a text of several statements.
+        assert_eq!(
+            follow_role(&[
+                "SELECT 1; SET ROLE alice; SELECT 2",
+                "BEGIN; SET ROLE bob; ROLLBACK"
+            ]),
+            [r("alice"), r("alice")]
+        );
+    }
+
+    #[test]
+    fn user_in_the_path_is_the_current_role() {
+        let mut c = Catalog::default();
+        c.role_search_paths.insert(
+            ("app".into(), String::new()),
+            vec!["$user".into(), "public".into()],
+        );
+        c.insert(crate::catalog::Relation {
+            schema: "alice".into(),
+            name: "t".into(),
+            kind: crate::catalog::RelKind::Table,
+            columns: vec!["a".into()],
+            uses: Vec::new(),
+            origins: Vec::new(),
+        });
+        let default = vec!["public".to_string()];
+        // The login role's setting, with "$user" the role set.
+        assert_eq!(
+            effective_search_path_as(None, &c, Some("app"), Some("alice"), None, &default),
+            ["alice", "public"]
+        );
+        assert_eq!(
+            effective_search_path_as(None, &c, Some("app"), None, None, &default),
+            ["public"]
+        );
+        // alice's own setting (none here) is not read.
+        assert_eq!(
+            effective_search_path_as(None, &c, Some("bob"), Some("alice"), None, &default),
+            ["public"]
+        );
     }
 
     /// The path after each text, as a backend follows them.
