@@ -1384,6 +1384,11 @@ mod tests {
                 "{t}"
             );
         }
+        // The same for the role "$user" stands for.
+        assert_eq!(
+            path_and_doubts(&["BEGIN", "!SET ROLE owner; COMMIT; SELECT 1/0"], false).1,
+            1
+        );
         // An error without its STATEMENT line after a text that moved the
         // path: it may be that text's.
         assert_eq!(

@@ -634,10 +634,11 @@ impl PathState {
         self.role_text_start = None;
     }
 
-    /// What later statements can tell of the state: the path the next one
-    /// resolves with, and the session's path once the open transaction
-    /// ends by `ROLLBACK` and by `COMMIT`.
-    pub fn outcome(&self) -> [Option<&Vec<String>>; 3] {
+    /// What later statements can tell of the state: the path (and the
+    /// role `"$user"` stands for) the next one resolves with, and the
+    /// session's once the open transaction ends by `ROLLBACK` and by
+    /// `COMMIT`.
+    pub fn outcome(&self) -> ([Option<&Vec<String>>; 3], [Option<&str>; 3]) {
         let rolled_back = match &self.begun {
             Some(b) => b.as_ref(),
             None => self.session.as_ref(),
@@ -647,7 +648,16 @@ impl PathState {
         } else {
             self.session.as_ref()
         };
-        [self.current(), rolled_back, committed]
+        let role_rolled_back = self.role_begun.as_ref().unwrap_or(&self.role).current();
+        let role_committed = if self.aborted {
+            role_rolled_back
+        } else {
+            self.role.current()
+        };
+        (
+            [self.current(), rolled_back, committed],
+            [self.current_role(), role_rolled_back, role_committed],
+        )
     }
 
     /// An error in the text being applied: a transaction block is aborted;
@@ -660,7 +670,11 @@ impl PathState {
             if let Some(start) = self.text_start.take() {
                 self.session = start;
             }
+            if let Some(start) = self.role_text_start.take() {
+                self.role = start;
+            }
             self.local = None;
+            self.role_local = None;
             self.savepoints.clear();
         }
         self.ended_block = false;
