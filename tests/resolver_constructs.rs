@@ -894,6 +894,61 @@ fn star_in_a_derived_table_uses_only_what_the_outer_query_takes() {
 }
 
 #[test]
+fn distinct_star_in_a_derived_table_or_cte_uses_every_column() {
+    // Checked on PostgreSQL 15: `EXPLAIN VERBOSE` groups by every column,
+    // and with rows (1, 'p') and (1, 'q') the count drops from 2 to 1
+    // once legacy_email is dropped. DISTINCT ON keeps one row per key
+    // whatever the other columns hold.
+    check_all(&[
+        (
+            "SELECT count(*) FROM (SELECT DISTINCT * FROM users) s",
+            STAR,
+        ),
+        ("SELECT s.id FROM (SELECT DISTINCT * FROM users) s", STAR),
+        (
+            "WITH c AS (SELECT DISTINCT * FROM users) SELECT count(*) FROM c",
+            STAR,
+        ),
+        (
+            "SELECT count(*) FROM (SELECT DISTINCT u.* FROM users u) s",
+            STAR,
+        ),
+        (
+            "SELECT count(*) FROM (SELECT DISTINCT ON (id) * FROM users) s",
+            NONE,
+        ),
+    ]);
+}
+
+#[test]
+fn utility_statements_that_name_a_column_read_it() {
+    // Each fails on PostgreSQL 15 once the column is dropped (`column
+    // "legacy_email" of relation "users" does not exist`): a cron job's
+    // ANALYZE, a provisioning script's column GRANT.
+    check_all(&[
+        ("ANALYZE users (legacy_email)", READ),
+        ("VACUUM (ANALYZE) orders, users (id, legacy_email)", READ),
+        ("GRANT SELECT (id, legacy_email) ON users TO bob", READ),
+        ("REVOKE UPDATE (legacy_email) ON TABLE users FROM bob", READ),
+        ("CREATE STATISTICS s ON id, legacy_email FROM users", READ),
+        (
+            "CREATE STATISTICS s ON (lower(legacy_email)), id FROM users",
+            READ,
+        ),
+        ("ANALYZE users", NONE),
+        ("GRANT SELECT ON users TO bob", NONE),
+        ("ANALYZE archive.users (legacy_email)", NONE),
+        // The column's own definition: the expand-contract steps before
+        // the drop itself (documented in docs/resolution.md).
+        (
+            "ALTER TABLE users ALTER COLUMN legacy_email DROP NOT NULL",
+            NONE,
+        ),
+        ("COMMENT ON COLUMN users.legacy_email IS 'deprecated'", NONE),
+    ]);
+}
+
+#[test]
 fn named_column_of_a_derived_star_is_a_direct_read() {
     check(
         "SELECT s.legacy_email FROM (SELECT * FROM users) s",

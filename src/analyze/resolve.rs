@@ -582,6 +582,9 @@ pub const HANDLED_NODES: &[&str] = &[
     "IndexStmt",
     "IndexElem",
     "CreateTrigStmt",
+    "VacuumStmt",
+    "GrantStmt",
+    "CreateStatsStmt",
     "CommonTableExpr",
     "WithClause",
     "OnConflictClause",
@@ -1280,6 +1283,60 @@ impl<'a> Resolver<'a> {
                 self.trigger(n);
                 Output::default()
             }
+            // `ANALYZE t (c)`, `VACUUM (ANALYZE) t (c)`: fail once `c` is
+            // dropped.
+            "VacuumStmt" => {
+                for r in list(n, "rels") {
+                    if let Some(("VacuumRelation", vr)) = node(r) {
+                        let cols: Vec<&str> =
+                            list(vr, "va_cols").iter().filter_map(string_node).collect();
+                        self.relation_columns(field(vr, "relation"), &cols, &[]);
+                    }
+                }
+                Output::default()
+            }
+            // `GRANT|REVOKE SELECT (c) ON t …`.
+            "GrantStmt" => {
+                let cols: Vec<&str> = list(n, "privileges")
+                    .iter()
+                    .filter_map(|p| match node(p) {
+                        Some(("AccessPriv", ap)) => Some(list(ap, "cols")),
+                        _ => None,
+                    })
+                    .flatten()
+                    .filter_map(string_node)
+                    .collect();
+                if !cols.is_empty() {
+                    for o in list(n, "objects") {
+                        if let Some(("RangeVar", rv)) = node(o) {
+                            self.relation_columns(rv, &cols, &[]);
+                        }
+                    }
+                }
+                Output::default()
+            }
+            // `CREATE STATISTICS … ON c, (expr) FROM t`.
+            "CreateStatsStmt" => {
+                let elems: Vec<&Value> = list(n, "exprs")
+                    .iter()
+                    .filter_map(|e| match node(e) {
+                        Some(("StatsElem", se)) => Some(se),
+                        _ => None,
+                    })
+                    .collect();
+                let cols: Vec<&str> = elems
+                    .iter()
+                    .map(|se| text(se, "name"))
+                    .filter(|c| !c.is_empty())
+                    .collect();
+                let exprs: Vec<&Value> = elems.iter().map(|se| field(se, "expr")).collect();
+                if let [r] = list(n, "relations") {
+                    if let Some(("RangeVar", rv)) = node(r) {
+                        self.relation_columns(rv, &cols, &exprs);
+                    }
+                }
+                Output::default()
+            }
             _ => {
                 self.levels.push(Level::default());
                 let rel = field(n, "relation");
@@ -1413,6 +1470,12 @@ impl<'a> Resolver<'a> {
                 },
                 _ => false,
             });
+            // `SELECT DISTINCT`: every output column decides which rows
+            // are kept, whether anyone names it or not (DISTINCT ON, only
+            // its expressions).
+            if list(s, "distinct_clause").iter().any(|d| node(d).is_none()) {
+                self.top().by_name = false;
+            }
             let mut from_layout = Vec::new();
             for item in list(s, "from_clause") {
                 from_layout.extend(self.range_item(item, want));
@@ -1862,6 +1925,25 @@ impl<'a> Resolver<'a> {
                 self.index_elem(e, target);
             }
             self.expr(field(n, "where_clause"));
+        }
+        self.levels.pop();
+    }
+
+    /// Columns `cols` of the table `rv` names, and expressions over it,
+    /// in a utility statement that names them (reads, as `CREATE INDEX`).
+    fn relation_columns(&mut self, rv: &Value, cols: &[&str], exprs: &[&Value]) {
+        self.levels.push(Level::default());
+        if let Ok(rel) = self.relation(rv) {
+            let loc = int(rv, "location") as i32;
+            let item = self.rel_item(rel, &NULL, loc);
+            let target = self.add_item(item);
+            let li = self.levels.len() - 1;
+            for c in cols {
+                self.item_column(li, target, c, Access::Read, Confidence::Certain, None, loc);
+            }
+            for e in exprs {
+                self.expr(e);
+            }
         }
         self.levels.pop();
     }
