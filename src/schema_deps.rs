@@ -103,26 +103,33 @@ pub fn schema_dependencies(
                 if u.column.as_ref().is_some_and(|c| *c != t.column) {
                     continue;
                 }
-                let how = if u.column.is_none() {
-                    "uses the whole row"
-                } else {
-                    "uses the column"
-                };
                 let through = if u.path.is_empty() {
                     String::new()
                 } else {
                     format!(" through view {}", u.path.join(" > view "))
                 };
+                let kind = rel.kind.name().replace('_', " ");
+                // PostgreSQL records no dependency on a column for a
+                // whole-row use (checked on PostgreSQL 15): the drop
+                // succeeds, and the rows lose the field.
+                let (on_drop, detail) = if u.column.is_none() {
+                    (
+                        OnDrop::DataLost,
+                        format!("uses the whole row{through}; DROP COLUMN succeeds and the {kind}'s rows silently lose the field"),
+                    )
+                } else {
+                    (
+                        OnDrop::Blocked,
+                        format!("uses the column{through}; DROP COLUMN fails unless CASCADE also drops the {kind}"),
+                    )
+                };
                 out.push(SchemaDependency {
                     column: column.clone(),
                     object: format!("{}.{}", rel.schema, rel.name),
                     object_type: rel.kind.name().to_string(),
-                    on_drop: OnDrop::Blocked,
+                    on_drop,
                     confidence: u.confidence,
-                    detail: format!(
-                        "{how}{through}; DROP COLUMN fails unless CASCADE also drops the {}",
-                        rel.kind.name().replace('_', " ")
-                    ),
+                    detail,
                 });
             }
         }
