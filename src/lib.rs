@@ -219,6 +219,7 @@ pub fn run_with_terminal(
             if let (true, Some(url)) = (args.pg_stat_statements, &args.database_url) {
                 let (name, rows) = live_catalog::read_stats(url)?;
                 inv.merge(scan::scan_stats_rows(&setup.scan, &name, rows));
+                scan::refresh_same_executions_warnings(&mut inv);
             }
             setup.attach_migration(&mut inv);
             for cov in inv.files.values() {

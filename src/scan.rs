@@ -235,6 +235,7 @@ pub fn scan_with(
     inv.warnings
         .extend(catalog_warnings(&cfg.catalog, &cfg.targets));
     inv.warnings.extend(same_content_warnings(&inv.files));
+    refresh_same_executions_warnings(&mut inv);
     inv.warnings.sort();
     inv.warnings.dedup();
     inv.literals = Some(literals_mark(cfg));
@@ -265,6 +266,76 @@ fn same_content_warnings(files: &BTreeMap<String, FileCoverage>) -> Vec<String> 
             )
         })
         .collect()
+}
+
+const TWO_DESTINATIONS: &str = "if they are one server's log written to two log_destinations, each statement is counted once in each, and calls add up";
+const EXPORT_AND_LOGS: &str =
+    "if they describe the same period, their calls add up (give one or the other)";
+
+/// Replaces the warnings of [`same_executions_warnings`] in `inv` by those
+/// of all its inputs (after a merge of inventories, or of a state's old
+/// evidence and new).
+pub fn refresh_same_executions_warnings(inv: &mut Inventory) {
+    inv.warnings
+        .retain(|w| !w.ends_with(TWO_DESTINATIONS) && !w.ends_with(EXPORT_AND_LOGS));
+    inv.warnings.extend(same_executions_warnings(&inv.files));
+    inv.warnings.sort();
+    inv.warnings.dedup();
+}
+
+/// Inputs of two log formats whose statements cover the same times, and
+/// pg_stat_statements exports beside logs: one server's log written to two
+/// `log_destination`s (`stderr,csvlog,jsonlog`), or an export of the
+/// period the logs cover, describe the same executions, which are then
+/// counted once in each.
+fn same_executions_warnings(files: &BTreeMap<String, FileCoverage>) -> Vec<String> {
+    let mut logs: BTreeMap<&str, Vec<(&str, Millis, Millis)>> = BTreeMap::new();
+    let mut exports = Vec::new();
+    for (name, cov) in files {
+        if cov.statements.texts == 0 {
+            continue;
+        }
+        if cov.format.starts_with("pg_stat_statements") {
+            exports.push(name.as_str());
+        } else if !crate::visibility::is_log_format(&cov.format) {
+            continue;
+        } else if let (Some(first), Some(last)) = (cov.first_time, cov.last_time) {
+            logs.entry(cov.format.as_str())
+                .or_default()
+                .push((name.as_str(), first, last));
+        }
+    }
+    let mut out = Vec::new();
+    let formats: Vec<_> = logs.iter().collect();
+    for (i, (fa, a)) in formats.iter().enumerate() {
+        for (fb, b) in formats.iter().skip(i + 1) {
+            let pairs: Vec<(&str, &str)> = a
+                .iter()
+                .flat_map(|x| b.iter().map(move |y| (x, y)))
+                .filter(|(x, y)| x.1 <= y.2 && y.1 <= x.2)
+                .map(|(x, y)| (x.0, y.0))
+                .collect();
+            if let Some((x, y)) = pairs.first() {
+                out.push(format!(
+                    "{} {fa} and {fb} input {} the same times (as {x} and {y}): {TWO_DESTINATIONS}",
+                    pairs.len(),
+                    if pairs.len() == 1 {
+                        "pair covers"
+                    } else {
+                        "pairs cover"
+                    },
+                ));
+            }
+        }
+    }
+    if !exports.is_empty() && !logs.is_empty() {
+        out.push(format!(
+            "pg_stat_statements export{} {} and statement logs are scanned together: {EXPORT_AND_LOGS}",
+            if exports.len() == 1 { "" } else { "s" },
+            exports.join(", ")
+        ));
+    }
+    out
 }
 
 fn literals_mark(cfg: &ScanConfig) -> Literals {

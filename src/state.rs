@@ -553,6 +553,7 @@ pub fn scan_incremental(cfg: &ScanConfig, state_path: &Path) -> Result<Inventory
         old.target_sites.clear();
         old.unchecked.clear();
         inv.merge(stored::retarget(old, &cfg.targets));
+        crate::scan::refresh_same_executions_warnings(&mut inv);
         // Blind spots follow from all the evidence of an input, old and new.
         for cov in inv.files.values_mut() {
             crate::visibility::assess(cov, &cfg.logging);

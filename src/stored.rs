@@ -774,8 +774,7 @@ pub fn merge(items: Vec<(String, Inventory)>) -> Result<Inventory, StoredError> 
         }
     }
     out.warnings.extend(warnings);
-    out.warnings.sort();
-    out.warnings.dedup();
+    crate::scan::refresh_same_executions_warnings(&mut out);
     Ok(out)
 }
 

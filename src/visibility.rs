@@ -648,7 +648,7 @@ enum Sight {
     Blind(String),
 }
 
-fn is_log_format(format: &str) -> bool {
+pub(crate) fn is_log_format(format: &str) -> bool {
     !(format.is_empty()
         || format.starts_with("pg_stat_statements")
         || matches!(

@@ -470,3 +470,44 @@ fn error_record_with_its_statement_column_is_evidence_of_use() {
         assert_eq!(i.records, 2, "{f}");
     }
 }
+
+#[test]
+fn one_servers_csvlog_and_jsonlog_scanned_together_are_warned_to_count_twice() {
+    // custom.csv and custom.json are one server's log_destination =
+    // 'csvlog,jsonlog'; custom.log and multiline.log are other runs, and
+    // the pg_stat_statements export has no times.
+    let doc = scan_with(
+        &[
+            log("custom.csv"),
+            log("custom.json"),
+            log("custom.log"),
+            log("multiline.log"),
+        ],
+        None,
+        None,
+    );
+    assert_eq!(
+        doc.warnings,
+        vec![format!(
+            "1 csvlog and jsonlog input pair covers the same times (as {} and {}): if they are one server's log written to two log_destinations, each statement is counted once in each, and calls add up",
+            log("custom.csv").display(),
+            log("custom.json").display()
+        )]
+    );
+    let doc = scan_with(
+        &[log("custom.log"), fixture("app/pgss/pgss-all.csv")],
+        None,
+        None,
+    );
+    assert_eq!(
+        doc.warnings,
+        vec![format!(
+            "pg_stat_statements export {} and statement logs are scanned together: if they describe the same period, their calls add up (give one or the other)",
+            fixture("app/pgss/pgss-all.csv").display()
+        )]
+    );
+    // Each alone: nothing.
+    assert!(scan_with(&[log("custom.csv")], None, None)
+        .warnings
+        .is_empty());
+}
