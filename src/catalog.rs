@@ -69,6 +69,16 @@ pub struct Relation {
     /// (`schema`, `table`, `column`, views in between), aligned with
     /// `columns`; what a write through an updatable view writes.
     pub origins: Vec<Option<ColumnOrigin>>,
+    /// For tables: the tables it inherits from (`INHERITS`) or is a
+    /// partition of (`PARTITION OF`, `ATTACH PARTITION`), in order.
+    pub parents: Vec<(String, String)>,
+    /// True when it is a partition of its parent.
+    pub partition: bool,
+    /// Columns it has only through inheritance, not declared locally
+    /// (PostgreSQL's `attislocal` false): every column of a partition, the
+    /// columns a child of `INHERITS` does not list itself. `DROP COLUMN` on
+    /// the parent drops them too (when no other parent keeps them).
+    pub inherited: Vec<String>,
 }
 
 /// The base column a view column passes through.
@@ -149,6 +159,9 @@ pub struct Trigger {
     pub when_uses: Vec<ColumnUse>,
     /// True when it has a `WHEN` clause.
     pub has_when: bool,
+    /// `FOR EACH ROW` (a partitioned table's row triggers fire on its
+    /// partitions too).
+    pub row: bool,
     /// The function it executes, `schema.name` (as resolved in the catalog).
     pub function: Option<(String, String)>,
     /// The function's body analysed with `NEW`/`OLD` bound to the table.
@@ -241,15 +254,83 @@ impl Catalog {
         self.relations.values()
     }
 
-    /// Triggers on `schema.table`.
+    /// Triggers that fire on `schema.table`: its own, and the row-level
+    /// triggers of the partitioned tables it is a partition of (PostgreSQL
+    /// clones them onto every partition, at any depth).
     pub fn triggers_on<'c>(
         &'c self,
         schema: &'c str,
         table: &'c str,
     ) -> impl Iterator<Item = &'c Trigger> + 'c {
-        self.triggers
+        let ancestors = self.partition_ancestors(schema, table);
+        self.triggers.iter().filter(move |t| {
+            (t.schema == schema && t.table == table)
+                || (t.row
+                    && ancestors
+                        .iter()
+                        .any(|(s, n)| *s == t.schema && *n == t.table))
+        })
+    }
+
+    /// The partitioned tables `schema.table` is a partition of, nearest
+    /// first (sub-partitions have several).
+    pub fn partition_ancestors(&self, schema: &str, table: &str) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        let mut cur = self.get(schema, table);
+        while let Some(r) = cur {
+            if !r.partition {
+                break;
+            }
+            let Some(p) = r.parents.first() else { break };
+            if out.contains(p) || (p.0 == schema && p.1 == table) {
+                break;
+            }
+            out.push(p.clone());
+            cur = self.get(&p.0, &p.1);
+        }
+        out
+    }
+
+    /// The descendant tables (partitions, sub-partitions, children of
+    /// `INHERITS`, grandchildren) whose column `column` goes when `ALTER
+    /// TABLE schema.table DROP COLUMN column` runs: a descendant's column
+    /// goes when it is not declared locally and every parent it inherits
+    /// the column from loses it too (PostgreSQL's `attislocal` and
+    /// `attinhcount`). Not `schema.table` itself; ordered by schema and
+    /// name.
+    pub fn dropped_with(&self, schema: &str, table: &str, column: &str) -> Vec<&Relation> {
+        let mut gone: Vec<(String, String)> = vec![(schema.to_string(), table.to_string())];
+        let has = |s: &str, n: &str| {
+            self.get(s, n)
+                .is_some_and(|r| r.columns.iter().any(|c| c == column))
+        };
+        loop {
+            let mut grew = false;
+            for r in self.relations.values() {
+                if r.parents.is_empty()
+                    || !r.inherited.iter().any(|c| c == column)
+                    || gone.iter().any(|(s, n)| *s == r.schema && *n == r.name)
+                {
+                    continue;
+                }
+                let from: Vec<&(String, String)> =
+                    r.parents.iter().filter(|(s, n)| has(s, n)).collect();
+                if !from.is_empty() && from.iter().all(|p| gone.contains(p)) {
+                    gone.push((r.schema.clone(), r.name.clone()));
+                    grew = true;
+                }
+            }
+            if !grew {
+                break;
+            }
+        }
+        let mut out: Vec<&Relation> = gone
             .iter()
-            .filter(move |t| t.schema == schema && t.table == table)
+            .skip(1)
+            .filter_map(|(s, n)| self.get(s, n))
+            .collect();
+        out.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
+        out
     }
 
     /// Number of relations.

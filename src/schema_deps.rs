@@ -4,16 +4,31 @@
 
 use crate::analyze::reach::{Reach, Reached};
 use crate::analyze::resolve::{ColSel, ColumnUse};
+use crate::analyze::{family, Member};
 use crate::catalog::{Catalog, RelKind};
 use crate::inventory::{Access, Confidence, OnDrop, SchemaDependency};
 use crate::target::ColumnTarget;
 
-/// True when `u` uses target `t`.
-fn hits(u: &ColumnUse, t: &ColumnTarget, catalog: &Catalog) -> bool {
-    if u.schema != t.schema || u.table != t.table {
+/// The member of a target's family that is `schema.table`.
+fn member_of<'f>(fam: &'f [Member], schema: &str, table: &str) -> Option<&'f Member> {
+    fam.iter().find(|m| m.schema == schema && m.table == table)
+}
+
+/// ` (on partition s.t)` for an object on a descendant, else nothing.
+fn on_member(m: &Member) -> String {
+    m.via
+        .as_ref()
+        .map(|v| format!(" (on {v}, whose column goes with it)"))
+        .unwrap_or_default()
+}
+
+/// True when `u` uses target `t`, on its own table or on a descendant
+/// whose column goes with it (`fam`).
+fn hits(u: &ColumnUse, t: &ColumnTarget, fam: &[Member], catalog: &Catalog) -> bool {
+    let Some(m) = member_of(fam, &u.schema, &u.table) else {
         return false;
-    }
-    let rel = catalog.get(&t.schema, &t.table);
+    };
+    let rel = catalog.get(&m.schema, &m.table);
     match &u.column {
         ColSel::Named(c) => *c == t.column,
         ColSel::All => rel.is_none_or(|r| r.columns.contains(&t.column)),
@@ -36,13 +51,14 @@ fn access_words(reads: bool, writes: bool) -> &'static str {
 fn describe(
     reached: &Reached,
     t: &ColumnTarget,
+    fam: &[Member],
     catalog: &Catalog,
     who: &str,
 ) -> Option<(String, Confidence)> {
     let hitting: Vec<&ColumnUse> = reached
         .uses
         .iter()
-        .filter(|u| hits(u, t, catalog))
+        .filter(|u| hits(u, t, fam, catalog))
         .collect();
     if !hitting.is_empty() {
         let reads = hitting.iter().any(|u| u.access == Access::Read);
@@ -52,9 +68,12 @@ fn describe(
             .map(|u| u.confidence)
             .max()
             .unwrap_or(Confidence::Certain);
-        let mut paths: Vec<&str> = hitting
+        let mut paths: Vec<String> = hitting
             .iter()
-            .map(|u| u.via.as_str())
+            .map(|u| {
+                let m = member_of(fam, &u.schema, &u.table).and_then(|m| m.via.as_deref());
+                crate::analyze::through(&u.via, m)
+            })
             .filter(|v| !v.is_empty() && *v != "direct")
             .collect();
         paths.sort();
@@ -91,15 +110,16 @@ pub fn schema_dependencies(
     let mut out = Vec::new();
     for t in targets {
         let column = t.to_string();
+        let fam = family(catalog, t);
         // Views and materialized views.
         for rel in catalog.relations() {
             if !matches!(rel.kind, RelKind::View | RelKind::MaterializedView) {
                 continue;
             }
             for u in &rel.uses {
-                if u.schema != t.schema || u.table != t.table {
+                let Some(m) = member_of(&fam, &u.schema, &u.table) else {
                     continue;
-                }
+                };
                 if u.column.as_ref().is_some_and(|c| *c != t.column) {
                     continue;
                 }
@@ -108,6 +128,7 @@ pub fn schema_dependencies(
                 } else {
                     format!(" through view {}", u.path.join(" > view "))
                 };
+                let through = format!("{through}{}", on_member(m));
                 let kind = rel.kind.name().replace('_', " ");
                 // PostgreSQL records no dependency on a column for a
                 // whole-row use (checked on PostgreSQL 15): the drop
@@ -136,9 +157,9 @@ pub fn schema_dependencies(
         // Indexes, constraints, policies, grants, statistics, publications,
         // rules, generated columns and defaults.
         for o in &catalog.objects {
-            if o.schema != t.schema || o.table != t.table {
+            let Some(m) = member_of(&fam, &o.schema, &o.table) else {
                 continue;
-            }
+            };
             if o.column.as_ref().is_some_and(|c| *c != t.column) {
                 continue;
             }
@@ -148,7 +169,16 @@ pub fn schema_dependencies(
                 object_type: o.object_type.clone(),
                 on_drop: o.on_drop,
                 confidence: Confidence::Certain,
-                detail: format!("{}; {}", o.detail, on_drop_words(o.on_drop)),
+                detail: format!(
+                    "{}{}; {}",
+                    o.detail,
+                    on_member(m),
+                    if o.object_type == "partition_key" {
+                        "DROP COLUMN fails, even with CASCADE"
+                    } else {
+                        on_drop_words(o.on_drop)
+                    }
+                ),
             });
         }
         // Functions and procedures (trigger functions come with their triggers).
@@ -156,11 +186,12 @@ pub fn schema_dependencies(
         for routines in catalog.routines.values() {
             for r in routines.iter().filter(|r| !r.returns_trigger) {
                 let own = reach.routine(&r.analysis, &[]);
-                let Some((detail, confidence)) = describe(&own, t, catalog, "its body") else {
+                let Some((detail, confidence)) = describe(&own, t, &fam, catalog, "its body")
+                else {
                     continue;
                 };
                 let direct = own.uses.iter().any(|u| {
-                    hits(u, t, catalog)
+                    hits(u, t, &fam, catalog)
                         && !u.via.contains(" > ")
                         && !u.via.starts_with("function ")
                         && !u.via.starts_with("procedure ")
@@ -183,7 +214,8 @@ pub fn schema_dependencies(
         }
         // Triggers: UPDATE OF list, WHEN clause, and the function's body.
         for trg in &catalog.triggers {
-            if trg.schema == t.schema && trg.table == t.table && trg.update_of.contains(&t.column) {
+            let on = member_of(&fam, &trg.schema, &trg.table);
+            if let Some(m) = on.filter(|_| trg.update_of.contains(&t.column)) {
                 out.push(SchemaDependency {
                     column: column.clone(),
                     object: format!("{} on {}.{}", trg.name, trg.schema, trg.table),
@@ -191,12 +223,13 @@ pub fn schema_dependencies(
                     on_drop: OnDrop::Blocked,
                     confidence: Confidence::Certain,
                     detail: format!(
-                        "in the trigger's UPDATE OF list; {}",
+                        "in the trigger's UPDATE OF list{}; {}",
+                        on_member(m),
                         on_drop_words(OnDrop::Blocked)
                     ),
                 });
             }
-            if trg.when_uses.iter().any(|u| hits(u, t, catalog)) {
+            if trg.when_uses.iter().any(|u| hits(u, t, &fam, catalog)) {
                 out.push(SchemaDependency {
                     column: column.clone(),
                     object: format!("{} on {}.{}", trg.name, trg.schema, trg.table),
@@ -216,6 +249,7 @@ pub fn schema_dependencies(
             if let Some((detail, confidence)) = describe(
                 &reached,
                 t,
+                &fam,
                 catalog,
                 &format!("its function {}", trg.function_identity),
             ) {

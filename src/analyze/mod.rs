@@ -68,6 +68,10 @@ pub struct Analysis {
 pub struct Analyzer<'a> {
     catalog: &'a Catalog,
     targets: &'a [ColumnTarget],
+    /// Per target: the tables whose same-named column is the target's
+    /// (the target's own table first, then the descendants whose column a
+    /// `DROP COLUMN` on it drops too, with `via` words).
+    families: Vec<Vec<Member>>,
     search_path: Vec<String>,
     /// `query` texts keep their literal values (`--keep-literals`).
     keep_literals: bool,
@@ -80,9 +84,11 @@ impl<'a> Analyzer<'a> {
         targets: &'a [ColumnTarget],
         search_path: Vec<String>,
     ) -> Self {
+        let families = targets.iter().map(|t| family(catalog, t)).collect();
         Self {
             catalog,
             targets,
+            families,
             search_path,
             keep_literals: false,
         }
@@ -405,68 +411,127 @@ impl<'a> Analyzer<'a> {
             .collect())
     }
 
-    /// Maps column uses to target references.
+    /// Maps column uses to target references. A use of a partition's or
+    /// an inheriting child's column that `DROP COLUMN` on the target's
+    /// table drops too is a use of the target, its `via` ending in
+    /// `partition schema.table` or `child schema.table`.
     pub fn match_uses(&self, uses: &[ColumnUse]) -> Vec<TargetRef> {
         let mut out = Vec::new();
         for u in uses {
-            for (ti, t) in self.targets.iter().enumerate() {
-                if u.table != t.table {
-                    continue;
-                }
-                let mut conf = u.confidence;
-                let mut reason = u.reason.clone();
-                if u.schema != t.schema {
-                    if u.schema_certain {
-                        continue;
-                    }
-                    conf = Confidence::Possible;
-                    reason = Some(format!(
-                        "unqualified table `{}` is not in the schema; it is {} only if `{}` comes first on the search_path",
-                        t.table, t, t.schema
-                    ));
-                }
-                let rel = self.catalog.get(&t.schema, &t.table);
-                match &u.column {
-                    ColSel::Named(c) => {
-                        if *c != t.column {
-                            continue;
-                        }
-                    }
-                    ColSel::All => {
-                        if rel.is_some_and(|r| !r.columns.contains(&t.column)) {
-                            continue;
-                        }
-                    }
-                    ColSel::FirstN(k) => {
-                        match rel.and_then(|r| r.columns.iter().position(|c| *c == t.column)) {
-                            Some(p) if p >= *k => continue,
-                            Some(_) => {}
-                            None if rel.is_some() => continue,
-                            None => {
-                                if conf > Confidence::Probable {
-                                    conf = Confidence::Probable;
-                                    reason = Some(format!(
-                                    "positional write of {k} values; without a schema the column's position is unknown"
-                                ));
-                                }
-                            }
-                        }
+            for (ti, (t, fam)) in self.targets.iter().zip(&self.families).enumerate() {
+                for m in fam {
+                    if let Some(r) = self.match_member(u, ti, t, m) {
+                        out.push(r);
                     }
                 }
-                if conf == Confidence::Certain {
-                    reason = None;
-                }
-                out.push(TargetRef {
-                    target: ti,
-                    access: u.access,
-                    via: u.via.clone(),
-                    confidence: conf,
-                    reason,
-                });
             }
         }
         dedup_refs(&mut out);
         out
+    }
+
+    fn match_member(
+        &self,
+        u: &ColumnUse,
+        ti: usize,
+        t: &ColumnTarget,
+        m: &Member,
+    ) -> Option<TargetRef> {
+        if u.table != m.table {
+            return None;
+        }
+        let mut conf = u.confidence;
+        let mut reason = u.reason.clone();
+        if u.schema != m.schema {
+            if u.schema_certain {
+                return None;
+            }
+            conf = Confidence::Possible;
+            reason = Some(format!(
+                "unqualified table `{}` is not in the schema; it is {}.{} only if `{}` comes first on the search_path",
+                m.table, m.schema, m.table, m.schema
+            ));
+        }
+        let rel = self.catalog.get(&m.schema, &m.table);
+        match &u.column {
+            ColSel::Named(c) => {
+                if *c != t.column {
+                    return None;
+                }
+            }
+            ColSel::All => {
+                if rel.is_some_and(|r| !r.columns.contains(&t.column)) {
+                    return None;
+                }
+            }
+            ColSel::FirstN(k) => {
+                match rel.and_then(|r| r.columns.iter().position(|c| *c == t.column)) {
+                    Some(p) if p >= *k => return None,
+                    Some(_) => {}
+                    None if rel.is_some() => return None,
+                    None => {
+                        if conf > Confidence::Probable {
+                            conf = Confidence::Probable;
+                            reason = Some(format!(
+                                "positional write of {k} values; without a schema the column's position is unknown"
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        if conf == Confidence::Certain {
+            reason = None;
+        }
+        Some(TargetRef {
+            target: ti,
+            access: u.access,
+            via: through(&u.via, m.via.as_deref()),
+            confidence: conf,
+            reason,
+        })
+    }
+}
+
+/// A table whose column named like a target is the target's (see
+/// [`family`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Member {
+    /// Schema.
+    pub schema: String,
+    /// Table.
+    pub table: String,
+    /// `partition schema.table` / `child schema.table`; `None` for the
+    /// target's own table.
+    pub via: Option<String>,
+}
+
+/// The target's table, then every descendant whose same-named column goes
+/// with it on `DROP COLUMN` ([`Catalog::dropped_with`]).
+pub(crate) fn family(catalog: &Catalog, t: &ColumnTarget) -> Vec<Member> {
+    let mut out = vec![Member {
+        schema: t.schema.clone(),
+        table: t.table.clone(),
+        via: None,
+    }];
+    for r in catalog.dropped_with(&t.schema, &t.table, &t.column) {
+        let kind = if r.partition { "partition" } else { "child" };
+        out.push(Member {
+            schema: r.schema.clone(),
+            table: r.name.clone(),
+            via: Some(format!("{kind} {}.{}", r.schema, r.name)),
+        });
+    }
+    out
+}
+
+/// `via` of a use made through a descendant table: the descendant last
+/// (`partition public.q1`, `star > child public.kid`).
+pub(crate) fn through(via: &str, member: Option<&str>) -> String {
+    match member {
+        None => via.to_string(),
+        Some(m) if via == "direct" || via.is_empty() => m.to_string(),
+        Some(m) => format!("{via} > {m}"),
     }
 }
 

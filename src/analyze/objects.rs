@@ -272,6 +272,7 @@ fn trigger(n: &Value, catalog: &Catalog, search_path: &[String]) -> Trigger {
         update_of: names(list(n, "columns")),
         when_uses,
         has_when: !when.is_null(),
+        row: n.get("row").and_then(Value::as_bool).unwrap_or(false),
         function,
         body,
         function_identity,
@@ -309,6 +310,16 @@ fn resolve_expr(
     r.routine = scope;
     r.statement_node(&tree);
     r.uses
+}
+
+/// The column uses of an expression over `table` (a partition key's).
+pub(super) fn resolve_table_expr(
+    expr: &Value,
+    table: (&str, &str),
+    catalog: &Catalog,
+    search_path: &[String],
+) -> Vec<ColumnUse> {
+    resolve_expr(expr, Some(table), catalog, search_path, None)
 }
 
 fn quote(ident: &str) -> String {

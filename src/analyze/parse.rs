@@ -71,6 +71,10 @@ pub mod consts {
     pub const AT_COLUMN_DEFAULT: i64 = pb::AlterTableType::AtColumnDefault as i64;
     /// `AlterTableType`.
     pub const AT_ADD_COLUMN: i64 = pb::AlterTableType::AtAddColumn as i64;
+    /// `AT_AttachPartition`.
+    pub const AT_ATTACH_PARTITION: i64 = pb::AlterTableType::AtAttachPartition as i64;
+    /// `AT_AddInherit`.
+    pub const AT_ADD_INHERIT: i64 = pb::AlterTableType::AtAddInherit as i64;
 }
 
 /// `VAR_SET_VALUE` in pg_query's `VariableSetKind` enum (`SET x = …`).

@@ -108,6 +108,7 @@ pub fn load_schema(dump: &str) -> Catalog {
         pending.offer(kind, n, &stmt.text);
         match kind {
             "CreateStmt" => create_table(&mut catalog, n),
+            "AlterTableStmt" => alter_table_links(&mut catalog, n),
             "AlterRoleSetStmt" => {
                 // `ALTER ROLE r [IN DATABASE d] SET search_path …` (pg_dumpall).
                 let role = n
@@ -181,6 +182,7 @@ fn mat_view_objtype() -> i64 {
 fn create_table(catalog: &mut Catalog, n: &Value) {
     let (schema, name) = qualified(n.get("relation").unwrap_or(&Value::Null), "public");
     let mut columns: Vec<String> = Vec::new();
+    let mut parents: Vec<(String, String)> = Vec::new();
     // Inherited columns come first, in parent order.
     for parent in list(n, "inh_relations") {
         if let Some(("RangeVar", rv)) = node(parent) {
@@ -192,25 +194,130 @@ fn create_table(catalog: &mut Catalog, n: &Value) {
                     }
                 }
             }
+            parents.push((ps, pn));
         }
     }
+    // `PARTITION OF`: every column is the parent's (a column list there
+    // only adds options); `INHERITS`: a column the child lists is local.
+    let partition = !field(n, "partbound").is_null();
+    let mut inherited = if partition {
+        Vec::new()
+    } else {
+        columns.clone()
+    };
     for elt in list(n, "table_elts") {
         if let Some(("ColumnDef", cd)) = node(elt) {
             let c = text(cd, "colname").to_string();
             row_typed_column(catalog, &schema, &name, &c, field(cd, "type_name"));
+            inherited.retain(|i| *i != c);
             if !columns.contains(&c) {
                 columns.push(c);
             }
         }
     }
+    if partition {
+        inherited.clone_from(&columns);
+    }
     catalog.insert(Relation {
-        schema,
-        name,
+        schema: schema.clone(),
+        name: name.clone(),
         kind: RelKind::Table,
         columns,
         uses: Vec::new(),
         origins: Vec::new(),
+        parents,
+        partition,
+        inherited,
     });
+    partition_key(catalog, &schema, &name, n);
+}
+
+/// `PARTITION BY …`: its key columns, and the columns its key expressions
+/// use, cannot be dropped (`cannot drop column … because it is part of the
+/// partition key`).
+fn partition_key(catalog: &mut Catalog, schema: &str, table: &str, n: &Value) {
+    let spec = field(n, "partspec");
+    if spec.is_null() {
+        return;
+    }
+    let search_path = vec![schema.to_string(), "public".to_string()];
+    let mut found: Vec<(Option<String>, &'static str)> = Vec::new();
+    for p in list(spec, "part_params") {
+        let Some(("PartitionElem", pe)) = node(p) else {
+            continue;
+        };
+        let col = text(pe, "name");
+        if !col.is_empty() {
+            found.push((Some(col.to_string()), "partition key column"));
+        }
+        let expr = field(pe, "expr");
+        if !expr.is_null() {
+            for u in objects::resolve_table_expr(expr, (schema, table), catalog, &search_path) {
+                if u.schema == schema && u.table == table {
+                    let column = match u.column {
+                        ColSel::Named(c) => Some(c),
+                        _ => None,
+                    };
+                    found.push((column, "used in a partition key expression"));
+                }
+            }
+        }
+    }
+    for (column, detail) in found {
+        catalog.objects.push(ObjectUse {
+            object: format!("{schema}.{table}"),
+            object_type: "partition_key".into(),
+            schema: schema.to_string(),
+            table: table.to_string(),
+            column,
+            on_drop: OnDrop::Blocked,
+            detail: detail.to_string(),
+        });
+    }
+}
+
+/// `ALTER TABLE [ONLY] parent ATTACH PARTITION child …` (how pg_dump links
+/// a partition it wrote as a table of its own) and `ALTER TABLE child
+/// INHERIT parent` (the child's columns stay its own).
+fn alter_table_links(catalog: &mut Catalog, n: &Value) {
+    let (schema, name) = qualified(field(n, "relation"), "public");
+    for cmd in list(n, "cmds") {
+        let Some(("AlterTableCmd", c)) = node(cmd) else {
+            continue;
+        };
+        let sub = super::tree::int(c, "subtype");
+        let def = field(c, "def");
+        if sub == parse::consts::AT_ATTACH_PARTITION {
+            let Some(("PartitionCmd", pc)) = node(def) else {
+                continue;
+            };
+            let (cs, cn) = qualified(field(pc, "name"), "public");
+            let parent_cols = catalog
+                .get(&schema, &name)
+                .map(|p| p.columns.clone())
+                .unwrap_or_default();
+            if let Some(child) = catalog.get_mut(&cs, &cn) {
+                child.parents = vec![(schema.clone(), name.clone())];
+                child.partition = true;
+                child.inherited = child
+                    .columns
+                    .iter()
+                    .filter(|c| parent_cols.contains(c))
+                    .cloned()
+                    .collect();
+            }
+        } else if sub == parse::consts::AT_ADD_INHERIT {
+            let Some(("RangeVar", rv)) = node(def) else {
+                continue;
+            };
+            let parent = qualified(rv, "public");
+            if let Some(child) = catalog.get_mut(&schema, &name) {
+                if !child.parents.contains(&parent) {
+                    child.parents.push(parent);
+                }
+            }
+        }
+    }
 }
 
 /// A column whose type is a relation's row type (pg_dump qualifies it; an
@@ -361,6 +468,9 @@ fn define_view(
         columns,
         uses: view_uses,
         origins,
+        parents: Vec::new(),
+        partition: false,
+        inherited: Vec::new(),
     });
 }
 

@@ -906,6 +906,9 @@ mod tests {
             columns: vec!["a".into()],
             uses: Vec::new(),
             origins: Vec::new(),
+            parents: Vec::new(),
+            partition: false,
+            inherited: Vec::new(),
         });
         assert_eq!(
             effective_search_path(None, &with_bob, Some("bob"), None, &default),
