@@ -10,6 +10,13 @@
 #   drop-detail.txt   what PostgreSQL itself says when the column is dropped
 #                     (the objects that block the drop), sorted
 #   logs/workload.log the server log of workload.sql, run as role `app`
+#   logs/family.log   the server log of family-workload.sql (partitions and
+#                     inheritance), run as role `app`
+#   family-drops.txt  per target of that part: what a plain DROP COLUMN does
+#                     (`drop<TAB>ok` or the ERROR and DETAIL lines), then, after
+#                     DROP COLUMN … CASCADE (when that succeeds), whether
+#                     each line of family-workload.sql still runs (`runs`)
+#                     or fails
 # Set PGCONTRACT_KEEP_SERVER=1 to leave the server running (tests use it to
 # read the live catalog and pg_stat_statements, track = all); the script then
 # prints `PORT=<port> DIR=<dir>` last, and the caller stops the server.
@@ -69,6 +76,37 @@ PGAPPNAME=shop-app \
     "$PGT_BIN/psql" -X -q -h "$PGT_HOST" -p "$PGT_PORT" -U app -d shop -f "$SRC/workload.sql" >/dev/null 2>&1 || true
 sleep 0.2
 tail -n "+$((start + 1))" "$LOG" | grep -v 'could not receive data\|^\s*$' > "$OUTDIR/logs/workload.log" || true
+
+# Partitions and inheritance: their own workload, logged.
+start=$(wc -l < "$LOG")
+PGAPPNAME=shop-app \
+    "$PGT_BIN/psql" -X -q -h "$PGT_HOST" -p "$PGT_PORT" -U app -d shop -f "$SRC/family-workload.sql" >/dev/null 2>&1 || true
+sleep 0.2
+tail -n "+$((start + 1))" "$LOG" | grep -v 'could not receive data\|^\s*$' > "$OUTDIR/logs/family.log" || true
+
+# What PostgreSQL does with each of those targets (as postgres: not logged).
+psql_try() { "$PGT_BIN/psql" -X -q -h "$PGT_HOST" -p "$PGT_PORT" -U postgres -d shop "$@" 2>&1 >/dev/null; }
+: > "$OUTDIR/family-drops.txt"
+for target in public.ev.legacy2 public.ev.note public.base.old public.vb.gone public.pk.k public.pke.d; do
+    tbl=${target%.*}
+    col=${target##*.}
+    msg=$(psql_try -c "BEGIN" -c "ALTER TABLE $tbl DROP COLUMN $col" -c "ROLLBACK" \
+        | { grep "^ERROR\|^DETAIL\|depends on" || true; } | sed "s/^DETAIL:  //" | paste -sd "|" -)
+    printf '%s\tdrop\t%s\n' "$target" "${msg:-ok}" >> "$OUTDIR/family-drops.txt"
+    if psql_try -c "BEGIN" -c "ALTER TABLE $tbl DROP COLUMN $col CASCADE" -c "ROLLBACK" | grep '^ERROR' >/dev/null; then
+        continue
+    fi
+    while IFS= read -r stmt; do
+        errors=$(psql_try -c "BEGIN" -c "ALTER TABLE $tbl DROP COLUMN $col CASCADE" -c "$stmt" -c "ROLLBACK" \
+            | grep -c '^ERROR' || true)
+        if [ "$errors" != 0 ]; then
+            outcome=fails
+        else
+            outcome=runs
+        fi
+        printf '%s\t%s\t%s\n' "$target" "$outcome" "$stmt" >> "$OUTDIR/family-drops.txt"
+    done < "$SRC/family-workload.sql"
+done
 
 if [ "${PGCONTRACT_KEEP_SERVER:-}" = 1 ]; then
     trap - EXIT

@@ -160,8 +160,10 @@ pub fn load(url: &str) -> Result<Catalog, LiveError> {
     let mut problems = Vec::new();
     let ddl = definitions(&mut client, &mut problems).map_err(err)?;
     let settings = role_settings(&mut client).map_err(err)?;
+    let links = inheritance(&mut client).map_err(err)?;
     let _ = client.batch_execute("ROLLBACK");
     let mut catalog = load_schema(&ddl);
+    links.apply(&mut catalog);
     catalog.problems.extend(problems);
     for ((role, db), path) in &settings {
         let who = match (role.as_str(), db.as_str()) {
@@ -238,7 +240,8 @@ fn definitions(client: &mut Client, problems: &mut Vec<String>) -> Result<String
     // Tables and their columns (generated expressions and defaults).
     let rels = client.query(
         &format!(
-            "SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text \
+            "SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text, \
+             CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm') AND {USER_SCHEMAS} \
              AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_class'::regclass \
@@ -286,10 +289,13 @@ fn definitions(client: &mut Client, problems: &mut Vec<String>) -> Result<String
             "v" | "m" => views.push((oid, schema, name, kind)),
             _ => {
                 let cols = by_rel.remove(&oid).unwrap_or_default();
+                let key: Option<String> = r.get(4);
                 out.push_str(&format!(
-                    "CREATE TABLE {} (\n    {}\n);\n",
+                    "CREATE TABLE {} (\n    {}\n){};\n",
                     qname(&schema, &name),
-                    cols.join(",\n    ")
+                    cols.join(",\n    "),
+                    key.map(|k| format!("\nPARTITION BY {k}"))
+                        .unwrap_or_default()
                 ));
             }
         }
@@ -429,7 +435,10 @@ fn definitions(client: &mut Client, problems: &mut Vec<String>) -> Result<String
         &format!(
             "SELECT pg_get_triggerdef(t.oid) FROM pg_trigger t \
              JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE NOT t.tgisinternal AND {USER_SCHEMAS} ORDER BY n.nspname, c.relname, t.tgname"
+             WHERE NOT t.tgisinternal AND {USER_SCHEMAS} \
+             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_trigger'::regclass \
+                             AND d.objid = t.oid AND d.deptype = 'P') \
+             ORDER BY n.nspname, c.relname, t.tgname"
         ),
         &mut out,
     );
@@ -498,6 +507,72 @@ fn definitions(client: &mut Client, problems: &mut Vec<String>) -> Result<String
         &mut out,
     );
     Ok(out)
+}
+
+/// `(schema, name)`.
+type QualifiedName = (String, String);
+
+/// Inheritance and partitioning: each table's parents (`pg_inherits`, in
+/// `inhseqno` order) and the columns it does not declare itself
+/// (`attislocal` false).
+#[derive(Default)]
+struct Links {
+    /// Per table: its parents, and whether it is a partition.
+    parents: BTreeMap<QualifiedName, (Vec<QualifiedName>, bool)>,
+    inherited: BTreeMap<(String, String), Vec<String>>,
+}
+
+impl Links {
+    fn apply(self, catalog: &mut Catalog) {
+        for ((s, n), (parents, partition)) in self.parents {
+            if let Some(r) = catalog.get_mut(&s, &n) {
+                r.parents = parents;
+                r.partition = partition;
+            }
+        }
+        for ((s, n), cols) in self.inherited {
+            if let Some(r) = catalog.get_mut(&s, &n) {
+                r.inherited = cols;
+            }
+        }
+    }
+}
+
+fn inheritance(client: &mut Client) -> Result<Links, postgres::Error> {
+    let mut links = Links::default();
+    let rows = client.query(
+        "SELECT cn.nspname::text, c.relname::text, pn.nspname::text, p.relname::text, \
+         c.relispartition FROM pg_inherits i \
+         JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace \
+         JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = p.relnamespace \
+         WHERE c.relkind IN ('r', 'p', 'f') ORDER BY cn.nspname, c.relname, i.inhseqno",
+        &[],
+    )?;
+    for r in rows {
+        let e = links
+            .parents
+            .entry((r.get(0), r.get(1)))
+            .or_insert_with(|| (Vec::new(), false));
+        e.0.push((r.get(2), r.get(3)));
+        e.1 |= r.get::<_, bool>(4);
+    }
+    let rows = client.query(
+        &format!(
+            "SELECT n.nspname::text, c.relname::text, a.attname::text FROM pg_attribute a \
+             JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE a.attnum > 0 AND NOT a.attisdropped AND NOT a.attislocal \
+             AND c.relkind IN ('r', 'p', 'f') AND {USER_SCHEMAS} ORDER BY a.attrelid, a.attnum"
+        ),
+        &[],
+    )?;
+    for r in rows {
+        links
+            .inherited
+            .entry((r.get(0), r.get(1)))
+            .or_default()
+            .push(r.get(2));
+    }
+    Ok(links)
 }
 
 /// `search_path` set per role (and database) with `ALTER ROLE … SET`.

@@ -80,6 +80,14 @@ const NOT_INPUTS: &[(&str, &str)] = &[
         "SQL script run against the server that wrote the logs",
     ),
     (
+        "schema-objects/family-workload.sql",
+        "SQL script run against the server that wrote the logs",
+    ),
+    (
+        "schema-objects/family-drops.txt",
+        "what PostgreSQL does on DROP COLUMN of the partition and inheritance targets",
+    ),
+    (
         "schema-objects/drop-detail.txt",
         "PostgreSQL's DROP … CASCADE detail, compared with schema_dependencies",
     ),

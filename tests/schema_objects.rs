@@ -343,6 +343,295 @@ fn a_dynamic_sql_only_use_is_possible_not_certain() {
     assert!(purge.detail.contains("dynamic SQL"), "{}", purge.detail);
 }
 
+/// The targets of the partitions-and-inheritance part of the fixture.
+const FAMILY: [&str; 6] = [
+    "public.ev.legacy2",
+    "public.ev.note",
+    "public.base.old",
+    "public.vb.gone",
+    "public.pk.k",
+    "public.pke.d",
+];
+
+fn family_scan(catalog: Catalog) -> InventoryDoc {
+    let mut cfg = config(&[dir().join("logs/family.log")], None, 0);
+    cfg.targets = FAMILY
+        .iter()
+        .map(|t| ColumnTarget::parse(t).unwrap())
+        .collect();
+    cfg.catalog = catalog;
+    to_doc(&scan(&cfg))
+}
+
+fn family_scan_with(schema: &Path) -> InventoryDoc {
+    family_scan(pgcontract::config::load_catalog(Some(schema)).unwrap())
+}
+
+/// (column, access, via, confidence, query)
+type FamilyDep = (String, String, String, String, String);
+
+fn family_deps(doc: &InventoryDoc) -> BTreeSet<FamilyDep> {
+    doc.dependencies
+        .iter()
+        .map(|d| {
+            (
+                d.column.clone(),
+                json_name(d.access),
+                d.via.clone(),
+                json_name(d.confidence),
+                d.query.clone(),
+            )
+        })
+        .collect()
+}
+
+/// A use of a partition's or an inheriting child's column that `DROP
+/// COLUMN` on the parent drops too is a use of the parent's column; a
+/// child's column declared locally, or kept by another parent, is not.
+#[test]
+fn uses_through_partitions_and_inheriting_children_are_uses_of_the_parents_column() {
+    let doc = family_scan_with(&dir().join("schema.sql"));
+    assert!(doc.warnings.is_empty(), "{:?}", doc.warnings);
+    let want: BTreeSet<FamilyDep> = [
+        (
+            "public.ev.legacy2",
+            "read",
+            "partition public.ev1a",
+            "select legacy2 from ev1a where id = $1",
+        ),
+        (
+            "public.ev.legacy2",
+            "write",
+            "partition public.ev2",
+            "update ev2 set legacy2 = $1 where id = $2",
+        ),
+        // the EXECUTE counts as a call of the prepared statement
+        (
+            "public.ev.legacy2",
+            "read",
+            "partition public.ev2",
+            "prepare evq as select legacy2 from ev2 where id = $1",
+        ),
+        (
+            "public.ev.legacy2",
+            "write",
+            "positional > partition public.ev2",
+            "insert into ev2 values ($1, $2, $3)",
+        ),
+        // the partitioned table's row trigger fires on its partition (its
+        // statement trigger ev_count does not)
+        (
+            "public.ev.legacy2",
+            "read",
+            "trigger ev_check on public.ev",
+            "insert into ev2 values ($1, $2, $3)",
+        ),
+        (
+            "public.ev.legacy2",
+            "read",
+            "trigger ev_check on public.ev",
+            "insert into ev2 (id, note) values ($1, $2)",
+        ),
+        (
+            "public.ev.legacy2",
+            "read",
+            "star > partition public.ev1",
+            "select * from ev1",
+        ),
+        (
+            "public.ev.legacy2",
+            "read",
+            "positional > partition public.ev2",
+            "copy ev2 to stdout",
+        ),
+        (
+            "public.ev.legacy2",
+            "read",
+            "view public.ev2_view > partition public.ev2",
+            "select id from ev2_view",
+        ),
+        (
+            "public.ev.note",
+            "write",
+            "positional > partition public.ev2",
+            "insert into ev2 values ($1, $2, $3)",
+        ),
+        (
+            "public.ev.note",
+            "write",
+            "partition public.ev2",
+            "insert into ev2 (id, note) values ($1, $2)",
+        ),
+        (
+            "public.ev.note",
+            "read",
+            "star > partition public.ev1",
+            "select * from ev1",
+        ),
+        (
+            "public.ev.note",
+            "read",
+            "positional > partition public.ev2",
+            "copy ev2 to stdout",
+        ),
+        (
+            "public.ev.note",
+            "read",
+            "direct",
+            "select id from ev where note = $1",
+        ),
+        (
+            "public.base.old",
+            "read",
+            "child public.kid",
+            "select old from kid where id = $1",
+        ),
+        (
+            "public.base.old",
+            "read",
+            "child public.grandkid",
+            "select old from grandkid",
+        ),
+        (
+            "public.base.old",
+            "read",
+            "whole_row > child public.kid",
+            "select row_to_json(k) from kid k",
+        ),
+        (
+            "public.base.old",
+            "read",
+            "direct",
+            "select old from only base",
+        ),
+        (
+            "public.pk.k",
+            "read",
+            "direct",
+            "select id from pk where k = $1",
+        ),
+    ]
+    .into_iter()
+    .map(|(c, a, v, q)| (c.into(), a.into(), v.into(), "certain".into(), q.into()))
+    .collect();
+    assert_eq!(family_deps(&doc), want);
+    let objs: BTreeSet<(String, String, String, String)> = doc
+        .schema_dependencies
+        .iter()
+        .map(|s| {
+            (
+                s.column.clone(),
+                s.object.clone(),
+                s.object_type.clone(),
+                json_name(s.on_drop),
+            )
+        })
+        .collect();
+    let want_objs: BTreeSet<(String, String, String, String)> = [
+        ("public.ev.legacy2", "public.ev2_view", "view", "blocked"),
+        (
+            "public.ev.legacy2",
+            "public.ev2_legacy2_idx",
+            "index",
+            "dropped",
+        ),
+        (
+            "public.ev.legacy2",
+            "ev_check on public.ev",
+            "trigger",
+            "breaks_at_run_time",
+        ),
+        (
+            "public.ev.legacy2",
+            "ev_count on public.ev",
+            "trigger",
+            "breaks_at_run_time",
+        ),
+        (
+            "public.ev.legacy2",
+            "public.ev_check()",
+            "function",
+            "breaks_at_run_time",
+        ),
+        (
+            "public.ev.legacy2",
+            "public.ev_count()",
+            "function",
+            "breaks_at_run_time",
+        ),
+        ("public.ev.note", "public.ev1", "partition_key", "blocked"),
+        ("public.vb.gone", "public.vkv", "view", "blocked"),
+        ("public.pk.k", "public.pk", "partition_key", "blocked"),
+        ("public.pke.d", "public.pke", "partition_key", "blocked"),
+    ]
+    .into_iter()
+    .map(|(a, b, c, d)| (a.into(), b.into(), c.into(), d.into()))
+    .collect();
+    assert_eq!(objs, want_objs);
+    assert!(doc.targets.iter().all(|t| t.verdict == Verdict::Blocked));
+    // A whole-database dump gives the same.
+    let full = family_scan_with(&dir().join("full-dump.sql"));
+    assert_eq!(full.dependencies, doc.dependencies);
+    assert_eq!(full.schema_dependencies, doc.schema_dependencies);
+}
+
+/// `family-drops.txt` is what PostgreSQL did: a refused `DROP COLUMN` names
+/// exactly the objects reported `blocked` (or the partition key), and
+/// every workload statement that fails once the column is dropped is
+/// reported.
+#[test]
+fn partition_and_inheritance_drops_agree_with_postgresql() {
+    let doc = family_scan_with(&dir().join("schema.sql"));
+    let drops = std::fs::read_to_string(dir().join("family-drops.txt")).unwrap();
+    let mut failing_checked = 0;
+    for line in drops.lines() {
+        let mut f = line.splitn(3, '\t');
+        let (target, what, rest) = (f.next().unwrap(), f.next().unwrap(), f.next().unwrap());
+        let blocked: BTreeSet<String> = doc
+            .schema_dependencies
+            .iter()
+            .filter(|s| s.column == target && s.on_drop == OnDrop::Blocked)
+            .map(|s| s.object.clone())
+            .collect();
+        match what {
+            "drop" if rest == "ok" => assert!(blocked.is_empty(), "{target}: {blocked:?}"),
+            "drop" => {
+                let mut from_pg = BTreeSet::new();
+                for part in rest.split('|') {
+                    if let Some(k) = part
+                        .split("part of the partition key of relation \"")
+                        .nth(1)
+                    {
+                        from_pg.insert(format!("public.{}", k.trim_end_matches('"')));
+                    } else if let Some(v) = part.strip_prefix("view ") {
+                        let (v, _) = v.split_once(' ').unwrap();
+                        from_pg.insert(format!("public.{v}"));
+                    }
+                }
+                assert!(!from_pg.is_empty(), "{line}");
+                assert_eq!(blocked, from_pg, "{target}");
+            }
+            "fails" => {
+                let queries: Vec<String> = rest
+                    .split(';')
+                    .map(|q| pgcontract::normalize::normalize_shown(q.trim()))
+                    .filter(|q| !q.is_empty())
+                    .collect();
+                assert!(
+                    doc.dependencies.iter().any(|d| d.column == target
+                        && queries.contains(&d.query)
+                        && d.confidence == pgcontract::inventory::Confidence::Certain),
+                    "{target}: {queries:?} fails on PostgreSQL but is not reported"
+                );
+                failing_checked += 1;
+            }
+            "runs" => {}
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!(failing_checked, 9);
+}
+
 fn scan_live(url: &str, logs: &[PathBuf]) -> InventoryDoc {
     scan_against(pgcontract::live_catalog::load(url).unwrap(), logs)
 }
@@ -381,6 +670,23 @@ fn regenerated_schema_fixture_gives_the_same_inventory() {
     );
     assert_eq!(live.schema_dependencies, dumped.schema_dependencies);
     assert_eq!(live.dependencies, dumped.dependencies);
+    // Partitions and inheritance: the live catalog (pg_inherits,
+    // attislocal, pg_get_partkeydef) links them as the dump does.
+    let live_family = family_scan(pgcontract::live_catalog::load(&url).unwrap());
+    let dumped_family = family_scan_with(&out_dir.join("schema.sql"));
+    assert_eq!(
+        live_family.schema_dependencies,
+        dumped_family.schema_dependencies
+    );
+    assert_eq!(live_family.dependencies, dumped_family.dependencies);
+    assert_eq!(
+        family_deps(&dumped_family),
+        family_deps(&family_scan_with(&dir().join("schema.sql")))
+    );
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("family-drops.txt")).unwrap(),
+        std::fs::read_to_string(dir().join("family-drops.txt")).unwrap()
+    );
     assert_eq!(
         live.warnings,
         vec!["role reporting in database shop has its own search_path (reporting, public); its statements are resolved with it".to_string()]
