@@ -196,6 +196,21 @@ impl AuditObject {
     /// a `TABLE COLUMN` naming a target exactly, or a relation that is a
     /// target's table.
     pub fn matches(&self, targets: &[ColumnTarget]) -> Vec<(usize, bool)> {
+        self.matches_through(targets, &[])
+            .into_iter()
+            .map(|(i, c, _)| (i, c))
+            .collect()
+    }
+
+    /// [`AuditObject::matches`], where `families[i]` are the descendant
+    /// tables of target `i` whose same-named column is the target's
+    /// (`schema`, `table`, `partition s.t` / `child s.t`): a line naming one
+    /// of them is evidence for the target too, with that `via` word.
+    pub fn matches_through(
+        &self,
+        targets: &[ColumnTarget],
+        families: &[Vec<(String, String, String)>],
+    ) -> Vec<(usize, bool, Option<String>)> {
         let column_level = self.object_type == "TABLE COLUMN";
         let parsed = if column_level {
             ColumnTarget::parse(&self.name).ok()
@@ -206,16 +221,23 @@ impl AuditObject {
         let Some(p) = parsed else {
             return Vec::new();
         };
-        targets
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| {
-                t.schema == p.schema
-                    && t.table == p.table
-                    && (!column_level || t.column == p.column)
-            })
-            .map(|(i, _)| (i, column_level))
-            .collect()
+        let mut out = Vec::new();
+        for (i, t) in targets.iter().enumerate() {
+            if column_level && t.column != p.column {
+                continue;
+            }
+            if t.schema == p.schema && t.table == p.table {
+                out.push((i, column_level, None));
+                continue;
+            }
+            let desc = families
+                .get(i)
+                .and_then(|f| f.iter().find(|(s, n, _)| *s == p.schema && *n == p.table));
+            if let Some((_, _, via)) = desc {
+                out.push((i, column_level, Some(via.clone())));
+            }
+        }
+        out
     }
 }
 
@@ -471,5 +493,26 @@ mod tests {
             .is_empty());
         assert_eq!(o("TABLE", "public.orders").matches(&t), vec![(1, false)]);
         assert!(o("TABLE", "archive.orders").matches(&t).is_empty());
+        // A partition or inheriting child whose column is the target's.
+        let fam = vec![
+            vec![(
+                "public".to_string(),
+                "users_2026".to_string(),
+                "partition public.users_2026".to_string(),
+            )],
+            Vec::new(),
+        ];
+        assert_eq!(
+            o("TABLE COLUMN", "public.users_2026.legacy_email").matches_through(&t, &fam),
+            vec![(0, true, Some("partition public.users_2026".to_string()))]
+        );
+        assert_eq!(
+            o("TABLE", "public.users_2026").matches_through(&t, &fam),
+            vec![(0, false, Some("partition public.users_2026".to_string()))]
+        );
+        assert!(o("TABLE COLUMN", "public.users_2026.email")
+            .matches_through(&t, &fam)
+            .is_empty());
+        assert!(o("TABLE", "public.users_2026").matches(&t).is_empty());
     }
 }

@@ -750,7 +750,8 @@ impl<'a> FileScan<'a> {
     /// Records pgAudit object evidence (a `TABLE COLUMN`, or a table whose
     /// statement text was not logged).
     fn audit_object(&mut self, s: &Statement, obj: &crate::audit::AuditObject) {
-        for (target, column_level) in obj.matches(&self.inv.targets) {
+        let families = self.shared.analyzer.descendants();
+        for (target, column_level, through) in obj.matches_through(&self.inv.targets, families) {
             let (via, confidence, reason) = if column_level {
                 ("audit_column", Confidence::Certain, None)
             } else if s.text.is_empty() {
@@ -769,6 +770,7 @@ impl<'a> FileScan<'a> {
                 "pgaudit {} {} {} {}",
                 obj.class, obj.command, obj.object_type, obj.name
             );
+            let via = crate::analyze::through(via, through.as_deref());
             let key = DepKey {
                 target,
                 access: obj.access,

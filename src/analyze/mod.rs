@@ -72,6 +72,8 @@ pub struct Analyzer<'a> {
     /// (the target's own table first, then the descendants whose column a
     /// `DROP COLUMN` on it drops too, with `via` words).
     families: Vec<Vec<Member>>,
+    /// [`Analyzer::descendants`].
+    descendants: Vec<Vec<(String, String, String)>>,
     search_path: Vec<String>,
     /// `query` texts keep their literal values (`--keep-literals`).
     keep_literals: bool,
@@ -84,11 +86,20 @@ impl<'a> Analyzer<'a> {
         targets: &'a [ColumnTarget],
         search_path: Vec<String>,
     ) -> Self {
-        let families = targets.iter().map(|t| family(catalog, t)).collect();
+        let families: Vec<Vec<Member>> = targets.iter().map(|t| family(catalog, t)).collect();
+        let descendants = families
+            .iter()
+            .map(|f| {
+                f.iter()
+                    .filter_map(|m| Some((m.schema.clone(), m.table.clone(), m.via.clone()?)))
+                    .collect()
+            })
+            .collect();
         Self {
             catalog,
             targets,
             families,
+            descendants,
             search_path,
             keep_literals: false,
         }
@@ -141,6 +152,12 @@ impl<'a> Analyzer<'a> {
     /// Analyses one logged statement text.
     pub fn analyze(&self, sql: &str) -> Analysis {
         self.analyze_with_path(sql, &self.search_path)
+    }
+
+    /// Per target: the descendant tables whose same-named column is the
+    /// target's (`schema`, `table`, `partition s.t` / `child s.t`).
+    pub fn descendants(&self) -> &[Vec<(String, String, String)>] {
+        &self.descendants
     }
 
     /// The catalog analysed against.

@@ -582,6 +582,63 @@ COPY public.users (id, email, legacy_email) FROM stdin;
 \unrestrict abc
 "#;
 
+    /// pg_dump's shapes: partitions as tables of their own attached after,
+    /// children of `INHERITS` listing only their own columns.
+    #[test]
+    fn descendants_whose_column_goes_with_the_parents() {
+        let c = load_schema(
+            "CREATE TABLE public.q (id integer, c text, k integer) PARTITION BY RANGE (id);
+             CREATE TABLE public.q1 (id integer, c text, k integer) PARTITION BY LIST (k);
+             CREATE TABLE public.q1a (id integer, c text, k integer);
+             CREATE TABLE public.q2 PARTITION OF public.q FOR VALUES FROM (10) TO (20);
+             CREATE TABLE public.base (id integer, c text);
+             CREATE TABLE public.kid (x integer) INHERITS (public.base);
+             CREATE TABLE public.own (c text) INHERITS (public.base);
+             CREATE TABLE public.other (c text);
+             CREATE TABLE public.two () INHERITS (public.kid, public.other);
+             CREATE TABLE public.gk () INHERITS (public.kid);
+             CREATE TABLE public.late (id integer, c text);
+             ALTER TABLE public.late INHERIT public.base;
+             ALTER TABLE ONLY public.q ATTACH PARTITION public.q1 FOR VALUES FROM (0) TO (10);
+             ALTER TABLE ONLY public.q1 ATTACH PARTITION public.q1a FOR VALUES IN (1);",
+        );
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
+        let names = |s: &str, t: &str, col: &str| -> Vec<String> {
+            c.dropped_with(s, t, col)
+                .iter()
+                .map(|r| r.name.clone())
+                .collect()
+        };
+        assert_eq!(names("public", "q", "c"), ["q1", "q1a", "q2"]);
+        assert_eq!(names("public", "q1", "c"), ["q1a"]);
+        assert_eq!(names("public", "base", "c"), ["gk", "kid"]);
+        assert!(names("public", "other", "c").is_empty());
+        assert_eq!(
+            c.get("public", "q1a").unwrap().parents,
+            [("public".to_string(), "q1".to_string())]
+        );
+        assert_eq!(
+            c.partition_ancestors("public", "q1a"),
+            [
+                ("public".to_string(), "q1".to_string()),
+                ("public".to_string(), "q".to_string())
+            ]
+        );
+        let keys: Vec<(String, Option<String>)> = c
+            .objects
+            .iter()
+            .filter(|o| o.object_type == "partition_key")
+            .map(|o| (o.object.clone(), o.column.clone()))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("public.q".to_string(), Some("id".to_string())),
+                ("public.q1".to_string(), Some("k".to_string()))
+            ]
+        );
+    }
+
     #[test]
     fn loads_tables_views_and_matviews() {
         let c = load_schema(DUMP);
