@@ -87,7 +87,8 @@ tail -n "+$((start + 1))" "$LOG" | grep -v 'could not receive data\|^\s*$' > "$O
 # What PostgreSQL does with each of those targets (as postgres: not logged).
 psql_try() { "$PGT_BIN/psql" -X -q -h "$PGT_HOST" -p "$PGT_PORT" -U postgres -d shop "$@" 2>&1 >/dev/null; }
 : > "$OUTDIR/family-drops.txt"
-for target in public.ev.legacy2 public.ev.note public.base.old public.vb.gone public.pk.k public.pke.d; do
+for target in public.ev.legacy2 public.ev.note public.base.old public.vb.gone public.pk.k public.pke.d \
+    public.kid.old public.ev2.legacy2; do
     tbl=${target%.*}
     col=${target##*.}
     msg=$(psql_try -c "BEGIN" -c "ALTER TABLE $tbl DROP COLUMN $col" -c "ROLLBACK" \

@@ -154,6 +154,35 @@ pub fn schema_dependencies(
                 });
             }
         }
+        // A column the table has only through inheritance cannot be
+        // dropped from it at all.
+        if let Some(rel) = catalog
+            .get(&t.schema, &t.table)
+            .filter(|r| r.inherited.contains(&t.column))
+        {
+            for (ps, pn) in &rel.parents {
+                if catalog
+                    .get(ps, pn)
+                    .is_some_and(|p| p.columns.contains(&t.column))
+                {
+                    let what = if rel.partition {
+                        "partitioned table"
+                    } else {
+                        "parent table"
+                    };
+                    out.push(SchemaDependency {
+                        column: column.clone(),
+                        object: format!("{ps}.{pn}"),
+                        object_type: "inherited_from".into(),
+                        on_drop: OnDrop::Blocked,
+                        confidence: Confidence::Certain,
+                        detail: format!(
+                            "the column is inherited from the {what} {ps}.{pn}, not declared here; DROP COLUMN fails (\"cannot drop inherited column\"): drop it from {ps}.{pn}"
+                        ),
+                    });
+                }
+            }
+        }
         // Indexes, constraints, policies, grants, statistics, publications,
         // rules, generated columns and defaults.
         for o in &catalog.objects {
