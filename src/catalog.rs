@@ -299,24 +299,29 @@ impl Catalog {
     /// `attinhcount`). Not `schema.table` itself; ordered by schema and
     /// name.
     pub fn dropped_with(&self, schema: &str, table: &str, column: &str) -> Vec<&Relation> {
-        let mut gone: Vec<(String, String)> = vec![(schema.to_string(), table.to_string())];
+        let root = (schema.to_string(), table.to_string());
+        let mut gone: std::collections::BTreeSet<(String, String)> = [root.clone()].into();
         let has = |s: &str, n: &str| {
             self.get(s, n)
                 .is_some_and(|r| r.columns.iter().any(|c| c == column))
         };
+        // Only tables that inherit the column can go; each pass adds the
+        // next level down.
+        let candidates: Vec<&Relation> = self
+            .relations
+            .values()
+            .filter(|r| !r.parents.is_empty() && r.inherited.iter().any(|c| c == column))
+            .collect();
         loop {
             let mut grew = false;
-            for r in self.relations.values() {
-                if r.parents.is_empty()
-                    || !r.inherited.iter().any(|c| c == column)
-                    || gone.iter().any(|(s, n)| *s == r.schema && *n == r.name)
-                {
+            for r in &candidates {
+                let key = (r.schema.clone(), r.name.clone());
+                if gone.contains(&key) {
                     continue;
                 }
-                let from: Vec<&(String, String)> =
-                    r.parents.iter().filter(|(s, n)| has(s, n)).collect();
-                if !from.is_empty() && from.iter().all(|p| gone.contains(p)) {
-                    gone.push((r.schema.clone(), r.name.clone()));
+                let mut from = r.parents.iter().filter(|(s, n)| has(s, n)).peekable();
+                if from.peek().is_some() && from.all(|p| gone.contains(p)) {
+                    gone.insert(key);
                     grew = true;
                 }
             }
@@ -324,13 +329,8 @@ impl Catalog {
                 break;
             }
         }
-        let mut out: Vec<&Relation> = gone
-            .iter()
-            .skip(1)
-            .filter_map(|(s, n)| self.get(s, n))
-            .collect();
-        out.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
-        out
+        gone.remove(&root);
+        gone.iter().filter_map(|(s, n)| self.get(s, n)).collect()
     }
 
     /// Number of relations.
