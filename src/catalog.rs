@@ -272,6 +272,30 @@ impl Catalog {
         })
     }
 
+    /// The tables below `schema.table` whose row triggers a write to it may
+    /// fire (PostgreSQL routes an `INSERT` into a partitioned table to a
+    /// partition, at any depth; `UPDATE` and `DELETE` without `ONLY` reach
+    /// the rows of partitions and inheriting children), ordered by schema
+    /// and name.
+    pub fn reached_descendants(&self, schema: &str, table: &str, event: &str) -> Vec<&Relation> {
+        let mut found: std::collections::BTreeSet<(String, String)> = Default::default();
+        let mut frontier = vec![(schema.to_string(), table.to_string())];
+        while let Some(p) = frontier.pop() {
+            for r in self.relations.values() {
+                if !r.parents.contains(&p) || (event == "insert" && !r.partition) {
+                    continue;
+                }
+                let key = (r.schema.clone(), r.name.clone());
+                if key.0 != schema || key.1 != table {
+                    if found.insert(key.clone()) {
+                        frontier.push(key);
+                    }
+                }
+            }
+        }
+        found.iter().filter_map(|(s, n)| self.get(s, n)).collect()
+    }
+
     /// The partitioned tables `schema.table` is a partition of, nearest
     /// first (sub-partitions have several).
     pub fn partition_ancestors(&self, schema: &str, table: &str) -> Vec<(String, String)> {

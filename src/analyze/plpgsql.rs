@@ -93,6 +93,8 @@ pub struct TableWrite {
     pub event: String,
     /// For `update`: the columns in its `SET` list.
     pub set_columns: Vec<String>,
+    /// `ONLY t`: the rows of its partitions and children are not touched.
+    pub only: bool,
 }
 
 /// What a routine body (or a statement) uses, calls and writes.
@@ -528,6 +530,11 @@ fn walk_effects(
                             .collect(),
                         _ => Vec::new(),
                     };
+                    let only = !n
+                        .get("relation")
+                        .and_then(|r| r.get("inh"))
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false);
                     for event in events {
                         writes.push(TableWrite {
                             schema: schema.clone(),
@@ -538,6 +545,7 @@ fn walk_effects(
                             } else {
                                 Vec::new()
                             },
+                            only,
                         });
                     }
                     // ON CONFLICT DO UPDATE fires UPDATE triggers too.
@@ -548,6 +556,7 @@ fn walk_effects(
                             table: table.clone(),
                             event: "update".into(),
                             set_columns: set_names(list(oc, "target_list")),
+                            only,
                         });
                     }
                 }
@@ -563,6 +572,7 @@ fn walk_effects(
                         table,
                         event: "insert".into(),
                         set_columns: Vec::new(),
+                        only: false,
                     });
                 }
             }
@@ -575,6 +585,7 @@ fn walk_effects(
                                 table,
                                 event: "truncate".into(),
                                 set_columns: Vec::new(),
+                                only: true,
                             });
                         }
                     }

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use super::plpgsql::{Call, RoutineAnalysis, TableWrite};
 use super::resolve::ColumnUse;
-use crate::catalog::{Catalog, Routine};
+use crate::catalog::{Catalog, Routine, Trigger};
 use crate::inventory::Confidence;
 
 /// A word that a body which could not be fully analysed names.
@@ -157,7 +157,42 @@ impl<'c> Reach<'c> {
             }
         }
         for w in writes {
-            for t in self.catalog.triggers_on(&w.schema, &w.table) {
+            // The table's own triggers (and those cloned onto it), then the
+            // row triggers of the partitions and children its rows may be
+            // in, which fire only for the rows that are there.
+            let mut fired: Vec<(&Trigger, Confidence, Option<String>)> = self
+                .catalog
+                .triggers_on(&w.schema, &w.table)
+                .map(|t| (t, conf, reason.map(str::to_string)))
+                .collect();
+            if !w.only && w.event != "truncate" {
+                for d in self
+                    .catalog
+                    .reached_descendants(&w.schema, &w.table, &w.event)
+                {
+                    let why = format!(
+                        "the trigger is on {} {}.{}: it fires only for the rows there",
+                        if d.partition {
+                            "partition"
+                        } else {
+                            "child table"
+                        },
+                        d.schema,
+                        d.name
+                    );
+                    let (c, r) = lower(conf, reason, Confidence::Probable, Some(&why));
+                    for t in self
+                        .catalog
+                        .triggers
+                        .iter()
+                        .filter(|t| t.row && t.schema == d.schema && t.table == d.name)
+                    {
+                        fired.push((t, c, r.clone()));
+                    }
+                }
+            }
+            for (t, conf, reason) in fired {
+                let reason = reason.as_deref();
                 if !t.events.contains(&w.event) {
                     continue;
                 }
