@@ -286,10 +286,8 @@ impl Catalog {
                     continue;
                 }
                 let key = (r.schema.clone(), r.name.clone());
-                if key.0 != schema || key.1 != table {
-                    if found.insert(key.clone()) {
-                        frontier.push(key);
-                    }
+                if (key.0 != schema || key.1 != table) && found.insert(key.clone()) {
+                    frontier.push(key);
                 }
             }
         }
