@@ -140,6 +140,9 @@ pub struct Routine {
     pub definition: String,
     /// What the body uses, calls and writes.
     pub analysis: RoutineAnalysis,
+    /// Its own `SET search_path` (the path its body runs with), if any;
+    /// `None`: the caller's.
+    pub search_path: Option<Vec<String>>,
 }
 
 /// A trigger from the schema.
@@ -168,6 +171,8 @@ pub struct Trigger {
     pub body: Option<RoutineAnalysis>,
     /// The function's identity, for `via` and reports.
     pub function_identity: String,
+    /// The function's own `SET search_path`, if any.
+    pub search_path: Option<Vec<String>>,
 }
 
 impl Trigger {

@@ -214,7 +214,7 @@ pub fn schema_dependencies(
         let reach = Reach::new(catalog, search_path);
         for routines in catalog.routines.values() {
             for r in routines.iter().filter(|r| !r.returns_trigger) {
-                let own = reach.routine(&r.analysis, &[]);
+                let own = reach.routine(&r.analysis, r.search_path.as_deref(), &[]);
                 let Some((detail, confidence)) = describe(&own, t, &fam, catalog, "its body")
                 else {
                     continue;
@@ -274,7 +274,7 @@ pub fn schema_dependencies(
             let Some(body) = &trg.body else {
                 continue;
             };
-            let reached = reach.routine(body, &[]);
+            let reached = reach.routine(body, trg.search_path.as_deref(), &[]);
             if let Some((detail, confidence)) = describe(
                 &reached,
                 t,

@@ -356,8 +356,16 @@ impl<'a> Analyzer<'a> {
         } else {
             "function_body"
         };
-        let reached =
-            reach::Reach::new(self.catalog, search_path).routine(&analysis, &[label.to_string()]);
+        let own = if kind == "CreateFunctionStmt" {
+            plpgsql::own_search_path(n, search_path)
+        } else {
+            None
+        };
+        let reached = reach::Reach::new(self.catalog, search_path).routine(
+            &analysis,
+            own.as_deref(),
+            &[label.to_string()],
+        );
         (self.reached_refs(&reached), analysis.problem.clone())
     }
 

@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use super::parse::{self, consts};
-use super::plpgsql::{analyze_routine, RoutineScope};
+use super::plpgsql::{analyze_routine, analyze_trigger_routine, own_search_path, RoutineScope};
 use super::resolve::{ColSel, ColumnUse, Resolver};
 use super::tree::{field, int, list, names, node, text};
 use crate::catalog::{Catalog, ObjectUse, Routine, Trigger};
@@ -201,6 +201,7 @@ fn routine(n: &Value, text_: &str, catalog: &Catalog, search_path: &[String]) ->
         returns_trigger,
         definition: text_.to_string(),
         analysis,
+        search_path: own_search_path(n, search_path),
     }
 }
 
@@ -242,18 +243,29 @@ fn trigger(n: &Value, catalog: &Catalog, search_path: &[String]) -> Trigger {
         _ => Vec::new(),
     };
     let func = candidates.into_iter().find(|r| r.returns_trigger);
+    let own_path = func.and_then(|r| r.search_path.clone());
+    // `REFERENCING NEW TABLE AS n OLD TABLE AS o`: relations in the body.
+    let transitions: Vec<String> = list(n, "transition_rels")
+        .iter()
+        .filter_map(|t| match node(t) {
+            Some(("TriggerTransition", tt)) => Some(text(tt, "name").to_string()),
+            _ => None,
+        })
+        .filter(|name| !name.is_empty())
+        .collect();
     let (function, body, function_identity) = match func {
         Some(r) => {
             let body = parse::parse(&r.definition).ok().and_then(|mut s| {
                 let st = s.pop()?;
                 let (kind, fnode) = node(&st.tree)?;
-                Some(analyze_routine(
+                Some(analyze_trigger_routine(
                     kind,
                     fnode,
                     &st.text,
                     catalog,
                     search_path,
                     Some((&schema, &table)),
+                    &transitions,
                 ))
             });
             (
@@ -276,6 +288,7 @@ fn trigger(n: &Value, catalog: &Catalog, search_path: &[String]) -> Trigger {
         function,
         body,
         function_identity,
+        search_path: own_path,
     }
 }
 

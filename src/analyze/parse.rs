@@ -79,6 +79,8 @@ pub mod consts {
 
 /// `VAR_SET_VALUE` in pg_query's `VariableSetKind` enum (`SET x = …`).
 pub const VAR_SET_VALUE: i64 = pg_query::protobuf::VariableSetKind::VarSetValue as i64;
+/// `VAR_SET_CURRENT` (`SET x FROM CURRENT`, in `CREATE FUNCTION`).
+pub const VAR_SET_CURRENT: i64 = pg_query::protobuf::VariableSetKind::VarSetCurrent as i64;
 /// `VAR_SET_DEFAULT` (`SET x TO DEFAULT`).
 pub const VAR_SET_DEFAULT: i64 = pg_query::protobuf::VariableSetKind::VarSetDefault as i64;
 /// `VAR_RESET` (`RESET x`).

@@ -22,6 +22,13 @@ pub struct RoutineScope {
     variables: BTreeSet<String>,
     records: BTreeMap<String, (String, String)>,
     variables_first: bool,
+    /// A statement trigger's transition tables (`REFERENCING NEW TABLE AS
+    /// n`): relations with the trigger table's columns.
+    transitions: BTreeMap<String, (String, String)>,
+    /// A record used whole in a body (`row_to_json(NEW)`, `NEW.*`) uses
+    /// every column of its table (not in a `WHEN` clause or a rule, where
+    /// PostgreSQL expands or records it itself).
+    whole_records: bool,
 }
 
 impl RoutineScope {
@@ -52,6 +59,24 @@ impl RoutineScope {
     /// `#variable_conflict use_variable`: variables win over columns.
     pub fn variables_first(&self) -> bool {
         self.variables_first
+    }
+
+    /// The table whose rows a transition table (`REFERENCING NEW TABLE AS
+    /// name`) of the trigger holds.
+    pub fn transition_table(&self, name: &str) -> Option<(&str, &str)> {
+        self.transitions
+            .get(name)
+            .map(|(s, t)| (s.as_str(), t.as_str()))
+    }
+
+    /// The table a record used whole stands for (`row_to_json(NEW)`,
+    /// `NEW.*`, a `%ROWTYPE` variable): in routine bodies only.
+    pub fn whole_record_table(&self, name: &str) -> Option<(&str, &str)> {
+        if self.whole_records {
+            self.record_table(name)
+        } else {
+            None
+        }
     }
 }
 
@@ -162,9 +187,41 @@ fn function_body(n: &Value) -> Option<String> {
     .map(str::to_string)
 }
 
+/// The `search_path` a routine's own `SET search_path` clause gives its body
+/// (PostgreSQL sets it for the call; pg_dump and `pg_get_functiondef` write
+/// the value, a `FROM CURRENT` one as it was at creation): `None` when the
+/// routine has none (its body runs with the caller's path). `current` is the
+/// path `SET search_path FROM CURRENT` takes; `TO DEFAULT` sets nothing.
+pub fn own_search_path(n: &Value, current: &[String]) -> Option<Vec<String>> {
+    let mut path = None;
+    for o in list(n, "options") {
+        let Some(("DefElem", d)) = node(o) else {
+            continue;
+        };
+        if text(d, "defname") != "set" {
+            continue;
+        }
+        let Some(("VariableSetStmt", set)) = d.get("arg").and_then(node) else {
+            continue;
+        };
+        if text(set, "name") != "search_path" {
+            continue;
+        }
+        let kind = set.get("kind").and_then(Value::as_i64).unwrap_or(0);
+        path = if kind == parse::VAR_SET_CURRENT {
+            Some(current.to_vec())
+        } else {
+            super::session::role_setting(set)
+        };
+    }
+    path
+}
+
 /// Analyses the body of a `CREATE FUNCTION`/`CREATE PROCEDURE` (`n` is the
 /// `CreateFunctionStmt`, `stmt_text` its whole text) or a `DO` block
 /// (`DoStmt`). `trigger_table` binds `NEW`/`OLD` for a trigger function.
+/// `search_path` is the caller's; a routine's own `SET search_path` clause
+/// replaces it ([`own_search_path`]).
 pub fn analyze_routine(
     kind: &str,
     n: &Value,
@@ -173,13 +230,42 @@ pub fn analyze_routine(
     search_path: &[String],
     trigger_table: Option<(&str, &str)>,
 ) -> RoutineAnalysis {
+    analyze_trigger_routine(kind, n, stmt_text, catalog, search_path, trigger_table, &[])
+}
+
+/// [`analyze_routine`] for a trigger whose transition tables (`REFERENCING
+/// NEW TABLE AS n OLD TABLE AS o`) are `transitions`: in the body they are
+/// relations with the columns of the trigger's table.
+pub fn analyze_trigger_routine(
+    kind: &str,
+    n: &Value,
+    stmt_text: &str,
+    catalog: &Catalog,
+    search_path: &[String],
+    trigger_table: Option<(&str, &str)>,
+    transitions: &[String],
+) -> RoutineAnalysis {
+    let own = if kind == "CreateFunctionStmt" {
+        own_search_path(n, search_path)
+    } else {
+        None
+    };
+    let search_path = own.as_deref().unwrap_or(search_path);
     let mut out = RoutineAnalysis::default();
-    let mut scope = RoutineScope::default();
+    let mut scope = RoutineScope {
+        whole_records: true,
+        ..Default::default()
+    };
     if let Some((s, t)) = trigger_table {
         for r in ["new", "old"] {
             scope
                 .records
                 .insert(r.to_string(), (s.to_string(), t.to_string()));
+        }
+        for name in transitions {
+            scope
+                .transitions
+                .insert(name.clone(), (s.to_string(), t.to_string()));
         }
     }
     let language = if kind == "DoStmt" {
@@ -296,6 +382,16 @@ fn plpgsql(
                     }
                 }
             }
+            if let Some(v) = d.get("PLpgSQL_var") {
+                // `r t%ROWTYPE` (or a table's row type by name): its
+                // fields are the table's columns.
+                let name = text(v, "refname").to_ascii_lowercase();
+                let ty = declared_type(v);
+                let ty = ty.strip_suffix("%rowtype").unwrap_or(ty);
+                if let Some(rel) = relation_named(ty, catalog, search_path) {
+                    scope.records.insert(name, rel);
+                }
+            }
             if d.as_object().is_some_and(|o| o.is_empty()) {
                 // The trigger variables (written as empty objects).
                 scope
@@ -304,6 +400,22 @@ fn plpgsql(
             }
         }
         collect_plpgsql(func, &mut scope, &mut exprs, out);
+    }
+    // `v t.c%TYPE`: PostgreSQL looks column `c` of `t` up when it compiles
+    // the body (at its first call in a session): a use of the column.
+    for f in funcs.as_array().map(Vec::as_slice).unwrap_or(&[]) {
+        let func = f.get("PLpgSQL_function").unwrap_or(&Value::Null);
+        for d in list(func, "datums") {
+            if let Some(v) = d.get("PLpgSQL_var") {
+                if let Some(sql) = type_column_query(declared_type(v), &scope) {
+                    if let Ok(stmts) = parse::parse(&sql) {
+                        for st in stmts {
+                            resolve_tree(&st.tree, catalog, search_path, &scope, out);
+                        }
+                    }
+                }
+            }
+        }
     }
     for (query, mode) in exprs {
         let Some(mode) = ExprMode::from_plpgsql(mode) else {
@@ -331,6 +443,45 @@ fn plpgsql(
                 out.unresolved_words.extend(identifiers(&query));
             }
         }
+    }
+}
+
+/// The type name a PL/pgSQL variable is declared with (`t.c%TYPE`,
+/// `t%rowtype`, `integer`, as pg_query's compiler writes it).
+fn declared_type(v: &Value) -> &str {
+    v.get("datatype")
+        .and_then(|t| t.get("PLpgSQL_type"))
+        .map(|t| text(t, "typname"))
+        .unwrap_or("")
+}
+
+/// The relation of the catalog that `[schema.]name` (folded, as the
+/// PL/pgSQL compiler gives it) names on `search_path`.
+fn relation_named(
+    name: &str,
+    catalog: &Catalog,
+    search_path: &[String],
+) -> Option<(String, String)> {
+    let rel = match name.split('.').collect::<Vec<_>>().as_slice() {
+        [s, t] => catalog.get(s, t),
+        [t] => catalog.lookup(search_path, t),
+        _ => None,
+    }?;
+    Some((rel.schema.clone(), rel.name.clone()))
+}
+
+/// For a `[schema.]table.column%TYPE` declaration, a query naming the
+/// column the way PostgreSQL looks it up (a block-qualified variable,
+/// `label.v%TYPE`, or a record's field is no column).
+fn type_column_query(ty: &str, scope: &RoutineScope) -> Option<String> {
+    let names = ty.strip_suffix("%TYPE")?;
+    let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    match names.split('.').collect::<Vec<_>>().as_slice() {
+        [t, c] if !scope.is_variable(t) => Some(format!("SELECT {}.{} FROM {}", q(t), q(c), q(t))),
+        [s, t, c] if !scope.is_variable(s) => {
+            Some(format!("SELECT {}.{} FROM {}.{}", q(t), q(c), q(s), q(t)))
+        }
+        _ => None,
     }
 }
 

@@ -50,10 +50,18 @@ impl<'c> Reach<'c> {
 
     /// The routines a call may execute, with how sure that is.
     pub fn resolve_call(&self, call: &Call) -> (Vec<&'c Routine>, Confidence, Option<String>) {
+        self.resolve_call_on(call, self.search_path)
+    }
+
+    /// [`Self::resolve_call`] on `search_path` (a calling routine's own).
+    fn resolve_call_on(
+        &self,
+        call: &Call,
+        search_path: &[String],
+    ) -> (Vec<&'c Routine>, Confidence, Option<String>) {
         let found = match call.name.as_slice() {
             [s, f] => self.catalog.routines.get(&(s.clone(), f.clone())),
-            [f] => self
-                .search_path
+            [f] => search_path
                 .iter()
                 .find_map(|s| self.catalog.routines.get(&(s.clone(), f.clone()))),
             _ => None,
@@ -94,6 +102,7 @@ impl<'c> Reach<'c> {
         self.walk(
             calls,
             writes,
+            self.search_path,
             &[],
             Confidence::Certain,
             None,
@@ -104,13 +113,20 @@ impl<'c> Reach<'c> {
     }
 
     /// A routine's own uses and everything it reaches, with `path` first.
-    pub fn routine(&self, analysis: &RoutineAnalysis, path: &[String]) -> Reached {
+    /// `own_path`: the routine's own `SET search_path`, if any.
+    pub fn routine(
+        &self,
+        analysis: &RoutineAnalysis,
+        own_path: Option<&[String]>,
+        path: &[String],
+    ) -> Reached {
         let mut out = Reached::default();
         let mut visiting = BTreeSet::new();
         emit(analysis, path, Confidence::Certain, None, &mut out);
         self.walk(
             &analysis.calls,
             &analysis.writes,
+            own_path.unwrap_or(self.search_path),
             path,
             Confidence::Certain,
             None,
@@ -125,6 +141,7 @@ impl<'c> Reach<'c> {
         &self,
         calls: &[Call],
         writes: &[TableWrite],
+        search_path: &[String],
         path: &[String],
         conf: Confidence,
         reason: Option<&str>,
@@ -135,7 +152,7 @@ impl<'c> Reach<'c> {
             return;
         }
         for call in calls {
-            let (routines, c, r) = self.resolve_call(call);
+            let (routines, c, r) = self.resolve_call_on(call, search_path);
             let (conf2, reason2) = lower(conf, reason, c, r.as_deref());
             for routine in routines {
                 if !visiting.insert(routine.identity.clone()) {
@@ -147,6 +164,7 @@ impl<'c> Reach<'c> {
                 self.walk(
                     &routine.analysis.calls,
                     &routine.analysis.writes,
+                    routine.search_path.as_deref().unwrap_or(search_path),
                     &p,
                     conf2,
                     reason2.as_deref(),
@@ -228,6 +246,7 @@ impl<'c> Reach<'c> {
                     self.walk(
                         &body.calls,
                         &body.writes,
+                        t.search_path.as_deref().unwrap_or(search_path),
                         &p,
                         c,
                         r.as_deref(),

@@ -993,6 +993,32 @@ impl<'a> Resolver<'a> {
         Ok(self.table(rv))
     }
 
+    /// A RangeVar naming a transition table of the trigger whose body is
+    /// resolved (no CTE of that name hides it): the trigger's table, and
+    /// the alias it goes by.
+    fn transition_table(&self, rv: &Value) -> Option<(RelInfo, Value)> {
+        let name = text(rv, "relname");
+        if !text(rv, "schemaname").is_empty() || self.find_cte(name).is_some() {
+            return None;
+        }
+        let (schema, table) = self.routine?.transition_table(name)?;
+        let rel = self
+            .catalog
+            .get(schema, table)
+            .map(RelInfo::of)
+            .unwrap_or_else(|| RelInfo {
+                schema: schema.to_string(),
+                name: table.to_string(),
+                schema_certain: true,
+                kind: Some(RelKind::Table),
+            });
+        let alias = match field(rv, "alias") {
+            a if a.is_null() => serde_json::json!({ "aliasname": name }),
+            a => a.clone(),
+        };
+        Some((rel, alias))
+    }
+
     /// Resolves a RangeVar to a relation, whatever CTEs are in scope: the
     /// target of an INSERT, UPDATE, DELETE or MERGE is always a table (a
     /// CTE of the same name does not hide it).
@@ -1732,7 +1758,18 @@ impl<'a> Resolver<'a> {
                 .collect()
         } else {
             let names: Vec<&str> = qualifier.iter().filter_map(string_node).collect();
-            self.find_qualified_item(&names).into_iter().collect()
+            let found = self.find_qualified_item(&names);
+            if let (None, [name]) = (found, names.as_slice()) {
+                // `NEW.*` of a trigger record (or a `%ROWTYPE` variable).
+                if let Some((schema, table)) = self.routine.and_then(|r| r.whole_record_table(name))
+                {
+                    let sel = (via == "star").then_some(FieldSel::Star);
+                    self.record_use(schema, table, sel, loc);
+                    out.cols = None;
+                    out.slots = None;
+                }
+            }
+            found.into_iter().collect()
         };
         for (li, ii) in targets {
             let Some(item) = self.item(li, ii).cloned() else {
@@ -2156,9 +2193,14 @@ impl<'a> Resolver<'a> {
         match node(v) {
             Some(("RangeVar", rv)) => {
                 let loc = int(rv, "location") as i32;
-                let item = match self.relation(rv) {
-                    Ok(rel) => self.rel_item(rel, field(rv, "alias"), loc),
-                    Err(out) => self.cte_item(out, text(rv, "relname"), field(rv, "alias")),
+                let item = if let Some((rel, alias)) = self.transition_table(rv) {
+                    // A trigger's transition table: the trigger table's rows.
+                    self.rel_item(rel, &alias, loc)
+                } else {
+                    match self.relation(rv) {
+                        Ok(rel) => self.rel_item(rel, field(rv, "alias"), loc),
+                        Err(out) => self.cte_item(out, text(rv, "relname"), field(rv, "alias")),
+                    }
                 };
                 self.add_item(item);
             }
@@ -3210,6 +3252,24 @@ impl<'a> Resolver<'a> {
         r.is_variable(q)
     }
 
+    /// A use of a trigger record (or a `%ROWTYPE` variable) of `table`:
+    /// field `f` is its column, `*` or the whole record every column.
+    fn record_use(&mut self, schema: &str, table: &str, sel: Option<FieldSel<'_>>, loc: i32) {
+        let rel = RelInfo {
+            schema: schema.to_string(),
+            name: table.to_string(),
+            schema_certain: true,
+            kind: Some(RelKind::Table),
+        };
+        let (col, via) = match sel {
+            Some(FieldSel::Named(f)) => (ColSel::Named(f.to_string()), "direct"),
+            Some(FieldSel::Star) => (ColSel::All, "star"),
+            None => (ColSel::All, "whole_row"),
+        };
+        self.note = format!("a routine's record of `{schema}.{table}` rows");
+        self.use_rel(&rel, col, Access::Read, via, Confidence::Certain, None, loc);
+    }
+
     fn unqualified(&mut self, name: &str, loc: i32, field_sel: Option<FieldSel<'_>>) {
         if self
             .routine
@@ -3287,6 +3347,12 @@ impl<'a> Resolver<'a> {
         }
         // No known column: a routine variable, or a relation name (a
         // whole-row reference).
+        if let Some((schema, table)) = self.routine.and_then(|r| r.whole_record_table(name)) {
+            // A trigger record (or `%ROWTYPE` variable) used whole:
+            // `row_to_json(NEW)`, `(NEW).c`, `(NEW).*`.
+            self.record_use(schema, table, field_sel, loc);
+            return;
+        }
         if self.routine.is_some_and(|r| r.is_variable(name)) {
             return;
         }
