@@ -3,7 +3,8 @@
 //! columns (for `schema_dependencies`). Built from a `pg_dump --schema-only`
 //! file by [`crate::analyze::load_schema`]; empty when no schema is given.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use crate::analyze::plpgsql::RoutineAnalysis;
 use crate::analyze::resolve::ColumnUse;
@@ -173,6 +174,8 @@ pub struct Trigger {
     pub function_identity: String,
     /// The function's own `SET search_path`, if any.
     pub search_path: Option<Vec<String>>,
+    /// Its transition tables (`REFERENCING NEW TABLE AS n …`).
+    pub transitions: Vec<String>,
 }
 
 impl Trigger {
@@ -199,6 +202,58 @@ pub struct RowTypedColumn {
     pub type_name: String,
 }
 
+/// The search path the bodies of routines are analysed with when the
+/// catalog is loaded (a routine without its own `SET search_path` runs
+/// with its caller's: see [`Catalog::resolves_like_load_path`]).
+pub const LOAD_PATH: &[&str] = &["public"];
+
+/// Routine bodies analysed again on a caller's search path, by (routine
+/// identity or trigger label, path). Not part of the model: a clone starts
+/// empty and every two compare equal.
+#[derive(Default)]
+pub struct BodyCache(Mutex<HashMap<BodyKey, Arc<RoutineAnalysis>>>);
+
+/// (routine identity or trigger label, search path).
+type BodyKey = (String, Vec<String>);
+
+impl BodyCache {
+    /// The analysis for `key`, made by `make` the first time.
+    pub fn get_or(
+        &self,
+        key: BodyKey,
+        make: impl FnOnce() -> RoutineAnalysis,
+    ) -> Arc<RoutineAnalysis> {
+        if let Some(a) = self.0.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return a;
+        }
+        let a = Arc::new(make());
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(key, a.clone());
+        }
+        a
+    }
+}
+
+impl Clone for BodyCache {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl PartialEq for BodyCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for BodyCache {}
+
+impl std::fmt::Debug for BodyCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BodyCache")
+    }
+}
+
 /// The schema model.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Catalog {
@@ -219,6 +274,8 @@ pub struct Catalog {
     pub loaded: bool,
     /// Table columns of a relation's row type.
     pub row_typed_columns: Vec<RowTypedColumn>,
+    /// Bodies analysed again on callers' search paths.
+    pub bodies: BodyCache,
 }
 
 impl Catalog {
@@ -358,6 +415,29 @@ impl Catalog {
         }
         gone.remove(&root);
         gone.iter().filter_map(|(s, n)| self.get(s, n)).collect()
+    }
+
+    /// True when the catalog has a relation or routine in `schema`.
+    pub fn has_schema(&self, schema: &str) -> bool {
+        let from = (schema.to_string(), String::new());
+        self.relations
+            .range(from.clone()..)
+            .next()
+            .is_some_and(|((s, _), _)| s == schema)
+            || self
+                .routines
+                .range(from..)
+                .next()
+                .is_some_and(|((s, _), _)| s == schema)
+    }
+
+    /// True when an unqualified name resolves on `search_path` as on
+    /// [`LOAD_PATH`] (the same schemas of the catalog, in the same order):
+    /// bodies analysed at load time hold for a caller on this path.
+    pub fn resolves_like_load_path(&self, search_path: &[String]) -> bool {
+        let mine = search_path.iter().filter(|s| self.has_schema(s));
+        let load = LOAD_PATH.iter().filter(|s| self.has_schema(s));
+        mine.map(String::as_str).eq(load.copied())
     }
 
     /// Number of relations.

@@ -214,7 +214,8 @@ pub fn schema_dependencies(
         let reach = Reach::new(catalog, search_path);
         for routines in catalog.routines.values() {
             for r in routines.iter().filter(|r| !r.returns_trigger) {
-                let own = reach.routine(&r.analysis, r.search_path.as_deref(), &[]);
+                let body = reach.routine_body(r);
+                let own = reach.routine(&body, r.search_path.as_deref(), &[]);
                 let Some((detail, confidence)) = describe(&own, t, &fam, catalog, "its body")
                 else {
                     continue;
@@ -271,10 +272,10 @@ pub fn schema_dependencies(
                     ),
                 });
             }
-            let Some(body) = &trg.body else {
+            let Some(body) = reach.trigger_body(trg) else {
                 continue;
             };
-            let reached = reach.routine(body, trg.search_path.as_deref(), &[]);
+            let reached = reach.routine(&body, trg.search_path.as_deref(), &[]);
             if let Some((detail, confidence)) = describe(
                 &reached,
                 t,

@@ -289,6 +289,7 @@ fn trigger(n: &Value, catalog: &Catalog, search_path: &[String]) -> Trigger {
         body,
         function_identity,
         search_path: own_path,
+        transitions,
     }
 }
 

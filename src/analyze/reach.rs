@@ -3,10 +3,13 @@
 //! as column uses whose `via` names the path
 //! (`function public.get_contact(bigint) > trigger trg on public.users`).
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
-use super::plpgsql::{Call, RoutineAnalysis, TableWrite};
+use super::parse;
+use super::plpgsql::{analyze_routine, analyze_trigger_routine, Call, RoutineAnalysis, TableWrite};
 use super::resolve::ColumnUse;
+use super::tree::node;
 use crate::catalog::{Catalog, Routine, Trigger};
 use crate::inventory::Confidence;
 
@@ -95,6 +98,70 @@ impl<'c> Reach<'c> {
         }
     }
 
+    /// What a routine's body uses when called on `search_path`: analysed
+    /// when the catalog was loaded, unless the routine runs with its
+    /// caller's path (no `SET search_path` of its own) and that path
+    /// resolves names otherwise: then analysed again on it (cached).
+    fn body_on(&self, r: &'c Routine, search_path: &[String]) -> Cow<'c, RoutineAnalysis> {
+        if r.search_path.is_some() || self.catalog.resolves_like_load_path(search_path) {
+            return Cow::Borrowed(&r.analysis);
+        }
+        let key = (r.identity.clone(), search_path.to_vec());
+        let a = self.catalog.bodies.get_or(key, || {
+            definition_node(&r.definition, |kind, n, text| {
+                analyze_routine(kind, n, text, self.catalog, search_path, None)
+            })
+            .unwrap_or_else(|| r.analysis.clone())
+        });
+        Cow::Owned((*a).clone())
+    }
+
+    /// What a trigger's function body uses when its statement runs on
+    /// `search_path` (see [`Self::body_on`]).
+    fn trigger_body_on(
+        &self,
+        t: &'c Trigger,
+        search_path: &[String],
+    ) -> Option<Cow<'c, RoutineAnalysis>> {
+        let body = t.body.as_ref()?;
+        if t.search_path.is_some() || self.catalog.resolves_like_load_path(search_path) {
+            return Some(Cow::Borrowed(body));
+        }
+        let (fs, fname) = t.function.as_ref()?;
+        let func = self
+            .catalog
+            .routines
+            .get(&(fs.clone(), fname.clone()))?
+            .iter()
+            .find(|r| r.returns_trigger)?;
+        let key = (t.label(), search_path.to_vec());
+        let a = self.catalog.bodies.get_or(key, || {
+            definition_node(&func.definition, |kind, n, text| {
+                analyze_trigger_routine(
+                    kind,
+                    n,
+                    text,
+                    self.catalog,
+                    search_path,
+                    Some((&t.schema, &t.table)),
+                    &t.transitions,
+                )
+            })
+            .unwrap_or_else(|| body.clone())
+        });
+        Some(Cow::Owned((*a).clone()))
+    }
+
+    /// A routine's body on this reach's search path (for listings).
+    pub fn routine_body(&self, r: &'c Routine) -> Cow<'c, RoutineAnalysis> {
+        self.body_on(r, self.search_path)
+    }
+
+    /// A trigger's function body on this reach's search path.
+    pub fn trigger_body(&self, t: &'c Trigger) -> Option<Cow<'c, RoutineAnalysis>> {
+        self.trigger_body_on(t, self.search_path)
+    }
+
     /// Everything reached from these calls and writes.
     pub fn from(&self, calls: &[Call], writes: &[TableWrite]) -> Reached {
         let mut out = Reached::default();
@@ -160,10 +227,11 @@ impl<'c> Reach<'c> {
                 }
                 let mut p = path.to_vec();
                 p.push(format!("{} {}", routine.kind, routine.identity));
-                emit(&routine.analysis, &p, conf2, reason2.as_deref(), out);
+                let body = self.body_on(routine, search_path);
+                emit(&body, &p, conf2, reason2.as_deref(), out);
                 self.walk(
-                    &routine.analysis.calls,
-                    &routine.analysis.writes,
+                    &body.calls,
+                    &body.writes,
                     routine.search_path.as_deref().unwrap_or(search_path),
                     &p,
                     conf2,
@@ -231,7 +299,7 @@ impl<'c> Reach<'c> {
                     ..Default::default()
                 };
                 emit(&when, &p, conf, reason, out);
-                if let Some(body) = &t.body {
+                if let Some(body) = self.trigger_body_on(t, search_path) {
                     let (c, r) = if t.has_when {
                         lower(
                             conf,
@@ -242,7 +310,7 @@ impl<'c> Reach<'c> {
                     } else {
                         (conf, reason.map(str::to_string))
                     };
-                    emit(body, &p, c, r.as_deref(), out);
+                    emit(&body, &p, c, r.as_deref(), out);
                     self.walk(
                         &body.calls,
                         &body.writes,
@@ -258,6 +326,16 @@ impl<'c> Reach<'c> {
             }
         }
     }
+}
+
+/// Runs `f` on the statement of a `CREATE FUNCTION` text.
+fn definition_node<T>(
+    definition: &str,
+    f: impl FnOnce(&str, &serde_json::Value, &str) -> T,
+) -> Option<T> {
+    let st = parse::parse(definition).ok()?.pop()?;
+    let (kind, n) = node(&st.tree)?;
+    Some(f(kind, n, &st.text))
 }
 
 fn lower(

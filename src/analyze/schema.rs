@@ -99,7 +99,10 @@ pub fn load_schema(dump: &str) -> Catalog {
             all
         }
     };
-    let search_path = vec!["public".to_string()];
+    let search_path: Vec<String> = crate::catalog::LOAD_PATH
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let mut pending = objects::Pending::default();
     for stmt in statements {
         let Some((kind, n)) = node(&stmt.tree) else {
