@@ -83,8 +83,21 @@ fn describe(
         } else {
             format!(" (via {})", paths.join("; "))
         };
+        // A row used whole (`row_to_json(NEW)`) does not fail: what the
+        // body does changes (the field is gone).
+        let whole = hitting
+            .iter()
+            .all(|u| u.via.ends_with("whole_row") || u.via.ends_with("star"));
+        let silently = if whole {
+            " (it uses the whole row: once the column is dropped it runs on without the field, unless something else fails)"
+        } else {
+            ""
+        };
         return Some((
-            format!("{who} {} the column{through}", access_words(reads, writes)),
+            format!(
+                "{who} {} the column{through}{silently}",
+                access_words(reads, writes)
+            ),
             conf,
         ));
     }

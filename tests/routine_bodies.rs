@@ -210,3 +210,24 @@ fn routines_are_listed_on_the_columns_their_bodies_use() {
     .collect();
     assert_eq!(got, expected);
 }
+
+#[test]
+fn a_trigger_using_the_whole_new_row_is_said_to_run_on_without_the_field() {
+    let doc = scanned();
+    let tw = doc
+        .schema_dependencies
+        .iter()
+        .find(|s| s.object == "tw on public.aud")
+        .unwrap();
+    assert!(
+        tw.detail.contains("runs on without the field"),
+        "{}",
+        tw.detail
+    );
+    let tf = doc
+        .schema_dependencies
+        .iter()
+        .find(|s| s.object == "tf on public.tn")
+        .unwrap();
+    assert!(!tf.detail.contains("whole row"), "{}", tf.detail);
+}
