@@ -569,6 +569,40 @@ fn collect_string_words(v: &Value, out: &mut BTreeSet<String>) {
     }
 }
 
+/// True when `v` is a bare trigger record (or `%ROWTYPE` variable) name.
+fn is_record_ref(v: &Value, scope: &RoutineScope) -> bool {
+    match node(v) {
+        Some(("ColumnRef", c)) => match list(c, "fields") {
+            [f] => string_node(f).is_some_and(|n| scope.record_table(n).is_some()),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// Replaces comparisons of two whole records (`NEW IS DISTINCT FROM OLD`,
+/// `NEW = OLD`) by `NULL`: both rows lose the dropped column alike, so
+/// they use none of it (unlike `row_to_json(NEW)`).
+fn drop_record_comparisons(v: &mut Value, scope: &RoutineScope) {
+    match v {
+        Value::Object(m) => {
+            let both = m.get("AExpr").is_some_and(|e| {
+                is_record_ref(e.get("lexpr").unwrap_or(&Value::Null), scope)
+                    && is_record_ref(e.get("rexpr").unwrap_or(&Value::Null), scope)
+            });
+            if both {
+                m.clear();
+                m.insert("AConst".into(), json!({ "isnull": true }));
+                return;
+            }
+            m.values_mut()
+                .for_each(|x| drop_record_comparisons(x, scope));
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| drop_record_comparisons(x, scope)),
+        _ => {}
+    }
+}
+
 fn resolve_tree(
     tree: &Value,
     catalog: &Catalog,
@@ -578,6 +612,14 @@ fn resolve_tree(
 ) {
     let mut r = Resolver::new(catalog, search_path);
     r.routine = Some(scope);
+    let mut stripped;
+    let tree = if scope.whole_records && !scope.records.is_empty() {
+        stripped = tree.clone();
+        drop_record_comparisons(&mut stripped, scope);
+        &stripped
+    } else {
+        tree
+    };
     r.statement_node(tree);
     if r.too_deep {
         out.problem("an embedded statement is nested too deeply to resolve".into());
@@ -880,6 +922,135 @@ mod tests {
                 ("public.audit", "note", Access::Write),
             ])
         );
+    }
+
+    #[test]
+    fn a_whole_new_row_uses_every_column_but_returning_or_comparing_it_does_not() {
+        let (u, _) = uses_of(
+            "CREATE FUNCTION public.w() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+               IF NEW IS DISTINCT FROM OLD THEN RETURN NEW; END IF;
+               RETURN OLD;
+             END $$",
+            Some(("public", "users")),
+        );
+        assert!(u.is_empty(), "{u:?}");
+        for body in [
+            "INSERT INTO audit (note) VALUES (row_to_json(NEW)::text)",
+            "INSERT INTO audit (note) VALUES (to_jsonb(OLD)::text)",
+            "INSERT INTO audit SELECT NEW.*",
+            "PERFORM pg_notify('c', NEW::text)",
+        ] {
+            let (u, _) = uses_of(
+                &format!(
+                    "CREATE FUNCTION public.w() RETURNS trigger LANGUAGE plpgsql AS $$
+                     BEGIN {body}; RETURN NEW; END $$"
+                ),
+                Some(("public", "users")),
+            );
+            let users: BTreeSet<_> = u.into_iter().filter(|x| x.0 == "public.users").collect();
+            assert_eq!(
+                users,
+                set(&[("public.users", "All", Access::Read)]),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn transition_tables_are_the_trigger_tables_rows_unless_a_cte_hides_them() {
+        let c = catalog();
+        let sp = vec!["public".to_string()];
+        let body = "CREATE FUNCTION public.st() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+               INSERT INTO audit (note) SELECT n.legacy_email FROM newrows n;
+               INSERT INTO audit (note) SELECT email FROM oldrows;
+               WITH newrows AS (SELECT 'x' AS id) SELECT id FROM newrows;
+               RETURN NULL;
+             END $$";
+        let stmt = parse::parse(body).unwrap().remove(0);
+        let (kind, n) = node(&stmt.tree).unwrap();
+        let names = vec!["newrows".to_string(), "oldrows".to_string()];
+        let a = analyze_trigger_routine(
+            kind,
+            n,
+            &stmt.text,
+            &c,
+            &sp,
+            Some(("public", "users")),
+            &names,
+        );
+        let users: BTreeSet<String> = a
+            .uses
+            .iter()
+            .filter(|u| u.table == "users")
+            .map(|u| format!("{:?}", u.column))
+            .collect();
+        assert_eq!(
+            users,
+            ["Named(\"email\")", "Named(\"legacy_email\")"]
+                .into_iter()
+                .map(String::from)
+                .collect()
+        );
+    }
+
+    #[test]
+    fn type_and_rowtype_declarations_name_columns_of_tables_not_variables() {
+        let (u, _) = uses_of(
+            "CREATE FUNCTION public.d() RETURNS text LANGUAGE plpgsql AS $$
+             <<outer>> DECLARE
+               v users.legacy_email%TYPE;
+               w public.users.email%TYPE;
+               x v%TYPE;
+               y outer.v%TYPE;
+               r users%ROWTYPE;
+             BEGIN
+               RETURN r.id;
+             END $$",
+            None,
+        );
+        assert_eq!(
+            u,
+            set(&[
+                ("public.users", "legacy_email", Access::Read),
+                ("public.users", "email", Access::Read),
+                ("public.users", "id", Access::Read),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_routines_own_search_path_is_its_bodys() {
+        let c = load_schema(
+            "CREATE TABLE app.users (id bigint, secret text);\
+             CREATE TABLE public.users (id bigint, email text);",
+        );
+        let sp = vec!["public".to_string()];
+        for (sql, want) in [
+            (
+                "CREATE FUNCTION f() RETURNS bigint LANGUAGE sql SET search_path = app, pg_catalog AS 'SELECT count(id) FROM users'",
+                "app.users",
+            ),
+            (
+                "CREATE FUNCTION f() RETURNS bigint LANGUAGE sql SET search_path FROM CURRENT AS 'SELECT count(id) FROM users'",
+                "public.users",
+            ),
+            (
+                "CREATE FUNCTION f() RETURNS bigint LANGUAGE sql SET search_path TO DEFAULT AS 'SELECT count(id) FROM users'",
+                "public.users",
+            ),
+        ] {
+            let stmt = parse::parse(sql).unwrap().remove(0);
+            let (kind, n) = node(&stmt.tree).unwrap();
+            let a = analyze_routine(kind, n, &stmt.text, &c, &sp, None);
+            let tables: BTreeSet<String> = a
+                .uses
+                .iter()
+                .map(|u| format!("{}.{}", u.schema, u.table))
+                .collect();
+            assert_eq!(tables, [want.to_string()].into_iter().collect(), "{sql}");
+        }
     }
 
     #[test]
