@@ -54,7 +54,7 @@ PGAPPNAME=shop-app \
 sleep 0.2
 tail -n "+$((start + 1))" "$LOG" | grep -v 'could not receive data\|^\s*$' > "$OUTDIR/logs/workload.log" || true
 
-psql_q -U postgres -d shop -c 'TRUNCATE public.logt, public.log2, public.ord2, public.aud, public.tn'
+psql_q -U postgres -d shop -c 'TRUNCATE public.logt, public.log2, public.ord2, public.aud, public.tn, public.orders3'
 
 # One statement in a fresh session, after `prelude`, rolled back: its
 # result and what the triggers logged, or its first error.

@@ -254,6 +254,20 @@ impl std::fmt::Debug for BodyCache {
     }
 }
 
+/// A column default that calls functions of the catalog: an `INSERT` that
+/// does not name the column runs them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnDefault {
+    /// Schema of the table.
+    pub schema: String,
+    /// The table.
+    pub table: String,
+    /// The column.
+    pub column: String,
+    /// The calls of its default expression.
+    pub calls: Vec<crate::analyze::plpgsql::Call>,
+}
+
 /// The schema model.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Catalog {
@@ -276,6 +290,8 @@ pub struct Catalog {
     pub row_typed_columns: Vec<RowTypedColumn>,
     /// Bodies analysed again on callers' search paths.
     pub bodies: BodyCache,
+    /// Column defaults that call functions.
+    pub defaults: Vec<ColumnDefault>,
 }
 
 impl Catalog {

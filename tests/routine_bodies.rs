@@ -3,7 +3,7 @@
 //! search_path` (also `FROM CURRENT`), `%TYPE` and `%ROWTYPE`
 //! declarations, a routine without one called on the caller's path, a
 //! statement trigger's transition table, and a trigger that records the
-//! whole `NEW` row. `after-drop.tsv` is what the server does
+//! whole `NEW` row, and a column default that calls a function. `after-drop.tsv` is what the server does
 //! with each logged statement once each target column is dropped: the
 //! statements pgcontract reports for a column are exactly those.
 
@@ -45,6 +45,8 @@ const SHOWN: &[&str] = &[
     "insert into ord2 (id) values ($1)",
     "insert into aud (id) values ($1)",
     "insert into tn (id) values ($1)",
+    "insert into orders3 (id) values ($1)",
+    "insert into orders3 (id, code) values ($1, $2)",
     // `SET search_path = app, public; SELECT caller_secret();`: psql sends
     // them one by one; the SET moves the session's path.
     "select caller_secret()",
@@ -103,8 +105,8 @@ fn a_statement_depends_on_a_column_exactly_when_the_server_breaks_it_after_the_d
     }
     let expected = broken_by_the_drop();
     assert_eq!(got, expected);
-    // Nine of the thirteen columns break a statement on the server.
-    assert_eq!(expected.values().filter(|s| !s.is_empty()).count(), 9);
+    // Ten of the fourteen columns break a statement on the server.
+    assert_eq!(expected.values().filter(|s| !s.is_empty()).count(), 10);
     for t in &doc.targets {
         let want = if expected[&t.column].is_empty() {
             Verdict::Clear
@@ -174,6 +176,11 @@ fn uses_in_routine_bodies_carry_their_path() {
             "trigger tf on public.tn",
             "insert into tn (id) values ($1)",
         ),
+        (
+            "public.codes.legacy_code",
+            "default of public.orders3.code > function public.next_code()",
+            "insert into orders3 (id) values ($1)",
+        ),
     ]
     .into_iter()
     .map(|(a, b, c)| (a.into(), b.into(), c.into()))
@@ -203,6 +210,7 @@ fn routines_are_listed_on_the_columns_their_bodies_use() {
         ("public.aud.note", "public.f_whole()"),
         ("public.aud.note", "tw on public.aud"),
         ("public.tn.keep", "public.f_field()"),
+        ("public.codes.legacy_code", "public.next_code()"),
         ("public.tn.keep", "tf on public.tn"),
     ]
     .into_iter()

@@ -77,11 +77,78 @@ impl Pending {
                 _ => {}
             }
         }
+        let mut defaults = Vec::new();
+        for (kind, n, _) in &self.stmts {
+            column_defaults(kind, n, catalog, search_path, &mut defaults);
+        }
+        catalog.defaults.extend(defaults);
         objects.sort();
         objects.dedup();
         catalog.objects.extend(objects);
         catalog.objects.sort();
         catalog.objects.dedup();
+    }
+}
+
+/// The defaults among a column definition's constraints.
+fn defaults_of_column<'v>(cd: &'v Value, found: &mut Vec<(String, &'v Value)>) {
+    let col = text(cd, "colname");
+    for c in list(cd, "constraints") {
+        if let Some(("Constraint", con)) = node(c) {
+            if int(con, "contype") == consts::CONSTR_DEFAULT {
+                found.push((col.to_string(), field(con, "raw_expr")));
+            }
+        }
+    }
+}
+
+/// The column defaults of a `CREATE TABLE` or `ALTER TABLE … SET
+/// DEFAULT`/`ADD COLUMN` that call functions.
+fn column_defaults(
+    kind: &str,
+    n: &Value,
+    catalog: &Catalog,
+    sp: &[String],
+    out: &mut Vec<crate::catalog::ColumnDefault>,
+) {
+    let (schema, table) = table_of(field(n, "relation"), catalog, sp);
+    let mut found: Vec<(String, &Value)> = Vec::new();
+    match kind {
+        "CreateStmt" => {
+            for elt in list(n, "table_elts") {
+                if let Some(("ColumnDef", cd)) = node(elt) {
+                    defaults_of_column(cd, &mut found);
+                }
+            }
+        }
+        "AlterTableStmt" => {
+            for cmd in list(n, "cmds") {
+                let Some(("AlterTableCmd", c)) = node(cmd) else {
+                    continue;
+                };
+                let sub = int(c, "subtype");
+                let def = field(c, "def");
+                if sub == consts::AT_COLUMN_DEFAULT && !def.is_null() {
+                    found.push((text(c, "name").to_string(), def));
+                } else if sub == consts::AT_ADD_COLUMN {
+                    if let Some(("ColumnDef", cd)) = node(def) {
+                        defaults_of_column(cd, &mut found);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    for (column, expr) in found {
+        let (calls, _) = super::plpgsql::effects(expr, catalog, sp);
+        if !calls.is_empty() {
+            out.push(crate::catalog::ColumnDefault {
+                schema: schema.clone(),
+                table: table.clone(),
+                column,
+                calls,
+            });
+        }
     }
 }
 

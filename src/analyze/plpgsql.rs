@@ -116,7 +116,9 @@ pub struct TableWrite {
     pub table: String,
     /// `insert`, `update`, `delete`, `truncate`.
     pub event: String,
-    /// For `update`: the columns in its `SET` list.
+    /// For `update`: the columns in its `SET` list; for `insert`: the
+    /// columns of its column list (empty: none named, every column may
+    /// take its default).
     pub set_columns: Vec<String>,
     /// `ONLY t`: the rows of its partitions and children are not touched.
     pub only: bool,
@@ -733,10 +735,10 @@ fn walk_effects(
                             schema: schema.clone(),
                             table: table.clone(),
                             event: event.to_string(),
-                            set_columns: if event == "update" {
-                                set_columns.clone()
-                            } else {
-                                Vec::new()
+                            set_columns: match (event, kind) {
+                                ("update", _) => set_columns.clone(),
+                                ("insert", "InsertStmt") => set_names(list(n, "cols")),
+                                _ => Vec::new(),
                             },
                             only,
                         });

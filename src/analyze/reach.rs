@@ -243,6 +243,16 @@ impl<'c> Reach<'c> {
             }
         }
         for w in writes {
+            if w.event == "insert" {
+                // Column defaults the insert takes run their functions.
+                for d in self.catalog.defaults.iter().filter(|d| {
+                    d.schema == w.schema && d.table == w.table && !w.set_columns.contains(&d.column)
+                }) {
+                    let mut p = path.to_vec();
+                    p.push(format!("default of {}.{}.{}", d.schema, d.table, d.column));
+                    self.walk(&d.calls, &[], search_path, &p, conf, reason, visiting, out);
+                }
+            }
             // The table's own triggers (and those cloned onto it), then the
             // row triggers of the partitions and children its rows may be
             // in, which fire only for the rows that are there.
