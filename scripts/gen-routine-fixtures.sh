@@ -11,6 +11,9 @@
 #                      is dropped (in a fresh session, rolled back):
 #                      `error: <message>`, `changed` (its result or what its
 #                      triggers logged differs) or `same`.
+# Set PGCONTRACT_KEEP_SERVER=1 to leave the server running (tests read the
+# live catalog from it); the script then prints `PORT=<port> DIR=<dir>`
+# last, and the caller stops the server.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -92,4 +95,9 @@ while IFS= read -r target; do
     done < "$SRC/workload.sql"
 done < "$SRC/targets.txt"
 
-pgt_stop
+if [ "${PGCONTRACT_KEEP_SERVER:-}" = 1 ]; then
+    trap - EXIT
+    echo "PORT=$PGT_PORT DIR=$PGT_DIR"
+else
+    pgt_stop
+fi

@@ -10,7 +10,8 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use common::*;
 use pgcontract::inventory::Verdict;
@@ -52,15 +53,23 @@ const SHOWN: &[&str] = &[
     "select caller_secret()",
 ];
 
-fn scanned() -> InventoryDoc {
+fn scan_against(catalog: pgcontract::catalog::Catalog) -> InventoryDoc {
     let log = dir().join("logs/workload.log");
     let mut cfg = config(&[log], None, 0);
     cfg.targets = targets()
         .iter()
         .map(|t| ColumnTarget::parse(t).unwrap())
         .collect();
-    cfg.catalog = pgcontract::config::load_catalog(Some(&dir().join("schema.sql"))).unwrap();
+    cfg.catalog = catalog;
     to_doc(&scan(&cfg))
+}
+
+fn scan_dump(schema: &Path) -> InventoryDoc {
+    scan_against(pgcontract::config::load_catalog(Some(schema)).unwrap())
+}
+
+fn scanned() -> InventoryDoc {
+    scan_dump(&dir().join("schema.sql"))
 }
 
 /// Per target, the statements the server fails or changes once it is
@@ -238,4 +247,41 @@ fn a_trigger_using_the_whole_new_row_is_said_to_run_on_without_the_field() {
         .find(|s| s.object == "tf on public.tn")
         .unwrap();
     assert!(!tf.detail.contains("whole row"), "{}", tf.detail);
+}
+
+#[test]
+fn regenerated_fixture_and_live_catalog_give_the_same_inventory() {
+    if live_skipped("routine_bodies: live part") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out_dir = tmp.path().join("routine-bodies");
+    let mut script = Command::new("bash");
+    script
+        .arg(root().join("scripts/gen-routine-fixtures.sh"))
+        .arg(&out_dir)
+        .current_dir(root())
+        .env("PGCONTRACT_KEEP_SERVER", "1");
+    let server = start_kept_server(script, "gen-routine-fixtures.sh");
+    // The server does the same with every statement after every drop.
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("after-drop.tsv")).unwrap(),
+        read("after-drop.tsv")
+    );
+    // The live catalog (pg_get_functiondef writes the routines' SET
+    // search_path, pg_get_triggerdef the transition tables) gives what the
+    // dump gives.
+    let url = format!(
+        "postgresql://postgres:not-printed@127.0.0.1:{}/shop",
+        server.port
+    );
+    let live = scan_against(pgcontract::live_catalog::load(&url).unwrap());
+    let dumped = scan_dump(&out_dir.join("schema.sql"));
+    assert_eq!(live.schema_dependencies, dumped.schema_dependencies);
+    assert_eq!(live.dependencies, dumped.dependencies);
+    assert_eq!(dumped.dependencies, scanned().dependencies);
 }
