@@ -254,8 +254,10 @@ impl std::fmt::Debug for BodyCache {
     }
 }
 
-/// A column default that calls functions of the catalog: an `INSERT` that
-/// does not name the column runs them.
+/// A column default, or a `CHECK` of the column's domain, that calls
+/// functions of the catalog: an `INSERT` that does not name the column runs
+/// the default's; an `INSERT`, or an `UPDATE` that sets the column, runs
+/// the domain's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnDefault {
     /// Schema of the table.
@@ -264,8 +266,11 @@ pub struct ColumnDefault {
     pub table: String,
     /// The column.
     pub column: String,
-    /// The calls of its default expression.
+    /// The calls of its default expression (or domain check).
     pub calls: Vec<crate::analyze::plpgsql::Call>,
+    /// `Some(domain)`: the calls are the `CHECK` of the column's domain
+    /// `schema.name`, not its default.
+    pub domain: Option<String>,
 }
 
 /// The schema model.

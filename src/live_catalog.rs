@@ -401,6 +401,24 @@ fn definitions(client: &mut Client, problems: &mut Vec<String>) -> Result<String
         ),
         &mut out,
     );
+    // Domains with their CHECK constraints (what writing a column of one
+    // runs).
+    single(
+        client,
+        problems,
+        "domains",
+        &format!(
+            "SELECT format('CREATE DOMAIN %I.%I AS %s %s', n.nspname, t.typname, \
+                    format_type(t.typbasetype, t.typtypmod), \
+                    coalesce(string_agg(pg_get_constraintdef(k.oid), ' ' ORDER BY k.conname), '')) \
+             FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+             LEFT JOIN pg_constraint k ON k.contypid = t.oid AND k.contype = 'c' \
+             WHERE t.typtype = 'd' AND {USER_SCHEMAS} \
+             GROUP BY n.nspname, t.typname, t.typbasetype, t.typtypmod \
+             ORDER BY n.nspname, t.typname"
+        ),
+        &mut out,
+    );
     single(
         client,
         problems,

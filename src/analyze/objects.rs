@@ -36,6 +36,7 @@ impl Pending {
                 | "AlterPublicationStmt"
                 | "RuleStmt"
                 | "CreateStmt"
+                | "CreateDomainStmt"
         );
         if wanted {
             self.stmts
@@ -77,9 +78,15 @@ impl Pending {
                 _ => {}
             }
         }
+        let mut domains = std::collections::BTreeMap::new();
+        for (kind, n, _) in &self.stmts {
+            if kind == "CreateDomainStmt" {
+                domain_checks(n, catalog, search_path, &mut domains);
+            }
+        }
         let mut defaults = Vec::new();
         for (kind, n, _) in &self.stmts {
-            column_defaults(kind, n, catalog, search_path, &mut defaults);
+            column_defaults(kind, n, catalog, search_path, &domains, &mut defaults);
         }
         catalog.defaults.extend(defaults);
         objects.sort();
@@ -88,6 +95,48 @@ impl Pending {
         catalog.objects.sort();
         catalog.objects.dedup();
     }
+}
+
+/// The calls of a domain's `CHECK` constraints, by `schema.name`.
+fn domain_checks(
+    n: &Value,
+    catalog: &Catalog,
+    sp: &[String],
+    out: &mut std::collections::BTreeMap<String, Vec<super::plpgsql::Call>>,
+) {
+    let name = names(list(n, "domainname"));
+    let qualified = match name.as_slice() {
+        [s, d] => format!("{s}.{d}"),
+        [d] => format!("{}.{d}", sp.first().map(String::as_str).unwrap_or("public")),
+        _ => return,
+    };
+    let mut calls = Vec::new();
+    for c in list(n, "constraints") {
+        if let Some(("Constraint", con)) = node(c) {
+            if int(con, "contype") == consts::CONSTR_CHECK {
+                calls.extend(super::plpgsql::effects(field(con, "raw_expr"), catalog, sp).0);
+            }
+        }
+    }
+    if !calls.is_empty() {
+        out.insert(qualified, calls);
+    }
+}
+
+/// The domain (`schema.name`, of `domains`) a column definition's type is.
+fn column_domain(
+    cd: &Value,
+    sp: &[String],
+    domains: &std::collections::BTreeMap<String, Vec<super::plpgsql::Call>>,
+) -> Option<String> {
+    let t = field(cd, "type_name");
+    let n = names(list(t, "names"));
+    let candidates: Vec<String> = match n.as_slice() {
+        [s, d] => vec![format!("{s}.{d}")],
+        [d] => sp.iter().map(|s| format!("{s}.{d}")).collect(),
+        _ => Vec::new(),
+    };
+    candidates.into_iter().find(|c| domains.contains_key(c))
 }
 
 /// The defaults among a column definition's constraints.
@@ -109,15 +158,31 @@ fn column_defaults(
     n: &Value,
     catalog: &Catalog,
     sp: &[String],
+    domains: &std::collections::BTreeMap<String, Vec<super::plpgsql::Call>>,
     out: &mut Vec<crate::catalog::ColumnDefault>,
 ) {
+    if kind != "CreateStmt" && kind != "AlterTableStmt" {
+        return;
+    }
     let (schema, table) = table_of(field(n, "relation"), catalog, sp);
     let mut found: Vec<(String, &Value)> = Vec::new();
+    let mut typed = |cd: &Value| {
+        if let Some(d) = column_domain(cd, sp, domains) {
+            out.push(crate::catalog::ColumnDefault {
+                schema: schema.clone(),
+                table: table.clone(),
+                column: text(cd, "colname").to_string(),
+                calls: domains.get(&d).cloned().unwrap_or_default(),
+                domain: Some(d),
+            });
+        }
+    };
     match kind {
         "CreateStmt" => {
             for elt in list(n, "table_elts") {
                 if let Some(("ColumnDef", cd)) = node(elt) {
                     defaults_of_column(cd, &mut found);
+                    typed(cd);
                 }
             }
         }
@@ -133,6 +198,7 @@ fn column_defaults(
                 } else if sub == consts::AT_ADD_COLUMN {
                     if let Some(("ColumnDef", cd)) = node(def) {
                         defaults_of_column(cd, &mut found);
+                        typed(cd);
                     }
                 }
             }
@@ -147,6 +213,7 @@ fn column_defaults(
                 table: table.clone(),
                 column,
                 calls,
+                domain: None,
             });
         }
     }

@@ -243,15 +243,24 @@ impl<'c> Reach<'c> {
             }
         }
         for w in writes {
-            if w.event == "insert" {
-                // Column defaults the insert takes run their functions.
-                for d in self.catalog.defaults.iter().filter(|d| {
-                    d.schema == w.schema && d.table == w.table && !w.set_columns.contains(&d.column)
-                }) {
-                    let mut p = path.to_vec();
-                    p.push(format!("default of {}.{}.{}", d.schema, d.table, d.column));
-                    self.walk(&d.calls, &[], search_path, &p, conf, reason, visiting, out);
-                }
+            // Column defaults the insert takes, and the checks of the
+            // domains of the columns it writes, run their functions.
+            for d in self.catalog.defaults.iter().filter(|d| {
+                d.schema == w.schema
+                    && d.table == w.table
+                    && match (&d.domain, w.event.as_str()) {
+                        (None, "insert") => !w.set_columns.contains(&d.column),
+                        (Some(_), "insert") => true,
+                        (Some(_), "update") => w.set_columns.contains(&d.column),
+                        _ => false,
+                    }
+            }) {
+                let mut p = path.to_vec();
+                p.push(match &d.domain {
+                    None => format!("default of {}.{}.{}", d.schema, d.table, d.column),
+                    Some(dom) => format!("domain {dom} of {}.{}.{}", d.schema, d.table, d.column),
+                });
+                self.walk(&d.calls, &[], search_path, &p, conf, reason, visiting, out);
             }
             // The table's own triggers (and those cloned onto it), then the
             // row triggers of the partitions and children its rows may be
