@@ -91,6 +91,23 @@ const NOT_INPUTS: &[(&str, &str)] = &[
         "schema-objects/drop-detail.txt",
         "PostgreSQL's DROP … CASCADE detail, compared with schema_dependencies",
     ),
+    ("routine-bodies/schema.sql", "schema dump (--schema)"),
+    (
+        "routine-bodies/setup.sql",
+        "SQL script run against the server that wrote the logs",
+    ),
+    (
+        "routine-bodies/workload.sql",
+        "SQL script run against the server that wrote the logs",
+    ),
+    (
+        "routine-bodies/after-drop.tsv",
+        "what the workload does on PostgreSQL once each target is dropped",
+    ),
+    (
+        "routine-bodies/targets.txt",
+        "the target columns of the routine-bodies fixture",
+    ),
     ("migrations/", "migration files (--migration)"),
 ];
 

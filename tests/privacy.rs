@@ -395,7 +395,7 @@ fn kind_of(path: &Path, text: &str) -> Kind {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     let head = text.lines().next().unwrap_or("");
     match ext {
-        "md" | "txt" => Kind::Doc,
+        "md" | "txt" | "tsv" => Kind::Doc,
         "sql" => Kind::Sql,
         "csv" if head.contains("queryid") => Kind::Pgss,
         "csv" => Kind::Csvlog,

@@ -1067,6 +1067,9 @@ mod tests {
             columns: vec!["a".into()],
             uses: Vec::new(),
             origins: Vec::new(),
+            parents: Vec::new(),
+            partition: false,
+            inherited: Vec::new(),
         });
         let default = vec!["public".to_string()];
         // The login role's setting, with "$user" the role set.
