@@ -1136,3 +1136,48 @@ fn live_connections_are_read_only_with_a_timeout_and_never_print_the_password(
     assert!(!stderr.contains(password), "{stderr}");
     assert!(!String::from_utf8_lossy(&out.stdout).contains(password));
 }
+
+#[test]
+fn a_view_of_a_whole_row_loses_the_field_silently_and_does_not_block_the_drop() {
+    // pg_dump 15's text for `CREATE VIEW vwhole AS SELECT u FROM users u`
+    // (and the materialized and one-column forms). On PostgreSQL 15, `ALTER
+    // TABLE users DROP COLUMN legacy_email` succeeds with vwhole and mwhole
+    // in place (no dependency is recorded for a whole-row reference), and
+    // is refused for vcol.
+    let dir = tempfile::tempdir().unwrap();
+    let schema = dir.path().join("schema.sql");
+    std::fs::write(
+        &schema,
+        "CREATE TABLE public.users (\n    id integer,\n    legacy_email text,\n    name text\n);\n\
+         CREATE MATERIALIZED VIEW public.mwhole AS\n SELECT u.*::public.users AS u\n   FROM public.users u\n  WITH NO DATA;\n\
+         CREATE VIEW public.vcol AS\n SELECT u.legacy_email\n   FROM public.users u;\n\
+         CREATE VIEW public.vwhole AS\n SELECT u.*::public.users AS u\n   FROM public.users u;\n",
+    )
+    .unwrap();
+    let doc = scan_with(&schema, &[]);
+    let obj = |o: &str, t: &str, d: &str| {
+        (
+            o.to_string(),
+            t.to_string(),
+            d.to_string(),
+            "certain".to_string(),
+        )
+    };
+    assert_eq!(
+        objects(&doc),
+        BTreeSet::from([
+            obj("public.mwhole", "materialized_view", "data_lost"),
+            obj("public.vcol", "view", "blocked"),
+            obj("public.vwhole", "view", "data_lost"),
+        ])
+    );
+    let vwhole = doc
+        .schema_dependencies
+        .iter()
+        .find(|s| s.object == "public.vwhole")
+        .unwrap();
+    assert_eq!(
+        vwhole.detail,
+        "uses the whole row; DROP COLUMN succeeds and the view's rows silently lose the field"
+    );
+}
