@@ -380,7 +380,16 @@ impl Inputs {
         // (lazily compiled patterns, the thread pool's registry, the test
         // harness's buffers): it is no part of either peak.
         measured_scan(small, threads);
+        // With several threads the small input's peak depends on whether
+        // its few chunks were in flight at once (2.49–2.82 MB for the
+        // syslog one, scan after scan): the highest of three scans is the
+        // baseline, so that the bound tests growth with the input, not
+        // scheduling.
         let (small_inv, small_peak) = measured_scan(small, threads);
+        let again = if threads > 1 { 2 } else { 0 };
+        let small_peak = (0..again)
+            .map(|_| measured_scan(small, threads).1)
+            .fold(small_peak, usize::max);
         let (large_inv, large_peak) = measured_scan(large, threads);
         let chunked = [
             "stderr",
