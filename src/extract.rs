@@ -486,7 +486,17 @@ impl Backend {
                 }
             }
             Some((_, TextEvents::EndsBlock(_))) => {
-                if outcomes.iter().any(|s| s.outcome() != self.path.outcome()) {
+                let agreed = outcomes
+                    .first()
+                    .is_some_and(|f| outcomes.iter().all(|s| s.outcome() == f.outcome()));
+                if agreed {
+                    // Wherever it failed, later statements see the same:
+                    // that (not in an aborted block, when one such place
+                    // is: statements after it are then not refused).
+                    if let Some(s) = outcomes.iter().find(|s| !s.aborted).or(outcomes.first()) {
+                        self.path = s.clone();
+                    }
+                } else {
                     self.uncertain += 1;
                 }
             }
@@ -1374,15 +1384,34 @@ mod tests {
         // Which statement failed decides: SELECT 1/0 leaves the SET
         // committed (archive), a failed SET or COMMIT does not. Kept as
         // applied, and counted.
-        for t in [
-            "!SET search_path = archive; COMMIT; SELECT 1/0",
-            "!SET search_path = archive; SELECT 1/0; COMMIT",
+        assert_eq!(
+            path_and_doubts(
+                &["BEGIN", "!SET search_path = archive; COMMIT; SELECT 1/0"],
+                false
+            ),
+            (archive.clone(), 1)
+        );
+        // Wherever these fail the SET is undone (checked on PostgreSQL 15:
+        // the rest of a failed text does not run, so its COMMIT never
+        // does, and the block ends rolled back): not counted, and undone.
+        for texts in [
+            &[
+                "BEGIN",
+                "!SET search_path = archive; SELECT 1/0; COMMIT",
+                "ROLLBACK",
+            ][..],
+            &[
+                "!BEGIN; SET search_path = archive; SELECT 1/0; COMMIT",
+                "ROLLBACK",
+            ],
+            &["!BEGIN; SET LOCAL search_path = archive; SELECT 1/0; COMMIT"],
+            &[
+                "!SET search_path = archive; BEGIN; SELECT 1/0; COMMIT",
+                "ROLLBACK",
+            ],
+            &["!BEGIN; SET ROLE owner; SELECT 1/0; COMMIT", "ROLLBACK"],
         ] {
-            assert_eq!(
-                path_and_doubts(&["BEGIN", t], false),
-                (archive.clone(), 1),
-                "{t}"
-            );
+            assert_eq!(path_and_doubts(texts, false), (None, 0), "{texts:?}");
         }
         // The same for the role "$user" stands for.
         assert_eq!(

@@ -638,25 +638,20 @@ impl PathState {
     /// role `"$user"` stands for) the next one resolves with, and the
     /// session's once the open transaction ends by `ROLLBACK` and by
     /// `COMMIT`.
+    /// In an aborted block nothing runs until it ends, and it ends rolled
+    /// back: only that value shows.
     pub fn outcome(&self) -> ([Option<&Vec<String>>; 3], [Option<&str>; 3]) {
         let rolled_back = match &self.begun {
             Some(b) => b.as_ref(),
             None => self.session.as_ref(),
         };
-        let committed = if self.aborted {
-            rolled_back
-        } else {
-            self.session.as_ref()
-        };
         let role_rolled_back = self.role_begun.as_ref().unwrap_or(&self.role).current();
-        let role_committed = if self.aborted {
-            role_rolled_back
-        } else {
-            self.role.current()
-        };
+        if self.aborted {
+            return ([rolled_back; 3], [role_rolled_back; 3]);
+        }
         (
-            [self.current(), rolled_back, committed],
-            [self.current_role(), role_rolled_back, role_committed],
+            [self.current(), rolled_back, self.session.as_ref()],
+            [self.current_role(), role_rolled_back, self.role.current()],
         )
     }
 
