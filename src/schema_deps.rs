@@ -167,12 +167,14 @@ pub fn schema_dependencies(
                 });
             }
         }
-        // A column the table has only through inheritance cannot be
-        // dropped from it at all.
-        if let Some(rel) = catalog
-            .get(&t.schema, &t.table)
-            .filter(|r| r.inherited.contains(&t.column))
-        {
+        // A column the table inherits (also when it declares it too:
+        // `attinhcount` > 0) cannot be dropped from it at all.
+        if let Some(rel) = catalog.get(&t.schema, &t.table) {
+            let declared = if rel.inherited.contains(&t.column) {
+                "not declared here"
+            } else {
+                "though also declared here"
+            };
             for (ps, pn) in &rel.parents {
                 if catalog
                     .get(ps, pn)
@@ -190,7 +192,7 @@ pub fn schema_dependencies(
                         on_drop: OnDrop::Blocked,
                         confidence: Confidence::Certain,
                         detail: format!(
-                            "the column is inherited from the {what} {ps}.{pn}, not declared here; DROP COLUMN fails (\"cannot drop inherited column\"): drop it from {ps}.{pn}"
+                            "the column is inherited from the {what} {ps}.{pn}, {declared}; DROP COLUMN fails (\"cannot drop inherited column\"): drop it from {ps}.{pn}"
                         ),
                     });
                 }

@@ -1181,3 +1181,60 @@ fn a_view_of_a_whole_row_loses_the_field_silently_and_does_not_block_the_drop() 
         "uses the whole row; DROP COLUMN succeeds and the view's rows silently lose the field"
     );
 }
+
+#[test]
+fn a_column_a_child_inherits_blocks_its_drop_there_even_when_also_declared() {
+    // pg_dump 15's text for `kidl (c int, f int) INHERITS (base)`, `kid2
+    // (id int, c int)` then `ALTER TABLE kid2 INHERIT base`, and `kido ()
+    // INHERITS (base)`. On PostgreSQL 15, DROP COLUMN c fails on each
+    // ("cannot drop inherited column"), and DROP COLUMN f of kidl, its own,
+    // succeeds.
+    let dir = tempfile::tempdir().unwrap();
+    let schema = dir.path().join("schema.sql");
+    std::fs::write(
+        &schema,
+        "CREATE TABLE public.base (\n    id integer,\n    c integer\n);\n\
+         CREATE TABLE public.kid2 (\n    id integer,\n    c integer\n)\nINHERITS (public.base);\n\
+         CREATE TABLE public.kidl (\n    c integer,\n    f integer\n)\nINHERITS (public.base);\n\
+         CREATE TABLE public.kido (\n)\nINHERITS (public.base);\n",
+    )
+    .unwrap();
+    let catalog = || pgcontract::config::load_catalog(Some(&schema)).unwrap();
+    for (target, blocked_by) in [
+        ("public.kidl.c", Some("though also declared here")),
+        ("public.kid2.c", Some("though also declared here")),
+        ("public.kido.c", Some("not declared here")),
+        ("public.kidl.f", None),
+    ] {
+        let mut cfg = config(&[], None, 0);
+        cfg.targets = vec![ColumnTarget::parse(target).unwrap()];
+        cfg.catalog = catalog();
+        let doc = to_doc(&scan(&cfg));
+        let got: Vec<(String, String, String)> = doc
+            .schema_dependencies
+            .iter()
+            .map(|s| {
+                (
+                    s.object.clone(),
+                    s.object_type.clone(),
+                    json_name(s.on_drop),
+                )
+            })
+            .collect();
+        match blocked_by {
+            Some(how) => {
+                assert_eq!(
+                    got,
+                    [(
+                        "public.base".to_string(),
+                        "inherited_from".to_string(),
+                        "blocked".to_string()
+                    )],
+                    "{target}"
+                );
+                assert!(doc.schema_dependencies[0].detail.contains(how), "{target}");
+            }
+            None => assert!(got.is_empty(), "{target}: {got:?}"),
+        }
+    }
+}
