@@ -521,15 +521,20 @@ impl Front {
         // A text that may change the role (`SET ROLE`): its statements after
         // that resolve `"$user"` for the new one, from the session's own
         // path and role (a text inside a transaction has them already).
-        let role_state = (s.in_transaction.is_none()
-            && crate::analyze::session::may_set_role(&s.text))
-        .then(|| crate::analyze::session::PathState {
-            session: s.search_path.clone(),
-            role: crate::analyze::session::Role {
-                authorization: None,
-                role: s.role.clone(),
-            },
-            ..crate::analyze::session::PathState::default()
+        let may_set_role = if s.shape.text.is_empty() {
+            crate::analyze::session::may_set_role(&s.text)
+        } else {
+            crate::analyze::session::may_set_role_shape(&s.shape.text)
+        };
+        let role_state = (s.in_transaction.is_none() && may_set_role).then(|| {
+            crate::analyze::session::PathState {
+                session: s.search_path.clone(),
+                role: crate::analyze::session::Role {
+                    authorization: None,
+                    role: s.role.clone(),
+                },
+                ..crate::analyze::session::PathState::default()
+            }
         });
         let path: &[String] = if s.search_path.is_none()
             && s.role.is_none()

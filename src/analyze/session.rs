@@ -229,10 +229,39 @@ pub fn may_move_path(shape: &[u8]) -> bool {
 /// Whether a text may change the session's role (`SET ROLE`, `SET
 /// SESSION AUTHORIZATION`, their `RESET`s, `DISCARD ALL`), in any case.
 pub fn may_set_role(text: &str) -> bool {
-    let lower = text.to_ascii_lowercase();
-    ["role", "authorization", "discard"]
-        .iter()
-        .any(|w| lower.contains(w))
+    let mut shape = Vec::with_capacity(text.len());
+    crate::normalize::normalize_bytes(text, &mut shape);
+    may_set_role_shape(&shape)
+}
+
+/// [`may_set_role`] of a text of this shape (its normalised text): one of
+/// its statements starts `SET [SESSION | LOCAL] ROLE`, `SET [SESSION |
+/// LOCAL] SESSION AUTHORIZATION`, `RESET ROLE`, `RESET SESSION
+/// AUTHORIZATION` or `DISCARD` (`UPDATE t SET role = …` does not).
+pub fn may_set_role_shape(shape: &[u8]) -> bool {
+    shape.split(|&b| b == b';').any(|part| {
+        let mut words = part
+            .split(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+            .filter(|w| !w.is_empty());
+        let mut next = || words.next().unwrap_or_default();
+        let is = |w: &[u8], k: &str| w.eq_ignore_ascii_case(k.as_bytes());
+        let first = next();
+        if is(first, "discard") {
+            return true;
+        }
+        if !is(first, "set") && !is(first, "reset") {
+            return false;
+        }
+        let mut w = next();
+        if is(w, "local") || is(w, "session") {
+            let after = next();
+            if is(w, "session") && is(after, "authorization") {
+                return true;
+            }
+            w = after;
+        }
+        is(w, "role") || (is(w, "session") && is(next(), "authorization"))
+    })
 }
 
 /// Whether a text changes the session's role (parsed only when
@@ -1046,6 +1075,36 @@ mod tests {
             ]),
             [r("alice"), r("alice")]
         );
+    }
+
+    #[test]
+    fn only_statements_that_start_like_a_role_change_may_change_the_role() {
+        for t in [
+            "SET ROLE alice",
+            "set role = 'alice'",
+            "SET LOCAL ROLE alice",
+            "SET SESSION ROLE alice",
+            "RESET ROLE",
+            "SET SESSION AUTHORIZATION 'bob'",
+            "SET LOCAL SESSION AUTHORIZATION bob",
+            "RESET SESSION AUTHORIZATION",
+            "DISCARD ALL",
+            "BEGIN; /* c */ SET ROLE alice; SELECT 1",
+            "set role=alice",
+        ] {
+            assert!(may_set_role(t), "{t}");
+        }
+        for t in [
+            "UPDATE users SET role = 'admin' WHERE id = 1",
+            "SELECT role FROM user_roles",
+            "SELECT 'set role x'",
+            "SET search_path = role",
+            "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+            "RESET ALL",
+            "INSERT INTO authorization_log VALUES (1)",
+        ] {
+            assert!(!may_set_role(t), "{t}");
+        }
     }
 
     #[test]
