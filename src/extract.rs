@@ -85,6 +85,9 @@ pub struct ShapeHint {
     pub text: Vec<u8>,
     /// The number, with the [`Shapes::generation`] it is of.
     pub id: Option<(u64, u32)>,
+    /// [`crate::analyze::session::may_set_role_shape`] of the text, when
+    /// worked out (once per shape).
+    pub may_set_role: Option<bool>,
 }
 
 impl PartialEq for ShapeHint {
@@ -252,6 +255,8 @@ struct ShapeFacts {
     logging: Option<TextFacts>,
     /// See [`crate::analyze::session::may_move_path`].
     moves_path: bool,
+    /// See [`crate::analyze::session::may_set_role_shape`].
+    may_set_role: bool,
     /// The shape's number.
     id: u32,
 }
@@ -265,7 +270,7 @@ impl Shapes {
 
     /// The facts of `sql`, whose normalised text is `shape`, and the
     /// shape's number.
-    fn facts(&mut self, shape: &[u8], sql: &str) -> (TextFacts, bool, u32) {
+    fn facts(&mut self, shape: &[u8], sql: &str) -> (TextFacts, bool, bool, u32) {
         let next = u32::try_from(self.by_shape.len()).unwrap_or(u32::MAX);
         let f = *self
             .by_shape
@@ -273,11 +278,13 @@ impl Shapes {
             .or_insert_with(|| ShapeFacts {
                 logging: (!TextFacts::depend_on_values(shape)).then(|| TextFacts::of(sql)),
                 moves_path: crate::analyze::session::may_move_path(shape),
+                may_set_role: crate::analyze::session::may_set_role_shape(shape),
                 id: next,
             });
         (
             f.logging.unwrap_or_else(|| TextFacts::of(sql)),
             f.moves_path,
+            f.may_set_role,
             f.id,
         )
     }
@@ -654,9 +661,10 @@ impl Extractor {
         // Normalised once, for the facts of its shape and the analysis.
         s.shape.text.clear();
         crate::normalize::normalize_bytes(sql, &mut s.shape.text);
-        let (facts, moves_path, id) = self.shapes.facts(&s.shape.text, sql);
+        let (facts, moves_path, may_set_role, id) = self.shapes.facts(&s.shape.text, sql);
         // Past u32::MAX shapes, numbers repeat: none is given.
         s.shape.id = (id != u32::MAX).then_some((self.shapes.generation, id));
+        s.shape.may_set_role = Some(may_set_role);
         cov.logging.logged_text(facts, duration);
         let (chunk, truncating) = (self.chunk, self.truncating);
         let mut path_changed = false;

@@ -521,11 +521,13 @@ impl Front {
         // A text that may change the role (`SET ROLE`): its statements after
         // that resolve `"$user"` for the new one, from the session's own
         // path and role (a text inside a transaction has them already).
-        let may_set_role = if s.shape.text.is_empty() {
-            crate::analyze::session::may_set_role(&s.text)
-        } else {
-            crate::analyze::session::may_set_role_shape(&s.shape.text)
-        };
+        let may_set_role = s.shape.may_set_role.unwrap_or_else(|| {
+            if s.shape.text.is_empty() {
+                crate::analyze::session::may_set_role(&s.text)
+            } else {
+                crate::analyze::session::may_set_role_shape(&s.shape.text)
+            }
+        });
         let role_state = (s.in_transaction.is_none() && may_set_role).then(|| {
             crate::analyze::session::PathState {
                 session: s.search_path.clone(),
