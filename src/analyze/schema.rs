@@ -341,15 +341,33 @@ fn row_typed_column(catalog: &mut Catalog, schema: &str, table: &str, column: &s
     };
     let Some(rel) = rel else { return };
     let (type_schema, type_name) = (rel.schema.clone(), rel.name.clone());
-    catalog.objects.push(ObjectUse {
-        object: format!("{schema}.{table}.{column}"),
-        object_type: "column".into(),
-        schema: type_schema.clone(),
-        table: type_name.clone(),
-        column: None,
-        on_drop: OnDrop::DataLost,
-        detail: format!("its values are rows of {type_schema}.{type_name}"),
-    });
+    add_row_typed_column(catalog, schema, table, column, type_schema, type_name, true);
+}
+
+/// Records column `schema.table.column` as holding rows of `type_schema.
+/// type_name`; `stored`: its values are kept (a table's column, not a
+/// view's), an object that loses a field of every value when a column of
+/// the type is dropped.
+fn add_row_typed_column(
+    catalog: &mut Catalog,
+    schema: &str,
+    table: &str,
+    column: &str,
+    type_schema: String,
+    type_name: String,
+    stored: bool,
+) {
+    if stored {
+        catalog.objects.push(ObjectUse {
+            object: format!("{schema}.{table}.{column}"),
+            object_type: "column".into(),
+            schema: type_schema.clone(),
+            table: type_name.clone(),
+            column: None,
+            on_drop: OnDrop::DataLost,
+            detail: format!("its values are rows of {type_schema}.{type_name}"),
+        });
+    }
     catalog.row_typed_columns.push(RowTypedColumn {
         schema: schema.to_string(),
         table: table.to_string(),
@@ -394,25 +412,18 @@ fn define_view(
         let Some(column) = columns.get(i) else {
             continue;
         };
-        if kind == RelKind::Table {
-            // `CREATE TABLE … AS`: a stored column of the row type.
-            catalog.objects.push(ObjectUse {
-                object: format!("{schema}.{name}.{column}"),
-                object_type: "column".into(),
-                schema: type_schema.clone(),
-                table: type_name.clone(),
-                column: None,
-                on_drop: OnDrop::DataLost,
-                detail: format!("its values are rows of {type_schema}.{type_name}"),
-            });
-        }
-        catalog.row_typed_columns.push(RowTypedColumn {
-            schema: schema.clone(),
-            table: name.clone(),
-            column: column.clone(),
+        // `CREATE TABLE … AS`: a stored column of the row type.
+        let stored = kind == RelKind::Table;
+        let column = column.clone();
+        add_row_typed_column(
+            catalog,
+            &schema,
+            &name,
+            &column,
             type_schema,
             type_name,
-        });
+            stored,
+        );
     }
     // Follow origins through nested views down to base tables.
     let origins: Vec<Option<ColumnOrigin>> = outputs
