@@ -324,7 +324,23 @@ pub fn analyze_trigger_routine(
                 }
             }
         }
-        ("plpgsql", None) => plpgsql(stmt_text, catalog, search_path, scope, &mut out),
+        ("plpgsql", None) => {
+            let body = if kind == "DoStmt" {
+                def_option(list(n, "args"), "as")
+                    .and_then(string_node)
+                    .map(str::to_string)
+            } else {
+                function_body(n)
+            };
+            plpgsql(
+                stmt_text,
+                body.as_deref(),
+                catalog,
+                search_path,
+                scope,
+                &mut out,
+            )
+        }
         (other, None) => {
             out.problem(format!("{other} bodies are not analysed"));
             let body = if kind == "DoStmt" {
@@ -355,12 +371,43 @@ fn words(s: &str) -> BTreeSet<String> {
 
 fn plpgsql(
     stmt_text: &str,
+    body: Option<&str>,
     catalog: &Catalog,
     search_path: &[String],
     mut scope: RoutineScope,
     out: &mut RoutineAnalysis,
 ) {
-    let funcs = match parse::parse_plpgsql(stmt_text) {
+    // `r t` / `r s.t` (a relation's row type by its type name) and
+    // `r t%ROWTYPE`: pg_query's compiler, which has no catalog, writes the
+    // first as a record without its type and the second as a scalar (so
+    // `r.f := …` does not compile): the types come from the declarations,
+    // and `%ROWTYPE` of a relation of the catalog is compiled as the bare
+    // name (blanked out, so lines and offsets stay).
+    let decls: Vec<(NamedTypeDecl, (String, String))> = body
+        .map(named_type_declarations)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|d| {
+            let rel = row_type_relation(&d.ty, catalog, search_path)?;
+            Some((d, rel))
+        })
+        .collect();
+    let compiled = match body {
+        Some(b) if decls.iter().any(|(d, _)| d.rowtype.is_some()) => {
+            let mut blanked = b.to_string();
+            for r in decls.iter().filter_map(|(d, _)| d.rowtype.clone()) {
+                blanked.replace_range(r.clone(), &" ".repeat(r.len()));
+            }
+            // The body as written in the statement (dollar-quoted, or a
+            // string without quotes to double).
+            match stmt_text.match_indices(b).count() {
+                1 => stmt_text.replacen(b, &blanked, 1),
+                _ => stmt_text.to_string(),
+            }
+        }
+        _ => stmt_text.to_string(),
+    };
+    let funcs = match parse::parse_plpgsql(&compiled) {
         Ok(f) => f,
         Err(e) => {
             out.problem(format!("the PL/pgSQL body could not be compiled ({e})"));
@@ -392,6 +439,18 @@ fn plpgsql(
                 let ty = ty.strip_suffix("%rowtype").unwrap_or(ty);
                 if let Some(rel) = relation_named(ty, catalog, search_path) {
                     scope.records.insert(name, rel);
+                }
+            }
+            if let Some(v) = d.get("PLpgSQL_rec") {
+                // `r t`, `r s.t` (or `r t%ROWTYPE`, compiled as `r t`):
+                // the declaration on its line gives the relation.
+                let name = text(v, "refname");
+                let line = v.get("lineno").and_then(Value::as_u64).unwrap_or(0);
+                if let Some((_, rel)) = decls
+                    .iter()
+                    .find(|(d, _)| d.name == name && d.line as u64 == line)
+                {
+                    scope.records.insert(name.to_ascii_lowercase(), rel.clone());
                 }
             }
             if d.as_object().is_some_and(|o| o.is_empty()) {
@@ -470,6 +529,286 @@ fn relation_named(
         _ => None,
     }?;
     Some((rel.schema.clone(), rel.name.clone()))
+}
+
+/// A declaration `name [CONSTANT] [schema.]type[%ROWTYPE] …;` in a
+/// `DECLARE` section of a PL/pgSQL body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct NamedTypeDecl {
+    /// The variable's name (folded, as the compiler's `refname`).
+    name: String,
+    /// The line of the name (1-based, as the compiler's `lineno`).
+    line: usize,
+    /// The type's name, folded (`t`, `s.t`).
+    ty: String,
+    /// Where `%ROWTYPE` is written after it, if it is.
+    rowtype: Option<std::ops::Range<usize>>,
+}
+
+/// A token of a PL/pgSQL body: an identifier (folded; `true` when it was
+/// quoted) or a punctuation mark, with its byte range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tok {
+    Ident(String, bool),
+    Punct(String),
+}
+
+/// The identifiers and punctuation of `s` (strings, numbers and comments
+/// left out), each with its byte range.
+fn body_tokens(s: &str) -> Vec<(Tok, std::ops::Range<usize>)> {
+    let b = s.as_bytes();
+    let at = |i: usize| b.get(i).copied().unwrap_or(0);
+    let rest = |i: usize| s.get(i..).unwrap_or("");
+    let part = |r: std::ops::Range<usize>| s.get(r).unwrap_or("");
+    let ident_start = |c: u8| c.is_ascii_alphabetic() || c == b'_' || c >= 0x80;
+    let ident_char = |c: u8| ident_start(c) || c.is_ascii_digit() || c == b'$';
+    // The end of a quoted run opened at `i` by `q` (`q` doubled inside).
+    let quoted_end = |mut i: usize, q: u8| {
+        i += 1;
+        while i < b.len() {
+            if at(i) == q {
+                if at(i + 1) == q {
+                    i += 2;
+                    continue;
+                }
+                return i + 1;
+            }
+            i += 1;
+        }
+        b.len()
+    };
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = at(i);
+        let start = i;
+        if c.is_ascii_whitespace() {
+            i += 1;
+        } else if rest(i).starts_with("--") {
+            i = rest(i).find('\n').map_or(b.len(), |n| i + n);
+        } else if rest(i).starts_with("/*") {
+            let mut depth = 0;
+            while i < b.len() {
+                if rest(i).starts_with("/*") {
+                    depth += 1;
+                    i += 2;
+                } else if rest(i).starts_with("*/") {
+                    depth -= 1;
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+        } else if c == b'\'' {
+            i = quoted_end(i, b'\'');
+        } else if c == b'"' {
+            i = quoted_end(i, b'"');
+            let raw = part(start + 1..i.saturating_sub(1).max(start + 1));
+            out.push((Tok::Ident(raw.replace("\"\"", "\""), true), start..i));
+        } else if c == b'$' {
+            // `$tag$ … $tag$`, or a parameter `$1`.
+            let tag_end = rest(i + 1)
+                .find(|ch: char| !(ch.is_alphanumeric() || ch == '_'))
+                .map(|n| i + 1 + n);
+            match tag_end {
+                Some(e) if at(e) == b'$' && !at(i + 1).is_ascii_digit() => {
+                    let tag = part(i..e + 1);
+                    i = rest(e + 1)
+                        .find(tag)
+                        .map_or(b.len(), |n| e + 1 + n + tag.len());
+                }
+                _ => {
+                    i += 1;
+                    while at(i).is_ascii_digit() {
+                        i += 1;
+                    }
+                }
+            }
+        } else if ident_start(c) {
+            while i < b.len() && ident_char(at(i)) {
+                i += 1;
+            }
+            if at(i) == b'\'' && i - start == 1 {
+                // E'…', B'…', X'…', N'…': a string.
+                continue;
+            }
+            out.push((
+                Tok::Ident(crate::normalize::fold_identifier(part(start..i)), false),
+                start..i,
+            ));
+        } else if c.is_ascii_digit() {
+            while at(i).is_ascii_alphanumeric() || at(i) == b'.' {
+                i += 1;
+            }
+        } else {
+            let two = part(i..i + 2);
+            i += if [":=", "::", "<<", ">>", ".."].contains(&two) {
+                2
+            } else {
+                rest(i).chars().next().map_or(1, char::len_utf8)
+            };
+            out.push((Tok::Punct(part(start..i).to_string()), start..i));
+        }
+    }
+    out
+}
+
+/// The declarations of `body` whose type is a plain (or schema-qualified)
+/// name, with or without `%ROWTYPE`: the only ones that may name a
+/// relation's row type.
+fn named_type_declarations(body: &str) -> Vec<NamedTypeDecl> {
+    let toks = body_tokens(body);
+    let kw = |t: &Tok, w: &str| matches!(t, Tok::Ident(s, false) if s == w);
+    let punct = |t: &Tok, p: &str| matches!(t, Tok::Punct(s) if s == p);
+    let mut out = Vec::new();
+    let mut in_declare = false;
+    let mut decl: Vec<(Tok, std::ops::Range<usize>)> = Vec::new();
+    let mut depth = 0i32;
+    for (t, r) in toks {
+        if kw(&t, "declare") {
+            in_declare = true;
+            decl.clear();
+            depth = 0;
+            continue;
+        }
+        if !in_declare {
+            continue;
+        }
+        if depth == 0 && kw(&t, "begin") {
+            in_declare = false;
+            continue;
+        }
+        if punct(&t, "(") {
+            depth += 1;
+        } else if punct(&t, ")") {
+            depth -= 1;
+        }
+        if depth == 0 && punct(&t, ";") {
+            let d = std::mem::take(&mut decl);
+            let Some((Tok::Ident(name, _), name_at)) = d.first() else {
+                continue;
+            };
+            let mut i = 1;
+            if d.get(i).is_some_and(|(t, _)| kw(t, "constant")) {
+                i += 1;
+            }
+            let mut ty = match d.get(i) {
+                Some((Tok::Ident(t, _), _)) => t.clone(),
+                _ => continue,
+            };
+            i += 1;
+            if d.get(i).is_some_and(|(t, _)| punct(t, ".")) {
+                match d.get(i + 1) {
+                    Some((Tok::Ident(t, _), _)) => ty = format!("{ty}.{t}"),
+                    _ => continue,
+                }
+                i += 2;
+            }
+            let mut rowtype = None;
+            if let (Some((p, pr)), Some((w, wr))) = (d.get(i), d.get(i + 1)) {
+                if punct(p, "%") && kw(w, "rowtype") {
+                    rowtype = Some(pr.start..wr.end);
+                    i += 2;
+                }
+            }
+            let ends = match d.get(i) {
+                None => true,
+                Some((t, _)) => {
+                    punct(t, ":=")
+                        || punct(t, "=")
+                        || ["default", "not", "collate"].iter().any(|w| kw(t, w))
+                }
+            };
+            if ends {
+                out.push(NamedTypeDecl {
+                    name: name.clone(),
+                    line: body
+                        .get(..name_at.start)
+                        .unwrap_or("")
+                        .matches('\n')
+                        .count()
+                        + 1,
+                    ty,
+                    rowtype,
+                });
+            }
+            continue;
+        }
+        decl.push((t, r));
+    }
+    out
+}
+
+/// Types of `pg_catalog` that an unqualified type name finds before any
+/// relation of the dump (`pg_catalog` is searched first unless the path
+/// names it later).
+const CATALOG_TYPES: &[&str] = &[
+    "bigint",
+    "bit",
+    "bool",
+    "boolean",
+    "box",
+    "bpchar",
+    "bytea",
+    "char",
+    "cidr",
+    "circle",
+    "date",
+    "decimal",
+    "float",
+    "float4",
+    "float8",
+    "inet",
+    "int",
+    "int2",
+    "int4",
+    "int8",
+    "integer",
+    "interval",
+    "json",
+    "jsonb",
+    "line",
+    "lseg",
+    "macaddr",
+    "money",
+    "name",
+    "numeric",
+    "oid",
+    "path",
+    "point",
+    "polygon",
+    "real",
+    "record",
+    "regclass",
+    "smallint",
+    "text",
+    "time",
+    "timestamp",
+    "timestamptz",
+    "timetz",
+    "tsquery",
+    "tsvector",
+    "uuid",
+    "varbit",
+    "varchar",
+    "xml",
+];
+
+/// The relation whose row type the type name `ty` (as
+/// [`named_type_declarations`] gives it) is, on `search_path`.
+fn row_type_relation(
+    ty: &str,
+    catalog: &Catalog,
+    search_path: &[String],
+) -> Option<(String, String)> {
+    if !ty.contains('.') && CATALOG_TYPES.contains(&ty) {
+        let before = search_path.iter().position(|s| s == "pg_catalog")?;
+        return relation_named(ty, catalog, search_path.get(..before)?);
+    }
+    relation_named(ty, catalog, search_path)
 }
 
 /// For a `[schema.]table.column%TYPE` declaration, a query naming the
@@ -1019,6 +1358,78 @@ mod tests {
                 ("public.users", "email", Access::Read),
                 ("public.users", "id", Access::Read),
             ])
+        );
+    }
+
+    #[test]
+    fn a_relations_type_name_declares_a_record_of_its_columns() {
+        // PostgreSQL 15: `DECLARE r t` is `r t%ROWTYPE`; after `ALTER TABLE
+        // t DROP COLUMN c`, `r.c` fails (`record "r" has no field "c"`).
+        for decl in [
+            "r users",
+            "r public.users",
+            "r \"users\"",
+            "r users := NULL",
+            "r users%ROWTYPE",
+            "r public.users%ROWTYPE",
+        ] {
+            let (u, a) = uses_of(
+                &format!(
+                    "CREATE FUNCTION public.g() RETURNS text LANGUAGE plpgsql AS $$
+                     DECLARE
+                       n int;
+                       {decl};
+                     BEGIN
+                       r.id := 1;
+                       r := ROW(1, 'a', 'b');
+                       RETURN r.email;
+                     END $$"
+                ),
+                None,
+            );
+            assert!(a.problem.is_none(), "{decl}: {:?}", a.problem);
+            assert_eq!(
+                u,
+                set(&[
+                    ("public.users", "id", Access::Write),
+                    ("public.users", "email", Access::Read),
+                ]),
+                "{decl}"
+            );
+        }
+        // Not a relation: no record of its columns.
+        for decl in ["r int", "r text", "r record", "r nosuch", "r audit.users"] {
+            let (u, _) = uses_of(
+                &format!(
+                    "CREATE FUNCTION public.g() RETURNS text LANGUAGE plpgsql AS $$
+                     DECLARE {decl}; BEGIN RETURN r.email; END $$"
+                ),
+                None,
+            );
+            assert!(u.is_empty(), "{decl}: {u:?}");
+        }
+    }
+
+    #[test]
+    fn named_type_declarations_are_found_with_their_lines() {
+        let d = named_type_declarations(
+            "\n<<l>> DECLARE\n  a int := 1; -- b users;\n  \"R\" Public.Users%ROWTYPE;\n  c CURSOR FOR SELECT 1;\n  s text := 'x; y users;';\nBEGIN\n  DECLARE q users; BEGIN END;\nEND",
+        );
+        let got: Vec<(String, usize, String, bool)> = d
+            .into_iter()
+            .map(|d| (d.name, d.line, d.ty, d.rowtype.is_some()))
+            .collect();
+        let want = [
+            ("a", 3, "int", false),
+            ("R", 4, "public.users", true),
+            ("s", 6, "text", false),
+            ("q", 8, "users", false),
+        ];
+        assert_eq!(
+            got,
+            want.iter()
+                .map(|(a, b, c, d)| (a.to_string(), *b, c.to_string(), *d))
+                .collect::<Vec<_>>()
         );
     }
 
