@@ -3,7 +3,6 @@
 //! as column uses whose `via` names the path
 //! (`function public.get_contact(bigint) > trigger trg on public.users`).
 
-use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use super::parse;
@@ -12,6 +11,26 @@ use super::resolve::ColumnUse;
 use super::tree::node;
 use crate::catalog::{Catalog, Routine, Trigger};
 use crate::inventory::Confidence;
+
+/// A routine's analysis: the one made when the catalog was loaded, or one
+/// on another search_path from the catalog's cache (shared, not copied).
+pub enum Body<'c> {
+    /// Made at load time.
+    Loaded(&'c RoutineAnalysis),
+    /// From [`crate::catalog::BodyCache`].
+    Cached(std::sync::Arc<RoutineAnalysis>),
+}
+
+impl std::ops::Deref for Body<'_> {
+    type Target = RoutineAnalysis;
+
+    fn deref(&self) -> &RoutineAnalysis {
+        match self {
+            Body::Loaded(a) => a,
+            Body::Cached(a) => a,
+        }
+    }
+}
 
 /// A word that a body which could not be fully analysed names.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -102,9 +121,9 @@ impl<'c> Reach<'c> {
     /// when the catalog was loaded, unless the routine runs with its
     /// caller's path (no `SET search_path` of its own) and that path
     /// resolves names otherwise: then analysed again on it (cached).
-    fn body_on(&self, r: &'c Routine, search_path: &[String]) -> Cow<'c, RoutineAnalysis> {
+    fn body_on(&self, r: &'c Routine, search_path: &[String]) -> Body<'c> {
         if r.search_path.is_some() || self.catalog.resolves_like_load_path(search_path) {
-            return Cow::Borrowed(&r.analysis);
+            return Body::Loaded(&r.analysis);
         }
         let key = (r.identity.clone(), search_path.to_vec());
         let a = self.catalog.bodies.get_or(key, || {
@@ -113,19 +132,15 @@ impl<'c> Reach<'c> {
             })
             .unwrap_or_else(|| r.analysis.clone())
         });
-        Cow::Owned((*a).clone())
+        Body::Cached(a)
     }
 
     /// What a trigger's function body uses when its statement runs on
     /// `search_path` (see [`Self::body_on`]).
-    fn trigger_body_on(
-        &self,
-        t: &'c Trigger,
-        search_path: &[String],
-    ) -> Option<Cow<'c, RoutineAnalysis>> {
+    fn trigger_body_on(&self, t: &'c Trigger, search_path: &[String]) -> Option<Body<'c>> {
         let body = t.body.as_ref()?;
         if t.search_path.is_some() || self.catalog.resolves_like_load_path(search_path) {
-            return Some(Cow::Borrowed(body));
+            return Some(Body::Loaded(body));
         }
         let (fs, fname) = t.function.as_ref()?;
         let func = self
@@ -149,16 +164,16 @@ impl<'c> Reach<'c> {
             })
             .unwrap_or_else(|| body.clone())
         });
-        Some(Cow::Owned((*a).clone()))
+        Some(Body::Cached(a))
     }
 
     /// A routine's body on this reach's search path (for listings).
-    pub fn routine_body(&self, r: &'c Routine) -> Cow<'c, RoutineAnalysis> {
+    pub fn routine_body(&self, r: &'c Routine) -> Body<'c> {
         self.body_on(r, self.search_path)
     }
 
     /// A trigger's function body on this reach's search path.
-    pub fn trigger_body(&self, t: &'c Trigger) -> Option<Cow<'c, RoutineAnalysis>> {
+    pub fn trigger_body(&self, t: &'c Trigger) -> Option<Body<'c>> {
         self.trigger_body_on(t, self.search_path)
     }
 
